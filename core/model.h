@@ -1,0 +1,104 @@
+/*
+ * The desired-state objects and their validation. Pure C, no I/O, no JSON:
+ * server/ fills the text fields as the client wrote them, model_*_validate
+ * parses and checks them and fills the parsed fields.
+ */
+#ifndef VR_MODEL_H
+#define VR_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cidr.h"
+#include "err.h"
+
+#define ID_MAX 48	  /* prefix + up to 40 lowercase hex digits + NUL */
+#define ID_HEX_MAX 40
+#define ID_HEX_NEW 16	  /* length of the hex part of server-assigned ids */
+#define NAME_MAX_LEN 128  /* route table / subnet / group names, bytes */
+#define DESC_MAX_LEN 1024 /* descriptions, bytes */
+#define IFNAME_MAX 16	  /* IFNAMSIZ */
+#define TIME_MAX 32	  /* "2026-11-26T13:22:32.123Z" */
+#define REASON_MAX 256
+
+#define RTB_MAIN_ID "rtb-main"
+#define RTB_MAIN_TABLE 254u
+/* Kernel table numbers assigned by the server when a route table omits one. */
+#define RTB_AUTO_FIRST 10000u
+#define RTB_AUTO_LAST 19999u
+
+enum route_type { ROUTE_UNICAST = 0, ROUTE_BLACKHOLE, ROUTE_UNREACHABLE, ROUTE_PROHIBIT };
+
+enum obj_state { OBJ_PENDING = 0, OBJ_ACTIVE, OBJ_FAILED };
+
+struct obj_status {
+	enum obj_state state;
+	char reason[REASON_MAX];
+};
+
+struct route_table {
+	char id[ID_MAX];
+	char name[NAME_MAX_LEN + 1];
+	uint32_t table; /* kernel table number; 0 = let the server assign one */
+	char *description; /* malloc'd, NULL means "" */
+	char created_at[TIME_MAX];
+	char updated_at[TIME_MAX];
+	int64_t rev; /* desired-state revision of its last write; the ETag */
+};
+
+struct route {
+	char id[ID_MAX];
+	char table_id[ID_MAX];		     /* default "rtb-main" */
+	char destination[CIDR_STR_MAX];	     /* as written by the client */
+	enum route_type type;		     /* default unicast */
+	char via_text[CIDR_STR_MAX];	     /* as written; "" = none */
+	char dev[IFNAME_MAX];		     /* "" = none */
+	uint32_t metric;		     /* default 0 */
+	char *description;		     /* malloc'd, NULL means "" */
+	char created_at[TIME_MAX];
+	char updated_at[TIME_MAX];
+	int64_t rev;
+
+	/* Filled by model_route_validate. */
+	struct prefix dst; /* canonical, "default" -> 0.0.0.0/0 */
+	struct ipaddr via; /* family 0 = none */
+	/* Filled by the store when loading: the kernel table number of table_id. */
+	uint32_t table;
+};
+
+/* "unicast" <-> ROUTE_UNICAST ... Returns -1 for an unknown name. */
+int model_route_type_parse(const char *s);
+const char *model_route_type_name(enum route_type t);
+const char *model_obj_state_name(enum obj_state s);
+
+/* True if id is prefix followed by 1..ID_HEX_MAX lowercase hex digits. */
+bool model_id_valid(const char *id, const char *prefix);
+/* Write a new random id "prefix" + ID_HEX_NEW hex digits into buf (>= ID_MAX). */
+void model_id_new(const char *prefix, char *buf);
+
+/*
+ * Check a route as written and fill r->dst and r->via. Errors name the JSON
+ * field and quote the value: 422 for semantic problems (bad CIDR, host bits
+ * set, via of the wrong family, unicast without via or dev, bad id, bad dev
+ * name, description too long).
+ */
+int model_route_validate(struct route *r, struct vr_err *e) __attribute__((warn_unused_result));
+
+/* 422 for a bad id, empty/too long name, reserved table number (0, 253, 255). */
+int model_rtb_validate(struct route_table *t, struct vr_err *e) __attribute__((warn_unused_result));
+
+/* True when the writable fields of a and b are identical as written. */
+bool model_route_same(const struct route *a, const struct route *b);
+bool model_rtb_same(const struct route_table *a, const struct route_table *b);
+
+/* Free what the struct owns (not the struct itself). NULL-safe. */
+void model_route_clear(struct route *r);
+void model_rtb_clear(struct route_table *t);
+/* Free an array of n routes / tables and their contents. NULL-safe. */
+void model_routes_free(struct route *v, size_t n);
+void model_rtbs_free(struct route_table *v, size_t n);
+
+/* Current time as RFC 3339 UTC with milliseconds. */
+void model_now(char buf[TIME_MAX]);
+
+#endif

@@ -1,0 +1,28 @@
+/*
+ * The planner: desired routes + the kernel's owned routes -> operations.
+ * Pure: no I/O, no allocation beyond the returned array.
+ */
+#ifndef VR_PLAN_H
+#define VR_PLAN_H
+
+#include <stddef.h>
+
+#include "kernel.h"
+
+/*
+ * desired[0..nd) must have distinct keys (table, family, dst, metric).
+ * Produces KOP_REPLACE for each desired route missing or different in the
+ * kernel (tag = its index in desired) and KOP_DELETE for each observed route
+ * that is not desired (tag = its index in observed). Desired routes already
+ * equal in the kernel produce nothing and have ok[i] set true (ok may be NULL).
+ * *ops is malloc'd (NULL when *nops == 0). Returns 0 or -ENOMEM.
+ */
+int plan_routes(const struct kroute *desired, size_t nd, const struct kroute *observed, size_t no,
+		struct kroute_op **ops, size_t *nops, bool *ok) __attribute__((warn_unused_result));
+
+/* Same key: table, family, destination prefix, metric. */
+bool plan_kroute_same_key(const struct kroute *a, const struct kroute *b);
+/* Same key and same attributes (type, gateway, device). */
+bool plan_kroute_equal(const struct kroute *a, const struct kroute *b);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * The desired state in SQLite: the only module that speaks SQL.
+ * Every write is one transaction that also bumps the desired revision; it
+ * returns only once the transaction is committed (WAL, synchronous=FULL).
+ * A handle is used by one thread at a time (callers lock, or open one each).
+ * Errors fill a struct vr_err whose status is the HTTP meaning:
+ * 404 unknown id, 409 conflict, 422 bad reference, 500 database failure.
+ */
+#ifndef VR_STORE_H
+#define VR_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "model.h"
+
+struct store;
+
+#define STORE_CREATED 0
+#define STORE_EXISTS 1 /* create with a client id whose stored object is the same: nothing written */
+
+/* Open (creating and migrating if needed) the database at path. */
+int store_open(const char *path, struct store **out, struct vr_err *e)
+	__attribute__((warn_unused_result));
+void store_close(struct store *s);
+
+/* The desired-state revision: bumped by every committed write. */
+int64_t store_revision(struct store *s);
+
+/*
+ * Route tables. create: t->id empty -> a new id is assigned; t->table 0 ->
+ * a free number in [RTB_AUTO_FIRST, RTB_AUTO_LAST] not used by another table
+ * nor listed in avoid[0..navoid) (tables the kernel already uses).
+ * Returns STORE_CREATED, STORE_EXISTS (t is filled with the stored object) or
+ * -1: 409 for an id with a different body, a duplicate name or table number.
+ * On success t gets timestamps and rev.
+ */
+int store_rtb_create(struct store *s, struct route_table *t, const uint32_t *avoid, size_t navoid,
+		     struct vr_err *e) __attribute__((warn_unused_result));
+int store_rtb_get(struct store *s, const char *id, struct route_table *out, struct vr_err *e)
+	__attribute__((warn_unused_result));
+/* Replace writable fields of t->id (404 if missing; if_rev > 0 and != stored rev -> 412). */
+int store_rtb_replace(struct store *s, struct route_table *t, int64_t if_rev, struct vr_err *e)
+	__attribute__((warn_unused_result));
+/* 404 missing, 409 rtb-main or still used by a route (the message names one), 412. */
+int store_rtb_delete(struct store *s, const char *id, int64_t if_rev, struct vr_err *e)
+	__attribute__((warn_unused_result));
+/* Up to limit tables with id > after (NULL = from start), ordered by id. */
+int store_rtb_list(struct store *s, const char *after, size_t limit, struct route_table **out,
+		   size_t *n, bool *more, struct vr_err *e) __attribute__((warn_unused_result));
+
+/*
+ * Routes. create: 422 when table_id does not exist; 409 for a route with the
+ * same table, destination (compared canonically) and metric, or an id that
+ * exists with a different body. r must have passed model_route_validate.
+ */
+int store_route_create(struct store *s, struct route *r, struct vr_err *e)
+	__attribute__((warn_unused_result));
+int store_route_get(struct store *s, const char *id, struct route *out, struct vr_err *e)
+	__attribute__((warn_unused_result));
+int store_route_replace(struct store *s, struct route *r, int64_t if_rev, struct vr_err *e)
+	__attribute__((warn_unused_result));
+int store_route_delete(struct store *s, const char *id, int64_t if_rev, struct vr_err *e)
+	__attribute__((warn_unused_result));
+/* table_id NULL = all tables. */
+int store_route_list(struct store *s, const char *table_id, const char *after, size_t limit,
+		     struct route **out, size_t *n, bool *more, struct vr_err *e)
+	__attribute__((warn_unused_result));
+
+/*
+ * Everything the reconciler needs, read in one transaction: all routes with
+ * r->table resolved and r->dst/r->via parsed (descriptions left NULL), and the
+ * revision they belong to.
+ */
+int store_routes_load(struct store *s, struct route **out, size_t *n, int64_t *rev,
+		      struct vr_err *e) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,6 @@
+#include "version.h"
+
+const char *vr_version(void)
+{
+	return VR_VERSION;
+}
