@@ -73,6 +73,10 @@ const char *model_obj_state_name(enum obj_state s);
 
 /* True if id is prefix followed by 1..ID_HEX_MAX lowercase hex digits. */
 bool model_id_valid(const char *id, const char *prefix);
+/* True for a route table id: model_id_valid(id, "rtb-") or exactly RTB_MAIN_ID. */
+bool model_rtb_id_valid(const char *id);
+/* True for a name the kernel accepts as an interface name (its dev_valid_name()). */
+bool model_ifname_valid(const char *name);
 /* Write a new random id "prefix" + ID_HEX_NEW hex digits into buf (>= ID_MAX). */
 void model_id_new(const char *prefix, char *buf);
 

@@ -1,0 +1,441 @@
+#include "model.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HTTP_UNPROCESSABLE 422
+/* Kernel tables a route table may not claim: RT_TABLE_DEFAULT and RT_TABLE_LOCAL. */
+#define TABLE_DEFAULT 253u
+#define TABLE_LOCAL 255u
+/* How much of an over-long value an error message quotes. */
+#define QUOTE_MAX 32
+
+static const char *const route_type_names[] = {
+    [ROUTE_UNICAST] = "unicast",
+    [ROUTE_BLACKHOLE] = "blackhole",
+    [ROUTE_UNREACHABLE] = "unreachable",
+    [ROUTE_PROHIBIT] = "prohibit",
+};
+
+static const char *const obj_state_names[] = {
+    [OBJ_PENDING] = "pending",
+    [OBJ_ACTIVE] = "active",
+    [OBJ_FAILED] = "failed",
+};
+
+#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+int model_route_type_parse(const char *s)
+{
+	size_t i;
+
+	if (!s)
+		return -1;
+	for (i = 0; i < N_ELEMS(route_type_names); i++)
+		if (strcmp(s, route_type_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *model_route_type_name(enum route_type t)
+{
+	if ((unsigned)t >= N_ELEMS(route_type_names))
+		return "unknown";
+	return route_type_names[t];
+}
+
+const char *model_obj_state_name(enum obj_state s)
+{
+	if ((unsigned)s >= N_ELEMS(obj_state_names))
+		return "unknown";
+	return obj_state_names[s];
+}
+
+/* Record a 422 for field and return -EINVAL, the validators' one failure code. */
+static int invalid(struct vr_err *e, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int invalid(struct vr_err *e, const char *field, const char *fmt, ...)
+{
+	char msg[ERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	err_set(e, HTTP_UNPROCESSABLE, field, "%s", msg);
+	return -EINVAL;
+}
+
+/*
+ * The text fields are fixed arrays filled by server/; one without a NUL would
+ * be read past its end by every later strcmp, so it is refused up front.
+ */
+static bool terminated(const char *s, size_t size)
+{
+	return memchr(s, '\0', size) != NULL;
+}
+
+/*
+ * How many bytes of s to quote, at most QUOTE_MAX, without splitting a UTF-8
+ * sequence: the message ends up in a JSON string, which must stay valid UTF-8.
+ */
+static int quote_len(const char *s)
+{
+	size_t k = strnlen(s, QUOTE_MAX);
+
+	while (k > 0 && ((unsigned char)s[k] & 0xc0) == 0x80)
+		k--;
+	return (int)k;
+}
+
+static bool is_hex_lower(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+bool model_id_valid(const char *id, const char *prefix)
+{
+	size_t plen, n, i;
+
+	if (!id || !prefix)
+		return false;
+	plen = strlen(prefix);
+	if (strncmp(id, prefix, plen) != 0)
+		return false;
+	id += plen;
+	n = strnlen(id, ID_HEX_MAX + 1);
+	if (n == 0 || n > ID_HEX_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!is_hex_lower(id[i]))
+			return false;
+	return true;
+}
+
+bool model_rtb_id_valid(const char *id)
+{
+	if (!id)
+		return false;
+	/* "rtb-main" is not hex: the main table's id is fixed by the API, not generated. */
+	return strcmp(id, RTB_MAIN_ID) == 0 || model_id_valid(id, "rtb-");
+}
+
+/*
+ * The kernel's dev_valid_name() (1..15 bytes, no '/', ':' or whitespace, not "." or
+ * ".."), so a name we accept is one the kernel can hold.
+ */
+bool model_ifname_valid(const char *name)
+{
+	size_t n, i;
+
+	if (!name)
+		return false;
+	n = strnlen(name, IFNAME_MAX);
+	if (n == 0 || n >= IFNAME_MAX)
+		return false;
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return false;
+	for (i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (c == '/' || c == ':' || c == ' ' || (c >= '\t' && c <= '\r'))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Fallback when getrandom(2) is unavailable (old kernel, seccomp): ids need to
+ * be unique, not secret, so time, pid and a counter mixed by splitmix64 do.
+ */
+static uint64_t weak_random(void)
+{
+	static uint64_t counter;
+	struct timespec ts;
+	uint64_t z;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	z = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 48);
+	z += __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED) * 0x9e3779b97f4a7c15ull;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static void random_bytes(uint8_t *p, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = getrandom(p + got, n - got, 0);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		got += (size_t)r;
+	}
+	while (got < n) {
+		uint64_t z = weak_random();
+		size_t k = n - got < sizeof(z) ? n - got : sizeof(z);
+
+		memcpy(p + got, &z, k);
+		got += k;
+	}
+}
+
+void model_id_new(const char *prefix, char *buf)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t raw[ID_HEX_NEW / 2];
+	char text[ID_HEX_NEW + 1];
+	size_t i;
+
+	random_bytes(raw, sizeof(raw));
+	for (i = 0; i < sizeof(raw); i++) {
+		text[2 * i] = hex[raw[i] >> 4];
+		text[2 * i + 1] = hex[raw[i] & 0xf];
+	}
+	text[ID_HEX_NEW] = '\0';
+	snprintf(buf, ID_MAX, "%s%s", prefix ? prefix : "", text);
+}
+
+static const char *family_name(int family)
+{
+	return family == AF_INET6 ? "IPv6" : "IPv4";
+}
+
+static int check_description(const char *desc, struct vr_err *e)
+{
+	size_t n;
+
+	if (!desc)
+		return 0;
+	n = strnlen(desc, DESC_MAX_LEN + 1);
+	if (n > DESC_MAX_LEN)
+		return invalid(e, "description", "description \"%.*s...\" is longer than %d bytes",
+		               quote_len(desc), desc, DESC_MAX_LEN);
+	return 0;
+}
+
+static int route_check_destination(struct route *r, struct vr_err *e)
+{
+	struct ipaddr bare;
+	struct prefix masked;
+	char hint[CIDR_STR_MAX];
+	int rc;
+
+	if (!r->destination[0])
+		return invalid(e, "destination", "destination is required");
+	rc = cidr_parse_prefix(r->destination, false, &r->dst);
+	if (rc == -EDOM) {
+		masked = r->dst;
+		cidr_mask(&masked);
+		cidr_format_prefix(&masked, hint, sizeof(hint));
+		return invalid(e, "destination", "destination %s: host bits set (did you mean %s?)",
+		               r->destination, hint);
+	}
+	if (rc < 0) {
+		/* A bare address is the commonest slip; say what is missing. */
+		if (cidr_parse_addr(r->destination, &bare) == 0)
+			return invalid(e, "destination",
+			               "destination \"%s\" is not an IPv4 or IPv6 CIDR "
+			               "(no prefix length; for one host write %s/%u)",
+			               r->destination, r->destination, cidr_max_len(bare.family));
+		return invalid(e, "destination", "destination \"%s\" is not an IPv4 or IPv6 CIDR",
+		               r->destination);
+	}
+	return 0;
+}
+
+/* Which of via and dev the route's type demands or forbids. */
+static int route_check_type(const struct route *r, struct vr_err *e)
+{
+	const char *name = model_route_type_name(r->type);
+
+	if ((unsigned)r->type > ROUTE_PROHIBIT)
+		return invalid(e, "type", "type %d is not a route type", (int)r->type);
+	if (r->type == ROUTE_UNICAST) {
+		if (!r->via_text[0] && !r->dev[0])
+			return invalid(e, "via", "a unicast route to %s needs via or dev (or both)",
+			               r->destination);
+		return 0;
+	}
+	if (r->via_text[0])
+		return invalid(e, "via", "a %s route takes no via (got \"%s\")", name, r->via_text);
+	if (r->dev[0])
+		return invalid(e, "dev", "a %s route takes no dev (got \"%s\")", name, r->dev);
+	return 0;
+}
+
+static int route_check_via(struct route *r, struct vr_err *e)
+{
+	if (!r->via_text[0])
+		return 0;
+	if (cidr_parse_addr(r->via_text, &r->via) < 0)
+		return invalid(e, "via", "via \"%s\" is not an IPv4 or IPv6 address", r->via_text);
+	if (r->via.family != r->dst.addr.family)
+		return invalid(e, "via", "via %s is %s but destination %s is %s", r->via_text,
+		               family_name(r->via.family), r->destination,
+		               family_name(r->dst.addr.family));
+	return 0;
+}
+
+int model_route_validate(struct route *r, struct vr_err *e)
+{
+	int rc;
+
+	memset(&r->dst, 0, sizeof(r->dst));
+	memset(&r->via, 0, sizeof(r->via));
+
+	if (!terminated(r->id, sizeof(r->id)))
+		return invalid(e, "id", "id is longer than %d bytes", ID_MAX - 1);
+	if (!terminated(r->table_id, sizeof(r->table_id)))
+		return invalid(e, "route_table_id", "route_table_id is longer than %d bytes",
+		               ID_MAX - 1);
+	if (!terminated(r->destination, sizeof(r->destination)))
+		return invalid(e, "destination", "destination is longer than %d bytes",
+		               CIDR_STR_MAX - 1);
+	if (!terminated(r->via_text, sizeof(r->via_text)))
+		return invalid(e, "via", "via is longer than %d bytes", CIDR_STR_MAX - 1);
+	if (!terminated(r->dev, sizeof(r->dev)))
+		return invalid(e, "dev", "dev is longer than %d bytes", IFNAME_MAX - 1);
+
+	if (r->id[0] && !model_id_valid(r->id, "rt-"))
+		return invalid(e, "id",
+		               "id \"%s\" is not a route id (\"rt-\" and 1 to %d lowercase hex "
+		               "digits)",
+		               r->id, ID_HEX_MAX);
+	if (!r->table_id[0])
+		return invalid(e, "route_table_id", "route_table_id is required");
+	if (!model_rtb_id_valid(r->table_id))
+		return invalid(e, "route_table_id",
+		               "route_table_id \"%s\" is not a route table id (\"%s\", or \"rtb-\" "
+		               "and 1 to %d lowercase hex digits)",
+		               r->table_id, RTB_MAIN_ID, ID_HEX_MAX);
+	rc = route_check_destination(r, e);
+	if (rc < 0)
+		return rc;
+	rc = route_check_type(r, e);
+	if (rc < 0)
+		return rc;
+	rc = route_check_via(r, e);
+	if (rc < 0)
+		return rc;
+	if (r->dev[0] && !model_ifname_valid(r->dev))
+		return invalid(e, "dev", "dev \"%s\" is not a valid interface name", r->dev);
+	return check_description(r->description, e);
+}
+
+int model_rtb_validate(struct route_table *t, struct vr_err *e)
+{
+	size_t n, i;
+
+	if (!terminated(t->id, sizeof(t->id)))
+		return invalid(e, "id", "id is longer than %d bytes", ID_MAX - 1);
+	if (t->id[0] && !model_rtb_id_valid(t->id))
+		return invalid(e, "id",
+		               "id \"%s\" is not a route table id (\"%s\", or \"rtb-\" and 1 to %d "
+		               "lowercase hex digits)",
+		               t->id, RTB_MAIN_ID, ID_HEX_MAX);
+
+	n = strnlen(t->name, sizeof(t->name));
+	if (n == 0)
+		return invalid(e, "name", "name is required");
+	if (n > NAME_MAX_LEN)
+		return invalid(e, "name", "name \"%.*s...\" is longer than %d bytes",
+		               quote_len(t->name), t->name, NAME_MAX_LEN);
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)t->name[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return invalid(e, "name",
+			               "name \"%s\" contains a control character (0x%02x at byte "
+			               "%zu)",
+			               t->name, c, i);
+	}
+
+	/* 0 asks the server to pick one; 254 is main's and the store reports the clash. */
+	if (t->table == TABLE_DEFAULT || t->table == TABLE_LOCAL)
+		return invalid(e, "table", "table %u is reserved for the kernel's %s table",
+		               t->table, t->table == TABLE_LOCAL ? "local" : "default");
+	return check_description(t->description, e);
+}
+
+/* Descriptions compare as written, with NULL standing for "". */
+static bool desc_same(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+bool model_route_same(const struct route *a, const struct route *b)
+{
+	return strcmp(a->id, b->id) == 0 && strcmp(a->table_id, b->table_id) == 0 &&
+	       strcmp(a->destination, b->destination) == 0 && a->type == b->type &&
+	       strcmp(a->via_text, b->via_text) == 0 && strcmp(a->dev, b->dev) == 0 &&
+	       a->metric == b->metric && desc_same(a->description, b->description);
+}
+
+bool model_rtb_same(const struct route_table *a, const struct route_table *b)
+{
+	return strcmp(a->id, b->id) == 0 && strcmp(a->name, b->name) == 0 && a->table == b->table &&
+	       desc_same(a->description, b->description);
+}
+
+void model_route_clear(struct route *r)
+{
+	if (!r)
+		return;
+	free(r->description);
+	r->description = NULL;
+}
+
+void model_rtb_clear(struct route_table *t)
+{
+	if (!t)
+		return;
+	free(t->description);
+	t->description = NULL;
+}
+
+void model_routes_free(struct route *v, size_t n)
+{
+	size_t i;
+
+	if (!v)
+		return;
+	for (i = 0; i < n; i++)
+		model_route_clear(&v[i]);
+	free(v);
+}
+
+void model_rtbs_free(struct route_table *v, size_t n)
+{
+	size_t i;
+
+	if (!v)
+		return;
+	for (i = 0; i < n; i++)
+		model_rtb_clear(&v[i]);
+	free(v);
+}
+
+void model_now(char buf[TIME_MAX])
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(buf, TIME_MAX, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, TIME_MAX - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}

@@ -1,0 +1,777 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "model.h"
+
+#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+static void set(char *dst, size_t size, const char *src)
+{
+	if (strlen(src) >= size)
+		fail_msg("fixture \"%s\" does not fit %zu bytes", src, size);
+	strcpy(dst, src);
+}
+
+#define SET(field, value) set((field), sizeof(field), (value))
+
+/* Is s valid UTF-8? Error messages go into JSON strings, which must be. */
+static bool utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		int n;
+
+		if (*p < 0x80)
+			n = 0;
+		else if ((*p & 0xe0) == 0xc0)
+			n = 1;
+		else if ((*p & 0xf0) == 0xe0)
+			n = 2;
+		else if ((*p & 0xf8) == 0xf0)
+			n = 3;
+		else
+			return false;
+		p++;
+		while (n--) {
+			if ((*p & 0xc0) != 0x80)
+				return false;
+			p++;
+		}
+	}
+	return true;
+}
+
+static void test_route_type_names(void **state)
+{
+	static const char *const names[] = {"unicast", "blackhole", "unreachable", "prohibit"};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N_ELEMS(names); i++) {
+		assert_int_equal(model_route_type_parse(names[i]), (int)i);
+		assert_string_equal(model_route_type_name((enum route_type)i), names[i]);
+	}
+	assert_int_equal(model_route_type_parse(""), -1);
+	assert_int_equal(model_route_type_parse("Unicast"), -1);
+	assert_int_equal(model_route_type_parse("unicast "), -1);
+	assert_int_equal(model_route_type_parse("local"), -1);
+	assert_int_equal(model_route_type_parse(NULL), -1);
+	assert_non_null(model_route_type_name((enum route_type)42));
+
+	assert_string_equal(model_obj_state_name(OBJ_PENDING), "pending");
+	assert_string_equal(model_obj_state_name(OBJ_ACTIVE), "active");
+	assert_string_equal(model_obj_state_name(OBJ_FAILED), "failed");
+	assert_non_null(model_obj_state_name((enum obj_state)42));
+}
+
+struct id_case {
+	const char *id;
+	const char *prefix;
+	bool want;
+};
+
+static const struct id_case id_cases[] = {
+    {"rt-0", "rt-", true},
+    {"rt-abc123", "rt-", true},
+    {"rt-0123456789abcdef0123456789abcdef01234567", "rt-", true},   /* 40 hex */
+    {"rt-0123456789abcdef0123456789abcdef012345678", "rt-", false}, /* 41 hex */
+    {"rt-", "rt-", false},
+    {"rt-ABC", "rt-", false},
+    {"rt-abg", "rt-", false},
+    {"rt--1", "rt-", false},
+    {"rt-1 ", "rt-", false},
+    {" rt-1", "rt-", false},
+    {"rt1", "rt-", false},
+    {"rtb-01", "rt-", false},
+    {"rt-01", "rtb-", false},
+    {"rtb-01", "rtb-", true},
+    {"rtb-main", "rtb-", false}, /* not hex: model_rtb_id_valid handles it */
+    {"subnet-ff", "subnet-", true},
+    {"sg-ff", "sgr-", false},
+    {"sgr-ff", "sgr-", true},
+    {"", "rt-", false},
+};
+
+static void test_id_valid(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N_ELEMS(id_cases); i++) {
+		const struct id_case *c = &id_cases[i];
+
+		if (model_id_valid(c->id, c->prefix) != c->want)
+			fail_msg("model_id_valid(\"%s\", \"%s\"): want %d", c->id, c->prefix,
+			         c->want);
+	}
+	assert_false(model_id_valid(NULL, "rt-"));
+	assert_false(model_id_valid("rt-1", NULL));
+
+	assert_true(model_rtb_id_valid("rtb-main"));
+	assert_true(model_rtb_id_valid("rtb-0a"));
+	assert_false(model_rtb_id_valid("rtb-MAIN"));
+	assert_false(model_rtb_id_valid("rtb-main2"));
+	assert_false(model_rtb_id_valid("rtb-mai"));
+	assert_false(model_rtb_id_valid("main"));
+	assert_false(model_rtb_id_valid("rtb-"));
+	assert_false(model_rtb_id_valid("rt-01"));
+	assert_false(model_rtb_id_valid(""));
+	assert_false(model_rtb_id_valid(NULL));
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp((const char *)a, (const char *)b);
+}
+
+static void test_id_new(void **state)
+{
+	enum { N = 2000 };
+	static const char *const prefixes[] = {"rtb-", "rt-", "subnet-", "sg-", "sgr-"};
+	static char ids[N][ID_MAX];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N_ELEMS(prefixes); i++) {
+		char buf[ID_MAX];
+
+		model_id_new(prefixes[i], buf);
+		assert_int_equal(strlen(buf), strlen(prefixes[i]) + ID_HEX_NEW);
+		if (!model_id_valid(buf, prefixes[i]))
+			fail_msg("new id \"%s\" is not valid for \"%s\"", buf, prefixes[i]);
+	}
+	for (i = 0; i < N; i++)
+		model_id_new("rt-", ids[i]);
+	/* 64 random bits: a collision among a few thousand means the source is broken. */
+	qsort(ids, N, ID_MAX, cmp_str);
+	for (i = 1; i < N; i++)
+		if (strcmp(ids[i - 1], ids[i]) == 0)
+			fail_msg("duplicate id %s", ids[i]);
+}
+
+struct ifname_case {
+	const char *name;
+	bool want;
+};
+
+static const struct ifname_case ifname_cases[] = {
+    {"eth0", true},
+    {"enp0s1", true},
+    {"br-lan.10", true},
+    {"a", true},
+    {"abcdefghijklmno", true},   /* 15 */
+    {"abcdefghijklmnop", false}, /* 16 */
+    {"", false},
+    {".", false},
+    {"..", false},
+    {"...", true},
+    {"a/b", false},
+    {"a:b", false},
+    {"eth0:1", false},
+    {"a b", false},
+    {"eth0\t", false},
+    {"eth0\n", false},
+    {" eth0", false},
+};
+
+static void test_ifname_valid(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N_ELEMS(ifname_cases); i++)
+		if (model_ifname_valid(ifname_cases[i].name) != ifname_cases[i].want)
+			fail_msg("ifname \"%s\": want %d", ifname_cases[i].name,
+			         ifname_cases[i].want);
+	assert_false(model_ifname_valid(NULL));
+}
+
+/* A valid route with every text field set from arguments; NULL means "" . */
+static void route_init(struct route *r, const char *table_id, const char *dst, enum route_type type,
+                       const char *via, const char *dev)
+{
+	memset(r, 0, sizeof(*r));
+	SET(r->table_id, table_id ? table_id : "");
+	SET(r->destination, dst ? dst : "");
+	r->type = type;
+	SET(r->via_text, via ? via : "");
+	SET(r->dev, dev ? dev : "");
+}
+
+struct route_ok_case {
+	const char *table_id;
+	const char *dst;
+	enum route_type type;
+	const char *via;
+	const char *dev;
+	const char *id;
+	int family;
+	const char *dst_canon;
+	const char *via_canon; /* NULL: no via */
+};
+
+static const struct route_ok_case route_ok_cases[] = {
+    {"rtb-main", "192.168.100.0/24", ROUTE_UNICAST, "192.168.150.3", NULL, NULL, AF_INET,
+     "192.168.100.0/24", "192.168.150.3"},
+    {"rtb-main", "default", ROUTE_UNICAST, "10.0.0.1", NULL, NULL, AF_INET, "0.0.0.0/0",
+     "10.0.0.1"},
+    {"rtb-main", "0.0.0.0/0", ROUTE_UNICAST, NULL, "eth0", NULL, AF_INET, "0.0.0.0/0", NULL},
+    {"rtb-main", "10.1.2.3/32", ROUTE_UNICAST, NULL, "eth0", NULL, AF_INET, "10.1.2.3/32", NULL},
+    {"rtb-0123abcd", "10.0.0.0/8", ROUTE_UNICAST, "10.0.0.1", "eth0", "rt-00ff", AF_INET,
+     "10.0.0.0/8", "10.0.0.1"},
+    {"rtb-main", "2001:db8::/32", ROUTE_UNICAST, "fe80::1", "eth0", NULL, AF_INET6, "2001:db8::/32",
+     "fe80::1"},
+    {"rtb-main", "2001:DB8:0::/48", ROUTE_UNICAST, "2001:DB8::1", NULL, NULL, AF_INET6,
+     "2001:db8::/48", "2001:db8::1"},
+    {"rtb-main", "::/0", ROUTE_UNICAST, NULL, "abcdefghijklmno", NULL, AF_INET6, "::/0", NULL},
+    {"rtb-main", "2001:db8::1/128", ROUTE_BLACKHOLE, NULL, NULL, NULL, AF_INET6, "2001:db8::1/128",
+     NULL},
+    {"rtb-main", "10.0.0.0/8", ROUTE_UNREACHABLE, NULL, NULL, NULL, AF_INET, "10.0.0.0/8", NULL},
+    {"rtb-main", "10.0.0.0/8", ROUTE_PROHIBIT, NULL, NULL, NULL, AF_INET, "10.0.0.0/8", NULL},
+    {"rtb-main", "default", ROUTE_BLACKHOLE, NULL, NULL, NULL, AF_INET, "0.0.0.0/0", NULL},
+    {"rtb-main", "::ffff:10.0.0.0/104", ROUTE_UNICAST, "::ffff:10.0.0.1", NULL, NULL, AF_INET6,
+     "::ffff:10.0.0.0/104", "::ffff:10.0.0.1"},
+};
+
+static void test_route_validate_ok(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N_ELEMS(route_ok_cases); i++) {
+		const struct route_ok_case *c = &route_ok_cases[i];
+		struct vr_err e;
+		struct route r;
+		char buf[CIDR_STR_MAX];
+		int rc;
+
+		route_init(&r, c->table_id, c->dst, c->type, c->via, c->dev);
+		SET(r.id, c->id ? c->id : "");
+		err_clear(&e);
+		rc = model_route_validate(&r, &e);
+		if (rc != 0)
+			fail_msg("route %s via %s dev %s: rc %d (%s: %s)", c->dst, c->via, c->dev,
+			         rc, e.field, e.msg);
+		assert_int_equal(e.status, 0);
+		assert_int_equal(r.dst.addr.family, c->family);
+		cidr_format_prefix(&r.dst, buf, sizeof(buf));
+		assert_string_equal(buf, c->dst_canon);
+		if (c->via_canon) {
+			assert_int_equal(r.via.family, c->family);
+			cidr_format_addr(&r.via, buf, sizeof(buf));
+			assert_string_equal(buf, c->via_canon);
+		} else {
+			assert_int_equal(r.via.family, 0);
+		}
+		/* Validation parses; it never rewrites what the client wrote. */
+		assert_string_equal(r.destination, c->dst);
+		assert_string_equal(r.via_text, c->via ? c->via : "");
+	}
+}
+
+struct route_bad_case {
+	const char *id;
+	const char *table_id;
+	const char *dst;
+	int type;
+	const char *via;
+	const char *dev;
+	const char *field;
+	const char *msg; /* substring of the message */
+};
+
+static const struct route_bad_case route_bad_cases[] = {
+    /* destination */
+    {NULL, "rtb-main", "192.168.100.1/24", ROUTE_UNICAST, "10.0.0.1", NULL, "destination",
+     "destination 192.168.100.1/24: host bits set (did you mean 192.168.100.0/24?)"},
+    {NULL, "rtb-main", "2001:db8::1/64", ROUTE_UNICAST, NULL, "eth0", "destination",
+     "destination 2001:db8::1/64: host bits set (did you mean 2001:db8::/64?)"},
+    {NULL, "rtb-main", "1.0.0.0/0", ROUTE_BLACKHOLE, NULL, NULL, "destination",
+     "did you mean 0.0.0.0/0?"},
+    {NULL, "rtb-main", "abc", ROUTE_UNICAST, NULL, "eth0", "destination",
+     "destination \"abc\" is not an IPv4 or IPv6 CIDR"},
+    {NULL, "rtb-main", "10.0.0.1", ROUTE_UNICAST, NULL, "eth0", "destination", "10.0.0.1/32"},
+    {NULL, "rtb-main", "2001:db8::1", ROUTE_UNICAST, NULL, "eth0", "destination",
+     "2001:db8::1/128"},
+    {NULL, "rtb-main", "", ROUTE_UNICAST, NULL, "eth0", "destination", "required"},
+    {NULL, "rtb-main", "1.2.3.0/33", ROUTE_UNICAST, NULL, "eth0", "destination", "\"1.2.3.0/33\""},
+    {NULL, "rtb-main", "::/129", ROUTE_UNICAST, NULL, "eth0", "destination", "\"::/129\""},
+    {NULL, "rtb-main", "1.2.3.0/024", ROUTE_UNICAST, NULL, "eth0", "destination",
+     "\"1.2.3.0/024\""},
+    {NULL, "rtb-main", " 10.0.0.0/8", ROUTE_UNICAST, NULL, "eth0", "destination",
+     "\" 10.0.0.0/8\""},
+    {NULL, "rtb-main", "default6", ROUTE_UNICAST, NULL, "eth0", "destination", "\"default6\""},
+    /* via */
+    {NULL, "rtb-main", "10.0.0.0/8", ROUTE_UNICAST, "x", NULL, "via",
+     "via \"x\" is not an IPv4 or IPv6 address"},
+    {NULL, "rtb-main", "10.0.0.0/8", ROUTE_UNICAST, "10.0.0.1/32", NULL, "via", "\"10.0.0.1/32\""},
+    {NULL, "rtb-main", "10.0.0.0/8", ROUTE_UNICAST, "2001:db8::1", NULL, "via",
+     "via 2001:db8::1 is IPv6 but destination 10.0.0.0/8 is IPv4"},
+    {NULL, "rtb-main", "default", ROUTE_UNICAST, "fe80::1", "eth0", "via", "fe80::1"},
+    {NULL, "rtb-main", "2001:db8::/32", ROUTE_UNICAST, "192.0.2.1", NULL, "via",
+     "via 192.0.2.1 is IPv4 but destination 2001:db8::/32 is IPv6"},
+    {NULL, "rtb-main", "::/0", ROUTE_UNICAST, "10.0.0.1", "eth0", "via", "10.0.0.1"},
+    /* type vs via/dev */
+    {NULL, "rtb-main", "10.0.0.0/8", ROUTE_UNICAST, NULL, NULL, "via", "needs via or dev"},
+    {NULL, "rtb-main", "2001:db8::/32", ROUTE_UNICAST, NULL, NULL, "via", "2001:db8::/32"},
+    {NULL, "rtb-main", "10.0.0.0/8", ROUTE_BLACKHOLE, "10.0.0.1", NULL, "via",
+     "a blackhole route takes no via (got \"10.0.0.1\")"},
+    {NULL, "rtb-main", "10.0.0.0/8", ROUTE_BLACKHOLE, NULL, "eth0", "dev",
+     "a blackhole route takes no dev (got \"eth0\")"},
+    {NULL, "rtb-main", "10.0.0.0/8", ROUTE_UNREACHABLE, "10.0.0.1", "eth0", "via", "unreachable"},
+    {NULL, "rtb-main", "2001:db8::/32", ROUTE_UNREACHABLE, NULL, "eth0", "dev", "\"eth0\""},
+    {NULL, "rtb-main", "10.0.0.0/8", ROUTE_PROHIBIT, "10.0.0.1", NULL, "via", "prohibit"},
+    {NULL, "rtb-main", "10.0.0.0/8", ROUTE_PROHIBIT, NULL, "lo", "dev", "prohibit"},
+    {NULL, "rtb-main", "10.0.0.0/8", 7, NULL, "eth0", "type", "7"},
+    {NULL, "rtb-main", "10.0.0.0/8", -1, NULL, "eth0", "type", "-1"},
+    /* dev */
+    {NULL, "rtb-main", "10.0.0.0/8", ROUTE_UNICAST, NULL, "a/b", "dev",
+     "dev \"a/b\" is not a valid interface name"},
+    {NULL, "rtb-main", "10.0.0.0/8", ROUTE_UNICAST, NULL, "eth0:1", "dev", "\"eth0:1\""},
+    {NULL, "rtb-main", "10.0.0.0/8", ROUTE_UNICAST, "10.0.0.1", "a b", "dev", "\"a b\""},
+    {NULL, "rtb-main", "10.0.0.0/8", ROUTE_UNICAST, NULL, ".", "dev", "\".\""},
+    {NULL, "rtb-main", "10.0.0.0/8", ROUTE_UNICAST, NULL, "..", "dev", "\"..\""},
+    {NULL, "rtb-main", "10.0.0.0/8", ROUTE_UNICAST, NULL, "eth0\t", "dev", "dev"},
+    /* route_table_id */
+    {NULL, "", "10.0.0.0/8", ROUTE_UNICAST, NULL, "eth0", "route_table_id", "required"},
+    {NULL, "main", "10.0.0.0/8", ROUTE_UNICAST, NULL, "eth0", "route_table_id",
+     "route_table_id \"main\" is not a route table id"},
+    {NULL, "rtb-MAIN", "10.0.0.0/8", ROUTE_UNICAST, NULL, "eth0", "route_table_id", "\"rtb-MAIN\""},
+    {NULL, "rtb-xyz", "10.0.0.0/8", ROUTE_UNICAST, NULL, "eth0", "route_table_id", "\"rtb-xyz\""},
+    {NULL, "rtb-", "10.0.0.0/8", ROUTE_UNICAST, NULL, "eth0", "route_table_id", "\"rtb-\""},
+    {NULL, "rt-01", "10.0.0.0/8", ROUTE_UNICAST, NULL, "eth0", "route_table_id", "\"rt-01\""},
+    /* id */
+    {"rtb-01", "rtb-main", "10.0.0.0/8", ROUTE_UNICAST, NULL, "eth0", "id",
+     "id \"rtb-01\" is not a route id"},
+    {"rt-", "rtb-main", "10.0.0.0/8", ROUTE_UNICAST, NULL, "eth0", "id", "\"rt-\""},
+    {"rt-XYZ", "rtb-main", "10.0.0.0/8", ROUTE_UNICAST, NULL, "eth0", "id", "\"rt-XYZ\""},
+    {"rt-0 ", "rtb-main", "10.0.0.0/8", ROUTE_UNICAST, NULL, "eth0", "id", "\"rt-0 \""},
+};
+
+static void test_route_validate_errors(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N_ELEMS(route_bad_cases); i++) {
+		const struct route_bad_case *c = &route_bad_cases[i];
+		struct vr_err e;
+		struct route r;
+		int rc;
+
+		route_init(&r, c->table_id, c->dst, (enum route_type)c->type, c->via, c->dev);
+		SET(r.id, c->id ? c->id : "");
+		err_clear(&e);
+		rc = model_route_validate(&r, &e);
+		if (rc >= 0)
+			fail_msg("case %zu (%s): accepted, want 422 on %s", i, c->dst, c->field);
+		if (e.status != 422 || strcmp(e.field, c->field) != 0 || !strstr(e.msg, c->msg))
+			fail_msg("case %zu (%s): got %d %s \"%s\", want 422 %s \"...%s...\"", i,
+			         c->dst, e.status, e.field, e.msg, c->field, c->msg);
+		assert_true(utf8_valid(e.msg));
+	}
+}
+
+static void test_route_validate_description(void **state)
+{
+	struct vr_err e;
+	struct route r;
+	char *long_desc;
+	char *p;
+	int i;
+
+	(void)state;
+	route_init(&r, "rtb-main", "10.0.0.0/8", ROUTE_BLACKHOLE, NULL, NULL);
+	err_clear(&e);
+	assert_int_equal(model_route_validate(&r, &e), 0); /* NULL description */
+
+	r.description = calloc(1, DESC_MAX_LEN + 2);
+	assert_non_null(r.description);
+	memset(r.description, 'd', DESC_MAX_LEN);
+	assert_int_equal(model_route_validate(&r, &e), 0);
+	assert_int_equal(e.status, 0);
+	r.description[DESC_MAX_LEN] = 'd';
+	assert_true(model_route_validate(&r, &e) < 0);
+	assert_int_equal(e.status, 422);
+	assert_string_equal(e.field, "description");
+	assert_non_null(strstr(e.msg, "1024"));
+	model_route_clear(&r);
+	assert_null(r.description);
+
+	/*
+	 * An over-long description is quoted only in part; the cut must not split
+	 * a UTF-8 sequence: "a" then "é"s puts a continuation byte at the cut.
+	 */
+	long_desc = malloc(1 + 2 * 600 + 1);
+	assert_non_null(long_desc);
+	p = long_desc;
+	*p++ = 'a';
+	for (i = 0; i < 600; i++) {
+		*p++ = (char)0xc3;
+		*p++ = (char)0xa9;
+	}
+	*p = '\0';
+	r.description = long_desc;
+	err_clear(&e);
+	assert_true(model_route_validate(&r, &e) < 0);
+	assert_string_equal(e.field, "description");
+	assert_true(utf8_valid(e.msg));
+	assert_non_null(strstr(e.msg, "\"a\xc3\xa9"));
+	model_route_clear(&r);
+	assert_null(r.description);
+}
+
+/* Unterminated fixed-size fields are refused, not read past their end. */
+static void test_route_validate_unterminated(void **state)
+{
+	struct vr_err e;
+	struct route r;
+
+	(void)state;
+	route_init(&r, "rtb-main", "10.0.0.0/8", ROUTE_UNICAST, NULL, "eth0");
+	memset(r.destination, '1', sizeof(r.destination));
+	err_clear(&e);
+	assert_true(model_route_validate(&r, &e) < 0);
+	assert_int_equal(e.status, 422);
+	assert_string_equal(e.field, "destination");
+
+	route_init(&r, "rtb-main", "10.0.0.0/8", ROUTE_UNICAST, NULL, "eth0");
+	memset(r.dev, 'e', sizeof(r.dev));
+	assert_true(model_route_validate(&r, &e) < 0);
+	assert_string_equal(e.field, "dev");
+
+	route_init(&r, "rtb-main", "10.0.0.0/8", ROUTE_UNICAST, NULL, "eth0");
+	memset(r.table_id, 'a', sizeof(r.table_id));
+	assert_true(model_route_validate(&r, &e) < 0);
+	assert_string_equal(e.field, "route_table_id");
+}
+
+/* A NULL error pointer is allowed: callers that only want yes/no. */
+static void test_route_validate_null_err(void **state)
+{
+	struct route r;
+
+	(void)state;
+	route_init(&r, "rtb-main", "abc", ROUTE_UNICAST, NULL, "eth0");
+	assert_true(model_route_validate(&r, NULL) < 0);
+	route_init(&r, "rtb-main", "10.0.0.0/8", ROUTE_UNICAST, NULL, "eth0");
+	assert_int_equal(model_route_validate(&r, NULL), 0);
+}
+
+struct rtb_case {
+	const char *id;
+	const char *name;
+	uint32_t table;
+	const char *field; /* NULL: valid */
+	const char *msg;
+};
+
+static const struct rtb_case rtb_cases[] = {
+    {"", "prod", 0, NULL, NULL},
+    {"rtb-main", "main", 254, NULL, NULL},
+    {"rtb-ab", "x", 100, NULL, NULL},
+    {"rtb-ab", "production \xc3\xa9", 1, NULL, NULL},
+    {"", "with spaces and ~!@#", 252, NULL, NULL},
+    {"", "t", 256, NULL, NULL},
+    {"", "t", RTB_AUTO_FIRST, NULL, NULL},
+    {"", "t", 0xffffffffu, NULL, NULL},
+    {"", "", 0, "name", "required"},
+    {"", "a\nb", 0, "name", "control character"},
+    {"", "tab\there", 0, "name", "\"tab\there\""},
+    {"", "del\x7f", 0, "name", "0x7f"},
+    {"", "t", 253, "table", "253"},
+    {"", "t", 255, "table", "255"},
+    {"rtb-XY", "t", 0, "id", "\"rtb-XY\""},
+    {"rt-01", "t", 0, "id", "id \"rt-01\" is not a route table id"},
+    {"rtb-", "t", 0, "id", "\"rtb-\""},
+    {"rtb-main ", "t", 0, "id", "\"rtb-main \""},
+};
+
+static void test_rtb_validate(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N_ELEMS(rtb_cases); i++) {
+		const struct rtb_case *c = &rtb_cases[i];
+		struct route_table t;
+		struct vr_err e;
+		int rc;
+
+		memset(&t, 0, sizeof(t));
+		SET(t.id, c->id);
+		SET(t.name, c->name);
+		t.table = c->table;
+		err_clear(&e);
+		rc = model_rtb_validate(&t, &e);
+		if (!c->field) {
+			if (rc != 0)
+				fail_msg("rtb %s \"%s\" %u: rc %d (%s: %s)", c->id, c->name,
+				         c->table, rc, e.field, e.msg);
+			assert_int_equal(e.status, 0);
+			continue;
+		}
+		if (rc >= 0)
+			fail_msg("rtb %s \"%s\" %u: accepted, want %s", c->id, c->name, c->table,
+			         c->field);
+		if (e.status != 422 || strcmp(e.field, c->field) != 0 || !strstr(e.msg, c->msg))
+			fail_msg("rtb %s \"%s\" %u: got %d %s \"%s\", want 422 %s \"...%s...\"",
+			         c->id, c->name, c->table, e.status, e.field, e.msg, c->field,
+			         c->msg);
+	}
+}
+
+static void test_rtb_validate_lengths(void **state)
+{
+	struct route_table t;
+	struct vr_err e;
+	size_t i;
+
+	(void)state;
+	memset(&t, 0, sizeof(t));
+	memset(t.name, 'n', NAME_MAX_LEN);
+	err_clear(&e);
+	assert_int_equal(model_rtb_validate(&t, &e), 0);
+
+	/* The whole array without a NUL: one byte too long. */
+	memset(t.name, 'n', sizeof(t.name));
+	assert_true(model_rtb_validate(&t, &e) < 0);
+	assert_int_equal(e.status, 422);
+	assert_string_equal(e.field, "name");
+	assert_non_null(strstr(e.msg, "128"));
+
+	/* Two-byte characters: the quoted part ends on a character boundary. */
+	t.name[0] = 'x';
+	for (i = 1; i + 1 < sizeof(t.name); i += 2) {
+		t.name[i] = (char)0xc3;
+		t.name[i + 1] = (char)0xa9;
+	}
+	assert_true(model_rtb_validate(&t, &e) < 0);
+	assert_string_equal(e.field, "name");
+	assert_true(utf8_valid(e.msg));
+
+	memset(&t, 0, sizeof(t));
+	SET(t.name, "ok");
+	t.description = calloc(1, DESC_MAX_LEN + 2);
+	assert_non_null(t.description);
+	memset(t.description, 'd', DESC_MAX_LEN);
+	assert_int_equal(model_rtb_validate(&t, &e), 0);
+	t.description[DESC_MAX_LEN] = 'd';
+	err_clear(&e);
+	assert_true(model_rtb_validate(&t, &e) < 0);
+	assert_int_equal(e.status, 422);
+	assert_string_equal(e.field, "description");
+	model_rtb_clear(&t);
+	assert_null(t.description);
+}
+
+static void route_fixture(struct route *r)
+{
+	route_init(r, "rtb-0a", "192.168.100.0/24", ROUTE_UNICAST, "192.168.150.3", "enp0s1");
+	SET(r->id, "rt-01");
+	r->metric = 100;
+}
+
+static void test_route_same(void **state)
+{
+	struct route a, b;
+	struct vr_err e;
+
+	(void)state;
+	route_fixture(&a);
+	route_fixture(&b);
+	assert_true(model_route_same(&a, &b));
+
+	/* Not compared: timestamps, rev, parsed fields, the store's table number. */
+	SET(b.created_at, "2026-11-26T13:22:32.123Z");
+	SET(b.updated_at, "2026-11-27T13:22:32.123Z");
+	b.rev = 42;
+	b.table = 10000;
+	assert_int_equal(model_route_validate(&b, &e), 0);
+	assert_true(model_route_same(&a, &b));
+
+	/* NULL description is "". */
+	b.description = strdup("");
+	assert_true(model_route_same(&a, &b));
+	assert_true(model_route_same(&b, &a));
+	a.description = strdup("");
+	assert_true(model_route_same(&a, &b));
+	model_route_clear(&b);
+	b.description = strdup("x");
+	assert_false(model_route_same(&a, &b));
+	assert_false(model_route_same(&b, &a));
+	model_route_clear(&a);
+	a.description = strdup("x");
+	assert_true(model_route_same(&a, &b));
+	model_route_clear(&a);
+	model_route_clear(&b);
+
+	/* Each writable field, compared as written (same prefix, other text: different). */
+	route_fixture(&b);
+	SET(b.id, "rt-02");
+	assert_false(model_route_same(&a, &b));
+	route_fixture(&b);
+	SET(b.table_id, "rtb-main");
+	assert_false(model_route_same(&a, &b));
+	route_fixture(&b);
+	SET(b.destination, "192.168.100.0/25");
+	assert_false(model_route_same(&a, &b));
+	route_fixture(&b);
+	SET(b.destination, "192.168.100.000/24");
+	assert_false(model_route_same(&a, &b));
+	route_fixture(&a);
+	route_fixture(&b);
+	SET(a.destination, "default");
+	SET(b.destination, "0.0.0.0/0");
+	assert_false(model_route_same(&a, &b));
+	route_fixture(&a);
+	route_fixture(&b);
+	b.type = ROUTE_BLACKHOLE;
+	assert_false(model_route_same(&a, &b));
+	route_fixture(&b);
+	SET(b.via_text, "192.168.150.4");
+	assert_false(model_route_same(&a, &b));
+	route_fixture(&b);
+	SET(b.via_text, "");
+	assert_false(model_route_same(&a, &b));
+	route_fixture(&b);
+	SET(b.dev, "enp0s2");
+	assert_false(model_route_same(&a, &b));
+	route_fixture(&b);
+	b.metric = 0;
+	assert_false(model_route_same(&a, &b));
+}
+
+static void test_rtb_same(void **state)
+{
+	struct route_table a, b;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	SET(a.id, "rtb-01");
+	SET(a.name, "prod");
+	a.table = 100;
+	b = a;
+	assert_true(model_rtb_same(&a, &b));
+	SET(b.created_at, "2026-11-26T13:22:32.123Z");
+	b.rev = 9;
+	assert_true(model_rtb_same(&a, &b));
+	b.description = strdup("");
+	assert_true(model_rtb_same(&a, &b));
+	model_rtb_clear(&b);
+	b.description = strdup("d");
+	assert_false(model_rtb_same(&a, &b));
+	model_rtb_clear(&b);
+
+	b = a;
+	SET(b.id, "rtb-02");
+	assert_false(model_rtb_same(&a, &b));
+	b = a;
+	SET(b.name, "Prod");
+	assert_false(model_rtb_same(&a, &b));
+	b = a;
+	b.table = 101;
+	assert_false(model_rtb_same(&a, &b));
+	/* 0 ("assign one") is a different value from an assigned table, as written. */
+	b.table = 0;
+	assert_false(model_rtb_same(&a, &b));
+}
+
+static void test_clear_free(void **state)
+{
+	struct route_table *tv;
+	struct route *rv;
+	struct route r;
+	size_t i;
+
+	(void)state;
+	model_route_clear(NULL);
+	model_rtb_clear(NULL);
+	model_routes_free(NULL, 3);
+	model_rtbs_free(NULL, 3);
+
+	memset(&r, 0, sizeof(r));
+	model_route_clear(&r); /* NULL description */
+	r.description = strdup("x");
+	model_route_clear(&r);
+	assert_null(r.description);
+	model_route_clear(&r); /* twice is fine */
+
+	/* The sanitizer build's leak checker verifies these are all freed. */
+	rv = calloc(4, sizeof(*rv));
+	tv = calloc(4, sizeof(*tv));
+	assert_non_null(rv);
+	assert_non_null(tv);
+	for (i = 0; i < 4; i += 2) {
+		rv[i].description = strdup("route");
+		tv[i].description = strdup("table");
+	}
+	model_routes_free(rv, 4);
+	model_rtbs_free(tv, 4);
+}
+
+static void test_now(void **state)
+{
+	char buf[TIME_MAX];
+	struct tm tm;
+	struct timespec ts;
+	time_t before, after, t;
+	char *end;
+	size_t i;
+
+	(void)state;
+	/* Not time(): it may read a coarser clock that lags CLOCK_REALTIME. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	before = ts.tv_sec;
+	model_now(buf);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	after = ts.tv_sec;
+
+	assert_int_equal(strlen(buf), 24);
+	for (i = 0; i < 24; i++) {
+		char want = "dddd-dd-ddTdd:dd:dd.dddZ"[i];
+
+		if (want == 'd' ? (buf[i] < '0' || buf[i] > '9') : buf[i] != want)
+			fail_msg("\"%s\": byte %zu", buf, i);
+	}
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(buf, "%Y-%m-%dT%H:%M:%S", &tm);
+	assert_non_null(end);
+	assert_string_equal(end, buf + 19);
+	t = timegm(&tm);
+	/* UTC, and now: within the two clock reads. */
+	assert_true(t >= before && t <= after);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_route_type_names),
+	    cmocka_unit_test(test_id_valid),
+	    cmocka_unit_test(test_id_new),
+	    cmocka_unit_test(test_ifname_valid),
+	    cmocka_unit_test(test_route_validate_ok),
+	    cmocka_unit_test(test_route_validate_errors),
+	    cmocka_unit_test(test_route_validate_description),
+	    cmocka_unit_test(test_route_validate_unterminated),
+	    cmocka_unit_test(test_route_validate_null_err),
+	    cmocka_unit_test(test_rtb_validate),
+	    cmocka_unit_test(test_rtb_validate_lengths),
+	    cmocka_unit_test(test_route_same),
+	    cmocka_unit_test(test_rtb_same),
+	    cmocka_unit_test(test_clear_free),
+	    cmocka_unit_test(test_now),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
