@@ -26,7 +26,7 @@ int store_open(const char *path, struct store **out, struct vr_err *e)
 	__attribute__((warn_unused_result));
 void store_close(struct store *s);
 
-/* The desired-state revision: bumped by every committed write. */
+/* The desired-state revision: bumped by every committed write; -1 if it cannot be read. */
 int64_t store_revision(struct store *s);
 
 /*

@@ -1,0 +1,1345 @@
+#include "store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <sqlite3.h>
+
+#include "embedded.h"
+#include "log.h"
+
+#define HTTP_NOT_FOUND 404
+#define HTTP_CONFLICT 409
+#define HTTP_PRECONDITION 412
+#define HTTP_UNPROCESSABLE 422
+#define HTTP_INTERNAL 500
+
+/* How long a writer waits for another connection's lock before giving up. */
+#define STORE_BUSY_TIMEOUT_MS 5000
+/* Longest constant SQL line built here (the user_version pragma). */
+#define PRAGMA_SQL_MAX 64
+/* First allocation of a list; it doubles from there. */
+#define LIST_INITIAL 64
+
+#define ROUTE_COLS                                                                                 \
+	"r.id, r.route_table_id, r.destination, r.type, r.via, r.dev, r.metric, r.description, "   \
+	"r.created_at, r.updated_at, r.rev, t.table_no FROM routes r JOIN route_tables t ON t.id " \
+	"= r.route_table_id"
+#define RTB_COLS "id, name, table_no, description, created_at, updated_at, rev FROM route_tables"
+
+/* Every statement the store runs, prepared once at open. */
+enum st {
+	ST_BEGIN,
+	ST_BEGIN_READ,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_REV_GET,
+	ST_REV_BUMP,
+	ST_RTB_GET,
+	ST_RTB_LIST,
+	ST_RTB_INSERT,
+	ST_RTB_UPDATE,
+	ST_RTB_DELETE,
+	ST_RTB_BY_NAME,
+	ST_RTB_BY_NO,
+	ST_RTB_NOS_IN,
+	ST_RTB_USER,
+	ST_RT_GET,
+	ST_RT_LIST,
+	ST_RT_LIST_TABLE,
+	ST_RT_LOAD,
+	ST_RT_INSERT,
+	ST_RT_UPDATE,
+	ST_RT_DELETE,
+	ST_RT_CONFLICT,
+	ST__N
+};
+
+static const char *const st_sql[ST__N] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_BEGIN_READ] = "BEGIN",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_REV_GET] = "SELECT value FROM meta WHERE key = 'revision'",
+    [ST_REV_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value",
+    [ST_RTB_GET] = "SELECT " RTB_COLS " WHERE id = ?1",
+    [ST_RTB_LIST] = "SELECT " RTB_COLS " WHERE id > ?1 ORDER BY id LIMIT ?2",
+    [ST_RTB_INSERT] = "INSERT INTO route_tables (id, name, table_no, description, created_at, "
+                      "updated_at, rev) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_RTB_UPDATE] = "UPDATE route_tables SET name = ?2, table_no = ?3, description = ?4, "
+                      "updated_at = ?6, rev = ?7 WHERE id = ?1",
+    [ST_RTB_DELETE] = "DELETE FROM route_tables WHERE id = ?1",
+    [ST_RTB_BY_NAME] = "SELECT id FROM route_tables WHERE name = ?1 AND id <> ?2",
+    [ST_RTB_BY_NO] = "SELECT id FROM route_tables WHERE table_no = ?1 AND id <> ?2",
+    [ST_RTB_NOS_IN] = "SELECT table_no FROM route_tables WHERE table_no BETWEEN ?1 AND ?2",
+    [ST_RTB_USER] = "SELECT id FROM routes WHERE route_table_id = ?1 ORDER BY id LIMIT 1",
+    [ST_RT_GET] = "SELECT " ROUTE_COLS " WHERE r.id = ?1",
+    [ST_RT_LIST] = "SELECT " ROUTE_COLS " WHERE r.id > ?1 ORDER BY r.id LIMIT ?2",
+    [ST_RT_LIST_TABLE] = "SELECT " ROUTE_COLS " WHERE r.route_table_id = ?3 AND r.id > ?1 "
+                         "ORDER BY r.id LIMIT ?2",
+    [ST_RT_LOAD] = "SELECT " ROUTE_COLS " ORDER BY r.id",
+    [ST_RT_INSERT] = "INSERT INTO routes (id, route_table_id, destination, dst_key, family, "
+                     "type, via, dev, metric, description, created_at, updated_at, rev) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    [ST_RT_UPDATE] = "UPDATE routes SET route_table_id = ?2, destination = ?3, dst_key = ?4, "
+                     "family = ?5, type = ?6, via = ?7, dev = ?8, metric = ?9, "
+                     "description = ?10, updated_at = ?12, rev = ?13 WHERE id = ?1",
+    [ST_RT_DELETE] = "DELETE FROM routes WHERE id = ?1",
+    [ST_RT_CONFLICT] = "SELECT id, metric FROM routes WHERE route_table_id = ?1 AND "
+                       "dst_key = ?2 AND metric_key = ?3 AND id <> ?4 LIMIT 1",
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST__N];
+};
+
+static int db_err(struct store *s, struct vr_err *e, const char *what)
+{
+	return err_set(e, HTTP_INTERNAL, "", "database: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+static int oom(struct vr_err *e)
+{
+	return err_set(e, HTTP_INTERNAL, "", "out of memory");
+}
+
+static sqlite3_stmt *st_get(struct store *s, enum st i)
+{
+	return s->st[i];
+}
+
+/*
+ * Every use of a cached statement ends here: an unreset SELECT would keep its
+ * read transaction (and its WAL snapshot) open until the next use.
+ */
+static void st_done(sqlite3_stmt *q)
+{
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+}
+
+/* Run a statement that returns no rows. */
+static int st_exec(struct store *s, enum st i, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, i);
+	int ret = 0;
+
+	if (sqlite3_step(q) != SQLITE_DONE)
+		ret = db_err(s, e, st_sql[i]);
+	st_done(q);
+	return ret;
+}
+
+static int tx_begin(struct store *s, struct vr_err *e)
+{
+	return st_exec(s, ST_BEGIN, e);
+}
+
+static int tx_begin_read(struct store *s, struct vr_err *e)
+{
+	return st_exec(s, ST_BEGIN_READ, e);
+}
+
+static int tx_commit(struct store *s, struct vr_err *e)
+{
+	return st_exec(s, ST_COMMIT, e);
+}
+
+/* Undo whatever the open transaction did; a no-op once it committed. */
+static void tx_end(struct store *s)
+{
+	struct vr_err ignored;
+
+	if (sqlite3_get_autocommit(s->db))
+		return;
+	if (st_exec(s, ST_ROLLBACK, &ignored) < 0)
+		log_error("%s", ignored.msg);
+}
+
+/* Text bound for the duration of one step; NULL and "" bind as SQL NULL when null_empty. */
+static int bind_text(sqlite3_stmt *q, int i, const char *v, bool null_empty)
+{
+	if (!v || (null_empty && !v[0]))
+		return null_empty ? sqlite3_bind_null(q, i) : sqlite3_bind_text(q, i, "", 0, NULL);
+	return sqlite3_bind_text(q, i, v, -1, SQLITE_STATIC);
+}
+
+/* Copy a text column into a fixed buffer; -1 when it does not fit (a corrupt row). */
+static int col_copy(sqlite3_stmt *q, int col, char *buf, size_t size)
+{
+	const unsigned char *t = sqlite3_column_text(q, col);
+	int n = sqlite3_column_bytes(q, col);
+
+	buf[0] = '\0';
+	if (!t)
+		return 0;
+	if (n < 0 || (size_t)n >= size)
+		return -1;
+	memcpy(buf, t, (size_t)n);
+	buf[n] = '\0';
+	return 0;
+}
+
+/* A description column as the model holds it: "" becomes NULL, saving an allocation. */
+static int col_desc(sqlite3_stmt *q, int col, char **out, struct vr_err *e)
+{
+	const unsigned char *t = sqlite3_column_text(q, col);
+
+	*out = NULL;
+	if (!t || !t[0])
+		return 0;
+	*out = strdup((const char *)t);
+	if (!*out)
+		return oom(e);
+	return 0;
+}
+
+static int corrupt(struct vr_err *e, const char *what, const char *id)
+{
+	return err_set(e, HTTP_INTERNAL, "", "database: stored %s %s is malformed", what, id);
+}
+
+static int precondition(struct vr_err *e, const char *what, const char *id, int64_t if_rev,
+                        int64_t rev)
+{
+	return err_set(e, HTTP_PRECONDITION, "",
+	               "If-Match \"%" PRId64 "\" does not match the current ETag \"%" PRId64
+	               "\" of %s %s",
+	               if_rev, rev, what, id);
+}
+
+/* ---- revision ---- */
+
+static int rev_read(struct store *s, int64_t *rev, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, ST_REV_GET);
+	int ret = -1;
+
+	if (sqlite3_step(q) != SQLITE_ROW) {
+		db_err(s, e, "reading the revision");
+		goto out;
+	}
+	*rev = sqlite3_column_int64(q, 0);
+	ret = 0;
+out:
+	st_done(q);
+	return ret;
+}
+
+/* Bump the revision inside the caller's write transaction and return the new value. */
+static int rev_bump(struct store *s, int64_t *rev, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, ST_REV_BUMP);
+	int ret = -1;
+
+	if (sqlite3_step(q) != SQLITE_ROW) {
+		db_err(s, e, "bumping the revision");
+		goto out;
+	}
+	*rev = sqlite3_column_int64(q, 0);
+	if (sqlite3_step(q) != SQLITE_DONE) {
+		db_err(s, e, "bumping the revision");
+		goto out;
+	}
+	ret = 0;
+out:
+	st_done(q);
+	return ret;
+}
+
+int64_t store_revision(struct store *s)
+{
+	struct vr_err e;
+	int64_t rev = -1;
+
+	if (rev_read(s, &rev, &e) < 0) {
+		log_error("%s", e.msg);
+		return -1;
+	}
+	return rev;
+}
+
+/* ---- open, pragmas, migrations ---- */
+
+static int db_exec(struct store *s, const char *sql, struct vr_err *e)
+{
+	char *msg = NULL;
+	int ret = 0;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		ret = err_set(e, HTTP_INTERNAL, "", "database: %s: %s", sql,
+		              msg ? msg : sqlite3_errmsg(s->db));
+	sqlite3_free(msg);
+	return ret;
+}
+
+/* Run a constant query returning one value, as text into buf. */
+static int db_query_text(struct store *s, const char *sql, char *buf, size_t size, struct vr_err *e)
+{
+	sqlite3_stmt *q = NULL;
+	int ret = -1;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) {
+		db_err(s, e, sql);
+		goto out;
+	}
+	if (sqlite3_step(q) != SQLITE_ROW) {
+		db_err(s, e, sql);
+		goto out;
+	}
+	if (col_copy(q, 0, buf, size) < 0) {
+		err_set(e, HTTP_INTERNAL, "", "database: %s: unexpected answer", sql);
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(q);
+	return ret;
+}
+
+static int db_pragmas(struct store *s, const char *path, struct vr_err *e)
+{
+	char v[32];
+
+	/*
+	 * The first statement is where SQLite actually reads the file, so a file
+	 * that is not a database fails here; say which file.
+	 */
+	if (db_query_text(s, "PRAGMA journal_mode = WAL", v, sizeof(v), e) < 0)
+		return err_set(e, HTTP_INTERNAL, "", "cannot open database %s: %s", path,
+		               sqlite3_errmsg(s->db));
+	/* Still durable without WAL (rollback journal + FULL sync), only slower for readers. */
+	if (strcmp(v, "wal") != 0)
+		log_warnx("database %s: journal mode is %s, not wal", path, v);
+	/* FULL: a commit is on disk, WAL included, before it is acknowledged. */
+	if (db_exec(s, "PRAGMA synchronous = FULL", e) < 0)
+		return -1;
+	if (db_exec(s, "PRAGMA foreign_keys = ON", e) < 0)
+		return -1;
+	if (db_query_text(s, "PRAGMA foreign_keys", v, sizeof(v), e) < 0)
+		return -1;
+	if (strcmp(v, "1") != 0)
+		return err_set(e, HTTP_INTERNAL, "",
+		               "database %s: SQLite refuses foreign_keys=ON; references would go "
+		               "unchecked",
+		               path);
+	return 0;
+}
+
+static int db_user_version(struct store *s, int64_t *v, struct vr_err *e)
+{
+	char buf[32];
+
+	if (db_query_text(s, "PRAGMA user_version", buf, sizeof(buf), e) < 0)
+		return -1;
+	*v = strtoll(buf, NULL, 10);
+	return 0;
+}
+
+/* Apply migration i (schema version i + 1) in one transaction with its user_version. */
+static int db_migrate_one(struct store *s, size_t i, struct vr_err *e)
+{
+	const struct embedded_file *m = &embedded_migrations[i];
+	char sql[PRAGMA_SQL_MAX];
+	char *msg = NULL;
+	int64_t v;
+	int ret = -1;
+
+	/* A missing file would shift every later migration onto the wrong version. */
+	if (strtoul(m->name, NULL, 10) != i + 1)
+		return err_set(e, HTTP_INTERNAL, "",
+		               "migration %s is out of sequence: expected number %03zu", m->name,
+		               i + 1);
+	if (db_exec(s, "BEGIN IMMEDIATE", e) < 0)
+		return -1;
+	/* Another process may have migrated while this one waited for the lock. */
+	if (db_user_version(s, &v, e) < 0)
+		goto out;
+	if (v > (int64_t)i) {
+		ret = 0;
+		goto out;
+	}
+	if (sqlite3_exec(s->db, m->text, NULL, NULL, &msg) != SQLITE_OK) {
+		err_set(e, HTTP_INTERNAL, "", "database: migration %s failed: %s", m->name,
+		        msg ? msg : sqlite3_errmsg(s->db));
+		goto out;
+	}
+	/* PRAGMA takes no bound parameters; the number is our own counter, not input. */
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %zu", i + 1);
+	if (db_exec(s, sql, e) < 0)
+		goto out;
+	if (db_exec(s, "COMMIT", e) < 0)
+		goto out;
+	log_info("database: applied migration %s", m->name);
+	ret = 0;
+out:
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_free(msg);
+	return ret;
+}
+
+static int db_migrate(struct store *s, const char *path, struct vr_err *e)
+{
+	int64_t v;
+	size_t i;
+
+	if (db_user_version(s, &v, e) < 0)
+		return -1;
+	if (v < 0 || v > (int64_t)embedded_migrations_n)
+		return err_set(e, HTTP_INTERNAL, "",
+		               "database %s has schema version %" PRId64
+		               ", newer than this vrouterd knows (%zu): run a newer vrouterd or "
+		               "restore a backup",
+		               path, v, embedded_migrations_n);
+	for (i = (size_t)v; i < embedded_migrations_n; i++)
+		if (db_migrate_one(s, i, e) < 0)
+			return -1;
+	return 0;
+}
+
+static int db_prepare(struct store *s, struct vr_err *e)
+{
+	size_t i;
+
+	for (i = 0; i < ST__N; i++)
+		if (sqlite3_prepare_v3(s->db, st_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+		                       NULL) != SQLITE_OK)
+			return db_err(s, e, st_sql[i]);
+	return 0;
+}
+
+int store_open(const char *path, struct store **out, struct vr_err *e)
+{
+	struct store *s = NULL;
+	int ret = -1;
+	int rc;
+
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return oom(e);
+	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc != SQLITE_OK) {
+		err_set(e, HTTP_INTERNAL, "", "cannot open database %s: %s", path,
+		        s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		goto out;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+	if (db_pragmas(s, path, e) < 0)
+		goto out;
+	if (db_migrate(s, path, e) < 0)
+		goto out;
+	if (db_prepare(s, e) < 0)
+		goto out;
+	*out = s;
+	s = NULL;
+	ret = 0;
+out:
+	store_close(s);
+	return ret;
+}
+
+void store_close(struct store *s)
+{
+	size_t i;
+
+	if (!s)
+		return;
+	for (i = 0; i < ST__N; i++)
+		sqlite3_finalize(s->st[i]);
+	if (sqlite3_close(s->db) != SQLITE_OK)
+		log_error("database: close: %s", sqlite3_errmsg(s->db));
+	free(s);
+}
+
+/* ---- lists ---- */
+
+/* Make room for one more element of size elem in *v holding n of *cap. */
+static int list_grow(void **v, size_t *cap, size_t n, size_t elem, struct vr_err *e)
+{
+	size_t ncap;
+	void *nv;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : LIST_INITIAL;
+	if (ncap > SIZE_MAX / elem)
+		return oom(e);
+	nv = realloc(*v, ncap * elem);
+	if (!nv)
+		return oom(e);
+	memset((char *)nv + *cap * elem, 0, (ncap - *cap) * elem);
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
+
+/* LIMIT for a page of limit rows plus one more, which tells whether there is a next page. */
+static int64_t page_limit(size_t limit)
+{
+	return limit >= (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit + 1;
+}
+
+/* ---- route tables ---- */
+
+static int rtb_from_row(sqlite3_stmt *q, struct route_table *t, struct vr_err *e)
+{
+	int64_t no = sqlite3_column_int64(q, 2);
+
+	memset(t, 0, sizeof(*t));
+	if (col_copy(q, 0, t->id, sizeof(t->id)) < 0 ||
+	    col_copy(q, 1, t->name, sizeof(t->name)) < 0 ||
+	    col_copy(q, 4, t->created_at, sizeof(t->created_at)) < 0 ||
+	    col_copy(q, 5, t->updated_at, sizeof(t->updated_at)) < 0 || no <= 0 || no > UINT32_MAX)
+		return corrupt(e, "route table", t->id);
+	t->table = (uint32_t)no;
+	t->rev = sqlite3_column_int64(q, 6);
+	return col_desc(q, 3, &t->description, e);
+}
+
+/* 1 and *out filled when id exists, 0 when not, -1 on error. */
+static int rtb_read(struct store *s, const char *id, struct route_table *out, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, ST_RTB_GET);
+	int ret = -1;
+	int rc;
+
+	if (bind_text(q, 1, id, false) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_DONE) {
+		ret = 0;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		db_err(s, e, "reading a route table");
+		goto out;
+	}
+	if (rtb_from_row(q, out, e) < 0) {
+		model_rtb_clear(out);
+		goto out;
+	}
+	ret = 1;
+out:
+	st_done(q);
+	return ret;
+}
+
+/* The id of another table than self that matches on one column (name or number), if any. */
+static int rtb_other(struct store *s, enum st which, const struct route_table *t, char *id,
+                     struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, which);
+	int ret = -1;
+	int rc;
+
+	id[0] = '\0';
+	rc = which == ST_RTB_BY_NAME ? bind_text(q, 1, t->name, false)
+	                             : sqlite3_bind_int64(q, 1, t->table);
+	if (rc != SQLITE_OK || bind_text(q, 2, t->id, false) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		col_copy(q, 0, id, ID_MAX);
+	else if (rc != SQLITE_DONE) {
+		db_err(s, e, "looking for a conflicting route table");
+		goto out;
+	}
+	ret = 0;
+out:
+	st_done(q);
+	return ret;
+}
+
+/* Turn a constraint failure on route_tables into a 409 that names the other table. */
+static int rtb_conflict(struct store *s, const struct route_table *t, int rc, const char *dbmsg,
+                        struct vr_err *e)
+{
+	char other[ID_MAX];
+
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return err_set(e, HTTP_CONFLICT, "id", "id %s already exists", t->id);
+	if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+		if (rtb_other(s, ST_RTB_BY_NAME, t, other, e) < 0)
+			return -1;
+		if (other[0])
+			return err_set(e, HTTP_CONFLICT, "name",
+			               "a route table named \"%s\" already exists (%s)", t->name,
+			               other);
+		if (rtb_other(s, ST_RTB_BY_NO, t, other, e) < 0)
+			return -1;
+		if (other[0])
+			return err_set(e, HTTP_CONFLICT, "table",
+			               "table %u is already used by route table %s", t->table,
+			               other);
+		return err_set(e, HTTP_CONFLICT, "", "route table %s: %s", t->id, dbmsg);
+	}
+	if (rc == SQLITE_CONSTRAINT_CHECK)
+		return err_set(e, HTTP_UNPROCESSABLE, "", "route table %s: %s", t->id, dbmsg);
+	return err_set(e, HTTP_CONFLICT, "", "route table %s: %s", t->id, dbmsg);
+}
+
+/* Run ST_RTB_INSERT or ST_RTB_UPDATE for t; constraint failures become 409/422. */
+static int rtb_write(struct store *s, enum st which, const struct route_table *t, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, which);
+	char dbmsg[ERR_MSG_MAX];
+	int ret = -1;
+	int rc;
+
+	if (bind_text(q, 1, t->id, false) != SQLITE_OK ||
+	    bind_text(q, 2, t->name, false) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 3, t->table) != SQLITE_OK ||
+	    bind_text(q, 4, t->description, false) != SQLITE_OK ||
+	    bind_text(q, 5, t->created_at, false) != SQLITE_OK ||
+	    bind_text(q, 6, t->updated_at, false) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 7, t->rev) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_DONE) {
+		if (sqlite3_changes(s->db) != 1) {
+			err_set(e, HTTP_NOT_FOUND, "", "route table %s does not exist", t->id);
+			goto out;
+		}
+		ret = 0;
+		goto out;
+	}
+	/* The lookups below overwrite SQLite's message; keep it. */
+	snprintf(dbmsg, sizeof(dbmsg), "%s", sqlite3_errmsg(s->db));
+	st_done(q);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return rtb_conflict(s, t, rc, dbmsg, e);
+	return err_set(e, HTTP_INTERNAL, "", "database: writing route table %s: %s", t->id, dbmsg);
+out:
+	st_done(q);
+	return ret;
+}
+
+/* Lowest number in [RTB_AUTO_FIRST, RTB_AUTO_LAST] used by no table and not in avoid. */
+static int rtb_auto_table(struct store *s, const uint32_t *avoid, size_t navoid, uint32_t *out,
+                          struct vr_err *e)
+{
+	uint8_t used[(RTB_AUTO_LAST - RTB_AUTO_FIRST + 1 + 7) / 8];
+	sqlite3_stmt *q = st_get(s, ST_RTB_NOS_IN);
+	uint32_t no;
+	size_t i;
+	int ret = -1;
+	int rc;
+
+	memset(used, 0, sizeof(used));
+	for (i = 0; i < navoid; i++)
+		if (avoid[i] >= RTB_AUTO_FIRST && avoid[i] <= RTB_AUTO_LAST)
+			used[(avoid[i] - RTB_AUTO_FIRST) / 8] |=
+			    1u << ((avoid[i] - RTB_AUTO_FIRST) % 8);
+	if (sqlite3_bind_int64(q, 1, RTB_AUTO_FIRST) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 2, RTB_AUTO_LAST) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		no = (uint32_t)sqlite3_column_int64(q, 0) - RTB_AUTO_FIRST;
+		used[no / 8] |= 1u << (no % 8);
+	}
+	if (rc != SQLITE_DONE) {
+		db_err(s, e, "listing table numbers");
+		goto out;
+	}
+	for (no = RTB_AUTO_FIRST; no <= RTB_AUTO_LAST; no++) {
+		if (!(used[(no - RTB_AUTO_FIRST) / 8] & (1u << ((no - RTB_AUTO_FIRST) % 8)))) {
+			*out = no;
+			ret = 0;
+			goto out;
+		}
+	}
+	err_set(e, HTTP_CONFLICT, "table", "no free table number left between %u and %u",
+	        RTB_AUTO_FIRST, RTB_AUTO_LAST);
+out:
+	st_done(q);
+	return ret;
+}
+
+int store_rtb_create(struct store *s, struct route_table *t, const uint32_t *avoid, size_t navoid,
+                     struct vr_err *e)
+{
+	struct route_table old = {0};
+	struct route_table cmp;
+	uint32_t asked = t->table;
+	int ret = -1;
+	int rc;
+
+	if (model_rtb_validate(t, e) < 0)
+		return -1;
+	if (tx_begin(s, e) < 0)
+		return -1;
+	if (t->id[0]) {
+		rc = rtb_read(s, t->id, &old, e);
+		if (rc < 0)
+			goto out;
+		if (rc > 0) {
+			/* A retry that omitted table matches whatever number was assigned. */
+			cmp = *t;
+			if (!cmp.table)
+				cmp.table = old.table;
+			if (!model_rtb_same(&old, &cmp)) {
+				err_set(e, HTTP_CONFLICT, "id",
+				        "id %s already exists with a different body", t->id);
+				goto out;
+			}
+			model_rtb_clear(t);
+			*t = old;
+			memset(&old, 0, sizeof(old));
+			ret = STORE_EXISTS;
+			goto out;
+		}
+	} else {
+		model_id_new("rtb-", t->id);
+	}
+	if (!t->table && rtb_auto_table(s, avoid, navoid, &t->table, e) < 0)
+		goto out;
+	if (rev_bump(s, &t->rev, e) < 0)
+		goto out;
+	model_now(t->created_at);
+	memcpy(t->updated_at, t->created_at, sizeof(t->updated_at));
+	if (rtb_write(s, ST_RTB_INSERT, t, e) < 0)
+		goto out;
+	if (tx_commit(s, e) < 0)
+		goto out;
+	ret = STORE_CREATED;
+out:
+	tx_end(s);
+	/* A failed create leaves no assigned number behind for the caller to resend. */
+	if (ret < 0)
+		t->table = asked;
+	model_rtb_clear(&old);
+	return ret;
+}
+
+int store_rtb_get(struct store *s, const char *id, struct route_table *out, struct vr_err *e)
+{
+	int rc = rtb_read(s, id, out, e);
+
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		return err_set(e, HTTP_NOT_FOUND, "", "route table %s does not exist", id);
+	return 0;
+}
+
+int store_rtb_replace(struct store *s, struct route_table *t, int64_t if_rev, struct vr_err *e)
+{
+	struct route_table old = {0};
+	uint32_t asked = t->table;
+	int ret = -1;
+	int rc;
+
+	if (model_rtb_validate(t, e) < 0)
+		return -1;
+	if (tx_begin(s, e) < 0)
+		return -1;
+	rc = rtb_read(s, t->id, &old, e);
+	if (rc < 0)
+		goto out;
+	if (rc == 0) {
+		err_set(e, HTTP_NOT_FOUND, "", "route table %s does not exist", t->id);
+		goto out;
+	}
+	if (if_rev > 0 && if_rev != old.rev) {
+		precondition(e, "route table", t->id, if_rev, old.rev);
+		goto out;
+	}
+	if (!t->table)
+		t->table = old.table;
+	/* The kernel's main table is not ours to rename or move; only its words are. */
+	if (strcmp(t->id, RTB_MAIN_ID) == 0 && strcmp(t->name, old.name) != 0) {
+		err_set(e, HTTP_CONFLICT, "name",
+		        "the built-in main table %s cannot be renamed (name must stay \"%s\")",
+		        RTB_MAIN_ID, old.name);
+		goto out;
+	}
+	if (strcmp(t->id, RTB_MAIN_ID) == 0 && t->table != RTB_MAIN_TABLE) {
+		err_set(e, HTTP_CONFLICT, "table",
+		        "the built-in main table %s cannot be renumbered (table must stay %u)",
+		        RTB_MAIN_ID, RTB_MAIN_TABLE);
+		goto out;
+	}
+	if (rev_bump(s, &t->rev, e) < 0)
+		goto out;
+	memcpy(t->created_at, old.created_at, sizeof(t->created_at));
+	model_now(t->updated_at);
+	if (rtb_write(s, ST_RTB_UPDATE, t, e) < 0)
+		goto out;
+	if (tx_commit(s, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	tx_end(s);
+	if (ret < 0)
+		t->table = asked;
+	model_rtb_clear(&old);
+	return ret;
+}
+
+/* The id of some route in table id, "" when none. */
+static int rtb_user(struct store *s, const char *id, char *user, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, ST_RTB_USER);
+	int ret = -1;
+	int rc;
+
+	user[0] = '\0';
+	if (bind_text(q, 1, id, false) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		col_copy(q, 0, user, ID_MAX);
+	else if (rc != SQLITE_DONE) {
+		db_err(s, e, "looking for routes in a table");
+		goto out;
+	}
+	ret = 0;
+out:
+	st_done(q);
+	return ret;
+}
+
+/* Delete row id with ST_RTB_DELETE or ST_RT_DELETE; a still-referenced row is a 409. */
+static int row_delete(struct store *s, enum st which, const char *what, const char *id,
+                      struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, which);
+	int ret = -1;
+	int rc;
+
+	if (bind_text(q, 1, id, false) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+		/* Tables added later (subnets...) reference it too; the schema catches them. */
+		err_set(e, HTTP_CONFLICT, "", "%s %s is still in use", what, id);
+		goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		db_err(s, e, "deleting");
+		goto out;
+	}
+	ret = 0;
+out:
+	st_done(q);
+	return ret;
+}
+
+int store_rtb_delete(struct store *s, const char *id, int64_t if_rev, struct vr_err *e)
+{
+	struct route_table old = {0};
+	char user[ID_MAX];
+	int64_t rev;
+	int ret = -1;
+	int rc;
+
+	if (strcmp(id, RTB_MAIN_ID) == 0)
+		return err_set(e, HTTP_CONFLICT, "", "the built-in main table %s cannot be deleted",
+		               RTB_MAIN_ID);
+	if (tx_begin(s, e) < 0)
+		return -1;
+	rc = rtb_read(s, id, &old, e);
+	if (rc < 0)
+		goto out;
+	if (rc == 0) {
+		err_set(e, HTTP_NOT_FOUND, "", "route table %s does not exist", id);
+		goto out;
+	}
+	if (if_rev > 0 && if_rev != old.rev) {
+		precondition(e, "route table", id, if_rev, old.rev);
+		goto out;
+	}
+	if (rtb_user(s, id, user, e) < 0)
+		goto out;
+	if (user[0]) {
+		err_set(e, HTTP_CONFLICT, "", "route table %s is still used by route %s", id, user);
+		goto out;
+	}
+	if (row_delete(s, ST_RTB_DELETE, "route table", id, e) < 0)
+		goto out;
+	if (rev_bump(s, &rev, e) < 0)
+		goto out;
+	if (tx_commit(s, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	tx_end(s);
+	model_rtb_clear(&old);
+	return ret;
+}
+
+int store_rtb_list(struct store *s, const char *after, size_t limit, struct route_table **out,
+                   size_t *n, bool *more, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, ST_RTB_LIST);
+	struct route_table *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int ret = -1;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	*more = false;
+	if (bind_text(q, 1, after, false) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 2, page_limit(limit)) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (cnt == limit) {
+			*more = true;
+			break;
+		}
+		if (list_grow((void **)&v, &cap, cnt, sizeof(*v), e) < 0)
+			goto out;
+		if (rtb_from_row(q, &v[cnt], e) < 0)
+			goto out;
+		cnt++;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_err(s, e, "listing route tables");
+		goto out;
+	}
+	*out = v;
+	*n = cnt;
+	v = NULL;
+	ret = 0;
+out:
+	st_done(q);
+	/* cap, not cnt: a row that failed half way may own a description. */
+	model_rtbs_free(v, cap);
+	return ret;
+}
+
+/* ---- routes ---- */
+
+/* Mirrors routes.metric_key in schema/001_init.sql: the kernel stores IPv6 metric 0 as 1024. */
+static int64_t route_metric_key(const struct route *r)
+{
+	if (r->dst.addr.family == AF_INET6 && r->metric == 0)
+		return 1024;
+	return r->metric;
+}
+
+static int route_from_row(sqlite3_stmt *q, struct route *r, bool with_desc, struct vr_err *e)
+{
+	int64_t metric = sqlite3_column_int64(q, 6);
+	int64_t no = sqlite3_column_int64(q, 11);
+	char type[16];
+	int t;
+
+	memset(r, 0, sizeof(*r));
+	if (col_copy(q, 0, r->id, sizeof(r->id)) < 0 ||
+	    col_copy(q, 1, r->table_id, sizeof(r->table_id)) < 0 ||
+	    col_copy(q, 2, r->destination, sizeof(r->destination)) < 0 ||
+	    col_copy(q, 3, type, sizeof(type)) < 0 ||
+	    col_copy(q, 4, r->via_text, sizeof(r->via_text)) < 0 ||
+	    col_copy(q, 5, r->dev, sizeof(r->dev)) < 0 ||
+	    col_copy(q, 8, r->created_at, sizeof(r->created_at)) < 0 ||
+	    col_copy(q, 9, r->updated_at, sizeof(r->updated_at)) < 0)
+		return corrupt(e, "route", r->id);
+	t = model_route_type_parse(type);
+	if (t < 0 || metric < 0 || metric > UINT32_MAX || no <= 0 || no > UINT32_MAX)
+		return corrupt(e, "route", r->id);
+	r->type = (enum route_type)t;
+	r->metric = (uint32_t)metric;
+	r->table = (uint32_t)no;
+	r->rev = sqlite3_column_int64(q, 10);
+	/* Stored only after validation, so these parse; a failure means a damaged row. */
+	if (cidr_parse_prefix(r->destination, false, &r->dst) < 0)
+		return corrupt(e, "route", r->id);
+	if (r->via_text[0] && cidr_parse_addr(r->via_text, &r->via) < 0)
+		return corrupt(e, "route", r->id);
+	if (!with_desc)
+		return 0;
+	return col_desc(q, 7, &r->description, e);
+}
+
+/* 1 and *out filled when id exists, 0 when not, -1 on error. */
+static int route_read(struct store *s, const char *id, struct route *out, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, ST_RT_GET);
+	int ret = -1;
+	int rc;
+
+	if (bind_text(q, 1, id, false) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_DONE) {
+		ret = 0;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		db_err(s, e, "reading a route");
+		goto out;
+	}
+	if (route_from_row(q, out, true, e) < 0) {
+		model_route_clear(out);
+		goto out;
+	}
+	ret = 1;
+out:
+	st_done(q);
+	return ret;
+}
+
+/* Fill r->table with the kernel number of r->table_id; 422 when that table does not exist. */
+static int route_table_no(struct store *s, struct route *r, struct vr_err *e)
+{
+	struct route_table t = {0};
+	int rc = rtb_read(s, r->table_id, &t, e);
+
+	model_rtb_clear(&t);
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		return err_set(e, HTTP_UNPROCESSABLE, "route_table_id",
+		               "route table \"%s\" does not exist", r->table_id);
+	r->table = t.table;
+	return 0;
+}
+
+/* Turn a constraint failure on routes into a 409 naming the route already there. */
+static int route_conflict(struct store *s, const struct route *r, const char *key, int rc,
+                          const char *dbmsg, struct vr_err *e)
+{
+	sqlite3_stmt *q;
+	char other[ID_MAX] = "";
+	uint32_t metric = 0;
+	int ret = -1;
+
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return err_set(e, HTTP_CONFLICT, "id", "id %s already exists", r->id);
+	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+		return err_set(e, HTTP_UNPROCESSABLE, "route_table_id",
+		               "route table \"%s\" does not exist", r->table_id);
+	if (rc == SQLITE_CONSTRAINT_CHECK)
+		return err_set(e, HTTP_UNPROCESSABLE, "", "route %s: %s", r->id, dbmsg);
+	if (rc != SQLITE_CONSTRAINT_UNIQUE)
+		return err_set(e, HTTP_CONFLICT, "", "route %s: %s", r->id, dbmsg);
+
+	q = st_get(s, ST_RT_CONFLICT);
+	if (bind_text(q, 1, r->table_id, false) != SQLITE_OK ||
+	    bind_text(q, 2, key, false) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 3, route_metric_key(r)) != SQLITE_OK ||
+	    bind_text(q, 4, r->id, false) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		col_copy(q, 0, other, sizeof(other));
+		metric = (uint32_t)sqlite3_column_int64(q, 1);
+	} else if (rc != SQLITE_DONE) {
+		db_err(s, e, "looking for the conflicting route");
+		goto out;
+	}
+	if (!other[0])
+		err_set(e, HTTP_CONFLICT, "destination", "route %s: %s", r->id, dbmsg);
+	else if (metric != r->metric)
+		err_set(e, HTTP_CONFLICT, "destination",
+		        "a route to %s with metric %u already exists in table %s (%s); the kernel "
+		        "counts IPv6 metric 0 as 1024",
+		        key, metric, r->table_id, other);
+	else
+		err_set(e, HTTP_CONFLICT, "destination",
+		        "a route to %s with metric %u already exists in table %s (%s)", key, metric,
+		        r->table_id, other);
+out:
+	st_done(q);
+	return ret;
+}
+
+/* Run ST_RT_INSERT or ST_RT_UPDATE for r (key: its canonical destination). */
+static int route_write(struct store *s, enum st which, const struct route *r, const char *key,
+                       struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, which);
+	char dbmsg[ERR_MSG_MAX];
+	int ret = -1;
+	int rc;
+
+	if (bind_text(q, 1, r->id, false) != SQLITE_OK ||
+	    bind_text(q, 2, r->table_id, false) != SQLITE_OK ||
+	    bind_text(q, 3, r->destination, false) != SQLITE_OK ||
+	    bind_text(q, 4, key, false) != SQLITE_OK ||
+	    sqlite3_bind_int(q, 5, r->dst.addr.family == AF_INET6 ? 6 : 4) != SQLITE_OK ||
+	    bind_text(q, 6, model_route_type_name(r->type), false) != SQLITE_OK ||
+	    bind_text(q, 7, r->via_text, true) != SQLITE_OK ||
+	    bind_text(q, 8, r->dev, true) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 9, r->metric) != SQLITE_OK ||
+	    bind_text(q, 10, r->description, false) != SQLITE_OK ||
+	    bind_text(q, 11, r->created_at, false) != SQLITE_OK ||
+	    bind_text(q, 12, r->updated_at, false) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 13, r->rev) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_DONE) {
+		if (sqlite3_changes(s->db) != 1) {
+			err_set(e, HTTP_NOT_FOUND, "", "route %s does not exist", r->id);
+			goto out;
+		}
+		ret = 0;
+		goto out;
+	}
+	/* The lookup below overwrites SQLite's message; keep it. */
+	snprintf(dbmsg, sizeof(dbmsg), "%s", sqlite3_errmsg(s->db));
+	st_done(q);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return route_conflict(s, r, key, rc, dbmsg, e);
+	return err_set(e, HTTP_INTERNAL, "", "database: writing route %s: %s", r->id, dbmsg);
+out:
+	st_done(q);
+	return ret;
+}
+
+/*
+ * Validate again here, cheaply, so that r->dst, and so the uniqueness key,
+ * always agrees with the destination text being stored.
+ */
+static int route_check(struct route *r, char *key, struct vr_err *e)
+{
+	if (model_route_validate(r, e) < 0)
+		return -1;
+	cidr_format_prefix(&r->dst, key, CIDR_STR_MAX);
+	return 0;
+}
+
+int store_route_create(struct store *s, struct route *r, struct vr_err *e)
+{
+	struct route old = {0};
+	char key[CIDR_STR_MAX];
+	int ret = -1;
+	int rc;
+
+	if (route_check(r, key, e) < 0)
+		return -1;
+	if (tx_begin(s, e) < 0)
+		return -1;
+	if (r->id[0]) {
+		rc = route_read(s, r->id, &old, e);
+		if (rc < 0)
+			goto out;
+		if (rc > 0) {
+			if (!model_route_same(&old, r)) {
+				err_set(e, HTTP_CONFLICT, "id",
+				        "id %s already exists with a different body", r->id);
+				goto out;
+			}
+			model_route_clear(r);
+			*r = old;
+			memset(&old, 0, sizeof(old));
+			ret = STORE_EXISTS;
+			goto out;
+		}
+	} else {
+		model_id_new("rt-", r->id);
+	}
+	if (route_table_no(s, r, e) < 0)
+		goto out;
+	if (rev_bump(s, &r->rev, e) < 0)
+		goto out;
+	model_now(r->created_at);
+	memcpy(r->updated_at, r->created_at, sizeof(r->updated_at));
+	if (route_write(s, ST_RT_INSERT, r, key, e) < 0)
+		goto out;
+	if (tx_commit(s, e) < 0)
+		goto out;
+	ret = STORE_CREATED;
+out:
+	tx_end(s);
+	model_route_clear(&old);
+	return ret;
+}
+
+int store_route_get(struct store *s, const char *id, struct route *out, struct vr_err *e)
+{
+	int rc = route_read(s, id, out, e);
+
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		return err_set(e, HTTP_NOT_FOUND, "", "route %s does not exist", id);
+	return 0;
+}
+
+int store_route_replace(struct store *s, struct route *r, int64_t if_rev, struct vr_err *e)
+{
+	struct route old = {0};
+	char key[CIDR_STR_MAX];
+	int ret = -1;
+	int rc;
+
+	if (route_check(r, key, e) < 0)
+		return -1;
+	if (tx_begin(s, e) < 0)
+		return -1;
+	rc = route_read(s, r->id, &old, e);
+	if (rc < 0)
+		goto out;
+	if (rc == 0) {
+		err_set(e, HTTP_NOT_FOUND, "", "route %s does not exist", r->id);
+		goto out;
+	}
+	if (if_rev > 0 && if_rev != old.rev) {
+		precondition(e, "route", r->id, if_rev, old.rev);
+		goto out;
+	}
+	if (route_table_no(s, r, e) < 0)
+		goto out;
+	if (rev_bump(s, &r->rev, e) < 0)
+		goto out;
+	memcpy(r->created_at, old.created_at, sizeof(r->created_at));
+	model_now(r->updated_at);
+	if (route_write(s, ST_RT_UPDATE, r, key, e) < 0)
+		goto out;
+	if (tx_commit(s, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	tx_end(s);
+	model_route_clear(&old);
+	return ret;
+}
+
+int store_route_delete(struct store *s, const char *id, int64_t if_rev, struct vr_err *e)
+{
+	struct route old = {0};
+	int64_t rev;
+	int ret = -1;
+	int rc;
+
+	if (tx_begin(s, e) < 0)
+		return -1;
+	rc = route_read(s, id, &old, e);
+	if (rc < 0)
+		goto out;
+	if (rc == 0) {
+		err_set(e, HTTP_NOT_FOUND, "", "route %s does not exist", id);
+		goto out;
+	}
+	if (if_rev > 0 && if_rev != old.rev) {
+		precondition(e, "route", id, if_rev, old.rev);
+		goto out;
+	}
+	if (row_delete(s, ST_RT_DELETE, "route", id, e) < 0)
+		goto out;
+	if (rev_bump(s, &rev, e) < 0)
+		goto out;
+	if (tx_commit(s, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	tx_end(s);
+	model_route_clear(&old);
+	return ret;
+}
+
+/* Read every row q yields, at most limit (SIZE_MAX: all), into a new array. */
+static int routes_collect(struct store *s, sqlite3_stmt *q, size_t limit, bool with_desc,
+                          struct route **out, size_t *n, bool *more, struct vr_err *e)
+{
+	struct route *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int ret = -1;
+	int rc;
+
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (cnt == limit) {
+			*more = true;
+			break;
+		}
+		if (list_grow((void **)&v, &cap, cnt, sizeof(*v), e) < 0)
+			goto out;
+		if (route_from_row(q, &v[cnt], with_desc, e) < 0)
+			goto out;
+		cnt++;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_err(s, e, "listing routes");
+		goto out;
+	}
+	*out = v;
+	*n = cnt;
+	v = NULL;
+	ret = 0;
+out:
+	/* cap, not cnt: a row that failed half way may own a description. */
+	model_routes_free(v, cap);
+	return ret;
+}
+
+int store_route_list(struct store *s, const char *table_id, const char *after, size_t limit,
+                     struct route **out, size_t *n, bool *more, struct vr_err *e)
+{
+	/* Two statements, so the table filter can use routes_by_table. */
+	sqlite3_stmt *q = st_get(s, table_id ? ST_RT_LIST_TABLE : ST_RT_LIST);
+	int ret = -1;
+
+	*out = NULL;
+	*n = 0;
+	*more = false;
+	if (bind_text(q, 1, after, false) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 2, page_limit(limit)) != SQLITE_OK ||
+	    (table_id && bind_text(q, 3, table_id, false) != SQLITE_OK)) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	ret = routes_collect(s, q, limit, true, out, n, more, e);
+out:
+	st_done(q);
+	return ret;
+}
+
+int store_routes_load(struct store *s, struct route **out, size_t *n, int64_t *rev,
+                      struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, ST_RT_LOAD);
+	bool more = false;
+	int ret = -1;
+
+	*out = NULL;
+	*n = 0;
+	/* One read transaction: the routes are exactly those of the revision returned. */
+	if (tx_begin_read(s, e) < 0)
+		return -1;
+	if (rev_read(s, rev, e) < 0)
+		goto out;
+	if (routes_collect(s, q, SIZE_MAX, false, out, n, &more, e) < 0)
+		goto out;
+	st_done(q);
+	if (tx_commit(s, e) < 0) {
+		model_routes_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		goto out;
+	}
+	ret = 0;
+out:
+	st_done(q);
+	tx_end(s);
+	return ret;
+}
