@@ -11,11 +11,13 @@
 
 /*
  * desired[0..nd) must have distinct keys (table, family, dst, metric).
- * Produces KOP_REPLACE for each desired route missing or different in the
- * kernel (tag = its index in desired) and KOP_DELETE for each observed route
- * that is not desired (tag = its index in observed). Desired routes already
- * equal in the kernel produce nothing and have ok[i] set true (ok may be NULL).
- * *ops is malloc'd (NULL when *nops == 0). Returns 0 or -ENOMEM.
+ * Produces KOP_ADD for each desired route whose key is missing in the kernel
+ * and KOP_REPLACE for each one present but different (tag = its index in
+ * desired), and KOP_DELETE for each observed route that is not desired (tag =
+ * its index in observed); extra observed routes on a desired key are deleted
+ * before its replace. "Present and fine" is plan_kroute_satisfies. Those
+ * produce nothing and have ok[i] set true, every other ok[i] false (ok may be
+ * NULL). *ops is malloc'd (NULL when *nops == 0). Returns 0 or -ENOMEM.
  */
 int plan_routes(const struct kroute *desired, size_t nd, const struct kroute *observed, size_t no,
 		struct kroute_op **ops, size_t *nops, bool *ok) __attribute__((warn_unused_result));
@@ -24,5 +26,12 @@ int plan_routes(const struct kroute *desired, size_t nd, const struct kroute *ob
 bool plan_kroute_same_key(const struct kroute *a, const struct kroute *b);
 /* Same key and same attributes (type, gateway, device). */
 bool plan_kroute_equal(const struct kroute *a, const struct kroute *b);
+/*
+ * True when the kernel's route have fulfils the desired route want: same key
+ * and type; for unicast also the same gateway, and the same device unless want
+ * names a gateway without a device (the kernel then reports the device it
+ * chose). Next hops of non-unicast routes are ignored.
+ */
+bool plan_kroute_satisfies(const struct kroute *want, const struct kroute *have);
 
 #endif

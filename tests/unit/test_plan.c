@@ -1,0 +1,345 @@
+/* The route planner: desired + observed -> ops, no kernel involved. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/rtnetlink.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "plan.h"
+
+static void set_addr(struct ipaddr *a, const char *s)
+{
+	memset(a, 0, sizeof(*a));
+	if (!s)
+		return;
+	a->family = strchr(s, ':') ? AF_INET6 : AF_INET;
+	assert_int_equal(inet_pton(a->family, s, a->a), 1);
+}
+
+/* A route from text: "10.0.0.0/24", gateway or NULL. */
+static struct kroute rt(uint32_t table, const char *dst, uint32_t metric, uint8_t type,
+                        const char *via, int oif)
+{
+	struct kroute r;
+	char buf[64];
+	char *slash;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(buf, sizeof(buf), "%s", dst);
+	slash = strchr(buf, '/');
+	assert_non_null(slash);
+	*slash = '\0';
+	set_addr(&r.dst.addr, buf);
+	r.dst.len = (uint8_t)atoi(slash + 1);
+	r.table = table;
+	r.metric = metric;
+	r.type = type;
+	set_addr(&r.via, via);
+	r.oif = oif;
+	return r;
+}
+
+static struct kroute uni(const char *dst, const char *via, int oif)
+{
+	return rt(254, dst, 0, RTN_UNICAST, via, oif);
+}
+
+static void test_empty(void **state)
+{
+	struct kroute_op *ops = (void *)1;
+	size_t n = 99;
+
+	assert_int_equal(plan_routes(NULL, 0, NULL, 0, &ops, &n, NULL), 0);
+	assert_int_equal(n, 0);
+	assert_null(ops);
+}
+
+static void test_add(void **state)
+{
+	struct kroute d[2] = {uni("10.1.0.0/16", "192.168.150.3", 0), uni("10.2.0.0/16", NULL, 3)};
+	bool ok[2] = {true, true};
+	struct kroute_op *ops = NULL;
+	size_t n = 0;
+
+	assert_int_equal(plan_routes(d, 2, NULL, 0, &ops, &n, ok), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(ops[0].kind, KOP_ADD);
+	assert_int_equal(ops[0].tag, 0);
+	assert_true(plan_kroute_equal(&ops[0].r, &d[0]));
+	assert_int_equal(ops[1].kind, KOP_ADD);
+	assert_int_equal(ops[1].tag, 1);
+	assert_false(ok[0]);
+	assert_false(ok[1]);
+	free(ops);
+}
+
+static void test_delete(void **state)
+{
+	struct kroute o[2] = {uni("10.1.0.0/16", "192.168.150.3", 2), uni("10.2.0.0/16", NULL, 3)};
+	struct kroute d[1] = {uni("10.2.0.0/16", NULL, 3)};
+	bool ok[1] = {false};
+	struct kroute_op *ops = NULL;
+	size_t n = 0;
+
+	assert_int_equal(plan_routes(d, 1, o, 2, &ops, &n, ok), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(ops[0].kind, KOP_DELETE);
+	assert_int_equal(ops[0].tag, 0);
+	assert_true(plan_kroute_equal(&ops[0].r, &o[0]));
+	assert_true(ok[0]);
+	free(ops);
+
+	/* Nothing desired: everything owned goes. */
+	assert_int_equal(plan_routes(NULL, 0, o, 2, &ops, &n, NULL), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(ops[0].kind, KOP_DELETE);
+	assert_int_equal(ops[1].kind, KOP_DELETE);
+	assert_int_equal(ops[0].tag + ops[1].tag, 1);
+	free(ops);
+}
+
+static void test_replace(void **state)
+{
+	struct kroute o[3] = {
+	    uni("10.1.0.0/16", "192.168.150.3", 2),
+	    uni("10.2.0.0/16", NULL, 3),
+	    uni("10.3.0.0/16", NULL, 3),
+	};
+	struct kroute d[3] = {
+	    uni("10.1.0.0/16", "192.168.150.4", 0),            /* other gateway */
+	    uni("10.2.0.0/16", NULL, 4),                       /* other device */
+	    rt(254, "10.3.0.0/16", 0, RTN_BLACKHOLE, NULL, 0), /* other type */
+	};
+	bool ok[3];
+	struct kroute_op *ops = NULL;
+	size_t n = 0;
+
+	assert_int_equal(plan_routes(d, 3, o, 3, &ops, &n, ok), 0);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(ops[i].kind, KOP_REPLACE);
+		assert_int_equal(ops[i].tag, i);
+		assert_true(plan_kroute_equal(&ops[i].r, &d[i]));
+		assert_false(ok[i]);
+	}
+	free(ops);
+}
+
+static void test_noop_when_equal(void **state)
+{
+	struct kroute o[4] = {
+	    uni("10.1.0.0/16", "192.168.150.3", 2), /* kernel chose device 2 */
+	    uni("10.2.0.0/16", NULL, 3),
+	    uni("0.0.0.0/0", "192.168.150.1", 2),
+	    rt(254, "2001:db8::/64", 1024, RTN_UNREACHABLE, NULL, 0),
+	};
+	struct kroute d[4] = {
+	    uni("0.0.0.0/0", "192.168.150.1", 2),
+	    uni("10.1.0.0/16", "192.168.150.3", 0), /* gateway only */
+	    uni("10.2.0.0/16", NULL, 3),
+	    /* A reject route's next hop is meaningless. */
+	    rt(254, "2001:db8::/64", 1024, RTN_UNREACHABLE, NULL, 1),
+	};
+	bool ok[4] = {false, false, false, false};
+	struct kroute_op *ops = (void *)1;
+	size_t n = 5;
+
+	assert_int_equal(plan_routes(d, 4, o, 4, &ops, &n, ok), 0);
+	assert_int_equal(n, 0);
+	assert_null(ops);
+	for (size_t i = 0; i < 4; i++)
+		assert_true(ok[i]);
+
+	/* A gateway with an explicit device must match that device. */
+	d[1].oif = 7;
+	assert_int_equal(plan_routes(d, 4, o, 4, &ops, &n, ok), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(ops[0].kind, KOP_REPLACE);
+	assert_int_equal(ops[0].tag, 1);
+	assert_false(ok[1]);
+	assert_true(ok[0]);
+	free(ops);
+}
+
+static void test_families_mixed(void **state)
+{
+	struct kroute o[3] = {
+	    uni("10.0.0.0/8", NULL, 2),
+	    uni("2001:db8:1::/48", "fe80::1", 2),
+	    rt(254, "2001:db8:2::/48", 1024, RTN_UNICAST, "2001:db8::1", 0),
+	};
+	struct kroute d[3] = {
+	    rt(254, "2001:db8:2::/48", 1024, RTN_UNICAST, "2001:db8::1", 0),
+	    uni("2001:db8:1::/48", "fe80::2", 2),
+	    uni("10.0.0.0/8", "192.0.2.1", 0),
+	};
+	bool ok[3];
+	struct kroute_op *ops = NULL;
+	size_t n = 0;
+	int replaces = 0;
+
+	assert_int_equal(plan_routes(d, 3, o, 3, &ops, &n, ok), 0);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(ops[i].kind, KOP_REPLACE);
+		replaces |= 1 << ops[i].tag;
+	}
+	assert_int_equal(replaces, 6);
+	assert_true(ok[0]);
+	free(ops);
+
+	/* 10.0.0.0/8 and an IPv6 prefix that starts with the same bytes differ. */
+	struct kroute v4 = uni("10.0.0.0/8", NULL, 2);
+	struct kroute v6 = uni("a00::/8", NULL, 2);
+
+	assert_false(plan_kroute_same_key(&v4, &v6));
+}
+
+static void test_tables_and_metrics(void **state)
+{
+	struct kroute o[2] = {
+	    rt(254, "192.168.100.0/24", 0, RTN_UNICAST, NULL, 2),
+	    rt(10000, "192.168.100.0/24", 0, RTN_UNICAST, NULL, 2),
+	};
+	struct kroute d[4] = {
+	    rt(10000, "192.168.100.0/24", 0, RTN_UNICAST, NULL, 2),
+	    rt(254, "192.168.100.0/24", 100, RTN_UNICAST, NULL, 3),
+	    rt(254, "192.168.100.0/24", 0, RTN_UNICAST, NULL, 2),
+	    rt(10001, "192.168.100.0/24", 0, RTN_BLACKHOLE, NULL, 0),
+	};
+	bool ok[4];
+	struct kroute_op *ops = NULL;
+	size_t n = 0;
+
+	assert_int_equal(plan_routes(d, 4, o, 2, &ops, &n, ok), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(ops[0].kind, KOP_ADD);
+	assert_int_equal(ops[0].tag, 1);
+	assert_int_equal(ops[1].kind, KOP_ADD);
+	assert_int_equal(ops[1].tag, 3);
+	assert_true(ok[0]);
+	assert_false(ok[1]);
+	assert_true(ok[2]);
+	assert_false(ok[3]);
+	free(ops);
+}
+
+static void test_duplicate_observed(void **state)
+{
+	/* IPv6 can hold two routes with one key (different devices). */
+	struct kroute o[3] = {
+	    rt(254, "2001:db8::/64", 1024, RTN_UNICAST, NULL, 2),
+	    rt(254, "2001:db8::/64", 1024, RTN_UNICAST, NULL, 3),
+	    rt(254, "2001:db8:1::/64", 1024, RTN_UNICAST, NULL, 2),
+	};
+	struct kroute d[2] = {
+	    rt(254, "2001:db8::/64", 1024, RTN_UNICAST, NULL, 3),
+	    rt(254, "2001:db8:1::/64", 1024, RTN_UNICAST, NULL, 4),
+	};
+	bool ok[2];
+	struct kroute_op *ops = NULL;
+	size_t n = 0;
+
+	assert_int_equal(plan_routes(d, 2, o, 3, &ops, &n, ok), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(ops[0].kind, KOP_DELETE);
+	assert_int_equal(ops[0].tag, 0);
+	assert_int_equal(ops[1].kind, KOP_REPLACE);
+	assert_int_equal(ops[1].tag, 1);
+	assert_true(ok[0]);
+	assert_false(ok[1]);
+	free(ops);
+}
+
+#define BIG 100000
+
+static void fill_big(struct kroute *v, size_t n, int oif)
+{
+	for (size_t i = 0; i < n; i++) {
+		memset(&v[i], 0, sizeof(v[i]));
+		v[i].table = 254 + (uint32_t)(i % 3);
+		v[i].dst.addr.family = AF_INET;
+		v[i].dst.addr.a[0] = 10;
+		v[i].dst.addr.a[1] = (uint8_t)(i >> 16);
+		v[i].dst.addr.a[2] = (uint8_t)(i >> 8);
+		v[i].dst.addr.a[3] = (uint8_t)i;
+		v[i].dst.len = 32;
+		v[i].type = RTN_UNICAST;
+		v[i].oif = oif;
+	}
+}
+
+static void test_big(void **state)
+{
+	struct kroute *d = calloc(BIG, sizeof(*d));
+	struct kroute *o = calloc(BIG, sizeof(*o));
+	bool *ok = calloc(BIG, sizeof(*ok));
+	struct kroute_op *ops = NULL;
+	size_t n = 0, adds = 0, dels = 0, reps = 0, oks = 0;
+	struct timespec t0, t1;
+
+	assert_non_null(d);
+	assert_non_null(o);
+	assert_non_null(ok);
+	fill_big(d, BIG, 2);
+	fill_big(o, BIG, 2);
+	/* Reverse the observed order so the sort has work to do. */
+	for (size_t i = 0; i < BIG / 2; i++) {
+		struct kroute t = o[i];
+
+		o[i] = o[BIG - 1 - i];
+		o[BIG - 1 - i] = t;
+	}
+	/* 1000 changed, 1000 gone from the kernel, 1000 extra in the kernel. */
+	for (size_t i = 0; i < 1000; i++) {
+		o[i].oif = 3;
+		o[BIG - 1 - i].dst.addr.a[0] = 11;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(plan_routes(d, BIG, o, BIG, &ops, &n, ok), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	for (size_t i = 0; i < n; i++) {
+		adds += ops[i].kind == KOP_ADD;
+		dels += ops[i].kind == KOP_DELETE;
+		reps += ops[i].kind == KOP_REPLACE;
+	}
+	for (size_t i = 0; i < BIG; i++)
+		oks += ok[i];
+	assert_int_equal(adds, 1000);
+	assert_int_equal(dels, 1000);
+	assert_int_equal(reps, 1000);
+	assert_int_equal(oks, BIG - 2000);
+	print_message("plan of %d vs %d routes: %.1f ms\n", BIG, BIG,
+	              (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+	                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	free(ops);
+	free(d);
+	free(o);
+	free(ok);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_add),
+	    cmocka_unit_test(test_delete),
+	    cmocka_unit_test(test_replace),
+	    cmocka_unit_test(test_noop_when_equal),
+	    cmocka_unit_test(test_families_mixed),
+	    cmocka_unit_test(test_tables_and_metrics),
+	    cmocka_unit_test(test_duplicate_observed),
+	    cmocka_unit_test(test_big),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
