@@ -66,6 +66,48 @@ struct route {
 	uint32_t table;
 };
 
+
+/* ---- security groups ---- */
+
+#define SG_TARGETS_MAX 256 /* targets per group */
+
+/* One target as written: an address, a CIDR, or "local" (this host itself). */
+struct sg_target {
+	char text[CIDR_STR_MAX];
+	bool local;	  /* "local" */
+	struct prefix p;  /* parsed when !local; a bare address is a host prefix */
+};
+
+struct security_group {
+	char id[ID_MAX];
+	char name[NAME_MAX_LEN + 1];
+	char *description;	    /* malloc'd, NULL means "" */
+	struct sg_target *targets;  /* malloc'd array, in the order given */
+	size_t ntargets;
+	char created_at[TIME_MAX];
+	char updated_at[TIME_MAX];
+	int64_t rev;
+};
+
+enum sg_direction { SG_INGRESS = 0, SG_EGRESS };
+enum sg_protocol { SG_PROTO_TCP = 0, SG_PROTO_UDP, SG_PROTO_ICMP, SG_PROTO_ICMPV6, SG_PROTO_ALL };
+
+struct sg_rule {
+	char id[ID_MAX];
+	char group_id[ID_MAX];
+	enum sg_direction direction;
+	enum sg_protocol protocol;
+	bool has_ports;		       /* port_from/port_to given (tcp/udp only); else all ports */
+	uint16_t port_from, port_to;
+	char cidr_text[CIDR_STR_MAX];  /* as written; "" when remote_group_id is used */
+	struct prefix cidr;	       /* parsed cidr_text */
+	char remote_group_id[ID_MAX];  /* "" when cidr is used */
+	char *description;
+	char created_at[TIME_MAX];
+	char updated_at[TIME_MAX];
+	int64_t rev;
+};
+
 /* "unicast" <-> ROUTE_UNICAST ... Returns -1 for an unknown name. */
 int model_route_type_parse(const char *s);
 const char *model_route_type_name(enum route_type t);
@@ -88,7 +130,7 @@ void model_id_new(const char *prefix, char *buf);
  */
 int model_route_validate(struct route *r, struct vr_err *e) __attribute__((warn_unused_result));
 
-/* 422 for a bad id, empty/too long name, reserved table number (0, 253, 255). */
+/* 422 for a bad id, empty/too long name, reserved table number (253, 255); table 0 means "assign one". */
 int model_rtb_validate(struct route_table *t, struct vr_err *e) __attribute__((warn_unused_result));
 
 /* True when the writable fields of a and b are identical as written. */

@@ -1,0 +1,50 @@
+/*
+ * The reconciler: the one thread that owns the kernel. It makes the kernel's
+ * owned objects equal to the desired state in the store: after every write
+ * (recon_kick), on route/link/address notifications, and periodically.
+ * Writers wait for their revision to be applied with recon_wait.
+ */
+#ifndef VR_RECON_H
+#define VR_RECON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "kernel.h"
+#include "model.h"
+
+struct recon;
+
+struct recon_stats {
+	int64_t desired_rev;
+	int64_t applied_rev;
+	char last_apply_at[TIME_MAX]; /* "" before the first apply */
+	double last_apply_ms;
+	bool last_apply_ok;
+	char last_error[REASON_MAX];
+	uint64_t applies;
+	uint64_t apply_failures; /* applies in which at least one object failed */
+	uint64_t drift_repairs_routes; /* owned routes found missing or changed and put back */
+	uint64_t routes_owned;	       /* owned routes in the kernel after the last apply */
+	uint64_t routes_failed;	       /* desired routes in state failed */
+};
+
+/*
+ * Start the thread. It opens its own store handle on db_path and uses k (which
+ * must stay valid until recon_stop). resync_ms is the period of the full resync.
+ */
+int recon_start(const char *db_path, const struct kernel_ops *k, int resync_ms,
+		struct recon **out, struct vr_err *e) __attribute__((warn_unused_result));
+/* Stop the thread. Owned kernel objects are left in place. NULL-safe. */
+void recon_stop(struct recon *r);
+
+/* The desired state changed up to revision rev: apply it soon. */
+void recon_kick(struct recon *r, int64_t rev);
+/* Wait until revision rev is applied (attempted). 0, or -ETIMEDOUT. */
+int recon_wait(struct recon *r, int64_t rev, int timeout_ms);
+/* The status of an object by id; OBJ_PENDING when not yet applied. */
+void recon_status(struct recon *r, const char *id, struct obj_status *out);
+void recon_stats(struct recon *r, struct recon_stats *out);
+
+#endif

@@ -1,0 +1,266 @@
+#include "crud.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "log.h"
+#include "model.h"
+#include "recon.h"
+#include "store.h"
+
+#define CRUD_FILTERS_MAX 4
+
+static const struct crud_resource *res_of(struct http_req *req)
+{
+	return req->cls;
+}
+
+void crud_apply_wait(struct app *app, int64_t rev)
+{
+	if (!app->recon || rev <= 0)
+		return;
+	recon_kick(app->recon, rev);
+	if (recon_wait(app->recon, rev, app->apply_timeout_ms))
+		log_warnx("revision %lld not applied within %d ms; answering with its status so far",
+			  (long long)rev, app->apply_timeout_ms);
+}
+
+json_t *crud_status_json(struct app *app, const char *id)
+{
+	struct obj_status st = {.state = OBJ_PENDING};
+
+	if (app->recon)
+		recon_status(app->recon, id, &st);
+	return json_pack("{s:s, s:s}", "state", model_obj_state_name(st.state), "reason",
+			 st.reason);
+}
+
+/* Reply with the object, its ETag and, for a creation, its Location. */
+static void reply_obj(struct http_req *req, struct http_resp *resp, int status, const void *obj)
+{
+	const struct crud_resource *rs = res_of(req);
+
+	http_json(resp, status, rs->to_json(req->app, obj));
+	snprintf(resp->etag, sizeof(resp->etag), "\"%lld\"", (long long)rs->rev(obj));
+	if (status == 201)
+		snprintf(resp->location, sizeof(resp->location), "%s/%s", rs->collection,
+			 rs->id(obj));
+}
+
+/* Read the object back after its apply: the store may have filled fields (ids, table numbers). */
+static int reload(struct app *app, const struct crud_resource *rs, void *obj, struct vr_err *e)
+{
+	char id[ID_MAX];
+	int rc;
+
+	snprintf(id, sizeof(id), "%s", rs->id(obj));
+	rs->clear(obj);
+	memset(obj, 0, rs->size);
+	pthread_mutex_lock(&app->store_lock);
+	rc = rs->get(app, id, obj, e);
+	pthread_mutex_unlock(&app->store_lock);
+	return rc;
+}
+
+static int body_required(struct http_req *req, struct vr_err *e)
+{
+	if (!req->body)
+		return err_set(e, 400, NULL, "a JSON object body is required");
+	return 0;
+}
+
+void crud_create(struct http_req *req, struct http_resp *resp)
+{
+	const struct crud_resource *rs = res_of(req);
+	struct vr_err e = {0};
+	void *obj = calloc(1, rs->size);
+	int rc;
+
+	if (!obj) {
+		http_problemf(resp, 500, NULL, "out of memory");
+		return;
+	}
+	if (body_required(req, &e) || rs->from_json(req->body, obj, &e)) {
+		http_problem(resp, &e);
+		goto out;
+	}
+	pthread_mutex_lock(&req->app->store_lock);
+	rc = rs->create(req->app, obj, &e);
+	pthread_mutex_unlock(&req->app->store_lock);
+	if (rc < 0) {
+		http_problem(resp, &e);
+		goto out;
+	}
+	if (rc == 0)
+		crud_apply_wait(req->app, rs->rev(obj));
+	if (reload(req->app, rs, obj, &e)) {
+		http_problem(resp, &e);
+		goto out;
+	}
+	reply_obj(req, resp, rc == 0 ? 201 : 200, obj);
+out:
+	rs->clear(obj);
+	free(obj);
+}
+
+void crud_get(struct http_req *req, struct http_resp *resp)
+{
+	const struct crud_resource *rs = res_of(req);
+	struct vr_err e = {0};
+	void *obj = calloc(1, rs->size);
+	int rc;
+
+	if (!obj) {
+		http_problemf(resp, 500, NULL, "out of memory");
+		return;
+	}
+	pthread_mutex_lock(&req->app->store_lock);
+	rc = rs->get(req->app, req->params[0], obj, &e);
+	pthread_mutex_unlock(&req->app->store_lock);
+	if (rc)
+		http_problem(resp, &e);
+	else
+		reply_obj(req, resp, 200, obj);
+	rs->clear(obj);
+	free(obj);
+}
+
+/* -1 and a 412 problem when the If-Match header can never match. */
+static int if_match(struct http_req *req, int64_t *rev, struct vr_err *e)
+{
+	*rev = http_if_match_rev(req->if_match);
+	if (*rev < 0)
+		return err_set(e, 412, NULL, "If-Match %s does not match the current ETag",
+			       req->if_match);
+	return 0;
+}
+
+void crud_replace(struct http_req *req, struct http_resp *resp)
+{
+	const struct crud_resource *rs = res_of(req);
+	struct vr_err e = {0};
+	void *obj = calloc(1, rs->size);
+	int64_t rev;
+	json_t *id;
+	int rc;
+
+	if (!obj) {
+		http_problemf(resp, 500, NULL, "out of memory");
+		return;
+	}
+	if (if_match(req, &rev, &e) || body_required(req, &e))
+		goto fail;
+	/* An unknown id is a 404 whatever the body says. */
+	pthread_mutex_lock(&req->app->store_lock);
+	rc = rs->get(req->app, req->params[0], obj, &e);
+	pthread_mutex_unlock(&req->app->store_lock);
+	rs->clear(obj);
+	memset(obj, 0, rs->size);
+	if (rc)
+		goto fail;
+	id = json_object_get(req->body, "id");
+	if (id && !(json_is_string(id) && !strcmp(json_string_value(id), req->params[0]))) {
+		err_set(&e, 422, "id", "id in the body must be \"%s\", the id in the path",
+			req->params[0]);
+		goto fail;
+	}
+	/* The path names the object; the body carries the same id (or none). */
+	json_object_set_new(req->body, "id", json_string(req->params[0]));
+	if (rs->from_json(req->body, obj, &e))
+		goto fail;
+	pthread_mutex_lock(&req->app->store_lock);
+	if (rs->replace(req->app, obj, rev, &e)) {
+		pthread_mutex_unlock(&req->app->store_lock);
+		goto fail;
+	}
+	pthread_mutex_unlock(&req->app->store_lock);
+	crud_apply_wait(req->app, rs->rev(obj));
+	if (reload(req->app, rs, obj, &e))
+		goto fail;
+	reply_obj(req, resp, 200, obj);
+	goto out;
+fail:
+	http_problem(resp, &e);
+out:
+	rs->clear(obj);
+	free(obj);
+}
+
+void crud_delete(struct http_req *req, struct http_resp *resp)
+{
+	const struct crud_resource *rs = res_of(req);
+	struct vr_err e = {0};
+	struct app *app = req->app;
+	int64_t rev;
+	int rc;
+
+	if (if_match(req, &rev, &e)) {
+		http_problem(resp, &e);
+		return;
+	}
+	pthread_mutex_lock(&app->store_lock);
+	rc = rs->del(app, req->params[0], rev, &e);
+	rev = rc ? 0 : store_revision(app->store);
+	pthread_mutex_unlock(&app->store_lock);
+	if (rc) {
+		http_problem(resp, &e);
+		return;
+	}
+	crud_apply_wait(app, rev);
+	resp->status = 204;
+}
+
+void crud_list(struct http_req *req, struct http_resp *resp)
+{
+	const struct crud_resource *rs = res_of(req);
+	const char *allowed[CRUD_FILTERS_MAX + 3] = {"limit", "after"};
+	const char *filter[CRUD_FILTERS_MAX] = {0};
+	const char *lim = http_req_query(req, "limit");
+	const char *after = http_req_query(req, "after");
+	struct vr_err e = {0};
+	void *items = NULL;
+	size_t n = 0, limit = CRUD_LIMIT_DEFAULT, nf = 0;
+	bool more = false;
+	json_t *arr;
+	int rc;
+
+	for (; rs->filters && rs->filters[nf] && nf < CRUD_FILTERS_MAX; nf++) {
+		allowed[2 + nf] = rs->filters[nf];
+		filter[nf] = http_req_query(req, rs->filters[nf]);
+	}
+	if (http_req_check_query(req, allowed, &e)) {
+		http_problem(resp, &e);
+		return;
+	}
+	if (lim) {
+		char *end;
+		long v;
+
+		errno = 0;
+		v = strtol(lim, &end, 10);
+		if (errno || *end || end == lim || v < 1 || v > CRUD_LIMIT_MAX) {
+			http_problemf(resp, 422, "limit", "limit \"%s\" must be an integer 1..%d",
+				      lim, CRUD_LIMIT_MAX);
+			return;
+		}
+		limit = (size_t)v;
+	}
+	pthread_mutex_lock(&req->app->store_lock);
+	rc = rs->list(req->app, filter, after, limit, &items, &n, &more, &e);
+	pthread_mutex_unlock(&req->app->store_lock);
+	if (rc) {
+		http_problem(resp, &e);
+		return;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, rs->to_json(req->app, (char *)items + i * rs->size));
+	http_json(resp, 200,
+		  json_pack("{s:o, s:o}", "items", arr, "next",
+			    more && n ? json_string(rs->id((char *)items + (n - 1) * rs->size))
+				      : json_null()));
+	rs->free_list(items, n);
+}

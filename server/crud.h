@@ -1,0 +1,57 @@
+/*
+ * The shape every collection shares (SPEC "Conventions"): POST/GET/PUT/DELETE
+ * on /v1/<c>[/{id}], idempotent creates with client ids, ETag/If-Match, lists
+ * with limit/after and reference filters, and waiting for the apply. A
+ * resource supplies the translation and the store calls; crud_* handlers do
+ * the rest.
+ */
+#ifndef VR_CRUD_H
+#define VR_CRUD_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "http.h"
+
+struct app;
+
+#define CRUD_LIMIT_DEFAULT 100
+#define CRUD_LIMIT_MAX 1000
+
+struct crud_resource {
+	const char *collection; /* "/v1/routes" */
+	size_t size;		/* sizeof the model struct */
+	/* Body -> object (already zeroed, defaults to be set here), validated. */
+	int (*from_json)(json_t *body, void *obj, struct vr_err *e);
+	json_t *(*to_json)(struct app *app, const void *obj);
+	void (*clear)(void *obj);
+	const char *(*id)(const void *obj);
+	int64_t (*rev)(const void *obj);
+	/* Store calls; the handler holds the store lock around them. */
+	int (*create)(struct app *app, void *obj, struct vr_err *e);
+	int (*get)(struct app *app, const char *id, void *obj, struct vr_err *e);
+	int (*replace)(struct app *app, void *obj, int64_t if_rev, struct vr_err *e);
+	int (*del)(struct app *app, const char *id, int64_t if_rev, struct vr_err *e);
+	/* filter: the value of each name in filters, in order (NULL when absent). */
+	int (*list)(struct app *app, const char *const *filter, const char *after, size_t limit,
+		    void **items, size_t *n, bool *more, struct vr_err *e);
+	void (*free_list)(void *items, size_t n);
+	const char *const *filters; /* reference fields accepted as query filters, NULL-terminated */
+};
+
+void crud_create(struct http_req *req, struct http_resp *resp);
+void crud_get(struct http_req *req, struct http_resp *resp);
+void crud_replace(struct http_req *req, struct http_resp *resp);
+void crud_delete(struct http_req *req, struct http_resp *resp);
+void crud_list(struct http_req *req, struct http_resp *resp);
+
+/* Hand a committed revision to the reconciler and wait for its apply (bounded). */
+void crud_apply_wait(struct app *app, int64_t rev);
+
+/* The object's status as JSON {"state","reason"}. */
+json_t *crud_status_json(struct app *app, const char *id);
+
+#endif

@@ -1,0 +1,547 @@
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "app.h"
+#include "log.h"
+
+#define HTTP_CONN_LIMIT 256
+#define HTTP_CONN_TIMEOUT_S 30
+#define HTTP_PATH_MAX 512
+
+struct http_server {
+	struct MHD_Daemon *d;
+	struct app *app;
+	uint16_t port;
+};
+
+/* Per-request state across the access handler's calls. */
+struct req_ctx {
+	const struct http_endpoint *ep;
+	char path[HTTP_PATH_MAX];
+	const char *params[HTTP_PARAMS_MAX];
+	char *body;
+	size_t len, cap, max;
+	bool too_big;
+};
+
+static const char *reason_phrase(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 412: return "Precondition Failed";
+	case 413: return "Content Too Large";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Content";
+	case 503: return "Service Unavailable";
+	default: return status >= 500 ? "Internal Server Error" : "Error";
+	}
+}
+
+void http_json(struct http_resp *resp, int status, json_t *body)
+{
+	json_decref(resp->body);
+	resp->status = status;
+	resp->body = body;
+	resp->content_type = NULL;
+}
+
+void http_problem(struct http_resp *resp, const struct vr_err *e)
+{
+	int status = e->status ? e->status : 500;
+	json_t *p = json_object();
+
+	json_object_set_new(p, "type", json_string("about:blank"));
+	json_object_set_new(p, "title", json_string(reason_phrase(status)));
+	json_object_set_new(p, "status", json_integer(status));
+	json_object_set_new(p, "detail", json_string(e->msg));
+	if (e->field[0]) {
+		json_t *item = json_object();
+
+		json_object_set_new(item, "field", json_string(e->field));
+		json_object_set_new(item, "message", json_string(e->msg));
+		json_object_set_new(p, "errors", json_pack("[o]", item));
+	}
+	http_json(resp, status, p);
+	resp->content_type = "application/problem+json";
+}
+
+void http_problemf(struct http_resp *resp, int status, const char *field, const char *fmt, ...)
+{
+	struct vr_err e = {.status = status};
+	va_list ap;
+
+	snprintf(e.field, sizeof(e.field), "%s", field ? field : "");
+	va_start(ap, fmt);
+	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
+	va_end(ap);
+	http_problem(resp, &e);
+}
+
+int64_t http_if_match_rev(const char *v)
+{
+	char *end;
+	long long n;
+
+	if (!v || !strcmp(v, "*"))
+		return 0;
+	if (!strncmp(v, "W/", 2))
+		v += 2;
+	if (*v == '"')
+		v++;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno || end == v || n <= 0)
+		return -1;
+	if (*end == '"')
+		end++;
+	return *end ? -1 : n;
+}
+
+const char *http_req_query(struct http_req *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+struct query_check {
+	const char *const *allowed;
+	const char *bad;
+};
+
+static enum MHD_Result query_visit(void *cls, enum MHD_ValueKind kind, const char *key,
+				   const char *value)
+{
+	struct query_check *q = cls;
+
+	for (const char *const *a = q->allowed; a && *a; a++)
+		if (!strcmp(*a, key))
+			return MHD_YES;
+	q->bad = key;
+	return MHD_NO;
+}
+
+int http_req_check_query(struct http_req *req, const char *const *allowed, struct vr_err *e)
+{
+	struct query_check q = {.allowed = allowed};
+
+	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_visit, &q);
+	if (q.bad)
+		return err_set(e, 400, q.bad, "unknown query parameter \"%s\"", q.bad);
+	return 0;
+}
+
+/* Match path against pattern; fill params with pointers into path (modified in place). */
+static bool path_match(const char *pattern, char *path, const char **params)
+{
+	size_t np = 0;
+	const char *p = pattern;
+	char *s = path;
+
+	while (*p && *s) {
+		if (*p == '{') {
+			const char *pe = strchr(p, '}');
+			char *se = strchrnul(s, '/');
+
+			if (!pe || se == s || np >= HTTP_PARAMS_MAX)
+				return false;
+			params[np++] = s;
+			p = pe + 1;
+			if (*se == '/' && *p == '/') {
+				*se = '\0';
+				s = se + 1;
+				p++;
+			} else if (*se == '\0' && *p == '\0') {
+				s = se;
+			} else {
+				return false;
+			}
+			continue;
+		}
+		if (*p != *s)
+			return false;
+		p++;
+		s++;
+	}
+	return *p == '\0' && *s == '\0';
+}
+
+static const struct http_endpoint *find_endpoint(const char *method, const char *url, char *path,
+						 const char **params, char *allow, size_t allow_len)
+{
+	const struct http_endpoint *ep;
+	bool path_known = false;
+
+	allow[0] = '\0';
+	for (ep = api_endpoints; ep->method; ep++) {
+		snprintf(path, HTTP_PATH_MAX, "%s", url);
+		if (!path_match(ep->pattern, path, params))
+			continue;
+		path_known = true;
+		if (!strcmp(ep->method, method))
+			return ep;
+		if (strlen(allow) + strlen(ep->method) + 3 < allow_len) {
+			if (allow[0])
+				strcat(allow, ", ");
+			strcat(allow, ep->method);
+		}
+	}
+	if (!path_known)
+		allow[0] = '\0';
+	return NULL;
+}
+
+static bool token_ok(const struct app *app, const char *hdr)
+{
+	const char *given;
+	size_t glen, tlen = strlen(app->token), i;
+	unsigned char diff = 0;
+
+	if (!hdr || strncasecmp(hdr, "Bearer ", 7))
+		return false;
+	given = hdr + 7;
+	while (*given == ' ')
+		given++;
+	glen = strlen(given);
+	/* Constant time in the token's length: no early exit on the first difference. */
+	for (i = 0; i < tlen; i++)
+		diff |= (unsigned char)app->token[i] ^ (unsigned char)(i < glen ? given[i] : 0);
+	return diff == 0 && glen == tlen && tlen > 0;
+}
+
+static bool is_json_type(const char *ct)
+{
+	size_t n = strlen("application/json");
+
+	if (!ct)
+		return false;
+	while (*ct == ' ')
+		ct++;
+	if (strncasecmp(ct, "application/json", n))
+		return false;
+	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *c, struct http_resp *r)
+{
+	struct MHD_Response *mr;
+	enum MHD_Result ret;
+	char *text = NULL;
+
+	if (r->raw) {
+		mr = MHD_create_response_from_buffer(r->raw_len, (void *)r->raw,
+						     MHD_RESPMEM_PERSISTENT);
+	} else if (r->body) {
+		size_t len;
+
+		text = json_dumps(r->body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		if (!text)
+			return MHD_NO;
+		len = strlen(text);
+		text[len] = '\0';
+		/* One trailing newline, so curl output ends cleanly in a terminal. */
+		text = realloc(text, len + 2);
+		if (!text)
+			return MHD_NO;
+		text[len] = '\n';
+		text[len + 1] = '\0';
+		mr = MHD_create_response_from_buffer(len + 1, text, MHD_RESPMEM_MUST_FREE);
+	} else {
+		mr = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	}
+	if (!mr) {
+		free(text);
+		return MHD_NO;
+	}
+	if (r->body || r->raw)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
+					r->content_type ? r->content_type : "application/json");
+	if (r->location[0])
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_LOCATION, r->location);
+	if (r->etag[0])
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_ETAG, r->etag);
+	if (r->allow[0])
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, r->allow);
+	if (r->status == 401)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					"Bearer realm=\"vrouter\"");
+	ret = MHD_queue_response(c, r->status, mr);
+	MHD_destroy_response(mr);
+	return ret;
+}
+
+static enum MHD_Result send_and_free(struct MHD_Connection *c, struct http_resp *r)
+{
+	enum MHD_Result ret = send_resp(c, r);
+
+	json_decref(r->body);
+	r->body = NULL;
+	return ret;
+}
+
+/* First call for a request: route, authenticate, check headers. Returns true if a response was queued. */
+static bool admit(struct http_server *srv, struct MHD_Connection *c, const char *url,
+		  const char *method, struct req_ctx *ctx, enum MHD_Result *ret)
+{
+	struct http_resp r = {0};
+	const char *cl;
+
+	ctx->ep = find_endpoint(method, url, ctx->path, ctx->params, r.allow, sizeof(r.allow));
+	if (!strncmp(url, "/v1/", 4) || !strcmp(url, "/v1")) {
+		/* Authenticate before saying anything about the path. */
+		if (!token_ok(srv->app, MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+								    MHD_HTTP_HEADER_AUTHORIZATION))) {
+			r.allow[0] = '\0';
+			http_problemf(&r, 401, NULL, "missing or wrong bearer token");
+			goto queue;
+		}
+	}
+	if (!ctx->ep) {
+		if (r.allow[0])
+			http_problemf(&r, 405, NULL, "%s is not allowed on %s (allowed: %s)", method,
+				      url, r.allow);
+		else
+			http_problemf(&r, 404, NULL, "no such path: %s", url);
+		goto queue;
+	}
+	r.allow[0] = '\0';
+	ctx->max = ctx->ep->max_body ? ctx->ep->max_body : HTTP_BODY_MAX_DEFAULT;
+	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl && strtoull(cl, NULL, 10) > ctx->max) {
+		http_problemf(&r, 413, NULL, "request body of %s bytes exceeds the limit of %zu bytes",
+			      cl, ctx->max);
+		goto queue;
+	}
+	return false;
+queue:
+	*ret = send_and_free(c, &r);
+	return true;
+}
+
+static void dispatch(struct http_server *srv, struct MHD_Connection *c, const char *method,
+		     struct req_ctx *ctx, struct http_resp *r)
+{
+	struct http_req req = {
+		.app = srv->app,
+		.method = method,
+		.path = ctx->path,
+		.conn = c,
+		.cls = ctx->ep->cls,
+	};
+	const char *ct;
+
+	memcpy(req.params, ctx->params, sizeof(req.params));
+	req.if_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);
+	if (ctx->too_big) {
+		http_problemf(r, 413, NULL, "request body exceeds the limit of %zu bytes", ctx->max);
+		return;
+	}
+	if (ctx->len > 0) {
+		json_error_t jerr;
+
+		ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+		if (!is_json_type(ct)) {
+			http_problemf(r, 415, NULL,
+				      "request body must be application/json, not %s",
+				      ct ? ct : "(no Content-Type)");
+			return;
+		}
+		req.body = json_loadb(ctx->body, ctx->len, JSON_REJECT_DUPLICATES, &jerr);
+		if (!req.body) {
+			http_problemf(r, 400, NULL, "malformed JSON at line %d column %d: %s",
+				      jerr.line, jerr.column, jerr.text);
+			return;
+		}
+	}
+	ctx->ep->fn(&req, r);
+	json_decref(req.body);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct http_server *srv = cls;
+	struct req_ctx *ctx = *con_cls;
+	struct http_resp r = {0};
+	enum MHD_Result ret;
+
+	if (!ctx) {
+		ctx = calloc(1, sizeof(*ctx));
+		if (!ctx)
+			return MHD_NO;
+		*con_cls = ctx;
+		if (strlen(url) >= HTTP_PATH_MAX) {
+			http_problemf(&r, 404, NULL, "path too long");
+			return send_and_free(c, &r);
+		}
+		if (admit(srv, c, url, method, ctx, &ret))
+			return ret;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		if (ctx->too_big || ctx->len + n > ctx->max) {
+			/* Keep reading (and dropping) so the 413 can be sent once it is over. */
+			ctx->too_big = true;
+			return MHD_YES;
+		}
+		if (ctx->len + n + 1 > ctx->cap) {
+			size_t cap = ctx->cap ? ctx->cap : 4096;
+			char *nb;
+
+			while (cap < ctx->len + n + 1)
+				cap *= 2;
+			nb = realloc(ctx->body, cap);
+			if (!nb)
+				return MHD_NO;
+			ctx->body = nb;
+			ctx->cap = cap;
+		}
+		memcpy(ctx->body + ctx->len, upload_data, n);
+		ctx->len += n;
+		ctx->body[ctx->len] = '\0';
+		return MHD_YES;
+	}
+	dispatch(srv, c, method, ctx, &r);
+	if (!r.status)
+		http_problemf(&r, 500, NULL, "handler produced no response");
+	if (r.status >= 500)
+		log_warnx("%s %s -> %d", method, url, r.status);
+	else
+		log_debug("%s %s -> %d", method, url, r.status);
+	return send_and_free(c, &r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct req_ctx *ctx = *con_cls;
+
+	if (ctx) {
+		free(ctx->body);
+		free(ctx);
+		*con_cls = NULL;
+	}
+}
+
+int http_parse_listen(const char *listen, void *ss_out, unsigned *socklen, struct vr_err *e)
+{
+	struct sockaddr_storage *ss = ss_out;
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *colon, *h = listen;
+	size_t hlen;
+	char *end;
+	long port;
+
+	memset(ss, 0, sizeof(*ss));
+	if (!listen || !*listen)
+		return err_set(e, 400, "listen", "empty listen address");
+	if (*h == '[') {
+		const char *rb = strchr(h, ']');
+
+		if (!rb || rb[1] != ':')
+			return err_set(e, 400, "listen", "listen \"%s\": expected [IPv6]:PORT", listen);
+		h++;
+		hlen = (size_t)(rb - h);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(h, ':');
+		if (!colon)
+			return err_set(e, 400, "listen", "listen \"%s\": expected ADDR:PORT", listen);
+		hlen = (size_t)(colon - h);
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return err_set(e, 400, "listen", "listen \"%s\": bad address", listen);
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno || *end || end == colon + 1 || port < 0 || port > 65535)
+		return err_set(e, 400, "listen", "listen \"%s\": bad port", listen);
+	if (*listen == '[') {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
+			return err_set(e, 400, "listen", "listen \"%s\": bad IPv6 address", listen);
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*socklen = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+			return err_set(e, 400, "listen", "listen \"%s\": bad IPv4 address", listen);
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		*socklen = sizeof(*s4);
+	}
+	return 0;
+}
+
+int http_start(struct app *app, const char *listen, struct http_server **out, struct vr_err *e)
+{
+	struct sockaddr_storage ss;
+	unsigned socklen;
+	struct http_server *s;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+			 MHD_USE_POLL;
+	const union MHD_DaemonInfo *info;
+
+	*out = NULL;
+	if (http_parse_listen(listen, &ss, &socklen, e))
+		return -EINVAL;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return err_set(e, 500, NULL, "out of memory"), -ENOMEM;
+	s->app = app;
+	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+				(struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+				s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
+				MHD_OPTION_END);
+	if (!s->d) {
+		int saved = errno;
+
+		free(s);
+		err_set(e, 500, "listen", "cannot listen on %s: %s", listen,
+			strerror(saved ? saved : EADDRINUSE));
+		return saved ? -saved : -EADDRINUSE;
+	}
+	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = info ? info->port : 0;
+	app->listen_port = s->port;
+	*out = s;
+	return 0;
+}
+
+void http_stop(struct http_server *s)
+{
+	if (!s)
+		return;
+	MHD_stop_daemon(s->d);
+	free(s);
+}
+
+uint16_t http_port(const struct http_server *s)
+{
+	return s ? s->port : 0;
+}

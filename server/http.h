@@ -1,0 +1,91 @@
+/*
+ * The HTTP layer on libmicrohttpd: an endpoint table (method + path pattern ->
+ * handler), bounded bodies, JSON-only input, bearer auth, problem+json errors.
+ * Handlers only translate between JSON and core/ and never see libmicrohttpd.
+ */
+#ifndef VR_HTTP_H
+#define VR_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct app;
+struct http_server;
+
+#define HTTP_PARAMS_MAX 4
+#define HTTP_BODY_MAX_DEFAULT (1024 * 1024) /* bytes; endpoints may choose their own */
+#define HTTP_HEADER_MAX 128
+
+struct http_req {
+	struct app *app;
+	const char *method;
+	const char *path;
+	const char *params[HTTP_PARAMS_MAX]; /* the {x} parts of the pattern, in order */
+	json_t *body;			     /* parsed body, NULL when none was sent */
+	const char *if_match;		     /* If-Match header or NULL */
+	void *conn;			     /* opaque: for http_req_query */
+	const void *cls;		     /* the endpoint's cls */
+};
+
+struct http_resp {
+	int status;
+	json_t *body;			 /* owned: freed after sending */
+	const char *content_type;	 /* default application/json */
+	const char *raw;		 /* static bytes instead of body (web assets) */
+	size_t raw_len;
+	char location[HTTP_HEADER_MAX];
+	char etag[HTTP_HEADER_MAX];
+	char allow[HTTP_HEADER_MAX];
+};
+
+typedef void (*http_handler)(struct http_req *req, struct http_resp *resp);
+
+struct http_endpoint {
+	const char *method;
+	const char *pattern; /* "/v1/routes/{id}" */
+	http_handler fn;
+	const void *cls; /* handed to the handler as req->cls */
+	size_t max_body; /* 0 = HTTP_BODY_MAX_DEFAULT */
+};
+
+/* The table, terminated by an entry with method NULL (server/api.c). */
+extern const struct http_endpoint api_endpoints[];
+
+/* Query parameter or NULL. */
+const char *http_req_query(struct http_req *req, const char *name);
+/* 400 naming the first query parameter not in allowed (NULL-terminated); 0 if all known. */
+int http_req_check_query(struct http_req *req, const char *const *allowed, struct vr_err *e);
+
+/* Set resp to a problem+json for e (status, title, detail, errors[field]). */
+void http_problem(struct http_resp *resp, const struct vr_err *e);
+/* Shorthand: http_problem for (status, field, printf-message). */
+void http_problemf(struct http_resp *resp, int status, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Set resp to status + JSON body (stolen). */
+void http_json(struct http_resp *resp, int status, json_t *body);
+
+/*
+ * Parse an If-Match value ("\"42\"", "42", "*") into a revision: 0 when the
+ * header is absent or "*", -1 when it cannot match any ETag.
+ */
+int64_t http_if_match_rev(const char *if_match);
+
+/*
+ * Listen on addr:port ("127.0.0.1:8080", "[::1]:8080") and serve until
+ * http_stop. The address is resolved and checked before anything starts.
+ */
+int http_start(struct app *app, const char *listen, struct http_server **out, struct vr_err *e)
+	__attribute__((warn_unused_result));
+void http_stop(struct http_server *s);
+/* The port actually bound (useful when listening on port 0 in tests). */
+uint16_t http_port(const struct http_server *s);
+
+/* Split "host:port" / "[v6]:port" into a socket address. */
+int http_parse_listen(const char *listen, void *sockaddr_storage, unsigned *socklen,
+		      struct vr_err *e) __attribute__((warn_unused_result));
+
+#endif
