@@ -3,30 +3,42 @@
 #include <errno.h>
 #include <linux/rtnetlink.h>
 #include <poll.h>
-#include <sys/socket.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "idmap.h"
 #include "log.h"
 #include "plan.h"
 #include "store.h"
 
 /* After a notification, wait this long for more before resyncing: link flaps come in bursts. */
 #define RECON_DEBOUNCE_MS 50
-/* After a failed store read, try again after this long. */
+/* After a pass that could not run (store or socket failure), try again after this long. */
 #define RECON_RETRY_MS 1000
+/* More queued changes than this are cheaper as one full pass. */
+#define RECON_QUEUE_MAX 4096
 
-/* One object's applied status; reason is malloc'd and only set when failed. */
-struct status_entry {
+/* One desired route as the reconciler last applied it. */
+struct rentry {
 	char id[ID_MAX];
 	int64_t rev;
+	struct kroute k;   /* valid when resolved */
+	bool resolved;	   /* its device exists (or it needs none) */
+	bool in_kernel;	   /* we believe the kernel holds k for us */
 	enum obj_state state;
-	char *reason;
+	char *reason;	   /* set when failed */
+};
+
+struct change {
+	int64_t rev;
+	enum recon_obj kind;
+	char id[ID_MAX];
 };
 
 struct recon {
@@ -35,17 +47,19 @@ struct recon {
 	pthread_mutex_t lock;
 	pthread_cond_t applied;
 	int wake_fd;
-	bool stop;
-	int64_t want_rev;
 
-	struct store *store; /* the thread's own handle */
+	/* Guarded by lock. */
+	bool stop;
+	bool full_pending;
+	struct change *queue;
+	size_t nqueue, capqueue;
+	struct idmap *routes; /* id -> struct rentry*; written by the thread under lock */
+	struct recon_stats stats;
+
+	/* The thread's own. */
+	struct store *store;
 	struct kernel_ops k;
 	int resync_ms;
-
-	/* Guarded by lock: sorted by id. */
-	struct status_entry *status;
-	size_t nstatus;
-	struct recon_stats stats;
 };
 
 static int64_t now_us(void)
@@ -61,25 +75,20 @@ static int64_t now_ms(void)
 	return now_us() / 1000;
 }
 
-static int status_cmp(const void *a, const void *b)
+static void rentry_free(void *v, void *arg)
 {
-	return strcmp(((const struct status_entry *)a)->id, ((const struct status_entry *)b)->id);
+	struct rentry *e = v;
+
+	if (e)
+		free(e->reason);
+	free(e);
 }
 
-static void status_free(struct status_entry *v, size_t n)
+static void rentry_set(struct rentry *e, enum obj_state state, const char *reason)
 {
-	for (size_t i = 0; i < n; i++)
-		free(v[i].reason);
-	free(v);
-}
-
-static const struct status_entry *status_find(const struct status_entry *v, size_t n,
-					      const char *id)
-{
-	struct status_entry key;
-
-	snprintf(key.id, sizeof(key.id), "%s", id);
-	return bsearch(&key, v, n, sizeof(*v), status_cmp);
+	e->state = state;
+	free(e->reason);
+	e->reason = reason && *reason ? strdup(reason) : NULL;
 }
 
 static uint8_t rtn_type(enum route_type t)
@@ -93,30 +102,67 @@ static uint8_t rtn_type(enum route_type t)
 	return RTN_UNICAST;
 }
 
-static void set_failed(struct status_entry *st, const char *reason)
+/* Fill e from the desired route: the kernel form, or failed when its device is missing. */
+static void rentry_from_route(struct recon *r, struct rentry *e, const struct route *rt)
 {
-	st->state = OBJ_FAILED;
-	free(st->reason);
-	st->reason = strdup(reason);
+	snprintf(e->id, sizeof(e->id), "%s", rt->id);
+	e->rev = rt->rev;
+	memset(&e->k, 0, sizeof(e->k));
+	e->resolved = true;
+	rentry_set(e, OBJ_PENDING, NULL);
+	if (rt->dev[0]) {
+		e->k.oif = r->k.link_index(r->k.ctx, rt->dev);
+		if (!e->k.oif) {
+			char why[REASON_MAX];
+
+			snprintf(why, sizeof(why), "device %s does not exist", rt->dev);
+			e->resolved = false;
+			rentry_set(e, OBJ_FAILED, why);
+		}
+	}
+	e->k.table = rt->table;
+	e->k.dst = rt->dst;
+	e->k.type = rtn_type(rt->type);
+	e->k.via = rt->via;
+	e->k.metric = rt->metric;
+	if (rt->dst.addr.family == AF_INET6 && e->k.metric == 0)
+		e->k.metric = 1024; /* what the kernel stores for IPv6 metric 0 */
+}
+
+static void count_entry(void *v, void *arg)
+{
+	const struct rentry *e = v;
+	struct recon_stats *st = arg;
+
+	st->routes_owned += e->in_kernel;
+	st->routes_failed += e->state == OBJ_FAILED;
+}
+
+/* Recount owned/failed from the map. Called under lock. */
+static void recount(struct recon *r)
+{
+	r->stats.routes_owned = 0;
+	r->stats.routes_failed = 0;
+	idmap_each(r->routes, count_entry, &r->stats);
 }
 
 /*
- * One full pass: desired routes from the store against the kernel's owned
- * routes. Returns 0 when the pass ran (some objects may have failed), -1
- * when it could not (store or socket failure; err says why).
+ * A full pass: every desired route from the store against every owned route
+ * in the kernel. Returns 0 when all applied, 1 when some objects failed, -1
+ * when the pass could not run (err says why); *rev_out is the revision read.
  */
-static int sync_routes(struct recon *r, int64_t *rev_out, char *err, size_t errlen)
+static int sync_full(struct recon *r, int64_t *rev_out, char *err, size_t errlen)
 {
 	struct route *routes = NULL;
 	size_t n = 0, nd = 0, no = 0, nops = 0;
 	struct kroute *desired = NULL, *observed = NULL;
-	size_t *map = NULL; /* desired index -> routes index */
+	struct rentry **ents = NULL, **map = NULL; /* per route / per desired kroute */
 	struct kroute_op *ops = NULL;
-	struct status_entry *st = NULL;
+	struct idmap *next = NULL;
 	bool *ok = NULL;
 	int *res = NULL;
 	struct vr_err e = {0};
-	uint64_t repairs = 0, failed = 0, active = 0;
+	uint64_t repairs = 0, failed = 0;
 	int64_t rev = 0;
 	int ret = -1, rc;
 
@@ -126,115 +172,101 @@ static int sync_routes(struct recon *r, int64_t *rev_out, char *err, size_t errl
 	}
 	desired = calloc(n ? n : 1, sizeof(*desired));
 	map = calloc(n ? n : 1, sizeof(*map));
-	st = calloc(n ? n : 1, sizeof(*st));
+	ents = calloc(n ? n : 1, sizeof(*ents));
 	ok = calloc(n ? n : 1, sizeof(*ok));
-	if (!desired || !map || !st || !ok) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
+	next = idmap_new();
+	if (!desired || !map || !ents || !ok || !next)
+		goto oom;
 	for (size_t i = 0; i < n; i++) {
-		const struct route *rt = &routes[i];
-		struct kroute *k = &desired[nd];
-
-		snprintf(st[i].id, sizeof(st[i].id), "%s", rt->id);
-		st[i].rev = rt->rev;
-		st[i].state = OBJ_PENDING;
-		memset(k, 0, sizeof(*k));
-		if (rt->dev[0]) {
-			k->oif = r->k.link_index(r->k.ctx, rt->dev);
-			if (!k->oif) {
-				char why[REASON_MAX];
-
-				snprintf(why, sizeof(why), "device %s does not exist", rt->dev);
-				set_failed(&st[i], why);
-				continue;
-			}
+		ents[i] = calloc(1, sizeof(**ents));
+		if (!ents[i])
+			goto oom;
+		rentry_from_route(r, ents[i], &routes[i]);
+		if (ents[i]->resolved) {
+			map[nd] = ents[i];
+			desired[nd++] = ents[i]->k;
 		}
-		k->table = rt->table;
-		k->dst = rt->dst;
-		k->type = rtn_type(rt->type);
-		k->via = rt->via;
-		k->metric = rt->metric;
-		if (rt->dst.addr.family == AF_INET6 && k->metric == 0)
-			k->metric = 1024; /* what the kernel stores for IPv6 metric 0 */
-		map[nd++] = i;
 	}
-
 	rc = r->k.route_dump(r->k.ctx, &observed, &no);
 	if (rc) {
 		snprintf(err, errlen, "reading the kernel's routes: %s", strerror(-rc));
 		goto out;
 	}
-	if (plan_routes(desired, nd, observed, no, &ops, &nops, ok)) {
-		snprintf(err, errlen, "out of memory while planning");
-		goto out;
-	}
+	if (plan_routes(desired, nd, observed, no, &ops, &nops, ok))
+		goto oom;
 	if (nops) {
 		res = calloc(nops, sizeof(*res));
-		if (!res) {
-			snprintf(err, errlen, "out of memory");
-			goto out;
-		}
+		if (!res)
+			goto oom;
 		rc = r->k.route_apply(r->k.ctx, ops, nops, res);
 		if (rc) {
 			snprintf(err, errlen, "applying routes: %s", strerror(-rc));
 			goto out;
 		}
 	}
-	for (size_t j = 0; j < nd; j++)
-		if (ok[j])
-			st[map[j]].state = OBJ_ACTIVE;
-	pthread_mutex_lock(&r->lock);
+	for (size_t j = 0; j < nd; j++) {
+		if (ok[j]) {
+			map[j]->in_kernel = true;
+			rentry_set(map[j], OBJ_ACTIVE, NULL);
+		}
+	}
 	for (size_t i = 0; i < nops; i++) {
-		const struct kroute_op *op = &ops[i];
-		struct status_entry *s;
-		const struct status_entry *prev;
+		struct rentry *ent;
+		const struct rentry *prev;
 
-		if (op->kind == KOP_DELETE) {
+		if (ops[i].kind == KOP_DELETE) {
 			if (res[i] && res[i] != -ESRCH && res[i] != -ENOENT)
 				log_warnx("could not remove a route vrouter no longer wants: %s",
 					  strerror(-res[i]));
 			continue;
 		}
-		s = &st[map[op->tag]];
+		ent = map[ops[i].tag];
 		if (res[i] == 0) {
-			s->state = OBJ_ACTIVE;
-			/* Applied before at this very revision and gone since: drift. */
-			prev = status_find(r->status, r->nstatus, s->id);
-			if (prev && prev->rev == s->rev && prev->state == OBJ_ACTIVE)
+			ent->in_kernel = true;
+			rentry_set(ent, OBJ_ACTIVE, NULL);
+			/* Applied before at this very revision and changed or gone since: drift. */
+			prev = idmap_get(r->routes, ent->id);
+			if (prev && prev->rev == ent->rev && prev->in_kernel)
 				repairs++;
 		} else {
 			char why[REASON_MAX];
 
-			kernel_route_reason(&op->r, res[i], why, sizeof(why));
-			set_failed(s, why);
+			kernel_route_reason(&ops[i].r, res[i], why, sizeof(why));
+			ent->in_kernel = false;
+			rentry_set(ent, OBJ_FAILED, why);
 		}
 	}
-	pthread_mutex_unlock(&r->lock);
 	for (size_t i = 0; i < n; i++) {
-		failed += st[i].state == OBJ_FAILED;
-		active += st[i].state == OBJ_ACTIVE;
+		failed += ents[i]->state == OBJ_FAILED;
+		if (idmap_put(next, ents[i]->id, ents[i]))
+			goto oom;
+		ents[i] = NULL; /* owned by next now */
 	}
-	qsort(st, n, sizeof(*st), status_cmp);
-
 	pthread_mutex_lock(&r->lock);
-	status_free(r->status, r->nstatus);
-	r->status = st;
-	r->nstatus = n;
-	st = NULL;
+	idmap_each(r->routes, rentry_free, NULL);
+	idmap_free(r->routes);
+	r->routes = next;
+	next = NULL;
 	r->stats.drift_repairs_routes += repairs;
-	r->stats.routes_failed = failed;
-	r->stats.routes_owned = active;
+	recount(r);
 	pthread_mutex_unlock(&r->lock);
 	if (repairs)
-		log_info("repaired %llu owned route(s) missing from the kernel",
+		log_info("repaired %llu owned route(s) that were missing or changed in the kernel",
 			 (unsigned long long)repairs);
 	*rev_out = rev;
 	ret = failed ? 1 : 0;
+	goto out;
+oom:
+	snprintf(err, errlen, "out of memory");
 out:
-	if (st)
-		status_free(st, n);
+	if (next) {
+		idmap_each(next, rentry_free, NULL);
+		idmap_free(next);
+	}
+	for (size_t i = 0; ents && i < n; i++)
+		rentry_free(ents[i], NULL);
 	model_routes_free(routes, n);
+	free(ents);
 	free(desired);
 	free(observed);
 	free(map);
@@ -244,14 +276,92 @@ out:
 	return ret;
 }
 
-/* Returns the pass's outcome: 0 all applied, 1 some objects failed, -1 the pass could not run. */
-static int run_sync(struct recon *r)
+/*
+ * One route changed: apply just that route (O(1) in the size of the state).
+ * Returns 0/1 like sync_full, or 2 when only a full pass can sort it out.
+ */
+static int sync_route(struct recon *r, const char *id)
 {
-	char err[REASON_MAX] = "";
-	int64_t t0 = now_us(), rev = 0;
-	int rc = sync_routes(r, &rev, err, sizeof(err));
-	double ms = (double)(now_us() - t0) / 1000.0;
+	struct route rt = {0};
+	struct vr_err e = {0};
+	struct rentry *old, *ent = NULL;
+	struct kroute_op ops[2];
+	int res[2] = {0, 0}, rc, nops = 0, add = -1;
+	bool gone;
 
+	rc = store_route_get(r->store, id, &rt, &e);
+	if (rc && e.status != 404) {
+		log_warnx("reading route %s: %s", id, e.msg);
+		return 2;
+	}
+	gone = rc != 0;
+	old = idmap_get(r->routes, id);
+	if (!gone) {
+		ent = calloc(1, sizeof(*ent));
+		if (!ent) {
+			model_route_clear(&rt);
+			return 2;
+		}
+		rentry_from_route(r, ent, &rt);
+	}
+	model_route_clear(&rt);
+	/* The old key goes unless the new route sits on the very same key. */
+	if (old && old->in_kernel &&
+	    (!ent || !ent->resolved || !plan_kroute_same_key(&old->k, &ent->k)))
+		ops[nops++] = (struct kroute_op){.kind = KOP_DELETE, .r = old->k};
+	if (ent && ent->resolved) {
+		bool ours = old && old->in_kernel && plan_kroute_same_key(&old->k, &ent->k);
+
+		add = nops;
+		ops[nops++] = (struct kroute_op){.kind = ours ? KOP_REPLACE : KOP_ADD, .r = ent->k};
+	}
+	if (nops) {
+		rc = r->k.route_apply(r->k.ctx, ops, (size_t)nops, res);
+		if (rc) {
+			rentry_free(ent, NULL);
+			return 2;
+		}
+	}
+	if (add >= 0) {
+		if (res[add] == 0) {
+			ent->in_kernel = true;
+			rentry_set(ent, OBJ_ACTIVE, NULL);
+		} else {
+			char why[REASON_MAX];
+
+			kernel_route_reason(&ent->k, res[add], why, sizeof(why));
+			rentry_set(ent, OBJ_FAILED, why);
+		}
+	}
+	pthread_mutex_lock(&r->lock);
+	if (old) {
+		r->stats.routes_owned -= old->in_kernel;
+		r->stats.routes_failed -= old->state == OBJ_FAILED;
+		rentry_free(idmap_del(r->routes, id), NULL);
+		old = NULL;
+	}
+	if (ent && idmap_put(r->routes, id, ent)) {
+		rentry_free(ent, NULL);
+		ent = NULL;
+		r->full_pending = true;
+	}
+	if (ent) {
+		r->stats.routes_owned += ent->in_kernel;
+		r->stats.routes_failed += ent->state == OBJ_FAILED;
+	}
+	pthread_mutex_unlock(&r->lock);
+	/*
+	 * EEXIST on an add: either a foreign route holds the key (the status says
+	 * so) or our own does and our picture was stale; a full pass tells which.
+	 */
+	if (add >= 0 && res[add] == -EEXIST)
+		return 2;
+	return ent && ent->state == OBJ_FAILED ? 1 : 0;
+}
+
+/* Record a pass's outcome. rc as sync_full; rev the revision it reached (0 = unchanged). */
+static void record(struct recon *r, int rc, int64_t rev, double ms, const char *err)
+{
 	pthread_mutex_lock(&r->lock);
 	r->stats.applies++;
 	r->stats.last_apply_ms = ms;
@@ -274,8 +384,42 @@ static int run_sync(struct recon *r)
 	if (rc < 0)
 		log_warnx("apply failed: %s", err);
 	else
-		log_debug("applied revision %lld in %.1f ms", (long long)rev, ms);
+		log_debug("applied revision %lld in %.2f ms", (long long)rev, ms);
+}
+
+static int run_full(struct recon *r)
+{
+	char err[REASON_MAX] = "";
+	int64_t t0 = now_us(), rev = 0;
+	int rc = sync_full(r, &rev, err, sizeof(err));
+
+	record(r, rc, rev, (double)(now_us() - t0) / 1000.0, err);
 	return rc;
+}
+
+/*
+ * Apply queued changes one by one; any that needs more than its own object
+ * turns the rest into one full pass. Returns true when a full pass is needed.
+ */
+static bool run_changes(struct recon *r, struct change *q, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int64_t t0 = now_us();
+		int rc;
+
+		switch (q[i].kind) {
+		case RECON_ROUTE:
+			rc = sync_route(r, q[i].id);
+			break;
+		default:
+			rc = 2; /* table renumbering and the like touch many routes */
+			break;
+		}
+		if (rc == 2)
+			return true;
+		record(r, rc, q[i].rev, (double)(now_us() - t0) / 1000.0, "");
+	}
+	return false;
 }
 
 static void *recon_main(void *arg)
@@ -288,7 +432,9 @@ static void *recon_main(void *arg)
 		struct pollfd pfd[2] = {{.fd = r->wake_fd, .events = POLLIN},
 					{.fd = efd, .events = POLLIN}};
 		int64_t now = now_ms(), deadline = next_resync;
-		bool due = false;
+		struct change *q = NULL;
+		size_t nq = 0;
+		bool full;
 		int timeout;
 
 		if (debounce_at >= 0 && debounce_at < deadline)
@@ -298,31 +444,43 @@ static void *recon_main(void *arg)
 			log_warn("reconciler poll");
 			usleep(100 * 1000);
 		}
-		pthread_mutex_lock(&r->lock);
-		if (r->stop) {
-			pthread_mutex_unlock(&r->lock);
-			break;
-		}
-		pthread_mutex_unlock(&r->lock);
 		if (pfd[0].revents & POLLIN) {
 			uint64_t v;
 
 			if (read(r->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 				log_warn("reconciler wake read");
-			due = true;
 		}
 		if (efd >= 0 && (pfd[1].revents & POLLIN) && r->k.events_drain(r->k.ctx) &&
 		    debounce_at < 0)
 			debounce_at = now_ms() + RECON_DEBOUNCE_MS;
+
+		pthread_mutex_lock(&r->lock);
+		if (r->stop) {
+			pthread_mutex_unlock(&r->lock);
+			break;
+		}
+		full = r->full_pending;
+		r->full_pending = false;
+		q = r->queue;
+		nq = r->nqueue;
+		r->queue = NULL;
+		r->nqueue = r->capqueue = 0;
+		pthread_mutex_unlock(&r->lock);
+
 		now = now_ms();
 		if (now >= next_resync || (debounce_at >= 0 && now >= debounce_at))
-			due = true;
-		if (!due)
-			continue;
-		debounce_at = -1;
-		/* A pass that could not run at all is retried soon; failed objects wait for
-		 * a link or address change, or the next periodic resync. */
-		next_resync = now_ms() + (run_sync(r) < 0 ? RECON_RETRY_MS : r->resync_ms);
+			full = true;
+		if (!full && nq)
+			full = run_changes(r, q, nq);
+		free(q);
+		if (full) {
+			debounce_at = -1;
+			/*
+			 * A pass that could not run is retried soon; failed objects wait
+			 * for a link or address change, or the next periodic resync.
+			 */
+			next_resync = now_ms() + (run_full(r) < 0 ? RECON_RETRY_MS : r->resync_ms);
+		}
 	}
 	return NULL;
 }
@@ -330,6 +488,7 @@ static void *recon_main(void *arg)
 int recon_start(const char *db_path, const struct kernel_ops *k, int resync_ms, struct recon **out,
 		struct vr_err *e)
 {
+	pthread_condattr_t ca;
 	struct recon *r;
 	int rc;
 
@@ -338,24 +497,23 @@ int recon_start(const char *db_path, const struct kernel_ops *k, int resync_ms, 
 	if (!r)
 		return err_set(e, 500, NULL, "out of memory"), -ENOMEM;
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&r->applied, &ca);
 	pthread_condattr_destroy(&ca);
 	r->k = *k;
 	r->resync_ms = resync_ms > 0 ? resync_ms : 30000;
+	r->routes = idmap_new();
 	r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (r->wake_fd < 0) {
-		rc = -errno;
-		err_set(e, 500, NULL, "eventfd: %s", strerror(errno));
+	if (!r->routes || r->wake_fd < 0) {
+		rc = -ENOMEM;
+		err_set(e, 500, NULL, "reconciler set-up: %s", strerror(errno));
 		goto fail;
 	}
 	rc = store_open(db_path, &r->store, e);
 	if (rc)
 		goto fail;
-	r->want_rev = store_revision(r->store);
-	r->stats.desired_rev = r->want_rev;
+	r->stats.desired_rev = store_revision(r->store);
 	rc = pthread_create(&r->thread, NULL, recon_main, r);
 	if (rc) {
 		err_set(e, 500, NULL, "starting the reconciler: %s", strerror(rc));
@@ -384,26 +542,46 @@ void recon_stop(struct recon *r)
 			log_warn("reconciler wake");
 		pthread_join(r->thread, NULL);
 	}
-	/* Wake anyone still waiting; they will time out cleanly. */
-	pthread_cond_broadcast(&r->applied);
 	if (r->wake_fd >= 0)
 		close(r->wake_fd);
 	store_close(r->store);
-	status_free(r->status, r->nstatus);
+	if (r->routes) {
+		idmap_each(r->routes, rentry_free, NULL);
+		idmap_free(r->routes);
+	}
+	free(r->queue);
 	pthread_cond_destroy(&r->applied);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }
 
-void recon_kick(struct recon *r, int64_t rev)
+void recon_kick(struct recon *r, int64_t rev, enum recon_obj kind, const char *id)
 {
 	uint64_t one = 1;
 
 	pthread_mutex_lock(&r->lock);
-	if (rev > r->want_rev)
-		r->want_rev = rev;
 	if (rev > r->stats.desired_rev)
 		r->stats.desired_rev = rev;
+	if (kind == RECON_ALL || !id || r->nqueue >= RECON_QUEUE_MAX) {
+		r->full_pending = true;
+	} else {
+		if (r->nqueue == r->capqueue) {
+			size_t cap = r->capqueue ? r->capqueue * 2 : 16;
+			struct change *nq = realloc(r->queue, cap * sizeof(*nq));
+
+			if (!nq) {
+				r->full_pending = true;
+				goto wake;
+			}
+			r->queue = nq;
+			r->capqueue = cap;
+		}
+		r->queue[r->nqueue].rev = rev;
+		r->queue[r->nqueue].kind = kind;
+		snprintf(r->queue[r->nqueue].id, ID_MAX, "%s", id);
+		r->nqueue++;
+	}
+wake:
 	pthread_mutex_unlock(&r->lock);
 	if (write(r->wake_fd, &one, sizeof(one)) < 0)
 		log_warn("reconciler wake");
@@ -431,12 +609,12 @@ int recon_wait(struct recon *r, int64_t rev, int timeout_ms)
 
 void recon_status(struct recon *r, const char *id, struct obj_status *out)
 {
-	const struct status_entry *s;
+	const struct rentry *s;
 
 	memset(out, 0, sizeof(*out));
 	out->state = OBJ_PENDING;
 	pthread_mutex_lock(&r->lock);
-	s = status_find(r->status, r->nstatus, id);
+	s = idmap_get(r->routes, id);
 	if (s) {
 		out->state = s->state;
 		if (s->reason)

@@ -39,8 +39,15 @@ int recon_start(const char *db_path, const struct kernel_ops *k, int resync_ms,
 /* Stop the thread. Owned kernel objects are left in place. NULL-safe. */
 void recon_stop(struct recon *r);
 
-/* The desired state changed up to revision rev: apply it soon. */
-void recon_kick(struct recon *r, int64_t rev);
+/* What a write changed: one object (applied incrementally) or everything. */
+enum recon_obj { RECON_ALL = 0, RECON_ROUTE, RECON_ROUTE_TABLE, RECON_SG, RECON_SG_RULE };
+
+/*
+ * The desired state changed at revision rev (object kind/id): apply it soon.
+ * Call it while still holding the lock that serialised the store write, so
+ * kicks arrive in revision order and the applied revision is exact.
+ */
+void recon_kick(struct recon *r, int64_t rev, enum recon_obj kind, const char *id);
 /* Wait until revision rev is applied (attempted). 0, or -ETIMEDOUT. */
 int recon_wait(struct recon *r, int64_t rev, int timeout_ms);
 /* The status of an object by id; OBJ_PENDING when not yet applied. */

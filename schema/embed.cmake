@@ -1,5 +1,8 @@
 # Writes OUT: a C file with the SQL migrations and the web assets as byte arrays.
 # Invoked by CMakeLists.txt with -DOUT= -DMIGRATIONS= -DWEB= -DOPENAPI=.
+string(REPLACE "|" ";" MIGRATIONS "${MIGRATIONS}")
+string(REPLACE "|" ";" WEB "${WEB}")
+
 function(vr_bytes file var)
   file(READ ${file} hex HEX)
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," body "${hex}")

@@ -77,6 +77,7 @@ static void rtb_free_list(void *items, size_t n)
 
 const struct crud_resource api_route_tables = {
 	.collection = "/v1/route-tables",
+	.kind = RECON_ROUTE_TABLE,
 	.size = sizeof(struct route_table),
 	.from_json = rtb_from_json,
 	.to_json = rtb_to_json,
@@ -188,6 +189,7 @@ static void route_free_list(void *items, size_t n)
 
 const struct crud_resource api_routes = {
 	.collection = "/v1/routes",
+	.kind = RECON_ROUTE,
 	.size = sizeof(struct route),
 	.from_json = route_from_json,
 	.to_json = route_to_json,

@@ -18,11 +18,16 @@ static const struct crud_resource *res_of(struct http_req *req)
 	return req->cls;
 }
 
-void crud_apply_wait(struct app *app, int64_t rev)
+void crud_kick(struct app *app, int64_t rev, enum recon_obj kind, const char *id)
+{
+	if (app->recon && rev > 0)
+		recon_kick(app->recon, rev, kind, id);
+}
+
+void crud_wait(struct app *app, int64_t rev)
 {
 	if (!app->recon || rev <= 0)
 		return;
-	recon_kick(app->recon, rev);
 	if (recon_wait(app->recon, rev, app->apply_timeout_ms))
 		log_warnx("revision %lld not applied within %d ms; answering with its status so far",
 			  (long long)rev, app->apply_timeout_ms);
@@ -89,13 +94,15 @@ void crud_create(struct http_req *req, struct http_resp *resp)
 	}
 	pthread_mutex_lock(&req->app->store_lock);
 	rc = rs->create(req->app, obj, &e);
+	if (rc == STORE_CREATED)
+		crud_kick(req->app, rs->rev(obj), rs->kind, rs->id(obj));
 	pthread_mutex_unlock(&req->app->store_lock);
 	if (rc < 0) {
 		http_problem(resp, &e);
 		goto out;
 	}
-	if (rc == 0)
-		crud_apply_wait(req->app, rs->rev(obj));
+	if (rc == STORE_CREATED)
+		crud_wait(req->app, rs->rev(obj));
 	if (reload(req->app, rs, obj, &e)) {
 		http_problem(resp, &e);
 		goto out;
@@ -176,8 +183,9 @@ void crud_replace(struct http_req *req, struct http_resp *resp)
 		pthread_mutex_unlock(&req->app->store_lock);
 		goto fail;
 	}
+	crud_kick(req->app, rs->rev(obj), rs->kind, rs->id(obj));
 	pthread_mutex_unlock(&req->app->store_lock);
-	crud_apply_wait(req->app, rs->rev(obj));
+	crud_wait(req->app, rs->rev(obj));
 	if (reload(req->app, rs, obj, &e))
 		goto fail;
 	reply_obj(req, resp, 200, obj);
@@ -204,12 +212,14 @@ void crud_delete(struct http_req *req, struct http_resp *resp)
 	pthread_mutex_lock(&app->store_lock);
 	rc = rs->del(app, req->params[0], rev, &e);
 	rev = rc ? 0 : store_revision(app->store);
+	if (!rc)
+		crud_kick(app, rev, rs->kind, req->params[0]);
 	pthread_mutex_unlock(&app->store_lock);
 	if (rc) {
 		http_problem(resp, &e);
 		return;
 	}
-	crud_apply_wait(app, rev);
+	crud_wait(app, rev);
 	resp->status = 204;
 }
 

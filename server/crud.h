@@ -15,6 +15,7 @@
 
 #include "err.h"
 #include "http.h"
+#include "recon.h"
 
 struct app;
 
@@ -23,6 +24,7 @@ struct app;
 
 struct crud_resource {
 	const char *collection; /* "/v1/routes" */
+	enum recon_obj kind;	/* what the reconciler is told a write changed */
 	size_t size;		/* sizeof the model struct */
 	/* Body -> object (already zeroed, defaults to be set here), validated. */
 	int (*from_json)(json_t *body, void *obj, struct vr_err *e);
@@ -48,8 +50,10 @@ void crud_replace(struct http_req *req, struct http_resp *resp);
 void crud_delete(struct http_req *req, struct http_resp *resp);
 void crud_list(struct http_req *req, struct http_resp *resp);
 
-/* Hand a committed revision to the reconciler and wait for its apply (bounded). */
-void crud_apply_wait(struct app *app, int64_t rev);
+/* Tell the reconciler what a committed write changed; call with the store lock held. */
+void crud_kick(struct app *app, int64_t rev, enum recon_obj kind, const char *id);
+/* Wait (bounded) until revision rev has been applied. */
+void crud_wait(struct app *app, int64_t rev);
 
 /* The object's status as JSON {"state","reason"}. */
 json_t *crud_status_json(struct app *app, const char *id);
