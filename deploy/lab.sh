@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# The article's lab in network namespaces, with a vrouterd in each machine.
+#
+#   deploy/lab.sh up       build the namespaces and start the daemons
+#   deploy/lab.sh status   what is there
+#   deploy/lab.sh down     stop the daemons, delete the namespaces and the state dir
+#
+# Environment: VRLAB (namespace prefix, default vrlab), VRLAB_DIR (state, default
+# /run/vrlab), VROUTERD (daemon binary, default <repo>/build/vrouterd).
+#
+# It touches nothing outside its own namespaces and $VRLAB_DIR: the root namespace's
+# links, addresses, routes and firewall are never changed.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$SCRIPT_DIR/.." && pwd)
+# shellcheck source=deploy/lab-topology.sh
+. "$SCRIPT_DIR/lab-topology.sh"
+
+VRLAB=${VRLAB:-vrlab}
+DIR=${VRLAB_DIR:-/run/vrlab}
+VROUTERD=${VROUTERD:-$REPO_DIR/build/vrouterd}
+PORT=8080
+HOSTS=(router net01 net02)
+HEALTH_TIMEOUT=10 # seconds, per daemon
+
+die() {
+	echo "lab.sh: $*" >&2
+	exit 1
+}
+
+usage() {
+	cat <<EOF
+usage: deploy/lab.sh up|down|status
+
+  up      create namespaces ${VRLAB}-router, ${VRLAB}-net01, ${VRLAB}-net02 (the article's
+          lab: net01 192.168.150.2 -- router -- 192.168.100.2 net02), start a vrouterd in
+          each, state in ${DIR}/<host>/
+  status  show namespaces, daemons, addresses and routes
+  down    stop the daemons, delete the namespaces and ${DIR} (idempotent)
+
+environment: VRLAB=prefix (default vrlab), VRLAB_DIR=dir (default /run/vrlab),
+             VROUTERD=binary (default <repo>/build/vrouterd)
+EOF
+}
+
+ns_of() { echo "${VRLAB}-$1"; }
+
+ns_exists() { [[ -e /run/netns/$1 ]]; }
+
+need_root() {
+	[[ $(id -u) -eq 0 ]] || die "must be root (network namespaces need CAP_SYS_ADMIN): try sudo $0 $*"
+}
+
+check_names() {
+	[[ $VRLAB =~ ^[A-Za-z0-9][A-Za-z0-9_.-]*$ ]] || die "VRLAB='$VRLAB': use letters, digits, '_', '.', '-'"
+	[[ $DIR == /* && $DIR != / ]] || die "VRLAB_DIR='$DIR' must be an absolute path other than /"
+}
+
+# The pid is ours only if it still runs vrouterd inside our namespace's daemon slot.
+pid_is_daemon() {
+	local pid=$1
+	[[ $pid =~ ^[0-9]+$ ]] && [[ -r /proc/$pid/cmdline ]] &&
+		tr '\0' ' ' <"/proc/$pid/cmdline" | grep -- "vrouterd" >/dev/null
+}
+
+stop_pid() { # stop_pid PID: SIGTERM, wait up to 5 s, then SIGKILL
+	local pid=$1 i
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	echo "lab.sh: pid $pid ignored SIGTERM for 5 s, killing" >&2
+	kill -KILL "$pid" 2>/dev/null || true
+}
+
+cmd_down() {
+	need_root down
+	check_names
+	local h ns pid p
+	for h in "${HOSTS[@]}"; do
+		ns=$(ns_of "$h")
+		if [[ -f $DIR/$h/pid ]]; then
+			pid=$(<"$DIR/$h/pid")
+			if pid_is_daemon "$pid"; then
+				stop_pid "$pid"
+			fi
+		fi
+		if ns_exists "$ns"; then
+			# Anything else still running inside the lab's namespace (a user's nc, ...)
+			# would keep it alive after `ip netns del`.
+			for p in $(ip netns pids "$ns" 2>/dev/null); do
+				stop_pid "$p"
+			done
+			ip netns del "$ns" || echo "lab.sh: could not delete namespace $ns" >&2
+		fi
+		rm -rf -- "${DIR:?}/$h"
+	done
+	rm -f -- "$DIR/.vrlab"
+	if [[ -d $DIR ]]; then
+		rmdir -- "$DIR" 2>/dev/null || echo "lab.sh: $DIR not removed: it holds files that are not the lab's" >&2
+	fi
+	echo "lab ${VRLAB} is down"
+}
+
+wait_healthy() { # wait_healthy HOST: bounded wait for /healthz in its namespace
+	local h=$1 ns pid deadline
+	ns=$(ns_of "$h")
+	pid=$(<"$DIR/$h/pid")
+	deadline=$((SECONDS + HEALTH_TIMEOUT))
+	while ((SECONDS < deadline)); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "lab.sh: vrouterd in $ns exited; its log ($DIR/$h/vrouterd.log):" >&2
+			tail -n 30 "$DIR/$h/vrouterd.log" >&2 || true
+			return 1
+		fi
+		if ip netns exec "$ns" curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/healthz"; then
+			return 0
+		fi
+		sleep 0.2
+	done
+	echo "lab.sh: vrouterd in $ns did not answer /healthz within ${HEALTH_TIMEOUT}s; its log:" >&2
+	tail -n 30 "$DIR/$h/vrouterd.log" >&2 || true
+	return 1
+}
+
+start_daemon() { # start_daemon HOST
+	local h=$1 ns pid
+	ns=$(ns_of "$h")
+	# setsid: the daemon outlives this script and the terminal it was started from.
+	# No fork happens in between, so $! is the daemon's pid.
+	setsid ip netns exec "$ns" "$VROUTERD" --listen "127.0.0.1:$PORT" \
+		--db "$DIR/$h/vrouter.db" --token-file "$DIR/$h/token" \
+		</dev/null >>"$DIR/$h/vrouterd.log" 2>&1 &
+	pid=$!
+	echo "$pid" >"$DIR/$h/pid"
+}
+
+write_auth() { # write_auth HOST
+	local h=$1 token
+	[[ -s $DIR/$h/token ]] || {
+		echo "lab.sh: vrouterd did not create $DIR/$h/token" >&2
+		return 1
+	}
+	token=$(tr -d ' \n\r\t' <"$DIR/$h/token")
+	[[ $token =~ ^[0-9a-f]{64}$ ]] || echo "lab.sh: warning: $DIR/$h/token is not 64 hex characters" >&2
+	(
+		umask 077
+		printf 'Authorization: Bearer %s\n' "$token" >"$DIR/$h/auth"
+	)
+	chmod 600 "$DIR/$h/auth"
+}
+
+print_help() {
+	local h ns a
+	echo
+	echo "lab ${VRLAB} is up (state in $DIR):"
+	echo
+	echo "  ${VRLAB}-net01 enp0s1 192.168.150.2/24 fd00:150::2/64"
+	echo "     -- ${VRLAB}-router enp0s1 192.168.150.3/24 fd00:150::3/64 | enp0s2 192.168.100.3/24 fd00:100::3/64 --"
+	echo "  ${VRLAB}-net02 enp0s1 192.168.100.2/24 fd00:100::2/64"
+	for h in "${HOSTS[@]}"; do
+		ns=$(ns_of "$h")
+		a="ip netns exec $ns"
+		echo
+		echo "$h (namespace $ns), vrouterd log $DIR/$h/vrouterd.log:"
+		echo "  shell:  $a bash"
+		echo "  api:    $a curl -sS -H @$DIR/$h/auth http://127.0.0.1:$PORT/v1/routes"
+		case $h in
+		net01)
+			echo "  try:    $a ping -c1 192.168.100.2        # fails: no route yet"
+			echo "  route:  $a curl -sS -H @$DIR/$h/auth -H 'Content-Type: application/json' \\"
+			echo "            -d '{\"destination\":\"192.168.100.0/24\",\"via\":\"192.168.150.3\"}' http://127.0.0.1:$PORT/v1/routes"
+			;;
+		net02)
+			echo "  try:    $a ping -c1 192.168.150.2"
+			echo "  route:  $a curl -sS -H @$DIR/$h/auth -H 'Content-Type: application/json' \\"
+			echo "            -d '{\"destination\":\"192.168.150.0/24\",\"via\":\"192.168.100.3\"}' http://127.0.0.1:$PORT/v1/routes"
+			;;
+		router)
+			echo "  try:    $a ip route"
+			;;
+		esac
+	done
+	echo
+	echo "tear down: $0 down"
+}
+
+cmd_up() {
+	need_root up
+	check_names
+	[[ -x $VROUTERD ]] || die "vrouterd not built ($VROUTERD): run 'cmake -S . -B build && cmake --build build' in $REPO_DIR first (or deploy/setup.sh run)"
+	local tool h ns
+	for tool in ip curl setsid sysctl; do
+		command -v "$tool" >/dev/null || die "$tool not found (deploy/setup.sh installs what the lab needs)"
+	done
+	for h in "${HOSTS[@]}"; do
+		ns=$(ns_of "$h")
+		! ns_exists "$ns" || die "namespace $ns exists already: run '$0 down' first (or pick another VRLAB=)"
+	done
+
+	# From here on, a failure undoes everything.
+	trap 'rc=$?; if ((rc != 0)); then echo "lab.sh: up failed, cleaning up" >&2; cmd_down >/dev/null || true; fi' EXIT
+
+	mkdir -p -- "$DIR"
+	chmod 700 "$DIR"
+	: >"$DIR/.vrlab"
+	for h in "${HOSTS[@]}"; do
+		rm -rf -- "${DIR:?}/$h"
+		mkdir -m 700 -- "$DIR/$h"
+		ip netns add "$(ns_of "$h")"
+	done
+	lab_topology "$(ns_of router)" "$(ns_of net01)" "$(ns_of net02)"
+
+	for h in "${HOSTS[@]}"; do
+		start_daemon "$h"
+	done
+	for h in "${HOSTS[@]}"; do
+		wait_healthy "$h"
+		write_auth "$h"
+	done
+	trap - EXIT
+	print_help
+}
+
+cmd_status() {
+	check_names
+	local h ns pid state
+	for h in "${HOSTS[@]}"; do
+		ns=$(ns_of "$h")
+		if ! ns_exists "$ns"; then
+			echo "$h: namespace $ns absent"
+			continue
+		fi
+		state="not running"
+		if [[ -f $DIR/$h/pid ]]; then
+			pid=$(<"$DIR/$h/pid")
+			if pid_is_daemon "$pid"; then
+				state="running (pid $pid)"
+				if ip netns exec "$ns" curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$PORT/healthz"; then
+					state+=", healthy"
+				else
+					state+=", /healthz not answering"
+				fi
+			fi
+		fi
+		echo "$h: namespace $ns, vrouterd $state"
+		ip -n "$ns" -br addr show | sed 's/^/    /'
+		ip -n "$ns" route show | sed 's/^/    route  /'
+		ip -n "$ns" -6 route show | grep -v '^fe80::\|^multicast\|^ff00::' | sed 's/^/    route6 /' || true
+	done
+}
+
+case ${1:-} in
+up) cmd_up ;;
+down) cmd_down ;;
+status) cmd_status ;;
+-h | --help | help) usage ;;
+*)
+	usage >&2
+	exit 2
+	;;
+esac

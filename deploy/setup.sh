@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# The script behind the README's two commands.
+#
+#   deploy/setup.sh run  [vrouterd flags...]   install what is missing, build, start vrouterd
+#   deploy/setup.sh test [--unit]              install what is missing, build (normal and
+#                                              ASan/UBSan), run the tests of both builds
+#
+# Both re-run themselves with sudo when not root (packages, /etc/iproute2, network
+# namespaces for the end-to-end tests). Nothing here changes the host's network: the
+# end-to-end tests work in network namespaces they create and remove.
+set -euo pipefail
+
+REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO_DIR"
+
+PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libnl-3-dev
+	libnl-route-3-dev libnftnl-dev libmnl-dev libsqlite3-dev libcmocka-dev nftables iproute2
+	iputils-ping netcat-openbsd curl jq procps)
+DB_DIR=/var/lib/vrouter
+LISTEN=127.0.0.1:8080
+
+die() {
+	echo "setup.sh: $*" >&2
+	exit 1
+}
+
+usage() {
+	cat <<'EOF'
+usage: deploy/setup.sh run [vrouterd flags...]
+       deploy/setup.sh test [--unit]
+
+  run    install missing packages, build into build/, start build/vrouterd in the
+         foreground (database /var/lib/vrouter/vrouter.db, API on 127.0.0.1:8080)
+  test   also build build-asan/ (-DVR_SANITIZE=ON) and run ctest in both builds;
+         --unit runs only the unit tests (ctest -L unit)
+EOF
+}
+
+step() { printf '\n==> %s\n' "$*"; }
+
+ensure_root() {
+	if [[ $(id -u) -ne 0 ]]; then
+		command -v sudo >/dev/null || die "must be root (and sudo is not installed)"
+		echo "setup.sh: not root, re-running with sudo" >&2
+		exec sudo -- "$REPO_DIR/deploy/setup.sh" "$@"
+	fi
+}
+
+ensure_packages() {
+	local p missing=()
+	for p in "${PACKAGES[@]}"; do
+		if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+			missing+=("$p")
+		fi
+	done
+	if ((${#missing[@]} == 0)); then
+		return 0
+	fi
+	step "installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update
+	apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+# A naming file only (`ip route` prints "proto vrouter" instead of "proto 245").
+install_rt_protos() {
+	install -d -m 0755 /etc/iproute2/rt_protos.d
+	install -m 0644 deploy/rt_protos.d/vrouter.conf /etc/iproute2/rt_protos.d/vrouter.conf
+}
+
+build() { # build DIR [cmake args...]
+	local dir=$1
+	shift
+	step "building $dir"
+	cmake -S . -B "$dir" "$@"
+	cmake --build "$dir" -j "$(nproc)"
+}
+
+cmd_run() {
+	build build
+	install -d -m 0700 "$DB_DIR"
+	cat <<EOF
+
+vrouterd: API on http://$LISTEN, database $DB_DIR/vrouter.db
+token file: $DB_DIR/token (created 0600 on first start)
+try, from another terminal:
+  curl -sS http://$LISTEN/healthz
+  curl -sS -H "Authorization: Bearer \$(sudo cat $DB_DIR/token)" http://$LISTEN/v1/routes
+
+EOF
+	exec build/vrouterd --listen "$LISTEN" --db "$DB_DIR/vrouter.db" --token-file "$DB_DIR/token" "$@"
+}
+
+# run_ctest DIR LOG [ctest args...]: prints ctest's output, keeps it in LOG, returns its rc.
+run_ctest() {
+	local dir=$1 log=$2 rc=0
+	shift 2
+	step "ctest --test-dir $dir $*"
+	ctest --test-dir "$dir" --output-on-failure -j "$(nproc)" "$@" 2>&1 | tee "$log" || rc=$?
+	return "$rc"
+}
+
+# "100% tests passed, 0 tests failed out of 12" -> that line, or a word why not.
+ctest_summary() {
+	local log=$1 line
+	line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1 || true)
+	if [[ -n $line ]]; then
+		echo "$line"
+	elif grep -q 'No tests were found' "$log"; then
+		echo "no tests found"
+	else
+		echo "ctest did not finish"
+	fi
+}
+
+cmd_test() {
+	local ctest_args=() arg
+	for arg in "$@"; do
+		case $arg in
+		--unit) ctest_args=(-L unit) ;;
+		*) die "test: unknown option $arg (only --unit)" ;;
+		esac
+	done
+
+	build build
+	build build-asan -DVR_SANITIZE=ON
+
+	# Sanitizer reports make the test fail, with a stack trace.
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:strict_string_checks=1}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+	local rc1=0 rc2=0 s1 s2 start=$SECONDS
+	LOG_DIR=$(mktemp -d)
+	trap 'rm -rf "$LOG_DIR"' EXIT
+	run_ctest build "$LOG_DIR/build.log" "${ctest_args[@]}" || rc1=$?
+	run_ctest build-asan "$LOG_DIR/asan.log" "${ctest_args[@]}" || rc2=$?
+	s1=$(ctest_summary "$LOG_DIR/build.log")
+	s2=$(ctest_summary "$LOG_DIR/asan.log")
+
+	echo
+	if ((rc1 == 0 && rc2 == 0)); then
+		echo "setup.sh test: PASS in $((SECONDS - start))s (build: $s1; build-asan: $s2)"
+	else
+		echo "setup.sh test: FAIL in $((SECONDS - start))s (build: $s1; build-asan: $s2)"
+		return 1
+	fi
+}
+
+main() {
+	local cmd=${1:-}
+	case $cmd in
+	run | test) ;;
+	-h | --help | help)
+		usage
+		return 0
+		;;
+	*)
+		usage >&2
+		return 2
+		;;
+	esac
+	ensure_root "$@"
+	shift
+	command -v dpkg-query >/dev/null || die "this script expects a Debian/Ubuntu system (dpkg, apt-get)"
+	ensure_packages
+	install_rt_protos
+	case $cmd in
+	run) cmd_run "$@" ;;
+	test) cmd_test "$@" ;;
+	esac
+}
+
+main "$@"
