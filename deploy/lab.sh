@@ -170,13 +170,13 @@ print_help() {
 		case $h in
 		net01)
 			echo "  try:    $a ping -c1 192.168.100.2        # fails: no route yet"
-			echo "  route:  $a curl -sS -H @$DIR/$h/auth -H 'Content-Type: application/json' \\"
-			echo "            -d '{\"destination\":\"192.168.100.0/24\",\"via\":\"192.168.150.3\"}' http://127.0.0.1:$PORT/v1/routes"
+			echo "  route:  $a curl -sS -H @$DIR/$h/auth \\"
+			echo "            --json '{\"destination\":\"192.168.100.0/24\",\"via\":\"192.168.150.3\"}' http://127.0.0.1:$PORT/v1/routes"
 			;;
 		net02)
 			echo "  try:    $a ping -c1 192.168.150.2"
-			echo "  route:  $a curl -sS -H @$DIR/$h/auth -H 'Content-Type: application/json' \\"
-			echo "            -d '{\"destination\":\"192.168.150.0/24\",\"via\":\"192.168.100.3\"}' http://127.0.0.1:$PORT/v1/routes"
+			echo "  route:  $a curl -sS -H @$DIR/$h/auth \\"
+			echo "            --json '{\"destination\":\"192.168.150.0/24\",\"via\":\"192.168.100.3\"}' http://127.0.0.1:$PORT/v1/routes"
 			;;
 		router)
 			echo "  try:    $a ip route"

@@ -171,6 +171,15 @@ kill "$MON" 2>/dev/null || true
 check_no_match "no route deleted during stop and start (ip monitor)" \
 	'^Deleted .*(192\.168\.100\.0/24|fd00:100::/64)' "$(cat "$monitor")"
 
+e2e_step "(e2) start-up restores what the kernel lost while the daemon was stopped"
+e2e_stop "$N1"
+ip -n "$N1" route del 192.168.100.0/24
+ip -n "$N1" -6 route del fd00:100::/64
+e2e_daemon "$N1"
+check_poll "IPv4 route restored at start-up" 3 has_vroute "$N1" 192.168.100.0/24
+check_poll "IPv6 route restored at start-up" 3 has_vroute "$N1" fd00:100::/64
+check "ping works after the restore" ping_ok "$N1" 192.168.100.2
+
 e2e_step "(f) a route deleted by hand comes back"
 ip -n "$N1" route del 192.168.100.0/24
 check_poll "192.168.100.0/24 back in net01 within 3s" 3 has_vroute "$N1" 192.168.100.0/24
