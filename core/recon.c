@@ -14,6 +14,7 @@
 
 #include "idmap.h"
 #include "log.h"
+#include "metrics.h"
 #include "plan.h"
 #include "store.h"
 
@@ -250,6 +251,7 @@ static int sync_full(struct recon *r, int64_t *rev_out, char *err, size_t errlen
 	r->stats.drift_repairs_routes += repairs;
 	recount(r);
 	pthread_mutex_unlock(&r->lock);
+	metrics_drift_repair(MK_ROUTE, repairs);
 	if (repairs)
 		log_info("repaired %llu owned route(s) that were missing or changed in the kernel",
 			 (unsigned long long)repairs);
@@ -379,8 +381,10 @@ static void record(struct recon *r, int rc, int64_t rev, double ms, const char *
 	}
 	if (rc >= 0 && rev > r->stats.applied_rev)
 		r->stats.applied_rev = rev;
+	metrics_owned(MK_ROUTE, r->stats.routes_owned);
 	pthread_cond_broadcast(&r->applied);
 	pthread_mutex_unlock(&r->lock);
+	metrics_apply(ms / 1000.0, rc != 0);
 	if (rc < 0)
 		log_warnx("apply failed: %s", err);
 	else

@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "app.h"
 #include "log.h"
+#include "metrics.h"
 
 #define HTTP_CONN_LIMIT 256
 #define HTTP_CONN_TIMEOUT_S 30
@@ -26,6 +28,7 @@ struct http_server {
 /* Per-request state across the access handler's calls. */
 struct req_ctx {
 	const struct http_endpoint *ep;
+	struct timespec start;
 	char path[HTTP_PATH_MAX];
 	const char *params[HTTP_PARAMS_MAX];
 	char *body;
@@ -242,7 +245,11 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct http_resp *r)
 	enum MHD_Result ret;
 	char *text = NULL;
 
-	if (r->raw) {
+	if (r->raw && r->owned == r->raw) {
+		mr = MHD_create_response_from_buffer(r->raw_len, r->owned, MHD_RESPMEM_MUST_FREE);
+		if (mr)
+			r->owned = NULL;
+	} else if (r->raw) {
 		mr = MHD_create_response_from_buffer(r->raw_len, (void *)r->raw,
 						     MHD_RESPMEM_PERSISTENT);
 	} else if (r->body) {
@@ -284,12 +291,24 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct http_resp *r)
 	return ret;
 }
 
+static void observe(const struct req_ctx *ctx, const char *method, int status)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	metrics_http(ctx->ep ? ctx->ep->pattern : "unmatched", method, status,
+		     (double)(now.tv_sec - ctx->start.tv_sec) +
+			     (double)(now.tv_nsec - ctx->start.tv_nsec) / 1e9);
+}
+
 static enum MHD_Result send_and_free(struct MHD_Connection *c, struct http_resp *r)
 {
 	enum MHD_Result ret = send_resp(c, r);
 
 	json_decref(r->body);
 	r->body = NULL;
+	free(r->owned);
+	r->owned = NULL;
 	return ret;
 }
 
@@ -328,6 +347,7 @@ static bool admit(struct http_server *srv, struct MHD_Connection *c, const char 
 	}
 	return false;
 queue:
+	observe(ctx, method, r.status);
 	*ret = send_and_free(c, &r);
 	return true;
 }
@@ -385,8 +405,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (!ctx)
 			return MHD_NO;
 		*con_cls = ctx;
+		clock_gettime(CLOCK_MONOTONIC, &ctx->start);
 		if (strlen(url) >= HTTP_PATH_MAX) {
 			http_problemf(&r, 404, NULL, "path too long");
+			observe(ctx, method, 404);
 			return send_and_free(c, &r);
 		}
 		if (admit(srv, c, url, method, ctx, &ret))
@@ -426,6 +448,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		log_warnx("%s %s -> %d", method, url, r.status);
 	else
 		log_debug("%s %s -> %d", method, url, r.status);
+	observe(ctx, method, r.status);
 	return send_and_free(c, &r);
 }
 

@@ -35,7 +35,8 @@ struct http_resp {
 	int status;
 	json_t *body;			 /* owned: freed after sending */
 	const char *content_type;	 /* default application/json */
-	const char *raw;		 /* static bytes instead of body (web assets) */
+	const char *raw;		 /* bytes instead of body (web assets, metrics) */
+	char *owned;			 /* malloc'd buffer freed after sending (raw may point into it) */
 	size_t raw_len;
 	char location[HTTP_HEADER_MAX];
 	char etag[HTTP_HEADER_MAX];
