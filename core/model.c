@@ -1,6 +1,7 @@
 #include "model.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -335,10 +336,31 @@ int model_route_validate(struct route *r, struct vr_err *e)
 	return check_description(r->description, e);
 }
 
-int model_rtb_validate(struct route_table *t, struct vr_err *e)
+/* A group or table name: required, at most NAME_MAX_LEN bytes, no control characters. */
+static int check_name(const char *name, size_t size, struct vr_err *e)
 {
 	size_t n, i;
 
+	n = strnlen(name, size);
+	if (n == 0)
+		return invalid(e, "name", "name is required");
+	if (n > NAME_MAX_LEN)
+		return invalid(e, "name", "name \"%.*s...\" is longer than %d bytes",
+		               quote_len(name), name, NAME_MAX_LEN);
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return invalid(e, "name",
+			               "name \"%s\" contains a control character (0x%02x at byte "
+			               "%zu)",
+			               name, c, i);
+	}
+	return 0;
+}
+
+int model_rtb_validate(struct route_table *t, struct vr_err *e)
+{
 	if (!terminated(t->id, sizeof(t->id)))
 		return invalid(e, "id", "id is longer than %d bytes", ID_MAX - 1);
 	if (t->id[0] && !model_rtb_id_valid(t->id))
@@ -347,21 +369,8 @@ int model_rtb_validate(struct route_table *t, struct vr_err *e)
 		               "lowercase hex digits)",
 		               t->id, RTB_MAIN_ID, ID_HEX_MAX);
 
-	n = strnlen(t->name, sizeof(t->name));
-	if (n == 0)
-		return invalid(e, "name", "name is required");
-	if (n > NAME_MAX_LEN)
-		return invalid(e, "name", "name \"%.*s...\" is longer than %d bytes",
-		               quote_len(t->name), t->name, NAME_MAX_LEN);
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)t->name[i];
-
-		if (c < 0x20 || c == 0x7f)
-			return invalid(e, "name",
-			               "name \"%s\" contains a control character (0x%02x at byte "
-			               "%zu)",
-			               t->name, c, i);
-	}
+	if (check_name(t->name, sizeof(t->name), e) < 0)
+		return -EINVAL;
 
 	/* 0 asks the server to pick one; 254 is main's and the store reports the clash. */
 	if (t->table == TABLE_DEFAULT || t->table == TABLE_LOCAL)
@@ -425,6 +434,353 @@ void model_rtbs_free(struct route_table *v, size_t n)
 		return;
 	for (i = 0; i < n; i++)
 		model_rtb_clear(&v[i]);
+	free(v);
+}
+
+/* ---- security groups ---- */
+
+static const char *const sg_direction_names[] = {
+    [SG_INGRESS] = "ingress",
+    [SG_EGRESS] = "egress",
+};
+
+static const char *const sg_protocol_names[] = {
+    [SG_PROTO_TCP] = "tcp",       [SG_PROTO_UDP] = "udp", [SG_PROTO_ICMP] = "icmp",
+    [SG_PROTO_ICMPV6] = "icmpv6", [SG_PROTO_ALL] = "all",
+};
+
+static int name_parse(const char *const *names, size_t n, const char *s)
+{
+	size_t i;
+
+	if (!s)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (strcmp(s, names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+int model_sg_direction_parse(const char *s)
+{
+	return name_parse(sg_direction_names, N_ELEMS(sg_direction_names), s);
+}
+
+const char *model_sg_direction_name(enum sg_direction d)
+{
+	if ((unsigned)d >= N_ELEMS(sg_direction_names))
+		return "unknown";
+	return sg_direction_names[d];
+}
+
+int model_sg_protocol_parse(const char *s)
+{
+	return name_parse(sg_protocol_names, N_ELEMS(sg_protocol_names), s);
+}
+
+const char *model_sg_protocol_name(enum sg_protocol p)
+{
+	if ((unsigned)p >= N_ELEMS(sg_protocol_names))
+		return "unknown";
+	return sg_protocol_names[p];
+}
+
+/*
+ * "default" parses as 0.0.0.0/0 for routes; in a security group it would read
+ * as "everything" while meaning IPv4 only, so the word is refused there.
+ */
+static bool is_default_word(const char *s)
+{
+	return strcmp(s, "default") == 0;
+}
+
+/* Parse target i (field "targets[i]") and fill t->local / t->p. */
+static int sg_check_target(struct sg_target *t, size_t i, struct vr_err *e)
+{
+	char field[ERR_FIELD_MAX];
+	char hint[CIDR_STR_MAX];
+	struct prefix masked;
+	int rc;
+
+	snprintf(field, sizeof(field), "targets[%zu]", i);
+	t->local = false;
+	memset(&t->p, 0, sizeof(t->p));
+	if (!terminated(t->text, sizeof(t->text)))
+		return invalid(e, field, "%s is longer than %d bytes", field, CIDR_STR_MAX - 1);
+	if (!t->text[0])
+		return invalid(e, field, "%s is empty (write \"local\", an address or a CIDR)",
+		               field);
+	if (strcmp(t->text, SG_TARGET_LOCAL) == 0) {
+		t->local = true;
+		return 0;
+	}
+	rc = is_default_word(t->text) ? -EINVAL : cidr_parse_prefix(t->text, true, &t->p);
+	if (rc == -EDOM) {
+		masked = t->p;
+		cidr_mask(&masked);
+		cidr_format_prefix(&masked, hint, sizeof(hint));
+		return invalid(e, field, "%s %s: host bits set (did you mean %s?)", field, t->text,
+		               hint);
+	}
+	if (rc < 0)
+		return invalid(e, field,
+		               "%s \"%s\" is not \"local\", an IPv4 or IPv6 address, or a CIDR",
+		               field, t->text);
+	return 0;
+}
+
+static bool sg_target_equal(const struct sg_target *a, const struct sg_target *b)
+{
+	if (a->local || b->local)
+		return a->local == b->local;
+	return cidr_prefix_equal(&a->p, &b->p);
+}
+
+static int sg_check_targets(struct security_group *g, struct vr_err *e)
+{
+	size_t i, j;
+
+	if (g->ntargets > SG_TARGETS_MAX)
+		return invalid(e, "targets", "targets has %zu entries, at most %d are allowed",
+		               g->ntargets, SG_TARGETS_MAX);
+	if (g->ntargets && !g->targets)
+		return invalid(e, "targets", "targets are missing");
+	for (i = 0; i < g->ntargets; i++) {
+		if (sg_check_target(&g->targets[i], i, e) < 0)
+			return -EINVAL;
+		/* Quadratic, but over at most SG_TARGETS_MAX entries. */
+		for (j = 0; j < i; j++) {
+			char field[ERR_FIELD_MAX];
+
+			if (!sg_target_equal(&g->targets[i], &g->targets[j]))
+				continue;
+			snprintf(field, sizeof(field), "targets[%zu]", i);
+			return invalid(e, field, "%s \"%s\" repeats targets[%zu] \"%s\"", field,
+			               g->targets[i].text, j, g->targets[j].text);
+		}
+	}
+	return 0;
+}
+
+int model_sg_validate(struct security_group *g, struct vr_err *e)
+{
+	if (!terminated(g->id, sizeof(g->id)))
+		return invalid(e, "id", "id is longer than %d bytes", ID_MAX - 1);
+	if (g->id[0] && !model_id_valid(g->id, "sg-"))
+		return invalid(
+		    e, "id",
+		    "id \"%s\" is not a security group id (\"sg-\" and 1 to %d lowercase "
+		    "hex digits)",
+		    g->id, ID_HEX_MAX);
+	if (check_name(g->name, sizeof(g->name), e) < 0)
+		return -EINVAL;
+	if (sg_check_targets(g, e) < 0)
+		return -EINVAL;
+	return check_description(g->description, e);
+}
+
+static bool proto_has_ports(enum sg_protocol p)
+{
+	return p == SG_PROTO_TCP || p == SG_PROTO_UDP;
+}
+
+static int sg_rule_check_ports(struct sg_rule *r, struct vr_err *e)
+{
+	r->has_ports = false;
+	r->port_from = r->port_to = 0;
+	if (!r->port_from_set && !r->port_to_set)
+		return 0;
+	if (!proto_has_ports(r->protocol))
+		return invalid(
+		    e, "port_from",
+		    "ports apply only to tcp and udp, not to protocol %s (omit port_from "
+		    "and port_to)",
+		    model_sg_protocol_name(r->protocol));
+	if (!r->port_from_set)
+		return invalid(e, "port_from",
+		               "port_from is required with port_to (%" PRId64
+		               "); for one port give both the same value",
+		               r->port_to_in);
+	if (!r->port_to_set)
+		return invalid(e, "port_to",
+		               "port_to is required with port_from (%" PRId64
+		               "); for one port give both the same value",
+		               r->port_from_in);
+	if (r->port_from_in < 1 || r->port_from_in > SG_PORT_MAX)
+		return invalid(e, "port_from", "port_from %" PRId64 " is out of range 1..%d",
+		               r->port_from_in, SG_PORT_MAX);
+	if (r->port_to_in < 1 || r->port_to_in > SG_PORT_MAX)
+		return invalid(e, "port_to", "port_to %" PRId64 " is out of range 1..%d",
+		               r->port_to_in, SG_PORT_MAX);
+	if (r->port_from_in > r->port_to_in)
+		return invalid(e, "port_from", "port_from %" PRId64 " is above port_to %" PRId64,
+		               r->port_from_in, r->port_to_in);
+	r->has_ports = true;
+	r->port_from = (uint16_t)r->port_from_in;
+	r->port_to = (uint16_t)r->port_to_in;
+	return 0;
+}
+
+static int sg_rule_check_cidr(struct sg_rule *r, struct vr_err *e)
+{
+	struct ipaddr bare;
+	struct prefix masked;
+	char hint[CIDR_STR_MAX];
+	int rc;
+
+	rc = is_default_word(r->cidr_text) ? -EINVAL
+	                                   : cidr_parse_prefix(r->cidr_text, false, &r->cidr);
+	if (rc == -EDOM) {
+		masked = r->cidr;
+		cidr_mask(&masked);
+		cidr_format_prefix(&masked, hint, sizeof(hint));
+		memset(&r->cidr, 0, sizeof(r->cidr));
+		return invalid(e, "cidr", "cidr %s: host bits set (did you mean %s?)", r->cidr_text,
+		               hint);
+	}
+	if (rc < 0) {
+		memset(&r->cidr, 0, sizeof(r->cidr));
+		if (cidr_parse_addr(r->cidr_text, &bare) == 0)
+			return invalid(
+			    e, "cidr",
+			    "cidr \"%s\" is not an IPv4 or IPv6 CIDR (no prefix length; for "
+			    "one host write %s/%u)",
+			    r->cidr_text, r->cidr_text, cidr_max_len(bare.family));
+		if (is_default_word(r->cidr_text))
+			return invalid(
+			    e, "cidr",
+			    "cidr \"default\" is ambiguous here: write 0.0.0.0/0 or ::/0");
+		return invalid(e, "cidr", "cidr \"%s\" is not an IPv4 or IPv6 CIDR", r->cidr_text);
+	}
+	if ((r->protocol == SG_PROTO_ICMP && r->cidr.addr.family != AF_INET) ||
+	    (r->protocol == SG_PROTO_ICMPV6 && r->cidr.addr.family != AF_INET6))
+		return invalid(e, "cidr", "cidr %s is %s, which protocol %s never carries",
+		               r->cidr_text, family_name(r->cidr.addr.family),
+		               model_sg_protocol_name(r->protocol));
+	return 0;
+}
+
+int model_sg_rule_validate(struct sg_rule *r, struct vr_err *e)
+{
+	memset(&r->cidr, 0, sizeof(r->cidr));
+	r->has_ports = false;
+	r->port_from = r->port_to = 0;
+
+	if (!terminated(r->id, sizeof(r->id)))
+		return invalid(e, "id", "id is longer than %d bytes", ID_MAX - 1);
+	if (!terminated(r->group_id, sizeof(r->group_id)))
+		return invalid(e, "security_group_id", "security_group_id is longer than %d bytes",
+		               ID_MAX - 1);
+	if (!terminated(r->cidr_text, sizeof(r->cidr_text)))
+		return invalid(e, "cidr", "cidr is longer than %d bytes", CIDR_STR_MAX - 1);
+	if (!terminated(r->remote_group_id, sizeof(r->remote_group_id)))
+		return invalid(e, "remote_security_group_id",
+		               "remote_security_group_id is longer than %d bytes", ID_MAX - 1);
+
+	if (r->id[0] && !model_id_valid(r->id, "sgr-"))
+		return invalid(e, "id",
+		               "id \"%s\" is not a security group rule id (\"sgr-\" and 1 to %d "
+		               "lowercase hex digits)",
+		               r->id, ID_HEX_MAX);
+	if (!r->group_id[0])
+		return invalid(e, "security_group_id", "security_group_id is required");
+	if (!model_id_valid(r->group_id, "sg-"))
+		return invalid(e, "security_group_id",
+		               "security_group_id \"%s\" is not a security group id (\"sg-\" and 1 "
+		               "to %d lowercase hex digits)",
+		               r->group_id, ID_HEX_MAX);
+	if ((unsigned)r->direction > SG_EGRESS)
+		return invalid(e, "direction", "direction %d is not ingress or egress",
+		               (int)r->direction);
+	if ((unsigned)r->protocol > SG_PROTO_ALL)
+		return invalid(e, "protocol", "protocol %d is not tcp, udp, icmp, icmpv6 or all",
+		               (int)r->protocol);
+	if (sg_rule_check_ports(r, e) < 0)
+		return -EINVAL;
+
+	if (r->cidr_text[0] && r->remote_group_id[0])
+		return invalid(
+		    e, "cidr",
+		    "give either cidr (\"%s\") or remote_security_group_id (\"%s\"), not "
+		    "both",
+		    r->cidr_text, r->remote_group_id);
+	if (!r->cidr_text[0] && !r->remote_group_id[0])
+		return invalid(e, "cidr",
+		               "a rule needs cidr or remote_security_group_id (exactly one)");
+	if (r->cidr_text[0] && sg_rule_check_cidr(r, e) < 0)
+		return -EINVAL;
+	if (r->remote_group_id[0] && !model_id_valid(r->remote_group_id, "sg-"))
+		return invalid(
+		    e, "remote_security_group_id",
+		    "remote_security_group_id \"%s\" is not a security group id (\"sg-\" "
+		    "and 1 to %d lowercase hex digits)",
+		    r->remote_group_id, ID_HEX_MAX);
+	return check_description(r->description, e);
+}
+
+bool model_sg_same(const struct security_group *a, const struct security_group *b)
+{
+	size_t i;
+
+	if (strcmp(a->id, b->id) != 0 || strcmp(a->name, b->name) != 0 ||
+	    !desc_same(a->description, b->description) || a->ntargets != b->ntargets)
+		return false;
+	for (i = 0; i < a->ntargets; i++)
+		if (strcmp(a->targets[i].text, b->targets[i].text) != 0)
+			return false;
+	return true;
+}
+
+bool model_sg_rule_same(const struct sg_rule *a, const struct sg_rule *b)
+{
+	return strcmp(a->id, b->id) == 0 && strcmp(a->group_id, b->group_id) == 0 &&
+	       a->direction == b->direction && a->protocol == b->protocol &&
+	       a->port_from_set == b->port_from_set && a->port_to_set == b->port_to_set &&
+	       (!a->port_from_set || a->port_from_in == b->port_from_in) &&
+	       (!a->port_to_set || a->port_to_in == b->port_to_in) &&
+	       strcmp(a->cidr_text, b->cidr_text) == 0 &&
+	       strcmp(a->remote_group_id, b->remote_group_id) == 0 &&
+	       desc_same(a->description, b->description);
+}
+
+void model_sg_clear(struct security_group *g)
+{
+	if (!g)
+		return;
+	free(g->description);
+	g->description = NULL;
+	free(g->targets);
+	g->targets = NULL;
+	g->ntargets = 0;
+}
+
+void model_sg_rule_clear(struct sg_rule *r)
+{
+	if (!r)
+		return;
+	free(r->description);
+	r->description = NULL;
+}
+
+void model_sgs_free(struct security_group *v, size_t n)
+{
+	size_t i;
+
+	if (!v)
+		return;
+	for (i = 0; i < n; i++)
+		model_sg_clear(&v[i]);
+	free(v);
+}
+
+void model_sg_rules_free(struct sg_rule *v, size_t n)
+{
+	size_t i;
+
+	if (!v)
+		return;
+	for (i = 0; i < n; i++)
+		model_sg_rule_clear(&v[i]);
 	free(v);
 }
 

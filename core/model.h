@@ -70,6 +70,8 @@ struct route {
 /* ---- security groups ---- */
 
 #define SG_TARGETS_MAX 256 /* targets per group */
+#define SG_TARGET_LOCAL "local" /* the target meaning this host itself */
+#define SG_PORT_MAX 65535
 
 /* One target as written: an address, a CIDR, or "local" (this host itself). */
 struct sg_target {
@@ -97,7 +99,11 @@ struct sg_rule {
 	char group_id[ID_MAX];
 	enum sg_direction direction;
 	enum sg_protocol protocol;
-	bool has_ports;		       /* port_from/port_to given (tcp/udp only); else all ports */
+	/* As written: which port fields the client gave, with their values unchecked. */
+	bool port_from_set, port_to_set;
+	int64_t port_from_in, port_to_in;
+	/* Filled by model_sg_rule_validate: both ports given (tcp/udp only); else all ports. */
+	bool has_ports;
 	uint16_t port_from, port_to;
 	char cidr_text[CIDR_STR_MAX];  /* as written; "" when remote_group_id is used */
 	struct prefix cidr;	       /* parsed cidr_text */
@@ -143,6 +149,44 @@ void model_rtb_clear(struct route_table *t);
 /* Free an array of n routes / tables and their contents. NULL-safe. */
 void model_routes_free(struct route *v, size_t n);
 void model_rtbs_free(struct route_table *v, size_t n);
+
+/* "ingress" <-> SG_INGRESS, "tcp" <-> SG_PROTO_TCP ... parse returns -1 for an unknown name. */
+int model_sg_direction_parse(const char *s);
+const char *model_sg_direction_name(enum sg_direction d);
+int model_sg_protocol_parse(const char *s);
+const char *model_sg_protocol_name(enum sg_protocol p);
+
+/*
+ * Check a security group as written and fill each target's local/p. 422
+ * naming the field for a bad id ("sg-"), a missing, too long or unprintable
+ * name, more than SG_TARGETS_MAX targets, a target that is neither "local"
+ * nor an address or CIDR, host bits set (field "targets[i]"), a target given
+ * twice (compared canonically), a description too long. No targets is valid:
+ * such a group is only a remote reference for rules.
+ */
+int model_sg_validate(struct security_group *g, struct vr_err *e)
+    __attribute__((warn_unused_result));
+
+/*
+ * Check a rule as written and fill has_ports/port_from/port_to and cidr. 422
+ * naming the field for a bad id ("sgr-") or group id, a direction or protocol
+ * out of range, ports with a protocol other than tcp/udp, one port without the
+ * other, a port outside 1..65535 or port_from > port_to, both or neither of
+ * cidr and remote_group_id (field "cidr"), a bad CIDR or host bits set, a
+ * cidr of a family the protocol never carries (icmp + IPv6, icmpv6 + IPv4).
+ */
+int model_sg_rule_validate(struct sg_rule *r, struct vr_err *e) __attribute__((warn_unused_result));
+
+/* True when the writable fields are identical as written (targets in order). */
+bool model_sg_same(const struct security_group *a, const struct security_group *b);
+bool model_sg_rule_same(const struct sg_rule *a, const struct sg_rule *b);
+
+/* Free what the struct owns (description, targets), not the struct. NULL-safe. */
+void model_sg_clear(struct security_group *g);
+void model_sg_rule_clear(struct sg_rule *r);
+/* Free an array of n groups / rules and their contents. NULL-safe. */
+void model_sgs_free(struct security_group *v, size_t n);
+void model_sg_rules_free(struct sg_rule *v, size_t n);
 
 /* Current time as RFC 3339 UTC with milliseconds. */
 void model_now(char buf[TIME_MAX]);

@@ -23,12 +23,24 @@
 #define PRAGMA_SQL_MAX 64
 /* First allocation of a list; it doubles from there. */
 #define LIST_INITIAL 64
+/* First allocation of a group's targets. */
+#define SG_TARGETS_FIRST 4
 
 #define ROUTE_COLS                                                                                 \
 	"r.id, r.route_table_id, r.destination, r.type, r.via, r.dev, r.metric, r.description, "   \
 	"r.created_at, r.updated_at, r.rev, t.table_no FROM routes r JOIN route_tables t ON t.id " \
 	"= r.route_table_id"
 #define RTB_COLS "id, name, table_no, description, created_at, updated_at, rev FROM route_tables"
+#define SG_COLS "id, name, description, created_at, updated_at, rev FROM security_groups"
+#define SGR_COLS                                                                                   \
+	"id, security_group_id, direction, protocol, port_from, port_to, cidr, "                   \
+	"remote_security_group_id, description, created_at, updated_at, rev FROM "                 \
+	"security_group_rules"
+/* A rule's identity for the uniqueness check, mirroring security_group_rules_key. */
+#define SGR_KEY_MATCH                                                                              \
+	"security_group_id = ?1 AND direction = ?2 AND protocol = ?3 AND IFNULL(port_from, 0) = "  \
+	"?4 "                                                                                      \
+	"AND IFNULL(port_to, 0) = ?5 AND IFNULL(cidr_key, remote_security_group_id) = ?6"
 
 /* Every statement the store runs, prepared once at open. */
 enum st {
@@ -55,6 +67,26 @@ enum st {
 	ST_RT_UPDATE,
 	ST_RT_DELETE,
 	ST_RT_CONFLICT,
+	ST_SG_GET,
+	ST_SG_LIST,
+	ST_SG_LOAD,
+	ST_SG_INSERT,
+	ST_SG_UPDATE,
+	ST_SG_DELETE,
+	ST_SG_EXISTS,
+	ST_SG_BY_NAME,
+	ST_SG_REFERRER,
+	ST_SG_TG_GET,
+	ST_SG_TG_CLEAR,
+	ST_SG_TG_INSERT,
+	ST_SGR_GET,
+	ST_SGR_LIST,
+	ST_SGR_LIST_GROUP,
+	ST_SGR_LOAD,
+	ST_SGR_INSERT,
+	ST_SGR_UPDATE,
+	ST_SGR_DELETE,
+	ST_SGR_CONFLICT,
 	ST__N
 };
 
@@ -90,6 +122,39 @@ static const char *const st_sql[ST__N] = {
     [ST_RT_DELETE] = "DELETE FROM routes WHERE id = ?1",
     [ST_RT_CONFLICT] = "SELECT id, metric FROM routes WHERE route_table_id = ?1 AND "
                        "dst_key = ?2 AND metric_key = ?3 AND id <> ?4 LIMIT 1",
+    [ST_SG_GET] = "SELECT " SG_COLS " WHERE id = ?1",
+    [ST_SG_LIST] = "SELECT " SG_COLS " WHERE id > ?1 ORDER BY id LIMIT ?2",
+    [ST_SG_LOAD] = "SELECT " SG_COLS " ORDER BY id",
+    [ST_SG_INSERT] = "INSERT INTO security_groups (id, name, description, created_at, "
+                     "updated_at, rev) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_SG_UPDATE] = "UPDATE security_groups SET name = ?2, description = ?3, updated_at = ?5, "
+                     "rev = ?6 WHERE id = ?1",
+    [ST_SG_DELETE] = "DELETE FROM security_groups WHERE id = ?1",
+    [ST_SG_EXISTS] = "SELECT 1 FROM security_groups WHERE id = ?1",
+    [ST_SG_BY_NAME] = "SELECT id FROM security_groups WHERE name = ?1 AND id <> ?2",
+    [ST_SG_REFERRER] = "SELECT id, security_group_id FROM security_group_rules WHERE "
+                       "remote_security_group_id = ?1 AND security_group_id <> ?1 ORDER BY id "
+                       "LIMIT 1",
+    [ST_SG_TG_GET] = "SELECT target FROM sg_targets WHERE group_id = ?1 ORDER BY position",
+    [ST_SG_TG_CLEAR] = "DELETE FROM sg_targets WHERE group_id = ?1",
+    [ST_SG_TG_INSERT] = "INSERT INTO sg_targets (group_id, position, target, target_key) "
+                        "VALUES (?1, ?2, ?3, ?4)",
+    [ST_SGR_GET] = "SELECT " SGR_COLS " WHERE id = ?1",
+    [ST_SGR_LIST] = "SELECT " SGR_COLS " WHERE id > ?1 ORDER BY id LIMIT ?2",
+    [ST_SGR_LIST_GROUP] = "SELECT " SGR_COLS " WHERE security_group_id = ?3 AND id > ?1 "
+                          "ORDER BY id LIMIT ?2",
+    [ST_SGR_LOAD] = "SELECT " SGR_COLS " ORDER BY id",
+    [ST_SGR_INSERT] = "INSERT INTO security_group_rules (id, security_group_id, direction, "
+                      "protocol, port_from, port_to, cidr, cidr_key, remote_security_group_id, "
+                      "description, created_at, updated_at, rev) VALUES (?1, ?2, ?3, ?4, ?5, "
+                      "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    [ST_SGR_UPDATE] = "UPDATE security_group_rules SET security_group_id = ?2, direction = ?3, "
+                      "protocol = ?4, port_from = ?5, port_to = ?6, cidr = ?7, cidr_key = ?8, "
+                      "remote_security_group_id = ?9, description = ?10, updated_at = ?12, "
+                      "rev = ?13 WHERE id = ?1",
+    [ST_SGR_DELETE] = "DELETE FROM security_group_rules WHERE id = ?1",
+    [ST_SGR_CONFLICT] =
+        "SELECT id FROM security_group_rules WHERE " SGR_KEY_MATCH " AND id <> ?7 LIMIT 1",
 };
 
 struct store {
@@ -460,15 +525,15 @@ void store_close(struct store *s)
 
 /* ---- lists ---- */
 
-/* Make room for one more element of size elem in *v holding n of *cap. */
-static int list_grow(void **v, size_t *cap, size_t n, size_t elem, struct vr_err *e)
+/* Make room for one more element of size elem in *v holding n of *cap, first first. */
+static int array_grow(void **v, size_t *cap, size_t n, size_t elem, size_t first, struct vr_err *e)
 {
 	size_t ncap;
 	void *nv;
 
 	if (n < *cap)
 		return 0;
-	ncap = *cap ? *cap * 2 : LIST_INITIAL;
+	ncap = *cap ? *cap * 2 : first;
 	if (ncap > SIZE_MAX / elem)
 		return oom(e);
 	nv = realloc(*v, ncap * elem);
@@ -478,6 +543,11 @@ static int list_grow(void **v, size_t *cap, size_t n, size_t elem, struct vr_err
 	*v = nv;
 	*cap = ncap;
 	return 0;
+}
+
+static int list_grow(void **v, size_t *cap, size_t n, size_t elem, struct vr_err *e)
+{
+	return array_grow(v, cap, n, elem, LIST_INITIAL, e);
 }
 
 /* LIMIT for a page of limit rows plus one more, which tells whether there is a next page. */
@@ -816,7 +886,7 @@ out:
 	return ret;
 }
 
-/* Delete row id with ST_RTB_DELETE or ST_RT_DELETE; a still-referenced row is a 409. */
+/* Delete row id with a ST_*_DELETE statement; a still-referenced row is a 409. */
 static int row_delete(struct store *s, enum st which, const char *what, const char *id,
                       struct vr_err *e)
 {
@@ -1341,5 +1411,910 @@ int store_routes_load(struct store *s, struct route **out, size_t *n, int64_t *r
 out:
 	st_done(q);
 	tx_end(s);
+	return ret;
+}
+
+/* ---- security groups ---- */
+
+/* Canonical text of a target: the uniqueness key in sg_targets. */
+static void sg_target_key(const struct sg_target *t, char *buf, size_t size)
+{
+	if (t->local)
+		snprintf(buf, size, "%s", SG_TARGET_LOCAL);
+	else
+		cidr_format_prefix(&t->p, buf, size);
+}
+
+/* Append g's stored targets, in order, to g (whose id is set). */
+static int sg_targets_read(struct store *s, struct security_group *g, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, ST_SG_TG_GET);
+	size_t cap = 0;
+	int ret = -1;
+	int rc;
+
+	if (bind_text(q, 1, g->id, false) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		/* Groups have few targets; a list's first 64 would waste memory per group. */
+		if (array_grow((void **)&g->targets, &cap, g->ntargets, sizeof(*g->targets),
+		               SG_TARGETS_FIRST, e) < 0)
+			goto out;
+		if (col_copy(q, 0, g->targets[g->ntargets].text, sizeof(g->targets[0].text)) < 0) {
+			corrupt(e, "security group", g->id);
+			goto out;
+		}
+		g->ntargets++;
+	}
+	if (rc != SQLITE_DONE) {
+		db_err(s, e, "reading security group targets");
+		goto out;
+	}
+	ret = 0;
+out:
+	st_done(q);
+	return ret;
+}
+
+/* The group's columns from a row of SG_COLS; targets are read separately. */
+static int sg_from_row(sqlite3_stmt *q, struct security_group *g, bool with_desc, struct vr_err *e)
+{
+	memset(g, 0, sizeof(*g));
+	if (col_copy(q, 0, g->id, sizeof(g->id)) < 0 ||
+	    col_copy(q, 1, g->name, sizeof(g->name)) < 0 ||
+	    col_copy(q, 3, g->created_at, sizeof(g->created_at)) < 0 ||
+	    col_copy(q, 4, g->updated_at, sizeof(g->updated_at)) < 0)
+		return corrupt(e, "security group", g->id);
+	g->rev = sqlite3_column_int64(q, 5);
+	if (!with_desc)
+		return 0;
+	return col_desc(q, 2, &g->description, e);
+}
+
+/* Read g's targets and parse them; stored only after validation, so they must pass again. */
+static int sg_complete(struct store *s, struct security_group *g, struct vr_err *e)
+{
+	struct vr_err ignored;
+
+	if (sg_targets_read(s, g, e) < 0)
+		return -1;
+	if (model_sg_validate(g, &ignored) < 0)
+		return corrupt(e, "security group", g->id);
+	return 0;
+}
+
+/* 1 and *out filled (targets parsed) when id exists, 0 when not, -1 on error. */
+static int sg_read(struct store *s, const char *id, struct security_group *out, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, ST_SG_GET);
+	int ret = -1;
+	int rc;
+
+	if (bind_text(q, 1, id, false) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_DONE) {
+		ret = 0;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		db_err(s, e, "reading a security group");
+		goto out;
+	}
+	if (sg_from_row(q, out, true, e) < 0)
+		goto fail;
+	st_done(q);
+	if (sg_complete(s, out, e) < 0)
+		goto fail;
+	ret = 1;
+	goto out;
+fail:
+	model_sg_clear(out);
+out:
+	st_done(q);
+	return ret;
+}
+
+/* *yes tells whether security group id exists. */
+static int sg_exists(struct store *s, const char *id, bool *yes, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, ST_SG_EXISTS);
+	int ret = -1;
+	int rc;
+
+	*yes = false;
+	if (bind_text(q, 1, id, false) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_err(s, e, "looking up a security group");
+		goto out;
+	}
+	*yes = rc == SQLITE_ROW;
+	ret = 0;
+out:
+	st_done(q);
+	return ret;
+}
+
+/* Turn a constraint failure on security_groups into a 409 naming the other group. */
+static int sg_conflict(struct store *s, const struct security_group *g, int rc, const char *dbmsg,
+                       struct vr_err *e)
+{
+	sqlite3_stmt *q;
+	char other[ID_MAX] = "";
+	int ret = -1;
+
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return err_set(e, HTTP_CONFLICT, "id", "id %s already exists", g->id);
+	if (rc == SQLITE_CONSTRAINT_CHECK)
+		return err_set(e, HTTP_UNPROCESSABLE, "", "security group %s: %s", g->id, dbmsg);
+	if (rc != SQLITE_CONSTRAINT_UNIQUE)
+		return err_set(e, HTTP_CONFLICT, "", "security group %s: %s", g->id, dbmsg);
+
+	q = st_get(s, ST_SG_BY_NAME);
+	if (bind_text(q, 1, g->name, false) != SQLITE_OK ||
+	    bind_text(q, 2, g->id, false) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		col_copy(q, 0, other, sizeof(other));
+	} else if (rc != SQLITE_DONE) {
+		db_err(s, e, "looking for the conflicting security group");
+		goto out;
+	}
+	if (other[0])
+		err_set(e, HTTP_CONFLICT, "name",
+		        "a security group named \"%s\" already exists (%s)", g->name, other);
+	else
+		err_set(e, HTTP_CONFLICT, "", "security group %s: %s", g->id, dbmsg);
+out:
+	st_done(q);
+	return ret;
+}
+
+/* Run ST_SG_INSERT or ST_SG_UPDATE for g's own row. */
+static int sg_write_row(struct store *s, enum st which, const struct security_group *g,
+                        struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, which);
+	char dbmsg[ERR_MSG_MAX];
+	int ret = -1;
+	int rc;
+
+	if (bind_text(q, 1, g->id, false) != SQLITE_OK ||
+	    bind_text(q, 2, g->name, false) != SQLITE_OK ||
+	    bind_text(q, 3, g->description, false) != SQLITE_OK ||
+	    bind_text(q, 4, g->created_at, false) != SQLITE_OK ||
+	    bind_text(q, 5, g->updated_at, false) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 6, g->rev) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_DONE) {
+		if (sqlite3_changes(s->db) != 1) {
+			err_set(e, HTTP_NOT_FOUND, "", "security group %s does not exist", g->id);
+			goto out;
+		}
+		ret = 0;
+		goto out;
+	}
+	/* The lookup below overwrites SQLite's message; keep it. */
+	snprintf(dbmsg, sizeof(dbmsg), "%s", sqlite3_errmsg(s->db));
+	st_done(q);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return sg_conflict(s, g, rc, dbmsg, e);
+	return err_set(e, HTTP_INTERNAL, "", "database: writing security group %s: %s", g->id,
+	               dbmsg);
+out:
+	st_done(q);
+	return ret;
+}
+
+/* Replace g's stored targets with g->targets, in order. */
+static int sg_write_targets(struct store *s, const struct security_group *g, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, ST_SG_TG_CLEAR);
+	char key[CIDR_STR_MAX];
+	size_t i;
+	int rc;
+
+	if (bind_text(q, 1, g->id, false) != SQLITE_OK) {
+		st_done(q);
+		return db_err(s, e, "binding");
+	}
+	rc = sqlite3_step(q);
+	st_done(q);
+	if (rc != SQLITE_DONE)
+		return db_err(s, e, "clearing security group targets");
+	q = st_get(s, ST_SG_TG_INSERT);
+	for (i = 0; i < g->ntargets; i++) {
+		sg_target_key(&g->targets[i], key, sizeof(key));
+		if (bind_text(q, 1, g->id, false) != SQLITE_OK ||
+		    sqlite3_bind_int64(q, 2, (int64_t)i) != SQLITE_OK ||
+		    bind_text(q, 3, g->targets[i].text, false) != SQLITE_OK ||
+		    bind_text(q, 4, key, false) != SQLITE_OK) {
+			st_done(q);
+			return db_err(s, e, "binding");
+		}
+		rc = sqlite3_step(q);
+		st_done(q);
+		/* Validation refuses repeats; this is the schema agreeing with it. */
+		if ((rc & 0xff) == SQLITE_CONSTRAINT)
+			return err_set(e, HTTP_UNPROCESSABLE, "targets",
+			               "targets[%zu] \"%s\" repeats an earlier target", i,
+			               g->targets[i].text);
+		if (rc != SQLITE_DONE)
+			return db_err(s, e, "writing security group targets");
+	}
+	return 0;
+}
+
+int store_sg_create(struct store *s, struct security_group *g, struct vr_err *e)
+{
+	struct security_group old = {0};
+	int ret = -1;
+	int rc;
+
+	if (model_sg_validate(g, e) < 0)
+		return -1;
+	if (tx_begin(s, e) < 0)
+		return -1;
+	if (g->id[0]) {
+		rc = sg_read(s, g->id, &old, e);
+		if (rc < 0)
+			goto out;
+		if (rc > 0) {
+			if (!model_sg_same(&old, g)) {
+				err_set(e, HTTP_CONFLICT, "id",
+				        "id %s already exists with a different body", g->id);
+				goto out;
+			}
+			model_sg_clear(g);
+			*g = old;
+			memset(&old, 0, sizeof(old));
+			ret = STORE_EXISTS;
+			goto out;
+		}
+	} else {
+		model_id_new("sg-", g->id);
+	}
+	if (rev_bump(s, &g->rev, e) < 0)
+		goto out;
+	model_now(g->created_at);
+	memcpy(g->updated_at, g->created_at, sizeof(g->updated_at));
+	if (sg_write_row(s, ST_SG_INSERT, g, e) < 0)
+		goto out;
+	if (sg_write_targets(s, g, e) < 0)
+		goto out;
+	if (tx_commit(s, e) < 0)
+		goto out;
+	ret = STORE_CREATED;
+out:
+	tx_end(s);
+	model_sg_clear(&old);
+	return ret;
+}
+
+int store_sg_get(struct store *s, const char *id, struct security_group *out, struct vr_err *e)
+{
+	int rc = sg_read(s, id, out, e);
+
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		return err_set(e, HTTP_NOT_FOUND, "", "security group %s does not exist", id);
+	return 0;
+}
+
+int store_sg_replace(struct store *s, struct security_group *g, int64_t if_rev, struct vr_err *e)
+{
+	struct security_group old = {0};
+	int ret = -1;
+	int rc;
+
+	if (model_sg_validate(g, e) < 0)
+		return -1;
+	if (tx_begin(s, e) < 0)
+		return -1;
+	rc = sg_read(s, g->id, &old, e);
+	if (rc < 0)
+		goto out;
+	if (rc == 0) {
+		err_set(e, HTTP_NOT_FOUND, "", "security group %s does not exist", g->id);
+		goto out;
+	}
+	if (if_rev > 0 && if_rev != old.rev) {
+		precondition(e, "security group", g->id, if_rev, old.rev);
+		goto out;
+	}
+	if (rev_bump(s, &g->rev, e) < 0)
+		goto out;
+	memcpy(g->created_at, old.created_at, sizeof(g->created_at));
+	model_now(g->updated_at);
+	if (sg_write_row(s, ST_SG_UPDATE, g, e) < 0)
+		goto out;
+	if (sg_write_targets(s, g, e) < 0)
+		goto out;
+	if (tx_commit(s, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	tx_end(s);
+	model_sg_clear(&old);
+	return ret;
+}
+
+/* Some rule of another group naming id as its remote group: its id and group, "" when none. */
+static int sg_referrer(struct store *s, const char *id, char *rule, char *group, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, ST_SG_REFERRER);
+	int ret = -1;
+	int rc;
+
+	rule[0] = group[0] = '\0';
+	if (bind_text(q, 1, id, false) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		col_copy(q, 0, rule, ID_MAX);
+		col_copy(q, 1, group, ID_MAX);
+	} else if (rc != SQLITE_DONE) {
+		db_err(s, e, "looking for rules naming a security group");
+		goto out;
+	}
+	ret = 0;
+out:
+	st_done(q);
+	return ret;
+}
+
+int store_sg_delete(struct store *s, const char *id, int64_t if_rev, struct vr_err *e)
+{
+	struct security_group old = {0};
+	char rule[ID_MAX], group[ID_MAX];
+	int64_t rev;
+	int ret = -1;
+	int rc;
+
+	if (tx_begin(s, e) < 0)
+		return -1;
+	rc = sg_read(s, id, &old, e);
+	if (rc < 0)
+		goto out;
+	if (rc == 0) {
+		err_set(e, HTTP_NOT_FOUND, "", "security group %s does not exist", id);
+		goto out;
+	}
+	if (if_rev > 0 && if_rev != old.rev) {
+		precondition(e, "security group", id, if_rev, old.rev);
+		goto out;
+	}
+	if (sg_referrer(s, id, rule, group, e) < 0)
+		goto out;
+	if (rule[0]) {
+		err_set(e, HTTP_CONFLICT, "",
+		        "security group %s is still referenced by rule %s of security group %s "
+		        "(remote_security_group_id); delete or change that rule first",
+		        id, rule, group);
+		goto out;
+	}
+	/* The schema cascades to the group's targets and its own rules. */
+	if (row_delete(s, ST_SG_DELETE, "security group", id, e) < 0)
+		goto out;
+	if (rev_bump(s, &rev, e) < 0)
+		goto out;
+	if (tx_commit(s, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	tx_end(s);
+	model_sg_clear(&old);
+	return ret;
+}
+
+/* Read every group q yields, at most limit (SIZE_MAX: all), with targets, into a new array. */
+static int sgs_collect(struct store *s, sqlite3_stmt *q, size_t limit, bool with_desc,
+                       struct security_group **out, size_t *n, bool *more, struct vr_err *e)
+{
+	struct security_group *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int ret = -1;
+	int rc;
+
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (cnt == limit) {
+			*more = true;
+			break;
+		}
+		if (list_grow((void **)&v, &cap, cnt, sizeof(*v), e) < 0)
+			goto out;
+		if (sg_from_row(q, &v[cnt], with_desc, e) < 0)
+			goto out;
+		if (sg_complete(s, &v[cnt], e) < 0)
+			goto out;
+		cnt++;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_err(s, e, "listing security groups");
+		goto out;
+	}
+	*out = v;
+	*n = cnt;
+	v = NULL;
+	ret = 0;
+out:
+	/* cap, not cnt: a row that failed half way may own a description or targets. */
+	model_sgs_free(v, cap);
+	return ret;
+}
+
+int store_sg_list(struct store *s, const char *after, size_t limit, struct security_group **out,
+                  size_t *n, bool *more, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, ST_SG_LIST);
+	int ret = -1;
+
+	*out = NULL;
+	*n = 0;
+	*more = false;
+	if (bind_text(q, 1, after, false) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 2, page_limit(limit)) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	ret = sgs_collect(s, q, limit, true, out, n, more, e);
+out:
+	st_done(q);
+	return ret;
+}
+
+/* ---- security group rules ---- */
+
+static int sgr_from_row(sqlite3_stmt *q, struct sg_rule *r, bool with_desc, struct vr_err *e)
+{
+	struct vr_err ignored;
+	char dir[16], proto[16];
+	int d, p;
+
+	memset(r, 0, sizeof(*r));
+	if (col_copy(q, 0, r->id, sizeof(r->id)) < 0 ||
+	    col_copy(q, 1, r->group_id, sizeof(r->group_id)) < 0 ||
+	    col_copy(q, 2, dir, sizeof(dir)) < 0 || col_copy(q, 3, proto, sizeof(proto)) < 0 ||
+	    col_copy(q, 6, r->cidr_text, sizeof(r->cidr_text)) < 0 ||
+	    col_copy(q, 7, r->remote_group_id, sizeof(r->remote_group_id)) < 0 ||
+	    col_copy(q, 9, r->created_at, sizeof(r->created_at)) < 0 ||
+	    col_copy(q, 10, r->updated_at, sizeof(r->updated_at)) < 0)
+		return corrupt(e, "security group rule", r->id);
+	d = model_sg_direction_parse(dir);
+	p = model_sg_protocol_parse(proto);
+	if (d < 0 || p < 0)
+		return corrupt(e, "security group rule", r->id);
+	r->direction = (enum sg_direction)d;
+	r->protocol = (enum sg_protocol)p;
+	r->port_from_set = sqlite3_column_type(q, 4) != SQLITE_NULL;
+	r->port_from_in = sqlite3_column_int64(q, 4);
+	r->port_to_set = sqlite3_column_type(q, 5) != SQLITE_NULL;
+	r->port_to_in = sqlite3_column_int64(q, 5);
+	r->rev = sqlite3_column_int64(q, 11);
+	/* Stored only after validation: this fills the parsed fields, or finds a damaged row. */
+	if (model_sg_rule_validate(r, &ignored) < 0)
+		return corrupt(e, "security group rule", r->id);
+	if (!with_desc)
+		return 0;
+	return col_desc(q, 8, &r->description, e);
+}
+
+/* 1 and *out filled when id exists, 0 when not, -1 on error. */
+static int sgr_read(struct store *s, const char *id, struct sg_rule *out, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, ST_SGR_GET);
+	int ret = -1;
+	int rc;
+
+	if (bind_text(q, 1, id, false) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_DONE) {
+		ret = 0;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		db_err(s, e, "reading a security group rule");
+		goto out;
+	}
+	if (sgr_from_row(q, out, true, e) < 0) {
+		model_sg_rule_clear(out);
+		goto out;
+	}
+	ret = 1;
+out:
+	st_done(q);
+	return ret;
+}
+
+/* 422 naming the field when the rule's group or remote group does not exist. */
+static int sgr_check_refs(struct store *s, const struct sg_rule *r, struct vr_err *e)
+{
+	bool yes;
+
+	if (sg_exists(s, r->group_id, &yes, e) < 0)
+		return -1;
+	if (!yes)
+		return err_set(e, HTTP_UNPROCESSABLE, "security_group_id",
+		               "security group \"%s\" does not exist", r->group_id);
+	if (!r->remote_group_id[0] || strcmp(r->remote_group_id, r->group_id) == 0)
+		return 0;
+	if (sg_exists(s, r->remote_group_id, &yes, e) < 0)
+		return -1;
+	if (!yes)
+		return err_set(e, HTTP_UNPROCESSABLE, "remote_security_group_id",
+		               "security group \"%s\" does not exist", r->remote_group_id);
+	return 0;
+}
+
+/* The rule's peer as the uniqueness key sees it: canonical cidr, or the remote group id. */
+static const char *sgr_peer_key(const struct sg_rule *r, const char *cidr_key)
+{
+	return cidr_key[0] ? cidr_key : r->remote_group_id;
+}
+
+/* Words for what a rule allows: "ingress tcp ports 22-22 from 10.0.0.0/8". */
+static void sgr_describe(const struct sg_rule *r, const char *cidr_key, char *buf, size_t size)
+{
+	char ports[32] = "";
+
+	if (r->has_ports)
+		snprintf(ports, sizeof(ports), " ports %u-%u", r->port_from, r->port_to);
+	snprintf(buf, size, "%s %s%s %s %s%s", model_sg_direction_name(r->direction),
+	         model_sg_protocol_name(r->protocol), ports,
+	         r->direction == SG_INGRESS ? "from" : "to", cidr_key[0] ? "" : "security group ",
+	         sgr_peer_key(r, cidr_key));
+}
+
+/* Turn a constraint failure on security_group_rules into a 409 naming the rule already there. */
+static int sgr_conflict(struct store *s, const struct sg_rule *r, const char *cidr_key, int rc,
+                        const char *dbmsg, struct vr_err *e)
+{
+	sqlite3_stmt *q;
+	char other[ID_MAX] = "";
+	char what[ERR_MSG_MAX / 2];
+	int ret = -1;
+
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return err_set(e, HTTP_CONFLICT, "id", "id %s already exists", r->id);
+	/* sgr_check_refs ran in this transaction; this is the schema agreeing with it. */
+	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+		return err_set(e, HTTP_UNPROCESSABLE, "security_group_id",
+		               "rule %s names a security group that does not exist", r->id);
+	if (rc == SQLITE_CONSTRAINT_CHECK)
+		return err_set(e, HTTP_UNPROCESSABLE, "", "security group rule %s: %s", r->id,
+		               dbmsg);
+	if (rc != SQLITE_CONSTRAINT_UNIQUE)
+		return err_set(e, HTTP_CONFLICT, "", "security group rule %s: %s", r->id, dbmsg);
+
+	q = st_get(s, ST_SGR_CONFLICT);
+	if (bind_text(q, 1, r->group_id, false) != SQLITE_OK ||
+	    bind_text(q, 2, model_sg_direction_name(r->direction), false) != SQLITE_OK ||
+	    bind_text(q, 3, model_sg_protocol_name(r->protocol), false) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 4, r->has_ports ? r->port_from : 0) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 5, r->has_ports ? r->port_to : 0) != SQLITE_OK ||
+	    bind_text(q, 6, sgr_peer_key(r, cidr_key), false) != SQLITE_OK ||
+	    bind_text(q, 7, r->id, false) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		col_copy(q, 0, other, sizeof(other));
+	} else if (rc != SQLITE_DONE) {
+		db_err(s, e, "looking for the conflicting security group rule");
+		goto out;
+	}
+	sgr_describe(r, cidr_key, what, sizeof(what));
+	if (other[0])
+		err_set(e, HTTP_CONFLICT, "",
+		        "security group %s already has a rule allowing %s (%s)", r->group_id, what,
+		        other);
+	else
+		err_set(e, HTTP_CONFLICT, "", "security group rule %s: %s", r->id, dbmsg);
+out:
+	st_done(q);
+	return ret;
+}
+
+/* Run ST_SGR_INSERT or ST_SGR_UPDATE for r (cidr_key: its canonical cidr, "" for none). */
+static int sgr_write(struct store *s, enum st which, const struct sg_rule *r, const char *cidr_key,
+                     struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, which);
+	char dbmsg[ERR_MSG_MAX];
+	int ret = -1;
+	int rc;
+
+	if (bind_text(q, 1, r->id, false) != SQLITE_OK ||
+	    bind_text(q, 2, r->group_id, false) != SQLITE_OK ||
+	    bind_text(q, 3, model_sg_direction_name(r->direction), false) != SQLITE_OK ||
+	    bind_text(q, 4, model_sg_protocol_name(r->protocol), false) != SQLITE_OK ||
+	    (r->has_ports ? sqlite3_bind_int64(q, 5, r->port_from) : sqlite3_bind_null(q, 5)) !=
+	        SQLITE_OK ||
+	    (r->has_ports ? sqlite3_bind_int64(q, 6, r->port_to) : sqlite3_bind_null(q, 6)) !=
+	        SQLITE_OK ||
+	    bind_text(q, 7, r->cidr_text, true) != SQLITE_OK ||
+	    bind_text(q, 8, cidr_key, true) != SQLITE_OK ||
+	    bind_text(q, 9, r->remote_group_id, true) != SQLITE_OK ||
+	    bind_text(q, 10, r->description, false) != SQLITE_OK ||
+	    bind_text(q, 11, r->created_at, false) != SQLITE_OK ||
+	    bind_text(q, 12, r->updated_at, false) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 13, r->rev) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_DONE) {
+		if (sqlite3_changes(s->db) != 1) {
+			err_set(e, HTTP_NOT_FOUND, "", "security group rule %s does not exist",
+			        r->id);
+			goto out;
+		}
+		ret = 0;
+		goto out;
+	}
+	/* The lookup below overwrites SQLite's message; keep it. */
+	snprintf(dbmsg, sizeof(dbmsg), "%s", sqlite3_errmsg(s->db));
+	st_done(q);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return sgr_conflict(s, r, cidr_key, rc, dbmsg, e);
+	return err_set(e, HTTP_INTERNAL, "", "database: writing security group rule %s: %s", r->id,
+	               dbmsg);
+out:
+	st_done(q);
+	return ret;
+}
+
+/* Validate again here so the parsed fields, and so the uniqueness key, match the text stored. */
+static int sgr_check(struct sg_rule *r, char *cidr_key, struct vr_err *e)
+{
+	if (model_sg_rule_validate(r, e) < 0)
+		return -1;
+	cidr_key[0] = '\0';
+	if (r->cidr_text[0])
+		cidr_format_prefix(&r->cidr, cidr_key, CIDR_STR_MAX);
+	return 0;
+}
+
+int store_sg_rule_create(struct store *s, struct sg_rule *r, struct vr_err *e)
+{
+	struct sg_rule old = {0};
+	char key[CIDR_STR_MAX];
+	int ret = -1;
+	int rc;
+
+	if (sgr_check(r, key, e) < 0)
+		return -1;
+	if (tx_begin(s, e) < 0)
+		return -1;
+	if (r->id[0]) {
+		rc = sgr_read(s, r->id, &old, e);
+		if (rc < 0)
+			goto out;
+		if (rc > 0) {
+			if (!model_sg_rule_same(&old, r)) {
+				err_set(e, HTTP_CONFLICT, "id",
+				        "id %s already exists with a different body", r->id);
+				goto out;
+			}
+			model_sg_rule_clear(r);
+			*r = old;
+			memset(&old, 0, sizeof(old));
+			ret = STORE_EXISTS;
+			goto out;
+		}
+	} else {
+		model_id_new("sgr-", r->id);
+	}
+	if (sgr_check_refs(s, r, e) < 0)
+		goto out;
+	if (rev_bump(s, &r->rev, e) < 0)
+		goto out;
+	model_now(r->created_at);
+	memcpy(r->updated_at, r->created_at, sizeof(r->updated_at));
+	if (sgr_write(s, ST_SGR_INSERT, r, key, e) < 0)
+		goto out;
+	if (tx_commit(s, e) < 0)
+		goto out;
+	ret = STORE_CREATED;
+out:
+	tx_end(s);
+	model_sg_rule_clear(&old);
+	return ret;
+}
+
+int store_sg_rule_get(struct store *s, const char *id, struct sg_rule *out, struct vr_err *e)
+{
+	int rc = sgr_read(s, id, out, e);
+
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		return err_set(e, HTTP_NOT_FOUND, "", "security group rule %s does not exist", id);
+	return 0;
+}
+
+int store_sg_rule_replace(struct store *s, struct sg_rule *r, int64_t if_rev, struct vr_err *e)
+{
+	struct sg_rule old = {0};
+	char key[CIDR_STR_MAX];
+	int ret = -1;
+	int rc;
+
+	if (sgr_check(r, key, e) < 0)
+		return -1;
+	if (tx_begin(s, e) < 0)
+		return -1;
+	rc = sgr_read(s, r->id, &old, e);
+	if (rc < 0)
+		goto out;
+	if (rc == 0) {
+		err_set(e, HTTP_NOT_FOUND, "", "security group rule %s does not exist", r->id);
+		goto out;
+	}
+	if (if_rev > 0 && if_rev != old.rev) {
+		precondition(e, "security group rule", r->id, if_rev, old.rev);
+		goto out;
+	}
+	if (sgr_check_refs(s, r, e) < 0)
+		goto out;
+	if (rev_bump(s, &r->rev, e) < 0)
+		goto out;
+	memcpy(r->created_at, old.created_at, sizeof(r->created_at));
+	model_now(r->updated_at);
+	if (sgr_write(s, ST_SGR_UPDATE, r, key, e) < 0)
+		goto out;
+	if (tx_commit(s, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	tx_end(s);
+	model_sg_rule_clear(&old);
+	return ret;
+}
+
+int store_sg_rule_delete(struct store *s, const char *id, int64_t if_rev, struct vr_err *e)
+{
+	struct sg_rule old = {0};
+	int64_t rev;
+	int ret = -1;
+	int rc;
+
+	if (tx_begin(s, e) < 0)
+		return -1;
+	rc = sgr_read(s, id, &old, e);
+	if (rc < 0)
+		goto out;
+	if (rc == 0) {
+		err_set(e, HTTP_NOT_FOUND, "", "security group rule %s does not exist", id);
+		goto out;
+	}
+	if (if_rev > 0 && if_rev != old.rev) {
+		precondition(e, "security group rule", id, if_rev, old.rev);
+		goto out;
+	}
+	if (row_delete(s, ST_SGR_DELETE, "security group rule", id, e) < 0)
+		goto out;
+	if (rev_bump(s, &rev, e) < 0)
+		goto out;
+	if (tx_commit(s, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	tx_end(s);
+	model_sg_rule_clear(&old);
+	return ret;
+}
+
+/* Read every rule q yields, at most limit (SIZE_MAX: all), into a new array. */
+static int sgrs_collect(struct store *s, sqlite3_stmt *q, size_t limit, bool with_desc,
+                        struct sg_rule **out, size_t *n, bool *more, struct vr_err *e)
+{
+	struct sg_rule *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int ret = -1;
+	int rc;
+
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (cnt == limit) {
+			*more = true;
+			break;
+		}
+		if (list_grow((void **)&v, &cap, cnt, sizeof(*v), e) < 0)
+			goto out;
+		if (sgr_from_row(q, &v[cnt], with_desc, e) < 0)
+			goto out;
+		cnt++;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_err(s, e, "listing security group rules");
+		goto out;
+	}
+	*out = v;
+	*n = cnt;
+	v = NULL;
+	ret = 0;
+out:
+	/* cap, not cnt: a row that failed half way may own a description. */
+	model_sg_rules_free(v, cap);
+	return ret;
+}
+
+int store_sg_rule_list(struct store *s, const char *group_id, const char *after, size_t limit,
+                       struct sg_rule **out, size_t *n, bool *more, struct vr_err *e)
+{
+	/* Two statements, so the group filter can use security_group_rules_by_group. */
+	sqlite3_stmt *q = st_get(s, group_id ? ST_SGR_LIST_GROUP : ST_SGR_LIST);
+	int ret = -1;
+
+	*out = NULL;
+	*n = 0;
+	*more = false;
+	if (bind_text(q, 1, after, false) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 2, page_limit(limit)) != SQLITE_OK ||
+	    (group_id && bind_text(q, 3, group_id, false) != SQLITE_OK)) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	ret = sgrs_collect(s, q, limit, true, out, n, more, e);
+out:
+	st_done(q);
+	return ret;
+}
+
+int store_sg_load(struct store *s, struct security_group **groups, size_t *ng,
+                  struct sg_rule **rules, size_t *nr, int64_t *rev, struct vr_err *e)
+{
+	bool more = false;
+	int ret = -1;
+
+	*groups = NULL;
+	*rules = NULL;
+	*ng = *nr = 0;
+	/* One read transaction: groups and rules are exactly those of the revision returned. */
+	if (tx_begin_read(s, e) < 0)
+		return -1;
+	if (rev_read(s, rev, e) < 0)
+		goto out;
+	if (sgs_collect(s, st_get(s, ST_SG_LOAD), SIZE_MAX, false, groups, ng, &more, e) < 0)
+		goto out;
+	st_done(st_get(s, ST_SG_LOAD));
+	if (sgrs_collect(s, st_get(s, ST_SGR_LOAD), SIZE_MAX, false, rules, nr, &more, e) < 0)
+		goto out;
+	st_done(st_get(s, ST_SGR_LOAD));
+	if (tx_commit(s, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	st_done(st_get(s, ST_SG_LOAD));
+	st_done(st_get(s, ST_SGR_LOAD));
+	tx_end(s);
+	if (ret < 0) {
+		model_sgs_free(*groups, *ng);
+		model_sg_rules_free(*rules, *nr);
+		*groups = NULL;
+		*rules = NULL;
+		*ng = *nr = 0;
+	}
 	return ret;
 }

@@ -77,4 +77,59 @@ int store_route_list(struct store *s, const char *table_id, const char *after, s
 int store_routes_load(struct store *s, struct route **out, size_t *n, int64_t *rev,
 		      struct vr_err *e) __attribute__((warn_unused_result));
 
+/*
+ * Security groups. create: g->id empty -> a new id is assigned. Returns
+ * STORE_CREATED, STORE_EXISTS (g is filled with the stored object) or -1:
+ * 409 for an id with a different body or a duplicate name, 422 for what
+ * model_sg_validate refuses. Targets are kept in the order given.
+ */
+int store_sg_create(struct store *s, struct security_group *g, struct vr_err *e)
+    __attribute__((warn_unused_result));
+int store_sg_get(struct store *s, const char *id, struct security_group *out, struct vr_err *e)
+    __attribute__((warn_unused_result));
+/* Replace name, description and all targets of g->id (404; if_rev > 0 and != stored rev -> 412). */
+int store_sg_replace(struct store *s, struct security_group *g, int64_t if_rev, struct vr_err *e)
+    __attribute__((warn_unused_result));
+/*
+ * Delete a group together with its targets and its own rules (those whose
+ * security_group_id it is). 404 missing, 412, 409 while a rule of another
+ * group names it as remote_security_group_id (the message names that rule);
+ * its own rules naming itself do not hold it.
+ */
+int store_sg_delete(struct store *s, const char *id, int64_t if_rev, struct vr_err *e)
+    __attribute__((warn_unused_result));
+/* Up to limit groups with id > after (NULL = from start), ordered by id. */
+int store_sg_list(struct store *s, const char *after, size_t limit, struct security_group **out,
+                  size_t *n, bool *more, struct vr_err *e) __attribute__((warn_unused_result));
+
+/*
+ * Security group rules. create: 422 naming security_group_id or
+ * remote_security_group_id when that group does not exist; 409 for a rule of
+ * the same group, direction, protocol, ports (as written) and peer (cidr
+ * compared canonically, or the same remote group), or an id that exists with
+ * a different body. Validated again with model_sg_rule_validate.
+ */
+int store_sg_rule_create(struct store *s, struct sg_rule *r, struct vr_err *e)
+    __attribute__((warn_unused_result));
+int store_sg_rule_get(struct store *s, const char *id, struct sg_rule *out, struct vr_err *e)
+    __attribute__((warn_unused_result));
+int store_sg_rule_replace(struct store *s, struct sg_rule *r, int64_t if_rev, struct vr_err *e)
+    __attribute__((warn_unused_result));
+int store_sg_rule_delete(struct store *s, const char *id, int64_t if_rev, struct vr_err *e)
+    __attribute__((warn_unused_result));
+/* group_id NULL = all groups. */
+int store_sg_rule_list(struct store *s, const char *group_id, const char *after, size_t limit,
+                       struct sg_rule **out, size_t *n, bool *more, struct vr_err *e)
+    __attribute__((warn_unused_result));
+
+/*
+ * Every group and rule, for the reconciler, read in one transaction with the
+ * revision they belong to; both arrays in id order. Targets and rules come
+ * parsed (sg_target.local/p, has_ports/port_*, cidr); descriptions are left
+ * NULL. Free with model_sgs_free / model_sg_rules_free; on error both are NULL.
+ */
+int store_sg_load(struct store *s, struct security_group **groups, size_t *ng,
+                  struct sg_rule **rules, size_t *nr, int64_t *rev, struct vr_err *e)
+    __attribute__((warn_unused_result));
+
 #endif

@@ -6,6 +6,7 @@
 #include "embedded.h"
 #include "app.h"
 #include "http.h"
+#include "metrics.h"
 #include "recon.h"
 #include "store.h"
 #include "version.h"
@@ -34,6 +35,22 @@ static void asset(struct http_req *req, struct http_resp *resp)
 		return;
 	}
 	http_problemf(resp, 404, NULL, "%s is not part of this build", name);
+}
+
+static void metrics(struct http_req *req, struct http_resp *resp)
+{
+	size_t len = 0;
+	char *text = metrics_render(&len);
+
+	if (!text) {
+		http_problemf(resp, 500, NULL, "out of memory rendering metrics");
+		return;
+	}
+	resp->status = 200;
+	resp->owned = text;
+	resp->raw = text;
+	resp->raw_len = len;
+	resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
 
 static void status(struct http_req *req, struct http_resp *resp)
@@ -65,6 +82,7 @@ static void status(struct http_req *req, struct http_resp *resp)
 const struct http_endpoint api_endpoints[] = {
 	{"GET", "/healthz", healthz, NULL, 0},
 	{"GET", "/openapi.yaml", asset, "openapi.yaml", 0},
+	{"GET", "/metrics", metrics, NULL, 0},
 	{"GET", "/v1/status", status, NULL, 0},
 
 	{"POST", "/v1/route-tables", crud_create, &api_route_tables, 0},
@@ -78,6 +96,18 @@ const struct http_endpoint api_endpoints[] = {
 	{"GET", "/v1/routes/{id}", crud_get, &api_routes, 0},
 	{"PUT", "/v1/routes/{id}", crud_replace, &api_routes, 0},
 	{"DELETE", "/v1/routes/{id}", crud_delete, &api_routes, 0},
+
+	{"POST", "/v1/security-groups", crud_create, &api_security_groups, 0},
+	{"GET", "/v1/security-groups", crud_list, &api_security_groups, 0},
+	{"GET", "/v1/security-groups/{id}", crud_get, &api_security_groups, 0},
+	{"PUT", "/v1/security-groups/{id}", crud_replace, &api_security_groups, 0},
+	{"DELETE", "/v1/security-groups/{id}", crud_delete, &api_security_groups, 0},
+
+	{"POST", "/v1/security-group-rules", crud_create, &api_security_group_rules, 0},
+	{"GET", "/v1/security-group-rules", crud_list, &api_security_group_rules, 0},
+	{"GET", "/v1/security-group-rules/{id}", crud_get, &api_security_group_rules, 0},
+	{"PUT", "/v1/security-group-rules/{id}", crud_replace, &api_security_group_rules, 0},
+	{"DELETE", "/v1/security-group-rules/{id}", crud_delete, &api_security_group_rules, 0},
 
 	{NULL, NULL, NULL, NULL, 0},
 };

@@ -6,5 +6,7 @@
 
 extern const struct crud_resource api_route_tables;
 extern const struct crud_resource api_routes;
+extern const struct crud_resource api_security_groups;
+extern const struct crud_resource api_security_group_rules;
 
 #endif

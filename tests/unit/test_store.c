@@ -1020,6 +1020,676 @@ static void test_routes_load(void **state)
 	model_rtb_clear(&t);
 }
 
+/* ---- security groups ---- */
+
+#define NOPORT INT64_MIN
+
+/* A group with heap targets (the store may swap them out), NULL-terminated list. */
+static void mksg(struct security_group *g, const char *id, const char *name, const char *desc,
+                 const char *const *targets)
+{
+	size_t n = 0;
+
+	memset(g, 0, sizeof(*g));
+	snprintf(g->id, sizeof(g->id), "%s", id ? id : "");
+	snprintf(g->name, sizeof(g->name), "%s", name);
+	g->description = desc ? strdup(desc) : NULL;
+	while (targets && targets[n])
+		n++;
+	if (!n)
+		return;
+	g->targets = calloc(n, sizeof(*g->targets));
+	assert_non_null(g->targets);
+	for (g->ntargets = 0; g->ntargets < n; g->ntargets++)
+		snprintf(g->targets[g->ntargets].text, sizeof(g->targets[0].text), "%s",
+		         targets[g->ntargets]);
+}
+
+static void mkrule(struct sg_rule *r, const char *id, const char *group, enum sg_direction dir,
+                   enum sg_protocol proto, int64_t from, int64_t to, const char *cidr,
+                   const char *remote)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->id, sizeof(r->id), "%s", id ? id : "");
+	snprintf(r->group_id, sizeof(r->group_id), "%s", group);
+	r->direction = dir;
+	r->protocol = proto;
+	r->port_from_set = from != NOPORT;
+	r->port_from_in = from != NOPORT ? from : 0;
+	r->port_to_set = to != NOPORT;
+	r->port_to_in = to != NOPORT ? to : 0;
+	snprintf(r->cidr_text, sizeof(r->cidr_text), "%s", cidr ? cidr : "");
+	snprintf(r->remote_group_id, sizeof(r->remote_group_id), "%s", remote ? remote : "");
+}
+
+static void add_sg(struct store *s, struct security_group *g)
+{
+	struct vr_err e = {0};
+	int rc = store_sg_create(s, g, &e);
+
+	if (rc != STORE_CREATED)
+		fail_msg("create group %s: %d %s: %s", g->name, e.status, e.field, e.msg);
+}
+
+static void add_rule(struct store *s, struct sg_rule *r)
+{
+	struct vr_err e = {0};
+	int rc = store_sg_rule_create(s, r, &e);
+
+	if (rc != STORE_CREATED)
+		fail_msg("create rule in %s: %d %s: %s", r->group_id, e.status, e.field, e.msg);
+}
+
+/* Groups, targets and rules as text, to compare before and after refused writes. */
+static char *sg_snapshot(struct store *s)
+{
+	struct security_group *g = NULL;
+	struct sg_rule *r = NULL;
+	struct vr_err e = {0};
+	size_t n, i, j, len = 0;
+	bool more;
+	char *buf = NULL;
+	FILE *m = open_memstream(&buf, &len);
+
+	assert_non_null(m);
+	fprintf(m, "rev %lld\n", (long long)store_revision(s));
+	assert_int_equal(store_sg_list(s, NULL, 1000, &g, &n, &more, &e), 0);
+	for (i = 0; i < n; i++) {
+		fprintf(m, "sg %s|%s|%s|%s|%s|%lld|", g[i].id, g[i].name,
+		        g[i].description ? g[i].description : "", g[i].created_at, g[i].updated_at,
+		        (long long)g[i].rev);
+		for (j = 0; j < g[i].ntargets; j++)
+			fprintf(m, "%s,", g[i].targets[j].text);
+		fputc('\n', m);
+	}
+	model_sgs_free(g, n);
+	assert_int_equal(store_sg_rule_list(s, NULL, NULL, 1000, &r, &n, &more, &e), 0);
+	for (i = 0; i < n; i++)
+		fprintf(m, "sgr %s|%s|%d|%d|%d:%lld|%d:%lld|%s|%s|%s|%s|%s|%lld\n", r[i].id,
+		        r[i].group_id, r[i].direction, r[i].protocol, r[i].port_from_set,
+		        (long long)r[i].port_from_in, r[i].port_to_set, (long long)r[i].port_to_in,
+		        r[i].cidr_text, r[i].remote_group_id,
+		        r[i].description ? r[i].description : "", r[i].created_at, r[i].updated_at,
+		        (long long)r[i].rev);
+	model_sg_rules_free(r, n);
+	fclose(m);
+	return buf;
+}
+
+static const char *const web_targets[] = {"192.168.100.2", "local", "2001:DB8::/64", NULL};
+
+static void test_sg_crud(void **state)
+{
+	static const char *const new_targets[] = {"2001:db8::/64", "10.0.0.0/8", NULL};
+	struct fx *f = *state;
+	struct security_group g, got = {0}, x, *v = NULL;
+	struct vr_err e = {0};
+	char created[TIME_MAX];
+	int64_t rev = store_revision(f->s);
+	size_t n;
+	bool more;
+
+	mksg(&g, NULL, "web", "web servers", web_targets);
+	add_sg(f->s, &g);
+	assert_true(strncmp(g.id, "sg-", 3) == 0);
+	assert_int_equal(strlen(g.id), 3 + ID_HEX_NEW);
+	assert_int_equal(g.rev, rev + 1);
+	assert_int_equal(store_revision(f->s), rev + 1);
+	assert_string_equal(g.created_at, g.updated_at);
+
+	assert_int_equal(store_sg_get(f->s, g.id, &got, &e), 0);
+	assert_string_equal(got.name, "web");
+	assert_string_equal(got.description, "web servers");
+	assert_int_equal(got.ntargets, 3);
+	/* As written, in the order given, and parsed. */
+	assert_string_equal(got.targets[0].text, "192.168.100.2");
+	assert_string_equal(got.targets[1].text, "local");
+	assert_string_equal(got.targets[2].text, "2001:DB8::/64");
+	assert_true(got.targets[1].local);
+	assert_int_equal(got.targets[0].p.len, 32);
+	assert_int_equal(got.targets[2].p.addr.family, AF_INET6);
+	assert_int_equal(got.rev, g.rev);
+	assert_true(model_sg_same(&g, &got));
+	snprintf(created, sizeof(created), "%s", got.created_at);
+	model_sg_clear(&got);
+
+	/* Replace: new name, targets reordered and changed, no description. */
+	mksg(&x, g.id, "web2", NULL, new_targets);
+	assert_int_equal(store_sg_replace(f->s, &x, g.rev + 7, &e), -1);
+	assert_int_equal(e.status, 412);
+	assert_int_equal(store_sg_replace(f->s, &x, g.rev, &e), 0);
+	assert_int_equal(x.rev, rev + 2);
+	assert_int_equal(store_sg_get(f->s, g.id, &got, &e), 0);
+	assert_string_equal(got.name, "web2");
+	assert_null(got.description);
+	assert_int_equal(got.ntargets, 2);
+	assert_string_equal(got.targets[0].text, "2001:db8::/64");
+	assert_string_equal(got.targets[1].text, "10.0.0.0/8");
+	assert_string_equal(got.created_at, created);
+	model_sg_clear(&got);
+	model_sg_clear(&x);
+
+	/* Emptied: a group may have no targets. */
+	mksg(&x, g.id, "web2", NULL, NULL);
+	assert_int_equal(store_sg_replace(f->s, &x, 0, &e), 0);
+	assert_int_equal(store_sg_get(f->s, g.id, &got, &e), 0);
+	assert_int_equal(got.ntargets, 0);
+	assert_null(got.targets);
+	model_sg_clear(&got);
+	model_sg_clear(&x);
+
+	assert_int_equal(store_sg_list(f->s, NULL, 10, &v, &n, &more, &e), 0);
+	assert_int_equal(n, 1);
+	assert_false(more);
+	model_sgs_free(v, n);
+
+	mksg(&x, "sg-dead", "ghost", NULL, NULL);
+	assert_int_equal(store_sg_replace(f->s, &x, 0, &e), -1);
+	assert_int_equal(e.status, 404);
+	model_sg_clear(&x);
+	assert_int_equal(store_sg_get(f->s, "sg-dead", &got, &e), -1);
+	assert_int_equal(e.status, 404);
+	assert_int_equal(store_sg_delete(f->s, g.id, 1, &e), -1);
+	assert_int_equal(e.status, 412);
+	assert_int_equal(store_sg_delete(f->s, g.id, 0, &e), 0);
+	assert_int_equal(store_sg_delete(f->s, g.id, 0, &e), -1);
+	assert_int_equal(e.status, 404);
+	assert_int_equal(store_revision(f->s), rev + 4);
+	model_sg_clear(&g);
+}
+
+static void test_sg_conflicts(void **state)
+{
+	static const char *const reordered[] = {"local", "192.168.100.2", "2001:DB8::/64", NULL};
+	struct fx *f = *state;
+	struct security_group a, b, x;
+	struct vr_err e = {0};
+	int64_t rev;
+
+	mksg(&a, "sg-0a", "web", NULL, web_targets);
+	add_sg(f->s, &a);
+	mksg(&b, NULL, "db", NULL, NULL);
+	add_sg(f->s, &b);
+	rev = store_revision(f->s);
+
+	mksg(&x, NULL, "web", NULL, NULL);
+	assert_int_equal(store_sg_create(f->s, &x, &e), -1);
+	assert_int_equal(e.status, 409);
+	assert_string_equal(e.field, "name");
+	assert_non_null(strstr(e.msg, "sg-0a"));
+	model_sg_clear(&x);
+	mksg(&x, b.id, "web", NULL, NULL);
+	assert_int_equal(store_sg_replace(f->s, &x, 0, &e), -1);
+	assert_int_equal(e.status, 409);
+	assert_string_equal(e.field, "name");
+	model_sg_clear(&x);
+
+	/* Same id, same body: the stored object back, nothing written. */
+	mksg(&x, "sg-0a", "web", NULL, web_targets);
+	assert_int_equal(store_sg_create(f->s, &x, &e), STORE_EXISTS);
+	assert_int_equal(x.rev, a.rev);
+	assert_string_equal(x.created_at, a.created_at);
+	assert_true(x.targets[1].local);
+	model_sg_clear(&x);
+	/* Same targets in another order is another body. */
+	mksg(&x, "sg-0a", "web", NULL, reordered);
+	assert_int_equal(store_sg_create(f->s, &x, &e), -1);
+	assert_int_equal(e.status, 409);
+	assert_string_equal(e.field, "id");
+	model_sg_clear(&x);
+	mksg(&x, "sg-0a", "web", "other", web_targets);
+	assert_int_equal(store_sg_create(f->s, &x, &e), -1);
+	assert_int_equal(e.status, 409);
+	model_sg_clear(&x);
+	/* The store validates rather than trust its caller. */
+	mksg(&x, NULL, "bad", NULL, (const char *const[]){"10.0.0.1/8", NULL});
+	assert_int_equal(store_sg_create(f->s, &x, &e), -1);
+	assert_int_equal(e.status, 422);
+	assert_string_equal(e.field, "targets[0]");
+	model_sg_clear(&x);
+	assert_int_equal(store_revision(f->s), rev);
+	model_sg_clear(&a);
+	model_sg_clear(&b);
+}
+
+static void test_sg_rule_crud(void **state)
+{
+	struct fx *f = *state;
+	struct security_group g;
+	struct sg_rule r, got = {0}, x;
+	struct vr_err e = {0};
+	int64_t rev;
+
+	mksg(&g, NULL, "web", NULL, web_targets);
+	add_sg(f->s, &g);
+	rev = store_revision(f->s);
+
+	mkrule(&r, NULL, g.id, SG_INGRESS, SG_PROTO_TCP, 22, 22, "192.168.150.0/24", NULL);
+	r.description = strdup("ssh");
+	add_rule(f->s, &r);
+	assert_true(strncmp(r.id, "sgr-", 4) == 0);
+	assert_int_equal(r.rev, rev + 1);
+	assert_int_equal(store_sg_rule_get(f->s, r.id, &got, &e), 0);
+	assert_true(model_sg_rule_same(&r, &got));
+	assert_true(got.has_ports);
+	assert_int_equal(got.port_from, 22);
+	assert_int_equal(got.cidr.len, 24);
+	assert_string_equal(got.description, "ssh");
+	assert_int_equal(got.rev, r.rev);
+	model_sg_rule_clear(&got);
+
+	/* Replace: no ports, a remote group instead of a cidr (itself), another direction. */
+	mkrule(&x, r.id, g.id, SG_EGRESS, SG_PROTO_ALL, NOPORT, NOPORT, NULL, g.id);
+	assert_int_equal(store_sg_rule_replace(f->s, &x, r.rev + 1, &e), -1);
+	assert_int_equal(e.status, 412);
+	assert_int_equal(store_sg_rule_replace(f->s, &x, r.rev, &e), 0);
+	assert_int_equal(store_sg_rule_get(f->s, r.id, &got, &e), 0);
+	assert_false(got.port_from_set);
+	assert_false(got.port_to_set);
+	assert_false(got.has_ports);
+	assert_string_equal(got.cidr_text, "");
+	assert_string_equal(got.remote_group_id, g.id);
+	assert_int_equal(got.direction, SG_EGRESS);
+	assert_int_equal(got.protocol, SG_PROTO_ALL);
+	assert_null(got.description);
+	assert_string_equal(got.created_at, r.created_at);
+	model_sg_rule_clear(&got);
+
+	mkrule(&x, "sgr-dead", g.id, SG_EGRESS, SG_PROTO_ALL, NOPORT, NOPORT, "::/0", NULL);
+	assert_int_equal(store_sg_rule_replace(f->s, &x, 0, &e), -1);
+	assert_int_equal(e.status, 404);
+	assert_int_equal(store_sg_rule_get(f->s, "sgr-dead", &got, &e), -1);
+	assert_int_equal(e.status, 404);
+	assert_int_equal(store_sg_rule_delete(f->s, r.id, 1, &e), -1);
+	assert_int_equal(e.status, 412);
+	assert_int_equal(store_sg_rule_delete(f->s, r.id, 0, &e), 0);
+	assert_int_equal(store_sg_rule_delete(f->s, r.id, 0, &e), -1);
+	assert_int_equal(e.status, 404);
+	assert_int_equal(store_revision(f->s), rev + 3);
+	model_sg_rule_clear(&r);
+	model_sg_clear(&g);
+}
+
+static void test_sg_rule_refs(void **state)
+{
+	struct fx *f = *state;
+	struct security_group g;
+	struct sg_rule r, x;
+	struct vr_err e = {0};
+	int64_t rev;
+
+	mksg(&g, NULL, "web", NULL, NULL);
+	add_sg(f->s, &g);
+	mkrule(&r, NULL, g.id, SG_INGRESS, SG_PROTO_ICMP, NOPORT, NOPORT, "0.0.0.0/0", NULL);
+	add_rule(f->s, &r);
+	rev = store_revision(f->s);
+
+	mkrule(&x, NULL, "sg-dead", SG_INGRESS, SG_PROTO_TCP, NOPORT, NOPORT, "0.0.0.0/0", NULL);
+	assert_int_equal(store_sg_rule_create(f->s, &x, &e), -1);
+	assert_int_equal(e.status, 422);
+	assert_string_equal(e.field, "security_group_id");
+	assert_non_null(strstr(e.msg, "sg-dead"));
+	mkrule(&x, NULL, g.id, SG_INGRESS, SG_PROTO_TCP, NOPORT, NOPORT, NULL, "sg-beef");
+	assert_int_equal(store_sg_rule_create(f->s, &x, &e), -1);
+	assert_int_equal(e.status, 422);
+	assert_string_equal(e.field, "remote_security_group_id");
+	assert_non_null(strstr(e.msg, "sg-beef"));
+	mkrule(&x, r.id, "sg-dead", SG_INGRESS, SG_PROTO_ICMP, NOPORT, NOPORT, "0.0.0.0/0", NULL);
+	assert_int_equal(store_sg_rule_replace(f->s, &x, 0, &e), -1);
+	assert_int_equal(e.status, 422);
+	assert_string_equal(e.field, "security_group_id");
+	mkrule(&x, r.id, g.id, SG_INGRESS, SG_PROTO_ICMP, NOPORT, NOPORT, NULL, "sg-beef");
+	assert_int_equal(store_sg_rule_replace(f->s, &x, 0, &e), -1);
+	assert_int_equal(e.status, 422);
+	assert_string_equal(e.field, "remote_security_group_id");
+	/* Validated again in the store: icmp never matches an IPv6 peer. */
+	mkrule(&x, NULL, g.id, SG_INGRESS, SG_PROTO_ICMP, NOPORT, NOPORT, "::/0", NULL);
+	assert_int_equal(store_sg_rule_create(f->s, &x, &e), -1);
+	assert_int_equal(e.status, 422);
+	assert_string_equal(e.field, "cidr");
+	assert_int_equal(store_revision(f->s), rev);
+	model_sg_clear(&g);
+}
+
+static void test_sg_rule_duplicates(void **state)
+{
+	struct fx *f = *state;
+	struct security_group a, b;
+	struct sg_rule r1, r2, r3, x;
+	struct vr_err e = {0};
+	int64_t rev;
+
+	mksg(&a, NULL, "a", NULL, NULL);
+	add_sg(f->s, &a);
+	mksg(&b, NULL, "b", NULL, NULL);
+	add_sg(f->s, &b);
+	mkrule(&r1, NULL, a.id, SG_INGRESS, SG_PROTO_TCP, 80, 80, "2001:db8::/32", NULL);
+	add_rule(f->s, &r1);
+	mkrule(&r2, NULL, a.id, SG_INGRESS, SG_PROTO_TCP, NOPORT, NOPORT, NULL, b.id);
+	add_rule(f->s, &r2);
+	mkrule(&r3, NULL, a.id, SG_INGRESS, SG_PROTO_UDP, NOPORT, NOPORT, "10.0.0.0/8", NULL);
+	add_rule(f->s, &r3);
+	rev = store_revision(f->s);
+
+	/* The same cidr written another way is the same rule. */
+	mkrule(&x, NULL, a.id, SG_INGRESS, SG_PROTO_TCP, 80, 80, "2001:DB8:0::/32", NULL);
+	assert_int_equal(store_sg_rule_create(f->s, &x, &e), -1);
+	assert_int_equal(e.status, 409);
+	assert_non_null(strstr(e.msg, r1.id));
+	assert_non_null(strstr(e.msg, "ingress tcp ports 80-80 from 2001:db8::/32"));
+	mkrule(&x, NULL, a.id, SG_INGRESS, SG_PROTO_TCP, NOPORT, NOPORT, NULL, b.id);
+	assert_int_equal(store_sg_rule_create(f->s, &x, &e), -1);
+	assert_int_equal(e.status, 409);
+	assert_non_null(strstr(e.msg, r2.id));
+	assert_non_null(strstr(e.msg, "from security group"));
+	/* Moving r3 onto r2. */
+	mkrule(&x, r3.id, a.id, SG_INGRESS, SG_PROTO_TCP, NOPORT, NOPORT, NULL, b.id);
+	assert_int_equal(store_sg_rule_replace(f->s, &x, 0, &e), -1);
+	assert_int_equal(e.status, 409);
+	assert_non_null(strstr(e.msg, r2.id));
+	assert_int_equal(store_revision(f->s), rev);
+
+	/* Differences that make another rule. */
+	mkrule(&x, NULL, a.id, SG_INGRESS, SG_PROTO_TCP, 80, 81, "2001:db8::/32", NULL);
+	add_rule(f->s, &x);
+	mkrule(&x, NULL, a.id, SG_INGRESS, SG_PROTO_TCP, NOPORT, NOPORT, "2001:db8::/32", NULL);
+	add_rule(f->s, &x);
+	mkrule(&x, NULL, a.id, SG_EGRESS, SG_PROTO_TCP, 80, 80, "2001:db8::/32", NULL);
+	add_rule(f->s, &x);
+	mkrule(&x, NULL, a.id, SG_INGRESS, SG_PROTO_UDP, 80, 80, "2001:db8::/32", NULL);
+	add_rule(f->s, &x);
+	mkrule(&x, NULL, a.id, SG_INGRESS, SG_PROTO_TCP, 80, 80, "2001:db8::/48", NULL);
+	add_rule(f->s, &x);
+	mkrule(&x, NULL, b.id, SG_INGRESS, SG_PROTO_TCP, 80, 80, "2001:db8::/32", NULL);
+	add_rule(f->s, &x);
+	mkrule(&x, NULL, a.id, SG_INGRESS, SG_PROTO_TCP, NOPORT, NOPORT, NULL, a.id);
+	add_rule(f->s, &x);
+	/* A replace that keeps its own key is not a conflict with itself. */
+	mkrule(&x, r1.id, a.id, SG_INGRESS, SG_PROTO_TCP, 80, 80, "2001:db8::/32", NULL);
+	x.description = strdup("http");
+	assert_int_equal(store_sg_rule_replace(f->s, &x, 0, &e), 0);
+	model_sg_rule_clear(&x);
+	model_sg_clear(&a);
+	model_sg_clear(&b);
+}
+
+static void test_sg_rule_idempotent(void **state)
+{
+	struct fx *f = *state;
+	struct security_group g;
+	struct sg_rule r, x;
+	struct vr_err e = {0};
+	int64_t rev;
+
+	mksg(&g, "sg-01", "web", NULL, NULL);
+	add_sg(f->s, &g);
+	mkrule(&r, "sgr-01", "sg-01", SG_INGRESS, SG_PROTO_TCP, 443, 443, "0.0.0.0/0", NULL);
+	add_rule(f->s, &r);
+	rev = store_revision(f->s);
+
+	mkrule(&x, "sgr-01", "sg-01", SG_INGRESS, SG_PROTO_TCP, 443, 443, "0.0.0.0/0", NULL);
+	assert_int_equal(store_sg_rule_create(f->s, &x, &e), STORE_EXISTS);
+	assert_int_equal(x.rev, r.rev);
+	assert_true(x.has_ports);
+	assert_string_equal(x.created_at, r.created_at);
+	mkrule(&x, "sgr-01", "sg-01", SG_INGRESS, SG_PROTO_TCP, 443, 444, "0.0.0.0/0", NULL);
+	assert_int_equal(store_sg_rule_create(f->s, &x, &e), -1);
+	assert_int_equal(e.status, 409);
+	assert_string_equal(e.field, "id");
+	/* A different object's id is not this one's. */
+	mkrule(&x, "sgr-02", "sg-01", SG_INGRESS, SG_PROTO_TCP, 443, 443, "0.0.0.0/0", NULL);
+	assert_int_equal(store_sg_rule_create(f->s, &x, &e), -1);
+	assert_int_equal(e.status, 409);
+	assert_int_equal(store_revision(f->s), rev);
+	model_sg_clear(&g);
+}
+
+static void test_sg_delete_cascade(void **state)
+{
+	struct fx *f = *state;
+	struct security_group a, b;
+	struct sg_rule r1, r2, r3, got = {0};
+	struct vr_err e = {0};
+	int64_t rev;
+	char v[32];
+
+	mksg(&a, NULL, "a", NULL, web_targets);
+	add_sg(f->s, &a);
+	mksg(&b, NULL, "b", NULL, (const char *const[]){"10.9.0.0/16", NULL});
+	add_sg(f->s, &b);
+	mkrule(&r1, NULL, a.id, SG_INGRESS, SG_PROTO_TCP, 22, 22, "10.0.0.0/8", NULL);
+	add_rule(f->s, &r1);
+	/* A rule naming its own group does not hold it. */
+	mkrule(&r2, NULL, a.id, SG_INGRESS, SG_PROTO_ALL, NOPORT, NOPORT, NULL, a.id);
+	add_rule(f->s, &r2);
+	/* a's own rule naming b is a's, and goes with a. */
+	mkrule(&r3, NULL, a.id, SG_EGRESS, SG_PROTO_ALL, NOPORT, NOPORT, NULL, b.id);
+	add_rule(f->s, &r3);
+	rev = store_revision(f->s);
+
+	assert_int_equal(store_sg_delete(f->s, a.id, 0, &e), 0);
+	assert_int_equal(store_revision(f->s), rev + 1);
+	assert_int_equal(store_sg_rule_get(f->s, r1.id, &got, &e), -1);
+	assert_int_equal(e.status, 404);
+	assert_int_equal(store_sg_rule_get(f->s, r2.id, &got, &e), -1);
+	assert_int_equal(store_sg_rule_get(f->s, r3.id, &got, &e), -1);
+	raw_query(f->path, "SELECT count(*) FROM security_group_rules", v, sizeof(v));
+	assert_string_equal(v, "0");
+	/* Only b's target is left. */
+	raw_query(f->path, "SELECT count(*) FROM sg_targets", v, sizeof(v));
+	assert_string_equal(v, "1");
+	/* b no longer named by anything: deletable. */
+	assert_int_equal(store_sg_delete(f->s, b.id, 0, &e), 0);
+	model_sg_clear(&a);
+	model_sg_clear(&b);
+}
+
+static void test_sg_delete_referenced(void **state)
+{
+	struct fx *f = *state;
+	struct security_group a, b;
+	struct sg_rule r, x;
+	struct vr_err e = {0};
+	char *before, *after;
+
+	mksg(&a, NULL, "a", NULL, NULL);
+	add_sg(f->s, &a);
+	mksg(&b, NULL, "b", NULL, NULL);
+	add_sg(f->s, &b);
+	mkrule(&r, NULL, b.id, SG_INGRESS, SG_PROTO_TCP, 5432, 5432, NULL, a.id);
+	add_rule(f->s, &r);
+	before = sg_snapshot(f->s);
+
+	assert_int_equal(store_sg_delete(f->s, a.id, 0, &e), -1);
+	assert_int_equal(e.status, 409);
+	assert_non_null(strstr(e.msg, r.id));
+	assert_non_null(strstr(e.msg, b.id));
+	after = sg_snapshot(f->s);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+
+	/* Pointing the rule elsewhere releases a. */
+	mkrule(&x, r.id, b.id, SG_INGRESS, SG_PROTO_TCP, 5432, 5432, NULL, b.id);
+	assert_int_equal(store_sg_rule_replace(f->s, &x, 0, &e), 0);
+	assert_int_equal(store_sg_delete(f->s, a.id, 0, &e), 0);
+	/* b holds a rule naming itself: still deletable, and the rule goes too. */
+	assert_int_equal(store_sg_delete(f->s, b.id, 0, &e), 0);
+	assert_int_equal(store_sg_rule_delete(f->s, r.id, 0, &e), -1);
+	assert_int_equal(e.status, 404);
+	model_sg_clear(&a);
+	model_sg_clear(&b);
+}
+
+static void test_sg_lists(void **state)
+{
+	struct fx *f = *state;
+	struct security_group g, *gv = NULL;
+	struct sg_rule r, *rv = NULL;
+	struct vr_err e = {0};
+	char ids[2][ID_MAX], name[16], after[ID_MAX] = "";
+	size_t n, seen = 0;
+	bool more = true;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(name, sizeof(name), "g%d", i);
+		mksg(&g, NULL, name, NULL, web_targets);
+		add_sg(f->s, &g);
+		snprintf(ids[i], sizeof(ids[i]), "%s", g.id);
+		model_sg_clear(&g);
+	}
+	for (i = 0; i < 7; i++) {
+		mkrule(&r, NULL, ids[i % 2], SG_INGRESS, SG_PROTO_TCP, 1000 + i, 1000 + i,
+		       "10.0.0.0/8", NULL);
+		add_rule(f->s, &r);
+	}
+	/* Walk all rules three at a time. */
+	while (more) {
+		assert_int_equal(
+		    store_sg_rule_list(f->s, NULL, after[0] ? after : NULL, 3, &rv, &n, &more, &e),
+		    0);
+		assert_true(n <= 3);
+		for (size_t k = 0; k < n; k++)
+			assert_true(strcmp(rv[k].id, after) > 0);
+		if (n)
+			snprintf(after, sizeof(after), "%s", rv[n - 1].id);
+		seen += n;
+		model_sg_rules_free(rv, n);
+	}
+	assert_int_equal(seen, 7);
+	assert_int_equal(store_sg_rule_list(f->s, ids[0], NULL, 100, &rv, &n, &more, &e), 0);
+	assert_int_equal(n, 4);
+	for (size_t k = 0; k < n; k++)
+		assert_string_equal(rv[k].group_id, ids[0]);
+	model_sg_rules_free(rv, n);
+	assert_int_equal(store_sg_rule_list(f->s, "sg-none", NULL, 100, &rv, &n, &more, &e), 0);
+	assert_int_equal(n, 0);
+	model_sg_rules_free(rv, n);
+
+	assert_int_equal(store_sg_list(f->s, NULL, 1, &gv, &n, &more, &e), 0);
+	assert_int_equal(n, 1);
+	assert_true(more);
+	assert_int_equal(gv[0].ntargets, 3);
+	snprintf(after, sizeof(after), "%s", gv[0].id);
+	model_sgs_free(gv, n);
+	assert_int_equal(store_sg_list(f->s, after, 1, &gv, &n, &more, &e), 0);
+	assert_int_equal(n, 1);
+	assert_false(more);
+	assert_true(strcmp(gv[0].id, after) > 0);
+	model_sgs_free(gv, n);
+}
+
+static void test_sg_failed_writes_change_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct security_group a, b, x;
+	struct sg_rule r, y;
+	struct vr_err e = {0};
+	char *before, *after;
+
+	mksg(&a, NULL, "a", "d", web_targets);
+	add_sg(f->s, &a);
+	mksg(&b, NULL, "b", NULL, NULL);
+	add_sg(f->s, &b);
+	mkrule(&r, NULL, b.id, SG_INGRESS, SG_PROTO_TCP, 1, 2, NULL, a.id);
+	add_rule(f->s, &r);
+	before = sg_snapshot(f->s);
+
+	mksg(&x, a.id, "b", NULL, NULL); /* rename onto b: fails after the revision bump */
+	assert_int_equal(store_sg_replace(f->s, &x, 0, &e), -1);
+	assert_int_equal(e.status, 409);
+	model_sg_clear(&x);
+	mksg(&x, a.id, "a", NULL, (const char *const[]){"10.0.0.0/8", "banana", NULL});
+	assert_int_equal(store_sg_replace(f->s, &x, 0, &e), -1);
+	assert_int_equal(e.status, 422);
+	model_sg_clear(&x);
+	mksg(&x, a.id, "a2", NULL, NULL);
+	assert_int_equal(store_sg_replace(f->s, &x, a.rev + 50, &e), -1);
+	assert_int_equal(e.status, 412);
+	model_sg_clear(&x);
+	assert_int_equal(store_sg_delete(f->s, a.id, 0, &e), -1);
+	assert_int_equal(e.status, 409);
+	mkrule(&y, NULL, b.id, SG_INGRESS, SG_PROTO_TCP, 1, 2, NULL, a.id);
+	assert_int_equal(store_sg_rule_create(f->s, &y, &e), -1);
+	assert_int_equal(e.status, 409);
+	mkrule(&y, NULL, "sg-77", SG_INGRESS, SG_PROTO_TCP, 1, 2, NULL, a.id);
+	assert_int_equal(store_sg_rule_create(f->s, &y, &e), -1);
+	assert_int_equal(e.status, 422);
+	mkrule(&y, r.id, b.id, SG_INGRESS, SG_PROTO_TCP, 2, 1, NULL, a.id);
+	assert_int_equal(store_sg_rule_replace(f->s, &y, 0, &e), -1);
+	assert_int_equal(e.status, 422);
+	assert_string_equal(e.field, "port_from");
+	assert_int_equal(store_sg_rule_delete(f->s, "sgr-77", 0, &e), -1);
+	assert_int_equal(e.status, 404);
+
+	after = sg_snapshot(f->s);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	model_sg_clear(&a);
+	model_sg_clear(&b);
+}
+
+static void test_sg_load(void **state)
+{
+	struct fx *f = *state;
+	struct security_group a, b, *gv = NULL;
+	struct sg_rule r, *rv = NULL;
+	struct vr_err e = {0};
+	size_t ng, nr;
+	int64_t rev = 0;
+
+	assert_int_equal(store_sg_load(f->s, &gv, &ng, &rv, &nr, &rev, &e), 0);
+	assert_int_equal(ng, 0);
+	assert_int_equal(nr, 0);
+	assert_null(gv);
+	assert_null(rv);
+	assert_int_equal(rev, store_revision(f->s));
+
+	mksg(&a, "sg-0a", "a", "not loaded", web_targets);
+	add_sg(f->s, &a);
+	mksg(&b, "sg-0b", "b", NULL, NULL);
+	add_sg(f->s, &b);
+	mkrule(&r, "sgr-01", "sg-0a", SG_INGRESS, SG_PROTO_TCP, 22, 23, "10.0.0.0/8", NULL);
+	r.description = strdup("not loaded");
+	add_rule(f->s, &r);
+	model_sg_rule_clear(&r);
+	mkrule(&r, "sgr-02", "sg-0a", SG_EGRESS, SG_PROTO_ICMPV6, NOPORT, NOPORT, NULL, "sg-0b");
+	add_rule(f->s, &r);
+
+	assert_int_equal(store_sg_load(f->s, &gv, &ng, &rv, &nr, &rev, &e), 0);
+	assert_int_equal(rev, store_revision(f->s));
+	assert_int_equal(ng, 2);
+	assert_string_equal(gv[0].id, "sg-0a");
+	assert_null(gv[0].description);
+	assert_int_equal(gv[0].ntargets, 3);
+	assert_int_equal(gv[0].targets[0].p.addr.family, AF_INET);
+	assert_int_equal(gv[0].targets[0].p.len, 32);
+	assert_true(gv[0].targets[1].local);
+	assert_int_equal(gv[0].targets[2].p.len, 64);
+	assert_string_equal(gv[1].id, "sg-0b");
+	assert_int_equal(gv[1].ntargets, 0);
+	assert_int_equal(nr, 2);
+	assert_string_equal(rv[0].id, "sgr-01");
+	assert_null(rv[0].description);
+	assert_true(rv[0].has_ports);
+	assert_int_equal(rv[0].port_from, 22);
+	assert_int_equal(rv[0].port_to, 23);
+	assert_int_equal(rv[0].cidr.addr.family, AF_INET);
+	assert_int_equal(rv[0].cidr.len, 8);
+	assert_string_equal(rv[1].id, "sgr-02");
+	assert_false(rv[1].has_ports);
+	assert_int_equal(rv[1].direction, SG_EGRESS);
+	assert_int_equal(rv[1].protocol, SG_PROTO_ICMPV6);
+	assert_string_equal(rv[1].remote_group_id, "sg-0b");
+	assert_int_equal(rv[1].cidr.addr.family, 0);
+	model_sgs_free(gv, ng);
+	model_sg_rules_free(rv, nr);
+	model_sg_clear(&a);
+	model_sg_clear(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1043,6 +1713,17 @@ int main(void)
 	    T(test_filter_by_table),
 	    T(test_failed_writes_change_nothing),
 	    T(test_routes_load),
+	    T(test_sg_crud),
+	    T(test_sg_conflicts),
+	    T(test_sg_rule_crud),
+	    T(test_sg_rule_refs),
+	    T(test_sg_rule_duplicates),
+	    T(test_sg_rule_idempotent),
+	    T(test_sg_delete_cascade),
+	    T(test_sg_delete_referenced),
+	    T(test_sg_lists),
+	    T(test_sg_failed_writes_change_nothing),
+	    T(test_sg_load),
 #undef T
 	};
 

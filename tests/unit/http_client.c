@@ -1,0 +1,137 @@
+/* The in-process server fixture and HTTP client shared by the test_http*.c programs. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "http_client.h"
+#include "store.h"
+
+void reply_free(struct reply *r)
+{
+	free(r->body);
+	json_decref(r->json);
+	memset(r, 0, sizeof(*r));
+}
+
+void request(struct fixture *f, const char *method, const char *path, const char *auth,
+             const char *ctype, const char *body, size_t body_len, const char *extra,
+             struct reply *out)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(f->port)};
+	char head[2048];
+	size_t cap = 65536, len = 0;
+	char *buf = malloc(cap);
+	ssize_t n;
+	int fd;
+	char *sep;
+
+	memset(out, 0, sizeof(*out));
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	snprintf(head, sizeof(head),
+	         "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%s%s%s%s%s%sContent-Length: "
+	         "%zu\r\n\r\n",
+	         method, path, auth ? "Authorization: " : "", auth ? auth : "", auth ? "\r\n" : "",
+	         ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
+	         body ? body_len : 0);
+	if (extra) {
+		/* splice extra headers before the blank line */
+		char *end = strstr(head, "Content-Length:");
+		char tmp[2048];
+
+		snprintf(tmp, sizeof(tmp), "%.*s%s%s", (int)(end - head), head, extra, end);
+		snprintf(head, sizeof(head), "%s", tmp);
+	}
+	assert_int_equal(write(fd, head, strlen(head)), (ssize_t)strlen(head));
+	if (body && body_len) {
+		size_t off = 0;
+
+		while (off < body_len) {
+			n = write(fd, body + off, body_len - off);
+			if (n <= 0)
+				break; /* the server may close early (413) */
+			off += (size_t)n;
+		}
+	}
+	while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += (size_t)n;
+		if (len + 1 == cap)
+			buf = realloc(buf, cap *= 2);
+	}
+	close(fd);
+	buf[len] = '\0';
+	assert_true(sscanf(buf, "HTTP/1.1 %d", &out->status) == 1);
+	sep = strstr(buf, "\r\n\r\n");
+	assert_non_null(sep);
+	snprintf(out->headers, sizeof(out->headers), "%.*s", (int)(sep - buf), buf);
+	out->body = strdup(sep + 4);
+	out->json = json_loads(out->body, 0, NULL);
+	free(buf);
+}
+
+void call(struct fixture *f, const char *method, const char *path, const char *body,
+          struct reply *out)
+{
+	request(f, method, path, "Bearer " TOKEN, body ? "application/json" : NULL, body,
+	        body ? strlen(body) : 0, NULL, out);
+}
+
+const char *jstr(json_t *o, const char *path1, const char *path2)
+{
+	json_t *v = json_object_get(o, path1);
+
+	if (path2)
+		v = json_object_get(v, path2);
+	return json_string_value(v);
+}
+
+const char *err_field(const struct reply *r)
+{
+	return json_string_value(
+	    json_object_get(json_array_get(json_object_get(r->json, "errors"), 0), "field"));
+}
+
+int http_fixture_setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct vr_err e = {0};
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/vr-http-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->db, sizeof(f->db), "%s/v.db", f->dir);
+	assert_int_equal(store_open(f->db, &f->app.store, &e), 0);
+	pthread_mutex_init(&f->app.store_lock, NULL);
+	snprintf(f->app.token, sizeof(f->app.token), "%s", TOKEN);
+	assert_int_equal(http_start(&f->app, "127.0.0.1:0", &f->srv, &e), 0);
+	f->port = http_port(f->srv);
+	assert_true(f->port > 0);
+	*state = f;
+	return 0;
+}
+
+int http_fixture_teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[256];
+
+	http_stop(f->srv);
+	store_close(f->app.store);
+	pthread_mutex_destroy(&f->app.store_lock);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}

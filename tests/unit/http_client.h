@@ -1,0 +1,54 @@
+/*
+ * A vrouterd HTTP server in-process on loopback, with a real store in a temp
+ * directory and no kernel (no reconciler: objects stay "pending"), and a tiny
+ * client for it. Shared by the test_http*.c programs.
+ */
+#ifndef VR_TEST_HTTP_CLIENT_H
+#define VR_TEST_HTTP_CLIENT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "app.h"
+
+#define TOKEN "0123456789abcdef0123456789abcdef"
+
+struct http_server;
+
+struct fixture {
+	char dir[64];
+	char db[128];
+	struct app app;
+	struct http_server *srv;
+	uint16_t port;
+};
+
+struct reply {
+	int status;
+	char headers[4096];
+	char *body;
+	json_t *json; /* NULL when the body is not JSON */
+};
+
+/* cmocka group setup/teardown: *state is a struct fixture with the server running. */
+int http_fixture_setup(void **state);
+int http_fixture_teardown(void **state);
+
+void reply_free(struct reply *r);
+/*
+ * One request over a fresh connection. auth and ctype are header values or
+ * NULL; extra is inserted as extra header lines ("If-Match: ...\r\n").
+ */
+void request(struct fixture *f, const char *method, const char *path, const char *auth,
+             const char *ctype, const char *body, size_t body_len, const char *extra,
+             struct reply *out);
+/* request with the right token and, when body is non-NULL, application/json. */
+void call(struct fixture *f, const char *method, const char *path, const char *body,
+          struct reply *out);
+/* The string at o.path1(.path2), or NULL. */
+const char *jstr(json_t *o, const char *path1, const char *path2);
+/* The first validation error's field, or NULL. */
+const char *err_field(const struct reply *r);
+
+#endif
