@@ -32,7 +32,7 @@ int cidr_parse_addr(const char *s, struct ipaddr *out) __attribute__((warn_unuse
  * but bits beyond the prefix length are set (out is still filled, unmasked).
  */
 int cidr_parse_prefix(const char *s, bool allow_host, struct prefix *out)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* Canonical text: "192.168.100.0/24", "2001:db8::/64". buf >= CIDR_STR_MAX. */
 void cidr_format_prefix(const struct prefix *p, char *buf, size_t len);

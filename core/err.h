@@ -15,7 +15,7 @@ struct vr_err {
 
 /* Fill e (if non-NULL); returns -1 so callers can `return err_set(...)`. */
 int err_set(struct vr_err *e, int status, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 void err_clear(struct vr_err *e);
 
 #endif

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #define IDMAP_MIN_CAP 64
 
 struct slot {
@@ -15,7 +14,7 @@ struct slot {
 
 struct idmap {
 	struct slot *slots;
-	size_t cap; /* power of two */
+	size_t cap;  /* power of two */
 	size_t used; /* live + tombstones: drives growth */
 	size_t live;
 };
@@ -117,7 +116,8 @@ int idmap_put(struct idmap *m, const char *id, void *value)
 	if ((m->used + 1) * 4 > m->cap * 3 && grow(m))
 		return -ENOMEM;
 	mask = m->cap - 1;
-	for (i = hash(id) & mask; m->slots[i].key && m->slots[i].key != TOMBSTONE; i = (i + 1) & mask)
+	for (i = hash(id) & mask; m->slots[i].key && m->slots[i].key != TOMBSTONE;
+	     i = (i + 1) & mask)
 		;
 	if (!m->slots[i].key)
 		m->used++;

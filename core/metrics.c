@@ -45,7 +45,7 @@ static size_t nhttp_dur;
 const char *metrics_kind_name(enum metrics_kind k)
 {
 	static const char *const names[MK_COUNT] = {"route", "address", "rule", "nftables",
-						    "forwarding"};
+	                                            "forwarding"};
 
 	return k < MK_COUNT ? names[k] : "unknown";
 }
@@ -100,7 +100,8 @@ void metrics_http(const char *pattern, const char *method, int status, double se
 	size_t i;
 
 	/* The method comes from the client: only plain upper-case words become label values. */
-	if (strlen(method) >= sizeof(http[0].method) || strspn(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(method))
+	if (strlen(method) >= sizeof(http[0].method) ||
+	    strspn(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(method))
 		method = "OTHER";
 
 	pthread_mutex_lock(&lock);
@@ -177,22 +178,22 @@ static void bprintf(struct buf *b, const char *fmt, ...)
 }
 
 static void histo_render(struct buf *b, const char *name, const char *labels, const struct histo *h,
-			 const double *bk, size_t nb)
+                         const double *bk, size_t nb)
 {
 	uint64_t cum = 0;
 
 	for (size_t i = 0; i < nb; i++) {
 		cum += h->bucket[i];
-		bprintf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, *labels ? "," : "", bk[i],
-			(unsigned long long)cum);
+		bprintf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, *labels ? "," : "",
+		        bk[i], (unsigned long long)cum);
 	}
 	cum += h->bucket[nb];
 	bprintf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, *labels ? "," : "",
-		(unsigned long long)cum);
+	        (unsigned long long)cum);
 	bprintf(b, "%s_sum%s%s%s %.6f\n", name, *labels ? "{" : "", labels, *labels ? "}" : "",
-		h->sum);
+	        h->sum);
 	bprintf(b, "%s_count%s%s%s %llu\n", name, *labels ? "{" : "", labels, *labels ? "}" : "",
-		(unsigned long long)h->count);
+	        (unsigned long long)h->count);
 }
 
 char *metrics_render(size_t *len)
@@ -205,40 +206,44 @@ char *metrics_render(size_t *len)
 		return NULL;
 	pthread_mutex_lock(&lock);
 	bprintf(&b, "# HELP vrouter_apply_duration_seconds Time to apply a change to the kernel.\n"
-		    "# TYPE vrouter_apply_duration_seconds histogram\n");
+	            "# TYPE vrouter_apply_duration_seconds histogram\n");
 	histo_render(&b, "vrouter_apply_duration_seconds", "", &apply_h, apply_buckets, NAPPLY);
-	bprintf(&b,
-		"# HELP vrouter_applies_total Applies attempted (incremental and full).\n"
-		"# TYPE vrouter_applies_total counter\nvrouter_applies_total %llu\n"
-		"# HELP vrouter_apply_failures_total Applies in which the pass or an object failed.\n"
-		"# TYPE vrouter_apply_failures_total counter\nvrouter_apply_failures_total %llu\n",
-		(unsigned long long)applies, (unsigned long long)apply_failures);
+	bprintf(
+	    &b,
+	    "# HELP vrouter_applies_total Applies attempted (incremental and full).\n"
+	    "# TYPE vrouter_applies_total counter\nvrouter_applies_total %llu\n"
+	    "# HELP vrouter_apply_failures_total Applies in which the pass or an object failed.\n"
+	    "# TYPE vrouter_apply_failures_total counter\nvrouter_apply_failures_total %llu\n",
+	    (unsigned long long)applies, (unsigned long long)apply_failures);
 	bprintf(&b, "# HELP vrouter_drift_repairs_total Owned kernel objects found changed or "
-		    "missing and put back.\n# TYPE vrouter_drift_repairs_total counter\n");
+	            "missing and put back.\n# TYPE vrouter_drift_repairs_total counter\n");
 	for (int k = 0; k < MK_COUNT; k++)
 		bprintf(&b, "vrouter_drift_repairs_total{kind=\"%s\"} %llu\n", metrics_kind_name(k),
-			(unsigned long long)repairs[k]);
+		        (unsigned long long)repairs[k]);
 	bprintf(&b, "# HELP vrouter_owned_objects Kernel objects vrouter owns, by kind.\n"
-		    "# TYPE vrouter_owned_objects gauge\n");
+	            "# TYPE vrouter_owned_objects gauge\n");
 	for (int k = 0; k < MK_COUNT; k++)
 		bprintf(&b, "vrouter_owned_objects{kind=\"%s\"} %llu\n", metrics_kind_name(k),
-			(unsigned long long)owned[k]);
-	bprintf(&b,
-		"# HELP vrouter_sqlite_errors_total SQLite errors other than constraint conflicts.\n"
-		"# TYPE vrouter_sqlite_errors_total counter\nvrouter_sqlite_errors_total %llu\n",
-		(unsigned long long)sqlite_errors);
+		        (unsigned long long)owned[k]);
+	bprintf(
+	    &b,
+	    "# HELP vrouter_sqlite_errors_total SQLite errors other than constraint conflicts.\n"
+	    "# TYPE vrouter_sqlite_errors_total counter\nvrouter_sqlite_errors_total %llu\n",
+	    (unsigned long long)sqlite_errors);
 	bprintf(&b, "# HELP vrouter_http_requests_total HTTP requests by endpoint, method and "
-		    "status.\n# TYPE vrouter_http_requests_total counter\n");
+	            "status.\n# TYPE vrouter_http_requests_total counter\n");
 	for (size_t i = 0; i < nhttp; i++)
-		bprintf(&b, "vrouter_http_requests_total{route=\"%s\",method=\"%s\",code=\"%d\"} %llu\n",
-			http[i].pattern, http[i].method, http[i].status,
-			(unsigned long long)http[i].count);
+		bprintf(
+		    &b,
+		    "vrouter_http_requests_total{route=\"%s\",method=\"%s\",code=\"%d\"} %llu\n",
+		    http[i].pattern, http[i].method, http[i].status,
+		    (unsigned long long)http[i].count);
 	bprintf(&b, "# HELP vrouter_http_request_duration_seconds HTTP request latency by "
-		    "endpoint.\n# TYPE vrouter_http_request_duration_seconds histogram\n");
+	            "endpoint.\n# TYPE vrouter_http_request_duration_seconds histogram\n");
 	for (size_t i = 0; i < nhttp_dur; i++) {
 		snprintf(labels, sizeof(labels), "route=\"%s\"", http_dur[i].pattern);
 		histo_render(&b, "vrouter_http_request_duration_seconds", labels, &http_dur[i].h,
-			     http_buckets, NHTTP);
+		             http_buckets, NHTTP);
 	}
 	pthread_mutex_unlock(&lock);
 	if (b.failed) {

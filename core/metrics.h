@@ -9,14 +9,7 @@
 #include <stdint.h>
 
 /* Kinds of kernel object, for owned counts and drift repairs. */
-enum metrics_kind {
-	MK_ROUTE = 0,
-	MK_ADDRESS,
-	MK_RULE,
-	MK_NFTABLES,
-	MK_FORWARDING,
-	MK_COUNT
-};
+enum metrics_kind { MK_ROUTE = 0, MK_ADDRESS, MK_RULE, MK_NFTABLES, MK_FORWARDING, MK_COUNT };
 
 const char *metrics_kind_name(enum metrics_kind k);
 

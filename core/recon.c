@@ -29,11 +29,11 @@
 struct rentry {
 	char id[ID_MAX];
 	int64_t rev;
-	struct kroute k;   /* valid when resolved */
-	bool resolved;	   /* its device exists (or it needs none) */
-	bool in_kernel;	   /* we believe the kernel holds k for us */
+	struct kroute k; /* valid when resolved */
+	bool resolved;   /* its device exists (or it needs none) */
+	bool in_kernel;  /* we believe the kernel holds k for us */
 	enum obj_state state;
-	char *reason;	   /* set when failed */
+	char *reason; /* set when failed */
 };
 
 struct change {
@@ -218,7 +218,7 @@ static int sync_full(struct recon *r, int64_t *rev_out, char *err, size_t errlen
 		if (ops[i].kind == KOP_DELETE) {
 			if (res[i] && res[i] != -ESRCH && res[i] != -ENOENT)
 				log_warnx("could not remove a route vrouter no longer wants: %s",
-					  strerror(-res[i]));
+				          strerror(-res[i]));
 			continue;
 		}
 		ent = map[ops[i].tag];
@@ -254,7 +254,7 @@ static int sync_full(struct recon *r, int64_t *rev_out, char *err, size_t errlen
 	metrics_drift_repair(MK_ROUTE, repairs);
 	if (repairs)
 		log_info("repaired %llu owned route(s) that were missing or changed in the kernel",
-			 (unsigned long long)repairs);
+		         (unsigned long long)repairs);
 	*rev_out = rev;
 	ret = failed ? 1 : 0;
 	goto out;
@@ -375,7 +375,7 @@ static void record(struct recon *r, int rc, int64_t rev, double ms, const char *
 	} else if (rc > 0) {
 		r->stats.apply_failures++;
 		snprintf(r->stats.last_error, sizeof(r->stats.last_error), "%llu route(s) failed",
-			 (unsigned long long)r->stats.routes_failed);
+		         (unsigned long long)r->stats.routes_failed);
 	} else {
 		r->stats.last_error[0] = '\0';
 	}
@@ -412,9 +412,7 @@ static bool run_changes(struct recon *r, struct change *q, size_t n)
 		int rc;
 
 		switch (q[i].kind) {
-		case RECON_ROUTE:
-			rc = sync_route(r, q[i].id);
-			break;
+		case RECON_ROUTE: rc = sync_route(r, q[i].id); break;
 		default:
 			rc = 2; /* table renumbering and the like touch many routes */
 			break;
@@ -434,7 +432,7 @@ static void *recon_main(void *arg)
 
 	for (;;) {
 		struct pollfd pfd[2] = {{.fd = r->wake_fd, .events = POLLIN},
-					{.fd = efd, .events = POLLIN}};
+		                        {.fd = efd, .events = POLLIN}};
 		int64_t now = now_ms(), deadline = next_resync;
 		struct change *q = NULL;
 		size_t nq = 0;
@@ -490,7 +488,7 @@ static void *recon_main(void *arg)
 }
 
 int recon_start(const char *db_path, const struct kernel_ops *k, int resync_ms, struct recon **out,
-		struct vr_err *e)
+                struct vr_err *e)
 {
 	pthread_condattr_t ca;
 	struct recon *r;

@@ -33,8 +33,8 @@ static json_t *rtb_to_json(struct app *app, const void *obj)
 	const struct route_table *t = obj;
 
 	return json_pack("{s:s, s:s, s:I, s:s, s:s, s:s}", "id", t->id, "name", t->name, "table",
-			 (json_int_t)t->table, "description", t->description ? t->description : "",
-			 "created_at", t->created_at, "updated_at", t->updated_at);
+	                 (json_int_t)t->table, "description", t->description ? t->description : "",
+	                 "created_at", t->created_at, "updated_at", t->updated_at);
 }
 
 static void rtb_clear(void *obj)
@@ -66,7 +66,7 @@ static int rtb_del(struct app *app, const char *id, int64_t if_rev, struct vr_er
 	return store_rtb_delete(app->store, id, if_rev, e);
 }
 static int rtb_list(struct app *app, const char *const *filter, const char *after, size_t limit,
-		    void **items, size_t *n, bool *more, struct vr_err *e)
+                    void **items, size_t *n, bool *more, struct vr_err *e)
 {
 	return store_rtb_list(app->store, after, limit, (struct route_table **)items, n, more, e);
 }
@@ -76,26 +76,26 @@ static void rtb_free_list(void *items, size_t n)
 }
 
 const struct crud_resource api_route_tables = {
-	.collection = "/v1/route-tables",
-	.kind = RECON_ROUTE_TABLE,
-	.size = sizeof(struct route_table),
-	.from_json = rtb_from_json,
-	.to_json = rtb_to_json,
-	.clear = rtb_clear,
-	.id = rtb_id,
-	.rev = rtb_rev,
-	.create = rtb_create,
-	.get = rtb_get,
-	.replace = rtb_replace,
-	.del = rtb_del,
-	.list = rtb_list,
-	.free_list = rtb_free_list,
+    .collection = "/v1/route-tables",
+    .kind = RECON_ROUTE_TABLE,
+    .size = sizeof(struct route_table),
+    .from_json = rtb_from_json,
+    .to_json = rtb_to_json,
+    .clear = rtb_clear,
+    .id = rtb_id,
+    .rev = rtb_rev,
+    .create = rtb_create,
+    .get = rtb_get,
+    .replace = rtb_replace,
+    .del = rtb_del,
+    .list = rtb_list,
+    .free_list = rtb_free_list,
 };
 
 /* ---- routes ---- */
 
-static const char *const route_keys[] = {"id",	"route_table_id", "destination", "type", "via",
-					 "dev", "metric",	  "description", NULL};
+static const char *const route_keys[] = {"id",  "route_table_id", "destination", "type", "via",
+                                         "dev", "metric",         "description", NULL};
 static const char *const route_filters[] = {"route_table_id", NULL};
 
 static int route_from_json(json_t *body, void *obj, struct vr_err *e)
@@ -120,9 +120,9 @@ static int route_from_json(json_t *body, void *obj, struct vr_err *e)
 		return err_set(e, 422, "destination", "destination is required");
 	t = model_route_type_parse(type);
 	if (t < 0)
-		return err_set(e, 422, "type",
-			       "type \"%s\" is not one of unicast, blackhole, unreachable, prohibit",
-			       type);
+		return err_set(
+		    e, 422, "type",
+		    "type \"%s\" is not one of unicast, blackhole, unreachable, prohibit", type);
 	r->type = (enum route_type)t;
 	return model_route_validate(r, e);
 }
@@ -177,10 +177,10 @@ static int route_del(struct app *app, const char *id, int64_t if_rev, struct vr_
 	return store_route_delete(app->store, id, if_rev, e);
 }
 static int route_list(struct app *app, const char *const *filter, const char *after, size_t limit,
-		      void **items, size_t *n, bool *more, struct vr_err *e)
+                      void **items, size_t *n, bool *more, struct vr_err *e)
 {
 	return store_route_list(app->store, filter[0], after, limit, (struct route **)items, n,
-				more, e);
+	                        more, e);
 }
 static void route_free_list(void *items, size_t n)
 {
@@ -188,19 +188,19 @@ static void route_free_list(void *items, size_t n)
 }
 
 const struct crud_resource api_routes = {
-	.collection = "/v1/routes",
-	.kind = RECON_ROUTE,
-	.size = sizeof(struct route),
-	.from_json = route_from_json,
-	.to_json = route_to_json,
-	.clear = route_clear,
-	.id = route_id,
-	.rev = route_rev,
-	.create = route_create,
-	.get = route_get,
-	.replace = route_replace,
-	.del = route_del,
-	.list = route_list,
-	.free_list = route_free_list,
-	.filters = route_filters,
+    .collection = "/v1/routes",
+    .kind = RECON_ROUTE,
+    .size = sizeof(struct route),
+    .from_json = route_from_json,
+    .to_json = route_to_json,
+    .clear = route_clear,
+    .id = route_id,
+    .rev = route_rev,
+    .create = route_create,
+    .get = route_get,
+    .replace = route_replace,
+    .del = route_del,
+    .list = route_list,
+    .free_list = route_free_list,
+    .filters = route_filters,
 };

@@ -29,8 +29,9 @@ void crud_wait(struct app *app, int64_t rev)
 	if (!app->recon || rev <= 0)
 		return;
 	if (recon_wait(app->recon, rev, app->apply_timeout_ms))
-		log_warnx("revision %lld not applied within %d ms; answering with its status so far",
-			  (long long)rev, app->apply_timeout_ms);
+		log_warnx(
+		    "revision %lld not applied within %d ms; answering with its status so far",
+		    (long long)rev, app->apply_timeout_ms);
 }
 
 json_t *crud_status_json(struct app *app, const char *id)
@@ -40,7 +41,7 @@ json_t *crud_status_json(struct app *app, const char *id)
 	if (app->recon)
 		recon_status(app->recon, id, &st);
 	return json_pack("{s:s, s:s}", "state", model_obj_state_name(st.state), "reason",
-			 st.reason);
+	                 st.reason);
 }
 
 /* Reply with the object, its ETag and, for a creation, its Location. */
@@ -52,7 +53,7 @@ static void reply_obj(struct http_req *req, struct http_resp *resp, int status, 
 	snprintf(resp->etag, sizeof(resp->etag), "\"%lld\"", (long long)rs->rev(obj));
 	if (status == 201)
 		snprintf(resp->location, sizeof(resp->location), "%s/%s", rs->collection,
-			 rs->id(obj));
+		         rs->id(obj));
 }
 
 /* Read the object back after its apply: the store may have filled fields (ids, table numbers). */
@@ -141,7 +142,7 @@ static int if_match(struct http_req *req, int64_t *rev, struct vr_err *e)
 	*rev = http_if_match_rev(req->if_match);
 	if (*rev < 0)
 		return err_set(e, 412, NULL, "If-Match %s does not match the current ETag",
-			       req->if_match);
+		               req->if_match);
 	return 0;
 }
 
@@ -171,7 +172,7 @@ void crud_replace(struct http_req *req, struct http_resp *resp)
 	id = json_object_get(req->body, "id");
 	if (id && !(json_is_string(id) && !strcmp(json_string_value(id), req->params[0]))) {
 		err_set(&e, 422, "id", "id in the body must be \"%s\", the id in the path",
-			req->params[0]);
+		        req->params[0]);
 		goto fail;
 	}
 	/* The path names the object; the body carries the same id (or none). */
@@ -253,7 +254,7 @@ void crud_list(struct http_req *req, struct http_resp *resp)
 		v = strtol(lim, &end, 10);
 		if (errno || *end || end == lim || v < 1 || v > CRUD_LIMIT_MAX) {
 			http_problemf(resp, 422, "limit", "limit \"%s\" must be an integer 1..%d",
-				      lim, CRUD_LIMIT_MAX);
+			              lim, CRUD_LIMIT_MAX);
 			return;
 		}
 		limit = (size_t)v;
@@ -269,8 +270,8 @@ void crud_list(struct http_req *req, struct http_resp *resp)
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, rs->to_json(req->app, (char *)items + i * rs->size));
 	http_json(resp, 200,
-		  json_pack("{s:o, s:o}", "items", arr, "next",
-			    more && n ? json_string(rs->id((char *)items + (n - 1) * rs->size))
-				      : json_null()));
+	          json_pack("{s:o, s:o}", "items", arr, "next",
+	                    more && n ? json_string(rs->id((char *)items + (n - 1) * rs->size))
+	                              : json_null()));
 	rs->free_list(items, n);
 }

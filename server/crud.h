@@ -24,8 +24,8 @@ struct app;
 
 struct crud_resource {
 	const char *collection; /* "/v1/routes" */
-	enum recon_obj kind;	/* what the reconciler is told a write changed */
-	size_t size;		/* sizeof the model struct */
+	enum recon_obj kind;    /* what the reconciler is told a write changed */
+	size_t size;            /* sizeof the model struct */
 	/* Body -> object (already zeroed, defaults to be set here), validated. */
 	int (*from_json)(json_t *body, void *obj, struct vr_err *e);
 	json_t *(*to_json)(struct app *app, const void *obj);
@@ -39,9 +39,10 @@ struct crud_resource {
 	int (*del)(struct app *app, const char *id, int64_t if_rev, struct vr_err *e);
 	/* filter: the value of each name in filters, in order (NULL when absent). */
 	int (*list)(struct app *app, const char *const *filter, const char *after, size_t limit,
-		    void **items, size_t *n, bool *more, struct vr_err *e);
+	            void **items, size_t *n, bool *more, struct vr_err *e);
 	void (*free_list)(void *items, size_t n);
-	const char *const *filters; /* reference fields accepted as query filters, NULL-terminated */
+	const char *const
+	    *filters; /* reference fields accepted as query filters, NULL-terminated */
 };
 
 void crud_create(struct http_req *req, struct http_resp *resp);

@@ -127,7 +127,7 @@ struct query_check {
 };
 
 static enum MHD_Result query_visit(void *cls, enum MHD_ValueKind kind, const char *key,
-				   const char *value)
+                                   const char *value)
 {
 	struct query_check *q = cls;
 
@@ -184,7 +184,7 @@ static bool path_match(const char *pattern, char *path, const char **params)
 }
 
 static const struct http_endpoint *find_endpoint(const char *method, const char *url, char *path,
-						 const char **params, char *allow, size_t allow_len)
+                                                 const char **params, char *allow, size_t allow_len)
 {
 	const struct http_endpoint *ep;
 	bool path_known = false;
@@ -251,7 +251,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct http_resp *r)
 			r->owned = NULL;
 	} else if (r->raw) {
 		mr = MHD_create_response_from_buffer(r->raw_len, (void *)r->raw,
-						     MHD_RESPMEM_PERSISTENT);
+		                                     MHD_RESPMEM_PERSISTENT);
 	} else if (r->body) {
 		size_t len;
 
@@ -276,7 +276,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct http_resp *r)
 	}
 	if (r->body || r->raw)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
-					r->content_type ? r->content_type : "application/json");
+		                        r->content_type ? r->content_type : "application/json");
 	if (r->location[0])
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_LOCATION, r->location);
 	if (r->etag[0])
@@ -285,7 +285,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct http_resp *r)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, r->allow);
 	if (r->status == 401)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-					"Bearer realm=\"vrouter\"");
+		                        "Bearer realm=\"vrouter\"");
 	ret = MHD_queue_response(c, r->status, mr);
 	MHD_destroy_response(mr);
 	return ret;
@@ -297,8 +297,8 @@ static void observe(const struct req_ctx *ctx, const char *method, int status)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	metrics_http(ctx->ep ? ctx->ep->pattern : "unmatched", method, status,
-		     (double)(now.tv_sec - ctx->start.tv_sec) +
-			     (double)(now.tv_nsec - ctx->start.tv_nsec) / 1e9);
+	             (double)(now.tv_sec - ctx->start.tv_sec) +
+	                 (double)(now.tv_nsec - ctx->start.tv_nsec) / 1e9);
 }
 
 static enum MHD_Result send_and_free(struct MHD_Connection *c, struct http_resp *r)
@@ -312,9 +312,10 @@ static enum MHD_Result send_and_free(struct MHD_Connection *c, struct http_resp 
 	return ret;
 }
 
-/* First call for a request: route, authenticate, check headers. Returns true if a response was queued. */
+/* First call for a request: route, authenticate, check headers. Returns true if a response was
+ * queued. */
 static bool admit(struct http_server *srv, struct MHD_Connection *c, const char *url,
-		  const char *method, struct req_ctx *ctx, enum MHD_Result *ret)
+                  const char *method, struct req_ctx *ctx, enum MHD_Result *ret)
 {
 	struct http_resp r = {0};
 	const char *cl;
@@ -322,8 +323,8 @@ static bool admit(struct http_server *srv, struct MHD_Connection *c, const char 
 	ctx->ep = find_endpoint(method, url, ctx->path, ctx->params, r.allow, sizeof(r.allow));
 	if (!strncmp(url, "/v1/", 4) || !strcmp(url, "/v1")) {
 		/* Authenticate before saying anything about the path. */
-		if (!token_ok(srv->app, MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-								    MHD_HTTP_HEADER_AUTHORIZATION))) {
+		if (!token_ok(srv->app, MHD_lookup_connection_value(
+		                            c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION))) {
 			r.allow[0] = '\0';
 			http_problemf(&r, 401, NULL, "missing or wrong bearer token");
 			goto queue;
@@ -331,8 +332,8 @@ static bool admit(struct http_server *srv, struct MHD_Connection *c, const char 
 	}
 	if (!ctx->ep) {
 		if (r.allow[0])
-			http_problemf(&r, 405, NULL, "%s is not allowed on %s (allowed: %s)", method,
-				      url, r.allow);
+			http_problemf(&r, 405, NULL, "%s is not allowed on %s (allowed: %s)",
+			              method, url, r.allow);
 		else
 			http_problemf(&r, 404, NULL, "no such path: %s", url);
 		goto queue;
@@ -341,8 +342,9 @@ static bool admit(struct http_server *srv, struct MHD_Connection *c, const char 
 	ctx->max = ctx->ep->max_body ? ctx->ep->max_body : HTTP_BODY_MAX_DEFAULT;
 	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl && strtoull(cl, NULL, 10) > ctx->max) {
-		http_problemf(&r, 413, NULL, "request body of %s bytes exceeds the limit of %zu bytes",
-			      cl, ctx->max);
+		http_problemf(&r, 413, NULL,
+		              "request body of %s bytes exceeds the limit of %zu bytes", cl,
+		              ctx->max);
 		goto queue;
 	}
 	return false;
@@ -353,21 +355,22 @@ queue:
 }
 
 static void dispatch(struct http_server *srv, struct MHD_Connection *c, const char *method,
-		     struct req_ctx *ctx, struct http_resp *r)
+                     struct req_ctx *ctx, struct http_resp *r)
 {
 	struct http_req req = {
-		.app = srv->app,
-		.method = method,
-		.path = ctx->path,
-		.conn = c,
-		.cls = ctx->ep->cls,
+	    .app = srv->app,
+	    .method = method,
+	    .path = ctx->path,
+	    .conn = c,
+	    .cls = ctx->ep->cls,
 	};
 	const char *ct;
 
 	memcpy(req.params, ctx->params, sizeof(req.params));
 	req.if_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);
 	if (ctx->too_big) {
-		http_problemf(r, 413, NULL, "request body exceeds the limit of %zu bytes", ctx->max);
+		http_problemf(r, 413, NULL, "request body exceeds the limit of %zu bytes",
+		              ctx->max);
 		return;
 	}
 	if (ctx->len > 0) {
@@ -375,15 +378,14 @@ static void dispatch(struct http_server *srv, struct MHD_Connection *c, const ch
 
 		ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 		if (!is_json_type(ct)) {
-			http_problemf(r, 415, NULL,
-				      "request body must be application/json, not %s",
-				      ct ? ct : "(no Content-Type)");
+			http_problemf(r, 415, NULL, "request body must be application/json, not %s",
+			              ct ? ct : "(no Content-Type)");
 			return;
 		}
 		req.body = json_loadb(ctx->body, ctx->len, JSON_REJECT_DUPLICATES, &jerr);
 		if (!req.body) {
 			http_problemf(r, 400, NULL, "malformed JSON at line %d column %d: %s",
-				      jerr.line, jerr.column, jerr.text);
+			              jerr.line, jerr.column, jerr.text);
 			return;
 		}
 	}
@@ -392,8 +394,8 @@ static void dispatch(struct http_server *srv, struct MHD_Connection *c, const ch
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-				  const char *method, const char *version, const char *upload_data,
-				  size_t *upload_data_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
 	struct http_server *srv = cls;
 	struct req_ctx *ctx = *con_cls;
@@ -453,7 +455,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-			 enum MHD_RequestTerminationCode toe)
+                         enum MHD_RequestTerminationCode toe)
 {
 	struct req_ctx *ctx = *con_cls;
 
@@ -480,14 +482,16 @@ int http_parse_listen(const char *listen, void *ss_out, unsigned *socklen, struc
 		const char *rb = strchr(h, ']');
 
 		if (!rb || rb[1] != ':')
-			return err_set(e, 400, "listen", "listen \"%s\": expected [IPv6]:PORT", listen);
+			return err_set(e, 400, "listen", "listen \"%s\": expected [IPv6]:PORT",
+			               listen);
 		h++;
 		hlen = (size_t)(rb - h);
 		colon = rb + 1;
 	} else {
 		colon = strrchr(h, ':');
 		if (!colon)
-			return err_set(e, 400, "listen", "listen \"%s\": expected ADDR:PORT", listen);
+			return err_set(e, 400, "listen", "listen \"%s\": expected ADDR:PORT",
+			               listen);
 		hlen = (size_t)(colon - h);
 	}
 	if (hlen == 0 || hlen >= sizeof(host))
@@ -523,8 +527,8 @@ int http_start(struct app *app, const char *listen, struct http_server **out, st
 	struct sockaddr_storage ss;
 	unsigned socklen;
 	struct http_server *s;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-			 MHD_USE_POLL;
+	unsigned flags =
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
 	const union MHD_DaemonInfo *info;
 
 	*out = NULL;
@@ -537,16 +541,16 @@ int http_start(struct app *app, const char *listen, struct http_server **out, st
 		return err_set(e, 500, NULL, "out of memory"), -ENOMEM;
 	s->app = app;
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-				(struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-				s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
-				MHD_OPTION_END);
+	                        (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+	                        s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT,
+	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
+	                        MHD_OPTION_END);
 	if (!s->d) {
 		int saved = errno;
 
 		free(s);
 		err_set(e, 500, "listen", "cannot listen on %s: %s", listen,
-			strerror(saved ? saved : EADDRINUSE));
+		        strerror(saved ? saved : EADDRINUSE));
 		return saved ? -saved : -EADDRINUSE;
 	}
 	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);

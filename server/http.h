@@ -25,18 +25,18 @@ struct http_req {
 	const char *method;
 	const char *path;
 	const char *params[HTTP_PARAMS_MAX]; /* the {x} parts of the pattern, in order */
-	json_t *body;			     /* parsed body, NULL when none was sent */
-	const char *if_match;		     /* If-Match header or NULL */
-	void *conn;			     /* opaque: for http_req_query */
-	const void *cls;		     /* the endpoint's cls */
+	json_t *body;                        /* parsed body, NULL when none was sent */
+	const char *if_match;                /* If-Match header or NULL */
+	void *conn;                          /* opaque: for http_req_query */
+	const void *cls;                     /* the endpoint's cls */
 };
 
 struct http_resp {
 	int status;
-	json_t *body;			 /* owned: freed after sending */
-	const char *content_type;	 /* default application/json */
-	const char *raw;		 /* bytes instead of body (web assets, metrics) */
-	char *owned;			 /* malloc'd buffer freed after sending (raw may point into it) */
+	json_t *body;             /* owned: freed after sending */
+	const char *content_type; /* default application/json */
+	const char *raw;          /* bytes instead of body (web assets, metrics) */
+	char *owned;              /* malloc'd buffer freed after sending (raw may point into it) */
 	size_t raw_len;
 	char location[HTTP_HEADER_MAX];
 	char etag[HTTP_HEADER_MAX];
@@ -65,7 +65,7 @@ int http_req_check_query(struct http_req *req, const char *const *allowed, struc
 void http_problem(struct http_resp *resp, const struct vr_err *e);
 /* Shorthand: http_problem for (status, field, printf-message). */
 void http_problemf(struct http_resp *resp, int status, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* Set resp to status + JSON body (stolen). */
 void http_json(struct http_resp *resp, int status, json_t *body);
 
@@ -80,13 +80,13 @@ int64_t http_if_match_rev(const char *if_match);
  * http_stop. The address is resolved and checked before anything starts.
  */
 int http_start(struct app *app, const char *listen, struct http_server **out, struct vr_err *e)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 void http_stop(struct http_server *s);
 /* The port actually bound (useful when listening on port 0 in tests). */
 uint16_t http_port(const struct http_server *s);
 
 /* Split "host:port" / "[v6]:port" into a socket address. */
 int http_parse_listen(const char *listen, void *sockaddr_storage, unsigned *socklen,
-		      struct vr_err *e) __attribute__((warn_unused_result));
+                      struct vr_err *e) __attribute__((warn_unused_result));
 
 #endif

@@ -12,7 +12,7 @@ static bool in_list(const char *key, const char *const *list)
 }
 
 int jsonv_check_keys(json_t *body, const char *const *writable, const char *const *computed,
-		     struct vr_err *e)
+                     struct vr_err *e)
 {
 	const char *key;
 	json_t *v;
@@ -27,8 +27,7 @@ int jsonv_check_keys(json_t *body, const char *const *writable, const char *cons
 	return 0;
 }
 
-int jsonv_str(json_t *body, const char *key, char *dst, size_t len, bool *present,
-	      struct vr_err *e)
+int jsonv_str(json_t *body, const char *key, char *dst, size_t len, bool *present, struct vr_err *e)
 {
 	json_t *v = json_object_get(body, key);
 	size_t n;
@@ -42,7 +41,7 @@ int jsonv_str(json_t *body, const char *key, char *dst, size_t len, bool *presen
 	n = json_string_length(v);
 	if (n >= len)
 		return err_set(e, 422, key, "%s is too long (%zu bytes, at most %zu)", key, n,
-			       len - 1);
+		               len - 1);
 	if (strlen(json_string_value(v)) != n)
 		return err_set(e, 422, key, "%s must not contain NUL characters", key);
 	memcpy(dst, json_string_value(v), n + 1);
@@ -84,7 +83,7 @@ int jsonv_u32(json_t *body, const char *key, uint32_t *dst, bool *present, struc
 	n = json_integer_value(v);
 	if (n < 0 || n > (json_int_t)UINT32_MAX)
 		return err_set(e, 422, key, "%s %lld is out of range 0..4294967295", key,
-			       (long long)n);
+		               (long long)n);
 	*dst = (uint32_t)n;
 	return 0;
 }

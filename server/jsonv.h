@@ -14,18 +14,19 @@
  * server-computed (computed keys, as a GET returns them, are accepted and ignored).
  */
 int jsonv_check_keys(json_t *body, const char *const *writable, const char *const *computed,
-		     struct vr_err *e) __attribute__((warn_unused_result));
-/* Copy string field key into dst (len bytes). Absent: dst untouched, *present false. 422 on type/length. */
-int jsonv_str(json_t *body, const char *key, char *dst, size_t len, bool *present,
-	      struct vr_err *e) __attribute__((warn_unused_result));
+                     struct vr_err *e) __attribute__((warn_unused_result));
+/* Copy string field key into dst (len bytes). Absent: dst untouched, *present false. 422 on
+ * type/length. */
+int jsonv_str(json_t *body, const char *key, char *dst, size_t len, bool *present, struct vr_err *e)
+    __attribute__((warn_unused_result));
 /* As jsonv_str into a malloc'd string (freeing *dst first); max bytes. */
 int jsonv_strdup(json_t *body, const char *key, char **dst, size_t max, struct vr_err *e)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Unsigned 32-bit integer field. 422 for other types or out of range. */
 int jsonv_u32(json_t *body, const char *key, uint32_t *dst, bool *present, struct vr_err *e)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Boolean field. */
 int jsonv_bool(json_t *body, const char *key, bool *dst, bool *present, struct vr_err *e)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 #endif

@@ -30,19 +30,19 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: vrouterd [options]\n"
-		"Keeps desired routes in SQLite and enforces them in this network namespace.\n"
-		"Run it in another namespace with: ip netns exec NS vrouterd ...\n\n"
-		"  --listen ADDR:PORT      HTTP API address, IPv4 or [IPv6] (default %s)\n"
-		"  --db FILE               SQLite database, created and migrated on first start\n"
-		"                          (default %s)\n"
-		"  --token-file FILE       bearer token; created (0600, 32 random bytes as hex)\n"
-		"                          if missing (default: \"token\" beside the database)\n"
-		"  --resync-interval SEC   full kernel resync period (default %d)\n"
-		"  --log-level LEVEL       error, warn, info or debug (default info)\n"
-		"  --help                  this text\n"
-		"  --version               print the version\n",
-		DEFAULT_LISTEN, DEFAULT_DB, DEFAULT_RESYNC_S);
+	        "usage: vrouterd [options]\n"
+	        "Keeps desired routes in SQLite and enforces them in this network namespace.\n"
+	        "Run it in another namespace with: ip netns exec NS vrouterd ...\n\n"
+	        "  --listen ADDR:PORT      HTTP API address, IPv4 or [IPv6] (default %s)\n"
+	        "  --db FILE               SQLite database, created and migrated on first start\n"
+	        "                          (default %s)\n"
+	        "  --token-file FILE       bearer token; created (0600, 32 random bytes as hex)\n"
+	        "                          if missing (default: \"token\" beside the database)\n"
+	        "  --resync-interval SEC   full kernel resync period (default %d)\n"
+	        "  --log-level LEVEL       error, warn, info or debug (default info)\n"
+	        "  --help                  this text\n"
+	        "  --version               print the version\n",
+	        DEFAULT_LISTEN, DEFAULT_DB, DEFAULT_RESYNC_S);
 }
 
 /* mkdir -p for the database's directory; new directories are private. */
@@ -102,7 +102,7 @@ static int load_token(const char *path, char *token, size_t len)
 		return -errno;
 	if (fstat(fd, &st) == 0 && (st.st_mode & 077))
 		log_warnx("token file %s is readable by others (mode %03o); chmod 600 it", path,
-			  st.st_mode & 0777);
+		          st.st_mode & 0777);
 	n = read(fd, token, len - 1);
 	close(fd);
 	if (n < 0)
@@ -116,14 +116,14 @@ static int load_token(const char *path, char *token, size_t len)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"listen", required_argument, NULL, 'l'},
-		{"db", required_argument, NULL, 'd'},
-		{"token-file", required_argument, NULL, 't'},
-		{"resync-interval", required_argument, NULL, 'r'},
-		{"log-level", required_argument, NULL, 'L'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"db", required_argument, NULL, 'd'},
+	    {"token-file", required_argument, NULL, 't'},
+	    {"resync-interval", required_argument, NULL, 'r'},
+	    {"log-level", required_argument, NULL, 'L'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *listen = DEFAULT_LISTEN, *db = DEFAULT_DB, *token_file = NULL;
 	char token_path[PATH_MAX];
@@ -146,8 +146,10 @@ int main(int argc, char **argv)
 
 			resync_s = strtol(optarg, &end, 10);
 			if (*end || end == optarg || resync_s < 1 || resync_s > 86400) {
-				fprintf(stderr, "vrouterd: --resync-interval \"%s\": expected 1..86400 seconds\n",
-					optarg);
+				fprintf(stderr,
+				        "vrouterd: --resync-interval \"%s\": expected 1..86400 "
+				        "seconds\n",
+				        optarg);
 				return 2;
 			}
 			break;
@@ -162,8 +164,10 @@ int main(int argc, char **argv)
 			else if (!strcmp(optarg, "debug"))
 				log_set_level(LOG_LVL_DEBUG);
 			else {
-				fprintf(stderr, "vrouterd: --log-level \"%s\": expected error, warn, info or debug\n",
-					optarg);
+				fprintf(stderr,
+				        "vrouterd: --log-level \"%s\": expected error, warn, info "
+				        "or debug\n",
+				        optarg);
 				return 2;
 			}
 			break;
@@ -231,7 +235,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_info("vrouterd %s listening on %s (database %s, token %s)", vr_version(), listen, db,
-		 token_file);
+	         token_file);
 	if (sigwait(&sigs, &sig) == 0)
 		log_info("%s: shutting down; kernel state is left in place", strsignal(sig));
 	status = 0;

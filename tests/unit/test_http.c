@@ -96,7 +96,7 @@ static void test_body_checks(void **state)
 	assert_int_equal(r.status, 415);
 	reply_free(&r);
 	request(f, "POST", "/v1/routes", "Bearer " TOKEN, "application/x-www-form-urlencoded", ok,
-		strlen(ok), NULL, &r);
+	        strlen(ok), NULL, &r);
 	assert_int_equal(r.status, 415);
 	reply_free(&r);
 	call(f, "POST", "/v1/routes", "{\"destination\":", &r);
@@ -106,14 +106,14 @@ static void test_body_checks(void **state)
 	call(f, "POST", "/v1/routes", "[1,2]", &r);
 	assert_int_equal(r.status, 400);
 	reply_free(&r);
-	call(f, "POST", "/v1/routes", "{\"destination\":\"10.1.0.0/16\",\"via\":\"10.0.0.1\",\"colour\":1}",
-	     &r);
+	call(f, "POST", "/v1/routes",
+	     "{\"destination\":\"10.1.0.0/16\",\"via\":\"10.0.0.1\",\"colour\":1}", &r);
 	assert_int_equal(r.status, 400);
 	assert_string_equal(err_field(&r), "colour");
 	reply_free(&r);
 	/* Duplicate keys are ambiguous: refuse them. */
-	call(f, "POST", "/v1/routes", "{\"destination\":\"10.1.0.0/16\",\"destination\":\"10.2.0.0/16\"}",
-	     &r);
+	call(f, "POST", "/v1/routes",
+	     "{\"destination\":\"10.1.0.0/16\",\"destination\":\"10.2.0.0/16\"}", &r);
 	assert_int_equal(r.status, 400);
 	reply_free(&r);
 	big = malloc(2 * 1024 * 1024);
@@ -121,7 +121,7 @@ static void test_body_checks(void **state)
 	big[0] = '{';
 	big[2 * 1024 * 1024 - 1] = '}';
 	request(f, "POST", "/v1/routes", "Bearer " TOKEN, "application/json", big, 2 * 1024 * 1024,
-		NULL, &r);
+	        NULL, &r);
 	assert_int_equal(r.status, 413);
 	reply_free(&r);
 	free(big);
@@ -138,26 +138,31 @@ static void test_route_validation(void **state)
 {
 	struct fixture *f = *state;
 	static const struct bad_case cases[] = {
-		{"{\"destination\":\"192.168.100.1/24\",\"via\":\"192.168.150.3\"}", 422, "destination"},
-		{"{\"destination\":\"192.168.100.0/33\",\"via\":\"192.168.150.3\"}", 422, "destination"},
-		{"{\"destination\":\"banana\",\"via\":\"192.168.150.3\"}", 422, "destination"},
-		{"{\"via\":\"192.168.150.3\"}", 422, "destination"},
-		{"{\"destination\":\"2001:db8::/64\",\"via\":\"192.168.150.3\"}", 422, "via"},
-		{"{\"destination\":\"192.168.100.0/24\",\"via\":\"192.168.150\"}", 422, "via"},
-		{"{\"destination\":\"192.168.100.0/24\"}", 422, "via"},
-		{"{\"destination\":\"192.168.100.0/24\",\"type\":\"anycast\",\"via\":\"1.1.1.1\"}", 422,
-		 "type"},
-		{"{\"destination\":\"192.168.100.0/24\",\"type\":\"blackhole\",\"via\":\"1.1.1.1\"}", 422,
-		 "via"},
-		{"{\"destination\":\"192.168.100.0/24\",\"via\":\"1.1.1.1\",\"metric\":-1}", 422,
-		 "metric"},
-		{"{\"destination\":\"192.168.100.0/24\",\"via\":\"1.1.1.1\",\"metric\":\"5\"}", 422,
-		 "metric"},
-		{"{\"destination\":\"192.168.100.0/24\",\"via\":\"1.1.1.1\",\"route_table_id\":\"rtb-dead\"}",
-		 422, "route_table_id"},
-		{"{\"destination\":\"192.168.100.0/24\",\"via\":\"1.1.1.1\",\"id\":\"route-1\"}", 422, "id"},
-		{"{\"destination\":\"192.168.100.0/24\",\"dev\":\"this-name-is-too-long\"}", 422, "dev"},
-		{"{\"destination\":7,\"via\":\"1.1.1.1\"}", 422, "destination"},
+	    {"{\"destination\":\"192.168.100.1/24\",\"via\":\"192.168.150.3\"}", 422,
+	     "destination"},
+	    {"{\"destination\":\"192.168.100.0/33\",\"via\":\"192.168.150.3\"}", 422,
+	     "destination"},
+	    {"{\"destination\":\"banana\",\"via\":\"192.168.150.3\"}", 422, "destination"},
+	    {"{\"via\":\"192.168.150.3\"}", 422, "destination"},
+	    {"{\"destination\":\"2001:db8::/64\",\"via\":\"192.168.150.3\"}", 422, "via"},
+	    {"{\"destination\":\"192.168.100.0/24\",\"via\":\"192.168.150\"}", 422, "via"},
+	    {"{\"destination\":\"192.168.100.0/24\"}", 422, "via"},
+	    {"{\"destination\":\"192.168.100.0/24\",\"type\":\"anycast\",\"via\":\"1.1.1.1\"}", 422,
+	     "type"},
+	    {"{\"destination\":\"192.168.100.0/24\",\"type\":\"blackhole\",\"via\":\"1.1.1.1\"}",
+	     422, "via"},
+	    {"{\"destination\":\"192.168.100.0/24\",\"via\":\"1.1.1.1\",\"metric\":-1}", 422,
+	     "metric"},
+	    {"{\"destination\":\"192.168.100.0/24\",\"via\":\"1.1.1.1\",\"metric\":\"5\"}", 422,
+	     "metric"},
+	    {"{\"destination\":\"192.168.100.0/"
+	     "24\",\"via\":\"1.1.1.1\",\"route_table_id\":\"rtb-dead\"}",
+	     422, "route_table_id"},
+	    {"{\"destination\":\"192.168.100.0/24\",\"via\":\"1.1.1.1\",\"id\":\"route-1\"}", 422,
+	     "id"},
+	    {"{\"destination\":\"192.168.100.0/24\",\"dev\":\"this-name-is-too-long\"}", 422,
+	     "dev"},
+	    {"{\"destination\":7,\"via\":\"1.1.1.1\"}", 422, "destination"},
 	};
 	struct reply r;
 
@@ -166,7 +171,7 @@ static void test_route_validation(void **state)
 		if (r.status != cases[i].status || !err_field(&r) ||
 		    strcmp(err_field(&r), cases[i].field))
 			fail_msg("%s -> %d %s, want %d field %s", cases[i].body, r.status, r.body,
-				 cases[i].status, cases[i].field);
+			         cases[i].status, cases[i].field);
 		assert_non_null(strstr(r.headers, "application/problem+json"));
 		assert_non_null(jstr(r.json, "detail", NULL));
 		reply_free(&r);
@@ -199,7 +204,8 @@ static void test_route_lifecycle(void **state)
 	reply_free(&r);
 
 	/* The same destination written another way is the same route. */
-	call(f, "POST", "/v1/routes", "{\"destination\":\"0.0.0.0/0\",\"via\":\"192.168.150.4\"}", &r);
+	call(f, "POST", "/v1/routes", "{\"destination\":\"0.0.0.0/0\",\"via\":\"192.168.150.4\"}",
+	     &r);
 	assert_int_equal(r.status, 409);
 	reply_free(&r);
 
@@ -222,15 +228,16 @@ static void test_route_lifecycle(void **state)
 	/* The PUT above changed the ETag: the old one no longer matches. */
 	snprintf(hdr, sizeof(hdr), "If-Match: %s\r\n", etag);
 	request(f, "PUT", path, "Bearer " TOKEN, "application/json",
-		"{\"destination\":\"default\",\"via\":\"192.168.150.9\"}",
-		strlen("{\"destination\":\"default\",\"via\":\"192.168.150.9\"}"), hdr, &r);
+	        "{\"destination\":\"default\",\"via\":\"192.168.150.9\"}",
+	        strlen("{\"destination\":\"default\",\"via\":\"192.168.150.9\"}"), hdr, &r);
 	assert_int_equal(r.status, 412);
 	reply_free(&r);
 	request(f, "DELETE", path, "Bearer " TOKEN, NULL, NULL, 0, hdr, &r);
 	assert_int_equal(r.status, 412);
 	reply_free(&r);
 
-	call(f, "PUT", path, "{\"destination\":\"default\",\"via\":\"192.168.150.9\",\"metric\":7}", &r);
+	call(f, "PUT", path, "{\"destination\":\"default\",\"via\":\"192.168.150.9\",\"metric\":7}",
+	     &r);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(jstr(r.json, "via", NULL), "192.168.150.9");
 	assert_int_equal(json_integer_value(json_object_get(r.json, "metric")), 7);
@@ -238,7 +245,8 @@ static void test_route_lifecycle(void **state)
 	assert_string_equal(jstr(r.json, "description", NULL), "");
 	reply_free(&r);
 
-	call(f, "PUT", path, "{\"id\":\"rt-1\",\"destination\":\"default\",\"via\":\"1.1.1.1\"}", &r);
+	call(f, "PUT", path, "{\"id\":\"rt-1\",\"destination\":\"default\",\"via\":\"1.1.1.1\"}",
+	     &r);
 	assert_int_equal(r.status, 422);
 	assert_string_equal(err_field(&r), "id");
 	reply_free(&r);
@@ -266,8 +274,8 @@ static void test_client_id_idempotent(void **state)
 	assert_int_equal(r.status, 200);
 	assert_string_equal(jstr(r.json, "id", NULL), "rt-00aa");
 	reply_free(&r);
-	call(f, "POST", "/v1/routes", "{\"id\":\"rt-00aa\",\"destination\":\"10.9.0.0/16\",\"dev\":\"eth1\"}",
-	     &r);
+	call(f, "POST", "/v1/routes",
+	     "{\"id\":\"rt-00aa\",\"destination\":\"10.9.0.0/16\",\"dev\":\"eth1\"}", &r);
 	assert_int_equal(r.status, 409);
 	assert_string_equal(err_field(&r), "id");
 	reply_free(&r);
@@ -288,9 +296,10 @@ static void test_tables_and_lists(void **state)
 	assert_int_equal(r.status, 201);
 	assert_true(json_integer_value(json_object_get(r.json, "table")) >= 10000);
 	assert_true(json_integer_value(json_object_get(r.json, "table")) <= 19999);
-	snprintf(path, sizeof(path),
-		 "{\"destination\":\"10.5.0.0/16\",\"type\":\"blackhole\",\"route_table_id\":\"%s\"}",
-		 jstr(r.json, "id", NULL));
+	snprintf(
+	    path, sizeof(path),
+	    "{\"destination\":\"10.5.0.0/16\",\"type\":\"blackhole\",\"route_table_id\":\"%s\"}",
+	    jstr(r.json, "id", NULL));
 	reply_free(&r);
 	call(f, "POST", "/v1/routes", path, &r);
 	assert_int_equal(r.status, 201);
@@ -310,14 +319,16 @@ static void test_tables_and_lists(void **state)
 	for (int i = 0; i < 5; i++) {
 		char b[128];
 
-		snprintf(b, sizeof(b), "{\"destination\":\"10.%d.0.0/16\",\"via\":\"10.0.0.1\"}", 100 + i);
+		snprintf(b, sizeof(b), "{\"destination\":\"10.%d.0.0/16\",\"via\":\"10.0.0.1\"}",
+		         100 + i);
 		call(f, "POST", "/v1/routes", b, &r);
 		assert_int_equal(r.status, 201);
 		reply_free(&r);
 	}
 	/* Walk the list two at a time with the cursor. */
 	for (int guard = 0; guard < 10; guard++) {
-		snprintf(path, sizeof(path), "/v1/routes?limit=2%s%s", next[0] ? "&after=" : "", next);
+		snprintf(path, sizeof(path), "/v1/routes?limit=2%s%s", next[0] ? "&after=" : "",
+		         next);
 		call(f, "GET", path, NULL, &r);
 		assert_int_equal(r.status, 200);
 		seen += json_array_size(json_object_get(r.json, "items"));

@@ -38,22 +38,24 @@ static void test_render(void **state)
 	assert_non_null(strstr(t, "vrouter_drift_repairs_total{kind=\"route\"} 3\n"));
 	assert_non_null(strstr(t, "vrouter_owned_objects{kind=\"route\"} 7\n"));
 	assert_non_null(strstr(t, "vrouter_sqlite_errors_total 1\n"));
-	assert_non_null(strstr(
-		t, "vrouter_http_requests_total{route=\"/v1/routes/{id}\",method=\"GET\",code=\"200\"} 2\n"));
-	assert_non_null(strstr(
-		t, "vrouter_http_requests_total{route=\"/v1/routes/{id}\",method=\"GET\",code=\"404\"} 1\n"));
+	assert_non_null(strstr(t, "vrouter_http_requests_total{route=\"/v1/routes/"
+	                          "{id}\",method=\"GET\",code=\"200\"} 2\n"));
+	assert_non_null(strstr(t, "vrouter_http_requests_total{route=\"/v1/routes/"
+	                          "{id}\",method=\"GET\",code=\"404\"} 1\n"));
 	/* A client's method never reaches a label value as written. */
 	assert_null(strstr(t, "BREW"));
 	assert_non_null(strstr(t, "method=\"OTHER\""));
-	assert_non_null(strstr(t, "vrouter_http_request_duration_seconds_bucket{route=\"/v1/routes/{id}\",le=\"0.0005\"} 1\n"));
-	assert_non_null(strstr(t, "vrouter_http_request_duration_seconds_count{route=\"/v1/routes/{id}\"} 3\n"));
+	assert_non_null(strstr(t, "vrouter_http_request_duration_seconds_bucket{route=\"/v1/routes/"
+	                          "{id}\",le=\"0.0005\"} 1\n"));
+	assert_non_null(strstr(
+	    t, "vrouter_http_request_duration_seconds_count{route=\"/v1/routes/{id}\"} 3\n"));
 	free(t);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_render),
+	    cmocka_unit_test(test_render),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,7 +32,7 @@ struct fake {
 	size_t n;
 	int efd;
 	unsigned applies; /* route_apply calls */
-	unsigned ops;	  /* ops applied in total */
+	unsigned ops;     /* ops applied in total */
 };
 
 static struct fake fk;
@@ -114,11 +114,11 @@ static bool fake_events_drain(void *ctx)
 }
 
 static const struct kernel_ops fake_ops = {
-	.route_dump = fake_dump,
-	.route_apply = fake_apply,
-	.link_index = fake_link_index,
-	.events_fd = fake_events_fd,
-	.events_drain = fake_events_drain,
+    .route_dump = fake_dump,
+    .route_apply = fake_apply,
+    .link_index = fake_link_index,
+    .events_fd = fake_events_fd,
+    .events_drain = fake_events_drain,
 };
 
 struct fixture {
@@ -160,7 +160,7 @@ static int teardown(void **state)
 
 /* Create a route in the store, kick, wait; returns its id in id. */
 static void add_route(struct fixture *f, const char *dst, const char *via, const char *dev,
-		      char id[ID_MAX])
+                      char id[ID_MAX])
 {
 	struct route r = {0};
 	struct vr_err e = {0};
@@ -319,10 +319,10 @@ static void test_table_renumber(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_incremental_and_status, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_replace_delete, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_drift_repair, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_table_renumber, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_incremental_and_status, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replace_delete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_drift_repair, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_table_renumber, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
