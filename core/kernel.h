@@ -1,7 +1,8 @@
 /*
  * The kernel as the reconciler sees it: a small table of operations, so the
- * planner and reconciler can be tested with a fake. nl_route.c implements it
- * with libnl-route-3 for the namespace the process runs in.
+ * planner and reconciler can be tested with a fake. nl_route.c (routes, events)
+ * and nl_link.c (addresses, policy rules, forwarding, links) implement it with
+ * libnl-route-3 for the namespace the process runs in.
  */
 #ifndef VR_KERNEL_H
 #define VR_KERNEL_H
@@ -13,8 +14,21 @@
 #include "cidr.h"
 #include "model.h"
 
-/* Our routing protocol number ("proto vrouter"); see deploy/rt_protos.d/vrouter.conf. */
+/*
+ * Our routing protocol number ("proto vrouter"); see deploy/rt_protos.d/vrouter.conf.
+ * It marks every route (rtm_protocol), policy rule (FRA_PROTOCOL) and address
+ * (IFA_PROTO) we create, so what we own is known again after a restart.
+ */
 #define VR_RTPROT 245
+
+/*
+ * Priorities of our policy rules. The kernel walks rules by ascending
+ * priority: "local" sits at 0 and "main" at 32766, so ours come after the
+ * local table (which must answer first) and before main, which they exist
+ * to override. The reconciler picks priorities inside this range.
+ */
+#define VR_RULE_PRIO_FIRST 20000
+#define VR_RULE_PRIO_LAST 20999
 
 /*
  * A route as the kernel holds it. Only RTN_UNICAST routes have a next hop:
@@ -49,6 +63,73 @@ struct kroute_op {
 	size_t tag; /* caller's index (e.g. into the desired array); not used by the kernel */
 };
 
+/*
+ * An address we put on a link: p.addr is the address itself (host bits set),
+ * p.len the prefix length, as in "192.168.100.1/24".
+ */
+struct kaddr {
+	int ifindex;
+	struct prefix p;
+};
+
+/*
+ * KOP_ADD creates the address (NLM_F_CREATE|NLM_F_EXCL, IFA_PROTO VR_RTPROT):
+ * an address already on the link, ours or not, fails with -EEXIST and is not
+ * adopted. IPv6 addresses are added with IFA_F_NODAD so they are usable at
+ * once (no tentative second, no DAD failure for a router address the
+ * operator chose). The kernel adds the connected (prefix) route itself.
+ * KOP_DELETE removes the address at that key; the kernel does not check
+ * ownership on delete, so only delete what addr_dump reported. Deleting an
+ * IPv4 primary address would take the link's secondaries in the same subnet
+ * with it; addr_apply then sets promote_secondaries on the link first, so a
+ * foreign secondary survives (promoted). KOP_REPLACE is refused (-EOPNOTSUPP).
+ */
+struct kaddr_op {
+	enum kop_kind kind;
+	struct kaddr a;
+	size_t tag;
+};
+
+/*
+ * A policy rule "from src lookup table" at priority (action FR_ACT_TO_TBL,
+ * FRA_PROTOCOL VR_RTPROT, no other selector). src.len 0 means "from all".
+ */
+struct krule {
+	int family;
+	struct prefix src;
+	uint32_t table;
+	uint32_t priority;
+};
+
+/*
+ * KOP_ADD creates the rule (NLM_F_CREATE|NLM_F_EXCL); its priority must lie
+ * in VR_RULE_PRIO_FIRST..VR_RULE_PRIO_LAST (else -ERANGE). KOP_DELETE removes
+ * a rule with exactly this family, source, table, priority and our protocol:
+ * a foreign rule that looks the same is never matched (-ENOENT).
+ * KOP_REPLACE is refused (-EOPNOTSUPP): rules have no replace.
+ */
+struct krule_op {
+	enum kop_kind kind;
+	struct krule r;
+	size_t tag;
+};
+
+/* A link of the namespace, for display (GET /v1/interfaces). */
+struct klink {
+	int ifindex;
+	char name[16]; /* IFNAMSIZ */
+	bool up;       /* administratively up (IFF_UP) */
+	bool lower_up; /* carrier (IFF_LOWER_UP, or operstate up) */
+	char mac[18];  /* "aa:bb:cc:dd:ee:ff"; "" for a link without a 6-byte address */
+	unsigned mtu;
+	struct prefix *addrs; /* every address on the link, owned or not (address/prefix length) */
+	size_t naddrs;
+};
+
+/*
+ * Not thread-safe: one thread (the reconciler) drives one kernel_ops; code on
+ * another thread that needs the kernel opens its own with nl_kernel_open.
+ */
 struct kernel_ops {
 	void *ctx;
 	/* All routes carrying VR_RTPROT, every table, both families. *out is malloc'd. */
@@ -63,12 +144,44 @@ struct kernel_ops {
 	/* Interface index for a name, 0 if there is no such link. */
 	int (*link_index)(void *ctx, const char *name);
 	/*
-	 * Notifications: a file descriptor to poll for route/link/address changes,
-	 * and a function to drain it that returns true when a resync is needed
-	 * (anything touching our routes, links, addresses, or lost messages).
+	 * Notifications: a file descriptor to poll for route/link/address/rule/
+	 * netconf changes, and a function to drain it that returns true when a
+	 * resync is needed: a change or deletion of our routes, rules or
+	 * addresses made by someone else, any link or foreign address change,
+	 * a change of the namespace-wide forwarding value away from what
+	 * forwarding_get/forwarding_set last saw, or lost messages. What our
+	 * own requests cause is ignored; so are foreign routes and rules, and
+	 * per-link forwarding settings.
 	 */
 	int (*events_fd)(void *ctx);
 	bool (*events_drain)(void *ctx);
+
+	/*
+	 * Addresses carrying IFA_PROTO VR_RTPROT, every link, both families.
+	 * *out is malloc'd. Foreign addresses are never reported.
+	 */
+	int (*addr_dump)(void *ctx, struct kaddr **out, size_t *n);
+	/* Apply address ops in order; results as for route_apply. */
+	int (*addr_apply)(void *ctx, const struct kaddr_op *ops, size_t n, int *res);
+	/* Policy rules carrying FRA_PROTOCOL VR_RTPROT, both families. *out is malloc'd. */
+	int (*rule_dump)(void *ctx, struct krule **out, size_t *n);
+	/* Apply rule ops in order; results as for route_apply. */
+	int (*rule_apply)(void *ctx, const struct krule_op *ops, size_t n, int *res);
+	/*
+	 * IP forwarding of the namespace (net.ipv4.ip_forward,
+	 * net.ipv6.conf.all.forwarding). forwarding_set writes only a value that
+	 * differs. Both return 0 or -errno. A kernel without IPv6 reads as IPv6
+	 * off, and setting it on there fails with -EAFNOSUPPORT.
+	 */
+	int (*forwarding_get)(void *ctx, bool *v4, bool *v6);
+	int (*forwarding_set)(void *ctx, bool v4, bool v6);
+	/* Every link with its addresses; free with kernel_links_free. */
+	int (*links_list)(void *ctx, struct klink **out, size_t *n);
+	/*
+	 * Every routing table number that holds a route (any protocol, any
+	 * family) or that a policy rule points to; sorted, distinct, malloc'd.
+	 */
+	int (*tables_in_use)(void *ctx, uint32_t **out, size_t *n);
 };
 
 /* The libnl-backed kernel for the current network namespace. */
@@ -80,5 +193,11 @@ void nl_kernel_close(struct kernel_ops *k);
  * network"). err is the -errno from route_apply (the sign is ignored).
  */
 void kernel_route_reason(const struct kroute *r, int err, char *buf, size_t len);
+/* The same for a failed address op and a failed rule op. */
+void kernel_addr_reason(const struct kaddr *a, int err, char *buf, size_t len);
+void kernel_rule_reason(const struct krule *r, int err, char *buf, size_t len);
+
+/* Free what links_list returned (v may be NULL). */
+void kernel_links_free(struct klink *v, size_t n);
 
 #endif

@@ -4,7 +4,9 @@
  * batched, many per sendmsg, each with NLM_F_ACK and its own sequence number,
  * and the acks are read back in bulk (recvmmsg) and matched to the ops by
  * sequence number: rtnetlink handles every message of a batch on its own, so
- * one failure never hides another.
+ * one failure never hides another. The batch engine, the dump loop and the
+ * event socket are shared with nl_link.c (addresses, rules) through
+ * nl_internal.h.
  */
 #include "kernel.h"
 
@@ -27,6 +29,7 @@
 #include <netlink/socket.h>
 
 #include "log.h"
+#include "nl_internal.h"
 
 /* One datagram from the kernel; its dump skbs are at most 32 KiB. */
 #define NLR_RECV_MAX (64 * 1024)
@@ -49,22 +52,7 @@
 /* Datagrams read per events_drain call, so a flood cannot hold the thread. */
 #define NLR_DRAIN_MAX 4096
 
-struct nlr {
-	struct nl_sock *req; /* requests and dumps; blocking, with a timeout */
-	struct nl_sock *ev;  /* notifications; non-blocking */
-	uint32_t req_port;   /* our port: notifications of our own requests carry it */
-	uint32_t seq;
-	size_t batch_ops;
-	size_t batch_bytes;
-	uint8_t *rbuf;   /* NLR_RECV_MAX */
-	uint8_t *sbuf;   /* NLR_BATCH_BYTES */
-	size_t *pending; /* batch position -> op index, SIZE_MAX once answered */
-	uint8_t *ackbuf; /* NLR_BATCH_OPS * NLR_ACK_SLOT */
-	struct iovec *iov;
-	struct mmsghdr *mm;
-};
-
-static int nle_to_errno(int nle)
+int nlr_nle_errno(int nle)
 {
 	switch (nle < 0 ? -nle : nle) {
 	case NLE_NOMEM:
@@ -83,7 +71,7 @@ static int nle_to_errno(int nle)
 	}
 }
 
-static size_t addr_len(int family)
+size_t nlr_addr_len(int family)
 {
 	return family == AF_INET ? 4 : family == AF_INET6 ? 16 : 0;
 }
@@ -115,7 +103,7 @@ static int open_req(struct nlr *k)
 	err = nl_connect(k->req, NETLINK_ROUTE);
 	if (err < 0) {
 		log_warnx("netlink: cannot open a route socket: %s", nl_geterror(err));
-		return nle_to_errno(err);
+		return nlr_nle_errno(err);
 	}
 	fd = nl_socket_get_fd(k->req);
 	if (getsockname(fd, (struct sockaddr *)&sa, &salen) < 0)
@@ -162,19 +150,20 @@ static int open_ev(struct nlr *k)
 	err = nl_connect(k->ev, NETLINK_ROUTE);
 	if (err < 0) {
 		log_warnx("netlink: cannot open the event socket: %s", nl_geterror(err));
-		return nle_to_errno(err);
+		return nlr_nle_errno(err);
 	}
-	err =
-	    nl_socket_add_memberships(k->ev, RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR,
-	                              RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, 0);
+	err = nl_socket_add_memberships(k->ev, RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR,
+	                                RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE,
+	                                RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_RULE, RTNLGRP_IPV4_NETCONF,
+	                                RTNLGRP_IPV6_NETCONF, 0);
 	if (err < 0) {
-		log_warnx("netlink: cannot join the route/link/address groups: %s",
+		log_warnx("netlink: cannot join the route/rule/link/address/netconf groups: %s",
 		          nl_geterror(err));
-		return nle_to_errno(err);
+		return nlr_nle_errno(err);
 	}
 	err = nl_socket_set_nonblocking(k->ev);
 	if (err < 0)
-		return nle_to_errno(err);
+		return nlr_nle_errno(err);
 	/* A big apply echoes a notification per route; overflow only costs a resync. */
 	set_buf(nl_socket_get_fd(k->ev), SO_RCVBUFFORCE, SO_RCVBUF, NLR_EV_RCVBUF);
 	return 0;
@@ -184,6 +173,7 @@ static void nlr_free(struct nlr *k)
 {
 	if (!k)
 		return;
+	nlr_link_free(k);
 	nl_socket_free(k->req);
 	nl_socket_free(k->ev);
 	free(k->rbuf);
@@ -195,7 +185,7 @@ static void nlr_free(struct nlr *k)
 	free(k);
 }
 
-static int send_buf(struct nlr *k, const void *buf, size_t len)
+int nlr_send(struct nlr *k, const void *buf, size_t len)
 {
 	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
 	ssize_t n;
@@ -211,8 +201,7 @@ static int send_buf(struct nlr *k, const void *buf, size_t len)
 	return 0;
 }
 
-/* One datagram into k->rbuf; returns its length or -errno. */
-static ssize_t recv_one(struct nlr *k, struct nl_sock *sk, int flags)
+ssize_t nlr_recv(struct nlr *k, struct nl_sock *sk, int flags)
 {
 	struct iovec iov = {.iov_base = k->rbuf, .iov_len = NLR_RECV_MAX};
 	struct sockaddr_nl from;
@@ -249,7 +238,7 @@ static bool parse_route(struct nlmsghdr *h, struct kroute *r)
 	rtm = nlmsg_data(h);
 	if (rtm->rtm_protocol != VR_RTPROT || (rtm->rtm_flags & RTM_F_CLONED))
 		return false;
-	alen = addr_len(rtm->rtm_family);
+	alen = nlr_addr_len(rtm->rtm_family);
 	if (!alen || rtm->rtm_dst_len > alen * 8)
 		return false;
 	if (nlmsg_parse(h, sizeof(*rtm), tb, RTA_MAX, NULL) < 0)
@@ -293,7 +282,7 @@ static bool parse_route(struct nlmsghdr *h, struct kroute *r)
 	} else if (tb[RTA_VIA] && nla_len(tb[RTA_VIA]) >= (int)sizeof(struct rtvia)) {
 		/* An IPv4 route through an IPv6 gateway. */
 		struct rtvia *via = nla_data(tb[RTA_VIA]);
-		size_t vlen = addr_len(via->rtvia_family);
+		size_t vlen = nlr_addr_len(via->rtvia_family);
 
 		if (vlen && (size_t)nla_len(tb[RTA_VIA]) >= sizeof(*via) + vlen) {
 			r->via.family = via->rtvia_family;
@@ -324,43 +313,29 @@ static int push_route(struct kroute **v, size_t *n, size_t *cap, const struct kr
 	return 0;
 }
 
-/* Dump one family's routes of our protocol, every table. Sets *intr when the dump was torn. */
-static int dump_family(struct nlr *k, int family, struct kroute **v, size_t *n, size_t *cap,
-                       bool *intr)
+int nlr_dump(struct nlr *k, struct nlmsghdr *req, const char *what,
+             int (*cb)(struct nlmsghdr *h, void *arg), void *arg, bool *intr)
 {
-	struct {
-		struct nlmsghdr h;
-		struct rtmsg r;
-	} req;
 	uint32_t seq = ++k->seq;
 	int err;
 
-	memset(&req, 0, sizeof(req));
-	req.h.nlmsg_len = sizeof(req);
-	req.h.nlmsg_type = RTM_GETROUTE;
-	req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	req.h.nlmsg_seq = seq;
-	req.r.rtm_family = (uint8_t)family;
-	req.r.rtm_table = RT_TABLE_UNSPEC;
-	req.r.rtm_protocol = VR_RTPROT;
-	err = send_buf(k, &req, sizeof(req));
+	req->nlmsg_seq = seq;
+	err = nlr_send(k, req, req->nlmsg_len);
 	if (err)
 		return err;
 
 	for (;;) {
-		ssize_t len = recv_one(k, k->req, 0);
+		ssize_t len = nlr_recv(k, k->req, 0);
 		struct nlmsghdr *h;
 		int left;
 
 		if (len < 0) {
 			errno = (int)-len;
-			log_warn("netlink: reading the route dump");
+			log_warn("netlink: reading the %s dump", what);
 			return len == -EAGAIN ? -ETIMEDOUT : (int)len;
 		}
 		left = (int)len;
 		for (h = (struct nlmsghdr *)k->rbuf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
-			struct kroute r;
-
 			/* Leftovers of an earlier exchange are not ours to read. */
 			if (h->nlmsg_seq != seq)
 				continue;
@@ -372,7 +347,7 @@ static int dump_family(struct nlr *k, int family, struct kroute **v, size_t *n, 
 				if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(int)))
 					memcpy(&derr, NLMSG_DATA(h), sizeof(derr));
 				if (derr < 0)
-					log_warnx("netlink: route dump failed: %s",
+					log_warnx("netlink: %s dump failed: %s", what,
 					          strerror(-derr));
 				return derr < 0 ? derr : 0;
 			}
@@ -381,23 +356,54 @@ static int dump_family(struct nlr *k, int family, struct kroute **v, size_t *n, 
 
 				if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
 					return -EBADMSG;
-				log_warnx("netlink: route dump refused: %s", strerror(-e->error));
+				log_warnx("netlink: %s dump refused: %s", what,
+				          strerror(-e->error));
 				return e->error ? e->error : -EBADMSG;
 			}
-			if (h->nlmsg_type != RTM_NEWROUTE || !parse_route(h, &r))
-				continue;
-			err = push_route(v, n, cap, &r);
+			err = cb(h, arg);
 			if (err)
 				return err;
 		}
 	}
 }
 
+struct route_acc {
+	struct kroute *v;
+	size_t n, cap;
+};
+
+static int route_dump_cb(struct nlmsghdr *h, void *arg)
+{
+	struct route_acc *acc = arg;
+	struct kroute r;
+
+	if (h->nlmsg_type != RTM_NEWROUTE || !parse_route(h, &r))
+		return 0;
+	return push_route(&acc->v, &acc->n, &acc->cap, &r);
+}
+
+/* Dump one family's routes of our protocol, every table. Sets *intr when the dump was torn. */
+static int dump_family(struct nlr *k, int family, struct route_acc *acc, bool *intr)
+{
+	struct {
+		struct nlmsghdr h;
+		struct rtmsg r;
+	} req;
+
+	memset(&req, 0, sizeof(req));
+	req.h.nlmsg_len = sizeof(req);
+	req.h.nlmsg_type = RTM_GETROUTE;
+	req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	req.r.rtm_family = (uint8_t)family;
+	req.r.rtm_table = RT_TABLE_UNSPEC;
+	req.r.rtm_protocol = VR_RTPROT;
+	return nlr_dump(k, &req.h, "route", route_dump_cb, acc, intr);
+}
+
 static int nlr_route_dump(void *ctx, struct kroute **out, size_t *nout)
 {
 	struct nlr *k = ctx;
-	struct kroute *v = NULL;
-	size_t n = 0, cap = 0;
+	struct route_acc acc = {0};
 	int err = 0;
 
 	*out = NULL;
@@ -405,17 +411,17 @@ static int nlr_route_dump(void *ctx, struct kroute **out, size_t *nout)
 	for (int tries = 0; tries < NLR_DUMP_TRIES; tries++) {
 		bool intr = false;
 
-		n = 0;
-		err = dump_family(k, AF_INET, &v, &n, &cap, &intr);
+		acc.n = 0;
+		err = dump_family(k, AF_INET, &acc, &intr);
 		if (!err)
-			err = dump_family(k, AF_INET6, &v, &n, &cap, &intr);
+			err = dump_family(k, AF_INET6, &acc, &intr);
 		if (err)
 			goto out;
 		/* The tables changed under the dump: what we read may be torn, read again. */
 		if (!intr) {
-			*out = v;
-			*nout = n;
-			v = NULL;
+			*out = acc.v;
+			*nout = acc.n;
+			acc.v = NULL;
 			goto out;
 		}
 		log_debug("netlink: route dump interrupted, retrying");
@@ -423,7 +429,7 @@ static int nlr_route_dump(void *ctx, struct kroute **out, size_t *nout)
 	log_warnx("netlink: the route dump kept changing under us (%d tries)", NLR_DUMP_TRIES);
 	err = -EAGAIN;
 out:
-	free(v);
+	free(acc.v);
 	return err;
 }
 
@@ -433,7 +439,7 @@ static int build_route(const struct kroute_op *op, struct rtnl_route **out)
 	struct rtnl_route *route = NULL;
 	struct rtnl_nexthop *nh = NULL;
 	struct nl_addr *dst = NULL, *gw = NULL;
-	size_t alen = addr_len(r->dst.addr.family);
+	size_t alen = nlr_addr_len(r->dst.addr.family);
 	bool unicast = r->type == RTN_UNICAST;
 	bool has_via = unicast && r->via.family != 0;
 	bool has_oif = unicast && r->oif > 0;
@@ -441,7 +447,7 @@ static int build_route(const struct kroute_op *op, struct rtnl_route **out)
 
 	if (!alen || r->dst.len > alen * 8)
 		return -EINVAL;
-	if (has_via && !addr_len(r->via.family))
+	if (has_via && !nlr_addr_len(r->via.family))
 		return -EINVAL;
 	route = rtnl_route_alloc();
 	dst = nl_addr_build(r->dst.addr.family, r->dst.addr.a, alen);
@@ -456,7 +462,7 @@ static int build_route(const struct kroute_op *op, struct rtnl_route **out)
 	if (!err)
 		err = rtnl_route_set_type(route, r->type);
 	if (err) {
-		err = nle_to_errno(err);
+		err = nlr_nle_errno(err);
 		goto out;
 	}
 	rtnl_route_set_table(route, r->table);
@@ -483,7 +489,7 @@ static int build_route(const struct kroute_op *op, struct rtnl_route **out)
 		if (has_oif)
 			rtnl_route_nh_set_ifindex(nh, r->oif);
 		if (has_via) {
-			gw = nl_addr_build(r->via.family, r->via.a, addr_len(r->via.family));
+			gw = nl_addr_build(r->via.family, r->via.a, nlr_addr_len(r->via.family));
 			if (!gw) {
 				err = -ENOMEM;
 				goto out;
@@ -504,12 +510,12 @@ out:
 	return err;
 }
 
-/* Append the request for op to the batch buffer at *off. */
-static int append_op(struct nlr *k, const struct kroute_op *op, uint32_t seq, size_t *off)
+/* The request for route op i (nlr_batch's build). */
+static int route_msg(void *arg, size_t i, uint32_t seq, struct nl_msg **out)
 {
+	const struct kroute_op *op = (const struct kroute_op *)arg + i;
 	struct rtnl_route *route = NULL;
 	struct nl_msg *msg = NULL;
-	struct nlmsghdr *h;
 	int type = RTM_NEWROUTE, flags = NLM_F_REQUEST | NLM_F_ACK;
 	int err;
 
@@ -530,21 +536,38 @@ static int append_op(struct nlr *k, const struct kroute_op *op, uint32_t seq, si
 	}
 	err = rtnl_route_build_msg(msg, route);
 	if (err) {
-		err = nle_to_errno(err);
+		err = nlr_nle_errno(err);
 		goto out;
 	}
-	h = nlmsg_hdr(msg);
-	if (*off + NLMSG_ALIGN(h->nlmsg_len) > k->batch_bytes) {
-		err = -ENOSPC;
-		goto out;
-	}
-	memcpy(k->sbuf + *off, h, h->nlmsg_len);
-	memset(k->sbuf + *off + h->nlmsg_len, 0, NLMSG_ALIGN(h->nlmsg_len) - h->nlmsg_len);
-	*off += NLMSG_ALIGN(h->nlmsg_len);
+	*out = msg;
+	msg = NULL;
 out:
 	nlmsg_free(msg);
 	rtnl_route_put(route);
 	return err;
+}
+
+static void route_failed(void *arg, size_t i, int err, const char *text)
+{
+	const struct kroute_op *op = (const struct kroute_op *)arg + i;
+	char dst[CIDR_STR_MAX];
+
+	cidr_format_prefix(&op->r.dst, dst, sizeof(dst));
+	log_debug("netlink: route %s table %u: %s%s%s", dst, op->r.table, strerror(-err),
+	          *text ? ": " : "", text);
+}
+
+/* Append msg to the batch buffer at *off; -ENOSPC when it does not fit. */
+static int append_msg(struct nlr *k, struct nl_msg *msg, size_t *off)
+{
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+
+	if (*off + NLMSG_ALIGN(h->nlmsg_len) > k->batch_bytes)
+		return -ENOSPC;
+	memcpy(k->sbuf + *off, h, h->nlmsg_len);
+	memset(k->sbuf + *off + h->nlmsg_len, 0, NLMSG_ALIGN(h->nlmsg_len) - h->nlmsg_len);
+	*off += NLMSG_ALIGN(h->nlmsg_len);
+	return 0;
 }
 
 /* The kernel's own words for a failed request, when it gave some. */
@@ -573,12 +596,19 @@ static const char *ack_text(const struct nlmsghdr *h, size_t len)
 	return "";
 }
 
+/* What a batch reports failures to. */
+struct batch_sink {
+	void (*failed)(void *arg, size_t i, int err, const char *text);
+	void *arg;
+	int *res;
+};
+
 /*
  * Take the acks out of one datagram. A truncated datagram still holds the
  * header and error code of its first ack, which is all we need.
  */
 static void take_acks(struct nlr *k, const uint8_t *buf, size_t len, uint32_t base, size_t count,
-                      const struct kroute_op *ops, int *res, size_t *got)
+                      const struct batch_sink *sink, size_t *got)
 {
 	while (len >= NLMSG_LENGTH(sizeof(struct nlmsgerr))) {
 		const struct nlmsghdr *h = (const void *)buf;
@@ -589,15 +619,9 @@ static void take_acks(struct nlr *k, const uint8_t *buf, size_t len, uint32_t ba
 			const struct nlmsgerr *e = NLMSG_DATA(h);
 			size_t i = k->pending[pos];
 
-			res[i] = e->error > 0 ? -e->error : e->error;
-			if (res[i]) {
-				char dst[CIDR_STR_MAX];
-
-				cidr_format_prefix(&ops[i].r.dst, dst, sizeof(dst));
-				log_debug("netlink: route %s table %u: %s%s%s", dst, ops[i].r.table,
-				          strerror(-res[i]), *ack_text(h, mlen) ? ": " : "",
-				          ack_text(h, mlen));
-			}
+			sink->res[i] = e->error > 0 ? -e->error : e->error;
+			if (sink->res[i] && sink->failed)
+				sink->failed(sink->arg, i, sink->res[i], ack_text(h, mlen));
 			k->pending[pos] = SIZE_MAX;
 			(*got)++;
 		}
@@ -613,8 +637,7 @@ static void take_acks(struct nlr *k, const uint8_t *buf, size_t len, uint32_t ba
  * answered them all inside sendmsg, so whatever is missing once the queue
  * is empty was dropped (ENOBUFS).
  */
-static int read_acks(struct nlr *k, uint32_t base, size_t count, const struct kroute_op *ops,
-                     int *res)
+static int read_acks(struct nlr *k, uint32_t base, size_t count, const struct batch_sink *sink)
 {
 	int fd = nl_socket_get_fd(k->req);
 	size_t got = 0;
@@ -637,9 +660,9 @@ static int read_acks(struct nlr *k, uint32_t base, size_t count, const struct kr
 			if (errno == EINTR)
 				continue;
 			if (errno == ENOBUFS) {
-				log_warnx("netlink: route acks lost (socket buffer full) in a "
-				          "batch of %zu",
-				          count);
+				log_warnx(
+				    "netlink: acks lost (socket buffer full) in a batch of %zu",
+				    count);
 				lost = true;
 				continue;
 			}
@@ -647,23 +670,25 @@ static int read_acks(struct nlr *k, uint32_t base, size_t count, const struct kr
 				break;
 			err = errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
 			errno = -err;
-			log_warn("netlink: reading route acks");
+			log_warn("netlink: reading acks");
 			break;
 		}
 		for (int s = 0; s < n; s++)
 			take_acks(k, k->ackbuf + (size_t)s * NLR_ACK_SLOT,
 			          k->mm[s].msg_len < NLR_ACK_SLOT ? k->mm[s].msg_len : NLR_ACK_SLOT,
-			          base, count, ops, res, &got);
+			          base, count, sink, &got);
 	}
 	for (size_t pos = 0; pos < count; pos++)
 		if (k->pending[pos] != SIZE_MAX)
-			res[k->pending[pos]] = err ? err : -ENOBUFS;
+			sink->res[k->pending[pos]] = err ? err : -ENOBUFS;
 	return err;
 }
 
-static int nlr_route_apply(void *ctx, const struct kroute_op *ops, size_t n, int *res)
+int nlr_batch(struct nlr *k, size_t n,
+              int (*build)(void *arg, size_t i, uint32_t seq, struct nl_msg **msg),
+              void (*failed)(void *arg, size_t i, int err, const char *text), void *arg, int *res)
 {
-	struct nlr *k = ctx;
+	const struct batch_sink sink = {.failed = failed, .arg = arg, .res = res};
 	size_t i = 0;
 	int err = 0;
 
@@ -672,8 +697,12 @@ static int nlr_route_apply(void *ctx, const struct kroute_op *ops, size_t n, int
 		size_t off = 0, count = 0;
 
 		while (i < n && count < k->batch_ops) {
-			int e = append_op(k, &ops[i], base + (uint32_t)count, &off);
+			struct nl_msg *msg = NULL;
+			int e = build(arg, i, base + (uint32_t)count, &msg);
 
+			if (!e)
+				e = append_msg(k, msg, &off);
+			nlmsg_free(msg);
 			if (e == -ENOSPC && count > 0)
 				break; /* the batch is full: this op opens the next one */
 			if (e) {
@@ -685,13 +714,13 @@ static int nlr_route_apply(void *ctx, const struct kroute_op *ops, size_t n, int
 		if (!count)
 			continue;
 		k->seq = base + (uint32_t)count - 1;
-		err = send_buf(k, k->sbuf, off);
+		err = nlr_send(k, k->sbuf, off);
 		if (err) {
 			for (size_t pos = 0; pos < count; pos++)
 				res[k->pending[pos]] = err;
 			break;
 		}
-		err = read_acks(k, base, count, ops, res);
+		err = read_acks(k, base, count, &sink);
 		if (err)
 			break;
 	}
@@ -699,6 +728,12 @@ static int nlr_route_apply(void *ctx, const struct kroute_op *ops, size_t n, int
 	for (; err && i < n; i++)
 		res[i] = err;
 	return err;
+}
+
+static int nlr_route_apply(void *ctx, const struct kroute_op *ops, size_t n, int *res)
+{
+	/* The callbacks only read the ops. */
+	return nlr_batch(ctx, n, route_msg, route_failed, (void *)ops, res);
 }
 
 static int nlr_link_index(void *ctx, const char *name)
@@ -718,12 +753,13 @@ static int nlr_events_fd(void *ctx)
 static bool event_relevant(const struct nlr *k, const struct nlmsghdr *h)
 {
 	const struct rtmsg *rtm;
+	bool relevant;
 
+	if (nlr_link_event(k, h, &relevant))
+		return relevant;
 	switch (h->nlmsg_type) {
 	case RTM_NEWLINK:
 	case RTM_DELLINK:
-	case RTM_NEWADDR:
-	case RTM_DELADDR:
 		return true;
 	case RTM_NEWROUTE:
 	case RTM_DELROUTE:
@@ -749,7 +785,7 @@ static bool nlr_events_drain(void *ctx)
 	bool resync = false;
 
 	for (int i = 0; i < NLR_DRAIN_MAX; i++) {
-		ssize_t len = recv_one(k, k->ev, MSG_DONTWAIT);
+		ssize_t len = nlr_recv(k, k->ev, MSG_DONTWAIT);
 		struct nlmsghdr *h;
 		int left;
 
@@ -789,6 +825,7 @@ int nl_kernel_open(struct kernel_ops *out)
 	k->ackbuf = malloc((size_t)NLR_BATCH_OPS * NLR_ACK_SLOT);
 	k->iov = calloc(NLR_BATCH_OPS, sizeof(*k->iov));
 	k->mm = calloc(NLR_BATCH_OPS, sizeof(*k->mm));
+	k->fwd_known[0] = k->fwd_known[1] = -1;
 	if (!k->rbuf || !k->sbuf || !k->pending || !k->ackbuf || !k->iov || !k->mm) {
 		err = -ENOMEM;
 		goto out;
@@ -805,6 +842,7 @@ int nl_kernel_open(struct kernel_ops *out)
 	out->link_index = nlr_link_index;
 	out->events_fd = nlr_events_fd;
 	out->events_drain = nlr_events_drain;
+	nlr_link_ops(out);
 	k = NULL;
 out:
 	nlr_free(k);

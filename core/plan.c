@@ -1,5 +1,5 @@
 /*
- * The route planner. Both sides are sorted by key (table, family, prefix,
+ * The planner. Routes: both sides are sorted by key (table, family, prefix,
  * metric) through arrays of pointers and merged, so a plan over 100,000
  * routes is O(n log n) and touches neither input array.
  */
@@ -196,5 +196,245 @@ out:
 	free(out);
 	free(d);
 	free(o);
+	return ret;
+}
+
+/*
+ * Addresses and rules have nothing beyond their key, so their plans are a
+ * plain sorted merge: one core works on opaque elements through a key
+ * comparison and says which element becomes which op.
+ */
+struct pick {
+	enum kop_kind kind;
+	size_t tag;
+};
+
+static int kaddr_cmp(const struct kaddr *a, const struct kaddr *b)
+{
+	int c;
+
+	c = (a->ifindex > b->ifindex) - (a->ifindex < b->ifindex);
+	if (c)
+		return c;
+	c = (a->p.addr.family > b->p.addr.family) - (a->p.addr.family < b->p.addr.family);
+	if (c)
+		return c;
+	c = (a->p.len > b->p.len) - (a->p.len < b->p.len);
+	if (c)
+		return c;
+	return memcmp(a->p.addr.a, b->p.addr.a, addr_bytes(a->p.addr.family));
+}
+
+static int krule_cmp(const struct krule *a, const struct krule *b)
+{
+	int c;
+
+	c = (a->family > b->family) - (a->family < b->family);
+	if (c)
+		return c;
+	c = (a->src.len > b->src.len) - (a->src.len < b->src.len);
+	if (c)
+		return c;
+	if (a->src.len) {
+		c = memcmp(a->src.addr.a, b->src.addr.a, addr_bytes(a->family));
+		if (c)
+			return c;
+	}
+	c = cmp_u32(a->table, b->table);
+	if (c)
+		return c;
+	return cmp_u32(a->priority, b->priority);
+}
+
+static int kaddr_cmp_v(const void *a, const void *b)
+{
+	return kaddr_cmp(a, b);
+}
+
+static int krule_cmp_v(const void *a, const void *b)
+{
+	return krule_cmp(a, b);
+}
+
+bool plan_kaddr_same_key(const struct kaddr *a, const struct kaddr *b)
+{
+	return kaddr_cmp(a, b) == 0;
+}
+
+bool plan_krule_same_key(const struct krule *a, const struct krule *b)
+{
+	return krule_cmp(a, b) == 0;
+}
+
+struct key_cmp {
+	int (*cmp)(const void *a, const void *b);
+};
+
+static int ptr_cmp_r(const void *pa, const void *pb, void *arg)
+{
+	const struct key_cmp *kc = arg;
+	const void *a = *(const void *const *)pa;
+	const void *b = *(const void *const *)pb;
+	int c = kc->cmp(a, b);
+
+	if (c)
+		return c;
+	/* Ties keep input order, so plans are deterministic. */
+	return ((const char *)a > (const char *)b) - ((const char *)a < (const char *)b);
+}
+
+static const char **sorted_generic(const void *v, size_t n, size_t size,
+                                   int (*cmp)(const void *, const void *))
+{
+	struct key_cmp kc = {.cmp = cmp};
+	const char **p = malloc((n ? n : 1) * sizeof(*p));
+
+	if (!p)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		p[i] = (const char *)v + i * size;
+	qsort_r(p, n, sizeof(*p), ptr_cmp_r, &kc);
+	return p;
+}
+
+/*
+ * The merge: picks with deletes first (deletes_first) or adds first, each
+ * group in key order. *out is malloc'd, or NULL when *nout == 0.
+ */
+static int merge_plan(const void *desired, size_t nd, const void *observed, size_t no, size_t size,
+                      int (*cmp)(const void *, const void *), bool deletes_first, struct pick **out,
+                      size_t *nout, bool *ok)
+{
+	const char *dbase = desired, *obase = observed;
+	const char **d = NULL, **o = NULL;
+	struct pick *adds = NULL, *dels = NULL, *res = NULL;
+	size_t i = 0, j = 0, na = 0, ndel = 0;
+	int ret = -ENOMEM;
+
+	*out = NULL;
+	*nout = 0;
+	if (ok)
+		for (size_t k = 0; k < nd; k++)
+			ok[k] = false;
+	if (nd + no == 0)
+		return 0;
+	d = sorted_generic(desired, nd, size, cmp);
+	o = sorted_generic(observed, no, size, cmp);
+	adds = malloc((nd ? nd : 1) * sizeof(*adds));
+	dels = malloc((no ? no : 1) * sizeof(*dels));
+	if (!d || !o || !adds || !dels)
+		goto out;
+
+	while (i < nd || j < no) {
+		int c;
+
+		if (i == nd)
+			c = 1;
+		else if (j == no)
+			c = -1;
+		else
+			c = cmp(d[i], o[j]);
+		if (c > 0) {
+			dels[ndel].kind = KOP_DELETE;
+			dels[ndel++].tag = (size_t)(o[j++] - obase) / size;
+			continue;
+		}
+		assert(i + 1 == nd || cmp(d[i], d[i + 1]) != 0);
+		if (c < 0) {
+			adds[na].kind = KOP_ADD;
+			adds[na++].tag = (size_t)(d[i++] - dbase) / size;
+			continue;
+		}
+		/* Present: keep the first copy, delete any other. */
+		if (ok)
+			ok[(size_t)(d[i] - dbase) / size] = true;
+		for (j++; j < no && cmp(d[i], o[j]) == 0; j++) {
+			dels[ndel].kind = KOP_DELETE;
+			dels[ndel++].tag = (size_t)(o[j] - obase) / size;
+		}
+		i++;
+	}
+
+	if (na + ndel) {
+		const struct pick *first = deletes_first ? dels : adds;
+		const struct pick *second = deletes_first ? adds : dels;
+		size_t nfirst = deletes_first ? ndel : na, nsecond = deletes_first ? na : ndel;
+
+		res = malloc((na + ndel) * sizeof(*res));
+		if (!res)
+			goto out;
+		memcpy(res, first, nfirst * sizeof(*res));
+		memcpy(res + nfirst, second, nsecond * sizeof(*res));
+	}
+	*out = res;
+	*nout = na + ndel;
+	ret = 0;
+out:
+	free(d);
+	free(o);
+	free(adds);
+	free(dels);
+	return ret;
+}
+
+int plan_addrs(const struct kaddr *desired, size_t nd, const struct kaddr *observed, size_t no,
+               struct kaddr_op **ops, size_t *nops, bool *ok)
+{
+	struct pick *p = NULL;
+	struct kaddr_op *out = NULL;
+	size_t np = 0;
+	int ret;
+
+	*ops = NULL;
+	*nops = 0;
+	ret =
+	    merge_plan(desired, nd, observed, no, sizeof(*desired), kaddr_cmp_v, true, &p, &np, ok);
+	if (ret || !np)
+		goto out;
+	out = malloc(np * sizeof(*out));
+	if (!out) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t k = 0; k < np; k++) {
+		out[k].kind = p[k].kind;
+		out[k].tag = p[k].tag;
+		out[k].a = p[k].kind == KOP_ADD ? desired[p[k].tag] : observed[p[k].tag];
+	}
+	*ops = out;
+	*nops = np;
+out:
+	free(p);
+	return ret;
+}
+
+int plan_rules(const struct krule *desired, size_t nd, const struct krule *observed, size_t no,
+               struct krule_op **ops, size_t *nops, bool *ok)
+{
+	struct pick *p = NULL;
+	struct krule_op *out = NULL;
+	size_t np = 0;
+	int ret;
+
+	*ops = NULL;
+	*nops = 0;
+	ret = merge_plan(desired, nd, observed, no, sizeof(*desired), krule_cmp_v, false, &p, &np,
+	                 ok);
+	if (ret || !np)
+		goto out;
+	out = malloc(np * sizeof(*out));
+	if (!out) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t k = 0; k < np; k++) {
+		out[k].kind = p[k].kind;
+		out[k].tag = p[k].tag;
+		out[k].r = p[k].kind == KOP_ADD ? desired[p[k].tag] : observed[p[k].tag];
+	}
+	*ops = out;
+	*nops = np;
+out:
+	free(p);
 	return ret;
 }

@@ -1,5 +1,6 @@
 /*
- * The planner: desired routes + the kernel's owned routes -> operations.
+ * The planner: desired routes, addresses and policy rules + the kernel's
+ * owned ones -> operations.
  * Pure: no I/O, no allocation beyond the returned array.
  */
 #ifndef VR_PLAN_H
@@ -33,5 +34,31 @@ bool plan_kroute_equal(const struct kroute *a, const struct kroute *b);
  * chose). Next hops of non-unicast routes are ignored.
  */
 bool plan_kroute_satisfies(const struct kroute *want, const struct kroute *have);
+
+/*
+ * Addresses: desired[0..nd) must have distinct keys (ifindex, family, prefix
+ * length, address). An address has nothing but its key, so there is no
+ * replace: KOP_DELETE for each observed address not desired (tag = index in
+ * observed; a repeated observed key is deleted once per extra copy), KOP_ADD
+ * for each desired one missing (tag = index in desired); ok[i] as for
+ * plan_routes. Every delete comes before every add: IPv6 refuses the same
+ * address twice on a link, so an address changing its prefix length must go
+ * before it comes back. *ops is malloc'd (NULL when *nops == 0). Returns 0
+ * or -ENOMEM.
+ */
+int plan_addrs(const struct kaddr *desired, size_t nd, const struct kaddr *observed, size_t no,
+               struct kaddr_op **ops, size_t *nops, bool *ok) __attribute__((warn_unused_result));
+
+/*
+ * Policy rules: the same, keyed by (family, source prefix, table, priority);
+ * src.addr.family is not compared (r->family is), nor the address bytes of
+ * a source of length 0. Every add comes before every delete, so traffic
+ * moving from one rule to another always finds one of them.
+ */
+int plan_rules(const struct krule *desired, size_t nd, const struct krule *observed, size_t no,
+               struct krule_op **ops, size_t *nops, bool *ok) __attribute__((warn_unused_result));
+
+bool plan_kaddr_same_key(const struct kaddr *a, const struct kaddr *b);
+bool plan_krule_same_key(const struct krule *a, const struct krule *b);
 
 #endif

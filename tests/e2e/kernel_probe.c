@@ -1,5 +1,6 @@
 /*
- * Exercises the libnl route adapter (core/nl_route.c) against a real kernel.
+ * Exercises the libnl kernel adapter (core/nl_route.c, core/nl_link.c: routes,
+ * addresses, policy rules, forwarding, links, events) against a real kernel.
  * It must run inside a throwaway network namespace, which it refuses to do
  * without; it makes its own veth pair there:
  *
@@ -11,6 +12,7 @@
  */
 #include <errno.h>
 #include <linux/rtnetlink.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +29,9 @@
 #define LINK "kp0"
 #define PEER "kp1"
 #define MAX_ROUTES 64
+#define MAX_OBJS 16
+/* Quiet time that ends settle(): IPv6 address notifications come from a work queue. */
+#define SETTLE_MS 100
 
 static int failures;
 
@@ -70,6 +75,52 @@ static int sh_lines(const char *cmd)
 		n++;
 	pclose(f);
 	return n;
+}
+
+/* First line printed by a shell command, without its newline ("" if none). */
+static void sh_out(char *buf, size_t len, const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+	FILE *f;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	buf[0] = '\0';
+	f = popen(cmd, "r");
+	if (!f)
+		return;
+	if (fgets(buf, (int)len, f))
+		buf[strcspn(buf, "\n")] = '\0';
+	while (fgets(cmd, sizeof(cmd), f))
+		;
+	pclose(f);
+}
+
+/*
+ * Wait until no IPv6 address is tentative: a link brought up announces its
+ * link-local address only after DAD, a second or two later, and that foreign
+ * address change would land in whatever check runs then.
+ */
+static void wait_dad(void)
+{
+	for (int i = 0; i < 50; i++) {
+		if (sh("ip -6 addr show tentative | grep -q inet6") != 0)
+			return;
+		usleep(100 * 1000);
+	}
+}
+
+/* Drain notifications until SETTLE_MS pass in quiet; true if any asked for a resync. */
+static bool settle(struct kernel_ops *k)
+{
+	struct pollfd p = {.fd = k->events_fd(k->ctx), .events = POLLIN};
+	bool resync = k->events_drain(k->ctx);
+
+	while (poll(&p, 1, SETTLE_MS) > 0)
+		resync |= k->events_drain(k->ctx);
+	return resync;
 }
 
 static double now(void)
@@ -201,6 +252,514 @@ static void expect_fail(struct kernel_ops *k, const struct kroute *r, int want, 
 	      why);
 }
 
+/* ---- addresses ---- */
+
+static struct kaddr mka(struct kernel_ops *k, const char *dev, const char *p)
+{
+	struct kaddr a;
+
+	memset(&a, 0, sizeof(a));
+	if (cidr_parse_prefix(p, false, &a.p) == -EINVAL) {
+		fprintf(stderr, "bad prefix %s\n", p);
+		exit(2);
+	}
+	a.ifindex = k->link_index(k->ctx, dev);
+	return a;
+}
+
+/* Make the kernel hold exactly want[0..n) of our addresses. */
+static bool converge_addrs(struct kernel_ops *k, const struct kaddr *want, size_t n,
+                           const char *what)
+{
+	struct kaddr *obs = NULL;
+	struct kaddr_op *ops = NULL;
+	size_t nobs = 0, nops = 0;
+	int res[MAX_OBJS * 2];
+	bool ok = true;
+
+	if (k->addr_dump(k->ctx, &obs, &nobs) ||
+	    plan_addrs(want, n, obs, nobs, &ops, &nops, NULL) || nops > MAX_OBJS * 2) {
+		check(false, "%s: dump or plan failed", what);
+		free(obs);
+		free(ops);
+		return false;
+	}
+	if (nops && k->addr_apply(k->ctx, ops, nops, res))
+		ok = false;
+	for (size_t i = 0; ok && i < nops; i++) {
+		if (res[i]) {
+			char why[256];
+
+			kernel_addr_reason(&ops[i].a, res[i], why, sizeof(why));
+			printf("     op %zu (%d): %s\n", i, ops[i].kind, why);
+			ok = false;
+		}
+	}
+	check(ok, "%s: %zu address ops applied", what, nops);
+	free(obs);
+	free(ops);
+	return ok;
+}
+
+static void expect_addrs(struct kernel_ops *k, const struct kaddr *want, size_t n, const char *what)
+{
+	struct kaddr *obs = NULL;
+	struct kaddr_op *ops = NULL;
+	size_t nobs = 0, nops = 0;
+	int rc = k->addr_dump(k->ctx, &obs, &nobs);
+
+	if (!rc)
+		rc = plan_addrs(want, n, obs, nobs, &ops, &nops, NULL);
+	check(!rc && nobs == n && nops == 0,
+	      "%s: address dump has %zu owned, %zu expected, %zu differ", what, nobs, n, nops);
+	free(obs);
+	free(ops);
+}
+
+static int addr1(struct kernel_ops *k, enum kop_kind kind, const struct kaddr *a)
+{
+	struct kaddr_op op = {.kind = kind, .a = *a};
+	int res = 1;
+	int rc = k->addr_apply(k->ctx, &op, 1, &res);
+
+	return rc ? rc : res;
+}
+
+static bool has_addr(const char *dev, const char *p)
+{
+	return sh("ip addr show dev %s | grep -q ' %s '", dev, p) == 0;
+}
+
+static void check_addrs(struct kernel_ops *k)
+{
+	struct kaddr want[4];
+	size_t n = 0;
+	char buf[256], why[256];
+	struct kaddr bad;
+	int rc;
+
+	printf("---- addresses\n");
+	wait_dad();
+	expect_addrs(k, NULL, 0, "foreign addresses only");
+	want[n++] = mka(k, LINK, "10.50.0.1/24");
+	want[n++] = mka(k, LINK, "2001:db8:50::1/64");
+	want[n++] = mka(k, PEER, "10.51.0.1/24");
+	want[n++] = mka(k, PEER, "2001:db8:51::1/64");
+	settle(k);
+	converge_addrs(k, want, n, "add owned addresses");
+	expect_addrs(k, want, n, "after add");
+	check(!settle(k), "events_drain false after our own address adds");
+	check(has_addr(LINK, "10.50.0.1/24") && has_addr(PEER, "2001:db8:51::1/64"),
+	      "ip addr shows the owned addresses");
+	sh_out(buf, sizeof(buf), "ip -6 addr show dev " LINK " to 2001:db8:50::1/64 | grep inet6");
+	check(strstr(buf, "2001:db8:50::1/64") && !strstr(buf, "tentative"),
+	      "IPv6 address usable at once (nodad): \"%s\"", buf);
+	check(sh_lines("ip -6 route show 2001:db8:50::/64 dev " LINK " proto kernel") == 1 &&
+	          sh_lines("ip route show 10.50.0.0/24 dev " LINK " proto kernel") == 1,
+	      "the kernel added the connected routes");
+
+	/* Ownership is in the kernel, not in our memory. */
+	nl_kernel_close(k);
+	rc = nl_kernel_open(k);
+	check(rc == 0, "reopen the adapter (a restart): %s", strerror(-rc));
+	if (rc)
+		exit(1);
+	expect_addrs(k, want, n, "after a restart");
+
+	/* Foreign addresses: one a secondary of our primary 10.50.0.1/24. */
+	settle(k);
+	sh("ip addr add 10.50.0.77/24 dev " LINK);
+	sh("ip -6 addr add 2001:db8:50::77/64 dev " LINK " nodad");
+	check(settle(k), "events_drain true after a foreign ip addr add");
+	expect_addrs(k, want, n, "foreign addresses are not dumped");
+	bad = mka(k, LINK, "192.168.150.1/24");
+	rc = addr1(k, KOP_ADD, &bad);
+	kernel_addr_reason(&bad, rc, why, sizeof(why));
+	check(rc == -EEXIST, "add over a foreign address: %s -> \"%s\"", strerror(-rc), why);
+	bad = mka(k, LINK, "2001:db8:150::1/64");
+	rc = addr1(k, KOP_ADD, &bad);
+	check(rc == -EEXIST, "add over a foreign IPv6 address: %s", strerror(-rc));
+	expect_addrs(k, want, n, "the foreign address was not adopted");
+	bad = mka(k, LINK, "10.50.0.1/24");
+	rc = addr1(k, KOP_REPLACE, &bad);
+	check(rc == -EOPNOTSUPP, "replace refused: %s", strerror(-rc));
+	bad.ifindex = 9999;
+	rc = addr1(k, KOP_ADD, &bad);
+	kernel_addr_reason(&bad, rc, why, sizeof(why));
+	check(rc == -ENODEV, "add on a missing link: %s -> \"%s\"", strerror(-rc), why);
+
+	/* Hand deletions of ours are noticed, and repaired. */
+	settle(k);
+	sh("ip addr del 10.51.0.1/24 dev " PEER);
+	check(settle(k), "events_drain true after ip addr del of an owned IPv4 address");
+	sh("ip -6 addr del 2001:db8:50::1/64 dev " LINK);
+	check(settle(k), "events_drain true after ip -6 addr del of an owned IPv6 address");
+	converge_addrs(k, want, n, "repair");
+	check(!settle(k), "events_drain false after our own repair");
+	expect_addrs(k, want, n, "after repair");
+
+	/* Link down: IPv6 addresses go with it (keep_addr_on_down=0), IPv4 ones stay. */
+	sh("ip link set " PEER " down");
+	check(settle(k), "events_drain true after ip link set down");
+	{
+		struct kaddr *obs = NULL;
+		size_t nobs = 0;
+
+		if (!k->addr_dump(k->ctx, &obs, &nobs))
+			printf("     after link down the kernel holds %zu of our %zu addresses\n",
+			       nobs, n);
+		free(obs);
+	}
+	sh("ip link set " PEER " up");
+	wait_dad();
+	settle(k);
+	converge_addrs(k, want, n, "repair after link down/up");
+	expect_addrs(k, want, n, "after link repair");
+
+	/*
+	 * The kernel removes the secondaries of a primary with it unless
+	 * promote_secondaries is on: shown here with ip alone, on the peer.
+	 */
+	sh_out(buf, sizeof(buf), "cat /proc/sys/net/ipv4/conf/" PEER "/promote_secondaries");
+	sh("ip addr add 10.60.0.1/24 dev " PEER " && ip addr add 10.60.0.2/24 dev " PEER
+	   " && ip addr del 10.60.0.1/24 dev " PEER);
+	check(!has_addr(PEER, "10.60.0.2/24"),
+	      "kernel quirk: with promote_secondaries=%s, deleting a primary deletes its "
+	      "secondaries",
+	      buf);
+
+	/* Remove ours: the foreign ones, including the secondary of our primary, stay. */
+	settle(k);
+	converge_addrs(k, NULL, 0, "delete all owned addresses");
+	expect_addrs(k, NULL, 0, "after delete all");
+	check(!has_addr(LINK, "10.50.0.1/24") && !has_addr(LINK, "2001:db8:50::1/64") &&
+	          !has_addr(PEER, "10.51.0.1/24") && !has_addr(PEER, "2001:db8:51::1/64"),
+	      "ip addr shows no owned address");
+	check(has_addr(LINK, "10.50.0.77/24") && has_addr(LINK, "2001:db8:50::77/64") &&
+	          has_addr(LINK, "192.168.150.1/24") && has_addr(LINK, "2001:db8:150::1/64"),
+	      "foreign addresses survive, the secondary of our primary included");
+	sh_out(buf, sizeof(buf), "cat /proc/sys/net/ipv4/conf/" LINK "/promote_secondaries");
+	check(strcmp(buf, "1") == 0, "promote_secondaries turned on for " LINK " to keep it: %s",
+	      buf);
+	settle(k);
+}
+
+/* ---- policy rules ---- */
+
+static struct krule mkr(int family, const char *src, uint32_t table, uint32_t prio)
+{
+	struct krule r;
+
+	memset(&r, 0, sizeof(r));
+	r.family = family;
+	r.src.addr.family = family;
+	if (src && cidr_parse_prefix(src, false, &r.src)) {
+		fprintf(stderr, "bad prefix %s\n", src);
+		exit(2);
+	}
+	r.table = table;
+	r.priority = prio;
+	return r;
+}
+
+static bool converge_rules(struct kernel_ops *k, const struct krule *want, size_t n,
+                           const char *what)
+{
+	struct krule *obs = NULL;
+	struct krule_op *ops = NULL;
+	size_t nobs = 0, nops = 0;
+	int res[MAX_OBJS * 2];
+	bool ok = true;
+
+	if (k->rule_dump(k->ctx, &obs, &nobs) ||
+	    plan_rules(want, n, obs, nobs, &ops, &nops, NULL) || nops > MAX_OBJS * 2) {
+		check(false, "%s: dump or plan failed", what);
+		free(obs);
+		free(ops);
+		return false;
+	}
+	if (nops && k->rule_apply(k->ctx, ops, nops, res))
+		ok = false;
+	for (size_t i = 0; ok && i < nops; i++) {
+		if (res[i]) {
+			char why[256];
+
+			kernel_rule_reason(&ops[i].r, res[i], why, sizeof(why));
+			printf("     op %zu (%d): %s\n", i, ops[i].kind, why);
+			ok = false;
+		}
+	}
+	check(ok, "%s: %zu rule ops applied", what, nops);
+	free(obs);
+	free(ops);
+	return ok;
+}
+
+static void expect_rules(struct kernel_ops *k, const struct krule *want, size_t n, const char *what)
+{
+	struct krule *obs = NULL;
+	struct krule_op *ops = NULL;
+	size_t nobs = 0, nops = 0;
+	int rc = k->rule_dump(k->ctx, &obs, &nobs);
+
+	if (!rc)
+		rc = plan_rules(want, n, obs, nobs, &ops, &nops, NULL);
+	check(!rc && nobs == n && nops == 0,
+	      "%s: rule dump has %zu owned, %zu expected, %zu differ", what, nobs, n, nops);
+	free(obs);
+	free(ops);
+}
+
+static int rule1(struct kernel_ops *k, enum kop_kind kind, const struct krule *r)
+{
+	struct krule_op op = {.kind = kind, .r = *r};
+	int res = 1;
+	int rc = k->rule_apply(k->ctx, &op, 1, &res);
+
+	return rc ? rc : res;
+}
+
+#define OURS " proto (245|vrouter)"
+
+static void check_rules(struct kernel_ops *k)
+{
+	struct krule want[4], r;
+	size_t n = 0;
+	char why[256];
+	int rc;
+
+	printf("---- policy rules\n");
+	sh("ip rule add from 10.9.0.0/24 lookup 100");
+	/* A foreign twin of one of ours: same source, table and priority. */
+	sh("ip rule add from 10.70.0.0/24 lookup 10070 pref 20005 proto static");
+	expect_rules(k, NULL, 0, "foreign rules only");
+
+	want[n++] = mkr(AF_INET, "192.168.100.0/24", 10000, VR_RULE_PRIO_FIRST);
+	want[n++] = mkr(AF_INET, "192.168.150.0/24", 10001, VR_RULE_PRIO_FIRST + 1);
+	want[n++] = mkr(AF_INET6, "2001:db8:100::/64", 10000, VR_RULE_PRIO_FIRST + 2);
+	want[n++] = mkr(AF_INET, "10.70.0.0/24", 10070, 20005);
+	settle(k);
+	converge_rules(k, want, n, "add rules");
+	expect_rules(k, want, n, "after add");
+	check(!settle(k), "events_drain false after our own rule adds");
+	check(
+	    sh_lines("ip -4 rule show | grep -E '^20000:\\s+from 192.168.100.0/24 lookup 10000" OURS
+	             "'") == 1 &&
+	        sh_lines("ip -4 rule show | grep -E '^20001:\\s+from 192.168.150.0/24 lookup "
+	                 "10001" OURS "'") == 1 &&
+	        sh_lines("ip -6 rule show | grep -E '^20002:\\s+from 2001:db8:100::/64 lookup "
+	                 "10000" OURS "'") == 1 &&
+	        sh_lines("ip -4 rule show | grep -E '^20005:.*lookup 10070" OURS "'") == 1,
+	    "ip rule shows our rules with our protocol");
+	printf("---- ip rule show; ip -6 rule show\n");
+	fflush(stdout);
+	sh("ip rule show; ip -6 rule show");
+	printf("----\n");
+
+	r = want[0];
+	rc = rule1(k, KOP_ADD, &r);
+	kernel_rule_reason(&r, rc, why, sizeof(why));
+	check(rc == -EEXIST, "add of an existing rule: %s -> \"%s\"", strerror(-rc), why);
+	r.priority = 32000;
+	rc = rule1(k, KOP_ADD, &r);
+	kernel_rule_reason(&r, rc, why, sizeof(why));
+	check(rc == -ERANGE, "priority outside the range: %s -> \"%s\"", strerror(-rc), why);
+	r = mkr(AF_INET, "10.9.0.0/24", 100, 20100);
+	rc = rule1(k, KOP_DELETE, &r);
+	kernel_rule_reason(&r, rc, why, sizeof(why));
+	check(rc == -ENOENT, "delete of a rule we do not have: %s -> \"%s\"", strerror(-rc), why);
+	check(rule1(k, KOP_REPLACE, &want[0]) == -EOPNOTSUPP, "replace refused");
+
+	/* Events. */
+	settle(k);
+	sh("ip rule add from 10.9.1.0/24 lookup 101");
+	check(!settle(k), "events_drain false after a foreign ip rule add");
+	sh("ip rule del from 10.9.1.0/24 lookup 101");
+	check(!settle(k), "events_drain false after a foreign ip rule del");
+	sh("ip rule del from 192.168.100.0/24 lookup 10000 pref 20000");
+	check(settle(k), "events_drain true after ip rule del of our rule");
+	sh("ip -6 rule del from 2001:db8:100::/64 lookup 10000 pref 20002");
+	check(settle(k), "events_drain true after ip -6 rule del of our rule");
+	converge_rules(k, want, n, "repair");
+	check(!settle(k), "events_drain false after our own repair");
+	expect_rules(k, want, n, "after repair");
+
+	/* Remove ours: the foreign ones, the twin included, stay. */
+	converge_rules(k, NULL, 0, "delete all rules");
+	expect_rules(k, NULL, 0, "after delete all");
+	check(!settle(k), "events_drain false after our own rule deletes");
+	check(sh_lines("ip rule show | grep -E '" OURS "'; ip -6 rule show | grep -E '" OURS "'") ==
+	          0,
+	      "ip rule shows no owned rule");
+	check(
+	    sh_lines("ip rule show | grep -E 'from 10.9.0.0/24 lookup 100$'") == 1 &&
+	        sh_lines("ip rule show | grep -E '^20005:\\s+from 10.70.0.0/24 lookup 10070 proto "
+	                 "static'") == 1,
+	    "foreign rules survive, the twin of ours included");
+}
+
+/* ---- forwarding ---- */
+
+static void check_forwarding(struct kernel_ops *k)
+{
+	bool v4 = false, v6 = false;
+	char b4[16], b6[16];
+	int rc;
+
+	printf("---- forwarding (this namespace only)\n");
+	rc = k->forwarding_get(k->ctx, &v4, &v6);
+	check(rc == 0, "forwarding_get: %s (ipv4 %d, ipv6 %d)", strerror(-rc), v4, v6);
+	settle(k);
+	rc = k->forwarding_set(k->ctx, true, true);
+	check(rc == 0, "forwarding_set on: %s", strerror(-rc));
+	sh_out(b4, sizeof(b4), "cat /proc/sys/net/ipv4/ip_forward");
+	sh_out(b6, sizeof(b6), "cat /proc/sys/net/ipv6/conf/all/forwarding");
+	check(!strcmp(b4, "1") && !strcmp(b6, "1"), "the sysctls say %s %s", b4, b6);
+	rc = k->forwarding_get(k->ctx, &v4, &v6);
+	check(rc == 0 && v4 && v6, "forwarding_get sees it: %d %d", v4, v6);
+	check(!settle(k), "events_drain false after our own forwarding_set");
+	check(k->forwarding_set(k->ctx, true, true) == 0 && !settle(k),
+	      "forwarding_set of the same values: no change, no event");
+
+	sh("sysctl -qw net.ipv4.ip_forward=0");
+	check(settle(k), "events_drain true after sysctl -w net.ipv4.ip_forward=0 by hand");
+	rc = k->forwarding_get(k->ctx, &v4, &v6);
+	check(rc == 0 && !v4 && v6, "forwarding_get sees the hand change: %d %d", v4, v6);
+	check(k->forwarding_set(k->ctx, true, true) == 0 && !settle(k),
+	      "repair: forwarding_set, no event of our own");
+	sh("sysctl -qw net.ipv6.conf.all.forwarding=0");
+	check(settle(k), "events_drain true after sysctl -w net.ipv6.conf.all.forwarding=0");
+	check(k->forwarding_set(k->ctx, true, true) == 0 && !settle(k), "repair IPv6");
+	sh("sysctl -qw net.ipv4.conf." LINK ".forwarding=0");
+	check(!settle(k), "events_drain false after a per-link forwarding change (not ours)");
+	sh("sysctl -qw net.ipv4.conf." LINK ".forwarding=1");
+	settle(k);
+	check(k->forwarding_set(k->ctx, false, false) == 0 && !settle(k),
+	      "forwarding_set off, no event of our own");
+	sh_out(b4, sizeof(b4), "cat /proc/sys/net/ipv4/ip_forward");
+	sh_out(b6, sizeof(b6), "cat /proc/sys/net/ipv6/conf/all/forwarding");
+	check(!strcmp(b4, "0") && !strcmp(b6, "0"), "the sysctls say %s %s", b4, b6);
+}
+
+/* ---- links and tables ---- */
+
+static const struct klink *find_klink(const struct klink *v, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i].name, name))
+			return &v[i];
+	return NULL;
+}
+
+static bool klink_has(const struct klink *l, const char *p)
+{
+	char s[CIDR_STR_MAX];
+
+	for (size_t i = 0; l && i < l->naddrs; i++) {
+		cidr_format_prefix(&l->addrs[i], s, sizeof(s));
+		if (!strcmp(s, p))
+			return true;
+	}
+	return false;
+}
+
+static void check_links(struct kernel_ops *k)
+{
+	struct klink *v = NULL;
+	const struct klink *a, *b, *lo;
+	struct kaddr owned = mka(k, LINK, "10.52.0.1/24");
+	char mac[32];
+	size_t n = 0;
+	int rc;
+
+	printf("---- links\n");
+	sh("ip link set " PEER " mtu 1400");
+	check(addr1(k, KOP_ADD, &owned) == 0, "an owned address for the list");
+	rc = k->links_list(k->ctx, &v, &n);
+	check(rc == 0 && n >= 3, "links_list: %s, %zu links", strerror(-rc), n);
+	a = find_klink(v, n, LINK);
+	b = find_klink(v, n, PEER);
+	lo = find_klink(v, n, "lo");
+	check(a && b && lo, "the veth pair and lo are listed");
+	if (!a || !b || !lo)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		printf("     %d %s %s%s mac %s mtu %u, %zu addresses\n", v[i].ifindex, v[i].name,
+		       v[i].up ? "up" : "down", v[i].lower_up ? ",lower_up" : "", v[i].mac,
+		       v[i].mtu, v[i].naddrs);
+	}
+	sh_out(mac, sizeof(mac), "cat /sys/class/net/" LINK "/address");
+	check(a->ifindex == k->link_index(k->ctx, LINK) && !strcmp(a->mac, mac) && a->up &&
+	          a->lower_up && a->mtu == 1500,
+	      LINK ": index %d, mac %s (sysfs %s), up %d, lower_up %d, mtu %u", a->ifindex, a->mac,
+	      mac, a->up, a->lower_up, a->mtu);
+	check(b->mtu == 1400, PEER ": mtu %u", b->mtu);
+	check(klink_has(a, "192.168.150.1/24") && klink_has(a, "2001:db8:150::1/64") &&
+	          klink_has(a, "10.50.0.77/24") && klink_has(a, "10.52.0.1/24"),
+	      LINK ": foreign and owned addresses listed (%zu)", a->naddrs);
+	check(klink_has(lo, "127.0.0.1/8") && klink_has(lo, "::1/128") &&
+	          !strcmp(lo->mac, "00:00:00:00:00:00"),
+	      "lo: 127.0.0.1/8, ::1/128, mac %s", lo->mac);
+	kernel_links_free(v, n);
+	v = NULL;
+
+	/* Administratively down vs no carrier. */
+	sh("ip link set " PEER " down");
+	rc = k->links_list(k->ctx, &v, &n);
+	a = rc ? NULL : find_klink(v, n, LINK);
+	b = rc ? NULL : find_klink(v, n, PEER);
+	check(a && b && a->up && !a->lower_up && !b->up,
+	      "peer down: " LINK " up without carrier, " PEER " down");
+	sh("ip link set " PEER " up");
+	wait_dad();
+out:
+	kernel_links_free(v, n);
+	kernel_links_free(NULL, 0);
+	check(addr1(k, KOP_DELETE, &owned) == 0, "the owned address removed");
+	settle(k);
+}
+
+static bool has_table(const uint32_t *v, size_t n, uint32_t t)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == t)
+			return true;
+	return false;
+}
+
+static void check_tables(struct kernel_ops *k)
+{
+	uint32_t *v = NULL;
+	size_t n = 0;
+	bool sorted = true;
+	struct krule r = mkr(AF_INET, "10.71.0.0/24", 4444, VR_RULE_PRIO_FIRST + 10);
+	int rc;
+
+	printf("---- tables in use\n");
+	/* The foreign rule to table 100 is still there from the rule checks. */
+	sh("ip route add 10.88.0.0/16 dev " LINK " table 4242");
+	sh("ip -6 route add 2001:db8:88::/48 dev " LINK " table 4343");
+	check(rule1(k, KOP_ADD, &r) == 0, "one rule of ours to table 4444");
+	rc = k->tables_in_use(k->ctx, &v, &n);
+	for (size_t i = 1; i < n; i++)
+		sorted &= v[i - 1] < v[i];
+	printf("     tables:");
+	for (size_t i = 0; i < n; i++)
+		printf(" %u", v[i]);
+	printf("\n");
+	check(rc == 0 && sorted, "tables_in_use: %s, %zu tables, sorted and distinct",
+	      strerror(-rc), n);
+	check(has_table(v, n, 100), "table 100 (only a foreign rule points to it)");
+	check(has_table(v, n, 4242), "table 4242 (only a foreign IPv4 route)");
+	check(has_table(v, n, 4343), "table 4343 (only a foreign IPv6 route)");
+	check(has_table(v, n, 4444), "table 4444 (only our rule)");
+	check(has_table(v, n, 253) && has_table(v, n, 254) && has_table(v, n, 255),
+	      "tables default, main and local");
+	check(!has_table(v, n, 0), "no table 0");
+	check(rule1(k, KOP_DELETE, &r) == 0, "our rule to table 4444 removed");
+	free(v);
+}
+
 static int run_check(void)
 {
 	struct kernel_ops k;
@@ -212,6 +771,7 @@ static int run_check(void)
 		fprintf(stderr, "cannot set up the links\n");
 		return 2;
 	}
+	wait_dad();
 	rc = nl_kernel_open(&k);
 	check(rc == 0, "nl_kernel_open: %s", strerror(-rc));
 	if (rc)
@@ -352,6 +912,12 @@ static int run_check(void)
 	check(sh_lines("ip route show 10.99.0.0/16 proto static; "
 	               "ip -6 route show 2001:db8:99::/48 proto static") == 2,
 	      "foreign routes still there");
+
+	check_addrs(&k);
+	check_rules(&k);
+	check_forwarding(&k);
+	check_links(&k);
+	check_tables(&k);
 
 	nl_kernel_close(&k);
 	nl_kernel_close(NULL);

@@ -327,6 +327,261 @@ static void test_big(void **state)
 	free(ok);
 }
 
+/* An address from text "10.0.0.1/24" on link ifindex. */
+static struct kaddr ad(int ifindex, const char *p)
+{
+	struct kaddr a;
+	char buf[64];
+	char *slash;
+
+	memset(&a, 0, sizeof(a));
+	snprintf(buf, sizeof(buf), "%s", p);
+	slash = strchr(buf, '/');
+	assert_non_null(slash);
+	*slash = '\0';
+	set_addr(&a.p.addr, buf);
+	a.p.len = (uint8_t)atoi(slash + 1);
+	a.ifindex = ifindex;
+	return a;
+}
+
+/* A rule "from SRC lookup TABLE priority PRIO"; src NULL = from all. */
+static struct krule ru(int family, const char *src, uint32_t table, uint32_t prio)
+{
+	struct krule r;
+
+	memset(&r, 0, sizeof(r));
+	r.family = family;
+	if (src) {
+		struct kaddr a = ad(0, src);
+
+		r.src = a.p;
+	} else {
+		r.src.addr.family = family;
+	}
+	r.table = table;
+	r.priority = prio;
+	return r;
+}
+
+static void test_addrs_empty(void **state)
+{
+	struct kaddr_op *ops = (void *)1;
+	size_t n = 9;
+
+	assert_int_equal(plan_addrs(NULL, 0, NULL, 0, &ops, &n, NULL), 0);
+	assert_int_equal(n, 0);
+	assert_null(ops);
+}
+
+static void test_addrs_merge(void **state)
+{
+	struct kaddr o[3] = {
+	    ad(2, "192.168.100.1/24"),
+	    ad(3, "10.9.0.1/24"), /* no longer desired */
+	    ad(2, "2001:db8:100::1/64"),
+	};
+	struct kaddr d[3] = {
+	    ad(2, "2001:db8:100::1/64"),
+	    ad(4, "192.168.150.1/24"), /* new */
+	    ad(2, "192.168.100.1/24"),
+	};
+	bool ok[3] = {false, true, false};
+	struct kaddr_op *ops = NULL;
+	size_t n = 0;
+
+	assert_int_equal(plan_addrs(d, 3, o, 3, &ops, &n, ok), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(ops[0].kind, KOP_DELETE);
+	assert_int_equal(ops[0].tag, 1);
+	assert_true(plan_kaddr_same_key(&ops[0].a, &o[1]));
+	assert_int_equal(ops[1].kind, KOP_ADD);
+	assert_int_equal(ops[1].tag, 1);
+	assert_true(plan_kaddr_same_key(&ops[1].a, &d[1]));
+	assert_true(ok[0]);
+	assert_false(ok[1]);
+	assert_true(ok[2]);
+	free(ops);
+
+	/* Nothing desired: every owned address goes. */
+	assert_int_equal(plan_addrs(NULL, 0, o, 3, &ops, &n, NULL), 0);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(ops[i].kind, KOP_DELETE);
+	free(ops);
+}
+
+static void test_addrs_key(void **state)
+{
+	struct kaddr a = ad(2, "10.0.0.1/24");
+	struct kaddr b;
+
+	b = ad(3, "10.0.0.1/24");
+	assert_false(plan_kaddr_same_key(&a, &b)); /* other link */
+	b = ad(2, "10.0.0.1/25");
+	assert_false(plan_kaddr_same_key(&a, &b)); /* other prefix length */
+	b = ad(2, "10.0.0.2/24");
+	assert_false(plan_kaddr_same_key(&a, &b)); /* other address, same subnet */
+	b = ad(2, "a00:1::/24");
+	assert_false(plan_kaddr_same_key(&a, &b)); /* same leading bytes, other family */
+	b = ad(2, "10.0.0.1/24");
+	b.p.addr.a[8] = 0xff; /* bytes past an IPv4 address mean nothing */
+	assert_true(plan_kaddr_same_key(&a, &b));
+}
+
+static void test_addrs_deletes_first(void **state)
+{
+	/* The router address changes prefix length: IPv6 wants the old one gone first. */
+	struct kaddr o[2] = {ad(2, "2001:db8:1::1/64"), ad(2, "10.1.0.1/16")};
+	struct kaddr d[2] = {ad(2, "2001:db8:1::1/48"), ad(2, "10.1.0.1/24")};
+	struct kaddr_op *ops = NULL;
+	size_t n = 0;
+
+	assert_int_equal(plan_addrs(d, 2, o, 2, &ops, &n, NULL), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(ops[0].kind, KOP_DELETE);
+	assert_int_equal(ops[1].kind, KOP_DELETE);
+	assert_int_equal(ops[2].kind, KOP_ADD);
+	assert_int_equal(ops[3].kind, KOP_ADD);
+	assert_int_equal(ops[0].tag + ops[1].tag, 1);
+	assert_int_equal(ops[2].tag + ops[3].tag, 1);
+	free(ops);
+}
+
+static void test_addrs_duplicate_observed(void **state)
+{
+	struct kaddr o[3] = {ad(2, "10.0.0.1/24"), ad(2, "10.0.0.1/24"), ad(2, "10.0.0.9/24")};
+	struct kaddr d[1] = {ad(2, "10.0.0.1/24")};
+	bool ok[1] = {false};
+	struct kaddr_op *ops = NULL;
+	size_t n = 0;
+
+	assert_int_equal(plan_addrs(d, 1, o, 3, &ops, &n, ok), 0);
+	assert_true(ok[0]);
+	assert_int_equal(n, 2);
+	assert_int_equal(ops[0].kind, KOP_DELETE);
+	assert_int_equal(ops[1].kind, KOP_DELETE);
+	/* The first copy stays; the second copy and the stranger go. */
+	assert_int_equal(ops[0].tag, 1);
+	assert_int_equal(ops[1].tag, 2);
+	free(ops);
+}
+
+static void test_rules_merge(void **state)
+{
+	struct krule o[3] = {
+	    ru(AF_INET, "192.168.100.0/24", 10000, 20000),
+	    ru(AF_INET, "192.168.150.0/24", 10000, 20001), /* moves to table 10001 */
+	    ru(AF_INET6, "2001:db8:100::/64", 10000, 20002),
+	};
+	struct krule d[3] = {
+	    ru(AF_INET6, "2001:db8:100::/64", 10000, 20002),
+	    ru(AF_INET, "192.168.150.0/24", 10001, 20003),
+	    ru(AF_INET, "192.168.100.0/24", 10000, 20000),
+	};
+	bool ok[3];
+	struct krule_op *ops = NULL;
+	size_t n = 0;
+
+	assert_int_equal(plan_rules(d, 3, o, 3, &ops, &n, ok), 0);
+	assert_int_equal(n, 2);
+	/* The new rule is in place before the old one goes. */
+	assert_int_equal(ops[0].kind, KOP_ADD);
+	assert_int_equal(ops[0].tag, 1);
+	assert_true(plan_krule_same_key(&ops[0].r, &d[1]));
+	assert_int_equal(ops[1].kind, KOP_DELETE);
+	assert_int_equal(ops[1].tag, 1);
+	assert_true(plan_krule_same_key(&ops[1].r, &o[1]));
+	assert_true(ok[0]);
+	assert_false(ok[1]);
+	assert_true(ok[2]);
+	free(ops);
+}
+
+static void test_rules_key(void **state)
+{
+	struct krule a = ru(AF_INET, "10.0.0.0/24", 100, 20000);
+	struct krule b;
+
+	b = ru(AF_INET, "10.0.0.0/24", 101, 20000);
+	assert_false(plan_krule_same_key(&a, &b)); /* table */
+	b = ru(AF_INET, "10.0.0.0/24", 100, 20001);
+	assert_false(plan_krule_same_key(&a, &b)); /* priority */
+	b = ru(AF_INET, "10.0.0.0/25", 100, 20000);
+	assert_false(plan_krule_same_key(&a, &b)); /* source length */
+	b = ru(AF_INET, "10.0.1.0/24", 100, 20000);
+	assert_false(plan_krule_same_key(&a, &b)); /* source */
+	b = ru(AF_INET6, "a00::/24", 100, 20000);
+	assert_false(plan_krule_same_key(&a, &b)); /* family */
+
+	/* "from all": neither the source's family nor its bytes count. */
+	a = ru(AF_INET6, NULL, 100, 20000);
+	b = ru(AF_INET6, NULL, 100, 20000);
+	b.src.addr.family = 0;
+	b.src.addr.a[3] = 7;
+	assert_true(plan_krule_same_key(&a, &b));
+	b = ru(AF_INET, NULL, 100, 20000);
+	assert_false(plan_krule_same_key(&a, &b));
+}
+
+static void test_rules_all_gone(void **state)
+{
+	struct krule o[2] = {ru(AF_INET, "10.0.0.0/24", 100, 20000),
+	                     ru(AF_INET, "10.0.0.0/24", 100, 20000)};
+	struct krule_op *ops = NULL;
+	size_t n = 0;
+
+	/* A rule can exist twice (made without NLM_F_EXCL): one delete per copy. */
+	assert_int_equal(plan_rules(NULL, 0, o, 2, &ops, &n, NULL), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(ops[0].kind, KOP_DELETE);
+	assert_int_equal(ops[1].kind, KOP_DELETE);
+	assert_int_equal(ops[0].tag, 0);
+	assert_int_equal(ops[1].tag, 1);
+	free(ops);
+}
+
+static void test_addrs_big(void **state)
+{
+	struct kaddr *d = calloc(BIG, sizeof(*d));
+	struct kaddr *o = calloc(BIG, sizeof(*o));
+	bool *ok = calloc(BIG, sizeof(*ok));
+	struct kaddr_op *ops = NULL;
+	size_t n = 0, adds = 0, dels = 0, oks = 0;
+
+	assert_non_null(d);
+	assert_non_null(o);
+	assert_non_null(ok);
+	for (size_t i = 0; i < BIG; i++) {
+		d[i].ifindex = 2 + (int)(i % 7);
+		d[i].p.addr.family = AF_INET;
+		d[i].p.addr.a[0] = 10;
+		d[i].p.addr.a[1] = (uint8_t)(i >> 16);
+		d[i].p.addr.a[2] = (uint8_t)(i >> 8);
+		d[i].p.addr.a[3] = (uint8_t)i;
+		d[i].p.len = 24;
+		o[BIG - 1 - i] = d[i];
+	}
+	for (size_t i = 0; i < 500; i++)
+		o[i].p.len = 25; /* 500 differ: deleted, and re-added */
+	assert_int_equal(plan_addrs(d, BIG, o, BIG, &ops, &n, ok), 0);
+	for (size_t i = 0; i < n; i++) {
+		adds += ops[i].kind == KOP_ADD;
+		dels += ops[i].kind == KOP_DELETE;
+		if (i > 0 && ops[i - 1].kind == KOP_ADD)
+			assert_int_equal(ops[i].kind, KOP_ADD);
+	}
+	for (size_t i = 0; i < BIG; i++)
+		oks += ok[i];
+	assert_int_equal(adds, 500);
+	assert_int_equal(dels, 500);
+	assert_int_equal(oks, BIG - 500);
+	free(ops);
+	free(d);
+	free(o);
+	free(ok);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,6 +594,15 @@ int main(void)
 	    cmocka_unit_test(test_tables_and_metrics),
 	    cmocka_unit_test(test_duplicate_observed),
 	    cmocka_unit_test(test_big),
+	    cmocka_unit_test(test_addrs_empty),
+	    cmocka_unit_test(test_addrs_merge),
+	    cmocka_unit_test(test_addrs_key),
+	    cmocka_unit_test(test_addrs_deletes_first),
+	    cmocka_unit_test(test_addrs_duplicate_observed),
+	    cmocka_unit_test(test_addrs_big),
+	    cmocka_unit_test(test_rules_merge),
+	    cmocka_unit_test(test_rules_key),
+	    cmocka_unit_test(test_rules_all_gone),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
