@@ -784,6 +784,166 @@ void model_sg_rules_free(struct sg_rule *v, size_t n)
 	free(v);
 }
 
+/* ---- subnets ---- */
+
+static int subnet_check_cidr(struct subnet *s, struct vr_err *e)
+{
+	struct ipaddr bare;
+	struct prefix masked;
+	char hint[CIDR_STR_MAX];
+	int rc;
+
+	if (!s->cidr_text[0])
+		return invalid(e, "cidr", "cidr is required");
+	/* "default" would parse as 0.0.0.0/0, which is no subnet either. */
+	rc = is_default_word(s->cidr_text) ? -EINVAL
+	                                   : cidr_parse_prefix(s->cidr_text, false, &s->cidr);
+	if (rc == -EDOM) {
+		masked = s->cidr;
+		cidr_mask(&masked);
+		cidr_format_prefix(&masked, hint, sizeof(hint));
+		return invalid(e, "cidr", "cidr %s: host bits set (did you mean %s?)", s->cidr_text,
+		               hint);
+	}
+	if (rc < 0) {
+		if (cidr_parse_addr(s->cidr_text, &bare) == 0)
+			return invalid(e, "cidr",
+			               "cidr \"%s\" is not an IPv4 or IPv6 CIDR (no prefix length, "
+			               "as in 192.168.100.0/24)",
+			               s->cidr_text);
+		return invalid(e, "cidr", "cidr \"%s\" is not an IPv4 or IPv6 CIDR", s->cidr_text);
+	}
+	if (s->cidr.len == 0)
+		return invalid(e, "cidr",
+		               "cidr %s covers every %s address; a subnet needs a prefix length "
+		               "of at least 1",
+		               s->cidr_text, family_name(s->cidr.addr.family));
+	return 0;
+}
+
+/* The IPv4 broadcast address of p: all host bits set. */
+static void broadcast_of(const struct prefix *p, struct ipaddr *out)
+{
+	unsigned i;
+
+	*out = p->addr;
+	for (i = p->len; i < 32; i++)
+		out->a[i / 8] |= (uint8_t)(0x80u >> (i % 8));
+}
+
+static int subnet_check_router_ip(struct subnet *s, struct vr_err *e)
+{
+	struct prefix with_len;
+	struct ipaddr bcast;
+	bool tiny;
+
+	if (!s->router_ip_text[0])
+		return invalid(e, "router_ip", "router_ip is required");
+	if (cidr_parse_addr(s->router_ip_text, &s->router_ip) < 0) {
+		memset(&s->router_ip, 0, sizeof(s->router_ip));
+		/* "10.0.0.1/24" is the commonest slip: the length comes from cidr. */
+		if (strchr(s->router_ip_text, '/') &&
+		    cidr_parse_prefix(s->router_ip_text, true, &with_len) != -EINVAL)
+			return invalid(e, "router_ip",
+			               "router_ip \"%s\" must be a bare address; the prefix length "
+			               "comes from cidr",
+			               s->router_ip_text);
+		return invalid(e, "router_ip", "router_ip \"%s\" is not an IPv4 or IPv6 address",
+		               s->router_ip_text);
+	}
+	if (s->router_ip.family != s->cidr.addr.family)
+		return invalid(e, "router_ip", "router_ip %s is %s but cidr %s is %s",
+		               s->router_ip_text, family_name(s->router_ip.family), s->cidr_text,
+		               family_name(s->cidr.addr.family));
+	if (!cidr_contains(&s->cidr, &s->router_ip))
+		return invalid(e, "router_ip", "router_ip %s is not inside cidr %s",
+		               s->router_ip_text, s->cidr_text);
+	/* On point-to-point sized subnets every address is a host's. */
+	tiny = s->cidr.len >= cidr_max_len(s->cidr.addr.family) - 1;
+	if (!tiny && cidr_addr_equal(&s->router_ip, &s->cidr.addr))
+		return invalid(e, "router_ip", "router_ip %s is the network address of cidr %s",
+		               s->router_ip_text, s->cidr_text);
+	if (s->cidr.addr.family == AF_INET && !tiny) {
+		broadcast_of(&s->cidr, &bcast);
+		if (cidr_addr_equal(&s->router_ip, &bcast))
+			return invalid(e, "router_ip",
+			               "router_ip %s is the broadcast address of cidr %s",
+			               s->router_ip_text, s->cidr_text);
+	}
+	return 0;
+}
+
+int model_subnet_validate(struct subnet *s, struct vr_err *e)
+{
+	memset(&s->cidr, 0, sizeof(s->cidr));
+	memset(&s->router_ip, 0, sizeof(s->router_ip));
+
+	if (!terminated(s->id, sizeof(s->id)))
+		return invalid(e, "id", "id is longer than %d bytes", ID_MAX - 1);
+	if (!terminated(s->cidr_text, sizeof(s->cidr_text)))
+		return invalid(e, "cidr", "cidr is longer than %d bytes", CIDR_STR_MAX - 1);
+	if (!terminated(s->interface, sizeof(s->interface)))
+		return invalid(e, "interface", "interface is longer than %d bytes", IFNAME_MAX - 1);
+	if (!terminated(s->router_ip_text, sizeof(s->router_ip_text)))
+		return invalid(e, "router_ip", "router_ip is longer than %d bytes",
+		               CIDR_STR_MAX - 1);
+	if (!terminated(s->table_id, sizeof(s->table_id)))
+		return invalid(e, "route_table_id", "route_table_id is longer than %d bytes",
+		               ID_MAX - 1);
+
+	if (s->id[0] && !model_id_valid(s->id, SUBNET_PREFIX))
+		return invalid(e, "id",
+		               "id \"%s\" is not a subnet id (\"" SUBNET_PREFIX "\" and 1 to %d "
+		               "lowercase hex digits)",
+		               s->id, ID_HEX_MAX);
+	if (check_name(s->name, sizeof(s->name), e) < 0)
+		return -EINVAL;
+	if (subnet_check_cidr(s, e) < 0)
+		return -EINVAL;
+	if (!s->interface[0])
+		return invalid(e, "interface", "interface is required");
+	if (!model_ifname_valid(s->interface))
+		return invalid(e, "interface", "interface \"%s\" is not a valid interface name",
+		               s->interface);
+	if (subnet_check_router_ip(s, e) < 0)
+		return -EINVAL;
+	if (!s->table_id[0])
+		return invalid(e, "route_table_id", "route_table_id is required");
+	if (!model_rtb_id_valid(s->table_id))
+		return invalid(e, "route_table_id",
+		               "route_table_id \"%s\" is not a route table id (\"%s\", or \"rtb-\" "
+		               "and 1 to %d lowercase hex digits)",
+		               s->table_id, RTB_MAIN_ID, ID_HEX_MAX);
+	return check_description(s->description, e);
+}
+
+bool model_subnet_same(const struct subnet *a, const struct subnet *b)
+{
+	return strcmp(a->id, b->id) == 0 && strcmp(a->name, b->name) == 0 &&
+	       strcmp(a->cidr_text, b->cidr_text) == 0 && strcmp(a->interface, b->interface) == 0 &&
+	       strcmp(a->router_ip_text, b->router_ip_text) == 0 &&
+	       strcmp(a->table_id, b->table_id) == 0 && desc_same(a->description, b->description);
+}
+
+void model_subnet_clear(struct subnet *s)
+{
+	if (!s)
+		return;
+	free(s->description);
+	s->description = NULL;
+}
+
+void model_subnets_free(struct subnet *v, size_t n)
+{
+	size_t i;
+
+	if (!v)
+		return;
+	for (i = 0; i < n; i++)
+		model_subnet_clear(&v[i]);
+	free(v);
+}
+
 void model_now(char buf[TIME_MAX])
 {
 	struct timespec ts;

@@ -188,6 +188,69 @@ void model_sg_rule_clear(struct sg_rule *r);
 void model_sgs_free(struct security_group *v, size_t n);
 void model_sg_rules_free(struct sg_rule *v, size_t n);
 
+/* ---- subnets and settings ---- */
+
+#define SUBNET_PREFIX "subnet-"
+
+/*
+ * A subnet (JSON keys id, name, cidr, interface, router_ip, route_table_id,
+ * description): router_ip/prefix is put on interface, and a route table other
+ * than main gets a policy rule "from cidr lookup table". The interface need not
+ * exist when the subnet is written: it stays desired (status failed) and is
+ * applied when the link appears.
+ */
+struct subnet {
+	char id[ID_MAX];
+	char name[NAME_MAX_LEN + 1];
+	char cidr_text[CIDR_STR_MAX]; /* "cidr" as written */
+	char interface[IFNAME_MAX];
+	char router_ip_text[CIDR_STR_MAX]; /* "router_ip" as written */
+	char table_id[ID_MAX];             /* "route_table_id", default "rtb-main" */
+	char *description;                 /* malloc'd, NULL means "" */
+	char created_at[TIME_MAX];
+	char updated_at[TIME_MAX];
+	int64_t rev;
+
+	/* Filled by model_subnet_validate. */
+	struct prefix cidr;      /* the network, host bits clear */
+	struct ipaddr router_ip; /* inside cidr */
+	/* Filled by the store when loading: the kernel table number of table_id. */
+	uint32_t table;
+};
+
+/*
+ * The namespace-wide settings (GET/PUT /v1/settings). managed is false until
+ * the first PUT: until then vrouter leaves the kernel's forwarding sysctls as
+ * they are and fwd_v4/fwd_v6 hold the defaults (false), not the kernel's
+ * values (GET /v1/status shows those). Once managed, both families are
+ * enforced; there is no way back to unmanaged short of a fresh database.
+ */
+struct settings {
+	bool managed;
+	bool fwd_v4, fwd_v6; /* net.ipv4.ip_forward, net.ipv6.conf.all.forwarding */
+	int64_t rev;         /* the ETag */
+	char updated_at[TIME_MAX];
+};
+
+/*
+ * Check a subnet as written and fill s->cidr and s->router_ip. 422 naming the
+ * field for: a bad id ("subnet-"), a missing/too long/unprintable name, a
+ * cidr that is not a CIDR, has host bits set or has prefix length 0, a
+ * router_ip that is not a bare address, of the other family, outside cidr,
+ * or equal to the network address (except IPv4 /31-/32 and IPv6 /127-/128,
+ * where every address is a host: RFC 3021, RFC 6164) or the IPv4 broadcast
+ * address (prefix < 31), an interface name the kernel would refuse, a bad
+ * route_table_id, a description too long. Whether the interface exists is
+ * not checked.
+ */
+int model_subnet_validate(struct subnet *s, struct vr_err *e) __attribute__((warn_unused_result));
+/* True when the writable fields are identical as written. */
+bool model_subnet_same(const struct subnet *a, const struct subnet *b);
+/* Free what the struct owns (description), not the struct. NULL-safe. */
+void model_subnet_clear(struct subnet *s);
+/* Free an array of n subnets and their contents. NULL-safe. */
+void model_subnets_free(struct subnet *v, size_t n);
+
 /* Current time as RFC 3339 UTC with milliseconds. */
 void model_now(char buf[TIME_MAX]);
 

@@ -36,6 +36,13 @@ struct rentry {
 	char *reason; /* set when failed */
 };
 
+/* The status of an object that is not a route (subnet, settings, group, rule). */
+struct ostatus {
+	enum obj_state state;
+	char *reason;
+	int64_t rev; /* the object's revision when this status was recorded */
+};
+
 struct change {
 	int64_t rev;
 	enum recon_obj kind;
@@ -55,6 +62,7 @@ struct recon {
 	struct change *queue;
 	size_t nqueue, capqueue;
 	struct idmap *routes; /* id -> struct rentry*; written by the thread under lock */
+	struct idmap *net;    /* subnet ids and "settings" -> struct ostatus* */
 	struct recon_stats stats;
 
 	/* The thread's own. */
@@ -83,6 +91,42 @@ static void rentry_free(void *v, void *arg)
 	if (e)
 		free(e->reason);
 	free(e);
+}
+
+static void ostatus_free(void *v, void *arg)
+{
+	struct ostatus *o = v;
+
+	if (o)
+		free(o->reason);
+	free(o);
+}
+
+static void idmap_free_with(struct idmap *m, void (*fn)(void *, void *))
+{
+	if (!m)
+		return;
+	idmap_each(m, fn, NULL);
+	idmap_free(m);
+}
+
+/* Record a status in map m (NULL reason for active). 0 or -ENOMEM. */
+static int ostatus_put(struct idmap *m, const char *id, int64_t rev, enum obj_state state,
+		       const char *reason)
+{
+	struct ostatus *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		return -ENOMEM;
+	o->rev = rev;
+	o->state = state;
+	o->reason = reason && *reason ? strdup(reason) : NULL;
+	ostatus_free(idmap_del(m, id), NULL);
+	if (idmap_put(m, id, o)) {
+		ostatus_free(o, NULL);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 static void rentry_set(struct rentry *e, enum obj_state state, const char *reason)
@@ -361,6 +405,234 @@ static int sync_route(struct recon *r, const char *id)
 	return ent && ent->state == OBJ_FAILED ? 1 : 0;
 }
 
+/* True when the object was active at this very revision in the previous pass. */
+static bool was_active(const struct idmap *prev, const char *id, int64_t rev)
+{
+	const struct ostatus *o = prev ? idmap_get(prev, id) : NULL;
+
+	return o && o->rev == rev && o->state == OBJ_ACTIVE;
+}
+
+/*
+ * Subnets and settings: router addresses on their links, policy rules for
+ * subnets associated with a table other than main, IP forwarding. The state
+ * is small (one entry per subnet), so every pass takes all of it. Returns 0,
+ * 1 when some object failed, -1 when the pass could not run.
+ */
+static int sync_net(struct recon *r, int64_t *rev_out, char *err, size_t errlen)
+{
+	struct subnet *subs = NULL;
+	struct settings set = {0};
+	size_t n = 0, na = 0, nr = 0, noa = 0, nor = 0, nops = 0;
+	struct kaddr *da = NULL, *oa = NULL;
+	struct krule *dr = NULL, *orl = NULL;
+	size_t *amap = NULL, *rmap = NULL; /* desired index -> subnet index */
+	char **why = NULL;		   /* per subnet: failure reason, NULL when fine */
+	struct kaddr_op *aops = NULL;
+	struct krule_op *rops = NULL;
+	bool *aok = NULL, *rok = NULL;
+	int *res = NULL;
+	struct idmap *next = NULL;
+	struct vr_err e = {0};
+	uint64_t rep_a = 0, rep_r = 0, rep_f = 0, failed = 0, afail = 0, rfail = 0;
+	int64_t rev = 0;
+	int ret = -1, rc;
+	char buf[REASON_MAX];
+
+	if (store_net_load(r->store, &subs, &n, &set, &rev, &e)) {
+		snprintf(err, errlen, "reading subnets: %s", e.msg);
+		goto out;
+	}
+	da = calloc(n + 1, sizeof(*da));
+	dr = calloc(n + 1, sizeof(*dr));
+	amap = calloc(n + 1, sizeof(*amap));
+	rmap = calloc(n + 1, sizeof(*rmap));
+	why = calloc(n + 1, sizeof(*why));
+	aok = calloc(n + 1, sizeof(*aok));
+	rok = calloc(n + 1, sizeof(*rok));
+	next = idmap_new();
+	if (!da || !dr || !amap || !rmap || !why || !aok || !rok || !next)
+		goto oom;
+	for (size_t i = 0; i < n; i++) {
+		int ifindex = r->k.link_index(r->k.ctx, subs[i].interface);
+
+		if (!ifindex) {
+			snprintf(buf, sizeof(buf),
+				 "interface %s does not exist; the address is applied when it appears",
+				 subs[i].interface);
+			why[i] = strdup(buf);
+		} else {
+			da[na].ifindex = ifindex;
+			da[na].p.addr = subs[i].router_ip;
+			da[na].p.len = subs[i].cidr.len;
+			amap[na++] = i;
+		}
+		if (strcmp(subs[i].table_id, RTB_MAIN_ID)) {
+			dr[nr].family = subs[i].cidr.addr.family;
+			dr[nr].src = subs[i].cidr;
+			dr[nr].table = subs[i].table;
+			dr[nr].priority = VR_RULE_PRIO_FIRST;
+			rmap[nr++] = i;
+		}
+	}
+
+	rc = r->k.addr_dump(r->k.ctx, &oa, &noa);
+	if (rc) {
+		snprintf(err, errlen, "reading the kernel's addresses: %s", strerror(-rc));
+		goto out;
+	}
+	if (plan_addrs(da, na, oa, noa, &aops, &nops, aok))
+		goto oom;
+	if (nops) {
+		res = calloc(nops, sizeof(*res));
+		if (!res)
+			goto oom;
+		rc = r->k.addr_apply(r->k.ctx, aops, nops, res);
+		if (rc) {
+			snprintf(err, errlen, "applying addresses: %s", strerror(-rc));
+			goto out;
+		}
+		for (size_t i = 0; i < nops; i++) {
+			size_t si;
+
+			if (aops[i].kind == KOP_DELETE) {
+				if (res[i] && res[i] != -EADDRNOTAVAIL && res[i] != -ENODEV)
+					log_warnx("could not remove an address vrouter no longer "
+						  "wants: %s",
+						  strerror(-res[i]));
+				continue;
+			}
+			si = amap[aops[i].tag];
+			if (res[i]) {
+				afail++;
+				kernel_addr_reason(&aops[i].a, res[i], buf, sizeof(buf));
+				free(why[si]);
+				why[si] = strdup(buf);
+			} else if (was_active(r->net, subs[si].id, subs[si].rev)) {
+				rep_a++;
+			}
+		}
+		free(res);
+		res = NULL;
+	}
+
+	rc = r->k.rule_dump(r->k.ctx, &orl, &nor);
+	if (rc) {
+		snprintf(err, errlen, "reading the kernel's policy rules: %s", strerror(-rc));
+		goto out;
+	}
+	if (plan_rules(dr, nr, orl, nor, &rops, &nops, rok))
+		goto oom;
+	if (nops) {
+		res = calloc(nops, sizeof(*res));
+		if (!res)
+			goto oom;
+		rc = r->k.rule_apply(r->k.ctx, rops, nops, res);
+		if (rc) {
+			snprintf(err, errlen, "applying policy rules: %s", strerror(-rc));
+			goto out;
+		}
+		for (size_t i = 0; i < nops; i++) {
+			size_t si;
+
+			if (rops[i].kind == KOP_DELETE)
+				continue;
+			si = rmap[rops[i].tag];
+			if (res[i]) {
+				rfail++;
+				kernel_rule_reason(&rops[i].r, res[i], buf, sizeof(buf));
+				if (!why[si])
+					why[si] = strdup(buf);
+			} else if (was_active(r->net, subs[si].id, subs[si].rev)) {
+				rep_r++;
+			}
+		}
+	}
+
+	for (size_t i = 0; i < n; i++) {
+		failed += why[i] != NULL;
+		if (ostatus_put(next, subs[i].id, subs[i].rev, why[i] ? OBJ_FAILED : OBJ_ACTIVE,
+				why[i]))
+			goto oom;
+	}
+
+	{
+		bool v4 = false, v6 = false;
+
+		rc = r->k.forwarding_get(r->k.ctx, &v4, &v6);
+		if (set.managed) {
+			const char *fail = NULL;
+
+			if (rc == 0 && (v4 != set.fwd_v4 || v6 != set.fwd_v6)) {
+				if (was_active(r->net, "settings", set.rev))
+					rep_f++;
+				rc = r->k.forwarding_set(r->k.ctx, set.fwd_v4, set.fwd_v6);
+				if (rc == 0) {
+					v4 = set.fwd_v4;
+					v6 = set.fwd_v6;
+				}
+			}
+			if (rc) {
+				snprintf(buf, sizeof(buf), "setting IP forwarding: %s", strerror(-rc));
+				fail = buf;
+				failed++;
+			}
+			if (ostatus_put(next, "settings", set.rev, fail ? OBJ_FAILED : OBJ_ACTIVE,
+					fail))
+				goto oom;
+		}
+		pthread_mutex_lock(&r->lock);
+		r->stats.forwarding_managed = set.managed;
+		r->stats.fwd_v4 = v4;
+		r->stats.fwd_v6 = v6;
+		pthread_mutex_unlock(&r->lock);
+	}
+
+	pthread_mutex_lock(&r->lock);
+	idmap_free_with(r->net, ostatus_free);
+	r->net = next;
+	next = NULL;
+	r->stats.drift_repairs_addrs += rep_a;
+	r->stats.drift_repairs_rules += rep_r;
+	r->stats.drift_repairs_forwarding += rep_f;
+	r->stats.addrs_owned = na - afail;
+	r->stats.rules_owned = nr - rfail;
+	r->stats.objects_failed = failed;
+	pthread_mutex_unlock(&r->lock);
+	metrics_owned(MK_ADDRESS, na - afail);
+	metrics_owned(MK_RULE, nr - rfail);
+	metrics_drift_repair(MK_ADDRESS, rep_a);
+	metrics_drift_repair(MK_RULE, rep_r);
+	metrics_drift_repair(MK_FORWARDING, rep_f);
+	if (rep_a + rep_r + rep_f)
+		log_info("repaired %llu address(es), %llu policy rule(s), %llu forwarding setting(s)",
+			 (unsigned long long)rep_a, (unsigned long long)rep_r,
+			 (unsigned long long)rep_f);
+	*rev_out = rev;
+	ret = failed ? 1 : 0;
+	goto out;
+oom:
+	snprintf(err, errlen, "out of memory");
+out:
+	idmap_free_with(next, ostatus_free);
+	for (size_t i = 0; why && i < n; i++)
+		free(why[i]);
+	model_subnets_free(subs, n);
+	free(da);
+	free(dr);
+	free(oa);
+	free(orl);
+	free(amap);
+	free(rmap);
+	free(why);
+	free(aops);
+	free(rops);
+	free(aok);
+	free(rok);
+	free(res);
+	return ret;
+}
+
 /* Record a pass's outcome. rc as sync_full; rev the revision it reached (0 = unchanged). */
 static void record(struct recon *r, int rc, int64_t rev, double ms, const char *err)
 {
@@ -391,13 +663,25 @@ static void record(struct recon *r, int rc, int64_t rev, double ms, const char *
 		log_debug("applied revision %lld in %.2f ms", (long long)rev, ms);
 }
 
+/*
+ * Everything: subnets and settings first (a route's gateway may need a
+ * subnet's address), then routes. The revision reached is the lower of the
+ * two reads, so a write that landed between them is applied again later.
+ */
 static int run_full(struct recon *r)
 {
-	char err[REASON_MAX] = "";
-	int64_t t0 = now_us(), rev = 0;
-	int rc = sync_full(r, &rev, err, sizeof(err));
+	char err[REASON_MAX] = "", err2[REASON_MAX] = "";
+	int64_t t0 = now_us(), rev_net = 0, rev = 0;
+	int rc_net = sync_net(r, &rev_net, err, sizeof(err));
+	int rc = sync_full(r, &rev, err2, sizeof(err2));
 
-	record(r, rc, rev, (double)(now_us() - t0) / 1000.0, err);
+	if (rc_net < 0 || (rc >= 0 && rc_net > rc)) {
+		rc = rc_net;
+		snprintf(err2, sizeof(err2), "%s", err);
+	}
+	if (rev_net < rev)
+		rev = rev_net;
+	record(r, rc, rev, (double)(now_us() - t0) / 1000.0, err2);
 	return rc;
 }
 
@@ -506,8 +790,9 @@ int recon_start(const char *db_path, const struct kernel_ops *k, int resync_ms, 
 	r->k = *k;
 	r->resync_ms = resync_ms > 0 ? resync_ms : 30000;
 	r->routes = idmap_new();
+	r->net = idmap_new();
 	r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (!r->routes || r->wake_fd < 0) {
+	if (!r->routes || !r->net || r->wake_fd < 0) {
 		rc = -ENOMEM;
 		err_set(e, 500, NULL, "reconciler set-up: %s", strerror(errno));
 		goto fail;
@@ -547,10 +832,8 @@ void recon_stop(struct recon *r)
 	if (r->wake_fd >= 0)
 		close(r->wake_fd);
 	store_close(r->store);
-	if (r->routes) {
-		idmap_each(r->routes, rentry_free, NULL);
-		idmap_free(r->routes);
-	}
+	idmap_free_with(r->routes, rentry_free);
+	idmap_free_with(r->net, ostatus_free);
 	free(r->queue);
 	pthread_cond_destroy(&r->applied);
 	pthread_mutex_destroy(&r->lock);
@@ -621,6 +904,14 @@ void recon_status(struct recon *r, const char *id, struct obj_status *out)
 		out->state = s->state;
 		if (s->reason)
 			snprintf(out->reason, sizeof(out->reason), "%s", s->reason);
+	} else {
+		const struct ostatus *o = idmap_get(r->net, id);
+
+		if (o) {
+			out->state = o->state;
+			if (o->reason)
+				snprintf(out->reason, sizeof(out->reason), "%s", o->reason);
+		}
 	}
 	pthread_mutex_unlock(&r->lock);
 }

@@ -26,6 +26,16 @@ struct recon_stats {
 	uint64_t applies;
 	uint64_t apply_failures; /* applies in which at least one object failed */
 	uint64_t drift_repairs_routes; /* owned routes found missing or changed and put back */
+	uint64_t drift_repairs_addrs;
+	uint64_t drift_repairs_rules;
+	uint64_t drift_repairs_forwarding;
+	uint64_t drift_repairs_nft;
+	uint64_t addrs_owned;
+	uint64_t rules_owned;
+	uint64_t nft_objects; /* sets, chains and elements of table inet vrouter; 0 = no table */
+	uint64_t objects_failed; /* subnets, settings, groups and rules in state failed */
+	bool forwarding_managed;
+	bool fwd_v4, fwd_v6; /* the kernel's values as last read */
 	uint64_t routes_owned;	       /* owned routes in the kernel after the last apply */
 	uint64_t routes_failed;	       /* desired routes in state failed */
 };
@@ -40,7 +50,15 @@ int recon_start(const char *db_path, const struct kernel_ops *k, int resync_ms,
 void recon_stop(struct recon *r);
 
 /* What a write changed: one object (applied incrementally) or everything. */
-enum recon_obj { RECON_ALL = 0, RECON_ROUTE, RECON_ROUTE_TABLE, RECON_SG, RECON_SG_RULE };
+enum recon_obj {
+	RECON_ALL = 0,
+	RECON_ROUTE,
+	RECON_ROUTE_TABLE,
+	RECON_SG,
+	RECON_SG_RULE,
+	RECON_SUBNET,
+	RECON_SETTINGS
+};
 
 /*
  * The desired state changed at revision rev (object kind/id): apply it soon.

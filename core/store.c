@@ -36,6 +36,10 @@
 	"id, security_group_id, direction, protocol, port_from, port_to, cidr, "                   \
 	"remote_security_group_id, description, created_at, updated_at, rev FROM "                 \
 	"security_group_rules"
+#define SN_COLS                                                                                    \
+	"s.id, s.name, s.cidr, s.interface, s.router_ip, s.route_table_id, s.description, "        \
+	"s.created_at, s.updated_at, s.rev, t.table_no FROM subnets s JOIN route_tables t ON "     \
+	"t.id = s.route_table_id"
 /* A rule's identity for the uniqueness check, mirroring security_group_rules_key. */
 #define SGR_KEY_MATCH                                                                              \
 	"security_group_id = ?1 AND direction = ?2 AND protocol = ?3 AND IFNULL(port_from, 0) = "  \
@@ -87,6 +91,17 @@ enum st {
 	ST_SGR_UPDATE,
 	ST_SGR_DELETE,
 	ST_SGR_CONFLICT,
+	ST_RTB_SUBNET_USER,
+	ST_SN_GET,
+	ST_SN_LIST,
+	ST_SN_LOAD,
+	ST_SN_INSERT,
+	ST_SN_UPDATE,
+	ST_SN_DELETE,
+	ST_SN_BY_NAME,
+	ST_SN_FAMILY,
+	ST_SET_GET,
+	ST_SET_PUT,
 	ST__N
 };
 
@@ -155,6 +170,26 @@ static const char *const st_sql[ST__N] = {
     [ST_SGR_DELETE] = "DELETE FROM security_group_rules WHERE id = ?1",
     [ST_SGR_CONFLICT] =
         "SELECT id FROM security_group_rules WHERE " SGR_KEY_MATCH " AND id <> ?7 LIMIT 1",
+    [ST_RTB_SUBNET_USER] = "SELECT id FROM subnets WHERE route_table_id = ?1 ORDER BY id LIMIT 1",
+    [ST_SN_GET] = "SELECT " SN_COLS " WHERE s.id = ?1",
+    /* One statement for every filter combination: NULL matches any. */
+    [ST_SN_LIST] = "SELECT " SN_COLS " WHERE (?3 IS NULL OR s.route_table_id = ?3) AND "
+                   "(?4 IS NULL OR s.interface = ?4) AND s.id > ?1 ORDER BY s.id LIMIT ?2",
+    [ST_SN_LOAD] = "SELECT " SN_COLS " ORDER BY s.id",
+    [ST_SN_INSERT] = "INSERT INTO subnets (id, name, cidr, cidr_key, family, interface, "
+                     "router_ip, route_table_id, description, created_at, updated_at, rev) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [ST_SN_UPDATE] = "UPDATE subnets SET name = ?2, cidr = ?3, cidr_key = ?4, family = ?5, "
+                     "interface = ?6, router_ip = ?7, route_table_id = ?8, description = ?9, "
+                     "updated_at = ?11, rev = ?12 WHERE id = ?1",
+    [ST_SN_DELETE] = "DELETE FROM subnets WHERE id = ?1",
+    [ST_SN_BY_NAME] = "SELECT id FROM subnets WHERE name = ?1 AND id <> ?2",
+    [ST_SN_FAMILY] = "SELECT id, name, cidr FROM subnets WHERE family = ?1 AND id <> ?2 "
+                     "ORDER BY id",
+    [ST_SET_GET] = "SELECT managed, forward_v4, forward_v6, updated_at, rev FROM settings "
+                   "WHERE id = 1",
+    [ST_SET_PUT] = "UPDATE settings SET managed = 1, forward_v4 = ?1, forward_v6 = ?2, "
+                   "updated_at = ?3, rev = ?4 WHERE id = 1",
 };
 
 struct store {
@@ -861,10 +896,10 @@ out:
 	return ret;
 }
 
-/* The id of some route in table id, "" when none. */
-static int rtb_user(struct store *s, const char *id, char *user, struct vr_err *e)
+/* Some route (ST_RTB_USER) or subnet (ST_RTB_SUBNET_USER) using table id: its id, or "". */
+static int rtb_user(struct store *s, enum st which, const char *id, char *user, struct vr_err *e)
 {
-	sqlite3_stmt *q = st_get(s, ST_RTB_USER);
+	sqlite3_stmt *q = st_get(s, which);
 	int ret = -1;
 	int rc;
 
@@ -877,7 +912,7 @@ static int rtb_user(struct store *s, const char *id, char *user, struct vr_err *
 	if (rc == SQLITE_ROW)
 		col_copy(q, 0, user, ID_MAX);
 	else if (rc != SQLITE_DONE) {
-		db_err(s, e, "looking for routes in a table");
+		db_err(s, e, "looking for users of a table");
 		goto out;
 	}
 	ret = 0;
@@ -900,7 +935,7 @@ static int row_delete(struct store *s, enum st which, const char *what, const ch
 	}
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
-		/* Tables added later (subnets...) reference it too; the schema catches them. */
+		/* A referrer the callers did not look for first; the schema catches it. */
 		err_set(e, HTTP_CONFLICT, "", "%s %s is still in use", what, id);
 		goto out;
 	}
@@ -938,10 +973,17 @@ int store_rtb_delete(struct store *s, const char *id, int64_t if_rev, struct vr_
 		precondition(e, "route table", id, if_rev, old.rev);
 		goto out;
 	}
-	if (rtb_user(s, id, user, e) < 0)
+	if (rtb_user(s, ST_RTB_USER, id, user, e) < 0)
 		goto out;
 	if (user[0]) {
 		err_set(e, HTTP_CONFLICT, "", "route table %s is still used by route %s", id, user);
+		goto out;
+	}
+	if (rtb_user(s, ST_RTB_SUBNET_USER, id, user, e) < 0)
+		goto out;
+	if (user[0]) {
+		err_set(e, HTTP_CONFLICT, "", "route table %s is still used by subnet %s", id,
+		        user);
 		goto out;
 	}
 	if (row_delete(s, ST_RTB_DELETE, "route table", id, e) < 0)
@@ -2315,6 +2357,519 @@ out:
 		*groups = NULL;
 		*rules = NULL;
 		*ng = *nr = 0;
+	}
+	return ret;
+}
+
+/* ---- subnets ---- */
+
+/* The columns of SN_COLS; cidr and router_ip are parsed again, as they were validated. */
+static int sn_from_row(sqlite3_stmt *q, struct subnet *sn, bool with_desc, struct vr_err *e)
+{
+	int64_t no = sqlite3_column_int64(q, 10);
+	struct vr_err ignored;
+
+	memset(sn, 0, sizeof(*sn));
+	if (col_copy(q, 0, sn->id, sizeof(sn->id)) < 0 ||
+	    col_copy(q, 1, sn->name, sizeof(sn->name)) < 0 ||
+	    col_copy(q, 2, sn->cidr_text, sizeof(sn->cidr_text)) < 0 ||
+	    col_copy(q, 3, sn->interface, sizeof(sn->interface)) < 0 ||
+	    col_copy(q, 4, sn->router_ip_text, sizeof(sn->router_ip_text)) < 0 ||
+	    col_copy(q, 5, sn->table_id, sizeof(sn->table_id)) < 0 ||
+	    col_copy(q, 7, sn->created_at, sizeof(sn->created_at)) < 0 ||
+	    col_copy(q, 8, sn->updated_at, sizeof(sn->updated_at)) < 0 || no <= 0 ||
+	    no > UINT32_MAX)
+		return corrupt(e, "subnet", sn->id);
+	sn->rev = sqlite3_column_int64(q, 9);
+	sn->table = (uint32_t)no;
+	if (model_subnet_validate(sn, &ignored) < 0)
+		return corrupt(e, "subnet", sn->id);
+	if (!with_desc)
+		return 0;
+	return col_desc(q, 6, &sn->description, e);
+}
+
+/* 1 and *out filled when id exists, 0 when not, -1 on error. */
+static int sn_read(struct store *s, const char *id, struct subnet *out, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, ST_SN_GET);
+	int ret = -1;
+	int rc;
+
+	if (bind_text(q, 1, id, false) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_DONE) {
+		ret = 0;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		db_err(s, e, "reading a subnet");
+		goto out;
+	}
+	if (sn_from_row(q, out, true, e) < 0) {
+		model_subnet_clear(out);
+		goto out;
+	}
+	ret = 1;
+out:
+	st_done(q);
+	return ret;
+}
+
+/* Fill sn->table with the kernel number of sn->table_id; 422 when that table does not exist. */
+static int sn_table_no(struct store *s, struct subnet *sn, struct vr_err *e)
+{
+	struct route_table t = {0};
+	int rc = rtb_read(s, sn->table_id, &t, e);
+
+	model_rtb_clear(&t);
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		return err_set(e, HTTP_UNPROCESSABLE, "route_table_id",
+		               "route table \"%s\" does not exist", sn->table_id);
+	sn->table = t.table;
+	return 0;
+}
+
+/*
+ * 409 naming the first other subnet of the same family whose cidr shares an
+ * address with sn's: their router addresses and connected routes would
+ * collide on the one router this namespace is.
+ */
+static int sn_check_overlap(struct store *s, const struct subnet *sn, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, ST_SN_FAMILY);
+	char id[ID_MAX], name[NAME_MAX_LEN + 1], cidr[CIDR_STR_MAX];
+	struct prefix p;
+	int ret = -1;
+	int rc;
+
+	if (sqlite3_bind_int(q, 1, sn->cidr.addr.family == AF_INET6 ? 6 : 4) != SQLITE_OK ||
+	    bind_text(q, 2, sn->id, false) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (col_copy(q, 0, id, sizeof(id)) < 0 || col_copy(q, 1, name, sizeof(name)) < 0 ||
+		    col_copy(q, 2, cidr, sizeof(cidr)) < 0 ||
+		    cidr_parse_prefix(cidr, false, &p) < 0) {
+			corrupt(e, "subnet", id);
+			goto out;
+		}
+		if (!cidr_overlaps(&sn->cidr, &p))
+			continue;
+		err_set(e, HTTP_CONFLICT, "cidr", "cidr %s overlaps subnet %s (\"%s\", cidr %s)",
+		        sn->cidr_text, id, name, cidr);
+		goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		db_err(s, e, "looking for overlapping subnets");
+		goto out;
+	}
+	ret = 0;
+out:
+	st_done(q);
+	return ret;
+}
+
+/* Turn a constraint failure on subnets into a 409/422 naming the field and the other subnet. */
+static int sn_conflict(struct store *s, const struct subnet *sn, int rc, const char *dbmsg,
+                       struct vr_err *e)
+{
+	sqlite3_stmt *q;
+	char other[ID_MAX] = "";
+	int ret = -1;
+
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return err_set(e, HTTP_CONFLICT, "id", "id %s already exists", sn->id);
+	/* sn_table_no ran in this transaction; this is the schema agreeing with it. */
+	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+		return err_set(e, HTTP_UNPROCESSABLE, "route_table_id",
+		               "route table \"%s\" does not exist", sn->table_id);
+	if (rc == SQLITE_CONSTRAINT_CHECK)
+		return err_set(e, HTTP_UNPROCESSABLE, "", "subnet %s: %s", sn->id, dbmsg);
+	if (rc != SQLITE_CONSTRAINT_UNIQUE)
+		return err_set(e, HTTP_CONFLICT, "", "subnet %s: %s", sn->id, dbmsg);
+
+	q = st_get(s, ST_SN_BY_NAME);
+	if (bind_text(q, 1, sn->name, false) != SQLITE_OK ||
+	    bind_text(q, 2, sn->id, false) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		col_copy(q, 0, other, sizeof(other));
+	} else if (rc != SQLITE_DONE) {
+		db_err(s, e, "looking for the conflicting subnet");
+		goto out;
+	}
+	if (other[0])
+		err_set(e, HTTP_CONFLICT, "name", "a subnet named \"%s\" already exists (%s)",
+		        sn->name, other);
+	else /* the cidr_key index: sn_check_overlap normally answers first */
+		err_set(e, HTTP_CONFLICT, "cidr", "subnet %s: cidr %s is already used (%s)", sn->id,
+		        sn->cidr_text, dbmsg);
+out:
+	st_done(q);
+	return ret;
+}
+
+/* Run ST_SN_INSERT or ST_SN_UPDATE for sn (validated: sn->cidr is its canonical network). */
+static int sn_write(struct store *s, enum st which, const struct subnet *sn, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, which);
+	char key[CIDR_STR_MAX];
+	char dbmsg[ERR_MSG_MAX];
+	int ret = -1;
+	int rc;
+
+	cidr_format_prefix(&sn->cidr, key, sizeof(key));
+	if (bind_text(q, 1, sn->id, false) != SQLITE_OK ||
+	    bind_text(q, 2, sn->name, false) != SQLITE_OK ||
+	    bind_text(q, 3, sn->cidr_text, false) != SQLITE_OK ||
+	    bind_text(q, 4, key, false) != SQLITE_OK ||
+	    sqlite3_bind_int(q, 5, sn->cidr.addr.family == AF_INET6 ? 6 : 4) != SQLITE_OK ||
+	    bind_text(q, 6, sn->interface, false) != SQLITE_OK ||
+	    bind_text(q, 7, sn->router_ip_text, false) != SQLITE_OK ||
+	    bind_text(q, 8, sn->table_id, false) != SQLITE_OK ||
+	    bind_text(q, 9, sn->description, false) != SQLITE_OK ||
+	    bind_text(q, 10, sn->created_at, false) != SQLITE_OK ||
+	    bind_text(q, 11, sn->updated_at, false) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 12, sn->rev) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_DONE) {
+		if (sqlite3_changes(s->db) != 1) {
+			err_set(e, HTTP_NOT_FOUND, "", "subnet %s does not exist", sn->id);
+			goto out;
+		}
+		ret = 0;
+		goto out;
+	}
+	/* The lookup below overwrites SQLite's message; keep it. */
+	snprintf(dbmsg, sizeof(dbmsg), "%s", sqlite3_errmsg(s->db));
+	st_done(q);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return sn_conflict(s, sn, rc, dbmsg, e);
+	return err_set(e, HTTP_INTERNAL, "", "database: writing subnet %s: %s", sn->id, dbmsg);
+out:
+	st_done(q);
+	return ret;
+}
+
+int store_subnet_create(struct store *s, struct subnet *sn, struct vr_err *e)
+{
+	struct subnet old = {0};
+	int ret = -1;
+	int rc;
+
+	/* Again here, so the parsed cidr (the overlap check, the key) matches the text stored. */
+	if (model_subnet_validate(sn, e) < 0)
+		return -1;
+	if (tx_begin(s, e) < 0)
+		return -1;
+	if (sn->id[0]) {
+		rc = sn_read(s, sn->id, &old, e);
+		if (rc < 0)
+			goto out;
+		if (rc > 0) {
+			if (!model_subnet_same(&old, sn)) {
+				err_set(e, HTTP_CONFLICT, "id",
+				        "id %s already exists with a different body", sn->id);
+				goto out;
+			}
+			model_subnet_clear(sn);
+			*sn = old;
+			memset(&old, 0, sizeof(old));
+			ret = STORE_EXISTS;
+			goto out;
+		}
+	} else {
+		model_id_new(SUBNET_PREFIX, sn->id);
+	}
+	if (sn_table_no(s, sn, e) < 0)
+		goto out;
+	if (sn_check_overlap(s, sn, e) < 0)
+		goto out;
+	if (rev_bump(s, &sn->rev, e) < 0)
+		goto out;
+	model_now(sn->created_at);
+	memcpy(sn->updated_at, sn->created_at, sizeof(sn->updated_at));
+	if (sn_write(s, ST_SN_INSERT, sn, e) < 0)
+		goto out;
+	if (tx_commit(s, e) < 0)
+		goto out;
+	ret = STORE_CREATED;
+out:
+	tx_end(s);
+	model_subnet_clear(&old);
+	return ret;
+}
+
+int store_subnet_get(struct store *s, const char *id, struct subnet *out, struct vr_err *e)
+{
+	int rc = sn_read(s, id, out, e);
+
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		return err_set(e, HTTP_NOT_FOUND, "", "subnet %s does not exist", id);
+	return 0;
+}
+
+int store_subnet_replace(struct store *s, struct subnet *sn, int64_t if_rev, struct vr_err *e)
+{
+	struct subnet old = {0};
+	int ret = -1;
+	int rc;
+
+	if (model_subnet_validate(sn, e) < 0)
+		return -1;
+	if (tx_begin(s, e) < 0)
+		return -1;
+	rc = sn_read(s, sn->id, &old, e);
+	if (rc < 0)
+		goto out;
+	if (rc == 0) {
+		err_set(e, HTTP_NOT_FOUND, "", "subnet %s does not exist", sn->id);
+		goto out;
+	}
+	if (if_rev > 0 && if_rev != old.rev) {
+		precondition(e, "subnet", sn->id, if_rev, old.rev);
+		goto out;
+	}
+	if (sn_table_no(s, sn, e) < 0)
+		goto out;
+	if (sn_check_overlap(s, sn, e) < 0)
+		goto out;
+	if (rev_bump(s, &sn->rev, e) < 0)
+		goto out;
+	memcpy(sn->created_at, old.created_at, sizeof(sn->created_at));
+	model_now(sn->updated_at);
+	if (sn_write(s, ST_SN_UPDATE, sn, e) < 0)
+		goto out;
+	if (tx_commit(s, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	tx_end(s);
+	model_subnet_clear(&old);
+	return ret;
+}
+
+int store_subnet_delete(struct store *s, const char *id, int64_t if_rev, struct vr_err *e)
+{
+	struct subnet old = {0};
+	int64_t rev;
+	int ret = -1;
+	int rc;
+
+	if (tx_begin(s, e) < 0)
+		return -1;
+	rc = sn_read(s, id, &old, e);
+	if (rc < 0)
+		goto out;
+	if (rc == 0) {
+		err_set(e, HTTP_NOT_FOUND, "", "subnet %s does not exist", id);
+		goto out;
+	}
+	if (if_rev > 0 && if_rev != old.rev) {
+		precondition(e, "subnet", id, if_rev, old.rev);
+		goto out;
+	}
+	if (row_delete(s, ST_SN_DELETE, "subnet", id, e) < 0)
+		goto out;
+	if (rev_bump(s, &rev, e) < 0)
+		goto out;
+	if (tx_commit(s, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	tx_end(s);
+	model_subnet_clear(&old);
+	return ret;
+}
+
+/* Read every row q yields, at most limit (SIZE_MAX: all), into a new array. */
+static int sns_collect(struct store *s, sqlite3_stmt *q, size_t limit, bool with_desc,
+                       struct subnet **out, size_t *n, bool *more, struct vr_err *e)
+{
+	struct subnet *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int ret = -1;
+	int rc;
+
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (cnt == limit) {
+			*more = true;
+			break;
+		}
+		if (list_grow((void **)&v, &cap, cnt, sizeof(*v), e) < 0)
+			goto out;
+		if (sn_from_row(q, &v[cnt], with_desc, e) < 0)
+			goto out;
+		cnt++;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_err(s, e, "listing subnets");
+		goto out;
+	}
+	*out = v;
+	*n = cnt;
+	v = NULL;
+	ret = 0;
+out:
+	/* cap, not cnt: a row that failed half way may own a description. */
+	model_subnets_free(v, cap);
+	return ret;
+}
+
+/* A filter value, or SQL NULL (matching anything) when the filter is absent. */
+static int bind_filter(sqlite3_stmt *q, int i, const char *v)
+{
+	return v ? sqlite3_bind_text(q, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(q, i);
+}
+
+int store_subnet_list(struct store *s, const char *table_id, const char *interface,
+                      const char *after, size_t limit, struct subnet **out, size_t *n, bool *more,
+                      struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, ST_SN_LIST);
+	int ret = -1;
+
+	*out = NULL;
+	*n = 0;
+	*more = false;
+	if (bind_text(q, 1, after, false) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 2, page_limit(limit)) != SQLITE_OK ||
+	    bind_filter(q, 3, table_id) != SQLITE_OK || bind_filter(q, 4, interface) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	ret = sns_collect(s, q, limit, true, out, n, more, e);
+out:
+	st_done(q);
+	return ret;
+}
+
+/* ---- settings ---- */
+
+static int settings_read(struct store *s, struct settings *out, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, ST_SET_GET);
+	int ret = -1;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_DONE) {
+		/* Migration 003 inserts the row and nothing deletes it. */
+		err_set(e, HTTP_INTERNAL, "", "database: the settings row is missing");
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		db_err(s, e, "reading the settings");
+		goto out;
+	}
+	if (col_copy(q, 3, out->updated_at, sizeof(out->updated_at)) < 0) {
+		corrupt(e, "settings", "row");
+		goto out;
+	}
+	out->managed = sqlite3_column_int(q, 0) != 0;
+	out->fwd_v4 = sqlite3_column_int(q, 1) != 0;
+	out->fwd_v6 = sqlite3_column_int(q, 2) != 0;
+	out->rev = sqlite3_column_int64(q, 4);
+	ret = 0;
+out:
+	st_done(q);
+	return ret;
+}
+
+int store_settings_get(struct store *s, struct settings *out, struct vr_err *e)
+{
+	return settings_read(s, out, e);
+}
+
+int store_settings_put(struct store *s, struct settings *set, int64_t if_rev, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, ST_SET_PUT);
+	struct settings old;
+	struct settings neu = *set;
+	int ret = -1;
+
+	if (tx_begin(s, e) < 0)
+		return -1;
+	if (settings_read(s, &old, e) < 0)
+		goto out;
+	if (if_rev > 0 && if_rev != old.rev) {
+		err_set(e, HTTP_PRECONDITION, "",
+		        "If-Match \"%" PRId64 "\" does not match the current ETag \"%" PRId64
+		        "\" of the settings",
+		        if_rev, old.rev);
+		goto out;
+	}
+	if (rev_bump(s, &neu.rev, e) < 0)
+		goto out;
+	neu.managed = true;
+	model_now(neu.updated_at);
+	if (sqlite3_bind_int(q, 1, neu.fwd_v4) != SQLITE_OK ||
+	    sqlite3_bind_int(q, 2, neu.fwd_v6) != SQLITE_OK ||
+	    bind_text(q, 3, neu.updated_at, false) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 4, neu.rev) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	if (sqlite3_step(q) != SQLITE_DONE || sqlite3_changes(s->db) != 1) {
+		db_err(s, e, "writing the settings");
+		goto out;
+	}
+	st_done(q);
+	if (tx_commit(s, e) < 0)
+		goto out;
+	*set = neu;
+	ret = 0;
+out:
+	st_done(q);
+	tx_end(s);
+	return ret;
+}
+
+int store_net_load(struct store *s, struct subnet **subs, size_t *n, struct settings *set,
+                   int64_t *rev, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, ST_SN_LOAD);
+	bool more = false;
+	int ret = -1;
+
+	*subs = NULL;
+	*n = 0;
+	/* One read transaction: subnets and settings are exactly those of the revision returned. */
+	if (tx_begin_read(s, e) < 0)
+		return -1;
+	if (rev_read(s, rev, e) < 0)
+		goto out;
+	if (settings_read(s, set, e) < 0)
+		goto out;
+	if (sns_collect(s, q, SIZE_MAX, false, subs, n, &more, e) < 0)
+		goto out;
+	st_done(q);
+	if (tx_commit(s, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	st_done(q);
+	tx_end(s);
+	if (ret < 0) {
+		model_subnets_free(*subs, *n);
+		*subs = NULL;
+		*n = 0;
 	}
 	return ret;
 }

@@ -44,7 +44,7 @@ int store_rtb_get(struct store *s, const char *id, struct route_table *out, stru
 /* Replace writable fields of t->id (404 if missing; if_rev > 0 and != stored rev -> 412). */
 int store_rtb_replace(struct store *s, struct route_table *t, int64_t if_rev, struct vr_err *e)
 	__attribute__((warn_unused_result));
-/* 404 missing, 409 rtb-main or still used by a route (the message names one), 412. */
+/* 404 missing, 409 rtb-main or still used by a route or subnet (the message names one), 412. */
 int store_rtb_delete(struct store *s, const char *id, int64_t if_rev, struct vr_err *e)
 	__attribute__((warn_unused_result));
 /* Up to limit tables with id > after (NULL = from start), ordered by id. */
@@ -131,5 +131,47 @@ int store_sg_rule_list(struct store *s, const char *group_id, const char *after,
 int store_sg_load(struct store *s, struct security_group **groups, size_t *ng,
                   struct sg_rule **rules, size_t *nr, int64_t *rev, struct vr_err *e)
     __attribute__((warn_unused_result));
+
+/*
+ * Subnets. create: s->id empty -> a new id is assigned. Returns
+ * STORE_CREATED, STORE_EXISTS (s is filled with the stored object) or -1:
+ * 422 for what model_subnet_validate refuses or a route_table_id that does
+ * not exist; 409 for an id with a different body, a duplicate name, or a cidr
+ * overlapping another subnet's (same family; the message names that subnet).
+ * On success s gets timestamps, rev and table.
+ */
+int store_subnet_create(struct store *s, struct subnet *sn, struct vr_err *e)
+    __attribute__((warn_unused_result));
+int store_subnet_get(struct store *s, const char *id, struct subnet *out, struct vr_err *e)
+    __attribute__((warn_unused_result));
+/* Replace the writable fields of sn->id: as create, plus 404 and 412 (if_rev > 0 and != rev). */
+int store_subnet_replace(struct store *s, struct subnet *sn, int64_t if_rev, struct vr_err *e)
+    __attribute__((warn_unused_result));
+int store_subnet_delete(struct store *s, const char *id, int64_t if_rev, struct vr_err *e)
+    __attribute__((warn_unused_result));
+/* Up to limit subnets with id > after, ordered by id; table_id / interface NULL = any. */
+int store_subnet_list(struct store *s, const char *table_id, const char *interface,
+                      const char *after, size_t limit, struct subnet **out, size_t *n, bool *more,
+                      struct vr_err *e) __attribute__((warn_unused_result));
+
+/*
+ * Settings (one object, always present). get fills out; before the first put
+ * out->managed is false and the forwarding flags are false. put stores
+ * fwd_v4/fwd_v6 from set, marks them managed, bumps the revision, and fills
+ * set->managed/rev/updated_at; 412 when if_rev > 0 and != the stored rev.
+ */
+int store_settings_get(struct store *s, struct settings *out, struct vr_err *e)
+    __attribute__((warn_unused_result));
+int store_settings_put(struct store *s, struct settings *set, int64_t if_rev, struct vr_err *e)
+    __attribute__((warn_unused_result));
+
+/*
+ * What the reconciler needs for addresses, policy rules and forwarding, read
+ * in one transaction with the revision they belong to: every subnet in id
+ * order with cidr/router_ip parsed and table resolved (descriptions left
+ * NULL), and the settings. Free subs with model_subnets_free; on error it is NULL.
+ */
+int store_net_load(struct store *s, struct subnet **subs, size_t *n, struct settings *set,
+                   int64_t *rev, struct vr_err *e) __attribute__((warn_unused_result));
 
 #endif

@@ -56,7 +56,7 @@ static void metrics(struct http_req *req, struct http_resp *resp)
 static void status(struct http_req *req, struct http_resp *resp)
 {
 	struct recon_stats st = {0};
-	json_t *last;
+	json_t *o, *last;
 
 	if (req->app->recon)
 		recon_stats(req->app->recon, &st);
@@ -68,15 +68,34 @@ static void status(struct http_req *req, struct http_resp *resp)
 				   st.last_apply_ms, "outcome", st.last_apply_ok ? "ok" : "failed",
 				   "error", st.last_error)
 		       : json_null();
-	http_json(resp, 200,
-		  json_pack("{s:s, s:I, s:I, s:b, s:o, s:I, s:I, s:{s:I}, s:{s:I}, s:{s:I}}",
-			    "version", vr_version(), "desired_revision", (json_int_t)st.desired_rev,
-			    "applied_revision", (json_int_t)st.applied_rev, "converged",
-			    st.applied_rev >= st.desired_rev, "last_apply", last, "applies",
-			    (json_int_t)st.applies, "apply_failures", (json_int_t)st.apply_failures,
-			    "owned", "routes", (json_int_t)st.routes_owned, "failed", "routes",
-			    (json_int_t)st.routes_failed, "drift_repairs", "routes",
-			    (json_int_t)st.drift_repairs_routes));
+	o = json_object();
+	json_object_set_new(o, "version", json_string(vr_version()));
+	json_object_set_new(o, "desired_revision", json_integer(st.desired_rev));
+	json_object_set_new(o, "applied_revision", json_integer(st.applied_rev));
+	json_object_set_new(o, "converged", json_boolean(st.applied_rev >= st.desired_rev));
+	json_object_set_new(o, "last_apply", last);
+	json_object_set_new(o, "applies", json_integer((json_int_t)st.applies));
+	json_object_set_new(o, "apply_failures", json_integer((json_int_t)st.apply_failures));
+	/* The kernel's values as last read, and whether vrouter enforces them. */
+	json_object_set_new(o, "forwarding",
+			    json_pack("{s:b, s:b, s:b}", "ipv4", st.fwd_v4, "ipv6", st.fwd_v6,
+				      "managed", st.forwarding_managed));
+	json_object_set_new(o, "owned",
+			    json_pack("{s:I, s:I, s:I, s:I}", "routes", (json_int_t)st.routes_owned,
+				      "addresses", (json_int_t)st.addrs_owned, "rules",
+				      (json_int_t)st.rules_owned, "nft_objects",
+				      (json_int_t)st.nft_objects));
+	json_object_set_new(o, "failed",
+			    json_pack("{s:I, s:I}", "routes", (json_int_t)st.routes_failed, "other",
+				      (json_int_t)st.objects_failed));
+	json_object_set_new(
+		o, "drift_repairs",
+		json_pack("{s:I, s:I, s:I, s:I, s:I}", "routes", (json_int_t)st.drift_repairs_routes,
+			  "addresses", (json_int_t)st.drift_repairs_addrs, "rules",
+			  (json_int_t)st.drift_repairs_rules, "forwarding",
+			  (json_int_t)st.drift_repairs_forwarding, "nftables",
+			  (json_int_t)st.drift_repairs_nft));
+	http_json(resp, 200, o);
 }
 
 const struct http_endpoint api_endpoints[] = {
@@ -108,6 +127,17 @@ const struct http_endpoint api_endpoints[] = {
 	{"GET", "/v1/security-group-rules/{id}", crud_get, &api_security_group_rules, 0},
 	{"PUT", "/v1/security-group-rules/{id}", crud_replace, &api_security_group_rules, 0},
 	{"DELETE", "/v1/security-group-rules/{id}", crud_delete, &api_security_group_rules, 0},
+
+	{"POST", "/v1/subnets", crud_create, &api_subnets, 0},
+	{"GET", "/v1/subnets", crud_list, &api_subnets, 0},
+	{"GET", "/v1/subnets/{id}", crud_get, &api_subnets, 0},
+	{"PUT", "/v1/subnets/{id}", crud_replace, &api_subnets, 0},
+	{"DELETE", "/v1/subnets/{id}", crud_delete, &api_subnets, 0},
+
+	{"GET", "/v1/settings", api_settings_get, NULL, 0},
+	{"PUT", "/v1/settings", api_settings_put, NULL, 0},
+
+	{"GET", "/v1/interfaces", api_interfaces_list, NULL, 0},
 
 	{NULL, NULL, NULL, NULL, 0},
 };

@@ -1,5 +1,6 @@
 /* /v1/route-tables and /v1/routes: translation between JSON and core/. */
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
@@ -51,7 +52,16 @@ static int64_t rtb_rev(const void *obj)
 }
 static int rtb_create(struct app *app, void *obj, struct vr_err *e)
 {
-	return store_rtb_create(app->store, obj, NULL, 0, e);
+	uint32_t *used = NULL;
+	size_t nused = 0;
+	int rc;
+
+	/* Tables someone else uses in this namespace are never handed out. */
+	if (app->tables_in_use && app->tables_in_use(app->query_ctx, &used, &nused))
+		nused = 0;
+	rc = store_rtb_create(app->store, obj, used, nused, e);
+	free(used);
+	return rc;
 }
 static int rtb_get(struct app *app, const char *id, void *obj, struct vr_err *e)
 {

@@ -3,10 +3,12 @@
 #define VR_APP_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct store;
 struct recon;
+struct klink;
 
 #define TOKEN_MAX 256
 
@@ -17,6 +19,20 @@ struct app {
 	char token[TOKEN_MAX];	 /* bearer token; never logged */
 	uint16_t listen_port;	 /* the API's own port (anti-lockout) */
 	int apply_timeout_ms;	 /* how long a write waits for its apply */
+	/*
+	 * GET /v1/interfaces: every link of the namespace with its addresses
+	 * (kernel.h's links_list and kernel_links_free). Called from HTTP
+	 * threads while the reconciler runs, so it must be thread-safe. NULL
+	 * when there is no kernel (unit tests): the endpoint answers 503.
+	 */
+	int (*links_list)(void *ctx, struct klink **out, size_t *n);
+	void (*links_free)(struct klink *v, size_t n);
+	/*
+	 * Routing table numbers in use in the namespace (kernel.h's
+	 * tables_in_use), so assigned numbers never collide. NULL: none known.
+	 */
+	int (*tables_in_use)(void *ctx, uint32_t **out, size_t *n);
+	void *query_ctx; /* handed to links_list and tables_in_use */
 };
 
 #endif

@@ -27,6 +27,37 @@
 #define APPLY_TIMEOUT_MS 60000
 #define TOKEN_BYTES 32
 
+/*
+ * A second kernel handle for the HTTP threads' read-only questions (links,
+ * tables in use): the reconciler's sockets are its own. One question at a time.
+ */
+struct query_kernel {
+	struct kernel_ops k;
+	pthread_mutex_t lock;
+};
+
+static int query_links(void *ctx, struct klink **out, size_t *n)
+{
+	struct query_kernel *q = ctx;
+	int rc;
+
+	pthread_mutex_lock(&q->lock);
+	rc = q->k.links_list(q->k.ctx, out, n);
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+static int query_tables(void *ctx, uint32_t **out, size_t *n)
+{
+	struct query_kernel *q = ctx;
+	int rc;
+
+	pthread_mutex_lock(&q->lock);
+	rc = q->k.tables_in_use(q->k.ctx, out, n);
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -130,7 +161,8 @@ int main(int argc, char **argv)
 	long resync_s = DEFAULT_RESYNC_S;
 	struct app app = {.apply_timeout_ms = APPLY_TIMEOUT_MS};
 	struct kernel_ops k = {0};
-	bool k_open = false;
+	struct query_kernel qk = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	bool k_open = false, qk_open = false;
 	struct http_server *http = NULL;
 	struct vr_err e = {0};
 	sigset_t sigs;
@@ -226,6 +258,16 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	k_open = true;
+	rc = nl_kernel_open(&qk.k);
+	if (rc) {
+		log_error("netlink: %s", strerror(-rc));
+		goto out;
+	}
+	qk_open = true;
+	app.links_list = query_links;
+	app.links_free = kernel_links_free;
+	app.tables_in_use = query_tables;
+	app.query_ctx = &qk;
 	if (recon_start(db, &k, (int)resync_s * 1000, &app.recon, &e)) {
 		log_error("reconciler: %s", e.msg);
 		goto out;
@@ -244,6 +286,8 @@ out:
 	recon_stop(app.recon);
 	if (k_open)
 		nl_kernel_close(&k);
+	if (qk_open)
+		nl_kernel_close(&qk.k);
 	store_close(app.store);
 	pthread_mutex_destroy(&app.store_lock);
 	return status;

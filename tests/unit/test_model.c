@@ -1256,6 +1256,276 @@ static void test_sg_clear_free(void **state)
 	model_sg_rules_free(rv, 4);
 }
 
+/* ---- subnets ---- */
+
+/* A subnet as the client wrote it; NULL means "" (table NULL: "rtb-main"). */
+static void subnet_init(struct subnet *s, const char *name, const char *cidr, const char *ifname,
+                        const char *router_ip, const char *table_id)
+{
+	memset(s, 0, sizeof(*s));
+	SET(s->name, name ? name : "");
+	SET(s->cidr_text, cidr ? cidr : "");
+	SET(s->interface, ifname ? ifname : "");
+	SET(s->router_ip_text, router_ip ? router_ip : "");
+	SET(s->table_id, table_id ? table_id : RTB_MAIN_ID);
+}
+
+struct subnet_ok_case {
+	const char *cidr;
+	const char *router_ip;
+	int family;
+	unsigned len;
+};
+
+static const struct subnet_ok_case subnet_ok_cases[] = {
+    {"192.168.150.0/24", "192.168.150.1", AF_INET, 24},
+    {"192.168.150.0/24", "192.168.150.254", AF_INET, 24},
+    {"10.0.0.0/8", "10.255.255.254", AF_INET, 8},
+    {"10.0.0.0/30", "10.0.0.2", AF_INET, 30},
+    /* RFC 3021: both addresses of a /31 are hosts; a /32 holds only the router. */
+    {"10.0.0.0/31", "10.0.0.0", AF_INET, 31},
+    {"10.0.0.0/31", "10.0.0.1", AF_INET, 31},
+    {"10.0.0.7/32", "10.0.0.7", AF_INET, 32},
+    {"2001:db8::/64", "2001:db8::1", AF_INET6, 64},
+    {"2001:DB8:0:1::/64", "2001:db8:0:1:ffff:ffff:ffff:ffff", AF_INET6, 64},
+    {"fd00::/127", "fd00::", AF_INET6, 127},
+    {"fd00::1/128", "fd00::1", AF_INET6, 128},
+    {"128.0.0.0/1", "128.0.0.1", AF_INET, 1},
+};
+
+static void test_subnet_validate_ok(void **state)
+{
+	struct vr_err e;
+	struct subnet s;
+	struct ipaddr want;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N_ELEMS(subnet_ok_cases); i++) {
+		const struct subnet_ok_case *c = &subnet_ok_cases[i];
+
+		subnet_init(&s, "lan", c->cidr, "eth0", c->router_ip, NULL);
+		err_clear(&e);
+		if (model_subnet_validate(&s, &e) != 0)
+			fail_msg("case %zu (%s, %s): %d %s: %s", i, c->cidr, c->router_ip, e.status,
+			         e.field, e.msg);
+		assert_int_equal(s.cidr.addr.family, c->family);
+		assert_int_equal(s.cidr.len, c->len);
+		assert_int_equal(cidr_parse_addr(c->router_ip, &want), 0);
+		assert_true(cidr_addr_equal(&s.router_ip, &want));
+		assert_true(cidr_contains(&s.cidr, &s.router_ip));
+		/* Validation leaves the text as written. */
+		assert_string_equal(s.cidr_text, c->cidr);
+		assert_string_equal(s.router_ip_text, c->router_ip);
+	}
+	/* With an id, another table and a description. */
+	subnet_init(&s, "web tier", "192.168.100.0/24", "br-lan.10", "192.168.100.1", "rtb-0a");
+	SET(s.id, "subnet-00ff");
+	s.description = "web";
+	assert_int_equal(model_subnet_validate(&s, &e), 0);
+}
+
+struct subnet_bad_case {
+	const char *id;
+	const char *name;
+	const char *cidr;
+	const char *ifname;
+	const char *router_ip;
+	const char *table_id;
+	const char *field;
+	const char *msg; /* substring of the message */
+};
+
+static const struct subnet_bad_case subnet_bad_cases[] = {
+    /* cidr */
+    {NULL, "a", "192.168.150.1/24", "eth0", "192.168.150.2", NULL, "cidr",
+     "cidr 192.168.150.1/24: host bits set (did you mean 192.168.150.0/24?)"},
+    {NULL, "a", "2001:db8::1/64", "eth0", "2001:db8::2", NULL, "cidr", "2001:db8::/64"},
+    {NULL, "a", "192.168.150.0", "eth0", "192.168.150.1", NULL, "cidr", "no prefix length"},
+    {NULL, "a", "banana", "eth0", "192.168.150.1", NULL, "cidr",
+     "cidr \"banana\" is not an IPv4 or IPv6 CIDR"},
+    {NULL, "a", "", "eth0", "192.168.150.1", NULL, "cidr", "cidr is required"},
+    {NULL, "a", "default", "eth0", "10.0.0.1", NULL, "cidr", "\"default\""},
+    {NULL, "a", "0.0.0.0/0", "eth0", "10.0.0.1", NULL, "cidr", "at least 1"},
+    {NULL, "a", "::/0", "eth0", "::1", NULL, "cidr", "every IPv6 address"},
+    {NULL, "a", "10.0.0.0/33", "eth0", "10.0.0.1", NULL, "cidr", "\"10.0.0.0/33\""},
+    /* router_ip */
+    {NULL, "a", "192.168.150.0/24", "eth0", "", NULL, "router_ip", "router_ip is required"},
+    {NULL, "a", "192.168.150.0/24", "eth0", "x", NULL, "router_ip",
+     "router_ip \"x\" is not an IPv4 or IPv6 address"},
+    {NULL, "a", "192.168.150.0/24", "eth0", "192.168.150.1/24", NULL, "router_ip",
+     "must be a bare address; the prefix length comes from cidr"},
+    {NULL, "a", "192.168.150.0/24", "eth0", "2001:db8::1", NULL, "router_ip",
+     "router_ip 2001:db8::1 is IPv6 but cidr 192.168.150.0/24 is IPv4"},
+    {NULL, "a", "2001:db8::/64", "eth0", "192.168.150.1", NULL, "router_ip",
+     "router_ip 192.168.150.1 is IPv4 but cidr 2001:db8::/64 is IPv6"},
+    {NULL, "a", "192.168.150.0/24", "eth0", "192.168.151.1", NULL, "router_ip",
+     "router_ip 192.168.151.1 is not inside cidr 192.168.150.0/24"},
+    {NULL, "a", "2001:db8::/64", "eth0", "2001:db8:0:1::1", NULL, "router_ip",
+     "is not inside cidr 2001:db8::/64"},
+    {NULL, "a", "192.168.150.0/24", "eth0", "192.168.150.0", NULL, "router_ip",
+     "router_ip 192.168.150.0 is the network address of cidr 192.168.150.0/24"},
+    {NULL, "a", "192.168.150.0/24", "eth0", "192.168.150.255", NULL, "router_ip",
+     "router_ip 192.168.150.255 is the broadcast address of cidr 192.168.150.0/24"},
+    {NULL, "a", "10.0.0.0/30", "eth0", "10.0.0.3", NULL, "router_ip", "broadcast"},
+    {NULL, "a", "10.0.0.0/30", "eth0", "10.0.0.0", NULL, "router_ip", "network address"},
+    {NULL, "a", "10.0.0.0/8", "eth0", "10.255.255.255", NULL, "router_ip", "broadcast"},
+    {NULL, "a", "2001:db8::/64", "eth0", "2001:db8::", NULL, "router_ip", "network address"},
+    {NULL, "a", "fd00::/126", "eth0", "fd00::", NULL, "router_ip", "network address"},
+    {NULL, "a", "192.168.150.0/24", "eth0", " 192.168.150.1", NULL, "router_ip",
+     "\" 192.168.150.1\""},
+    /* interface: syntax only */
+    {NULL, "a", "192.168.150.0/24", "", "192.168.150.1", NULL, "interface",
+     "interface is required"},
+    {NULL, "a", "192.168.150.0/24", "a/b", "192.168.150.1", NULL, "interface",
+     "interface \"a/b\" is not a valid interface name"},
+    {NULL, "a", "192.168.150.0/24", "eth0:1", "192.168.150.1", NULL, "interface", "\"eth0:1\""},
+    {NULL, "a", "192.168.150.0/24", "..", "192.168.150.1", NULL, "interface", "\"..\""},
+    /* route_table_id */
+    {NULL, "a", "192.168.150.0/24", "eth0", "192.168.150.1", "", "route_table_id",
+     "route_table_id is required"},
+    {NULL, "a", "192.168.150.0/24", "eth0", "192.168.150.1", "main", "route_table_id",
+     "route_table_id \"main\" is not a route table id"},
+    {NULL, "a", "192.168.150.0/24", "eth0", "192.168.150.1", "rt-01", "route_table_id",
+     "\"rt-01\""},
+    /* name */
+    {NULL, "", "192.168.150.0/24", "eth0", "192.168.150.1", NULL, "name", "name is required"},
+    {NULL, "a\x01", "192.168.150.0/24", "eth0", "192.168.150.1", NULL, "name", "control character"},
+    /* id */
+    {"sg-01", "a", "192.168.150.0/24", "eth0", "192.168.150.1", NULL, "id",
+     "id \"sg-01\" is not a subnet id"},
+    {"subnet-", "a", "192.168.150.0/24", "eth0", "192.168.150.1", NULL, "id", "\"subnet-\""},
+    {"subnet-XY", "a", "192.168.150.0/24", "eth0", "192.168.150.1", NULL, "id", "\"subnet-XY\""},
+};
+
+static void test_subnet_validate_errors(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N_ELEMS(subnet_bad_cases); i++) {
+		const struct subnet_bad_case *c = &subnet_bad_cases[i];
+		struct vr_err e;
+		struct subnet s;
+		int rc;
+
+		subnet_init(&s, c->name, c->cidr, c->ifname, c->router_ip, c->table_id);
+		SET(s.id, c->id ? c->id : "");
+		err_clear(&e);
+		rc = model_subnet_validate(&s, &e);
+		if (rc >= 0)
+			fail_msg("case %zu (%s, %s): accepted, want 422 on %s", i, c->cidr,
+			         c->router_ip, c->field);
+		assert_int_equal(rc, -EINVAL);
+		if (e.status != 422 || strcmp(e.field, c->field) != 0 || !strstr(e.msg, c->msg))
+			fail_msg("case %zu (%s, %s): got %d %s \"%s\", want 422 %s \"...%s...\"", i,
+			         c->cidr, c->router_ip, e.status, e.field, e.msg, c->field, c->msg);
+		assert_true(utf8_valid(e.msg));
+	}
+}
+
+static void test_subnet_validate_limits(void **state)
+{
+	struct vr_err e;
+	struct subnet s;
+	char name[NAME_MAX_LEN + 1];
+	char *desc;
+
+	(void)state;
+	/* Fields without their NUL are refused, not read past. */
+	subnet_init(&s, "a", "10.0.0.0/24", "eth0", "10.0.0.1", NULL);
+	memset(s.interface, 'x', sizeof(s.interface));
+	assert_int_equal(model_subnet_validate(&s, &e), -EINVAL);
+	assert_string_equal(e.field, "interface");
+	subnet_init(&s, "a", "10.0.0.0/24", "eth0", "10.0.0.1", NULL);
+	memset(s.router_ip_text, '1', sizeof(s.router_ip_text));
+	assert_int_equal(model_subnet_validate(&s, &e), -EINVAL);
+	assert_string_equal(e.field, "router_ip");
+	subnet_init(&s, "a", "10.0.0.0/24", "eth0", "10.0.0.1", NULL);
+	memset(s.cidr_text, '1', sizeof(s.cidr_text));
+	assert_int_equal(model_subnet_validate(&s, &e), -EINVAL);
+	assert_string_equal(e.field, "cidr");
+	subnet_init(&s, "a", "10.0.0.0/24", "eth0", "10.0.0.1", NULL);
+	memset(s.table_id, 'r', sizeof(s.table_id));
+	assert_int_equal(model_subnet_validate(&s, &e), -EINVAL);
+	assert_string_equal(e.field, "route_table_id");
+	subnet_init(&s, "a", "10.0.0.0/24", "eth0", "10.0.0.1", NULL);
+	memset(s.id, 'i', sizeof(s.id));
+	assert_int_equal(model_subnet_validate(&s, &e), -EINVAL);
+	assert_string_equal(e.field, "id");
+
+	/* A name of NAME_MAX_LEN bytes is fine; a description one byte too long is not. */
+	memset(name, 'n', NAME_MAX_LEN);
+	name[NAME_MAX_LEN] = '\0';
+	subnet_init(&s, name, "10.0.0.0/24", "eth0", "10.0.0.1", NULL);
+	assert_int_equal(model_subnet_validate(&s, &e), 0);
+	desc = malloc(DESC_MAX_LEN + 2);
+	assert_non_null(desc);
+	memset(desc, 'd', DESC_MAX_LEN + 1);
+	desc[DESC_MAX_LEN + 1] = '\0';
+	s.description = desc;
+	assert_int_equal(model_subnet_validate(&s, &e), -EINVAL);
+	assert_string_equal(e.field, "description");
+	desc[DESC_MAX_LEN] = '\0';
+	assert_int_equal(model_subnet_validate(&s, &e), 0);
+	free(desc);
+	/* A NULL error is allowed. */
+	subnet_init(&s, "a", "10.0.0.1/24", "eth0", "10.0.0.1", NULL);
+	assert_int_equal(model_subnet_validate(&s, NULL), -EINVAL);
+}
+
+static void test_subnet_same(void **state)
+{
+	struct subnet a, b;
+
+	(void)state;
+	subnet_init(&a, "lan", "10.0.0.0/24", "eth0", "10.0.0.1", NULL);
+	subnet_init(&b, "lan", "10.0.0.0/24", "eth0", "10.0.0.1", NULL);
+	assert_true(model_subnet_same(&a, &b));
+	b.description = "";
+	assert_true(model_subnet_same(&a, &b)); /* NULL and "" are the same description */
+	b.description = "x";
+	assert_false(model_subnet_same(&a, &b));
+	b.description = NULL;
+	/* Parsed and stored fields do not take part. */
+	b.table = 254;
+	b.rev = 9;
+	assert_true(model_subnet_same(&a, &b));
+	/* Spelling is part of what was written. */
+	subnet_init(&b, "lan", "10.0.0.0/024", "eth0", "10.0.0.1", NULL);
+	assert_false(model_subnet_same(&a, &b));
+	subnet_init(&b, "lan", "10.0.0.0/24", "eth1", "10.0.0.1", NULL);
+	assert_false(model_subnet_same(&a, &b));
+	subnet_init(&b, "lan", "10.0.0.0/24", "eth0", "10.0.0.2", NULL);
+	assert_false(model_subnet_same(&a, &b));
+	subnet_init(&b, "lan", "10.0.0.0/24", "eth0", "10.0.0.1", "rtb-01");
+	assert_false(model_subnet_same(&a, &b));
+	subnet_init(&b, "LAN", "10.0.0.0/24", "eth0", "10.0.0.1", NULL);
+	assert_false(model_subnet_same(&a, &b));
+	subnet_init(&b, "lan", "10.0.0.0/24", "eth0", "10.0.0.1", NULL);
+	SET(b.id, "subnet-01");
+	assert_false(model_subnet_same(&a, &b));
+}
+
+static void test_subnet_clear_free(void **state)
+{
+	struct subnet s = {0}, *v;
+
+	(void)state;
+	model_subnet_clear(NULL);
+	model_subnets_free(NULL, 3);
+	s.description = strdup("x");
+	model_subnet_clear(&s);
+	assert_null(s.description);
+	model_subnet_clear(&s); /* twice is fine */
+	/* The sanitizer build's leak checker verifies these are all freed. */
+	v = calloc(3, sizeof(*v));
+	assert_non_null(v);
+	v[0].description = strdup("a");
+	v[2].description = strdup("c");
+	model_subnets_free(v, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1284,6 +1554,11 @@ int main(void)
 	    cmocka_unit_test(test_sg_same),
 	    cmocka_unit_test(test_sg_rule_same),
 	    cmocka_unit_test(test_sg_clear_free),
+	    cmocka_unit_test(test_subnet_validate_ok),
+	    cmocka_unit_test(test_subnet_validate_errors),
+	    cmocka_unit_test(test_subnet_validate_limits),
+	    cmocka_unit_test(test_subnet_same),
+	    cmocka_unit_test(test_subnet_clear_free),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,6 +30,11 @@ struct fake {
 	pthread_mutex_t lock;
 	struct kroute r[FAKE_MAX];
 	size_t n;
+	struct kaddr a[FAKE_MAX];
+	size_t na;
+	struct krule rl[FAKE_MAX];
+	size_t nrl;
+	bool fwd4, fwd6;
 	int efd;
 	unsigned applies; /* route_apply calls */
 	unsigned ops;     /* ops applied in total */
@@ -113,7 +118,99 @@ static bool fake_events_drain(void *ctx)
 	return read(fk.efd, &v, sizeof(v)) == sizeof(v);
 }
 
+static int fake_addr_dump(void *ctx, struct kaddr **out, size_t *n)
+{
+	pthread_mutex_lock(&fk.lock);
+	*out = malloc(sizeof(**out) * (fk.na + 1));
+	memcpy(*out, fk.a, sizeof(**out) * fk.na);
+	*n = fk.na;
+	pthread_mutex_unlock(&fk.lock);
+	return 0;
+}
+
+static int fake_addr_apply(void *ctx, const struct kaddr_op *ops, size_t n, int *res)
+{
+	pthread_mutex_lock(&fk.lock);
+	for (size_t i = 0; i < n; i++) {
+		size_t j;
+
+		for (j = 0; j < fk.na && !plan_kaddr_same_key(&fk.a[j], &ops[i].a); j++)
+			;
+		res[i] = 0;
+		if (ops[i].kind == KOP_DELETE) {
+			if (j < fk.na)
+				fk.a[j] = fk.a[--fk.na];
+			else
+				res[i] = -EADDRNOTAVAIL;
+		} else if (j < fk.na) {
+			res[i] = -EEXIST;
+		} else {
+			fk.a[fk.na++] = ops[i].a;
+		}
+	}
+	pthread_mutex_unlock(&fk.lock);
+	return 0;
+}
+
+static int fake_rule_dump(void *ctx, struct krule **out, size_t *n)
+{
+	pthread_mutex_lock(&fk.lock);
+	*out = malloc(sizeof(**out) * (fk.nrl + 1));
+	memcpy(*out, fk.rl, sizeof(**out) * fk.nrl);
+	*n = fk.nrl;
+	pthread_mutex_unlock(&fk.lock);
+	return 0;
+}
+
+static int fake_rule_apply(void *ctx, const struct krule_op *ops, size_t n, int *res)
+{
+	pthread_mutex_lock(&fk.lock);
+	for (size_t i = 0; i < n; i++) {
+		size_t j;
+
+		for (j = 0; j < fk.nrl && !plan_krule_same_key(&fk.rl[j], &ops[i].r); j++)
+			;
+		res[i] = 0;
+		if (ops[i].kind == KOP_DELETE) {
+			if (j < fk.nrl)
+				fk.rl[j] = fk.rl[--fk.nrl];
+			else
+				res[i] = -ENOENT;
+		} else if (j < fk.nrl) {
+			res[i] = -EEXIST;
+		} else {
+			fk.rl[fk.nrl++] = ops[i].r;
+		}
+	}
+	pthread_mutex_unlock(&fk.lock);
+	return 0;
+}
+
+static int fake_fwd_get(void *ctx, bool *v4, bool *v6)
+{
+	pthread_mutex_lock(&fk.lock);
+	*v4 = fk.fwd4;
+	*v6 = fk.fwd6;
+	pthread_mutex_unlock(&fk.lock);
+	return 0;
+}
+
+static int fake_fwd_set(void *ctx, bool v4, bool v6)
+{
+	pthread_mutex_lock(&fk.lock);
+	fk.fwd4 = v4;
+	fk.fwd6 = v6;
+	pthread_mutex_unlock(&fk.lock);
+	return 0;
+}
+
 static const struct kernel_ops fake_ops = {
+	.addr_dump = fake_addr_dump,
+	.addr_apply = fake_addr_apply,
+	.rule_dump = fake_rule_dump,
+	.rule_apply = fake_rule_apply,
+	.forwarding_get = fake_fwd_get,
+	.forwarding_set = fake_fwd_set,
     .route_dump = fake_dump,
     .route_apply = fake_apply,
     .link_index = fake_link_index,
@@ -316,6 +413,96 @@ static void test_table_renumber(void **state)
 	model_rtb_clear(&t);
 }
 
+static void add_subnet(struct fixture *f, const char *name, const char *cidr, const char *rip,
+		       const char *ifname, const char *table_id, char id[ID_MAX])
+{
+	struct subnet sn = {0};
+	struct vr_err e = {0};
+
+	snprintf(sn.name, sizeof(sn.name), "%s", name);
+	snprintf(sn.cidr_text, sizeof(sn.cidr_text), "%s", cidr);
+	snprintf(sn.router_ip_text, sizeof(sn.router_ip_text), "%s", rip);
+	snprintf(sn.interface, sizeof(sn.interface), "%s", ifname);
+	snprintf(sn.table_id, sizeof(sn.table_id), "%s", table_id);
+	assert_int_equal(model_subnet_validate(&sn, &e), 0);
+	assert_int_equal(store_subnet_create(f->s, &sn, &e), STORE_CREATED);
+	recon_kick(f->r, sn.rev, RECON_SUBNET, sn.id);
+	assert_int_equal(recon_wait(f->r, sn.rev, WAIT_MS), 0);
+	snprintf(id, ID_MAX, "%s", sn.id);
+	model_subnet_clear(&sn);
+}
+
+static void test_subnets_settings(void **state)
+{
+	struct fixture *f = *state;
+	struct route_table t = {0};
+	struct settings set = {0};
+	struct obj_status st;
+	struct recon_stats stats;
+	struct vr_err e = {0};
+	char a[ID_MAX], b[ID_MAX];
+	uint64_t one = 1;
+
+	add_subnet(f, "net01", "192.168.150.0/24", "192.168.150.3", "eth0", "rtb-main", a);
+	recon_status(f->r, a, &st);
+	assert_int_equal(st.state, OBJ_ACTIVE);
+	assert_int_equal(fk.na, 1);
+	assert_int_equal(fk.a[0].ifindex, 2);
+	assert_int_equal(fk.a[0].p.len, 24);
+	assert_int_equal(fk.a[0].p.addr.a[3], 3);
+	assert_int_equal(fk.nrl, 0);
+
+	/* A missing link: desired, failed, saying why. */
+	add_subnet(f, "net09", "10.9.0.0/24", "10.9.0.1", "eth9", "rtb-main", b);
+	recon_status(f->r, b, &st);
+	assert_int_equal(st.state, OBJ_FAILED);
+	assert_non_null(strstr(st.reason, "eth9"));
+
+	/* A table other than main: a policy rule from the subnet to it. */
+	snprintf(t.name, sizeof(t.name), "blue");
+	t.table = 100;
+	assert_int_equal(model_rtb_validate(&t, &e), 0);
+	assert_int_equal(store_rtb_create(f->s, &t, NULL, 0, &e), STORE_CREATED);
+	add_subnet(f, "net02", "192.168.100.0/24", "192.168.100.3", "eth0", t.id, b);
+	assert_int_equal(fk.nrl, 1);
+	assert_int_equal(fk.rl[0].table, 100);
+	assert_int_equal(fk.rl[0].src.len, 24);
+	assert_true(fk.rl[0].priority >= VR_RULE_PRIO_FIRST && fk.rl[0].priority <= VR_RULE_PRIO_LAST);
+	model_rtb_clear(&t);
+
+	/* Forwarding is left alone until settings are written, then enforced and repaired. */
+	fk.fwd4 = false;
+	assert_int_equal(fk.fwd6, false);
+	set.managed = true;
+	set.fwd_v4 = true;
+	set.fwd_v6 = true;
+	assert_int_equal(store_settings_put(f->s, &set, 0, &e), 0);
+	recon_kick(f->r, set.rev, RECON_SETTINGS, "settings");
+	assert_int_equal(recon_wait(f->r, set.rev, WAIT_MS), 0);
+	assert_true(fk.fwd4 && fk.fwd6);
+	recon_status(f->r, "settings", &st);
+	assert_int_equal(st.state, OBJ_ACTIVE);
+	pthread_mutex_lock(&fk.lock);
+	fk.fwd4 = false; /* sysctl -w by hand */
+	fk.na = 0;	 /* address removed by hand */
+	pthread_mutex_unlock(&fk.lock);
+	assert_int_equal(write(fk.efd, &one, sizeof(one)), sizeof(one));
+	for (int i = 0; i < 200 && !(fk.fwd4 && fk.na == 2); i++)
+		usleep(10 * 1000);
+	assert_true(fk.fwd4);
+	assert_int_equal(fk.na, 2);
+	recon_stats(f->r, &stats);
+	assert_int_equal(stats.drift_repairs_forwarding, 1);
+	assert_int_equal(stats.drift_repairs_addrs, 2);
+
+	/* Deleting a subnet removes its address and rule, nothing else. */
+	assert_int_equal(store_subnet_delete(f->s, b, 0, &e), 0);
+	recon_kick(f->r, store_revision(f->s), RECON_SUBNET, b);
+	assert_int_equal(recon_wait(f->r, store_revision(f->s), WAIT_MS), 0);
+	assert_int_equal(fk.na, 1);
+	assert_int_equal(fk.nrl, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -323,6 +510,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_replace_delete, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_drift_repair, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_table_renumber, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_subnets_settings, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

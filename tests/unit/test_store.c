@@ -1690,6 +1690,478 @@ static void test_sg_load(void **state)
 	model_sg_clear(&b);
 }
 
+/* ---- subnets ---- */
+
+static void mksubnet(struct subnet *sn, const char *id, const char *name, const char *cidr,
+                     const char *ifname, const char *router_ip, const char *table)
+{
+	memset(sn, 0, sizeof(*sn));
+	snprintf(sn->id, sizeof(sn->id), "%s", id ? id : "");
+	snprintf(sn->name, sizeof(sn->name), "%s", name);
+	snprintf(sn->cidr_text, sizeof(sn->cidr_text), "%s", cidr);
+	snprintf(sn->interface, sizeof(sn->interface), "%s", ifname);
+	snprintf(sn->router_ip_text, sizeof(sn->router_ip_text), "%s", router_ip);
+	snprintf(sn->table_id, sizeof(sn->table_id), "%s", table ? table : RTB_MAIN_ID);
+}
+
+static void add_subnet(struct store *s, struct subnet *sn)
+{
+	struct vr_err e = {0};
+	int rc = store_subnet_create(s, sn, &e);
+
+	if (rc != STORE_CREATED)
+		fail_msg("create subnet %s: %d %s: %s", sn->name, e.status, e.field, e.msg);
+}
+
+/* Subnets and settings as text, to compare before and after refused writes. */
+static char *net_snapshot(struct store *s)
+{
+	struct subnet *v = NULL;
+	struct settings set;
+	struct vr_err e = {0};
+	size_t n, i, len = 0;
+	bool more;
+	char *buf = NULL;
+	FILE *m = open_memstream(&buf, &len);
+
+	assert_non_null(m);
+	fprintf(m, "rev %lld\n", (long long)store_revision(s));
+	assert_int_equal(store_subnet_list(s, NULL, NULL, NULL, 1000, &v, &n, &more, &e), 0);
+	for (i = 0; i < n; i++)
+		fprintf(m, "subnet %s|%s|%s|%s|%s|%s|%s|%s|%s|%lld\n", v[i].id, v[i].name,
+		        v[i].cidr_text, v[i].interface, v[i].router_ip_text, v[i].table_id,
+		        v[i].description ? v[i].description : "", v[i].created_at, v[i].updated_at,
+		        (long long)v[i].rev);
+	model_subnets_free(v, n);
+	assert_int_equal(store_settings_get(s, &set, &e), 0);
+	fprintf(m, "settings %d|%d|%d|%s|%lld\n", set.managed, set.fwd_v4, set.fwd_v6,
+	        set.updated_at, (long long)set.rev);
+	fclose(m);
+	return buf;
+}
+
+static void test_subnet_crud(void **state)
+{
+	struct fx *f = *state;
+	struct subnet sn, got = {0}, *v = NULL;
+	struct route_table t;
+	struct vr_err e = {0};
+	int64_t rev = store_revision(f->s);
+	size_t n;
+	bool more;
+
+	mksubnet(&sn, NULL, "lan", "192.168.150.0/24", "eth0", "192.168.150.1", NULL);
+	sn.description = strdup("the lan");
+	add_subnet(f->s, &sn);
+	assert_true(model_id_valid(sn.id, "subnet-"));
+	assert_int_equal(strlen(sn.id), strlen("subnet-") + ID_HEX_NEW);
+	assert_int_equal(sn.rev, rev + 1);
+	assert_int_equal(store_revision(f->s), rev + 1);
+	assert_int_equal(sn.table, RTB_MAIN_TABLE);
+	assert_string_equal(sn.created_at, sn.updated_at);
+
+	assert_int_equal(store_subnet_get(f->s, sn.id, &got, &e), 0);
+	assert_string_equal(got.name, "lan");
+	assert_string_equal(got.cidr_text, "192.168.150.0/24");
+	assert_string_equal(got.interface, "eth0");
+	assert_string_equal(got.router_ip_text, "192.168.150.1");
+	assert_string_equal(got.table_id, RTB_MAIN_ID);
+	assert_string_equal(got.description, "the lan");
+	assert_int_equal(got.table, RTB_MAIN_TABLE);
+	assert_int_equal(got.cidr.len, 24);
+	assert_int_equal(got.router_ip.family, AF_INET);
+	assert_int_equal(got.rev, sn.rev);
+	assert_string_equal(got.created_at, sn.created_at);
+	model_subnet_clear(&got);
+
+	/* Replace: another table, interface, address; the description goes. */
+	mkrtb(&t, NULL, "blue", 0, NULL);
+	add_rtb(f->s, &t);
+	model_subnet_clear(&sn);
+	snprintf(sn.name, sizeof(sn.name), "lan2");
+	snprintf(sn.interface, sizeof(sn.interface), "eth1");
+	snprintf(sn.router_ip_text, sizeof(sn.router_ip_text), "192.168.150.254");
+	snprintf(sn.table_id, sizeof(sn.table_id), "%s", t.id);
+	assert_int_equal(store_subnet_replace(f->s, &sn, 0, &e), 0);
+	assert_int_equal(sn.rev, rev + 3);
+	assert_int_equal(sn.table, t.table);
+	assert_int_equal(store_subnet_get(f->s, sn.id, &got, &e), 0);
+	assert_string_equal(got.name, "lan2");
+	assert_string_equal(got.interface, "eth1");
+	assert_string_equal(got.router_ip_text, "192.168.150.254");
+	assert_string_equal(got.table_id, t.id);
+	assert_null(got.description);
+	assert_int_equal(got.table, t.table);
+	assert_string_not_equal(got.updated_at, "");
+	model_subnet_clear(&got);
+
+	/* If-Match. */
+	assert_int_equal(store_subnet_replace(f->s, &sn, sn.rev - 1, &e), -1);
+	assert_int_equal(e.status, 412);
+	assert_int_equal(store_subnet_delete(f->s, sn.id, sn.rev - 1, &e), -1);
+	assert_int_equal(e.status, 412);
+
+	assert_int_equal(store_subnet_list(f->s, NULL, NULL, NULL, 100, &v, &n, &more, &e), 0);
+	assert_int_equal(n, 1);
+	assert_false(more);
+	assert_string_equal(v[0].id, sn.id);
+	assert_int_equal(v[0].table, t.table);
+	model_subnets_free(v, n);
+
+	assert_int_equal(store_subnet_delete(f->s, sn.id, sn.rev, &e), 0);
+	assert_int_equal(store_revision(f->s), rev + 4);
+	err_clear(&e);
+	assert_int_equal(store_subnet_get(f->s, sn.id, &got, &e), -1);
+	assert_int_equal(e.status, 404);
+	assert_int_equal(store_subnet_delete(f->s, sn.id, 0, &e), -1);
+	assert_int_equal(e.status, 404);
+	assert_int_equal(store_subnet_replace(f->s, &sn, 0, &e), -1);
+	assert_int_equal(e.status, 404);
+	assert_int_equal(store_revision(f->s), rev + 4);
+	/* With the subnet gone, the table can go. */
+	assert_int_equal(store_rtb_delete(f->s, t.id, 0, &e), 0);
+	model_rtb_clear(&t);
+}
+
+static void test_subnet_conflicts(void **state)
+{
+	struct fx *f = *state;
+	struct subnet a, b, c, x;
+	struct vr_err e = {0};
+	int64_t rev;
+
+	mksubnet(&a, "subnet-0a", "a", "10.0.0.0/16", "eth0", "10.0.0.1", NULL);
+	add_subnet(f->s, &a);
+	/* Another family never overlaps, even on the same link. */
+	mksubnet(&b, "subnet-0b", "b", "2001:db8::/64", "eth0", "2001:db8::1", NULL);
+	add_subnet(f->s, &b);
+	mksubnet(&c, "subnet-0c", "c", "10.1.0.0/16", "eth1", "10.1.0.1", NULL);
+	add_subnet(f->s, &c);
+	rev = store_revision(f->s);
+
+	/* Inside a, containing a, equal to a: each overlaps, on any interface. */
+	mksubnet(&x, NULL, "x", "10.0.5.0/24", "eth9", "10.0.5.1", NULL);
+	assert_int_equal(store_subnet_create(f->s, &x, &e), -1);
+	assert_int_equal(e.status, 409);
+	assert_string_equal(e.field, "cidr");
+	assert_non_null(strstr(e.msg, "subnet-0a"));
+	assert_non_null(strstr(e.msg, "10.0.0.0/16"));
+	mksubnet(&x, NULL, "x", "10.0.0.0/8", "eth9", "10.200.0.1", NULL);
+	assert_int_equal(store_subnet_create(f->s, &x, &e), -1);
+	assert_int_equal(e.status, 409);
+	assert_non_null(strstr(e.msg, "subnet-0a"));
+	mksubnet(&x, NULL, "x", "2001:DB8::/64", "eth9", "2001:db8::2", NULL);
+	assert_int_equal(store_subnet_create(f->s, &x, &e), -1);
+	assert_int_equal(e.status, 409);
+	assert_non_null(strstr(e.msg, "subnet-0b"));
+	/* A duplicate name. */
+	mksubnet(&x, NULL, "a", "10.9.0.0/16", "eth9", "10.9.0.1", NULL);
+	assert_int_equal(store_subnet_create(f->s, &x, &e), -1);
+	assert_int_equal(e.status, 409);
+	assert_string_equal(e.field, "name");
+	assert_non_null(strstr(e.msg, "subnet-0a"));
+	/* A replace may keep its own cidr, but not grow into a neighbour's. */
+	snprintf(c.router_ip_text, sizeof(c.router_ip_text), "10.1.0.2");
+	assert_int_equal(store_subnet_replace(f->s, &c, 0, &e), 0);
+	rev = store_revision(f->s);
+	mksubnet(&x, "subnet-0c", "c", "10.0.0.0/15", "eth1", "10.1.0.1", NULL);
+	assert_int_equal(store_subnet_replace(f->s, &x, 0, &e), -1);
+	assert_int_equal(e.status, 409);
+	assert_non_null(strstr(e.msg, "subnet-0a"));
+	mksubnet(&x, "subnet-0c", "b", "10.1.0.0/16", "eth1", "10.1.0.1", NULL);
+	assert_int_equal(store_subnet_replace(f->s, &x, 0, &e), -1);
+	assert_int_equal(e.status, 409);
+	assert_string_equal(e.field, "name");
+	/* Adjacent is not overlapping. */
+	mksubnet(&x, NULL, "d", "10.2.0.0/16", "eth1", "10.2.0.1", NULL);
+	add_subnet(f->s, &x);
+	assert_int_equal(store_revision(f->s), rev + 1);
+}
+
+static void test_subnet_refs_and_idempotence(void **state)
+{
+	struct fx *f = *state;
+	struct subnet a, x;
+	struct route_table t;
+	struct vr_err e = {0};
+	int64_t rev;
+
+	mksubnet(&x, NULL, "a", "10.0.0.0/24", "eth0", "10.0.0.1", "rtb-77");
+	assert_int_equal(store_subnet_create(f->s, &x, &e), -1);
+	assert_int_equal(e.status, 422);
+	assert_string_equal(e.field, "route_table_id");
+	assert_non_null(strstr(e.msg, "rtb-77"));
+	/* Not inside cidr: the model's 422 comes through the store. */
+	mksubnet(&x, NULL, "a", "10.0.0.0/24", "eth0", "10.0.1.1", NULL);
+	assert_int_equal(store_subnet_create(f->s, &x, &e), -1);
+	assert_int_equal(e.status, 422);
+	assert_string_equal(e.field, "router_ip");
+
+	mkrtb(&t, "rtb-0b", "blue", 0, NULL);
+	add_rtb(f->s, &t);
+	mksubnet(&a, "subnet-01", "a", "10.0.0.0/24", "eth0", "10.0.0.1", "rtb-0b");
+	a.description = strdup("d");
+	add_subnet(f->s, &a);
+	rev = store_revision(f->s);
+
+	/* The same id and body again: the stored object, nothing written. */
+	mksubnet(&x, "subnet-01", "a", "10.0.0.0/24", "eth0", "10.0.0.1", "rtb-0b");
+	x.description = strdup("d");
+	assert_int_equal(store_subnet_create(f->s, &x, &e), STORE_EXISTS);
+	assert_string_equal(x.created_at, a.created_at);
+	assert_int_equal(x.rev, a.rev);
+	assert_int_equal(x.table, t.table);
+	model_subnet_clear(&x);
+	/* The same id with another body. */
+	mksubnet(&x, "subnet-01", "a", "10.0.0.0/24", "eth0", "10.0.0.2", "rtb-0b");
+	assert_int_equal(store_subnet_create(f->s, &x, &e), -1);
+	assert_int_equal(e.status, 409);
+	assert_string_equal(e.field, "id");
+	assert_int_equal(store_revision(f->s), rev);
+
+	/* The table is in use by the subnet. */
+	assert_int_equal(store_rtb_delete(f->s, "rtb-0b", 0, &e), -1);
+	assert_int_equal(e.status, 409);
+	assert_non_null(strstr(e.msg, "subnet-01"));
+	assert_non_null(strstr(e.msg, "subnet"));
+	assert_int_equal(store_revision(f->s), rev);
+	assert_int_equal(store_subnet_delete(f->s, "subnet-01", 0, &e), 0);
+	assert_int_equal(store_rtb_delete(f->s, "rtb-0b", 0, &e), 0);
+	model_subnet_clear(&a);
+	model_rtb_clear(&t);
+}
+
+static void test_subnet_lists(void **state)
+{
+	struct fx *f = *state;
+	struct subnet sn, *v = NULL;
+	struct route_table t;
+	struct vr_err e = {0};
+	char name[16], cidr[32], ip[32];
+	size_t n, i;
+	bool more;
+
+	mkrtb(&t, "rtb-0b", "blue", 0, NULL);
+	add_rtb(f->s, &t);
+	for (i = 0; i < 5; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "subnet-0%zu", 5 - i);
+		snprintf(name, sizeof(name), "s%zu", i);
+		snprintf(cidr, sizeof(cidr), "10.%zu.0.0/16", i);
+		snprintf(ip, sizeof(ip), "10.%zu.0.1", i);
+		mksubnet(&sn, id, name, cidr, i % 2 ? "eth1" : "eth0", ip, i < 2 ? "rtb-0b" : NULL);
+		add_subnet(f->s, &sn);
+	}
+	/* Pages in id order. */
+	assert_int_equal(store_subnet_list(f->s, NULL, NULL, NULL, 2, &v, &n, &more, &e), 0);
+	assert_int_equal(n, 2);
+	assert_true(more);
+	assert_string_equal(v[0].id, "subnet-01");
+	assert_string_equal(v[1].id, "subnet-02");
+	model_subnets_free(v, n);
+	assert_int_equal(store_subnet_list(f->s, NULL, NULL, "subnet-04", 2, &v, &n, &more, &e), 0);
+	assert_int_equal(n, 1);
+	assert_false(more);
+	assert_string_equal(v[0].id, "subnet-05");
+	model_subnets_free(v, n);
+	/* Filters, alone and together. i = 0, 1 are in rtb-0b; odd i on eth1. */
+	assert_int_equal(store_subnet_list(f->s, "rtb-0b", NULL, NULL, 100, &v, &n, &more, &e), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].id, "subnet-04");
+	assert_string_equal(v[1].id, "subnet-05");
+	assert_int_equal(v[0].table, t.table);
+	model_subnets_free(v, n);
+	assert_int_equal(store_subnet_list(f->s, NULL, "eth1", NULL, 100, &v, &n, &more, &e), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].id, "subnet-02");
+	assert_string_equal(v[1].id, "subnet-04");
+	model_subnets_free(v, n);
+	assert_int_equal(store_subnet_list(f->s, RTB_MAIN_ID, "eth0", NULL, 100, &v, &n, &more, &e),
+	                 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].id, "subnet-01");
+	assert_string_equal(v[1].id, "subnet-03");
+	model_subnets_free(v, n);
+	assert_int_equal(store_subnet_list(f->s, NULL, "eth7", NULL, 100, &v, &n, &more, &e), 0);
+	assert_int_equal(n, 0);
+	model_subnets_free(v, n);
+	model_rtb_clear(&t);
+}
+
+static void test_subnet_failed_writes_change_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct subnet a, b, x;
+	struct vr_err e = {0};
+	struct settings set = {.fwd_v4 = true};
+	char *before, *after;
+
+	mksubnet(&a, NULL, "a", "10.0.0.0/24", "eth0", "10.0.0.1", NULL);
+	add_subnet(f->s, &a);
+	mksubnet(&b, NULL, "b", "fd00::/64", "eth0", "fd00::1", NULL);
+	add_subnet(f->s, &b);
+	assert_int_equal(store_settings_put(f->s, &set, 0, &e), 0);
+	before = net_snapshot(f->s);
+
+	mksubnet(&x, a.id, "b", "10.0.0.0/24", "eth0", "10.0.0.1", NULL);
+	assert_int_equal(store_subnet_replace(f->s, &x, 0, &e), -1);
+	assert_int_equal(e.status, 409);
+	mksubnet(&x, a.id, "a", "10.0.0.0/24", "eth0", "10.0.0.1", "rtb-99");
+	assert_int_equal(store_subnet_replace(f->s, &x, 0, &e), -1);
+	assert_int_equal(e.status, 422);
+	mksubnet(&x, a.id, "a", "10.0.0.0/24", "eth0", "10.0.0.0", NULL);
+	assert_int_equal(store_subnet_replace(f->s, &x, 0, &e), -1);
+	assert_int_equal(e.status, 422);
+	mksubnet(&x, NULL, "c", "fd00::/48", "eth1", "fd00::2", NULL);
+	assert_int_equal(store_subnet_create(f->s, &x, &e), -1);
+	assert_int_equal(e.status, 409);
+	assert_int_equal(store_subnet_delete(f->s, "subnet-77", 0, &e), -1);
+	assert_int_equal(e.status, 404);
+	set.fwd_v6 = true;
+	assert_int_equal(store_settings_put(f->s, &set, 1, &e), -1);
+	assert_int_equal(e.status, 412);
+
+	after = net_snapshot(f->s);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+}
+
+/* ---- settings ---- */
+
+static void test_settings(void **state)
+{
+	struct fx *f = *state;
+	struct settings set, got;
+	struct vr_err e = {0};
+	int64_t rev = store_revision(f->s);
+	int64_t first;
+
+	/* Before any PUT: unmanaged, defaults, an ETag that is a real revision. */
+	assert_int_equal(store_settings_get(f->s, &got, &e), 0);
+	assert_false(got.managed);
+	assert_false(got.fwd_v4);
+	assert_false(got.fwd_v6);
+	assert_int_equal(got.rev, 1);
+	assert_int_equal(strlen(got.updated_at), 24);
+
+	/* A PUT with a stale If-Match changes nothing. */
+	set = (struct settings){.fwd_v4 = true, .fwd_v6 = false};
+	assert_int_equal(store_settings_put(f->s, &set, got.rev + 5, &e), -1);
+	assert_int_equal(e.status, 412);
+	assert_non_null(strstr(e.msg, "If-Match"));
+	assert_int_equal(store_revision(f->s), rev);
+
+	/* With the right one: managed from now on, the revision bumped. */
+	assert_int_equal(store_settings_put(f->s, &set, got.rev, &e), 0);
+	assert_true(set.managed);
+	assert_int_equal(set.rev, rev + 1);
+	assert_int_equal(store_revision(f->s), rev + 1);
+	first = set.rev;
+	assert_int_equal(store_settings_get(f->s, &got, &e), 0);
+	assert_true(got.managed);
+	assert_true(got.fwd_v4);
+	assert_false(got.fwd_v6);
+	assert_int_equal(got.rev, first);
+	assert_string_equal(got.updated_at, set.updated_at);
+
+	/* Without If-Match; writing the same values is still a write. */
+	set = (struct settings){.fwd_v4 = false, .fwd_v6 = true};
+	assert_int_equal(store_settings_put(f->s, &set, 0, &e), 0);
+	assert_int_equal(set.rev, first + 1);
+	assert_int_equal(store_settings_put(f->s, &set, 0, &e), 0);
+	assert_int_equal(set.rev, first + 2);
+	assert_int_equal(store_settings_put(f->s, &set, first, &e), -1);
+	assert_int_equal(e.status, 412);
+
+	reopen(f);
+	assert_int_equal(store_settings_get(f->s, &got, &e), 0);
+	assert_true(got.managed);
+	assert_false(got.fwd_v4);
+	assert_true(got.fwd_v6);
+	assert_int_equal(got.rev, first + 2);
+}
+
+/* Migration 003 on a database that already has history: no revision bump, a valid ETag. */
+static void test_migrate_003_keeps_revision(void **state)
+{
+	struct fx *f = *state;
+	struct route r;
+	struct settings got;
+	struct vr_err e = {0};
+	char v[64];
+	int64_t rev;
+
+	mkroute(&r, NULL, NULL, "10.1.0.0/16", NULL, "eth0", 0);
+	add_route(f->s, &r);
+	assert_int_equal(store_route_delete(f->s, r.id, 0, &e), 0);
+	rev = store_revision(f->s);
+	assert_true(rev > 1);
+	store_close(f->s);
+	f->s = NULL;
+	raw_exec(f->path, "DROP TABLE subnets; DROP TABLE settings; PRAGMA user_version = 2");
+	reopen(f);
+	raw_query(f->path, "PRAGMA user_version", v, sizeof(v));
+	assert_int_equal(atoi(v), 3);
+	assert_int_equal(store_revision(f->s), rev);
+	assert_int_equal(store_settings_get(f->s, &got, &e), 0);
+	assert_false(got.managed);
+	assert_int_equal(got.rev, rev);
+}
+
+static void test_net_load(void **state)
+{
+	struct fx *f = *state;
+	struct subnet a, b, *v = NULL;
+	struct route_table t;
+	struct settings set = {0};
+	struct vr_err e = {0};
+	int64_t rev = 0;
+	size_t n;
+
+	assert_int_equal(store_net_load(f->s, &v, &n, &set, &rev, &e), 0);
+	assert_null(v);
+	assert_int_equal(n, 0);
+	assert_false(set.managed);
+	assert_int_equal(rev, store_revision(f->s));
+
+	mkrtb(&t, "rtb-0b", "blue", 300, NULL);
+	add_rtb(f->s, &t);
+	mksubnet(&a, "subnet-0a", "a", "192.168.150.0/24", "eth0", "192.168.150.3", "rtb-0b");
+	a.description = strdup("not loaded");
+	add_subnet(f->s, &a);
+	mksubnet(&b, "subnet-0b", "b", "2001:DB8::/64", "eth1", "2001:db8::1", NULL);
+	add_subnet(f->s, &b);
+	set = (struct settings){.fwd_v4 = true, .fwd_v6 = true};
+	assert_int_equal(store_settings_put(f->s, &set, 0, &e), 0);
+
+	memset(&set, 0, sizeof(set));
+	assert_int_equal(store_net_load(f->s, &v, &n, &set, &rev, &e), 0);
+	assert_int_equal(rev, store_revision(f->s));
+	assert_true(set.managed);
+	assert_true(set.fwd_v4);
+	assert_true(set.fwd_v6);
+	assert_int_equal(set.rev, rev);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].id, "subnet-0a");
+	assert_null(v[0].description);
+	assert_int_equal(v[0].table, 300);
+	assert_int_equal(v[0].cidr.addr.family, AF_INET);
+	assert_int_equal(v[0].cidr.len, 24);
+	assert_int_equal(v[0].router_ip.a[3], 3);
+	assert_string_equal(v[0].interface, "eth0");
+	assert_string_equal(v[1].id, "subnet-0b");
+	assert_int_equal(v[1].table, RTB_MAIN_TABLE);
+	assert_int_equal(v[1].cidr.addr.family, AF_INET6);
+	assert_int_equal(v[1].cidr.len, 64);
+	assert_int_equal(v[1].router_ip.a[15], 1);
+	assert_string_equal(v[1].cidr_text, "2001:DB8::/64");
+	model_subnets_free(v, n);
+	model_subnet_clear(&a);
+	model_rtb_clear(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1724,6 +2196,14 @@ int main(void)
 	    T(test_sg_lists),
 	    T(test_sg_failed_writes_change_nothing),
 	    T(test_sg_load),
+	    T(test_subnet_crud),
+	    T(test_subnet_conflicts),
+	    T(test_subnet_refs_and_idempotence),
+	    T(test_subnet_lists),
+	    T(test_subnet_failed_writes_change_nothing),
+	    T(test_settings),
+	    T(test_migrate_003_keeps_revision),
+	    T(test_net_load),
 #undef T
 	};
 

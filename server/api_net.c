@@ -1,0 +1,344 @@
+/* /v1/subnets, /v1/settings and /v1/interfaces: translation between JSON and core/. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "app.h"
+#include "crud.h"
+#include "jsonv.h"
+#include "kernel.h"
+#include "model.h"
+#include "store.h"
+
+#define HTTP_BAD_REQUEST 400
+#define HTTP_UNPROCESSABLE 422
+#define HTTP_UNAVAILABLE 503
+/* The reconciler's status id for the settings object (there is only one). */
+#define SETTINGS_ID "settings"
+
+static const char *const computed_keys[] = {"status", "created_at", "updated_at", NULL};
+
+/* ---- subnets ---- */
+
+static const char *const subnet_keys[] = {"id",        "name",           "cidr",        "interface",
+                                          "router_ip", "route_table_id", "description", NULL};
+static const char *const subnet_filters[] = {"route_table_id", "interface", NULL};
+
+static int subnet_from_json(json_t *body, void *obj, struct vr_err *e)
+{
+	struct subnet *sn = obj;
+
+	snprintf(sn->table_id, sizeof(sn->table_id), "%s", RTB_MAIN_ID);
+	if (jsonv_check_keys(body, subnet_keys, computed_keys, e) ||
+	    jsonv_str(body, "id", sn->id, sizeof(sn->id), NULL, e) ||
+	    jsonv_str(body, "name", sn->name, sizeof(sn->name), NULL, e) ||
+	    jsonv_str(body, "cidr", sn->cidr_text, sizeof(sn->cidr_text), NULL, e) ||
+	    jsonv_str(body, "interface", sn->interface, sizeof(sn->interface), NULL, e) ||
+	    jsonv_str(body, "router_ip", sn->router_ip_text, sizeof(sn->router_ip_text), NULL, e) ||
+	    jsonv_str(body, "route_table_id", sn->table_id, sizeof(sn->table_id), NULL, e) ||
+	    jsonv_strdup(body, "description", &sn->description, DESC_MAX_LEN, e))
+		return -1;
+	return model_subnet_validate(sn, e);
+}
+
+static json_t *subnet_to_json(struct app *app, const void *obj)
+{
+	const struct subnet *sn = obj;
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_string(sn->id));
+	json_object_set_new(o, "name", json_string(sn->name));
+	json_object_set_new(o, "cidr", json_string(sn->cidr_text));
+	json_object_set_new(o, "interface", json_string(sn->interface));
+	json_object_set_new(o, "router_ip", json_string(sn->router_ip_text));
+	json_object_set_new(o, "route_table_id", json_string(sn->table_id));
+	json_object_set_new(o, "description", json_string(sn->description ? sn->description : ""));
+	json_object_set_new(o, "status", crud_status_json(app, sn->id));
+	json_object_set_new(o, "created_at", json_string(sn->created_at));
+	json_object_set_new(o, "updated_at", json_string(sn->updated_at));
+	return o;
+}
+
+static void subnet_clear(void *obj)
+{
+	model_subnet_clear(obj);
+}
+static const char *subnet_id(const void *obj)
+{
+	return ((const struct subnet *)obj)->id;
+}
+static int64_t subnet_rev(const void *obj)
+{
+	return ((const struct subnet *)obj)->rev;
+}
+static int subnet_create(struct app *app, void *obj, struct vr_err *e)
+{
+	return store_subnet_create(app->store, obj, e);
+}
+static int subnet_get(struct app *app, const char *id, void *obj, struct vr_err *e)
+{
+	return store_subnet_get(app->store, id, obj, e);
+}
+static int subnet_replace(struct app *app, void *obj, int64_t if_rev, struct vr_err *e)
+{
+	return store_subnet_replace(app->store, obj, if_rev, e);
+}
+static int subnet_del(struct app *app, const char *id, int64_t if_rev, struct vr_err *e)
+{
+	return store_subnet_delete(app->store, id, if_rev, e);
+}
+static int subnet_list(struct app *app, const char *const *filter, const char *after, size_t limit,
+                       void **items, size_t *n, bool *more, struct vr_err *e)
+{
+	return store_subnet_list(app->store, filter[0], filter[1], after, limit,
+	                         (struct subnet **)items, n, more, e);
+}
+static void subnet_free_list(void *items, size_t n)
+{
+	model_subnets_free(items, n);
+}
+
+const struct crud_resource api_subnets = {
+    .collection = "/v1/subnets",
+    .kind = RECON_SUBNET,
+    .size = sizeof(struct subnet),
+    .from_json = subnet_from_json,
+    .to_json = subnet_to_json,
+    .clear = subnet_clear,
+    .id = subnet_id,
+    .rev = subnet_rev,
+    .create = subnet_create,
+    .get = subnet_get,
+    .replace = subnet_replace,
+    .del = subnet_del,
+    .list = subnet_list,
+    .free_list = subnet_free_list,
+    .filters = subnet_filters,
+};
+
+/* ---- settings ---- */
+
+static const char *const settings_keys[] = {"forwarding", NULL};
+static const char *const settings_computed[] = {"managed", "status", "updated_at", NULL};
+static const char *const forwarding_keys[] = {"ipv4", "ipv6", NULL};
+
+/*
+ * The status is only the reconciler's to report once the settings are
+ * managed; before that nothing is applied, and "pending" would never end.
+ */
+static json_t *settings_to_json(struct app *app, const struct settings *set)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "forwarding",
+	                    json_pack("{s:b, s:b}", "ipv4", set->fwd_v4, "ipv6", set->fwd_v6));
+	json_object_set_new(o, "managed", json_boolean(set->managed));
+	if (set->managed)
+		json_object_set_new(o, "status", crud_status_json(app, SETTINGS_ID));
+	json_object_set_new(o, "updated_at", json_string(set->updated_at));
+	return o;
+}
+
+static void settings_reply(struct app *app, struct http_resp *resp, const struct settings *set)
+{
+	http_json(resp, 200, settings_to_json(app, set));
+	snprintf(resp->etag, sizeof(resp->etag), "\"%lld\"", (long long)set->rev);
+}
+
+/* An error about forwarding.<key>, with that path as its field. */
+static int forwarding_err(struct vr_err *e, int status, const char *key, const char *what)
+{
+	err_set(e, status, "", "forwarding.%s %s", key, what);
+	snprintf(e->field, sizeof(e->field), "forwarding.%s", key);
+	return -1;
+}
+
+/* One required boolean of "forwarding". */
+static int forwarding_flag(json_t *fwd, const char *key, bool *dst, struct vr_err *e)
+{
+	json_t *v = json_object_get(fwd, key);
+
+	if (!v)
+		return forwarding_err(e, HTTP_UNPROCESSABLE, key, "is required (true or false)");
+	if (!json_is_boolean(v))
+		return forwarding_err(e, HTTP_UNPROCESSABLE, key, "must be true or false");
+	*dst = json_is_true(v);
+	return 0;
+}
+
+/* {"forwarding": {"ipv4": bool, "ipv6": bool}}, both required; unknown keys are a 400. */
+static int settings_from_json(json_t *body, struct settings *set, struct vr_err *e)
+{
+	json_t *fwd;
+	const char *key;
+	json_t *v;
+
+	if (!body)
+		return err_set(e, HTTP_BAD_REQUEST, NULL, "a JSON object body is required");
+	if (jsonv_check_keys(body, settings_keys, settings_computed, e))
+		return -1;
+	fwd = json_object_get(body, "forwarding");
+	if (!fwd)
+		return err_set(e, HTTP_UNPROCESSABLE, "forwarding",
+		               "forwarding is required: {\"ipv4\": bool, \"ipv6\": bool}");
+	if (!json_is_object(fwd))
+		return err_set(e, HTTP_UNPROCESSABLE, "forwarding",
+		               "forwarding must be an object {\"ipv4\": bool, \"ipv6\": bool}");
+	json_object_foreach(fwd, key, v)
+	{
+		bool known = false;
+
+		for (const char *const *k = forwarding_keys; *k; k++)
+			known = known || !strcmp(*k, key);
+		if (known)
+			continue;
+		return forwarding_err(e, HTTP_BAD_REQUEST, key,
+		                      "is not a field (forwarding has ipv4 and ipv6)");
+	}
+	if (forwarding_flag(fwd, "ipv4", &set->fwd_v4, e) ||
+	    forwarding_flag(fwd, "ipv6", &set->fwd_v6, e))
+		return -1;
+	return 0;
+}
+
+void api_settings_get(struct http_req *req, struct http_resp *resp)
+{
+	struct settings set;
+	struct vr_err e = {0};
+	int rc;
+
+	pthread_mutex_lock(&req->app->store_lock);
+	rc = store_settings_get(req->app->store, &set, &e);
+	pthread_mutex_unlock(&req->app->store_lock);
+	if (rc) {
+		http_problem(resp, &e);
+		return;
+	}
+	settings_reply(req->app, resp, &set);
+}
+
+void api_settings_put(struct http_req *req, struct http_resp *resp)
+{
+	struct app *app = req->app;
+	struct settings set = {0};
+	struct vr_err e = {0};
+	int64_t if_rev = http_if_match_rev(req->if_match);
+	int rc;
+
+	if (if_rev < 0) {
+		http_problemf(resp, 412, NULL, "If-Match %s does not match the current ETag",
+		              req->if_match);
+		return;
+	}
+	if (settings_from_json(req->body, &set, &e)) {
+		http_problem(resp, &e);
+		return;
+	}
+	pthread_mutex_lock(&app->store_lock);
+	rc = store_settings_put(app->store, &set, if_rev, &e);
+	if (!rc)
+		crud_kick(app, set.rev, RECON_SETTINGS, SETTINGS_ID);
+	pthread_mutex_unlock(&app->store_lock);
+	if (rc) {
+		http_problem(resp, &e);
+		return;
+	}
+	crud_wait(app, set.rev);
+	settings_reply(app, resp, &set);
+}
+
+/* ---- interfaces ---- */
+
+static int link_cmp(const void *a, const void *b)
+{
+	const struct klink *x = a, *y = b;
+
+	return (x->ifindex > y->ifindex) - (x->ifindex < y->ifindex);
+}
+
+static const char *link_state(const struct klink *l)
+{
+	if (!l->up)
+		return "down";
+	return l->lower_up ? "up" : "lower-down";
+}
+
+/* The subnet on link name whose cidr holds addr: the one that put it there, or would. */
+static const char *subnet_of(const struct subnet *subs, size_t ns, const char *name,
+                             const struct ipaddr *addr)
+{
+	for (size_t i = 0; i < ns; i++)
+		if (!strcmp(subs[i].interface, name) && cidr_contains(&subs[i].cidr, addr))
+			return subs[i].id;
+	return NULL;
+}
+
+static json_t *link_to_json(const struct klink *l, const struct subnet *subs, size_t ns)
+{
+	json_t *addrs = json_array();
+	char text[CIDR_STR_MAX];
+	char name[sizeof(l->name) + 1];
+	const char *sid;
+
+	/* Copied so a name that fills the field still ends. */
+	snprintf(name, sizeof(name), "%.*s", (int)sizeof(l->name), l->name);
+	for (size_t j = 0; j < l->naddrs; j++) {
+		cidr_format_prefix(&l->addrs[j], text, sizeof(text));
+		sid = subnet_of(subs, ns, name, &l->addrs[j].addr);
+		json_array_append_new(addrs, json_pack("{s:s, s:o}", "address", text, "subnet_id",
+		                                       sid ? json_string(sid) : json_null()));
+	}
+	return json_pack("{s:i, s:s, s:s, s:o, s:I, s:o}", "index", l->ifindex, "name", name,
+	                 "state", link_state(l), "mac",
+	                 l->mac[0] ? json_string(l->mac) : json_null(), "mtu", (json_int_t)l->mtu,
+	                 "addresses", addrs);
+}
+
+void api_interfaces_list(struct http_req *req, struct http_resp *resp)
+{
+	static const char *const no_params[] = {NULL};
+	struct app *app = req->app;
+	struct klink *links = NULL;
+	struct subnet *subs = NULL;
+	size_t nl = 0, ns = 0;
+	struct vr_err e = {0};
+	bool more = false;
+	json_t *items;
+	int rc;
+
+	if (http_req_check_query(req, no_params, &e)) {
+		http_problem(resp, &e);
+		return;
+	}
+	if (!app->links_list) {
+		http_problemf(
+		    resp, HTTP_UNAVAILABLE, NULL,
+		    "this vrouterd runs without a kernel adapter: links cannot be listed");
+		return;
+	}
+	rc = app->links_list(app->query_ctx, &links, &nl);
+	if (rc < 0) {
+		http_problemf(resp, HTTP_UNAVAILABLE, NULL, "listing the links failed: %s",
+		              strerror(-rc));
+		return;
+	}
+	pthread_mutex_lock(&app->store_lock);
+	rc = store_subnet_list(app->store, NULL, NULL, NULL, SIZE_MAX, &subs, &ns, &more, &e);
+	pthread_mutex_unlock(&app->store_lock);
+	if (rc) {
+		http_problem(resp, &e);
+		goto out;
+	}
+	if (nl > 1)
+		qsort(links, nl, sizeof(*links), link_cmp);
+	items = json_array();
+	for (size_t i = 0; i < nl; i++)
+		json_array_append_new(items, link_to_json(&links[i], subs, ns));
+	/* One page, always: "next" only for the shape every collection has. */
+	http_json(resp, 200, json_pack("{s:o, s:n}", "items", items, "next"));
+out:
+	model_subnets_free(subs, ns);
+	if (app->links_free)
+		app->links_free(links, nl);
+}
