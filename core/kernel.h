@@ -130,6 +130,9 @@ struct klink {
  * Not thread-safe: one thread (the reconciler) drives one kernel_ops; code on
  * another thread that needs the kernel opens its own with nl_kernel_open.
  */
+struct sgc;
+struct sgc_batch;
+
 struct kernel_ops {
 	void *ctx;
 	/* All routes carrying VR_RTPROT, every table, both families. *out is malloc'd. */
@@ -182,6 +185,22 @@ struct kernel_ops {
 	 * family) or that a policy rule points to; sorted, distinct, malloc'd.
 	 */
 	int (*tables_in_use)(void *ctx, uint32_t **out, size_t *n);
+
+	/*
+	 * nftables, table inet vrouter (nft.c; nft_attach fills these). NULL
+	 * when not attached: security groups then stay pending.
+	 */
+	void *nft;
+	/* Send one batch, every ack read; on failure *failed is the refused message (1..n). */
+	int (*nft_send)(void *nft, const struct sgc_batch *b, size_t *failed, char *why,
+			size_t len);
+	/* 0 when the kernel holds exactly c, 1 when it differs (why says how), -errno. */
+	int (*nft_check)(void *nft, const struct sgc *c, char *why, size_t len);
+	/* Delete the table if it exists (0 when absent afterwards). */
+	int (*nft_delete)(void *nft, char *why, size_t len);
+	int (*nft_events_fd)(void *nft);
+	/* True when someone else changed the table or notifications were lost. */
+	bool (*nft_events_drain)(void *nft);
 };
 
 /* The libnl-backed kernel for the current network namespace. */

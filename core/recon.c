@@ -16,6 +16,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "plan.h"
+#include "sgc.h"
 #include "store.h"
 
 /* After a notification, wait this long for more before resyncing: link flaps come in bursts. */
@@ -63,12 +64,16 @@ struct recon {
 	size_t nqueue, capqueue;
 	struct idmap *routes; /* id -> struct rentry*; written by the thread under lock */
 	struct idmap *net;    /* subnet ids and "settings" -> struct ostatus* */
+	struct idmap *sg;     /* group and rule ids -> struct ostatus* */
 	struct recon_stats stats;
 
 	/* The thread's own. */
 	struct store *store;
 	struct kernel_ops k;
 	int resync_ms;
+	uint16_t api_port;
+	uint32_t nft_flags;     /* SGC_TABLE_FLAGS, or 0 once the kernel refused them */
+	struct sgc *sg_applied; /* what table inet vrouter holds; NULL = unknown */
 };
 
 static int64_t now_us(void)
@@ -633,6 +638,192 @@ out:
 	return ret;
 }
 
+/* Mark every group and rule of the loaded state with one status, in a fresh map. */
+static struct idmap *sg_statuses(const struct security_group *g, size_t ng,
+				 const struct sg_rule *rl, size_t nr, const char *bad_group,
+				 const char *why, bool all_failed)
+{
+	struct idmap *m = idmap_new();
+
+	if (!m)
+		return NULL;
+	for (size_t i = 0; i < ng; i++) {
+		bool bad = all_failed || (bad_group && !strcmp(bad_group, g[i].id));
+
+		if (ostatus_put(m, g[i].id, g[i].rev, bad ? OBJ_FAILED : OBJ_ACTIVE,
+				bad ? why : NULL))
+			goto oom;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		bool bad = all_failed || (bad_group && !strcmp(bad_group, rl[i].group_id));
+
+		if (ostatus_put(m, rl[i].id, rl[i].rev, bad ? OBJ_FAILED : OBJ_ACTIVE,
+				bad ? why : NULL))
+			goto oom;
+	}
+	return m;
+oom:
+	idmap_free_with(m, ostatus_free);
+	return NULL;
+}
+
+/*
+ * Send the batch that turns the kernel into c: the smallest update from what
+ * was applied, or the full atomic replacement when the applied state is
+ * unknown or the update was refused. Returns 0 or -errno with why, and origin
+ * (the group the refused message was for, "" when shared).
+ */
+static int sg_send(struct recon *r, const struct sgc *c, char *why, size_t len, char *origin,
+		   size_t olen)
+{
+	struct sgc_batch *b = NULL;
+	size_t failed = 0;
+	int rc;
+
+	origin[0] = '\0';
+	rc = r->sg_applied ? sgc_batch_update(r->sg_applied, c, &b) : sgc_batch_full(c, &b);
+	if (rc) {
+		snprintf(why, len, "building the nftables batch: %s", strerror(-rc));
+		return rc;
+	}
+	rc = r->k.nft_send(r->k.nft, b, &failed, why, len);
+	if (rc && !sgc_batch_is_full(b)) {
+		/* The kernel was not what we thought: replace it whole, atomically. */
+		log_warnx("incremental nftables update refused (%s); replacing the table", why);
+		sgc_batch_free(b);
+		b = NULL;
+		rc = sgc_batch_full(c, &b);
+		if (rc) {
+			snprintf(why, len, "building the nftables batch: %s", strerror(-rc));
+			return rc;
+		}
+		rc = r->k.nft_send(r->k.nft, b, &failed, why, len);
+	}
+	if (rc && failed)
+		snprintf(origin, olen, "%s", sgc_batch_msg_origin(b, failed));
+	sgc_batch_free(b);
+	return rc;
+}
+
+/*
+ * Security groups: compile the whole desired state (pure and fast) and send
+ * the difference to nftables. check_kernel: read the table back first and
+ * rebuild it if someone changed it (drift). Returns 0, 1 (some object
+ * failed), -1 (could not run).
+ */
+static int sync_sg(struct recon *r, bool check_kernel, int64_t *rev_out, char *err, size_t errlen)
+{
+	struct security_group *g = NULL;
+	struct sg_rule *rl = NULL;
+	size_t ng = 0, nr = 0;
+	struct sgc *c = NULL;
+	struct idmap *st = NULL;
+	struct vr_err e = {0};
+	char why[REASON_MAX] = "", origin[ID_MAX] = "";
+	int64_t rev = 0;
+	bool repaired = false;
+	int ret = -1, rc;
+
+	if (store_sg_load(r->store, &g, &ng, &rl, &nr, &rev, &e)) {
+		snprintf(err, errlen, "reading security groups: %s", e.msg);
+		goto out;
+	}
+	if (!r->k.nft_send) {
+		/* No nftables here (unit tests with a fake kernel): objects stay pending. */
+		*rev_out = rev;
+		ret = 0;
+		goto out;
+	}
+	for (;;) {
+		struct sgc_input in = {.groups = g,
+				       .ngroups = ng,
+				       .rules = rl,
+				       .nrules = nr,
+				       .api_port = r->api_port,
+				       .table_flags = r->nft_flags};
+
+		rc = sgc_compile(&in, &c, why, sizeof(why));
+		if (rc) {
+			snprintf(err, errlen, "compiling security groups: %s", why);
+			goto out;
+		}
+		if (check_kernel && r->sg_applied) {
+			rc = r->k.nft_check(r->k.nft, r->sg_applied, why, sizeof(why));
+			if (rc != 0) {
+				if (rc == 1) {
+					log_info("table inet vrouter was changed by someone else (%s); "
+						 "rebuilding it",
+						 why);
+					repaired = true;
+				}
+				sgc_free(r->sg_applied);
+				r->sg_applied = NULL;
+			}
+			check_kernel = false;
+		}
+		if (r->sg_applied && sgc_equal(r->sg_applied, c))
+			rc = 0;
+		else if (sgc_empty(c) && !r->sg_applied)
+			/* Nothing to enforce: the table must not exist (a previous run may have
+			 * left it). When it is absent this changes nothing. */
+			rc = r->k.nft_delete(r->k.nft, why, sizeof(why));
+		else
+			rc = sg_send(r, c, why, sizeof(why), origin, sizeof(origin));
+		if (rc == -EOPNOTSUPP && r->nft_flags) {
+			/* A kernel without NFT_TABLE_F_PERSIST: an unowned table, kept by repair. */
+			log_warnx("kernel refused nftables table flags (%s); using an unowned table",
+				  why);
+			r->nft_flags = 0;
+			sgc_free(c);
+			c = NULL;
+			continue;
+		}
+		break;
+	}
+	if (rc == 0) {
+		sgc_free(r->sg_applied);
+		r->sg_applied = c;
+		c = NULL;
+		st = sg_statuses(g, ng, rl, nr, NULL, NULL, false);
+	} else {
+		/* nftables transactions are all-or-nothing: the old guard is still in place. */
+		char reason[REASON_MAX];
+
+		snprintf(reason, sizeof(reason), "nftables refused the change: %s", why);
+		st = sg_statuses(g, ng, rl, nr, origin[0] ? origin : NULL, reason, !origin[0]);
+		log_warnx("security groups not applied: %s", why);
+	}
+	if (!st) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	{
+		size_t sets = 0, chains = 0, counters = 0, elems = 0;
+		bool none = sgc_empty(r->sg_applied);
+
+		if (!none)
+			sgc_counts(r->sg_applied, &sets, &chains, &counters, &elems);
+		pthread_mutex_lock(&r->lock);
+		idmap_free_with(r->sg, ostatus_free);
+		r->sg = st;
+		st = NULL;
+		r->stats.nft_objects = none ? 0 : sets + chains + counters + elems;
+		r->stats.drift_repairs_nft += repaired && rc == 0;
+		pthread_mutex_unlock(&r->lock);
+		metrics_owned(MK_NFTABLES, none ? 0 : sets + chains + counters + elems);
+		if (repaired && rc == 0)
+			metrics_drift_repair(MK_NFTABLES, 1);
+	}
+	*rev_out = rev;
+	ret = rc == 0 ? 0 : 1;
+out:
+	sgc_free(c);
+	idmap_free_with(st, ostatus_free);
+	model_sgs_free(g, ng);
+	model_sg_rules_free(rl, nr);
+	return ret;
+}
+
 /* Record a pass's outcome. rc as sync_full; rev the revision it reached (0 = unchanged). */
 static void record(struct recon *r, int rc, int64_t rev, double ms, const char *err)
 {
@@ -663,25 +854,37 @@ static void record(struct recon *r, int rc, int64_t rev, double ms, const char *
 		log_debug("applied revision %lld in %.2f ms", (long long)rev, ms);
 }
 
+/* Combine one part's outcome into the pass's: the worst wins, with its words. */
+static void combine(int *rc, int64_t *rev, char *err, size_t len, int prc, int64_t prev,
+		    const char *perr)
+{
+	if (prc < 0 || (*rc >= 0 && prc > *rc)) {
+		*rc = prc;
+		snprintf(err, len, "%s", perr);
+	}
+	if (prev < *rev)
+		*rev = prev;
+}
+
 /*
  * Everything: subnets and settings first (a route's gateway may need a
- * subnet's address), then routes. The revision reached is the lower of the
- * two reads, so a write that landed between them is applied again later.
+ * subnet's address), then routes, then security groups. The revision
+ * reached is the lowest of the reads, so a write that landed between them
+ * is applied again later. check_nft: also read the nftables table back.
  */
-static int run_full(struct recon *r)
+static int run_full(struct recon *r, bool check_nft)
 {
-	char err[REASON_MAX] = "", err2[REASON_MAX] = "";
-	int64_t t0 = now_us(), rev_net = 0, rev = 0;
-	int rc_net = sync_net(r, &rev_net, err, sizeof(err));
-	int rc = sync_full(r, &rev, err2, sizeof(err2));
+	char err[REASON_MAX] = "", perr[REASON_MAX] = "";
+	int64_t t0 = now_us(), rev = INT64_MAX, prev = 0;
+	int rc = 0, prc;
 
-	if (rc_net < 0 || (rc >= 0 && rc_net > rc)) {
-		rc = rc_net;
-		snprintf(err2, sizeof(err2), "%s", err);
-	}
-	if (rev_net < rev)
-		rev = rev_net;
-	record(r, rc, rev, (double)(now_us() - t0) / 1000.0, err2);
+	prc = sync_net(r, &prev, perr, sizeof(perr));
+	combine(&rc, &rev, err, sizeof(err), prc, prev, perr);
+	prc = sync_full(r, &prev, perr, sizeof(perr));
+	combine(&rc, &rev, err, sizeof(err), prc, prev, perr);
+	prc = sync_sg(r, check_nft, &prev, perr, sizeof(perr));
+	combine(&rc, &rev, err, sizeof(err), prc, prev, perr);
+	record(r, rc, rc < 0 ? 0 : rev, (double)(now_us() - t0) / 1000.0, err);
 	return rc;
 }
 
@@ -697,6 +900,17 @@ static bool run_changes(struct recon *r, struct change *q, size_t n)
 
 		switch (q[i].kind) {
 		case RECON_ROUTE: rc = sync_route(r, q[i].id); break;
+		case RECON_SG:
+		case RECON_SG_RULE: {
+			char err[REASON_MAX] = "";
+			int64_t rev = 0;
+
+			/* Small enough to recompile whole; the kernel gets only the difference. */
+			rc = sync_sg(r, false, &rev, err, sizeof(err));
+			if (rc < 0)
+				return true;
+			break;
+		}
 		default:
 			rc = 2; /* table renumbering and the like touch many routes */
 			break;
@@ -713,10 +927,13 @@ static void *recon_main(void *arg)
 	struct recon *r = arg;
 	int64_t next_resync = 0, debounce_at = -1;
 	int efd = r->k.events_fd(r->k.ctx);
+	int nfd = r->k.nft_events_fd ? r->k.nft_events_fd(r->k.nft) : -1;
+	bool check_nft = true; /* read the table back on the first pass */
 
 	for (;;) {
-		struct pollfd pfd[2] = {{.fd = r->wake_fd, .events = POLLIN},
-		                        {.fd = efd, .events = POLLIN}};
+		struct pollfd pfd[3] = {{.fd = r->wake_fd, .events = POLLIN},
+		                        {.fd = efd, .events = POLLIN},
+		                        {.fd = nfd, .events = POLLIN}};
 		int64_t now = now_ms(), deadline = next_resync;
 		struct change *q = NULL;
 		size_t nq = 0;
@@ -726,7 +943,7 @@ static void *recon_main(void *arg)
 		if (debounce_at >= 0 && debounce_at < deadline)
 			deadline = debounce_at;
 		timeout = deadline > now ? (int)(deadline - now) : 0;
-		if (poll(pfd, efd >= 0 ? 2 : 1, timeout) < 0 && errno != EINTR) {
+		if (poll(pfd, 3, timeout) < 0 && errno != EINTR) {
 			log_warn("reconciler poll");
 			usleep(100 * 1000);
 		}
@@ -739,6 +956,11 @@ static void *recon_main(void *arg)
 		if (efd >= 0 && (pfd[1].revents & POLLIN) && r->k.events_drain(r->k.ctx) &&
 		    debounce_at < 0)
 			debounce_at = now_ms() + RECON_DEBOUNCE_MS;
+		if (nfd >= 0 && (pfd[2].revents & POLLIN) && r->k.nft_events_drain(r->k.nft)) {
+			check_nft = true;
+			if (debounce_at < 0)
+				debounce_at = now_ms() + RECON_DEBOUNCE_MS;
+		}
 
 		pthread_mutex_lock(&r->lock);
 		if (r->stop) {
@@ -765,14 +987,18 @@ static void *recon_main(void *arg)
 			 * A pass that could not run is retried soon; failed objects wait
 			 * for a link or address change, or the next periodic resync.
 			 */
-			next_resync = now_ms() + (run_full(r) < 0 ? RECON_RETRY_MS : r->resync_ms);
+			bool periodic = now >= next_resync;
+			int rc = run_full(r, check_nft || periodic);
+
+			next_resync = now_ms() + (rc < 0 ? RECON_RETRY_MS : r->resync_ms);
+			check_nft = false;
 		}
 	}
 	return NULL;
 }
 
-int recon_start(const char *db_path, const struct kernel_ops *k, int resync_ms, struct recon **out,
-                struct vr_err *e)
+int recon_start(const char *db_path, const struct kernel_ops *k, int resync_ms, uint16_t api_port,
+		struct recon **out, struct vr_err *e)
 {
 	pthread_condattr_t ca;
 	struct recon *r;
@@ -791,8 +1017,11 @@ int recon_start(const char *db_path, const struct kernel_ops *k, int resync_ms, 
 	r->resync_ms = resync_ms > 0 ? resync_ms : 30000;
 	r->routes = idmap_new();
 	r->net = idmap_new();
+	r->sg = idmap_new();
+	r->nft_flags = SGC_TABLE_FLAGS;
+	r->api_port = api_port;
 	r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (!r->routes || !r->net || r->wake_fd < 0) {
+	if (!r->routes || !r->net || !r->sg || r->wake_fd < 0) {
 		rc = -ENOMEM;
 		err_set(e, 500, NULL, "reconciler set-up: %s", strerror(errno));
 		goto fail;
@@ -834,6 +1063,8 @@ void recon_stop(struct recon *r)
 	store_close(r->store);
 	idmap_free_with(r->routes, rentry_free);
 	idmap_free_with(r->net, ostatus_free);
+	idmap_free_with(r->sg, ostatus_free);
+	sgc_free(r->sg_applied);
 	free(r->queue);
 	pthread_cond_destroy(&r->applied);
 	pthread_mutex_destroy(&r->lock);
@@ -907,6 +1138,8 @@ void recon_status(struct recon *r, const char *id, struct obj_status *out)
 	} else {
 		const struct ostatus *o = idmap_get(r->net, id);
 
+		if (!o)
+			o = idmap_get(r->sg, id);
 		if (o) {
 			out->state = o->state;
 			if (o->reason)

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 #include "http.h"
 #include "kernel.h"
 #include "log.h"
+#include "nft.h"
 #include "recon.h"
 #include "store.h"
 #include "version.h"
@@ -163,6 +166,8 @@ int main(int argc, char **argv)
 	struct kernel_ops k = {0};
 	struct query_kernel qk = {.lock = PTHREAD_MUTEX_INITIALIZER};
 	bool k_open = false, qk_open = false;
+	uint16_t api_port = 0;
+	char why[512];
 	struct http_server *http = NULL;
 	struct vr_err e = {0};
 	sigset_t sigs;
@@ -221,6 +226,9 @@ int main(int argc, char **argv)
 			fprintf(stderr, "vrouterd: --listen: %s\n", e.msg);
 			return 2;
 		}
+		/* The port `local` security groups must never block. */
+		api_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+							  : ((struct sockaddr_in *)&ss)->sin_port);
 	}
 	if (!token_file) {
 		char tmp[PATH_MAX];
@@ -258,6 +266,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	k_open = true;
+	rc = nft_attach(&k, why, sizeof(why));
+	if (rc) {
+		log_error("nftables: %s", why);
+		goto out;
+	}
 	rc = nl_kernel_open(&qk.k);
 	if (rc) {
 		log_error("netlink: %s", strerror(-rc));
@@ -268,7 +281,7 @@ int main(int argc, char **argv)
 	app.links_free = kernel_links_free;
 	app.tables_in_use = query_tables;
 	app.query_ctx = &qk;
-	if (recon_start(db, &k, (int)resync_s * 1000, &app.recon, &e)) {
+	if (recon_start(db, &k, (int)resync_s * 1000, api_port, &app.recon, &e)) {
 		log_error("reconciler: %s", e.msg);
 		goto out;
 	}
@@ -284,6 +297,7 @@ int main(int argc, char **argv)
 out:
 	http_stop(http);
 	recon_stop(app.recon);
+	nft_detach(&k);
 	if (k_open)
 		nl_kernel_close(&k);
 	if (qk_open)

@@ -1,0 +1,734 @@
+#include "nft.h"
+
+#include "kernel.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/object.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "log.h"
+
+#define RBUF_SIZE (64 * 1024)        /* one netlink read: a dump part or an ack */
+#define REQ_BUF_SIZE 4096            /* one GET request */
+#define REPLY_WAIT_MS 5000           /* a GET that gets no answer in this long failed */
+#define ACK_WAIT_MS 1000             /* acks are queued before sendmsg returns; margin */
+#define ACK_ROOM 2048                /* receive buffer per expected ack (skb truesize) */
+#define BUF_BASE (256 * 1024)        /* socket buffers never shrink below this */
+#define BUF_MAX (256 * 1024 * 1024)  /* nor grow beyond this */
+#define MON_RCVBUF (8 * 1024 * 1024) /* notifications of a large rebuild of our own */
+
+struct nft {
+	struct mnl_socket *cmd; /* batches and GETs; owns the table */
+	struct mnl_socket *mon; /* NFNLGRP_NFTABLES */
+	uint32_t portid;
+	uint32_t seq;
+	int sndbuf, rcvbuf; /* what we last asked for on cmd */
+	char *rbuf;
+};
+
+static int set_buf(struct mnl_socket *nl, int opt, int force_opt, int *cur, size_t want)
+{
+	int fd = mnl_socket_get_fd(nl), v;
+
+	if (want > BUF_MAX)
+		want = BUF_MAX;
+	if (want < BUF_BASE)
+		want = BUF_BASE;
+	if (cur && (size_t)*cur >= want)
+		return 0;
+	v = (int)want;
+	/* FORCE passes the rmem/wmem_max limits; it needs CAP_NET_ADMIN, which we have. */
+	if (setsockopt(fd, SOL_SOCKET, force_opt, &v, sizeof(v)) &&
+	    setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v)))
+		return -errno;
+	if (cur)
+		*cur = v;
+	return 0;
+}
+
+void nft_close(struct nft *n)
+{
+	if (!n)
+		return;
+	if (n->cmd)
+		mnl_socket_close(n->cmd);
+	if (n->mon)
+		mnl_socket_close(n->mon);
+	free(n->rbuf);
+	free(n);
+}
+
+int nft_open(struct nft **out, char *why, size_t len)
+{
+	struct nft *n = calloc(1, sizeof(*n));
+	int one = 1, grp = NFNLGRP_NFTABLES, rc;
+
+	*out = NULL;
+	if (!n || !(n->rbuf = malloc(RBUF_SIZE))) {
+		free(n);
+		snprintf(why, len, "out of memory");
+		return -ENOMEM;
+	}
+	n->cmd = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	if (!n->cmd || mnl_socket_bind(n->cmd, 0, MNL_SOCKET_AUTOPID) < 0) {
+		rc = -errno;
+		snprintf(why, len, "nftables socket: %s", strerror(errno));
+		goto fail;
+	}
+	n->portid = mnl_socket_get_portid(n->cmd);
+	/* Extended acks carry the kernel's words; capped acks keep the ack flood small. */
+	mnl_socket_setsockopt(n->cmd, NETLINK_EXT_ACK, &one, sizeof(one));
+	mnl_socket_setsockopt(n->cmd, NETLINK_CAP_ACK, &one, sizeof(one));
+	set_buf(n->cmd, SO_SNDBUF, SO_SNDBUFFORCE, &n->sndbuf, BUF_BASE);
+	set_buf(n->cmd, SO_RCVBUF, SO_RCVBUFFORCE, &n->rcvbuf, BUF_BASE);
+
+	n->mon = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (!n->mon || mnl_socket_bind(n->mon, 0, MNL_SOCKET_AUTOPID) < 0 ||
+	    mnl_socket_setsockopt(n->mon, NETLINK_ADD_MEMBERSHIP, &grp, sizeof(grp)) < 0) {
+		rc = -errno;
+		snprintf(why, len, "nftables notification socket: %s", strerror(errno));
+		goto fail;
+	}
+	set_buf(n->mon, SO_RCVBUF, SO_RCVBUFFORCE, NULL, MON_RCVBUF);
+	n->seq = (uint32_t)time(NULL);
+	*out = n;
+	return 0;
+fail:
+	nft_close(n);
+	return rc ? rc : -EIO;
+}
+
+uint32_t nft_portid(const struct nft *n)
+{
+	return n->portid;
+}
+
+int nft_events_fd(const struct nft *n)
+{
+	return mnl_socket_get_fd(n->mon);
+}
+
+/* Throw away anything left on the command socket (a late answer to an earlier request). */
+static void drain_stale(struct nft *n)
+{
+	int fd = mnl_socket_get_fd(n->cmd);
+
+	for (;;) {
+		ssize_t r = recv(fd, n->rbuf, RBUF_SIZE, MSG_DONTWAIT);
+
+		if (r == 0 || (r < 0 && errno != EINTR && errno != ENOBUFS))
+			break;
+	}
+}
+
+/* recv with a deadline: > 0 bytes, or -errno (-ETIMEDOUT). */
+static ssize_t recv_wait(struct nft *n, int timeout_ms)
+{
+	int fd = mnl_socket_get_fd(n->cmd);
+
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t r = recv(fd, n->rbuf, RBUF_SIZE, MSG_DONTWAIT);
+		int pr;
+
+		if (r >= 0)
+			return r;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		pr = poll(&p, 1, timeout_ms);
+		if (pr < 0 && errno != EINTR)
+			return -errno;
+		if (pr == 0)
+			return -ETIMEDOUT;
+	}
+}
+
+/* The kernel's extended-ack message, if the ack carries one, as " (text)". */
+static void extack(const struct nlmsghdr *nlh, char *out, size_t len)
+{
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+	size_t off = sizeof(*e);
+
+	out[0] = '\0';
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return;
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		off += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
+	if (off >= nlh->nlmsg_len - NLMSG_HDRLEN)
+		return;
+	mnl_attr_for_each(a, nlh, off)
+	{
+		if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG &&
+		    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0)
+			snprintf(out, len, " (%s)", mnl_attr_get_str(a));
+	}
+}
+
+int nft_send(struct nft *n, const struct sgc_batch *b, size_t *failed, char *why, size_t len)
+{
+	size_t blen, nm = sgc_batch_nmsgs(b), got = 0, bad = 0;
+	const void *data = sgc_batch_data(b, &blen);
+	struct nlmsghdr *nlh;
+	char *buf = NULL, ext[256] = "", bext[256] = "";
+	int err = 0, batch_err = 0, rc = 0, left;
+	bool lost = false;
+	uint32_t base;
+
+	*failed = 0;
+	why[0] = '\0';
+	if (!nm)
+		return 0;
+	buf = malloc(blen);
+	if (!buf) {
+		snprintf(why, len, "out of memory");
+		return -ENOMEM;
+	}
+	memcpy(buf, data, blen);
+	base = n->seq;
+	n->seq += (uint32_t)nm + 2;
+	if (blen > INT_MAX) {
+		free(buf);
+		snprintf(why, len, "nftables batch of %zu bytes is too large", blen);
+		return -EMSGSIZE;
+	}
+	left = (int)blen;
+	for (nlh = (struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, left);
+	     nlh = mnl_nlmsg_next(nlh, &left))
+		nlh->nlmsg_seq += base;
+
+	/* The whole transaction goes in one sendmsg; every ack must fit before we read. */
+	set_buf(n->cmd, SO_SNDBUF, SO_SNDBUFFORCE, &n->sndbuf, blen + BUF_BASE);
+	set_buf(n->cmd, SO_RCVBUF, SO_RCVBUFFORCE, &n->rcvbuf, nm * ACK_ROOM + BUF_BASE);
+	drain_stale(n);
+	if (mnl_socket_sendto(n->cmd, buf, blen) < 0) {
+		rc = -errno;
+		snprintf(why, len, "sending %zu nftables message(s): %s", nm, strerror(errno));
+		goto out;
+	}
+
+	while (got < nm) {
+		ssize_t r = recv(mnl_socket_get_fd(n->cmd), n->rbuf, RBUF_SIZE, MSG_DONTWAIT);
+		int rl;
+
+		if (r < 0) {
+			struct pollfd p = {.fd = mnl_socket_get_fd(n->cmd), .events = POLLIN};
+
+			if (errno == EINTR)
+				continue;
+			if (errno == ENOBUFS) {
+				lost = true;
+				continue;
+			}
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				rc = -errno;
+				snprintf(why, len, "reading nftables acks: %s", strerror(errno));
+				goto out;
+			}
+			/* A batch-level failure (e.g. -ENOMEM) may be the only answer. */
+			if (batch_err || lost || poll(&p, 1, ACK_WAIT_MS) <= 0)
+				break;
+			continue;
+		}
+		rl = (int)r;
+		for (nlh = (struct nlmsghdr *)n->rbuf; mnl_nlmsg_ok(nlh, rl);
+		     nlh = mnl_nlmsg_next(nlh, &rl)) {
+			const struct nlmsgerr *e;
+			uint32_t idx = nlh->nlmsg_seq - base;
+
+			if (nlh->nlmsg_type != NLMSG_ERROR ||
+			    nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(*e))
+				continue;
+			e = mnl_nlmsg_get_payload(nlh);
+			if (idx >= 1 && idx <= nm) {
+				got++;
+				if (e->error && !err) {
+					err = e->error;
+					bad = idx;
+					extack(nlh, ext, sizeof(ext));
+				}
+			} else if (idx == 0 || idx == nm + 1) {
+				if (e->error && !batch_err) {
+					batch_err = e->error;
+					extack(nlh, bext, sizeof(bext));
+				}
+			}
+		}
+	}
+	if (err) {
+		const char *origin = sgc_batch_msg_origin(b, bad);
+
+		*failed = bad;
+		rc = err;
+		snprintf(why, len, "nftables refused to %s%s%s: %s%s", sgc_batch_msg_what(b, bad),
+		         origin[0] ? " for " : "", origin, strerror(-err), ext);
+	} else if (batch_err) {
+		rc = batch_err;
+		snprintf(why, len, "nftables refused the transaction: %s%s", strerror(-batch_err),
+		         bext);
+	} else if (lost || got < nm) {
+		rc = lost ? -ENOBUFS : -ETIMEDOUT;
+		snprintf(why, len, "%zu of %zu nftables acks %s: outcome unknown", nm - got, nm,
+		         lost ? "lost" : "missing");
+	}
+out:
+	free(buf);
+	return rc;
+}
+
+/* Send one GET and feed each answer to cb until the ack or the dump's end. */
+static int request(struct nft *n, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	uint32_t seq = nlh->nlmsg_seq;
+
+	drain_stale(n);
+	if (mnl_socket_sendto(n->cmd, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		ssize_t r = recv_wait(n, REPLY_WAIT_MS);
+		int rc;
+
+		if (r < 0)
+			return (int)r;
+		rc = mnl_cb_run(n->rbuf, (size_t)r, seq, n->portid, cb, data);
+		if (rc < 0)
+			return errno ? -errno : -EIO;
+		if (rc == MNL_CB_STOP)
+			return 0;
+	}
+}
+
+static int table_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nft_table_info *info = data;
+	struct nftnl_table *t = nftnl_table_alloc();
+
+	if (!t)
+		return MNL_CB_ERROR;
+	if (nftnl_table_nlmsg_parse(nlh, t) == 0) {
+		info->exists = true;
+		info->flags = nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS);
+		if (nftnl_table_is_set(t, NFTNL_TABLE_OWNER))
+			info->owner = nftnl_table_get_u32(t, NFTNL_TABLE_OWNER);
+		info->use = nftnl_table_get_u32(t, NFTNL_TABLE_USE);
+	}
+	nftnl_table_free(t);
+	return MNL_CB_OK;
+}
+
+int nft_table_probe(struct nft *n, struct nft_table_info *info, char *why, size_t len)
+{
+	char buf[REQ_BUF_SIZE];
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nlmsghdr *nlh;
+	int rc;
+
+	memset(info, 0, sizeof(*info));
+	if (!t) {
+		snprintf(why, len, "out of memory");
+		return -ENOMEM;
+	}
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, SGC_TABLE);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, n->seq++);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	rc = request(n, nlh, table_cb, info);
+	if (rc == -ENOENT) {
+		memset(info, 0, sizeof(*info));
+		return 0;
+	}
+	if (rc) {
+		snprintf(why, len, "reading table inet %s: %s", SGC_TABLE, strerror(-rc));
+		return rc;
+	}
+	info->ours = (info->flags & NFT_TABLE_F_OWNER) && info->owner == n->portid;
+	return 0;
+}
+
+int nft_table_delete(struct nft *n, char *why, size_t len)
+{
+	struct nft_table_info info;
+	struct sgc_batch *b = NULL;
+	size_t failed;
+	int rc;
+
+	rc = nft_table_probe(n, &info, why, len);
+	if (rc || !info.exists)
+		return rc;
+	rc = sgc_batch_full(NULL, &b);
+	if (rc) {
+		snprintf(why, len, "out of memory");
+		return rc;
+	}
+	rc = nft_send(n, b, &failed, why, len);
+	sgc_batch_free(b);
+	if (rc == -ENOENT) /* gone meanwhile */
+		rc = 0;
+	return rc;
+}
+
+/* ---- reading the table back ---- */
+
+struct dump {
+	struct nftnl_chain_list *chains;
+	struct nftnl_rule_list *rules;
+	struct nftnl_set_list *sets;
+	struct nftnl_obj_list *objs;
+	struct nftnl_set *cur; /* set whose elements are being dumped */
+};
+
+static bool ours(const char *table, uint32_t family)
+{
+	return table && !strcmp(table, SGC_TABLE) && family == NFPROTO_INET;
+}
+
+static int chain_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump *d = data;
+	struct nftnl_chain *c = nftnl_chain_alloc();
+
+	if (!c)
+		return MNL_CB_ERROR;
+	if (nftnl_chain_nlmsg_parse(nlh, c) < 0 ||
+	    !ours(nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE),
+	          nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY))) {
+		nftnl_chain_free(c);
+		return MNL_CB_OK;
+	}
+	nftnl_chain_list_add_tail(c, d->chains);
+	return MNL_CB_OK;
+}
+
+static int rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump *d = data;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+
+	if (!r)
+		return MNL_CB_ERROR;
+	if (nftnl_rule_nlmsg_parse(nlh, r) < 0 || !ours(nftnl_rule_get_str(r, NFTNL_RULE_TABLE),
+	                                                nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY))) {
+		nftnl_rule_free(r);
+		return MNL_CB_OK;
+	}
+	nftnl_rule_list_add_tail(r, d->rules);
+	return MNL_CB_OK;
+}
+
+static int set_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump *d = data;
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	if (!s)
+		return MNL_CB_ERROR;
+	if (nftnl_set_nlmsg_parse(nlh, s) < 0 ||
+	    !ours(nftnl_set_get_str(s, NFTNL_SET_TABLE), nftnl_set_get_u32(s, NFTNL_SET_FAMILY))) {
+		nftnl_set_free(s);
+		return MNL_CB_OK;
+	}
+	nftnl_set_list_add_tail(s, d->sets);
+	return MNL_CB_OK;
+}
+
+static int elem_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump *d = data;
+
+	return nftnl_set_elems_nlmsg_parse(nlh, d->cur) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
+}
+
+static int obj_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump *d = data;
+	struct nftnl_obj *o = nftnl_obj_alloc();
+
+	if (!o)
+		return MNL_CB_ERROR;
+	if (nftnl_obj_nlmsg_parse(nlh, o) < 0 ||
+	    !ours(nftnl_obj_get_str(o, NFTNL_OBJ_TABLE), nftnl_obj_get_u32(o, NFTNL_OBJ_FAMILY))) {
+		nftnl_obj_free(o);
+		return MNL_CB_OK;
+	}
+	nftnl_obj_list_add_tail(o, d->objs);
+	return MNL_CB_OK;
+}
+
+static int dump_set_elems(struct nftnl_set *s, void *data)
+{
+	struct nft *n = ((void **)data)[0];
+	struct dump *d = ((void **)data)[1];
+	char buf[REQ_BUF_SIZE];
+	struct nftnl_set *q = nftnl_set_alloc();
+	struct nlmsghdr *nlh;
+	int rc;
+
+	if (!q)
+		return -1;
+	nftnl_set_set_str(q, NFTNL_SET_TABLE, SGC_TABLE);
+	nftnl_set_set_str(q, NFTNL_SET_NAME, nftnl_set_get_str(s, NFTNL_SET_NAME));
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP, n->seq++);
+	nftnl_set_elems_nlmsg_build_payload(nlh, q);
+	nftnl_set_free(q);
+	d->cur = s;
+	rc = request(n, nlh, elem_cb, d);
+	return rc ? -1 : 0;
+}
+
+int nft_table_check(struct nft *n, const struct sgc *c, char *why, size_t len)
+{
+	struct nft_table_info info;
+	struct dump d = {0};
+	char buf[REQ_BUF_SIZE];
+	struct nlmsghdr *nlh;
+	void *pair[2] = {n, &d};
+	int rc;
+
+	rc = nft_table_probe(n, &info, why, len);
+	if (rc)
+		return rc;
+	if (!info.exists) {
+		if (sgc_empty(c))
+			return 0;
+		snprintf(why, len, "table inet %s is missing", SGC_TABLE);
+		return 1;
+	}
+	if (sgc_empty(c)) {
+		snprintf(why, len, "table inet %s exists with nothing to enforce", SGC_TABLE);
+		return 1;
+	}
+	if (info.flags != sgc_table_flags(c)) {
+		snprintf(why, len, "table inet %s has flags 0x%x, not 0x%x%s", SGC_TABLE,
+		         info.flags, sgc_table_flags(c),
+		         info.flags & NFT_TABLE_F_OWNER ? "" : " (not owned)");
+		return 1;
+	}
+	if ((info.flags & NFT_TABLE_F_OWNER) && !info.ours) {
+		snprintf(why, len, "table inet %s is owned by another socket (port id %u)",
+		         SGC_TABLE, info.owner);
+		return 1;
+	}
+	d.chains = nftnl_chain_list_alloc();
+	d.rules = nftnl_rule_list_alloc();
+	d.sets = nftnl_set_list_alloc();
+	d.objs = nftnl_obj_list_alloc();
+	if (!d.chains || !d.rules || !d.sets || !d.objs) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	{
+		struct nftnl_chain *q = nftnl_chain_alloc();
+
+		if (!q) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		nftnl_chain_set_str(q, NFTNL_CHAIN_TABLE, SGC_TABLE);
+		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_INET, NLM_F_DUMP,
+		                            n->seq++);
+		nftnl_chain_nlmsg_build_payload(nlh, q);
+		nftnl_chain_free(q);
+		rc = request(n, nlh, chain_cb, &d);
+	}
+	if (!rc) {
+		struct nftnl_rule *q = nftnl_rule_alloc();
+
+		if (!q) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		nftnl_rule_set_str(q, NFTNL_RULE_TABLE, SGC_TABLE);
+		nlh =
+		    nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET, NLM_F_DUMP, n->seq++);
+		nftnl_rule_nlmsg_build_payload(nlh, q);
+		nftnl_rule_free(q);
+		rc = request(n, nlh, rule_cb, &d);
+	}
+	if (!rc) {
+		struct nftnl_set *q = nftnl_set_alloc();
+
+		if (!q) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		nftnl_set_set_str(q, NFTNL_SET_TABLE, SGC_TABLE);
+		nlh =
+		    nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSET, NFPROTO_INET, NLM_F_DUMP, n->seq++);
+		nftnl_set_nlmsg_build_payload(nlh, q);
+		nftnl_set_free(q);
+		rc = request(n, nlh, set_cb, &d);
+	}
+	if (!rc && nftnl_set_list_foreach(d.sets, dump_set_elems, pair))
+		rc = -EIO;
+	if (!rc) {
+		struct nftnl_obj *q = nftnl_obj_alloc();
+
+		if (!q) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		nftnl_obj_set_str(q, NFTNL_OBJ_TABLE, SGC_TABLE);
+		nftnl_obj_set_u32(q, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
+		nlh =
+		    nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETOBJ, NFPROTO_INET, NLM_F_DUMP, n->seq++);
+		nftnl_obj_nlmsg_build_payload(nlh, q);
+		nftnl_obj_free(q);
+		rc = request(n, nlh, obj_cb, &d);
+	}
+	if (rc == -ENOENT) { /* deleted while we read it */
+		snprintf(why, len, "table inet %s vanished while being read", SGC_TABLE);
+		rc = 1;
+		goto out;
+	}
+	if (rc) {
+		snprintf(why, len, "reading table inet %s: %s", SGC_TABLE, strerror(-rc));
+		goto out;
+	}
+	rc = sgc_check(c, d.chains, d.rules, d.sets, d.objs, why, len);
+out:
+	if (rc < 0 && !why[0])
+		snprintf(why, len, "reading table inet %s: %s", SGC_TABLE, strerror(-rc));
+	if (d.chains)
+		nftnl_chain_list_free(d.chains);
+	if (d.rules)
+		nftnl_rule_list_free(d.rules);
+	if (d.sets)
+		nftnl_set_list_free(d.sets);
+	if (d.objs)
+		nftnl_obj_list_free(d.objs);
+	return rc;
+}
+
+/* ---- notifications ---- */
+
+/* The table an nf_tables notification is about: attribute 1 of every object type. */
+static const char *event_table(const struct nlmsghdr *nlh)
+{
+	const struct nlattr *a;
+
+	if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct nfgenmsg))
+		return NULL;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+	{
+		/* NFTA_TABLE_NAME, NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE,
+		 * NFTA_SET_ELEM_LIST_TABLE, NFTA_OBJ_TABLE, NFTA_FLOWTABLE_TABLE are all 1. */
+		if (mnl_attr_get_type(a) == 1 && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0)
+			return mnl_attr_get_str(a);
+	}
+	return NULL;
+}
+
+bool nft_events_drain(struct nft *n)
+{
+	int fd = mnl_socket_get_fd(n->mon);
+	bool changed = false;
+
+	for (;;) {
+		ssize_t r = recv(fd, n->rbuf, RBUF_SIZE, MSG_DONTWAIT);
+		const struct nlmsghdr *nlh;
+		int rl;
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ENOBUFS) { /* lost some: assume the worst */
+				changed = true;
+				continue;
+			}
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_warn("nftables notifications");
+			break;
+		}
+		rl = (int)r;
+		for (nlh = (const struct nlmsghdr *)n->rbuf; mnl_nlmsg_ok(nlh, rl);
+		     nlh = mnl_nlmsg_next(nlh, &rl)) {
+			const struct nfgenmsg *g;
+			const char *table;
+
+			if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
+			    NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_NEWGEN ||
+			    nlh->nlmsg_pid == n->portid ||
+			    nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(*g))
+				continue;
+			g = mnl_nlmsg_get_payload(nlh);
+			table = event_table(nlh);
+			if (g->nfgen_family == NFPROTO_INET && table && !strcmp(table, SGC_TABLE))
+				changed = true;
+		}
+	}
+	return changed;
+}
+
+/* ---- the kernel_ops glue ---- */
+
+static int ops_send(void *nft, const struct sgc_batch *b, size_t *failed, char *why, size_t len)
+{
+	return nft_send(nft, b, failed, why, len);
+}
+
+static int ops_check(void *nft, const struct sgc *c, char *why, size_t len)
+{
+	return nft_table_check(nft, c, why, len);
+}
+
+static int ops_delete(void *nft, char *why, size_t len)
+{
+	return nft_table_delete(nft, why, len);
+}
+
+static int ops_events_fd(void *nft)
+{
+	return nft_events_fd(nft);
+}
+
+static bool ops_events_drain(void *nft)
+{
+	return nft_events_drain(nft);
+}
+
+int nft_attach(struct kernel_ops *k, char *why, size_t len)
+{
+	struct nft *n = NULL;
+	int rc = nft_open(&n, why, len);
+
+	if (rc)
+		return rc;
+	k->nft = n;
+	k->nft_send = ops_send;
+	k->nft_check = ops_check;
+	k->nft_delete = ops_delete;
+	k->nft_events_fd = ops_events_fd;
+	k->nft_events_drain = ops_events_drain;
+	return 0;
+}
+
+void nft_detach(struct kernel_ops *k)
+{
+	if (!k)
+		return;
+	nft_close(k->nft);
+	k->nft = NULL;
+	k->nft_send = NULL;
+	k->nft_check = NULL;
+	k->nft_delete = NULL;
+	k->nft_events_fd = NULL;
+	k->nft_events_drain = NULL;
+}

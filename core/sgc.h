@@ -1,0 +1,176 @@
+/*
+ * The security-group compiler: desired groups and rules in, the complete
+ * content of nftables `table inet vrouter` out. Pure: no sockets, no I/O;
+ * nft.c sends what it builds.
+ *
+ * Two steps:
+ *   sgc_compile      groups + rules + API port -> a compiled ruleset (an
+ *                    intermediate representation of named sets, maps,
+ *                    chains and counters, deterministic, sorted by name);
+ *   sgc_batch_*      a compiled ruleset (and the one applied before) -> the
+ *                    netlink messages of one nftables transaction.
+ *
+ * Layout of the table (sgc_dump prints it; names are deterministic so that
+ * a change touches only what it must):
+ *
+ *   chain forward_in   hook forward, priority 0, policy accept:
+ *                        ct state established,related accept
+ *                        ip daddr vmap @in4; ip6 daddr vmap @in6
+ *   chain forward_eg   hook forward, priority 0, policy accept:
+ *                        ct state established,related accept
+ *                        ip saddr vmap @eg4; ip6 saddr vmap @eg6
+ *   chain input        hook input: established,related; icmpv6 type @nd6
+ *                        accept; iif lo accept; tcp dport API accept;
+ *                        jump cin_<groups with target local>
+ *   chain output       hook output: the same with oif lo / tcp sport API;
+ *                        jump ceg_<local groups that have egress rules>
+ *   map in4/in6        destination address intervals -> jump cin_<combo>;
+ *                      the targets of all groups split into disjoint
+ *                      intervals, each mapped to its combination of groups
+ *   map eg4/eg6        source address intervals -> jump ceg_<combo>, only
+ *                      where one of the host's groups has egress rules
+ *   chain cin_<combo>  ct state invalid drop; jump in_<g> for each group;
+ *                      counter name drop_in_<g>... drop
+ *   chain ceg_<combo>  the same with eg_<g> and drop_eg_<g>
+ *   chain in_<g>       the group's ingress rules, each a set lookup that
+ *                      accepts: ip saddr . meta l4proto . th dport @in4p_<g>
+ *                      (tcp/udp), meta l4proto icmp ip saddr @in4i_<g>,
+ *                      ip saddr @in4a_<g> (all), the same for ip6, and per
+ *                      remote group R: ip saddr @m4_<R> [meta l4proto icmp |
+ *                      meta l4proto . th dport @inr_<g>_<R>] accept
+ *   chain eg_<g>       the same on the destination address for egress
+ *   set m4_<R>/m6_<R>  members (targets) of a group named by a remote rule
+ *
+ * Ingress and egress are separate base chains on the forward hook: an
+ * accept ends only its own base chain, so an egress allow never skips the
+ * destination's ingress check, and group chains can simply accept. The
+ * per-packet cost of a new connection is one map lookup, plus per group of
+ * the host a fixed number of set lookups (and one per remote group it
+ * names): it does not grow with the number of rules or targets.
+ *
+ * `local` guards this host: traffic it originates towards covered hosts is
+ * governed by the egress rules of its own `local` groups only (forwarded
+ * traffic never crosses input/output). Hosts covered by no group have no
+ * map entry and are not filtered; `ct state invalid drop` applies to covered
+ * hosts only, after ICMPv6 neighbour discovery, router advertisements and
+ * MLD (which conntrack marks invalid) are accepted on input/output.
+ *
+ * Table flags: NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST (kernel >= 6.9). While
+ * vrouterd runs, the table belongs to its nftables socket and the kernel
+ * refuses any change by anyone else (`nft flush ruleset` skips it, `nft
+ * delete table` gets EPERM). When the process exits or is killed the table
+ * stays in the kernel, orphaned (fail closed), and the next process replaces
+ * it in one transaction. OWNER alone would drop the guard with the process;
+ * no flags would leave the table open to a stray flush. A kernel without
+ * PERSIST refuses the flags with EOPNOTSUPP: compile with table_flags 0 and
+ * rely on the notification socket (nft.h) to repair foreign changes.
+ */
+#ifndef VR_SGC_H
+#define VR_SGC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "model.h"
+
+#ifndef NFT_TABLE_F_PERSIST
+#define NFT_TABLE_F_PERSIST 0x4 /* linux 6.9; Debian 12's headers lack it */
+#endif
+
+#define SGC_TABLE "vrouter"     /* family inet */
+#define SGC_TABLE_FLAGS 0x6u    /* NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST */
+#define SGC_NAME_MAX 128        /* our set/chain/counter names, NUL included */
+#define SGC_WHAT_MAX 192        /* description of one batch message */
+#define SGC_ELEMS_PER_MSG 128   /* set elements per netlink message */
+#define SGC_MSG_MAX (64 * 1024) /* largest single message we build */
+
+struct sgc;
+struct sgc_batch;
+
+struct sgc_input {
+	const struct security_group *groups; /* validated; targets parsed */
+	size_t ngroups;
+	const struct sg_rule *rules; /* validated; cidr parsed when cidr_text != "" */
+	size_t nrules;
+	uint16_t api_port;    /* TCP port `local` guards never block; 0 = none */
+	uint32_t table_flags; /* SGC_TABLE_FLAGS, or 0 on kernels without PERSIST */
+};
+
+/*
+ * Compile the desired state. Rules whose group is unknown are ignored; a
+ * remote group that does not exist has no members. Rules that can never
+ * match (icmp with an IPv6 cidr, icmpv6 with an IPv4 one) still make their
+ * group restrict that direction. Returns 0, or -ENOMEM (why says so).
+ */
+int sgc_compile(const struct sgc_input *in, struct sgc **out, char *why, size_t len)
+    __attribute__((warn_unused_result));
+void sgc_free(struct sgc *c);
+
+/* True when there is nothing to enforce: the table must not exist. NULL counts as empty. */
+bool sgc_empty(const struct sgc *c);
+/* The table flags c was compiled with. */
+uint32_t sgc_table_flags(const struct sgc *c);
+/* The number of named sets/maps, chains, counters, and set elements (intervals). */
+void sgc_counts(const struct sgc *c, size_t *sets, size_t *chains, size_t *counters, size_t *elems);
+/* True when the two compiled rulesets would put the same content in the kernel. */
+bool sgc_equal(const struct sgc *a, const struct sgc *b);
+/* The compiled ruleset as nft-like text, for logs, diagnostics and tests. */
+void sgc_dump(const struct sgc *c, FILE *f);
+
+/*
+ * The one transaction that makes the kernel hold exactly c, whatever is
+ * there now: create the table if absent (no flags, so an existing table is
+ * untouched), delete it, create it again with its flags and content. When c
+ * is empty it only deletes the table (create-if-absent + delete). Atomic:
+ * the old guard stays until the new one is in place. Fails with -EPERM in
+ * the kernel when another live process owns the table. c may be NULL.
+ */
+int sgc_batch_full(const struct sgc *c, struct sgc_batch **out) __attribute__((warn_unused_result));
+/*
+ * The smallest transaction that turns the kernel content `old` (the last
+ * applied compile, NULL = unknown) into `new`: set elements added and
+ * removed, chains created, replaced (flushed and refilled) or deleted, sets
+ * and counters created or deleted. Falls back to sgc_batch_full when the
+ * shape changed (table created or removed, flags, a set's type, a base
+ * chain's hook) or old is NULL; sgc_batch_is_full says which. A batch with
+ * no messages means nothing changed.
+ */
+int sgc_batch_update(const struct sgc *old, const struct sgc *new, struct sgc_batch **out)
+    __attribute__((warn_unused_result));
+void sgc_batch_free(struct sgc_batch *b);
+
+bool sgc_batch_is_full(const struct sgc_batch *b);
+/*
+ * The bytes to send in one sendmsg: batch begin, the messages, batch end.
+ * Sequence numbers are 0 for the begin, 1..n for the messages, n + 1 for
+ * the end; nft_send adds its own base. Every message asks for an ack.
+ */
+const void *sgc_batch_data(const struct sgc_batch *b, size_t *len);
+/* Number of messages between begin and end. */
+size_t sgc_batch_nmsgs(const struct sgc_batch *b);
+/* Message i (1..n): NFT_MSG_* type, what it does, and the group id it is for ("" if shared). */
+int sgc_batch_msg_type(const struct sgc_batch *b, size_t i);
+const char *sgc_batch_msg_what(const struct sgc_batch *b, size_t i);
+const char *sgc_batch_msg_origin(const struct sgc_batch *b, size_t i);
+/* True when every message only adds or deletes set elements. */
+bool sgc_batch_elements_only(const struct sgc_batch *b);
+
+struct nftnl_chain_list;
+struct nftnl_rule_list;
+struct nftnl_set_list;
+struct nftnl_obj_list;
+
+/*
+ * Compare what the kernel holds (the objects of table inet vrouter only, as
+ * dumped: chains, rules in order, sets each carrying its elements, counter
+ * objects) with c: chain names and hooks, every rule's expressions, set
+ * types and every element, counter names. 0 when equal, 1 when not (why
+ * names the first difference), -ENOMEM.
+ */
+int sgc_check(const struct sgc *c, struct nftnl_chain_list *chains, struct nftnl_rule_list *rules,
+              struct nftnl_set_list *sets, struct nftnl_obj_list *objs, char *why, size_t len)
+    __attribute__((warn_unused_result));
+
+#endif
