@@ -39,6 +39,7 @@ struct rentry {
 
 /* The status of an object that is not a route (subnet, settings, group, rule). */
 struct ostatus {
+	char id[ID_MAX];
 	enum obj_state state;
 	char *reason;
 	int64_t rev; /* the object's revision when this status was recorded */
@@ -123,6 +124,7 @@ static int ostatus_put(struct idmap *m, const char *id, int64_t rev, enum obj_st
 
 	if (!o)
 		return -ENOMEM;
+	snprintf(o->id, sizeof(o->id), "%s", id);
 	o->rev = rev;
 	o->state = state;
 	o->reason = reason && *reason ? strdup(reason) : NULL;
@@ -1154,4 +1156,52 @@ void recon_stats(struct recon *r, struct recon_stats *out)
 	pthread_mutex_lock(&r->lock);
 	*out = r->stats;
 	pthread_mutex_unlock(&r->lock);
+}
+
+struct failure_walk {
+	struct recon_failure *out;
+	size_t max, n;
+	bool route; /* the map holds struct rentry, else struct ostatus */
+};
+
+static void collect_failure(void *v, void *arg)
+{
+	struct failure_walk *w = arg;
+	const char *id = NULL, *reason = NULL;
+
+	if (w->n >= w->max)
+		return;
+	if (w->route) {
+		const struct rentry *e = v;
+
+		if (e->state == OBJ_FAILED) {
+			id = e->id;
+			reason = e->reason;
+		}
+	} else {
+		const struct ostatus *o = v;
+
+		if (o->state == OBJ_FAILED) {
+			id = o->id;
+			reason = o->reason;
+		}
+	}
+	if (!id)
+		return;
+	snprintf(w->out[w->n].id, ID_MAX, "%s", id);
+	snprintf(w->out[w->n].reason, REASON_MAX, "%s", reason ? reason : "");
+	w->n++;
+}
+
+size_t recon_failures(struct recon *r, struct recon_failure *out, size_t max)
+{
+	struct failure_walk w = {.out = out, .max = max, .route = true};
+
+	pthread_mutex_lock(&r->lock);
+	idmap_each(r->routes, collect_failure, &w);
+	w.route = false;
+	idmap_each(r->net, collect_failure, &w);
+	idmap_each(r->sg, collect_failure, &w);
+	pthread_mutex_unlock(&r->lock);
+	return w.n;
 }

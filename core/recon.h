@@ -73,4 +73,12 @@ int recon_wait(struct recon *r, int64_t rev, int timeout_ms);
 void recon_status(struct recon *r, const char *id, struct obj_status *out);
 void recon_stats(struct recon *r, struct recon_stats *out);
 
+struct recon_failure {
+	char id[ID_MAX];
+	char reason[REASON_MAX];
+};
+
+/* Up to max objects in state failed (routes first), with their reasons; returns how many. */
+size_t recon_failures(struct recon *r, struct recon_failure *out, size_t max);
+
 #endif

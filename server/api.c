@@ -53,6 +53,8 @@ static void metrics(struct http_req *req, struct http_resp *resp)
 	resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
 
+#define STATUS_FAILURES_MAX 100 /* failed objects listed by /v1/status */
+
 static void status(struct http_req *req, struct http_resp *resp)
 {
 	struct recon_stats st = {0};
@@ -95,6 +97,17 @@ static void status(struct http_req *req, struct http_resp *resp)
 			  (json_int_t)st.drift_repairs_rules, "forwarding",
 			  (json_int_t)st.drift_repairs_forwarding, "nftables",
 			  (json_int_t)st.drift_repairs_nft));
+	{
+		/* The objects that are not applied, and why: where to look first. */
+		struct recon_failure fl[STATUS_FAILURES_MAX];
+		size_t n = req->app->recon ? recon_failures(req->app->recon, fl, STATUS_FAILURES_MAX) : 0;
+		json_t *arr = json_array();
+
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(arr, json_pack("{s:s, s:s}", "id", fl[i].id, "reason",
+							     fl[i].reason));
+		json_object_set_new(o, "failed_objects", arr);
+	}
 	http_json(resp, 200, o);
 }
 

@@ -320,6 +320,14 @@ static void test_incremental_and_status(void **state)
 	assert_int_equal(stats.routes_failed, 2);
 	assert_true(stats.applied_rev >= stats.desired_rev);
 
+	{
+		struct recon_failure fl[8];
+		size_t nf = recon_failures(f->r, fl, 8);
+
+		assert_int_equal(nf, 2);
+		for (size_t i = 0; i < nf; i++)
+			assert_true(!strcmp(fl[i].id, b) || strstr(fl[i].reason, "eth9"));
+	}
 	/* Unknown ids are pending, not an error. */
 	recon_status(f->r, "rt-ffff", &st);
 	assert_int_equal(st.state, OBJ_PENDING);
