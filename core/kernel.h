@@ -205,6 +205,8 @@ struct kernel_ops {
 
 /* The libnl-backed kernel for the current network namespace. */
 int nl_kernel_open(struct kernel_ops *out) __attribute__((warn_unused_result));
+/* The same without a notification socket, for read-only questions from other threads. */
+int nl_kernel_open_query(struct kernel_ops *out) __attribute__((warn_unused_result));
 void nl_kernel_close(struct kernel_ops *k);
 
 /*

@@ -746,7 +746,7 @@ static int nlr_events_fd(void *ctx)
 {
 	struct nlr *k = ctx;
 
-	return nl_socket_get_fd(k->ev);
+	return k->ev ? nl_socket_get_fd(k->ev) : -1;
 }
 
 /* Does this notification call for a resync? */
@@ -810,7 +810,8 @@ static bool nlr_events_drain(void *ctx)
 	return resync;
 }
 
-int nl_kernel_open(struct kernel_ops *out)
+/* with_events: also open the notification socket (only the reconciler needs one). */
+static int kernel_open(struct kernel_ops *out, bool with_events)
 {
 	struct nlr *k;
 	int err;
@@ -831,7 +832,7 @@ int nl_kernel_open(struct kernel_ops *out)
 		goto out;
 	}
 	err = open_req(k);
-	if (!err)
+	if (!err && with_events)
 		err = open_ev(k);
 	if (err)
 		goto out;
@@ -847,6 +848,16 @@ int nl_kernel_open(struct kernel_ops *out)
 out:
 	nlr_free(k);
 	return err;
+}
+
+int nl_kernel_open(struct kernel_ops *out)
+{
+	return kernel_open(out, true);
+}
+
+int nl_kernel_open_query(struct kernel_ops *out)
+{
+	return kernel_open(out, false);
 }
 
 void nl_kernel_close(struct kernel_ops *k)

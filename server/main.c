@@ -271,7 +271,7 @@ int main(int argc, char **argv)
 		log_error("nftables: %s", why);
 		goto out;
 	}
-	rc = nl_kernel_open(&qk.k);
+	rc = nl_kernel_open_query(&qk.k);
 	if (rc) {
 		log_error("netlink: %s", strerror(-rc));
 		goto out;
