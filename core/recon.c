@@ -75,6 +75,8 @@ struct recon {
 	uint16_t api_port;
 	uint32_t nft_flags;     /* SGC_TABLE_FLAGS, or 0 once the kernel refused them */
 	struct sgc *sg_applied; /* what table inet vrouter holds; NULL = unknown */
+	uint64_t net_failed;    /* subnets and settings failed in the last pass (under lock) */
+	uint64_t sg_failed;     /* groups and rules failed in the last pass (under lock) */
 };
 
 static int64_t now_us(void)
@@ -604,7 +606,8 @@ static int sync_net(struct recon *r, int64_t *rev_out, char *err, size_t errlen)
 	r->stats.drift_repairs_forwarding += rep_f;
 	r->stats.addrs_owned = na - afail;
 	r->stats.rules_owned = nr - rfail;
-	r->stats.objects_failed = failed;
+	r->net_failed = failed;
+	r->stats.objects_failed = r->net_failed + r->sg_failed;
 	pthread_mutex_unlock(&r->lock);
 	metrics_owned(MK_ADDRESS, na - afail);
 	metrics_owned(MK_RULE, nr - rfail);
@@ -638,6 +641,11 @@ out:
 	free(rok);
 	free(res);
 	return ret;
+}
+
+static void count_failed(void *v, void *arg)
+{
+	*(uint64_t *)arg += ((const struct ostatus *)v)->state == OBJ_FAILED;
 }
 
 /* Mark every group and rule of the loaded state with one status, in a fresh map. */
@@ -802,6 +810,9 @@ static int sync_sg(struct recon *r, bool check_kernel, int64_t *rev_out, char *e
 	{
 		size_t sets = 0, chains = 0, counters = 0, elems = 0;
 		bool none = sgc_empty(r->sg_applied);
+		uint64_t failed = 0;
+
+		idmap_each(st, count_failed, &failed);
 
 		if (!none)
 			sgc_counts(r->sg_applied, &sets, &chains, &counters, &elems);
@@ -811,6 +822,8 @@ static int sync_sg(struct recon *r, bool check_kernel, int64_t *rev_out, char *e
 		st = NULL;
 		r->stats.nft_objects = none ? 0 : sets + chains + counters + elems;
 		r->stats.drift_repairs_nft += repaired && rc == 0;
+		r->sg_failed = failed;
+		r->stats.objects_failed = r->net_failed + r->sg_failed;
 		pthread_mutex_unlock(&r->lock);
 		metrics_owned(MK_NFTABLES, none ? 0 : sets + chains + counters + elems);
 		if (repaired && rc == 0)
