@@ -2,6 +2,8 @@
 # The article's lab in network namespaces, with a vrouterd in each machine.
 #
 #   deploy/lab.sh up       build the namespaces and start the daemons
+#   deploy/lab.sh up2      the two-router lab instead: net01 -- r1 -- r2 -- net02, bare
+#                          routers, a vrouterd in each router (deploy/lab2-topology.sh)
 #   deploy/lab.sh status   what is there
 #   deploy/lab.sh down     stop the daemons, delete the namespaces and the state dir
 #
@@ -16,12 +18,16 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$SCRIPT_DIR/.." && pwd)
 # shellcheck source=deploy/lab-topology.sh
 . "$SCRIPT_DIR/lab-topology.sh"
+# shellcheck source=deploy/lab2-topology.sh
+. "$SCRIPT_DIR/lab2-topology.sh"
 
 VRLAB=${VRLAB:-vrlab}
 DIR=${VRLAB_DIR:-/run/vrlab}
 VROUTERD=${VROUTERD:-$REPO_DIR/build/vrouterd}
 PORT=8080
 HOSTS=(router net01 net02)
+HOSTS2=(r1 r2 net01 net02) # up2; only r1 and r2 run a vrouterd
+ALL_HOSTS=(router r1 r2 net01 net02)
 HEALTH_TIMEOUT=10 # seconds, per daemon
 
 die() {
@@ -31,11 +37,14 @@ die() {
 
 usage() {
 	cat <<EOF
-usage: deploy/lab.sh up|down|status
+usage: deploy/lab.sh up|up2|down|status
 
   up      create namespaces ${VRLAB}-router, ${VRLAB}-net01, ${VRLAB}-net02 (the article's
           lab: net01 192.168.150.2 -- router -- 192.168.100.2 net02), start a vrouterd in
           each, state in ${DIR}/<host>/
+  up2     the two-router lab instead: ${VRLAB}-net01 -- ${VRLAB}-r1 -- transit -- ${VRLAB}-r2 --
+          ${VRLAB}-net02; the hosts have addresses and default routes, the routers only
+          links, for their vrouterd APIs to configure (README, "Two routers in a row")
   status  show namespaces, daemons, addresses and routes
   down    stop the daemons, delete the namespaces and ${DIR} (idempotent)
 
@@ -79,7 +88,7 @@ cmd_down() {
 	need_root down
 	check_names
 	local h ns pid p
-	for h in "${HOSTS[@]}"; do
+	for h in "${ALL_HOSTS[@]}"; do
 		ns=$(ns_of "$h")
 		if [[ -f $DIR/$h/pid ]]; then
 			pid=$(<"$DIR/$h/pid")
@@ -187,15 +196,43 @@ print_help() {
 	echo "tear down: $0 down"
 }
 
-cmd_up() {
-	need_root up
+print_help2() {
+	local h
+	echo
+	echo "two-router lab ${VRLAB} is up (state in $DIR):"
+	echo
+	echo "  ${VRLAB}-net01 enp0s1 192.168.150.2/24 fd00:150::2/64, default via 192.168.150.3"
+	echo "     -- enp0s1 ${VRLAB}-r1 enp0s2 -- transit -- enp0s1 ${VRLAB}-r2 enp0s2 --"
+	echo "  ${VRLAB}-net02 enp0s1 192.168.100.2/24 fd00:100::2/64, default via 192.168.100.3"
+	echo
+	echo "The routers have links only: give them addresses (POST /v1/subnets), forwarding"
+	echo "(PUT /v1/settings) and routes (POST /v1/routes) through their APIs (README,"
+	echo "\"Two routers in a row\")."
+	for h in r1 r2; do
+		echo
+		echo "$h (namespace $(ns_of "$h")), vrouterd log $DIR/$h/vrouterd.log:"
+		echo "  api:    ip netns exec $(ns_of "$h") curl -sS -H @$DIR/$h/auth http://127.0.0.1:$PORT/v1/interfaces"
+	done
+	echo
+	echo "try:      ip netns exec $(ns_of net01) ping -c1 192.168.100.2   # fails until both routers are set up"
+	echo "tear down: $0 down"
+}
+
+cmd_up() { # cmd_up up|up2
+	local mode=$1
+	local -a hosts=("${HOSTS[@]}") daemons=("${HOSTS[@]}")
+	if [[ $mode == up2 ]]; then
+		hosts=("${HOSTS2[@]}")
+		daemons=(r1 r2)
+	fi
+	need_root "$mode"
 	check_names
 	[[ -x $VROUTERD ]] || die "vrouterd not built ($VROUTERD): run 'cmake -S . -B build && cmake --build build' in $REPO_DIR first (or deploy/setup.sh run)"
 	local tool h ns
 	for tool in ip curl setsid sysctl; do
 		command -v "$tool" >/dev/null || die "$tool not found (deploy/setup.sh installs what the lab needs)"
 	done
-	for h in "${HOSTS[@]}"; do
+	for h in "${hosts[@]}"; do
 		ns=$(ns_of "$h")
 		! ns_exists "$ns" || die "namespace $ns exists already: run '$0 down' first (or pick another VRLAB=)"
 	done
@@ -206,28 +243,34 @@ cmd_up() {
 	mkdir -p -- "$DIR"
 	chmod 700 "$DIR"
 	: >"$DIR/.vrlab"
-	for h in "${HOSTS[@]}"; do
+	for h in "${hosts[@]}"; do
 		rm -rf -- "${DIR:?}/$h"
 		mkdir -m 700 -- "$DIR/$h"
 		ip netns add "$(ns_of "$h")"
 	done
-	lab_topology "$(ns_of router)" "$(ns_of net01)" "$(ns_of net02)"
+	if [[ $mode == up2 ]]; then
+		lab2_topology "$(ns_of r1)" "$(ns_of r2)" "$(ns_of net01)" "$(ns_of net02)"
+	else
+		lab_topology "$(ns_of router)" "$(ns_of net01)" "$(ns_of net02)"
+	fi
 
-	for h in "${HOSTS[@]}"; do
+	for h in "${daemons[@]}"; do
 		start_daemon "$h"
 	done
-	for h in "${HOSTS[@]}"; do
+	for h in "${daemons[@]}"; do
 		wait_healthy "$h"
 		write_auth "$h"
 	done
 	trap - EXIT
-	print_help
+	if [[ $mode == up2 ]]; then print_help2; else print_help; fi
 }
 
 cmd_status() {
 	check_names
 	local h ns pid state
-	for h in "${HOSTS[@]}"; do
+	local -a hosts=("${HOSTS[@]}")
+	! ns_exists "$(ns_of r1)" || hosts=("${HOSTS2[@]}") # the two-router lab is up
+	for h in "${hosts[@]}"; do
 		ns=$(ns_of "$h")
 		if ! ns_exists "$ns"; then
 			echo "$h: namespace $ns absent"
@@ -253,7 +296,8 @@ cmd_status() {
 }
 
 case ${1:-} in
-up) cmd_up ;;
+up) cmd_up up ;;
+up2) cmd_up up2 ;;
 down) cmd_down ;;
 status) cmd_status ;;
 -h | --help | help) usage ;;
