@@ -241,7 +241,7 @@ e2e_daemon() {
 	mkdir -p "$dir"
 	[[ -z ${E2E_DAEMON_PID[$ns]:-} ]] || e2e_fatal "e2e_daemon: a daemon already runs in $ns"
 	# printf with no arguments would still print '' and become one empty argument.
-	if ((0 > 0)); then E2E_DAEMON_ARGS[$ns]=$(printf '%q ' "$@"); else E2E_DAEMON_ARGS[$ns]=''; fi
+	if (($# > 0)); then E2E_DAEMON_ARGS[$ns]=$(printf '%q ' "$@"); else E2E_DAEMON_ARGS[$ns]=''; fi
 	echo "=== $(date +%T.%N) start: vrouterd $*" >>"$dir/vrouterd.log"
 	ip netns exec "$ns" "$VROUTERD" --listen "127.0.0.1:$E2E_PORT" --db "$dir/vrouter.db" \
 		--token-file "$dir/token" --log-level "${E2E_LOG_LEVEL:-debug}" "$@" \
