@@ -1,6 +1,8 @@
 #include "store.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "embedded.h"
+#include "idmap.h"
 #include "log.h"
 
 #define HTTP_NOT_FOUND 404
@@ -102,6 +105,9 @@ enum st {
 	ST_SN_FAMILY,
 	ST_SET_GET,
 	ST_SET_PUT,
+	ST_DEFER_FK,
+	ST_SG_PARK,
+	ST_RT_COUNT,
 	ST__N
 };
 
@@ -190,6 +196,14 @@ static const char *const st_sql[ST__N] = {
                    "WHERE id = 1",
     [ST_SET_PUT] = "UPDATE settings SET managed = 1, forward_v4 = ?1, forward_v6 = ?2, "
                    "updated_at = ?3, rev = ?4 WHERE id = 1",
+    /* A whole-state replace checks references at its commit: the order of its writes is free. */
+    [ST_DEFER_FK] = "PRAGMA defer_foreign_keys = ON",
+    /*
+     * Park a group under a name no client can write (names are printable), so
+     * that groups swapping names never collide half way.
+     */
+    [ST_SG_PARK] = "UPDATE security_groups SET name = char(1) || id WHERE id = ?1",
+    [ST_RT_COUNT] = "SELECT count(*) FROM routes",
 };
 
 struct store {
@@ -1370,9 +1384,12 @@ out:
 	return ret;
 }
 
-/* Read every row q yields, at most limit (SIZE_MAX: all), into a new array. */
+/*
+ * Read every row q yields, at most limit (SIZE_MAX: all), into a new array
+ * whose first allocation holds first rows (it doubles from there).
+ */
 static int routes_collect(struct store *s, sqlite3_stmt *q, size_t limit, bool with_desc,
-                          struct route **out, size_t *n, bool *more, struct vr_err *e)
+                          size_t first, struct route **out, size_t *n, bool *more, struct vr_err *e)
 {
 	struct route *v = NULL;
 	size_t cnt = 0, cap = 0;
@@ -1384,7 +1401,7 @@ static int routes_collect(struct store *s, sqlite3_stmt *q, size_t limit, bool w
 			*more = true;
 			break;
 		}
-		if (list_grow((void **)&v, &cap, cnt, sizeof(*v), e) < 0)
+		if (array_grow((void **)&v, &cap, cnt, sizeof(*v), first, e) < 0)
 			goto out;
 		if (route_from_row(q, &v[cnt], with_desc, e) < 0)
 			goto out;
@@ -1420,7 +1437,24 @@ int store_route_list(struct store *s, const char *table_id, const char *after, s
 		db_err(s, e, "binding");
 		goto out;
 	}
-	ret = routes_collect(s, q, limit, true, out, n, more, e);
+	ret = routes_collect(s, q, limit, true, LIST_INITIAL, out, n, more, e);
+out:
+	st_done(q);
+	return ret;
+}
+
+/* The number of stored routes. */
+static int routes_count(struct store *s, size_t *count, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, ST_RT_COUNT);
+	int ret = -1;
+
+	if (sqlite3_step(q) != SQLITE_ROW) {
+		db_err(s, e, "counting the routes");
+		goto out;
+	}
+	*count = (size_t)sqlite3_column_int64(q, 0);
+	ret = 0;
 out:
 	st_done(q);
 	return ret;
@@ -1430,6 +1464,7 @@ int store_routes_load(struct store *s, struct route **out, size_t *n, int64_t *r
                       struct vr_err *e)
 {
 	sqlite3_stmt *q = st_get(s, ST_RT_LOAD);
+	size_t count = 0;
 	bool more = false;
 	int ret = -1;
 
@@ -1440,7 +1475,13 @@ int store_routes_load(struct store *s, struct route **out, size_t *n, int64_t *r
 		return -1;
 	if (rev_read(s, rev, e) < 0)
 		goto out;
-	if (routes_collect(s, q, SIZE_MAX, false, out, n, &more, e) < 0)
+	/*
+	 * Counted first, so 100,000 routes take one allocation of their size
+	 * rather than doublings up to 131,072 (12 MB more, all of it touched).
+	 */
+	if (routes_count(s, &count, e) < 0)
+		goto out;
+	if (routes_collect(s, q, SIZE_MAX, false, count ? count : 1, out, n, &more, e) < 0)
 		goto out;
 	st_done(q);
 	if (tx_commit(s, e) < 0) {
@@ -2871,5 +2912,1163 @@ out:
 		*subs = NULL;
 		*n = 0;
 	}
+	return ret;
+}
+
+/* ---- the whole desired state ---- */
+
+/* Generic code below reaches every object's id as the start of its struct. */
+_Static_assert(offsetof(struct route_table, id) == 0, "id first");
+_Static_assert(offsetof(struct route, id) == 0, "id first");
+_Static_assert(offsetof(struct subnet, id) == 0, "id first");
+_Static_assert(offsetof(struct security_group, id) == 0, "id first");
+_Static_assert(offsetof(struct sg_rule, id) == 0, "id first");
+
+static const char *const kind_keys[STORE_KINDS] = {
+    "route_tables", "routes", "subnets", "security_groups", "security_group_rules",
+};
+static const char *const kind_prefix[STORE_KINDS] = {"rtb-", "rt-", SUBNET_PREFIX, "sg-", "sgr-"};
+static const char *const kind_words[STORE_KINDS] = {
+    "route table", "route", "subnet", "security group", "security group rule",
+};
+static const enum st kind_delete[STORE_KINDS] = {ST_RTB_DELETE, ST_RT_DELETE, ST_SN_DELETE,
+                                                 ST_SG_DELETE, ST_SGR_DELETE};
+
+const char *store_kind_key(enum store_kind k)
+{
+	return k < STORE_KINDS ? kind_keys[k] : "?";
+}
+
+/* What a replace does with one item of the document. */
+enum cfg_op { CFG_SAME = 0, CFG_NEW, CFG_CHANGED };
+
+/* One replace in progress. */
+struct cfg {
+	struct store *s;
+	struct store_config *c;
+	struct store_diff *d;
+	void *items[STORE_KINDS];          /* c's arrays, by kind */
+	size_t n[STORE_KINDS];             /* their lengths */
+	size_t size[STORE_KINDS];          /* their element sizes */
+	uint32_t *ord[STORE_KINDS];        /* item indices in id order */
+	uint8_t *op[STORE_KINDS];          /* enum cfg_op per item */
+	char (*gone[STORE_KINDS])[ID_MAX]; /* stored ids the document drops, every one */
+	size_t ngone[STORE_KINDS], capgone[STORE_KINDS];
+	struct route_table *cur_tables; /* the stored objects of the small kinds, in id order */
+	size_t ncur_tables;
+	struct subnet *cur_subnets;
+	size_t ncur_subnets;
+	struct security_group *cur_groups;
+	size_t ncur_groups;
+	struct sg_rule *cur_rules;
+	size_t ncur_rules;
+	struct route_table main_cur; /* the stored rtb-main */
+	struct idmap *tables;        /* every table after the replace: id -> struct route_table * */
+	ssize_t main_doc;            /* rtb-main's index in the document, -1 when absent */
+	int64_t rev;
+	char now[TIME_MAX];
+};
+
+static char *item_id(const struct cfg *x, enum store_kind k, size_t i)
+{
+	return (char *)x->items[k] + i * x->size[k];
+}
+
+static void *item_at(const struct cfg *x, enum store_kind k, size_t i)
+{
+	return (char *)x->items[k] + i * x->size[k];
+}
+
+/* An error about item i of kind k; field names its field ("routes[17].destination"), NULL the item.
+ */
+static int item_err(struct vr_err *e, int status, enum store_kind k, size_t i, const char *field,
+                    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static int item_err(struct vr_err *e, int status, enum store_kind k, size_t i, const char *field,
+                    const char *fmt, ...)
+{
+	char path[ERR_FIELD_MAX], msg[ERR_MSG_MAX];
+	va_list ap;
+
+	if (field && field[0])
+		snprintf(path, sizeof(path), "%s[%zu].%s", kind_keys[k], i, field);
+	else
+		snprintf(path, sizeof(path), "%s[%zu]", kind_keys[k], i);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return err_set(e, status, path, "%s", msg);
+}
+
+/* Point an error from a single-object write at item i of kind k. */
+static int item_wrap(struct vr_err *e, enum store_kind k, size_t i, const char *id)
+{
+	char msg[ERR_MSG_MAX];
+
+	if (e->status >= HTTP_INTERNAL)
+		return -1;
+	snprintf(msg, sizeof(msg), "%s", e->msg);
+	return item_err(e, e->status, k, i, e->field, "%s %s: %s", kind_words[k], id, msg);
+}
+
+/* ---- sorting item indices ---- */
+
+struct sort_ctx {
+	const struct cfg *x;
+	enum store_kind k;
+};
+
+static int by_id(const void *a, const void *b, void *arg)
+{
+	const struct sort_ctx *sc = arg;
+
+	return strcmp(item_id(sc->x, sc->k, *(const uint32_t *)a),
+	              item_id(sc->x, sc->k, *(const uint32_t *)b));
+}
+
+/* A new array of the indices 0..n-1 of kind k sorted with cmp; NULL when out of memory. */
+static uint32_t *sorted_idx(const struct cfg *x, enum store_kind k,
+                            int (*cmp)(const void *, const void *, void *))
+{
+	struct sort_ctx sc = {.x = x, .k = k};
+	uint32_t *v = malloc((x->n[k] ? x->n[k] : 1) * sizeof(*v));
+
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < x->n[k]; i++)
+		v[i] = (uint32_t)i;
+	qsort_r(v, x->n[k], sizeof(*v), cmp, &sc);
+	return v;
+}
+
+/*
+ * The first pair of items equal under cmp in the sorted v: 1 with *lo < *hi
+ * their document indices (the later one is the one to blame), 0 when none.
+ */
+static int first_dup(const struct cfg *x, enum store_kind k, const uint32_t *v,
+                     int (*cmp)(const void *, const void *, void *), uint32_t *lo, uint32_t *hi)
+{
+	struct sort_ctx sc = {.x = x, .k = k};
+
+	for (size_t j = 1; j < x->n[k]; j++) {
+		if (cmp(&v[j - 1], &v[j], &sc))
+			continue;
+		*lo = v[j - 1] < v[j] ? v[j - 1] : v[j];
+		*hi = v[j - 1] < v[j] ? v[j] : v[j - 1];
+		return 1;
+	}
+	return 0;
+}
+
+/* Give items without an id a new one, sort by id, refuse an id given twice. */
+static int cfg_ids(struct cfg *x, enum store_kind k, struct vr_err *e)
+{
+	uint32_t lo, hi;
+
+	for (size_t i = 0; i < x->n[k]; i++)
+		if (!item_id(x, k, i)[0])
+			model_id_new(kind_prefix[k], item_id(x, k, i));
+	x->ord[k] = sorted_idx(x, k, by_id);
+	x->op[k] = calloc(x->n[k] ? x->n[k] : 1, 1);
+	if (!x->ord[k] || !x->op[k])
+		return oom(e);
+	if (first_dup(x, k, x->ord[k], by_id, &lo, &hi))
+		return item_err(e, HTTP_CONFLICT, k, hi, "id", "id %s is also %s[%u]",
+		                item_id(x, k, hi), kind_keys[k], lo);
+	return 0;
+}
+
+/* The document index of the item of kind k with this id, or -1. */
+static ssize_t find_id(const struct cfg *x, enum store_kind k, const char *id)
+{
+	size_t lo = 0, hi = x->n[k];
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(item_id(x, k, x->ord[k][mid]), id);
+
+		if (c == 0)
+			return (ssize_t)x->ord[k][mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* ---- merging the document with the stored objects ---- */
+
+static int diff_note(struct store_diff_ids *l, const char *id, struct vr_err *e)
+{
+	l->n++;
+	if (l->nids >= STORE_DIFF_IDS_MAX)
+		return 0;
+	if (!l->ids) {
+		l->ids = malloc(STORE_DIFF_IDS_MAX * sizeof(*l->ids));
+		if (!l->ids)
+			return oom(e);
+	}
+	snprintf(l->ids[l->nids++], ID_MAX, "%s", id);
+	return 0;
+}
+
+static int gone_note(struct cfg *x, enum store_kind k, const char *id, struct vr_err *e)
+{
+	if (array_grow((void **)&x->gone[k], &x->capgone[k], x->ngone[k], sizeof(*x->gone[k]),
+	               LIST_INITIAL, e) < 0)
+		return -1;
+	snprintf(x->gone[k][x->ngone[k]++], ID_MAX, "%s", id);
+	return diff_note(&x->d->removed[k], id, e);
+}
+
+/*
+ * The stored objects of one kind, in id order, one at a time: next returns
+ * 1 with *obj (valid until the next call), 0 at the end, -1 on error.
+ */
+struct cur_iter {
+	int (*next)(struct cur_iter *it, const void **obj, struct vr_err *e);
+	/* an array */
+	const char *v;
+	size_t n, size, i;
+	/* or a statement */
+	struct store *s;
+	sqlite3_stmt *q;
+	struct route r;
+};
+
+static int array_next(struct cur_iter *it, const void **obj, struct vr_err *e)
+{
+	if (it->i >= it->n)
+		return 0;
+	*obj = it->v + it->size * it->i++;
+	return 1;
+}
+
+static int routes_next(struct cur_iter *it, const void **obj, struct vr_err *e)
+{
+	int rc;
+
+	model_route_clear(&it->r);
+	rc = sqlite3_step(it->q);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW)
+		return db_err(it->s, e, "reading the routes");
+	if (route_from_row(it->q, &it->r, true, e) < 0)
+		return -1;
+	*obj = &it->r;
+	return 1;
+}
+
+/*
+ * Per kind: are the writable fields of the stored object and the item the
+ * same, and what the item keeps from it (timestamps and rev when the same,
+ * created_at when changed).
+ */
+struct kind_ops {
+	bool (*same)(const void *cur, void *item);
+	void (*keep)(void *item, const void *cur, bool same);
+};
+
+static bool rtb_same_keep(const void *cur, void *item)
+{
+	const struct route_table *o = cur;
+	struct route_table *t = item;
+
+	/* A table that gives no number keeps the one it has. */
+	if (!t->table)
+		t->table = o->table;
+	return model_rtb_same(o, t);
+}
+
+#define KEEP_FN(name, type)                                                                        \
+	static void name(void *item, const void *cur, bool same)                                   \
+	{                                                                                          \
+		type *n = item;                                                                    \
+		const type *o = cur;                                                               \
+                                                                                                   \
+		memcpy(n->created_at, o->created_at, sizeof(n->created_at));                       \
+		if (!same)                                                                         \
+			return;                                                                    \
+		memcpy(n->updated_at, o->updated_at, sizeof(n->updated_at));                       \
+		n->rev = o->rev;                                                                   \
+	}
+KEEP_FN(rtb_keep, struct route_table)
+KEEP_FN(route_keep, struct route)
+KEEP_FN(subnet_keep, struct subnet)
+KEEP_FN(sg_keep, struct security_group)
+KEEP_FN(sgr_keep, struct sg_rule)
+#undef KEEP_FN
+
+static bool route_same_cur(const void *cur, void *item)
+{
+	return model_route_same(cur, item);
+}
+static bool subnet_same_cur(const void *cur, void *item)
+{
+	return model_subnet_same(cur, item);
+}
+static bool sg_same_cur(const void *cur, void *item)
+{
+	return model_sg_same(cur, item);
+}
+static bool sgr_same_cur(const void *cur, void *item)
+{
+	return model_sg_rule_same(cur, item);
+}
+
+static const struct kind_ops kind_ops[STORE_KINDS] = {
+    [STORE_RTB] = {rtb_same_keep, rtb_keep},         [STORE_ROUTE] = {route_same_cur, route_keep},
+    [STORE_SUBNET] = {subnet_same_cur, subnet_keep}, [STORE_SG] = {sg_same_cur, sg_keep},
+    [STORE_SGR] = {sgr_same_cur, sgr_keep},
+};
+
+/* Classify every item of kind k and every stored object (from it) as same, new, changed, gone. */
+static int cfg_merge(struct cfg *x, enum store_kind k, struct cur_iter *it, struct vr_err *e)
+{
+	const struct kind_ops *ko = &kind_ops[k];
+	struct store_diff *d = x->d;
+	const void *cur = NULL;
+	size_t j = 0;
+	int rc;
+
+	rc = it->next(it, &cur, e);
+	while (rc >= 0 && (rc > 0 || j < x->n[k])) {
+		size_t i = j < x->n[k] ? x->ord[k][j] : 0;
+		int c;
+
+		if (rc <= 0)
+			c = 1;
+		else if (j == x->n[k])
+			c = -1;
+		else
+			c = strcmp((const char *)cur, item_id(x, k, i));
+		if (c < 0) {
+			/* Stored, not in the document: deleted, except the built-in main table. */
+			if (k == STORE_RTB && !strcmp(cur, RTB_MAIN_ID))
+				d->unchanged[k]++;
+			else if (gone_note(x, k, cur, e) < 0)
+				return -1;
+			rc = it->next(it, &cur, e);
+			continue;
+		}
+		if (c > 0) {
+			x->op[k][i] = CFG_NEW;
+			if (diff_note(&d->added[k], item_id(x, k, i), e) < 0)
+				return -1;
+			j++;
+			continue;
+		}
+		if (ko->same(cur, item_at(x, k, i))) {
+			x->op[k][i] = CFG_SAME;
+			d->unchanged[k]++;
+		} else {
+			x->op[k][i] = CFG_CHANGED;
+			if (diff_note(&d->changed[k], item_id(x, k, i), e) < 0)
+				return -1;
+		}
+		ko->keep(item_at(x, k, i), cur, x->op[k][i] == CFG_SAME);
+		j++;
+		rc = it->next(it, &cur, e);
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+static int cfg_merge_array(struct cfg *x, enum store_kind k, const void *v, size_t n,
+                           struct vr_err *e)
+{
+	struct cur_iter it = {.next = array_next, .v = v, .n = n, .size = x->size[k]};
+
+	return cfg_merge(x, k, &it, e);
+}
+
+/* ---- route tables ---- */
+
+static int rtb_by_name(const void *a, const void *b, void *arg)
+{
+	const struct sort_ctx *sc = arg;
+	const struct route_table *ta = item_at(sc->x, STORE_RTB, *(const uint32_t *)a);
+	const struct route_table *tb = item_at(sc->x, STORE_RTB, *(const uint32_t *)b);
+
+	return strcmp(ta->name, tb->name);
+}
+
+static int rtb_by_no(const void *a, const void *b, void *arg)
+{
+	const struct sort_ctx *sc = arg;
+	const struct route_table *ta = item_at(sc->x, STORE_RTB, *(const uint32_t *)a);
+	const struct route_table *tb = item_at(sc->x, STORE_RTB, *(const uint32_t *)b);
+
+	return (ta->table > tb->table) - (ta->table < tb->table);
+}
+
+static void bit_set(uint8_t *used, uint32_t no)
+{
+	if (no >= RTB_AUTO_FIRST && no <= RTB_AUTO_LAST)
+		used[(no - RTB_AUTO_FIRST) / 8] |= (uint8_t)(1u << ((no - RTB_AUTO_FIRST) % 8));
+}
+
+/* Numbers for the new tables that gave none: free in the document, the store and avoid. */
+static int rtb_assign(struct cfg *x, const uint32_t *avoid, size_t navoid, struct vr_err *e)
+{
+	uint8_t used[(RTB_AUTO_LAST - RTB_AUTO_FIRST + 1 + 7) / 8];
+	struct route_table *t = x->items[STORE_RTB];
+	uint32_t no = RTB_AUTO_FIRST;
+
+	memset(used, 0, sizeof(used));
+	for (size_t i = 0; i < navoid; i++)
+		bit_set(used, avoid[i]);
+	for (size_t i = 0; i < x->ncur_tables; i++)
+		bit_set(used, x->cur_tables[i].table);
+	for (size_t i = 0; i < x->n[STORE_RTB]; i++)
+		bit_set(used, t[i].table);
+	for (size_t i = 0; i < x->n[STORE_RTB]; i++) {
+		if (t[i].table)
+			continue;
+		while (no <= RTB_AUTO_LAST &&
+		       (used[(no - RTB_AUTO_FIRST) / 8] & (1u << ((no - RTB_AUTO_FIRST) % 8))))
+			no++;
+		if (no > RTB_AUTO_LAST)
+			return item_err(e, HTTP_CONFLICT, STORE_RTB, i, "table",
+			                "no free table number left between %u and %u",
+			                RTB_AUTO_FIRST, RTB_AUTO_LAST);
+		t[i].table = no;
+		bit_set(used, no);
+	}
+	return 0;
+}
+
+static int cfg_tables(struct cfg *x, const uint32_t *avoid, size_t navoid, struct vr_err *e)
+{
+	struct route_table *t = x->items[STORE_RTB];
+	uint32_t *v = NULL, lo, hi;
+	bool more = false;
+	int ret = -1;
+
+	if (store_rtb_list(x->s, NULL, SIZE_MAX, &x->cur_tables, &x->ncur_tables, &more, e) < 0)
+		return -1;
+	for (size_t i = 0; i < x->ncur_tables; i++)
+		if (!strcmp(x->cur_tables[i].id, RTB_MAIN_ID))
+			x->main_cur = x->cur_tables[i];
+	if (!x->main_cur.id[0])
+		return corrupt(e, "route table", RTB_MAIN_ID);
+	if (cfg_ids(x, STORE_RTB, e) < 0 ||
+	    cfg_merge_array(x, STORE_RTB, x->cur_tables, x->ncur_tables, e) < 0)
+		return -1;
+	x->main_doc = find_id(x, STORE_RTB, RTB_MAIN_ID);
+	if (x->main_doc >= 0) {
+		const struct route_table *m = &t[x->main_doc];
+
+		/* The same words as store_rtb_replace. */
+		if (strcmp(m->name, x->main_cur.name))
+			return item_err(e, HTTP_CONFLICT, STORE_RTB, (size_t)x->main_doc, "name",
+			                "the built-in main table %s cannot be renamed (name must "
+			                "stay \"%s\")",
+			                RTB_MAIN_ID, x->main_cur.name);
+		if (m->table != RTB_MAIN_TABLE)
+			return item_err(e, HTTP_CONFLICT, STORE_RTB, (size_t)x->main_doc, "table",
+			                "the built-in main table %s cannot be renumbered (table "
+			                "must stay %u)",
+			                RTB_MAIN_ID, RTB_MAIN_TABLE);
+	} else {
+		/* rtb-main stays whatever the document says: nothing may take its name or number.
+		 */
+		for (size_t i = 0; i < x->n[STORE_RTB]; i++) {
+			if (!strcmp(t[i].name, x->main_cur.name))
+				return item_err(e, HTTP_CONFLICT, STORE_RTB, i, "name",
+				                "a route table named \"%s\" already exists (%s)",
+				                t[i].name, RTB_MAIN_ID);
+			if (t[i].table == RTB_MAIN_TABLE)
+				return item_err(e, HTTP_CONFLICT, STORE_RTB, i, "table",
+				                "table %u is already used by route table %s",
+				                t[i].table, RTB_MAIN_ID);
+		}
+	}
+	if (rtb_assign(x, avoid, navoid, e) < 0)
+		return -1;
+	v = sorted_idx(x, STORE_RTB, rtb_by_name);
+	if (!v) {
+		oom(e);
+		goto out;
+	}
+	if (first_dup(x, STORE_RTB, v, rtb_by_name, &lo, &hi)) {
+		item_err(e, HTTP_CONFLICT, STORE_RTB, hi, "name",
+		         "a route table named \"%s\" is also route_tables[%u] (%s)", t[hi].name, lo,
+		         t[lo].id);
+		goto out;
+	}
+	qsort_r(v, x->n[STORE_RTB], sizeof(*v), rtb_by_no, &(struct sort_ctx){x, STORE_RTB});
+	if (first_dup(x, STORE_RTB, v, rtb_by_no, &lo, &hi)) {
+		item_err(e, HTTP_CONFLICT, STORE_RTB, hi, "table",
+		         "table %u is also used by route_tables[%u] (%s)", t[hi].table, lo,
+		         t[lo].id);
+		goto out;
+	}
+	/* Every table after the replace, for the references of routes and subnets. */
+	x->tables = idmap_new();
+	if (!x->tables) {
+		oom(e);
+		goto out;
+	}
+	for (size_t i = 0; i < x->n[STORE_RTB]; i++)
+		if (idmap_put(x->tables, t[i].id, &t[i])) {
+			oom(e);
+			goto out;
+		}
+	if (x->main_doc < 0 && idmap_put(x->tables, RTB_MAIN_ID, &x->main_cur)) {
+		oom(e);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(v);
+	return ret;
+}
+
+/* 422 unless table_id is a table after the replace; fills *no with its number. */
+static int table_ref(struct cfg *x, enum store_kind k, size_t i, const char *table_id, uint32_t *no,
+                     struct vr_err *e)
+{
+	const struct route_table *t = idmap_get(x->tables, table_id);
+
+	if (!t)
+		return item_err(e, HTTP_UNPROCESSABLE, k, i, "route_table_id",
+		                "route table \"%s\" does not exist (it is not in route_tables)",
+		                table_id);
+	*no = t->table;
+	return 0;
+}
+
+/* ---- routes ---- */
+
+static int prefix_cmp(const struct prefix *a, const struct prefix *b)
+{
+	size_t len = cidr_addr_len(a->addr.family);
+
+	if (a->addr.family != b->addr.family)
+		return (a->addr.family > b->addr.family) - (a->addr.family < b->addr.family);
+	if (a->len != b->len)
+		return (a->len > b->len) - (a->len < b->len);
+	return memcmp(a->addr.a, b->addr.a, len);
+}
+
+/* The key the routes table holds unique: table, canonical destination, kernel metric. */
+static int route_by_key(const void *a, const void *b, void *arg)
+{
+	const struct sort_ctx *sc = arg;
+	const struct route *ra = item_at(sc->x, STORE_ROUTE, *(const uint32_t *)a);
+	const struct route *rb = item_at(sc->x, STORE_ROUTE, *(const uint32_t *)b);
+	int64_t ma = route_metric_key(ra), mb = route_metric_key(rb);
+	int c;
+
+	if (ra->table != rb->table)
+		return (ra->table > rb->table) - (ra->table < rb->table);
+	c = prefix_cmp(&ra->dst, &rb->dst);
+	if (c)
+		return c;
+	return (ma > mb) - (ma < mb);
+}
+
+static int cfg_routes(struct cfg *x, struct vr_err *e)
+{
+	struct route *r = x->items[STORE_ROUTE];
+	struct cur_iter it = {.next = routes_next, .s = x->s, .q = st_get(x->s, ST_RT_LOAD)};
+	char key[CIDR_STR_MAX];
+	uint32_t *v = NULL, lo, hi;
+	int ret = -1;
+
+	if (cfg_ids(x, STORE_ROUTE, e) < 0)
+		return -1;
+	for (size_t i = 0; i < x->n[STORE_ROUTE]; i++)
+		if (table_ref(x, STORE_ROUTE, i, r[i].table_id, &r[i].table, e) < 0)
+			return -1;
+	v = sorted_idx(x, STORE_ROUTE, route_by_key);
+	if (!v)
+		return oom(e);
+	if (first_dup(x, STORE_ROUTE, v, route_by_key, &lo, &hi)) {
+		cidr_format_prefix(&r[hi].dst, key, sizeof(key));
+		item_err(e, HTTP_CONFLICT, STORE_ROUTE, hi, "destination",
+		         "a route to %s with metric %u in table %s is also routes[%u] (%s)%s", key,
+		         r[hi].metric, r[hi].table_id, lo, r[lo].id,
+		         r[hi].metric != r[lo].metric ? "; the kernel counts IPv6 metric 0 as 1024"
+		                                      : "");
+		goto out;
+	}
+	/* One pass over the stored routes in id order: no copy of them in memory. */
+	ret = cfg_merge(x, STORE_ROUTE, &it, e);
+out:
+	model_route_clear(&it.r);
+	st_done(it.q);
+	free(v);
+	return ret;
+}
+
+/* ---- subnets ---- */
+
+static int subnet_by_name(const void *a, const void *b, void *arg)
+{
+	const struct sort_ctx *sc = arg;
+	const struct subnet *sa = item_at(sc->x, STORE_SUBNET, *(const uint32_t *)a);
+	const struct subnet *sb = item_at(sc->x, STORE_SUBNET, *(const uint32_t *)b);
+
+	return strcmp(sa->name, sb->name);
+}
+
+/* By network address, the shorter prefix first: an overlap then shows between neighbours. */
+static int subnet_by_start(const void *a, const void *b, void *arg)
+{
+	const struct sort_ctx *sc = arg;
+	const struct subnet *sa = item_at(sc->x, STORE_SUBNET, *(const uint32_t *)a);
+	const struct subnet *sb = item_at(sc->x, STORE_SUBNET, *(const uint32_t *)b);
+	int c;
+
+	if (sa->cidr.addr.family != sb->cidr.addr.family)
+		return (sa->cidr.addr.family > sb->cidr.addr.family) -
+		       (sa->cidr.addr.family < sb->cidr.addr.family);
+	c = memcmp(sa->cidr.addr.a, sb->cidr.addr.a, cidr_addr_len(sa->cidr.addr.family));
+	if (c)
+		return c;
+	return (sa->cidr.len > sb->cidr.len) - (sa->cidr.len < sb->cidr.len);
+}
+
+static int cfg_subnets(struct cfg *x, struct vr_err *e)
+{
+	struct subnet *sn = x->items[STORE_SUBNET];
+	size_t n = x->n[STORE_SUBNET];
+	uint32_t *v = NULL, lo, hi;
+	bool more = false;
+	int ret = -1;
+
+	if (cfg_ids(x, STORE_SUBNET, e) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (table_ref(x, STORE_SUBNET, i, sn[i].table_id, &sn[i].table, e) < 0)
+			return -1;
+	v = sorted_idx(x, STORE_SUBNET, subnet_by_name);
+	if (!v)
+		return oom(e);
+	if (first_dup(x, STORE_SUBNET, v, subnet_by_name, &lo, &hi)) {
+		item_err(e, HTTP_CONFLICT, STORE_SUBNET, hi, "name",
+		         "a subnet named \"%s\" is also subnets[%u] (%s)", sn[hi].name, lo,
+		         sn[lo].id);
+		goto out;
+	}
+	/*
+	 * Prefixes either nest or are disjoint, so in this order any overlap
+	 * shows between neighbours: what lies between a prefix and one inside
+	 * it starts inside it too.
+	 */
+	qsort_r(v, n, sizeof(*v), subnet_by_start, &(struct sort_ctx){x, STORE_SUBNET});
+	for (size_t j = 1; j < n; j++) {
+		const struct subnet *a = &sn[v[j - 1]], *b = &sn[v[j]];
+		uint32_t l = v[j - 1] < v[j] ? v[j - 1] : v[j],
+		         h = v[j - 1] < v[j] ? v[j] : v[j - 1];
+
+		if (a->cidr.addr.family != b->cidr.addr.family ||
+		    !cidr_overlaps(&a->cidr, &b->cidr))
+			continue;
+		item_err(e, HTTP_CONFLICT, STORE_SUBNET, h, "cidr",
+		         "cidr %s overlaps subnets[%u] (%s, \"%s\", cidr %s)", sn[h].cidr_text, l,
+		         sn[l].id, sn[l].name, sn[l].cidr_text);
+		goto out;
+	}
+	if (store_subnet_list(x->s, NULL, NULL, NULL, SIZE_MAX, &x->cur_subnets, &x->ncur_subnets,
+	                      &more, e) < 0)
+		goto out;
+	ret = cfg_merge_array(x, STORE_SUBNET, x->cur_subnets, x->ncur_subnets, e);
+out:
+	free(v);
+	return ret;
+}
+
+/* ---- security groups and rules ---- */
+
+static int sg_by_name(const void *a, const void *b, void *arg)
+{
+	const struct sort_ctx *sc = arg;
+	const struct security_group *ga = item_at(sc->x, STORE_SG, *(const uint32_t *)a);
+	const struct security_group *gb = item_at(sc->x, STORE_SG, *(const uint32_t *)b);
+
+	return strcmp(ga->name, gb->name);
+}
+
+static int cfg_groups(struct cfg *x, struct vr_err *e)
+{
+	struct security_group *g = x->items[STORE_SG];
+	uint32_t *v = NULL, lo, hi;
+	bool more = false;
+	int ret = -1;
+
+	if (cfg_ids(x, STORE_SG, e) < 0)
+		return -1;
+	v = sorted_idx(x, STORE_SG, sg_by_name);
+	if (!v)
+		return oom(e);
+	if (first_dup(x, STORE_SG, v, sg_by_name, &lo, &hi)) {
+		item_err(e, HTTP_CONFLICT, STORE_SG, hi, "name",
+		         "a security group named \"%s\" is also security_groups[%u] (%s)",
+		         g[hi].name, lo, g[lo].id);
+		goto out;
+	}
+	if (store_sg_list(x->s, NULL, SIZE_MAX, &x->cur_groups, &x->ncur_groups, &more, e) < 0)
+		goto out;
+	ret = cfg_merge_array(x, STORE_SG, x->cur_groups, x->ncur_groups, e);
+out:
+	free(v);
+	return ret;
+}
+
+/* The rule's identity as security_group_rules_key holds it unique. */
+static int sgr_by_key(const void *a, const void *b, void *arg)
+{
+	const struct sort_ctx *sc = arg;
+	const struct sg_rule *ra = item_at(sc->x, STORE_SGR, *(const uint32_t *)a);
+	const struct sg_rule *rb = item_at(sc->x, STORE_SGR, *(const uint32_t *)b);
+	unsigned pa = ra->has_ports ? ra->port_from : 0, pb = rb->has_ports ? rb->port_from : 0;
+	unsigned qa = ra->has_ports ? ra->port_to : 0, qb = rb->has_ports ? rb->port_to : 0;
+	bool ca = ra->cidr_text[0] != '\0', cb = rb->cidr_text[0] != '\0';
+	int c = strcmp(ra->group_id, rb->group_id);
+
+	if (c)
+		return c;
+	if (ra->direction != rb->direction)
+		return (int)ra->direction - (int)rb->direction;
+	if (ra->protocol != rb->protocol)
+		return (int)ra->protocol - (int)rb->protocol;
+	if (pa != pb)
+		return (pa > pb) - (pa < pb);
+	if (qa != qb)
+		return (qa > qb) - (qa < qb);
+	if (ca != cb)
+		return ca ? -1 : 1;
+	return ca ? prefix_cmp(&ra->cidr, &rb->cidr)
+	          : strcmp(ra->remote_group_id, rb->remote_group_id);
+}
+
+static int cfg_rules(struct cfg *x, struct vr_err *e)
+{
+	struct sg_rule *r = x->items[STORE_SGR];
+	uint32_t *v = NULL, lo, hi;
+	bool more = false;
+	int ret = -1;
+
+	if (cfg_ids(x, STORE_SGR, e) < 0)
+		return -1;
+	for (size_t i = 0; i < x->n[STORE_SGR]; i++) {
+		if (find_id(x, STORE_SG, r[i].group_id) < 0)
+			return item_err(e, HTTP_UNPROCESSABLE, STORE_SGR, i, "security_group_id",
+			                "security group \"%s\" does not exist (it is not in "
+			                "security_groups)",
+			                r[i].group_id);
+		if (r[i].remote_group_id[0] && find_id(x, STORE_SG, r[i].remote_group_id) < 0)
+			return item_err(e, HTTP_UNPROCESSABLE, STORE_SGR, i,
+			                "remote_security_group_id",
+			                "security group \"%s\" does not exist (it is not in "
+			                "security_groups)",
+			                r[i].remote_group_id);
+	}
+	v = sorted_idx(x, STORE_SGR, sgr_by_key);
+	if (!v)
+		return oom(e);
+	if (first_dup(x, STORE_SGR, v, sgr_by_key, &lo, &hi)) {
+		char key[CIDR_STR_MAX] = "", what[ERR_MSG_MAX / 2];
+
+		if (r[hi].cidr_text[0])
+			cidr_format_prefix(&r[hi].cidr, key, sizeof(key));
+		sgr_describe(&r[hi], key, what, sizeof(what));
+		item_err(e, HTTP_CONFLICT, STORE_SGR, hi, NULL,
+		         "security group %s has this rule twice: %s, also security_group_rules[%u] "
+		         "(%s)",
+		         r[hi].group_id, what, lo, r[lo].id);
+		goto out;
+	}
+	if (store_sg_rule_list(x->s, NULL, NULL, SIZE_MAX, &x->cur_rules, &x->ncur_rules, &more,
+	                       e) < 0)
+		goto out;
+	ret = cfg_merge_array(x, STORE_SGR, x->cur_rules, x->ncur_rules, e);
+out:
+	free(v);
+	return ret;
+}
+
+/* ---- writing ---- */
+
+static bool cfg_changed(const struct cfg *x)
+{
+	for (int k = 0; k < STORE_KINDS; k++)
+		if (x->d->added[k].n || x->d->changed[k].n || x->d->removed[k].n)
+			return true;
+	return x->d->settings_changed;
+}
+
+/* Stamp item i of kind k for its write: this revision, now, created now unless it existed. */
+static void stamp(struct cfg *x, enum store_kind k, size_t i, char *created_at, char *updated_at,
+                  int64_t *rev)
+{
+	if (x->op[k][i] == CFG_NEW)
+		memcpy(created_at, x->now, TIME_MAX);
+	memcpy(updated_at, x->now, TIME_MAX);
+	*rev = x->rev;
+}
+
+/* Delete what the document drops, and (but for groups) what it changes: written again below. */
+static int cfg_delete(struct cfg *x, enum store_kind k, struct vr_err *e)
+{
+	for (size_t i = 0; i < x->ngone[k]; i++)
+		if (row_delete(x->s, kind_delete[k], kind_words[k], x->gone[k][i], e) < 0)
+			return -1;
+	if (k == STORE_SG)
+		return 0; /* a group's row is updated in place: deleting it would take its rules */
+	for (size_t i = 0; i < x->n[k]; i++) {
+		if (x->op[k][i] != CFG_CHANGED || (k == STORE_RTB && (ssize_t)i == x->main_doc))
+			continue;
+		if (row_delete(x->s, kind_delete[k], kind_words[k], item_id(x, k, i), e) < 0)
+			return item_wrap(e, k, i, item_id(x, k, i));
+	}
+	return 0;
+}
+
+static int cfg_write_tables(struct cfg *x, struct vr_err *e)
+{
+	struct route_table *t = x->items[STORE_RTB];
+
+	for (size_t j = 0; j < x->n[STORE_RTB]; j++) {
+		size_t i = x->ord[STORE_RTB][j];
+		bool main = (ssize_t)i == x->main_doc;
+
+		if (x->op[STORE_RTB][i] == CFG_SAME)
+			continue;
+		stamp(x, STORE_RTB, i, t[i].created_at, t[i].updated_at, &t[i].rev);
+		if (rtb_write(x->s, main ? ST_RTB_UPDATE : ST_RTB_INSERT, &t[i], e) < 0)
+			return item_wrap(e, STORE_RTB, i, t[i].id);
+	}
+	return 0;
+}
+
+static int cfg_write_groups(struct cfg *x, struct vr_err *e)
+{
+	struct security_group *g = x->items[STORE_SG];
+
+	/* Renamed groups step aside first, so names can move between groups. */
+	for (size_t i = 0; i < x->n[STORE_SG]; i++) {
+		sqlite3_stmt *q = st_get(x->s, ST_SG_PARK);
+		int rc;
+
+		if (x->op[STORE_SG][i] != CFG_CHANGED)
+			continue;
+		if (bind_text(q, 1, g[i].id, false) != SQLITE_OK) {
+			st_done(q);
+			return db_err(x->s, e, "binding");
+		}
+		rc = sqlite3_step(q);
+		st_done(q);
+		if (rc != SQLITE_DONE)
+			return db_err(x->s, e, "renaming a security group");
+	}
+	for (size_t j = 0; j < x->n[STORE_SG]; j++) {
+		size_t i = x->ord[STORE_SG][j];
+
+		if (x->op[STORE_SG][i] == CFG_SAME)
+			continue;
+		stamp(x, STORE_SG, i, g[i].created_at, g[i].updated_at, &g[i].rev);
+		if (sg_write_row(x->s, x->op[STORE_SG][i] == CFG_NEW ? ST_SG_INSERT : ST_SG_UPDATE,
+		                 &g[i], e) < 0 ||
+		    sg_write_targets(x->s, &g[i], e) < 0)
+			return item_wrap(e, STORE_SG, i, g[i].id);
+	}
+	return 0;
+}
+
+static int cfg_write_routes(struct cfg *x, struct vr_err *e)
+{
+	struct route *r = x->items[STORE_ROUTE];
+	char key[CIDR_STR_MAX];
+
+	/* In id order: the primary key index grows at its end, page after page. */
+	for (size_t j = 0; j < x->n[STORE_ROUTE]; j++) {
+		size_t i = x->ord[STORE_ROUTE][j];
+
+		if (x->op[STORE_ROUTE][i] == CFG_SAME)
+			continue;
+		stamp(x, STORE_ROUTE, i, r[i].created_at, r[i].updated_at, &r[i].rev);
+		cidr_format_prefix(&r[i].dst, key, sizeof(key));
+		if (route_write(x->s, ST_RT_INSERT, &r[i], key, e) < 0)
+			return item_wrap(e, STORE_ROUTE, i, r[i].id);
+	}
+	return 0;
+}
+
+static int cfg_write_subnets(struct cfg *x, struct vr_err *e)
+{
+	struct subnet *sn = x->items[STORE_SUBNET];
+
+	for (size_t j = 0; j < x->n[STORE_SUBNET]; j++) {
+		size_t i = x->ord[STORE_SUBNET][j];
+
+		if (x->op[STORE_SUBNET][i] == CFG_SAME)
+			continue;
+		stamp(x, STORE_SUBNET, i, sn[i].created_at, sn[i].updated_at, &sn[i].rev);
+		if (sn_write(x->s, ST_SN_INSERT, &sn[i], e) < 0)
+			return item_wrap(e, STORE_SUBNET, i, sn[i].id);
+	}
+	return 0;
+}
+
+static int cfg_write_rules(struct cfg *x, struct vr_err *e)
+{
+	struct sg_rule *r = x->items[STORE_SGR];
+	char key[CIDR_STR_MAX];
+
+	for (size_t j = 0; j < x->n[STORE_SGR]; j++) {
+		size_t i = x->ord[STORE_SGR][j];
+
+		if (x->op[STORE_SGR][i] == CFG_SAME)
+			continue;
+		stamp(x, STORE_SGR, i, r[i].created_at, r[i].updated_at, &r[i].rev);
+		key[0] = '\0';
+		if (r[i].cidr_text[0])
+			cidr_format_prefix(&r[i].cidr, key, sizeof(key));
+		if (sgr_write(x->s, ST_SGR_INSERT, &r[i], key, e) < 0)
+			return item_wrap(e, STORE_SGR, i, r[i].id);
+	}
+	return 0;
+}
+
+static int cfg_write_settings(struct cfg *x, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(x->s, ST_SET_PUT);
+	int ret = -1;
+
+	if (sqlite3_bind_int(q, 1, x->c->fwd_v4) != SQLITE_OK ||
+	    sqlite3_bind_int(q, 2, x->c->fwd_v6) != SQLITE_OK ||
+	    bind_text(q, 3, x->now, false) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 4, x->rev) != SQLITE_OK) {
+		db_err(x->s, e, "binding");
+		goto out;
+	}
+	if (sqlite3_step(q) != SQLITE_DONE || sqlite3_changes(x->s->db) != 1) {
+		db_err(x->s, e, "writing the settings");
+		goto out;
+	}
+	ret = 0;
+out:
+	st_done(q);
+	return ret;
+}
+
+/*
+ * Every write, in an order that never trips a unique index half way (what
+ * changes is deleted before anything is inserted; the document itself was
+ * checked unique), with references checked at commit.
+ */
+static int cfg_write(struct cfg *x, struct vr_err *e)
+{
+	static const enum store_kind del_order[] = {STORE_SGR, STORE_SUBNET, STORE_ROUTE, STORE_SG,
+	                                            STORE_RTB};
+
+	if (st_exec(x->s, ST_DEFER_FK, e) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(del_order) / sizeof(del_order[0]); i++)
+		if (cfg_delete(x, del_order[i], e) < 0)
+			return -1;
+	if (cfg_write_tables(x, e) < 0 || cfg_write_groups(x, e) < 0 ||
+	    cfg_write_routes(x, e) < 0 || cfg_write_subnets(x, e) < 0 || cfg_write_rules(x, e) < 0)
+		return -1;
+	if (x->d->settings_changed && cfg_write_settings(x, e) < 0)
+		return -1;
+	return 0;
+}
+
+void store_diff_free(struct store_diff *d)
+{
+	if (!d)
+		return;
+	for (int k = 0; k < STORE_KINDS; k++) {
+		free(d->added[k].ids);
+		free(d->changed[k].ids);
+		free(d->removed[k].ids);
+		d->added[k].ids = d->changed[k].ids = d->removed[k].ids = NULL;
+	}
+}
+
+int store_config_replace(struct store *s, struct store_config *c, int64_t if_rev,
+                         const uint32_t *avoid, size_t navoid, bool dry_run, struct store_diff *d,
+                         struct vr_err *e)
+{
+	struct cfg x = {.s = s, .c = c, .d = d, .main_doc = -1};
+	int64_t cur_rev = 0;
+	int ret = -1;
+
+	memset(d, 0, sizeof(*d));
+	x.items[STORE_RTB] = c->tables;
+	x.n[STORE_RTB] = c->ntables;
+	x.size[STORE_RTB] = sizeof(*c->tables);
+	x.items[STORE_ROUTE] = c->routes;
+	x.n[STORE_ROUTE] = c->nroutes;
+	x.size[STORE_ROUTE] = sizeof(*c->routes);
+	x.items[STORE_SUBNET] = c->subnets;
+	x.n[STORE_SUBNET] = c->nsubnets;
+	x.size[STORE_SUBNET] = sizeof(*c->subnets);
+	x.items[STORE_SG] = c->groups;
+	x.n[STORE_SG] = c->ngroups;
+	x.size[STORE_SG] = sizeof(*c->groups);
+	x.items[STORE_SGR] = c->rules;
+	x.n[STORE_SGR] = c->nrules;
+	x.size[STORE_SGR] = sizeof(*c->rules);
+	for (int k = 0; k < STORE_KINDS; k++)
+		if (x.n[k] > UINT32_MAX)
+			return err_set(e, 413, kind_keys[k], "%s: too many items (%zu)",
+			               kind_keys[k], x.n[k]);
+
+	if (tx_begin(s, e) < 0)
+		return -1;
+	if (rev_read(s, &cur_rev, e) < 0)
+		goto out;
+	if (if_rev > 0 && if_rev != cur_rev) {
+		err_set(e, HTTP_PRECONDITION, "",
+		        "If-Match \"%" PRId64 "\" does not match the current revision \"%" PRId64
+		        "\"",
+		        if_rev, cur_rev);
+		goto out;
+	}
+	if (settings_read(s, &d->settings_before, e) < 0)
+		goto out;
+	d->settings_changed = c->has_settings && (!d->settings_before.managed ||
+	                                          d->settings_before.fwd_v4 != c->fwd_v4 ||
+	                                          d->settings_before.fwd_v6 != c->fwd_v6);
+	if (cfg_tables(&x, avoid, navoid, e) < 0 || cfg_routes(&x, e) < 0 ||
+	    cfg_subnets(&x, e) < 0 || cfg_groups(&x, e) < 0 || cfg_rules(&x, e) < 0)
+		goto out;
+	d->rev = cur_rev;
+	d->any = cfg_changed(&x);
+	if (!d->any) {
+		/* The document is what is stored: no write, the revision stays. */
+		ret = 0;
+		goto out;
+	}
+	if (rev_bump(s, &x.rev, e) < 0)
+		goto out;
+	model_now(x.now);
+	if (cfg_write(&x, e) < 0)
+		goto out;
+	if (dry_run) {
+		ret = 0;
+		goto out; /* rolled back below */
+	}
+	if (tx_commit(s, e) < 0)
+		goto out;
+	d->rev = x.rev;
+	ret = 0;
+out:
+	tx_end(s);
+	for (int k = 0; k < STORE_KINDS; k++) {
+		free(x.ord[k]);
+		free(x.op[k]);
+		free(x.gone[k]);
+	}
+	idmap_free(x.tables);
+	model_rtbs_free(x.cur_tables, x.ncur_tables);
+	model_subnets_free(x.cur_subnets, x.ncur_subnets);
+	model_sgs_free(x.cur_groups, x.ncur_groups);
+	model_sg_rules_free(x.cur_rules, x.ncur_rules);
+	if (ret < 0)
+		store_diff_free(d);
+	return ret;
+}
+
+void store_config_clear(struct store_config *c)
+{
+	if (!c)
+		return;
+	model_rtbs_free(c->tables, c->ntables);
+	model_routes_free(c->routes, c->nroutes);
+	model_subnets_free(c->subnets, c->nsubnets);
+	model_sgs_free(c->groups, c->ngroups);
+	model_sg_rules_free(c->rules, c->nrules);
+	memset(c, 0, sizeof(*c));
+}
+
+/* ---- reading the whole desired state ---- */
+
+typedef int (*walk_fn)(void *arg, enum store_kind kind, const void *obj, struct vr_err *e);
+
+/* Step q and hand each row, read by one kind's from_row, to fn. */
+static int walk_rows(struct store *s, sqlite3_stmt *q, enum store_kind k, walk_fn fn, void *arg,
+                     struct vr_err *e)
+{
+	union {
+		struct route_table t;
+		struct route r;
+		struct subnet sn;
+		struct security_group g;
+		struct sg_rule sr;
+	} o;
+	int ret = -1;
+	int rc;
+
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		int frc;
+
+		switch (k) {
+		case STORE_RTB: frc = rtb_from_row(q, &o.t, e); break;
+		case STORE_ROUTE: frc = route_from_row(q, &o.r, true, e); break;
+		case STORE_SUBNET: frc = sn_from_row(q, &o.sn, true, e); break;
+		case STORE_SG:
+			frc = sg_from_row(q, &o.g, true, e);
+			if (frc == 0)
+				frc = sg_complete(s, &o.g, e);
+			break;
+		default: frc = sgr_from_row(q, &o.sr, true, e); break;
+		}
+		if (frc == 0)
+			frc = fn(arg, k, &o, e);
+		switch (k) {
+		case STORE_RTB: model_rtb_clear(&o.t); break;
+		case STORE_ROUTE: model_route_clear(&o.r); break;
+		case STORE_SUBNET: model_subnet_clear(&o.sn); break;
+		case STORE_SG: model_sg_clear(&o.g); break;
+		default: model_sg_rule_clear(&o.sr); break;
+		}
+		if (frc)
+			goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		db_err(s, e, "reading the desired state");
+		goto out;
+	}
+	ret = 0;
+out:
+	st_done(q);
+	return ret;
+}
+
+int store_config_walk(struct store *s, walk_fn fn, void *arg, struct settings *set, int64_t *rev,
+                      struct vr_err *e)
+{
+	sqlite3_stmt *tables = st_get(s, ST_RTB_LIST);
+	int ret = -1;
+
+	/* One read transaction: every object of the one revision returned. */
+	if (tx_begin_read(s, e) < 0)
+		return -1;
+	if (rev_read(s, rev, e) < 0 || settings_read(s, set, e) < 0)
+		goto out;
+	if (bind_text(tables, 1, "", false) != SQLITE_OK ||
+	    sqlite3_bind_int64(tables, 2, INT64_MAX) != SQLITE_OK) {
+		st_done(tables);
+		db_err(s, e, "binding");
+		goto out;
+	}
+	if (walk_rows(s, tables, STORE_RTB, fn, arg, e) < 0 ||
+	    walk_rows(s, st_get(s, ST_RT_LOAD), STORE_ROUTE, fn, arg, e) < 0 ||
+	    walk_rows(s, st_get(s, ST_SN_LOAD), STORE_SUBNET, fn, arg, e) < 0 ||
+	    walk_rows(s, st_get(s, ST_SG_LOAD), STORE_SG, fn, arg, e) < 0 ||
+	    walk_rows(s, st_get(s, ST_SGR_LOAD), STORE_SGR, fn, arg, e) < 0)
+		goto out;
+	if (tx_commit(s, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	tx_end(s);
 	return ret;
 }

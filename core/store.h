@@ -174,4 +174,101 @@ int store_settings_put(struct store *s, struct settings *set, int64_t if_rev, st
 int store_net_load(struct store *s, struct subnet **subs, size_t *n, struct settings *set,
                    int64_t *rev, struct vr_err *e) __attribute__((warn_unused_result));
 
+/* ---- the whole desired state (GET/PUT /v1/config) ---- */
+
+/* The kinds of object, in the order a document lists them. */
+enum store_kind { STORE_RTB = 0, STORE_ROUTE, STORE_SUBNET, STORE_SG, STORE_SGR, STORE_KINDS };
+
+/* The document key of a kind: "route_tables", "routes", ... */
+const char *store_kind_key(enum store_kind k);
+
+/*
+ * A whole desired state as a document gives it, every array in document
+ * order (errors name an item by its index there: "routes[17].destination").
+ * Every item has passed its model_*_validate; an empty id means "assign one".
+ */
+struct store_config {
+	struct route_table *tables;
+	size_t ntables;
+	struct route *routes;
+	size_t nroutes;
+	struct subnet *subnets;
+	size_t nsubnets;
+	struct security_group *groups;
+	size_t ngroups;
+	struct sg_rule *rules;
+	size_t nrules;
+	bool has_settings; /* false: the settings stay as they are */
+	bool fwd_v4, fwd_v6;
+};
+
+/* Ids listed per kind and change in a diff; the counts are always exact. */
+#define STORE_DIFF_IDS_MAX 1000
+
+struct store_diff_ids {
+	size_t n;            /* objects */
+	size_t nids;         /* of them listed in ids: the first STORE_DIFF_IDS_MAX by id */
+	char (*ids)[ID_MAX]; /* malloc'd, in id order */
+};
+
+/* What a replace does to the database, per kind. */
+struct store_diff {
+	struct store_diff_ids added[STORE_KINDS];
+	struct store_diff_ids changed[STORE_KINDS];
+	struct store_diff_ids removed[STORE_KINDS];
+	size_t unchanged[STORE_KINDS];
+	bool settings_changed;
+	struct settings settings_before; /* as stored before the replace */
+	/*
+	 * The revision after the replace: a new one when something was written,
+	 * the current one when nothing changed or for a dry run.
+	 */
+	int64_t rev;
+	bool any; /* anything at all changes */
+};
+
+/*
+ * Replace the whole desired state with c in one transaction that bumps the
+ * revision once (and not at all when c equals what is stored: no write).
+ * Items keep their ids; items without one get a new id (written into c).
+ * Objects equal to the stored ones keep their rev and timestamps, changed
+ * ones keep created_at, stored objects missing from c are deleted; rtb-main
+ * always stays (a document may give it a description, never another name
+ * or table number). A table without a number keeps its stored one or gets
+ * a free one in [RTB_AUTO_FIRST, RTB_AUTO_LAST] used by no table and not in
+ * avoid[0..navoid). On success routes and subnets of c have their table
+ * numbers resolved.
+ *
+ * c is checked as a whole before anything is written, with the same rules
+ * as the single-object writes, references resolved within c (a route's
+ * route_table_id must be a table of c or rtb-main, a rule's groups groups of
+ * c): 409 for an id given twice, a duplicate route key, name, table number,
+ * rule, overlapping subnets; 422 for a reference to an object c lacks; 412
+ * when if_rev > 0 and is not the current revision. Errors name the item as
+ * "<kind>[<index>].<field>". On any error nothing changes.
+ *
+ * dry_run: the same checks and writes, then rolled back: nothing changes and
+ * d describes what would. d is filled on success; free it with store_diff_free.
+ */
+int store_config_replace(struct store *s, struct store_config *c, int64_t if_rev,
+                         const uint32_t *avoid, size_t navoid, bool dry_run, struct store_diff *d,
+                         struct vr_err *e) __attribute__((warn_unused_result));
+/* Free the id lists of d (not d). NULL-safe. */
+void store_diff_free(struct store_diff *d);
+
+/*
+ * Read the whole desired state in one read transaction: fn is called for
+ * every object, kinds in enum order, each kind in id order (descriptions
+ * included, route and subnet table numbers resolved); obj is valid during the
+ * call only. A nonzero return from fn stops the walk with -1 (fn fills e).
+ * set and rev receive the settings and the revision of that state.
+ */
+int store_config_walk(struct store *s,
+                      int (*fn)(void *arg, enum store_kind kind, const void *obj, struct vr_err *e),
+                      void *arg, struct settings *set, int64_t *rev, struct vr_err *e)
+    __attribute__((warn_unused_result));
+
+/* Free what the arrays of c own, and the arrays. NULL-safe; c is zeroed. */
+void store_config_clear(struct store_config *c);
+
 #endif

@@ -4,6 +4,8 @@
 
 #include "crud.h"
 
+struct settings;
+
 extern const struct crud_resource api_route_tables;
 extern const struct crud_resource api_routes;
 extern const struct crud_resource api_security_groups;
@@ -14,5 +16,17 @@ extern const struct crud_resource api_subnets;
 void api_settings_get(struct http_req *req, struct http_resp *resp);
 void api_settings_put(struct http_req *req, struct http_resp *resp);
 void api_interfaces_list(struct http_req *req, struct http_resp *resp);
+/* {"forwarding": {...}} as PUT /v1/settings takes it; errors name "forwarding.ipv4". */
+int api_settings_from_json(json_t *body, struct settings *set, struct vr_err *e)
+    __attribute__((warn_unused_result));
+
+/*
+ * GET/PUT /v1/config (server/api_config.c): the whole desired state as one
+ * document. PUT takes up to API_CONFIG_BODY_MAX bytes (100,000 routes and
+ * more), every other endpoint HTTP_BODY_MAX_DEFAULT.
+ */
+#define API_CONFIG_BODY_MAX (64u * 1024 * 1024)
+void api_config_get(struct http_req *req, struct http_resp *resp);
+void api_config_put(struct http_req *req, struct http_resp *resp);
 
 #endif

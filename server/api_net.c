@@ -202,6 +202,11 @@ static int settings_from_json(json_t *body, struct settings *set, struct vr_err 
 	return 0;
 }
 
+int api_settings_from_json(json_t *body, struct settings *set, struct vr_err *e)
+{
+	return settings_from_json(body, set, e);
+}
+
 void api_settings_get(struct http_req *req, struct http_resp *resp)
 {
 	struct settings set;

@@ -9,6 +9,7 @@
 struct store;
 struct recon;
 struct klink;
+struct kernel_ops;
 
 #define TOKEN_MAX 256
 
@@ -32,7 +33,14 @@ struct app {
 	 * tables_in_use), so assigned numbers never collide. NULL: none known.
 	 */
 	int (*tables_in_use)(void *ctx, uint32_t **out, size_t *n);
-	void *query_ctx; /* handed to links_list and tables_in_use */
+	/*
+	 * Run fn with the HTTP threads' own kernel handle (read-only questions:
+	 * dumps of owned routes, addresses, rules; forwarding; link indexes),
+	 * one caller at a time; returns what fn returns. Used by the dry run of
+	 * PUT /v1/config. NULL when there is no kernel (unit tests).
+	 */
+	int (*kernel_query)(void *ctx, int (*fn)(const struct kernel_ops *k, void *arg), void *arg);
+	void *query_ctx; /* handed to links_list, tables_in_use and kernel_query */
 };
 
 #endif

@@ -382,15 +382,24 @@ static void dispatch(struct http_server *srv, struct MHD_Connection *c, const ch
 			              ct ? ct : "(no Content-Type)");
 			return;
 		}
-		req.body = json_loadb(ctx->body, ctx->len, JSON_REJECT_DUPLICATES, &jerr);
-		if (!req.body) {
-			http_problemf(r, 400, NULL, "malformed JSON at line %d column %d: %s",
-			              jerr.line, jerr.column, jerr.text);
-			return;
+		if (ctx->ep->flags & HTTP_RAW_BODY) {
+			req.raw = ctx->body;
+			req.raw_len = ctx->len;
+			ctx->body = NULL;
+			ctx->len = ctx->cap = 0;
+		} else {
+			req.body = json_loadb(ctx->body, ctx->len, JSON_REJECT_DUPLICATES, &jerr);
+			if (!req.body) {
+				http_problemf(r, 400, NULL,
+				              "malformed JSON at line %d column %d: %s", jerr.line,
+				              jerr.column, jerr.text);
+				return;
+			}
 		}
 	}
 	ctx->ep->fn(&req, r);
 	json_decref(req.body);
+	free(req.raw);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,

@@ -29,6 +29,13 @@ struct http_req {
 	const char *if_match;                /* If-Match header or NULL */
 	void *conn;                          /* opaque: for http_req_query */
 	const void *cls;                     /* the endpoint's cls */
+	/*
+	 * HTTP_RAW_BODY endpoints: the body as sent (NUL-terminated, raw_len
+	 * bytes), not parsed; NULL when none was sent. The handler owns it and
+	 * may free it early (then set it NULL); it is freed after the handler.
+	 */
+	char *raw;
+	size_t raw_len;
 };
 
 struct http_resp {
@@ -51,7 +58,14 @@ struct http_endpoint {
 	http_handler fn;
 	const void *cls; /* handed to the handler as req->cls */
 	size_t max_body; /* 0 = HTTP_BODY_MAX_DEFAULT */
+	unsigned flags;  /* HTTP_RAW_BODY */
 };
+
+/*
+ * Hand the body to the handler unparsed (http_req.raw): for documents whose
+ * jansson tree would be many times their size. Content-Type is still checked.
+ */
+#define HTTP_RAW_BODY 1u
 
 /* The table, terminated by an entry with method NULL (server/api.c). */
 extern const struct http_endpoint api_endpoints[];

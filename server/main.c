@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,13 @@
 #define DEFAULT_RESYNC_S 30
 #define APPLY_TIMEOUT_MS 60000
 #define TOKEN_BYTES 32
+/*
+ * Allocations from this size up get their own mapping, returned to the
+ * system when freed. Fixed, because glibc otherwise raises the threshold
+ * after each large free (up to 32 MB): a whole-state PUT or a full pass over
+ * 100,000 routes would then leave tens of MB in the threads' arenas.
+ */
+#define MALLOC_MMAP_THRESHOLD (128 * 1024)
 
 /*
  * A second kernel handle for the HTTP threads' read-only questions (links,
@@ -57,6 +65,17 @@ static int query_tables(void *ctx, uint32_t **out, size_t *n)
 
 	pthread_mutex_lock(&q->lock);
 	rc = q->k.tables_in_use(q->k.ctx, out, n);
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+static int query_run(void *ctx, int (*fn)(const struct kernel_ops *k, void *arg), void *arg)
+{
+	struct query_kernel *q = ctx;
+	int rc;
+
+	pthread_mutex_lock(&q->lock);
+	rc = fn(&q->k, arg);
 	pthread_mutex_unlock(&q->lock);
 	return rc;
 }
@@ -244,6 +263,8 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (!mallopt(M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD))
+		log_warnx("mallopt(M_MMAP_THRESHOLD) refused; memory may be slow to return");
 	pthread_mutex_init(&app.store_lock, NULL);
 
 	rc = make_parent_dirs(db);
@@ -280,6 +301,7 @@ int main(int argc, char **argv)
 	app.links_list = query_links;
 	app.links_free = kernel_links_free;
 	app.tables_in_use = query_tables;
+	app.kernel_query = query_run;
 	app.query_ctx = &qk;
 	if (recon_start(db, &k, (int)resync_s * 1000, api_port, &app.recon, &e)) {
 		log_error("reconciler: %s", e.msg);

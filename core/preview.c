@@ -1,0 +1,354 @@
+#include "preview.h"
+
+#include <errno.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "plan.h"
+
+/* Count one op in l and, while there is room, describe it. */
+static void note(struct preview_list *l, enum preview_op op, const char *id, const char *what)
+{
+	struct preview_item *it;
+
+	switch (op) {
+	case PREVIEW_ADD: l->add++; break;
+	case PREVIEW_CHANGE: l->change++; break;
+	case PREVIEW_REMOVE: l->remove++; break;
+	case PREVIEW_FAIL: l->fail++; break;
+	}
+	if (l->nitems >= PREVIEW_ITEMS_MAX)
+		return;
+	it = &l->items[l->nitems++];
+	it->op = op;
+	snprintf(it->id, sizeof(it->id), "%s", id ? id : "");
+	snprintf(it->what, sizeof(it->what), "%s", what);
+}
+
+static enum preview_op op_of(enum kop_kind k)
+{
+	switch (k) {
+	case KOP_ADD: return PREVIEW_ADD;
+	case KOP_REPLACE: return PREVIEW_CHANGE;
+	case KOP_DELETE: break;
+	}
+	return PREVIEW_REMOVE;
+}
+
+static void dev_name(int ifindex, char *buf, size_t len)
+{
+	char name[IF_NAMESIZE];
+
+	if (ifindex < 0)
+		snprintf(buf, len, "(multipath)");
+	else if (if_indextoname((unsigned)ifindex, name))
+		snprintf(buf, len, "%s", name);
+	else
+		snprintf(buf, len, "#%d", ifindex);
+}
+
+static const char *rtn_name(uint8_t type)
+{
+	switch (type) {
+	case RTN_BLACKHOLE: return "blackhole ";
+	case RTN_UNREACHABLE: return "unreachable ";
+	case RTN_PROHIBIT: return "prohibit ";
+	}
+	return "";
+}
+
+/* "10.1.0.0/24 via 10.0.0.1 dev eth0 table 254 metric 0", as ip route says it. */
+static void route_words(const struct kroute *r, char *buf, size_t len)
+{
+	char dst[CIDR_STR_MAX], via[CIDR_STR_MAX + 8] = "", dev[IF_NAMESIZE + 16] = "";
+
+	cidr_format_prefix(&r->dst, dst, sizeof(dst));
+	if (r->type == RTN_UNICAST && r->via.family) {
+		char a[CIDR_STR_MAX];
+
+		cidr_format_addr(&r->via, a, sizeof(a));
+		snprintf(via, sizeof(via), " via %s", a);
+	}
+	if (r->type == RTN_UNICAST && r->oif) {
+		char n[IF_NAMESIZE + 12];
+
+		dev_name(r->oif, n, sizeof(n));
+		snprintf(dev, sizeof(dev), " dev %s", n);
+	}
+	snprintf(buf, len, "%s%s%s%s table %u metric %u", rtn_name(r->type), dst, via, dev,
+	         r->table, r->metric);
+}
+
+static uint8_t rtn_type(enum route_type t)
+{
+	switch (t) {
+	case ROUTE_BLACKHOLE: return RTN_BLACKHOLE;
+	case ROUTE_UNREACHABLE: return RTN_UNREACHABLE;
+	case ROUTE_PROHIBIT: return RTN_PROHIBIT;
+	case ROUTE_UNICAST: break;
+	}
+	return RTN_UNICAST;
+}
+
+/* Routes: the kernel form of every desired route (as recon.c builds it) against route_dump. */
+static int preview_routes(const struct kernel_ops *k, const struct preview_input *in,
+                          struct preview_list *l, char *why, size_t len)
+{
+	struct kroute *desired = NULL, *observed = NULL;
+	struct kroute_op *ops = NULL;
+	size_t *map = NULL, nd = 0, no = 0, nops = 0;
+	char what[PREVIEW_WHAT_MAX];
+	int ret = -ENOMEM;
+
+	desired = calloc(in->nroutes + 1, sizeof(*desired));
+	map = calloc(in->nroutes + 1, sizeof(*map));
+	if (!desired || !map)
+		goto oom;
+	for (size_t i = 0; i < in->nroutes; i++) {
+		const struct route *rt = &in->routes[i];
+		struct kroute *kr = &desired[nd];
+
+		if (rt->dev[0]) {
+			kr->oif = k->link_index(k->ctx, rt->dev);
+			if (!kr->oif) {
+				snprintf(what, sizeof(what), "%s: device %s does not exist",
+				         rt->destination, rt->dev);
+				note(l, PREVIEW_FAIL, rt->id, what);
+				continue;
+			}
+		}
+		kr->table = rt->table;
+		kr->dst = rt->dst;
+		kr->type = rtn_type(rt->type);
+		kr->via = rt->via;
+		kr->metric = rt->metric;
+		if (rt->dst.addr.family == AF_INET6 && kr->metric == 0)
+			kr->metric = 1024; /* what the kernel stores for IPv6 metric 0 */
+		map[nd++] = i;
+	}
+	ret = k->route_dump(k->ctx, &observed, &no);
+	if (ret) {
+		snprintf(why, len, "reading the kernel's routes: %s", strerror(-ret));
+		goto out;
+	}
+	ret = plan_routes(desired, nd, observed, no, &ops, &nops, NULL);
+	if (ret)
+		goto oom;
+	/* The ops carry their routes: 100,000 of each need not wait for the words. */
+	free(desired);
+	free(observed);
+	desired = observed = NULL;
+	for (size_t i = 0; i < nops; i++) {
+		route_words(&ops[i].r, what, sizeof(what));
+		note(l, op_of(ops[i].kind),
+		     ops[i].kind == KOP_DELETE ? NULL : in->routes[map[ops[i].tag]].id, what);
+	}
+	ret = 0;
+	goto out;
+oom:
+	ret = -ENOMEM;
+	snprintf(why, len, "out of memory");
+out:
+	free(desired);
+	free(observed);
+	free(map);
+	free(ops);
+	return ret;
+}
+
+static void addr_words(const struct kaddr *a, char *buf, size_t len)
+{
+	char p[CIDR_STR_MAX], dev[IF_NAMESIZE + 12];
+
+	cidr_format_prefix(&a->p, p, sizeof(p));
+	dev_name(a->ifindex, dev, sizeof(dev));
+	snprintf(buf, len, "%s dev %s", p, dev);
+}
+
+static void rule_words(const struct krule *r, char *buf, size_t len)
+{
+	char src[CIDR_STR_MAX] = "all";
+
+	if (r->src.len)
+		cidr_format_prefix(&r->src, src, sizeof(src));
+	snprintf(buf, len, "%s from %s lookup %u priority %u",
+	         r->family == AF_INET6 ? "ipv6" : "ipv4", src, r->table, r->priority);
+}
+
+/* Addresses and policy rules of the subnets (as recon.c builds them) against the dumps. */
+static int preview_net(const struct kernel_ops *k, const struct preview_input *in,
+                       struct preview *p, char *why, size_t len)
+{
+	size_t n = in->nsubnets, na = 0, nr = 0, noa = 0, nor = 0, nops = 0;
+	struct kaddr *da = NULL, *oa = NULL;
+	struct krule *dr = NULL, *orl = NULL;
+	size_t *amap = NULL, *rmap = NULL;
+	struct kaddr_op *aops = NULL;
+	struct krule_op *rops = NULL;
+	char what[PREVIEW_WHAT_MAX];
+	int ret = -ENOMEM;
+
+	da = calloc(n + 1, sizeof(*da));
+	dr = calloc(n + 1, sizeof(*dr));
+	amap = calloc(n + 1, sizeof(*amap));
+	rmap = calloc(n + 1, sizeof(*rmap));
+	if (!da || !dr || !amap || !rmap)
+		goto oom;
+	for (size_t i = 0; i < n; i++) {
+		const struct subnet *sn = &in->subnets[i];
+		int ifindex = k->link_index(k->ctx, sn->interface);
+
+		if (!ifindex) {
+			snprintf(what, sizeof(what), "%s/%u: interface %s does not exist",
+			         sn->router_ip_text, sn->cidr.len, sn->interface);
+			note(&p->addrs, PREVIEW_FAIL, sn->id, what);
+		} else {
+			da[na].ifindex = ifindex;
+			da[na].p.addr = sn->router_ip;
+			da[na].p.len = sn->cidr.len;
+			amap[na++] = i;
+		}
+		if (strcmp(sn->table_id, RTB_MAIN_ID)) {
+			dr[nr].family = sn->cidr.addr.family;
+			dr[nr].src = sn->cidr;
+			dr[nr].table = sn->table;
+			dr[nr].priority = VR_RULE_PRIO_FIRST;
+			rmap[nr++] = i;
+		}
+	}
+	ret = k->addr_dump(k->ctx, &oa, &noa);
+	if (ret) {
+		snprintf(why, len, "reading the kernel's addresses: %s", strerror(-ret));
+		goto out;
+	}
+	if (plan_addrs(da, na, oa, noa, &aops, &nops, NULL))
+		goto oom;
+	for (size_t i = 0; i < nops; i++) {
+		addr_words(&aops[i].a, what, sizeof(what));
+		note(&p->addrs, op_of(aops[i].kind),
+		     aops[i].kind == KOP_DELETE ? NULL : in->subnets[amap[aops[i].tag]].id, what);
+	}
+	ret = k->rule_dump(k->ctx, &orl, &nor);
+	if (ret) {
+		snprintf(why, len, "reading the kernel's policy rules: %s", strerror(-ret));
+		goto out;
+	}
+	if (plan_rules(dr, nr, orl, nor, &rops, &nops, NULL))
+		goto oom;
+	for (size_t i = 0; i < nops; i++) {
+		rule_words(&rops[i].r, what, sizeof(what));
+		note(&p->rules, op_of(rops[i].kind),
+		     rops[i].kind == KOP_DELETE ? NULL : in->subnets[rmap[rops[i].tag]].id, what);
+	}
+	ret = 0;
+	goto out;
+oom:
+	ret = -ENOMEM;
+	snprintf(why, len, "out of memory");
+out:
+	free(da);
+	free(dr);
+	free(oa);
+	free(orl);
+	free(amap);
+	free(rmap);
+	free(aops);
+	free(rops);
+	return ret;
+}
+
+/* nftables: compile both states and build the transaction between them, as the reconciler would. */
+static int preview_nft(const struct preview_input *in, struct preview *p, char *why, size_t len)
+{
+	struct sgc_input now = {.groups = in->groups_now,
+	                        .ngroups = in->ngroups_now,
+	                        .rules = in->rules_now,
+	                        .nrules = in->nrules_now,
+	                        .api_port = in->api_port,
+	                        .table_flags = SGC_TABLE_FLAGS};
+	struct sgc_input neu = now;
+	struct sgc *cnow = NULL, *cnew = NULL;
+	struct sgc_batch *b = NULL;
+	size_t sets, counters;
+	int ret;
+
+	neu.groups = in->groups;
+	neu.ngroups = in->ngroups;
+	neu.rules = in->rules;
+	neu.nrules = in->nrules;
+	ret = sgc_compile(&now, &cnow, why, len);
+	if (ret == 0)
+		ret = sgc_compile(&neu, &cnew, why, len);
+	if (ret)
+		goto out;
+	if (!sgc_empty(cnow))
+		sgc_counts(cnow, &sets, &p->nft_chains_now, &counters, &p->nft_elems_now);
+	if (!sgc_empty(cnew))
+		sgc_counts(cnew, &sets, &p->nft_chains_new, &counters, &p->nft_elems_new);
+	if (sgc_empty(cnow) && sgc_empty(cnew))
+		p->nft = PREVIEW_NFT_NONE;
+	else if (sgc_empty(cnow))
+		p->nft = PREVIEW_NFT_CREATE;
+	else if (sgc_empty(cnew))
+		p->nft = PREVIEW_NFT_REMOVE;
+	else
+		p->nft = sgc_equal(cnow, cnew) ? PREVIEW_NFT_NONE : PREVIEW_NFT_UPDATE;
+	if (p->nft == PREVIEW_NFT_NONE)
+		goto out;
+	ret = p->nft == PREVIEW_NFT_UPDATE ? sgc_batch_update(cnow, cnew, &b)
+	                                   : sgc_batch_full(cnew, &b);
+	if (ret) {
+		snprintf(why, len, "building the nftables batch: %s", strerror(-ret));
+		goto out;
+	}
+	p->nft_msgs = sgc_batch_nmsgs(b);
+	for (size_t i = 1; i <= p->nft_msgs && p->nft_nitems < PREVIEW_ITEMS_MAX; i++)
+		snprintf(p->nft_items[p->nft_nitems++], SGC_WHAT_MAX, "%s",
+		         sgc_batch_msg_what(b, i));
+out:
+	sgc_batch_free(b);
+	sgc_free(cnow);
+	sgc_free(cnew);
+	return ret;
+}
+
+int preview_kernel(const struct kernel_ops *k, const struct preview_input *in, struct preview **out,
+                   char *why, size_t len)
+{
+	struct preview *p = calloc(1, sizeof(*p));
+	int ret;
+
+	*out = NULL;
+	if (!p) {
+		snprintf(why, len, "out of memory");
+		return -ENOMEM;
+	}
+	ret = preview_routes(k, in, &p->routes, why, len);
+	if (ret == 0)
+		ret = preview_net(k, in, p, why, len);
+	if (ret == 0) {
+		ret = k->forwarding_get(k->ctx, &p->fwd_v4, &p->fwd_v6);
+		if (ret)
+			snprintf(why, len, "reading IP forwarding: %s", strerror(-ret));
+	}
+	p->fwd_managed = in->fwd_managed;
+	p->want_v4 = in->fwd_managed ? in->fwd_v4 : p->fwd_v4;
+	p->want_v6 = in->fwd_managed ? in->fwd_v6 : p->fwd_v6;
+	if (ret == 0)
+		ret = preview_nft(in, p, why, len);
+	if (ret) {
+		preview_free(p);
+		return ret;
+	}
+	*out = p;
+	return 0;
+}
+
+void preview_free(struct preview *p)
+{
+	free(p);
+}

@@ -1,0 +1,852 @@
+/*
+ * GET/PUT /v1/config: the whole desired state as one document
+ *
+ *   {"route_tables": [...], "routes": [...], "subnets": [...],
+ *    "security_groups": [...], "security_group_rules": [...],
+ *    "settings": {"forwarding": {"ipv4": bool, "ipv6": bool}}}
+ *
+ * Items are written as each collection's GET shows them, without the
+ * server-computed keys (a PUT accepts and ignores those). A document of
+ * 100,000 routes is some 15 MB of text but would be well over 100 MB as a
+ * jansson tree, so neither direction holds one: GET writes item after item
+ * into one buffer, PUT finds the extent of each item in the text and parses
+ * items one at a time into the model structs.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api.h"
+#include "app.h"
+#include "crud.h"
+#include "http.h"
+#include "log.h"
+#include "preview.h"
+#include "recon.h"
+#include "store.h"
+
+#define HTTP_BAD_REQUEST 400
+#define HTTP_UNPROCESSABLE 422
+#define HTTP_INTERNAL 500
+
+/* The largest document GET writes; a state bigger than this answers 500. */
+#define CONFIG_TEXT_MAX (512u * 1024 * 1024)
+/* First allocation of the GET buffer; it doubles from there. */
+#define CONFIG_TEXT_FIRST (64u * 1024)
+/* Invalid items listed in one answer; the detail gives their total. */
+#define CONFIG_ERRORS_MAX 20
+/* The settings as a document part: its index after the collections. */
+#define PART_SETTINGS STORE_KINDS
+
+static const char *const computed_keys[] = {"status", "created_at", "updated_at", NULL};
+
+/* Each collection's JSON translation, by kind. */
+static const struct crud_resource *const part_rs[STORE_KINDS] = {
+    [STORE_RTB] = &api_route_tables,         [STORE_ROUTE] = &api_routes,
+    [STORE_SUBNET] = &api_subnets,           [STORE_SG] = &api_security_groups,
+    [STORE_SGR] = &api_security_group_rules,
+};
+
+static const char *part_key(int part)
+{
+	return part == PART_SETTINGS ? "settings" : store_kind_key((enum store_kind)part);
+}
+
+/* ---- GET ---- */
+
+/* A growable text buffer with a maximum. */
+struct text {
+	char *p;
+	size_t len, cap;
+	bool full; /* an append did not fit: the text is incomplete */
+};
+
+static int text_add(struct text *t, const char *s, size_t n)
+{
+	if (t->full)
+		return -1;
+	if (t->len + n + 1 > t->cap) {
+		size_t cap = t->cap ? t->cap : CONFIG_TEXT_FIRST;
+		char *np;
+
+		while (cap < t->len + n + 1 && cap <= CONFIG_TEXT_MAX)
+			cap *= 2;
+		np = cap < t->len + n + 1 ? NULL : realloc(t->p, cap);
+		if (!np) {
+			t->full = true;
+			return -1;
+		}
+		t->p = np;
+		t->cap = cap;
+	}
+	memcpy(t->p + t->len, s, n);
+	t->len += n;
+	t->p[t->len] = '\0';
+	return 0;
+}
+
+static int text_str(struct text *t, const char *s)
+{
+	return text_add(t, s, strlen(s));
+}
+
+static int text_dump_cb(const char *buf, size_t size, void *data)
+{
+	return text_add(data, buf, size);
+}
+
+struct get_walk {
+	struct app *app;
+	struct text t;
+	int part;     /* the part being written, -1 before the first */
+	size_t items; /* items written in it */
+};
+
+/* Close the parts before `part` and open it: every collection appears, empty or not. */
+static int open_part(struct get_walk *w, int part)
+{
+	char head[64];
+
+	while (w->part < part) {
+		if (w->part >= 0 && text_str(&w->t, w->items ? "\n]" : "]") < 0)
+			return -1;
+		w->part++;
+		w->items = 0;
+		if (w->part == PART_SETTINGS)
+			break;
+		snprintf(head, sizeof(head), "%s\"%s\": [", w->part ? ",\n" : "{\n",
+		         part_key(w->part));
+		if (text_str(&w->t, head) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int get_item(void *arg, enum store_kind kind, const void *obj, struct vr_err *e)
+{
+	struct get_walk *w = arg;
+	json_t *o;
+	int rc;
+
+	if (open_part(w, (int)kind) < 0 || text_str(&w->t, w->items++ ? ",\n" : "\n") < 0)
+		return err_set(e, HTTP_INTERNAL, NULL, "the document exceeds %u bytes",
+		               CONFIG_TEXT_MAX);
+	o = part_rs[kind]->to_json(w->app, obj);
+	if (!o)
+		return err_set(e, HTTP_INTERNAL, NULL, "out of memory");
+	for (const char *const *k = computed_keys; *k; k++)
+		json_object_del(o, *k);
+	rc = json_dump_callback(o, text_dump_cb, &w->t, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (rc)
+		return err_set(e, HTTP_INTERNAL, NULL, "the document exceeds %u bytes",
+		               CONFIG_TEXT_MAX);
+	return 0;
+}
+
+void api_config_get(struct http_req *req, struct http_resp *resp)
+{
+	static const char *const no_params[] = {NULL};
+	struct get_walk w = {.app = req->app, .part = -1};
+	struct settings set = {0};
+	struct vr_err e = {0};
+	int64_t rev = 0;
+	char tail[128];
+	int rc;
+
+	if (http_req_check_query(req, no_params, &e)) {
+		http_problem(resp, &e);
+		return;
+	}
+	pthread_mutex_lock(&req->app->store_lock);
+	rc = store_config_walk(req->app->store, get_item, &w, &set, &rev, &e);
+	pthread_mutex_unlock(&req->app->store_lock);
+	if (rc == 0 && open_part(&w, PART_SETTINGS) < 0)
+		rc = err_set(&e, HTTP_INTERNAL, NULL, "the document exceeds %u bytes",
+		             CONFIG_TEXT_MAX);
+	/* Settings nobody set are the kernel's: a document carrying them would take them over. */
+	if (set.managed)
+		snprintf(tail, sizeof(tail),
+		         ",\n\"settings\": {\"forwarding\": {\"ipv4\": %s, \"ipv6\": %s}}\n}\n",
+		         set.fwd_v4 ? "true" : "false", set.fwd_v6 ? "true" : "false");
+	else
+		snprintf(tail, sizeof(tail), "\n}\n");
+	if (rc == 0 && text_str(&w.t, tail) < 0)
+		rc = err_set(&e, HTTP_INTERNAL, NULL, "the document exceeds %u bytes",
+		             CONFIG_TEXT_MAX);
+	if (rc) {
+		free(w.t.p);
+		http_problem(resp, &e);
+		return;
+	}
+	resp->status = 200;
+	resp->owned = w.t.p;
+	resp->raw = w.t.p;
+	resp->raw_len = w.t.len;
+	resp->content_type = "application/json";
+	snprintf(resp->etag, sizeof(resp->etag), "\"%lld\"", (long long)rev);
+}
+
+/* ---- PUT: finding the parts and items in the text ---- */
+
+/* The document text, and where each part's value lies in it (at SIZE_MAX: absent). */
+struct doc {
+	const char *t;
+	size_t len;
+	size_t at[STORE_KINDS + 1];
+	size_t end[STORE_KINDS + 1];
+};
+
+/* Invalid items, reported together: the first in full, up to CONFIG_ERRORS_MAX listed. */
+struct errs {
+	struct vr_err first;
+	json_t *list;
+	size_t n;
+};
+
+static void errs_add(struct errs *x, const struct vr_err *e)
+{
+	if (!x->n)
+		x->first = *e;
+	if (!x->list)
+		x->list = json_array();
+	if (x->n++ < CONFIG_ERRORS_MAX)
+		json_array_append_new(
+		    x->list, json_pack("{s:s, s:s}", "field", e->field, "message", e->msg));
+}
+
+/* 400 for malformed JSON at byte pos: line and column as jansson counts them. */
+static int bad_json(const struct doc *d, size_t pos, const char *what, struct vr_err *e)
+{
+	size_t line = 1, col = 0;
+
+	for (size_t i = 0; i < pos && i < d->len; i++) {
+		if (d->t[i] == '\n') {
+			line++;
+			col = 0;
+		} else {
+			col++;
+		}
+	}
+	return err_set(e, HTTP_BAD_REQUEST, NULL, "malformed JSON at line %zu column %zu: %s", line,
+	               col + 1, what);
+}
+
+static size_t skip_ws(const struct doc *d, size_t i)
+{
+	while (i < d->len &&
+	       (d->t[i] == ' ' || d->t[i] == '\t' || d->t[i] == '\n' || d->t[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* One past the closing quote of the string opening at t[i], or 0 when it does not end. */
+static size_t skip_string(const struct doc *d, size_t i)
+{
+	for (i++; i < d->len; i++) {
+		if (d->t[i] == '\\')
+			i++;
+		else if (d->t[i] == '"')
+			return i + 1;
+	}
+	return 0;
+}
+
+/*
+ * One past the end of the value starting at t[i], or 0 when the text ends
+ * first. Only the extent is found, by counting brackets outside strings; the
+ * value is parsed later, and a value whose brackets do not match fails there.
+ */
+static size_t skip_value(const struct doc *d, size_t i)
+{
+	size_t depth = 0, end;
+
+	if (i >= d->len)
+		return 0;
+	if (d->t[i] == '"')
+		return skip_string(d, i);
+	if (d->t[i] != '{' && d->t[i] != '[') {
+		while (i < d->len && !strchr(",]} \t\r\n", d->t[i]))
+			i++;
+		return i;
+	}
+	for (; i < d->len; i++) {
+		switch (d->t[i]) {
+		case '"':
+			end = skip_string(d, i);
+			if (!end)
+				return 0;
+			i = end - 1;
+			break;
+		case '{':
+		case '[': depth++; break;
+		case '}':
+		case ']':
+			if (--depth == 0)
+				return i + 1;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* Parse the value at [at, end) with jansson; NULL and a 400 naming its position when malformed. */
+static json_t *load_slice(const struct doc *d, size_t at, size_t end, size_t flags,
+                          struct vr_err *e)
+{
+	json_error_t jerr;
+	json_t *v = json_loadb(d->t + at, end - at, flags | JSON_REJECT_DUPLICATES, &jerr);
+
+	if (!v)
+		bad_json(d, at + (size_t)(jerr.position > 0 ? jerr.position - 1 : 0), jerr.text, e);
+	return v;
+}
+
+/* The top level: an object whose keys are the parts. Records where each part's value is. */
+static int doc_scan(struct doc *d, struct vr_err *e)
+{
+	size_t i = skip_ws(d, 0), ke, ve;
+
+	for (int p = 0; p <= PART_SETTINGS; p++)
+		d->at[p] = SIZE_MAX;
+	if (i >= d->len || d->t[i] != '{')
+		return i >= d->len
+		           ? bad_json(d, i, "'{' expected", e)
+		           : err_set(e, HTTP_BAD_REQUEST, NULL,
+		                     "the document must be a JSON object {\"route_tables\": "
+		                     "[...], \"routes\": [...], ...}");
+	i = skip_ws(d, i + 1);
+	if (i < d->len && d->t[i] == '}')
+		return skip_ws(d, i + 1) == d->len ? 0
+		                                   : bad_json(d, i + 1, "end of input expected", e);
+	for (;;) {
+		const char *key;
+		json_t *k;
+		int p;
+
+		if (i >= d->len || d->t[i] != '"')
+			return bad_json(d, i, "string or '}' expected", e);
+		ke = skip_string(d, i);
+		if (!ke)
+			return bad_json(d, i, "unterminated string", e);
+		k = load_slice(d, i, ke, JSON_DECODE_ANY, e);
+		if (!k)
+			return -1;
+		key = json_string_value(k);
+		for (p = 0; p <= PART_SETTINGS && strcmp(key, part_key(p)); p++)
+			;
+		if (p > PART_SETTINGS) {
+			err_set(e, HTTP_BAD_REQUEST, key,
+			        "unknown key \"%s\": a document has route_tables, routes, subnets, "
+			        "security_groups, security_group_rules and settings",
+			        key);
+			json_decref(k);
+			return -1;
+		}
+		json_decref(k);
+		if (d->at[p] != SIZE_MAX)
+			return bad_json(d, i, "duplicate object key", e);
+		i = skip_ws(d, ke);
+		if (i >= d->len || d->t[i] != ':')
+			return bad_json(d, i, "':' expected", e);
+		i = skip_ws(d, i + 1);
+		ve = skip_value(d, i);
+		if (!ve || ve == i)
+			return bad_json(d, i, "a value expected", e);
+		d->at[p] = i;
+		d->end[p] = ve;
+		i = skip_ws(d, ve);
+		if (i < d->len && d->t[i] == ',') {
+			i = skip_ws(d, i + 1);
+			continue;
+		}
+		if (i < d->len && d->t[i] == '}')
+			break;
+		return bad_json(d, i, "',' or '}' expected", e);
+	}
+	if (skip_ws(d, i + 1) != d->len)
+		return bad_json(d, skip_ws(d, i + 1), "end of input expected", e);
+	return 0;
+}
+
+/*
+ * Walk the items of the array at d->at[p]: fn for each item's extent, in
+ * order. Returns the number of items, or -1 (e filled) when the array is
+ * malformed or fn fails.
+ */
+static ssize_t each_item(const struct doc *d, int p,
+                         int (*fn)(const struct doc *d, size_t i, size_t at, size_t end, void *arg,
+                                   struct vr_err *e),
+                         void *arg, struct vr_err *e)
+{
+	size_t i = skip_ws(d, d->at[p] + 1), end, n = 0;
+
+	if (i < d->len && d->t[i] == ']')
+		return 0;
+	for (;;) {
+		end = skip_value(d, i);
+		if (!end || end == i)
+			return bad_json(d, i, "a value expected", e);
+		if (fn && fn(d, n, i, end, arg, e) < 0)
+			return -1;
+		n++;
+		i = skip_ws(d, end);
+		if (i < d->len && d->t[i] == ',') {
+			i = skip_ws(d, i + 1);
+			continue;
+		}
+		if (i < d->len && d->t[i] == ']')
+			return (ssize_t)n;
+		return bad_json(d, i, "',' or ']' expected", e);
+	}
+}
+
+/* "" as NULL, as the store reads it back: one allocation less per item. */
+static void desc_trim(enum store_kind k, void *obj)
+{
+	char **desc;
+
+	switch (k) {
+	case STORE_RTB: desc = &((struct route_table *)obj)->description; break;
+	case STORE_ROUTE: desc = &((struct route *)obj)->description; break;
+	case STORE_SUBNET: desc = &((struct subnet *)obj)->description; break;
+	case STORE_SG: desc = &((struct security_group *)obj)->description; break;
+	default: desc = &((struct sg_rule *)obj)->description; break;
+	}
+	if (*desc && !**desc) {
+		free(*desc);
+		*desc = NULL;
+	}
+}
+
+struct part_conv {
+	enum store_kind kind;
+	char *items; /* zeroed array of the kind's structs */
+	size_t n;    /* its length: the items the counting pass found */
+	struct errs *errs;
+};
+
+/* Item i of a part: parse it alone, translate it, free its tree. */
+static int conv_item(const struct doc *d, size_t i, size_t at, size_t end, void *arg,
+                     struct vr_err *e)
+{
+	struct part_conv *pc = arg;
+	const struct crud_resource *rs = part_rs[pc->kind];
+	void *obj = pc->items + i * rs->size;
+	const char *key = store_kind_key(pc->kind);
+	struct vr_err ie = {0};
+	json_t *v;
+
+	/* Both passes find the same extents; this only guards the array's bound. */
+	if (i >= pc->n)
+		return err_set(e, HTTP_INTERNAL, NULL, "%s: more items than counted", key);
+	v = load_slice(d, at, end, JSON_DECODE_ANY, e);
+	if (!v)
+		return -1;
+	if (!json_is_object(v)) {
+		err_set(&ie, HTTP_UNPROCESSABLE, "", "%s[%zu] must be an object", key, i);
+		snprintf(ie.field, sizeof(ie.field), "%s[%zu]", key, i);
+		errs_add(pc->errs, &ie);
+	} else if (rs->from_json(v, obj, &ie)) {
+		char field[ERR_FIELD_MAX];
+
+		if (ie.field[0])
+			snprintf(field, sizeof(field), "%s[%zu].%s", key, i, ie.field);
+		else
+			snprintf(field, sizeof(field), "%s[%zu]", key, i);
+		snprintf(ie.field, sizeof(ie.field), "%s", field);
+		errs_add(pc->errs, &ie);
+	} else {
+		desc_trim(pc->kind, obj);
+	}
+	json_decref(v);
+	return 0;
+}
+
+/* Translate the items of part k into *items (calloc'd, *n of them, even when some fail). */
+static int doc_part(const struct doc *d, enum store_kind k, void **items, size_t *n,
+                    struct errs *errs, struct vr_err *e)
+{
+	struct part_conv pc = {.kind = k, .errs = errs};
+	const char *key = store_kind_key(k);
+	ssize_t count;
+
+	if (d->t[d->at[k]] != '[') {
+		json_t *v = load_slice(d, d->at[k], d->end[k], JSON_DECODE_ANY, e);
+
+		if (!v)
+			return -1;
+		json_decref(v);
+		return err_set(e, HTTP_UNPROCESSABLE, key, "%s must be an array of objects", key);
+	}
+	/* Count first: one allocation of the exact size. */
+	count = each_item(d, k, NULL, NULL, e);
+	if (count < 0)
+		return -1;
+	pc.items = calloc(count ? (size_t)count : 1, part_rs[k]->size);
+	if (!pc.items)
+		return err_set(e, HTTP_INTERNAL, NULL, "out of memory");
+	*items = pc.items;
+	*n = pc.n = (size_t)count;
+	return each_item(d, k, conv_item, &pc, e) < 0 ? -1 : 0;
+}
+
+static int doc_settings(const struct doc *d, struct store_config *c, struct errs *errs,
+                        struct vr_err *e)
+{
+	struct settings set = {0};
+	struct vr_err ie = {0};
+	json_t *v = load_slice(d, d->at[PART_SETTINGS], d->end[PART_SETTINGS], JSON_DECODE_ANY, e);
+
+	if (!v)
+		return -1;
+	if (!json_is_object(v)) {
+		json_decref(v);
+		return err_set(e, HTTP_UNPROCESSABLE, "settings",
+		               "settings must be an object {\"forwarding\": {\"ipv4\": bool, "
+		               "\"ipv6\": bool}}");
+	}
+	if (api_settings_from_json(v, &set, &ie)) {
+		char field[ERR_FIELD_MAX];
+
+		snprintf(field, sizeof(field), "settings%s%s", ie.field[0] ? "." : "", ie.field);
+		snprintf(ie.field, sizeof(ie.field), "%s", field);
+		errs_add(errs, &ie);
+	}
+	json_decref(v);
+	c->has_settings = true;
+	c->fwd_v4 = set.fwd_v4;
+	c->fwd_v6 = set.fwd_v6;
+	return 0;
+}
+
+/*
+ * The document text -> c. Malformed JSON stops at once; invalid items are
+ * collected (errs) so one answer names as many as it can.
+ */
+static int doc_parse(const char *text, size_t len, struct store_config *c, struct errs *errs,
+                     struct vr_err *e)
+{
+	struct doc d = {.t = text, .len = len};
+	void **items[STORE_KINDS] = {(void **)&c->tables, (void **)&c->routes, (void **)&c->subnets,
+	                             (void **)&c->groups, (void **)&c->rules};
+	size_t *ns[STORE_KINDS] = {&c->ntables, &c->nroutes, &c->nsubnets, &c->ngroups, &c->nrules};
+
+	if (doc_scan(&d, e) < 0)
+		return -1;
+	for (int k = 0; k < STORE_KINDS; k++)
+		if (d.at[k] != SIZE_MAX &&
+		    doc_part(&d, (enum store_kind)k, items[k], ns[k], errs, e) < 0)
+			return -1;
+	if (d.at[PART_SETTINGS] != SIZE_MAX && doc_settings(&d, c, errs, e) < 0)
+		return -1;
+	return 0;
+}
+
+/* ---- PUT: the answer ---- */
+
+static json_t *ids_json(const struct store_diff_ids *l)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < l->nids; i++)
+		json_array_append_new(a, json_string(l->ids[i]));
+	return a;
+}
+
+static json_t *db_plan_json(const struct store_config *c, const struct store_diff *d)
+{
+	json_t *o = json_object();
+	bool truncated = false;
+
+	for (int k = 0; k < STORE_KINDS; k++) {
+		truncated = truncated || d->added[k].nids < d->added[k].n ||
+		            d->changed[k].nids < d->changed[k].n ||
+		            d->removed[k].nids < d->removed[k].n;
+		json_object_set_new(
+		    o, store_kind_key((enum store_kind)k),
+		    json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "added",
+		              (json_int_t)d->added[k].n, "changed", (json_int_t)d->changed[k].n,
+		              "removed", (json_int_t)d->removed[k].n, "unchanged",
+		              (json_int_t)d->unchanged[k], "added_ids", ids_json(&d->added[k]),
+		              "changed_ids", ids_json(&d->changed[k]), "removed_ids",
+		              ids_json(&d->removed[k])));
+	}
+	json_object_set_new(
+	    o, "settings",
+	    json_pack("{s:b, s:o, s:o}", "changed", d->settings_changed, "before",
+	              d->settings_before.managed
+	                  ? json_pack("{s:{s:b, s:b}}", "forwarding", "ipv4",
+	                              d->settings_before.fwd_v4, "ipv6", d->settings_before.fwd_v6)
+	                  : json_null(),
+	              "after",
+	              c->has_settings || d->settings_before.managed
+	                  ? json_pack("{s:{s:b, s:b}}", "forwarding", "ipv4",
+	                              c->has_settings ? c->fwd_v4 : d->settings_before.fwd_v4,
+	                              "ipv6",
+	                              c->has_settings ? c->fwd_v6 : d->settings_before.fwd_v6)
+	                  : json_null()));
+	/* Ids are listed up to STORE_DIFF_IDS_MAX per list; the counts are exact. */
+	json_object_set_new(o, "ids_truncated", json_boolean(truncated));
+	return o;
+}
+
+static const char *op_name(enum preview_op op)
+{
+	switch (op) {
+	case PREVIEW_ADD: return "add";
+	case PREVIEW_CHANGE: return "change";
+	case PREVIEW_REMOVE: return "remove";
+	case PREVIEW_FAIL: break;
+	}
+	return "fail";
+}
+
+static json_t *list_json(const struct preview_list *l)
+{
+	json_t *items = json_array();
+
+	for (size_t i = 0; i < l->nitems; i++) {
+		json_t *it = json_pack("{s:s, s:s}", "op", op_name(l->items[i].op), "what",
+		                       l->items[i].what);
+
+		if (l->items[i].id[0])
+			json_object_set_new(it, "id", json_string(l->items[i].id));
+		json_array_append_new(items, it);
+	}
+	return json_pack("{s:I, s:I, s:I, s:I, s:o, s:b}", "add", (json_int_t)l->add, "change",
+	                 (json_int_t)l->change, "remove", (json_int_t)l->remove, "fail",
+	                 (json_int_t)l->fail, "items", items, "items_truncated",
+	                 l->nitems < l->add + l->change + l->remove + l->fail);
+}
+
+static json_t *kernel_plan_json(const struct preview *p)
+{
+	static const char *const nft_action[] = {"none", "create", "update", "remove"};
+	json_t *items = json_array();
+
+	for (size_t i = 0; i < p->nft_nitems; i++)
+		json_array_append_new(items, json_string(p->nft_items[i]));
+	return json_pack("{s:o, s:o, s:o, s:{s:{s:b, s:b}, s:{s:b, s:b}, s:b}, "
+	                 "s:{s:s, s:s, s:I, s:{s:I, s:I}, s:{s:I, s:I}, s:o, s:b}}",
+	                 "routes", list_json(&p->routes), "addresses", list_json(&p->addrs),
+	                 "rules", list_json(&p->rules), "forwarding", "ipv4", "now", p->fwd_v4,
+	                 "then", p->want_v4, "ipv6", "now", p->fwd_v6, "then", p->want_v6,
+	                 "managed", p->fwd_managed, "nftables", "table", "inet " SGC_TABLE,
+	                 "action", nft_action[p->nft], "messages", (json_int_t)p->nft_msgs,
+	                 "chains", "now", (json_int_t)p->nft_chains_now, "then",
+	                 (json_int_t)p->nft_chains_new, "elements", "now",
+	                 (json_int_t)p->nft_elems_now, "then", (json_int_t)p->nft_elems_new,
+	                 "items", items, "items_truncated", p->nft_nitems < p->nft_msgs);
+}
+
+struct preview_call {
+	const struct preview_input *in;
+	struct preview *out;
+	char why[256];
+};
+
+static int preview_fn(const struct kernel_ops *k, void *arg)
+{
+	struct preview_call *pc = arg;
+
+	return preview_kernel(k, pc->in, &pc->out, pc->why, sizeof(pc->why));
+}
+
+/*
+ * The kernel part of a dry run: c against the kernel now, and c's groups
+ * against the stored ones (groups_now) for nftables.
+ */
+static json_t *kernel_plan(struct app *app, const struct store_config *c,
+                           const struct store_diff *d, const struct security_group *gnow,
+                           size_t ngnow, const struct sg_rule *rnow, size_t nrnow)
+{
+	struct preview_input in = {
+	    .routes = c->routes,
+	    .nroutes = c->nroutes,
+	    .subnets = c->subnets,
+	    .nsubnets = c->nsubnets,
+	    .fwd_managed = c->has_settings || d->settings_before.managed,
+	    .fwd_v4 = c->has_settings ? c->fwd_v4 : d->settings_before.fwd_v4,
+	    .fwd_v6 = c->has_settings ? c->fwd_v6 : d->settings_before.fwd_v6,
+	    .groups_now = gnow,
+	    .ngroups_now = ngnow,
+	    .rules_now = rnow,
+	    .nrules_now = nrnow,
+	    .groups = c->groups,
+	    .ngroups = c->ngroups,
+	    .rules = c->rules,
+	    .nrules = c->nrules,
+	    .api_port = app->listen_port,
+	};
+	struct preview_call pc = {.in = &in};
+	json_t *o;
+
+	if (app->kernel_query(app->query_ctx, preview_fn, &pc))
+		return json_pack("{s:s}", "error", pc.why);
+	o = kernel_plan_json(pc.out);
+	preview_free(pc.out);
+	return o;
+}
+
+/* How the reconciler fared with the revision, once crud_wait returned. */
+static json_t *apply_json(struct app *app, int64_t rev)
+{
+	struct recon_stats st = {0};
+
+	if (!app->recon)
+		return json_null();
+	recon_stats(app->recon, &st);
+	return json_pack("{s:I, s:b, s:{s:I, s:I}, s:s}", "applied_revision",
+	                 (json_int_t)st.applied_rev, "converged", st.applied_rev >= rev, "failed",
+	                 "routes", (json_int_t)st.routes_failed, "other",
+	                 (json_int_t)st.objects_failed, "last_error", st.last_error);
+}
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) * 1e3 + (double)(now.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static bool any_table_to_number(const struct store_config *c)
+{
+	for (size_t i = 0; i < c->ntables; i++)
+		if (!c->tables[i].table && strcmp(c->tables[i].id, RTB_MAIN_ID))
+			return true;
+	return false;
+}
+
+/* Answer the collected item errors: the first as the problem, all of them listed. */
+static void errs_reply(struct http_resp *resp, struct errs *x)
+{
+	http_problem(resp, &x->first);
+	if (x->n > 1) {
+		char detail[ERR_MSG_MAX + 64];
+
+		snprintf(detail, sizeof(detail), "%zu items are invalid%s; the first: %s", x->n,
+		         x->n > CONFIG_ERRORS_MAX ? " (the first 20 are listed)" : "",
+		         x->first.msg);
+		json_object_set_new(resp->body, "detail", json_string(detail));
+	}
+	json_object_set(resp->body, "errors", x->list);
+}
+
+void api_config_put(struct http_req *req, struct http_resp *resp)
+{
+	static const char *const params[] = {"dry_run", NULL};
+	const char *dry_arg = http_req_query(req, "dry_run");
+	struct app *app = req->app;
+	struct store_config c = {0};
+	struct store_diff d = {0};
+	struct errs errs = {0};
+	struct vr_err e = {0};
+	struct security_group *gnow = NULL;
+	struct sg_rule *rnow = NULL;
+	size_t ngnow = 0, nrnow = 0, navoid = 0;
+	uint32_t *avoid = NULL;
+	int64_t if_rev = http_if_match_rev(req->if_match), sg_rev;
+	bool dry = false, have_now = false;
+	json_t *plan, *kernel;
+	struct timespec t0;
+	double parse_ms, store_ms;
+	size_t nroutes;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (http_req_check_query(req, params, &e))
+		goto fail;
+	if (dry_arg) {
+		if (!strcmp(dry_arg, "true") || !strcmp(dry_arg, "1")) {
+			dry = true;
+		} else if (strcmp(dry_arg, "false") && strcmp(dry_arg, "0")) {
+			err_set(&e, HTTP_UNPROCESSABLE, "dry_run",
+			        "dry_run \"%s\" must be true or false", dry_arg);
+			goto fail;
+		}
+	}
+	if (if_rev < 0) {
+		err_set(&e, 412, NULL, "If-Match %s does not match the current ETag",
+		        req->if_match);
+		goto fail;
+	}
+	if (!req->raw) {
+		err_set(&e, HTTP_BAD_REQUEST, NULL,
+		        "a JSON object body is required ({} empties the desired state)");
+		goto fail;
+	}
+	if (doc_parse(req->raw, req->raw_len, &c, &errs, &e))
+		goto fail;
+	if (errs.n) {
+		errs_reply(resp, &errs);
+		goto out;
+	}
+	/* The text is all in c now; the apply below may take a while. */
+	free(req->raw);
+	req->raw = NULL;
+	parse_ms = ms_since(&t0);
+	/* Tables someone else uses in this namespace are never handed out. */
+	if (any_table_to_number(&c) && app->tables_in_use &&
+	    app->tables_in_use(app->query_ctx, &avoid, &navoid))
+		navoid = 0;
+
+	pthread_mutex_lock(&app->store_lock);
+	rc = store_config_replace(app->store, &c, if_rev, avoid, navoid, dry, &d, &e);
+	if (rc == 0 && !dry && d.any)
+		crud_kick(app, d.rev, RECON_ALL, NULL);
+	/* The dry run's nftables part compares with the state stored now (unchanged by it). */
+	if (rc == 0 && dry && app->kernel_query)
+		have_now =
+		    store_sg_load(app->store, &gnow, &ngnow, &rnow, &nrnow, &sg_rev, &e) == 0;
+	pthread_mutex_unlock(&app->store_lock);
+	if (rc)
+		goto fail;
+	store_ms = ms_since(&t0) - parse_ms;
+	nroutes = c.nroutes;
+
+	plan = json_pack("{s:o}", "database", db_plan_json(&c, &d));
+	if (!dry) {
+		/* Nothing of the document is needed while the kernel catches up. */
+		store_config_clear(&c);
+		if (d.any)
+			crud_wait(app, d.rev);
+		log_info("PUT /v1/config: %zu routes; parsed and checked in %.1f ms, stored in "
+		         "%.1f ms (revision %lld%s), applied in %.1f ms",
+		         nroutes, parse_ms, store_ms, (long long)d.rev, d.any ? "" : ", unchanged",
+		         ms_since(&t0) - parse_ms - store_ms);
+		json_object_set_new(plan, "kernel", json_null());
+		http_json(resp, 200,
+		          json_pack("{s:I, s:b, s:b, s:o, s:o}", "revision", (json_int_t)d.rev,
+		                    "dry_run", false, "changed", d.any, "plan", plan, "apply",
+		                    apply_json(app, d.rev)));
+	} else {
+		if (!app->kernel_query)
+			kernel = json_null();
+		else if (!have_now)
+			kernel = json_pack("{s:s}", "error", e.msg);
+		else
+			kernel = kernel_plan(app, &c, &d, gnow, ngnow, rnow, nrnow);
+		json_object_set_new(plan, "kernel", kernel);
+		log_info("PUT /v1/config?dry_run=true: %zu routes; parsed and checked in %.1f ms, "
+		         "database plan in %.1f ms, kernel plan in %.1f ms",
+		         nroutes, parse_ms, store_ms, ms_since(&t0) - parse_ms - store_ms);
+		http_json(resp, 200,
+		          json_pack("{s:I, s:b, s:b, s:o}", "revision", (json_int_t)d.rev,
+		                    "dry_run", true, "changed", d.any, "plan", plan));
+	}
+	snprintf(resp->etag, sizeof(resp->etag), "\"%lld\"", (long long)d.rev);
+	goto out;
+fail:
+	http_problem(resp, &e);
+out:
+	json_decref(errs.list);
+	store_diff_free(&d);
+	store_config_clear(&c);
+	model_sgs_free(gnow, ngnow);
+	model_sg_rules_free(rnow, nrnow);
+	free(avoid);
+}

@@ -1,0 +1,795 @@
+/*
+ * GET/PUT /v1/config through the in-process server (tests/unit/http_client.c):
+ * round trips, no-op replaces, dry runs, invalid documents that change
+ * nothing, ids, settings, rtb-main, the body limit, and the kernel part of a
+ * dry run against a fake kernel.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <linux/rtnetlink.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "http.h"
+#include "http_client.h"
+#include "kernel.h"
+
+/* A document of tables, routes, a subnet, groups and rules, with ids where a client keeps them. */
+static const char *const DOC =
+    "{\"route_tables\": ["
+    "{\"id\":\"rtb-0a\",\"name\":\"blue\",\"table\":100,\"description\":\"b\"},"
+    "{\"id\":\"rtb-0b\",\"name\":\"green\"}],"
+    "\"routes\": ["
+    "{\"id\":\"rt-01\",\"destination\":\"10.1.0.0/16\",\"via\":\"192.168.150.3\"},"
+    "{\"id\":\"rt-02\",\"route_table_id\":\"rtb-0a\",\"destination\":\"default\","
+    "\"type\":\"blackhole\",\"metric\":5,\"description\":\"drop\"},"
+    "{\"destination\":\"2001:db8:1::/48\",\"dev\":\"eth0\",\"route_table_id\":\"rtb-0b\"}],"
+    "\"subnets\": ["
+    "{\"id\":\"subnet-01\",\"name\":\"lan\",\"cidr\":\"192.168.150.0/24\",\"interface\":\"eth0\","
+    "\"router_ip\":\"192.168.150.1\",\"route_table_id\":\"rtb-0a\"}],"
+    "\"security_groups\": ["
+    "{\"id\":\"sg-01\",\"name\":\"web\",\"targets\":[\"192.168.150.2\",\"local\"]},"
+    "{\"id\":\"sg-02\",\"name\":\"admin\"}],"
+    "\"security_group_rules\": ["
+    "{\"id\":\"sgr-01\",\"security_group_id\":\"sg-01\",\"direction\":\"ingress\","
+    "\"protocol\":\"tcp\",\"port_from\":80,\"port_to\":80,\"cidr\":\"0.0.0.0/0\"},"
+    "{\"id\":\"sgr-02\",\"security_group_id\":\"sg-01\",\"direction\":\"ingress\","
+    "\"protocol\":\"all\",\"remote_security_group_id\":\"sg-02\"}]}";
+
+static json_int_t desired_revision(struct fixture *f)
+{
+	struct reply r;
+	json_int_t rev;
+
+	call(f, "GET", "/v1/status", NULL, &r);
+	assert_int_equal(r.status, 200);
+	rev = json_integer_value(json_object_get(r.json, "desired_revision"));
+	reply_free(&r);
+	return rev;
+}
+
+/* GET /v1/config as text (malloc'd). */
+static char *get_config(struct fixture *f)
+{
+	struct reply r;
+	char *text;
+
+	call(f, "GET", "/v1/config", NULL, &r);
+	if (r.status != 200 || !r.json)
+		fail_msg("GET /v1/config -> %d %s", r.status, r.body);
+	text = strdup(r.body);
+	reply_free(&r);
+	return text;
+}
+
+/* PUT path body, expecting status; the reply stays in *r. */
+static void put(struct fixture *f, const char *path, const char *body, int status, struct reply *r)
+{
+	call(f, "PUT", path, body, r);
+	if (r->status != status)
+		fail_msg("PUT %s -> %d %s, want %d", path, r->status, r->body, status);
+}
+
+/* plan.database.<kind>.<what> */
+static json_int_t db_count(const struct reply *r, const char *kind, const char *what)
+{
+	return json_integer_value(json_object_get(
+	    json_object_get(json_object_get(json_object_get(r->json, "plan"), "database"), kind),
+	    what));
+}
+
+static bool plan_is_noop(const struct reply *r)
+{
+	static const char *const kinds[] = {"route_tables", "routes", "subnets", "security_groups",
+	                                    "security_group_rules"};
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (db_count(r, kinds[i], "added") || db_count(r, kinds[i], "changed") ||
+		    db_count(r, kinds[i], "removed"))
+			return false;
+	return !json_is_true(json_object_get(r->json, "changed"));
+}
+
+/* A PUT that must fail with status and name field, and change nothing. */
+static void refused(struct fixture *f, const char *body, int status, const char *field)
+{
+	json_int_t rev = desired_revision(f);
+	char *before = get_config(f), *after;
+	struct reply r;
+
+	put(f, "/v1/config", body, status, &r);
+	if (field && (!err_field(&r) || strcmp(err_field(&r), field)))
+		fail_msg("PUT /v1/config %s -> field %s, want %s (%s)", body,
+		         err_field(&r) ? err_field(&r) : "(none)", field, r.body);
+	assert_non_null(strstr(r.headers, "application/problem+json"));
+	reply_free(&r);
+	after = get_config(f);
+	assert_string_equal(before, after);
+	assert_int_equal(desired_revision(f), rev);
+	free(before);
+	free(after);
+}
+
+static json_t *part(json_t *doc, const char *key)
+{
+	json_t *v = json_object_get(doc, key);
+
+	assert_true(json_is_array(v));
+	return v;
+}
+
+static json_t *item_by_id(json_t *arr, const char *id)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(
+	    arr, i, v) if (!strcmp(json_string_value(json_object_get(v, "id")), id)) return v;
+	return NULL;
+}
+
+/* ---- tests ---- */
+
+static void test_fresh(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r;
+	json_t *t;
+
+	call(f, "GET", "/v1/config", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.headers, "Content-Type: application/json"));
+	assert_non_null(strstr(r.headers, "ETag: \"1\""));
+	assert_int_equal(json_array_size(part(r.json, "route_tables")), 1);
+	t = json_array_get(part(r.json, "route_tables"), 0);
+	assert_string_equal(jstr(t, "id", NULL), "rtb-main");
+	assert_string_equal(jstr(t, "name", NULL), "main");
+	assert_int_equal(json_integer_value(json_object_get(t, "table")), 254);
+	assert_null(json_object_get(t, "created_at"));
+	assert_int_equal(json_array_size(part(r.json, "routes")), 0);
+	assert_int_equal(json_array_size(part(r.json, "subnets")), 0);
+	assert_int_equal(json_array_size(part(r.json, "security_groups")), 0);
+	assert_int_equal(json_array_size(part(r.json, "security_group_rules")), 0);
+	/* Unmanaged settings are the kernel's: not part of the document. */
+	assert_null(json_object_get(r.json, "settings"));
+	assert_int_equal(json_object_size(r.json), 5);
+	reply_free(&r);
+	call(f, "GET", "/v1/config?x=1", NULL, &r);
+	assert_int_equal(r.status, 400);
+	reply_free(&r);
+	/* Its own output is a no-op. */
+	{
+		char *doc = get_config(f);
+
+		put(f, "/v1/config", doc, 200, &r);
+		assert_true(plan_is_noop(&r));
+		assert_int_equal(json_integer_value(json_object_get(r.json, "revision")), 1);
+		reply_free(&r);
+		free(doc);
+	}
+}
+
+static void test_roundtrip(void **state)
+{
+	struct fixture *f = *state;
+	json_t *in = json_loads(DOC, 0, NULL), *out, *v;
+	static const char *const parts[] = {"route_tables", "routes", "subnets", "security_groups",
+	                                    "security_group_rules"};
+	json_int_t rev;
+	struct reply r;
+	char *text, *text2;
+	size_t i;
+
+	assert_non_null(in);
+	put(f, "/v1/config", DOC, 200, &r);
+	assert_true(json_is_true(json_object_get(r.json, "changed")));
+	assert_false(json_is_true(json_object_get(r.json, "dry_run")));
+	assert_int_equal(db_count(&r, "routes", "added"), 3);
+	assert_int_equal(db_count(&r, "route_tables", "added"), 2);
+	assert_int_equal(db_count(&r, "route_tables", "unchanged"), 1);
+	assert_int_equal(db_count(&r, "security_group_rules", "added"), 2);
+	rev = json_integer_value(json_object_get(r.json, "revision"));
+	assert_int_equal(rev, desired_revision(f));
+	assert_int_equal(rev, 2); /* one revision for the whole document */
+	reply_free(&r);
+
+	text = get_config(f);
+	out = json_loads(text, 0, NULL);
+	assert_non_null(out);
+	/* Every item comes back as written (ids kept), plus what the server filled in. */
+	for (size_t p = 0; p < sizeof(parts) / sizeof(parts[0]); p++) {
+		json_array_foreach(part(in, parts[p]), i, v)
+		{
+			json_t *got, *val;
+			const char *k;
+
+			if (!json_object_get(v, "id"))
+				continue;
+			got = item_by_id(part(out, parts[p]), jstr(v, "id", NULL));
+			assert_non_null(got);
+			json_object_foreach(v, k, val)
+			{
+				if (!json_equal(val, json_object_get(got, k)))
+					fail_msg("%s %s: %s differs", parts[p], jstr(v, "id", NULL),
+					         k);
+			}
+		}
+	}
+	assert_int_equal(json_array_size(part(out, "routes")), 3);
+	assert_int_equal(json_array_size(part(out, "route_tables")), 3);
+	/* A table without a number got one of the server's. */
+	v = item_by_id(part(out, "route_tables"), "rtb-0b");
+	assert_int_equal(json_integer_value(json_object_get(v, "table")), 10000);
+	/* The route without an id got one. */
+	json_array_foreach(part(out, "routes"), i, v)
+	    assert_true(!strncmp(jstr(v, "id", NULL), "rt-", 3));
+	v = item_by_id(part(out, "security_group_rules"), "sgr-02");
+	assert_string_equal(jstr(v, "remote_security_group_id", NULL), "sg-02");
+
+	/* GET -> PUT unchanged: a no-op plan, no new revision, the same document. */
+	put(f, "/v1/config", text, 200, &r);
+	assert_true(plan_is_noop(&r));
+	assert_int_equal(json_integer_value(json_object_get(r.json, "revision")), rev);
+	assert_int_equal(db_count(&r, "routes", "unchanged"), 3);
+	reply_free(&r);
+	assert_int_equal(desired_revision(f), rev);
+	text2 = get_config(f);
+	assert_string_equal(text, text2);
+	/* A GET of the whole state fed back with the collections' computed keys is a no-op too. */
+	call(f, "GET", "/v1/routes/rt-01", NULL, &r);
+	{
+		char body[2048];
+
+		snprintf(body, sizeof(body), "{\"routes\": [%s]}", r.body);
+		reply_free(&r);
+		put(f, "/v1/config?dry_run=true", body, 200, &r);
+		assert_int_equal(db_count(&r, "routes", "unchanged"), 1);
+		assert_int_equal(db_count(&r, "routes", "removed"), 2);
+		reply_free(&r);
+	}
+	free(text);
+	free(text2);
+	json_decref(in);
+	json_decref(out);
+}
+
+static void test_dry_run(void **state)
+{
+	struct fixture *f = *state;
+	const char *other = "{\"routes\": [{\"id\":\"rt-01\",\"destination\":\"10.2.0.0/16\","
+	                    "\"via\":\"192.168.150.3\"},{\"id\":\"rt-09\",\"destination\":"
+	                    "\"10.9.0.0/16\",\"type\":\"unreachable\"}]}";
+	struct reply r;
+	json_int_t rev;
+	char *before, *after;
+	json_t *db;
+
+	put(f, "/v1/config", DOC, 200, &r);
+	reply_free(&r);
+	rev = desired_revision(f);
+	before = get_config(f);
+	put(f, "/v1/config?dry_run=true", other, 200, &r);
+	assert_true(json_is_true(json_object_get(r.json, "dry_run")));
+	assert_true(json_is_true(json_object_get(r.json, "changed")));
+	assert_int_equal(json_integer_value(json_object_get(r.json, "revision")), rev);
+	assert_int_equal(db_count(&r, "routes", "added"), 1);
+	assert_int_equal(db_count(&r, "routes", "changed"), 1);
+	assert_int_equal(db_count(&r, "routes", "removed"), 2);
+	assert_int_equal(db_count(&r, "route_tables", "removed"), 2);
+	assert_int_equal(db_count(&r, "route_tables", "unchanged"), 1);
+	assert_int_equal(db_count(&r, "subnets", "removed"), 1);
+	assert_int_equal(db_count(&r, "security_groups", "removed"), 2);
+	assert_int_equal(db_count(&r, "security_group_rules", "removed"), 2);
+	db = json_object_get(json_object_get(r.json, "plan"), "database");
+	assert_string_equal(json_string_value(json_array_get(
+	                        json_object_get(json_object_get(db, "routes"), "added_ids"), 0)),
+	                    "rt-09");
+	assert_string_equal(json_string_value(json_array_get(
+	                        json_object_get(json_object_get(db, "routes"), "changed_ids"), 0)),
+	                    "rt-01");
+	/* No kernel in this test: its part is null. */
+	assert_true(json_is_null(json_object_get(json_object_get(r.json, "plan"), "kernel")));
+	reply_free(&r);
+	after = get_config(f);
+	assert_string_equal(before, after);
+	assert_int_equal(desired_revision(f), rev);
+	/* An invalid document is refused by a dry run exactly as by the real one. */
+	put(f, "/v1/config?dry_run=true", "{\"routes\": [{\"destination\":\"10.0.0.1/8\"}]}", 422,
+	    &r);
+	assert_string_equal(err_field(&r), "routes[0].destination");
+	reply_free(&r);
+	put(f, "/v1/config?dry_run=maybe", "{}", 422, &r);
+	reply_free(&r);
+	put(f, "/v1/config?dry=1", "{}", 400, &r);
+	reply_free(&r);
+	/* dry_run=false is the real thing. */
+	put(f, "/v1/config?dry_run=false", other, 200, &r);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "revision")), rev + 1);
+	reply_free(&r);
+	free(before);
+	free(after);
+}
+
+static void test_invalid(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r;
+
+	put(f, "/v1/config", DOC, 200, &r);
+	reply_free(&r);
+	/* A bad item in the middle. */
+	refused(f,
+	        "{\"routes\": [{\"destination\":\"10.1.0.0/16\",\"type\":\"blackhole\"},"
+	        "{\"destination\":\"10.2.0.1/16\",\"type\":\"blackhole\"},"
+	        "{\"destination\":\"10.3.0.0/16\",\"type\":\"blackhole\"}]}",
+	        422, "routes[1].destination");
+	/* Several: all listed. */
+	put(f, "/v1/config",
+	    "{\"routes\": [{\"destination\":\"10.1.0.0/16\",\"type\":\"blackhole\"},"
+	    "{\"destination\":\"bad\"},{\"destination\":\"10.3.0.0/16\",\"metric\":-1}]}",
+	    422, &r);
+	assert_int_equal(json_array_size(json_object_get(r.json, "errors")), 2);
+	assert_string_equal(err_field(&r), "routes[1].destination");
+	assert_string_equal(
+	    jstr(json_array_get(json_object_get(r.json, "errors"), 1), "field", NULL),
+	    "routes[2].metric");
+	reply_free(&r);
+	/* Duplicate route keys (default = 0.0.0.0/0), duplicate ids. */
+	refused(f,
+	        "{\"routes\": [{\"destination\":\"0.0.0.0/0\",\"type\":\"blackhole\"},"
+	        "{\"destination\":\"10.0.0.0/8\",\"type\":\"blackhole\"},"
+	        "{\"destination\":\"default\",\"type\":\"prohibit\"}]}",
+	        409, "routes[2].destination");
+	refused(f,
+	        "{\"routes\": [{\"destination\":\"2001:db8::/32\",\"type\":\"blackhole\"},"
+	        "{\"destination\":\"2001:db8::/32\",\"type\":\"blackhole\",\"metric\":1024}]}",
+	        409, "routes[1].destination");
+	refused(f,
+	        "{\"routes\": [{\"id\":\"rt-aa\",\"destination\":\"10.1.0.0/16\",\"type\":"
+	        "\"blackhole\"},{\"id\":\"rt-aa\",\"destination\":\"10.2.0.0/16\",\"type\":"
+	        "\"blackhole\"}]}",
+	        409, "routes[1].id");
+	/* Dangling references: resolved in the document, not in the database. */
+	refused(f,
+	        "{\"routes\": [{\"route_table_id\":\"rtb-0a\",\"destination\":\"10.1.0.0/16\","
+	        "\"type\":\"blackhole\"}]}",
+	        422, "routes[0].route_table_id");
+	refused(f,
+	        "{\"security_groups\": [{\"id\":\"sg-01\",\"name\":\"web\"}],"
+	        "\"security_group_rules\": [{\"security_group_id\":\"sg-01\",\"direction\":"
+	        "\"ingress\",\"protocol\":\"all\",\"remote_security_group_id\":\"sg-02\"}]}",
+	        422, "security_group_rules[0].remote_security_group_id");
+	refused(f,
+	        "{\"security_group_rules\": [{\"security_group_id\":\"sg-01\",\"direction\":"
+	        "\"ingress\",\"protocol\":\"all\",\"cidr\":\"10.0.0.0/8\"}]}",
+	        422, "security_group_rules[0].security_group_id");
+	/* Unique names, table numbers, rules; overlapping subnets. */
+	refused(f, "{\"route_tables\": [{\"name\":\"a\"},{\"name\":\"a\"}]}", 409,
+	        "route_tables[1].name");
+	refused(f, "{\"route_tables\": [{\"name\":\"main\"}]}", 409, "route_tables[0].name");
+	refused(f,
+	        "{\"route_tables\": [{\"name\":\"a\",\"table\":7},{\"name\":\"b\",\"table\":7}]}",
+	        409, "route_tables[1].table");
+	refused(f, "{\"route_tables\": [{\"name\":\"a\",\"table\":254}]}", 409,
+	        "route_tables[0].table");
+	refused(f, "{\"security_groups\": [{\"name\":\"a\"},{\"name\":\"a\"}]}", 409,
+	        "security_groups[1].name");
+	refused(f,
+	        "{\"security_groups\": [{\"id\":\"sg-1\",\"name\":\"a\"}],"
+	        "\"security_group_rules\": ["
+	        "{\"security_group_id\":\"sg-1\",\"direction\":\"ingress\",\"protocol\":\"tcp\","
+	        "\"port_from\":22,\"port_to\":22,\"cidr\":\"10.0.0.0/8\"},"
+	        "{\"security_group_id\":\"sg-1\",\"direction\":\"ingress\",\"protocol\":\"tcp\","
+	        "\"port_from\":22,\"port_to\":22,\"cidr\":\"10.0.0.0/8\",\"description\":\"x\"}]}",
+	        409, "security_group_rules[1]");
+	refused(f,
+	        "{\"subnets\": [{\"name\":\"a\",\"cidr\":\"10.0.0.0/16\",\"interface\":\"e0\","
+	        "\"router_ip\":\"10.0.0.1\"},{\"name\":\"b\",\"cidr\":\"192.168.0.0/24\","
+	        "\"interface\":\"e0\",\"router_ip\":\"192.168.0.1\"},{\"name\":\"c\",\"cidr\":"
+	        "\"10.0.5.0/24\",\"interface\":\"e1\",\"router_ip\":\"10.0.5.1\"}]}",
+	        409, "subnets[2].cidr");
+	/* Keys: unknown at the top (400), unknown in an item (400), wrong types (422). */
+	refused(f, "{\"routes\": [], \"bogus\": 1}", 400, "bogus");
+	refused(f, "{\"routes\": [{\"destination\":\"10.0.0.0/8\",\"bogus\":1}]}", 400,
+	        "routes[0].bogus");
+	refused(f, "{\"routes\": {}}", 422, "routes");
+	refused(f, "{\"routes\": [1]}", 422, "routes[0]");
+	refused(f, "{\"settings\": {\"forwarding\": {\"ipv4\": 1, \"ipv6\": false}}}", 422,
+	        "settings.forwarding.ipv4");
+	/* Malformed JSON, anywhere. */
+	refused(f, "{\"routes\": [{\"destination\":\"10.0.0.0/8\"}", 400, NULL);
+	refused(f, "{\"routes\": [{\"destination\":\"10.0.0.0/8\",}]}", 400, NULL);
+	refused(f, "{\"routes\": [], \"routes\": []}", 400, NULL);
+	refused(f, "{\"routes\": []} x", 400, NULL);
+	refused(f, "[]", 400, NULL);
+	refused(f, "{\"routes\": [{\"destination\":\"10.0.0.0/8\"]]}", 400, NULL);
+	refused(f, "{\"routes\": [{\"destination\":\"10.0.0.0/8\", \"type\": \"blackhole\"}] ,}",
+	        400, NULL);
+	put(f, "/v1/config", "{\n\"routes\": [\n{\"destination\": 10.0}x]}", 400, &r);
+	assert_non_null(strstr(jstr(r.json, "detail", NULL), "line 3"));
+	reply_free(&r);
+	/* rtb-main: a description, never another name or number. */
+	refused(f, "{\"route_tables\": [{\"id\":\"rtb-main\",\"name\":\"other\"}]}", 409,
+	        "route_tables[0].name");
+	refused(f, "{\"route_tables\": [{\"id\":\"rtb-main\",\"name\":\"main\",\"table\":100}]}",
+	        409, "route_tables[0].table");
+	/* If-Match against the revision. */
+	{
+		const char *b = "{}";
+
+		request(f, "PUT", "/v1/config", "Bearer " TOKEN, "application/json", b, strlen(b),
+		        "If-Match: \"1\"\r\n", &r);
+		assert_int_equal(r.status, 412);
+		reply_free(&r);
+	}
+	call(f, "PUT", "/v1/config", NULL, &r);
+	assert_int_equal(r.status, 400);
+	reply_free(&r);
+	request(f, "PUT", "/v1/config", "Bearer " TOKEN, "text/plain", "{}", 2, NULL, &r);
+	assert_int_equal(r.status, 415);
+	reply_free(&r);
+}
+
+static void test_ids_and_changes(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r, a, b;
+	char *doc;
+	json_t *j;
+
+	put(f, "/v1/config", DOC, 200, &r);
+	reply_free(&r);
+	call(f, "GET", "/v1/routes/rt-01", NULL, &a);
+	assert_int_equal(a.status, 200);
+	/*
+	 * Change one route, swap the names of two groups and the destinations
+	 * of two routes, renumber a table that routes use, move a rule to
+	 * another group: all in one document.
+	 */
+	doc = strdup(DOC);
+	j = json_loads(doc, 0, NULL);
+	free(doc);
+	json_object_set_new(json_array_get(part(j, "routes"), 1), "description",
+	                    json_string("changed"));
+	json_object_set_new(json_array_get(part(j, "routes"), 2), "id", json_string("rt-03"));
+	json_object_set_new(json_array_get(part(j, "security_groups"), 0), "name",
+	                    json_string("admin"));
+	json_object_set_new(json_array_get(part(j, "security_groups"), 1), "name",
+	                    json_string("web"));
+	json_object_set_new(json_array_get(part(j, "route_tables"), 0), "table", json_integer(101));
+	json_object_set_new(json_array_get(part(j, "security_group_rules"), 0), "security_group_id",
+	                    json_string("sg-02"));
+	doc = json_dumps(j, 0);
+	put(f, "/v1/config", doc, 200, &r);
+	assert_int_equal(db_count(&r, "routes", "changed"), 1);
+	/* The route without an id was replaced by one that has one. */
+	assert_int_equal(db_count(&r, "routes", "added"), 1);
+	assert_int_equal(db_count(&r, "routes", "removed"), 1);
+	assert_int_equal(db_count(&r, "routes", "unchanged"), 1);
+	assert_int_equal(db_count(&r, "security_groups", "changed"), 2);
+	assert_int_equal(db_count(&r, "route_tables", "changed"), 1);
+	assert_int_equal(db_count(&r, "security_group_rules", "changed"), 1);
+	reply_free(&r);
+	free(doc);
+	/* The unchanged route kept its revision (ETag) and timestamps. */
+	call(f, "GET", "/v1/routes/rt-01", NULL, &b);
+	assert_string_equal(a.body, b.body);
+	reply_free(&b);
+	reply_free(&a);
+	call(f, "GET", "/v1/routes/rt-02", NULL, &b);
+	assert_string_equal(jstr(b.json, "description", NULL), "changed");
+	assert_string_not_equal(jstr(b.json, "created_at", NULL), jstr(b.json, "updated_at", NULL));
+	reply_free(&b);
+	call(f, "GET", "/v1/security-groups/sg-01", NULL, &b);
+	assert_string_equal(jstr(b.json, "name", NULL), "admin");
+	reply_free(&b);
+	call(f, "GET", "/v1/route-tables/rtb-0a", NULL, &b);
+	assert_int_equal(json_integer_value(json_object_get(b.json, "table")), 101);
+	reply_free(&b);
+	/* Swap two routes' destinations. */
+	json_object_set_new(json_array_get(part(j, "routes"), 0), "destination",
+	                    json_string("10.5.0.0/16"));
+	doc = json_dumps(j, 0);
+	put(f, "/v1/config", doc, 200, &r);
+	reply_free(&r);
+	free(doc);
+	json_object_set_new(json_array_get(part(j, "routes"), 1), "destination",
+	                    json_string("10.5.0.0/16"));
+	json_object_set_new(json_array_get(part(j, "routes"), 1), "route_table_id",
+	                    json_string("rtb-main"));
+	json_object_set_new(json_array_get(part(j, "routes"), 0), "destination",
+	                    json_string("0.0.0.0/0"));
+	json_object_set_new(json_array_get(part(j, "routes"), 0), "route_table_id",
+	                    json_string("rtb-0a"));
+	json_object_set_new(json_array_get(part(j, "routes"), 0), "metric", json_integer(5));
+	doc = json_dumps(j, 0);
+	put(f, "/v1/config", doc, 200, &r);
+	assert_int_equal(db_count(&r, "routes", "changed"), 2);
+	reply_free(&r);
+	free(doc);
+	json_decref(j);
+}
+
+static void test_settings_and_main(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r;
+	char *text;
+	json_t *j;
+
+	/* Settings: left as they are when the document has none; written when it has them. */
+	put(f, "/v1/settings", "{\"forwarding\":{\"ipv4\":true,\"ipv6\":false}}", 200, &r);
+	reply_free(&r);
+	put(f, "/v1/config", "{\"routes\": []}", 200, &r);
+	reply_free(&r);
+	call(f, "GET", "/v1/settings", NULL, &r);
+	assert_true(json_is_true(json_object_get(json_object_get(r.json, "forwarding"), "ipv4")));
+	reply_free(&r);
+	text = get_config(f);
+	j = json_loads(text, 0, NULL);
+	assert_true(json_is_true(json_object_get(
+	    json_object_get(json_object_get(j, "settings"), "forwarding"), "ipv4")));
+	json_decref(j);
+	put(f, "/v1/config", text, 200, &r);
+	assert_true(plan_is_noop(&r));
+	reply_free(&r);
+	free(text);
+	put(f, "/v1/config", "{\"settings\": {\"forwarding\": {\"ipv4\": false, \"ipv6\": true}}}",
+	    200, &r);
+	assert_true(json_is_true(json_object_get(
+	    json_object_get(json_object_get(json_object_get(r.json, "plan"), "database"),
+	                    "settings"),
+	    "changed")));
+	reply_free(&r);
+	call(f, "GET", "/v1/settings", NULL, &r);
+	assert_true(json_is_false(json_object_get(json_object_get(r.json, "forwarding"), "ipv4")));
+	assert_true(json_is_true(json_object_get(json_object_get(r.json, "forwarding"), "ipv6")));
+	reply_free(&r);
+
+	/* {} empties everything but rtb-main (and the settings). */
+	put(f, "/v1/config", DOC, 200, &r);
+	reply_free(&r);
+	put(f, "/v1/config", "{}", 200, &r);
+	assert_int_equal(db_count(&r, "routes", "removed"), 3);
+	assert_int_equal(db_count(&r, "route_tables", "removed"), 2);
+	reply_free(&r);
+	text = get_config(f);
+	j = json_loads(text, 0, NULL);
+	assert_int_equal(json_array_size(part(j, "route_tables")), 1);
+	assert_int_equal(json_array_size(part(j, "routes")), 0);
+	assert_int_equal(json_array_size(part(j, "security_groups")), 0);
+	assert_non_null(json_object_get(j, "settings"));
+	json_decref(j);
+	free(text);
+	/* rtb-main may get a description, and keeps its number when the document gives none. */
+	put(f, "/v1/config",
+	    "{\"route_tables\": [{\"id\":\"rtb-main\",\"name\":\"main\",\"description\":\"d\"}]}",
+	    200, &r);
+	assert_int_equal(db_count(&r, "route_tables", "changed"), 1);
+	reply_free(&r);
+	call(f, "GET", "/v1/route-tables/rtb-main", NULL, &r);
+	assert_string_equal(jstr(r.json, "description", NULL), "d");
+	assert_int_equal(json_integer_value(json_object_get(r.json, "table")), 254);
+	reply_free(&r);
+	put(f, "/v1/config", "{}", 200, &r);
+	/* Not in the document, still there, untouched. */
+	assert_int_equal(db_count(&r, "route_tables", "removed"), 0);
+	assert_int_equal(db_count(&r, "route_tables", "unchanged"), 1);
+	reply_free(&r);
+}
+
+/* A document of n blackhole routes; ids when with_ids. */
+static char *routes_doc(size_t n, bool with_ids, size_t *len)
+{
+	size_t cap = 128 + n * 160, l = 0;
+	char *b = malloc(cap);
+
+	l += (size_t)snprintf(b + l, cap - l, "{\"routes\": [");
+	for (size_t i = 0; i < n; i++) {
+		char id[64] = "";
+
+		if (with_ids)
+			snprintf(id, sizeof(id), "\"id\":\"rt-%08zx\",", i);
+		l += (size_t)snprintf(b + l, cap - l,
+		                      "%s\n{%s\"destination\":\"10.%zu.%zu.0/24\",\"type\":"
+		                      "\"blackhole\",\"metric\":%zu}",
+		                      i ? "," : "", id, (i >> 8) & 255, i & 255, i >> 16);
+	}
+	l += (size_t)snprintf(b + l, cap - l, "]}");
+	*len = l;
+	return b;
+}
+
+static void test_body_limit(void **state)
+{
+	struct fixture *f = *state;
+	size_t len;
+	char *doc = routes_doc(30000, true, &len);
+	struct reply r;
+
+	/* Far above the 1 MiB every other endpoint takes. */
+	assert_true(len > 2 * HTTP_BODY_MAX_DEFAULT);
+	request(f, "PUT", "/v1/config", "Bearer " TOKEN, "application/json", doc, len, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(db_count(&r, "routes", "added"), 30000);
+	/* Ids are listed up to a bound; the counts are exact. */
+	assert_true(json_is_true(json_object_get(
+	    json_object_get(json_object_get(r.json, "plan"), "database"), "ids_truncated")));
+	reply_free(&r);
+	/* Again: nothing changes. */
+	request(f, "PUT", "/v1/config", "Bearer " TOKEN, "application/json", doc, len, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_true(plan_is_noop(&r));
+	reply_free(&r);
+	{
+		char *text = get_config(f);
+		json_t *j = json_loads(text, 0, NULL);
+
+		assert_int_equal(json_array_size(part(j, "routes")), 30000);
+		json_decref(j);
+		free(text);
+	}
+	request(f, "POST", "/v1/routes", "Bearer " TOKEN, "application/json", doc, len, NULL, &r);
+	assert_int_equal(r.status, 413);
+	reply_free(&r);
+	free(doc);
+}
+
+/* ---- the kernel part of a dry run, against a fake kernel ---- */
+
+static int fake_link_index(void *ctx, const char *name)
+{
+	return !strcmp(name, "eth0") ? 2 : 0;
+}
+
+static int fake_route_dump(void *ctx, struct kroute **out, size_t *n)
+{
+	struct kroute *v = calloc(2, sizeof(*v));
+
+	/* Owned now: 10.1.0.0/16 via 192.168.150.3 (kept) and 10.8.0.0/16 (to go). */
+	v[0].table = 254;
+	v[0].type = RTN_UNICAST;
+	assert_int_equal(cidr_parse_prefix("10.1.0.0/16", false, &v[0].dst), 0);
+	assert_int_equal(cidr_parse_addr("192.168.150.3", &v[0].via), 0);
+	v[0].oif = 2;
+	v[1] = v[0];
+	assert_int_equal(cidr_parse_prefix("10.8.0.0/16", false, &v[1].dst), 0);
+	*out = v;
+	*n = 2;
+	return 0;
+}
+
+static int fake_empty_addrs(void *ctx, struct kaddr **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	return 0;
+}
+
+static int fake_empty_rules(void *ctx, struct krule **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	return 0;
+}
+
+static int fake_forwarding(void *ctx, bool *v4, bool *v6)
+{
+	*v4 = false;
+	*v6 = false;
+	return 0;
+}
+
+static int fake_query(void *ctx, int (*fn)(const struct kernel_ops *k, void *arg), void *arg)
+{
+	struct kernel_ops k = {
+	    .link_index = fake_link_index,
+	    .route_dump = fake_route_dump,
+	    .addr_dump = fake_empty_addrs,
+	    .rule_dump = fake_empty_rules,
+	    .forwarding_get = fake_forwarding,
+	};
+
+	return fn(&k, arg);
+}
+
+static json_t *kpart(const struct reply *r, const char *what)
+{
+	return json_object_get(json_object_get(json_object_get(r->json, "plan"), "kernel"), what);
+}
+
+static void test_kernel_plan(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r;
+	json_t *routes, *items;
+	char *before = get_config(f), *after;
+
+	f->app.kernel_query = fake_query;
+	put(f, "/v1/config?dry_run=true", DOC, 200, &r);
+	routes = kpart(&r, "routes");
+	assert_non_null(routes);
+	/* rt-01 is there already; rt-02 is new; the IPv6 route's device is eth0 (exists). */
+	assert_int_equal(json_integer_value(json_object_get(routes, "add")), 2);
+	assert_int_equal(json_integer_value(json_object_get(routes, "remove")), 1);
+	assert_int_equal(json_integer_value(json_object_get(routes, "change")), 0);
+	assert_int_equal(json_integer_value(json_object_get(routes, "fail")), 0);
+	items = json_object_get(routes, "items");
+	assert_int_equal(json_array_size(items), 3);
+	{
+		bool saw_remove = false, saw_blackhole = false;
+		size_t i;
+		json_t *it;
+
+		json_array_foreach(items, i, it)
+		{
+			const char *what = jstr(it, "what", NULL);
+
+			if (!strcmp(jstr(it, "op", NULL), "remove")) {
+				saw_remove = !strncmp(what, "10.8.0.0/16 via 192.168.150.3", 29);
+				assert_null(json_object_get(it, "id"));
+			}
+			if (strstr(what, "blackhole 0.0.0.0/0 table 100 metric 5")) {
+				saw_blackhole = true;
+				assert_string_equal(jstr(it, "id", NULL), "rt-02");
+			}
+		}
+		assert_true(saw_remove);
+		assert_true(saw_blackhole);
+	}
+	assert_int_equal(json_integer_value(json_object_get(kpart(&r, "addresses"), "add")), 1);
+	assert_int_equal(json_integer_value(json_object_get(kpart(&r, "rules"), "add")), 1);
+	assert_string_equal(jstr(kpart(&r, "nftables"), "action", NULL), "create");
+	assert_true(json_integer_value(json_object_get(kpart(&r, "nftables"), "messages")) > 0);
+	assert_true(json_is_false(json_object_get(kpart(&r, "forwarding"), "managed")));
+	reply_free(&r);
+	after = get_config(f);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+
+	/* After the real PUT, a dry run of its GET changes nothing and leaves nftables alone. */
+	put(f, "/v1/config", DOC, 200, &r);
+	reply_free(&r);
+	before = get_config(f);
+	put(f, "/v1/config?dry_run=true", before, 200, &r);
+	free(before);
+	assert_true(plan_is_noop(&r));
+	assert_string_equal(jstr(kpart(&r, "nftables"), "action", NULL), "none");
+	reply_free(&r);
+	/* A device that does not exist: the route would fail. */
+	put(f, "/v1/config?dry_run=true",
+	    "{\"routes\": [{\"destination\":\"10.7.0.0/16\",\"dev\":\"nope0\"}], \"settings\": "
+	    "{\"forwarding\": {\"ipv4\": true, \"ipv6\": false}}}",
+	    200, &r);
+	assert_int_equal(json_integer_value(json_object_get(kpart(&r, "routes"), "fail")), 1);
+	assert_int_equal(json_integer_value(json_object_get(kpart(&r, "routes"), "remove")), 2);
+	assert_string_equal(jstr(kpart(&r, "nftables"), "action", NULL), "remove");
+	assert_true(json_is_true(
+	    json_object_get(json_object_get(kpart(&r, "forwarding"), "ipv4"), "then")));
+	reply_free(&r);
+	f->app.kernel_query = NULL;
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, http_fixture_setup, http_fixture_teardown)
+	const struct CMUnitTest tests[] = {
+	    T(test_fresh),      T(test_roundtrip),       T(test_dry_run),
+	    T(test_invalid),    T(test_ids_and_changes), T(test_settings_and_main),
+	    T(test_body_limit), T(test_kernel_plan),
+	};
+#undef T
+	/* A 413 may close the connection while the client is still sending. */
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
