@@ -62,9 +62,12 @@ static void status(struct http_req *req, struct http_resp *resp)
 
 	if (req->app->recon)
 		recon_stats(req->app->recon, &st);
-	pthread_mutex_lock(&req->app->store_lock);
-	st.desired_rev = store_revision(req->app->store);
-	pthread_mutex_unlock(&req->app->store_lock);
+	{
+		struct store *s = app_read_begin(req->app);
+
+		st.desired_rev = store_revision(s);
+		app_read_done(req->app, s);
+	}
 	last = st.last_apply_at[0]
 		       ? json_pack("{s:s, s:f, s:s, s:s}", "at", st.last_apply_at, "duration_ms",
 				   st.last_apply_ms, "outcome", st.last_apply_ok ? "ok" : "failed",

@@ -160,9 +160,12 @@ void api_config_get(struct http_req *req, struct http_resp *resp)
 		http_problem(resp, &e);
 		return;
 	}
-	pthread_mutex_lock(&req->app->store_lock);
-	rc = store_config_walk(req->app->store, get_item, &w, &set, &rev, &e);
-	pthread_mutex_unlock(&req->app->store_lock);
+	{
+		struct store *s = app_read_begin(req->app);
+
+		rc = store_config_walk(s, get_item, &w, &set, &rev, &e);
+		app_read_done(req->app, s);
+	}
 	if (rc == 0 && open_part(&w, PART_SETTINGS) < 0)
 		rc = err_set(&e, HTTP_INTERNAL, NULL, "the document exceeds %u bytes",
 		             CONFIG_TEXT_MAX);

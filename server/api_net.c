@@ -76,9 +76,9 @@ static int subnet_create(struct app *app, void *obj, struct vr_err *e)
 {
 	return store_subnet_create(app->store, obj, e);
 }
-static int subnet_get(struct app *app, const char *id, void *obj, struct vr_err *e)
+static int subnet_get(struct store *s, const char *id, void *obj, struct vr_err *e)
 {
-	return store_subnet_get(app->store, id, obj, e);
+	return store_subnet_get(s, id, obj, e);
 }
 static int subnet_replace(struct app *app, void *obj, int64_t if_rev, struct vr_err *e)
 {
@@ -88,10 +88,10 @@ static int subnet_del(struct app *app, const char *id, int64_t if_rev, struct vr
 {
 	return store_subnet_delete(app->store, id, if_rev, e);
 }
-static int subnet_list(struct app *app, const char *const *filter, const char *after, size_t limit,
+static int subnet_list(struct store *s, const char *const *filter, const char *after, size_t limit,
                        void **items, size_t *n, bool *more, struct vr_err *e)
 {
-	return store_subnet_list(app->store, filter[0], filter[1], after, limit,
+	return store_subnet_list(s, filter[0], filter[1], after, limit,
 	                         (struct subnet **)items, n, more, e);
 }
 static void subnet_free_list(void *items, size_t n)
@@ -213,9 +213,12 @@ void api_settings_get(struct http_req *req, struct http_resp *resp)
 	struct vr_err e = {0};
 	int rc;
 
-	pthread_mutex_lock(&req->app->store_lock);
-	rc = store_settings_get(req->app->store, &set, &e);
-	pthread_mutex_unlock(&req->app->store_lock);
+	{
+		struct store *s = app_read_begin(req->app);
+
+		rc = store_settings_get(s, &set, &e);
+		app_read_done(req->app, s);
+	}
 	if (rc) {
 		http_problem(resp, &e);
 		return;
@@ -328,9 +331,12 @@ void api_interfaces_list(struct http_req *req, struct http_resp *resp)
 		              strerror(-rc));
 		return;
 	}
-	pthread_mutex_lock(&app->store_lock);
-	rc = store_subnet_list(app->store, NULL, NULL, NULL, SIZE_MAX, &subs, &ns, &more, &e);
-	pthread_mutex_unlock(&app->store_lock);
+	{
+		struct store *s = app_read_begin(app);
+
+		rc = store_subnet_list(s, NULL, NULL, NULL, SIZE_MAX, &subs, &ns, &more, &e);
+		app_read_done(app, s);
+	}
 	if (rc) {
 		http_problem(resp, &e);
 		goto out;

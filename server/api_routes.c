@@ -63,9 +63,9 @@ static int rtb_create(struct app *app, void *obj, struct vr_err *e)
 	free(used);
 	return rc;
 }
-static int rtb_get(struct app *app, const char *id, void *obj, struct vr_err *e)
+static int rtb_get(struct store *s, const char *id, void *obj, struct vr_err *e)
 {
-	return store_rtb_get(app->store, id, obj, e);
+	return store_rtb_get(s, id, obj, e);
 }
 static int rtb_replace(struct app *app, void *obj, int64_t if_rev, struct vr_err *e)
 {
@@ -75,10 +75,10 @@ static int rtb_del(struct app *app, const char *id, int64_t if_rev, struct vr_er
 {
 	return store_rtb_delete(app->store, id, if_rev, e);
 }
-static int rtb_list(struct app *app, const char *const *filter, const char *after, size_t limit,
+static int rtb_list(struct store *s, const char *const *filter, const char *after, size_t limit,
                     void **items, size_t *n, bool *more, struct vr_err *e)
 {
-	return store_rtb_list(app->store, after, limit, (struct route_table **)items, n, more, e);
+	return store_rtb_list(s, after, limit, (struct route_table **)items, n, more, e);
 }
 static void rtb_free_list(void *items, size_t n)
 {
@@ -174,9 +174,9 @@ static int route_create(struct app *app, void *obj, struct vr_err *e)
 {
 	return store_route_create(app->store, obj, e);
 }
-static int route_get(struct app *app, const char *id, void *obj, struct vr_err *e)
+static int route_get(struct store *s, const char *id, void *obj, struct vr_err *e)
 {
-	return store_route_get(app->store, id, obj, e);
+	return store_route_get(s, id, obj, e);
 }
 static int route_replace(struct app *app, void *obj, int64_t if_rev, struct vr_err *e)
 {
@@ -186,10 +186,10 @@ static int route_del(struct app *app, const char *id, int64_t if_rev, struct vr_
 {
 	return store_route_delete(app->store, id, if_rev, e);
 }
-static int route_list(struct app *app, const char *const *filter, const char *after, size_t limit,
+static int route_list(struct store *s, const char *const *filter, const char *after, size_t limit,
                       void **items, size_t *n, bool *more, struct vr_err *e)
 {
-	return store_route_list(app->store, filter[0], after, limit, (struct route **)items, n,
+	return store_route_list(s, filter[0], after, limit, (struct route **)items, n,
 	                        more, e);
 }
 static void route_free_list(void *items, size_t n)

@@ -110,9 +110,9 @@ static int sg_create(struct app *app, void *obj, struct vr_err *e)
 {
 	return store_sg_create(app->store, obj, e);
 }
-static int sg_get(struct app *app, const char *id, void *obj, struct vr_err *e)
+static int sg_get(struct store *s, const char *id, void *obj, struct vr_err *e)
 {
-	return store_sg_get(app->store, id, obj, e);
+	return store_sg_get(s, id, obj, e);
 }
 static int sg_replace(struct app *app, void *obj, int64_t if_rev, struct vr_err *e)
 {
@@ -122,10 +122,10 @@ static int sg_del(struct app *app, const char *id, int64_t if_rev, struct vr_err
 {
 	return store_sg_delete(app->store, id, if_rev, e);
 }
-static int sg_list(struct app *app, const char *const *filter, const char *after, size_t limit,
+static int sg_list(struct store *s, const char *const *filter, const char *after, size_t limit,
                    void **items, size_t *n, bool *more, struct vr_err *e)
 {
-	return store_sg_list(app->store, after, limit, (struct security_group **)items, n, more, e);
+	return store_sg_list(s, after, limit, (struct security_group **)items, n, more, e);
 }
 static void sg_free_list(void *items, size_t n)
 {
@@ -269,9 +269,9 @@ static int sgr_create(struct app *app, void *obj, struct vr_err *e)
 {
 	return store_sg_rule_create(app->store, obj, e);
 }
-static int sgr_get(struct app *app, const char *id, void *obj, struct vr_err *e)
+static int sgr_get(struct store *s, const char *id, void *obj, struct vr_err *e)
 {
-	return store_sg_rule_get(app->store, id, obj, e);
+	return store_sg_rule_get(s, id, obj, e);
 }
 static int sgr_replace(struct app *app, void *obj, int64_t if_rev, struct vr_err *e)
 {
@@ -281,10 +281,10 @@ static int sgr_del(struct app *app, const char *id, int64_t if_rev, struct vr_er
 {
 	return store_sg_rule_delete(app->store, id, if_rev, e);
 }
-static int sgr_list(struct app *app, const char *const *filter, const char *after, size_t limit,
+static int sgr_list(struct store *s, const char *const *filter, const char *after, size_t limit,
                     void **items, size_t *n, bool *more, struct vr_err *e)
 {
-	return store_sg_rule_list(app->store, filter[0], after, limit, (struct sg_rule **)items, n,
+	return store_sg_rule_list(s, filter[0], after, limit, (struct sg_rule **)items, n,
 	                          more, e);
 }
 static void sgr_free_list(void *items, size_t n)

@@ -13,9 +13,22 @@ struct kernel_ops;
 
 #define TOKEN_MAX 256
 
+#define APP_READERS 8 /* read-only database handles shared by the HTTP threads */
+
 struct app {
-	struct store *store;	 /* guarded by store_lock */
+	struct store *store;	 /* guarded by store_lock; every write goes through it */
 	pthread_mutex_t store_lock;
+	/*
+	 * Reads take a handle of their own (WAL lets them run beside a write and
+	 * each other) instead of queueing on store_lock behind a write's fsync.
+	 * None open (unit tests): reads use store under store_lock.
+	 */
+	struct store *readers[APP_READERS];
+	size_t nreaders;
+	struct store *idle[APP_READERS]; /* the ones not lent out; guarded by reader_lock */
+	size_t nidle;
+	pthread_mutex_t reader_lock;
+	pthread_cond_t reader_free;
 	struct recon *recon;	 /* NULL in tests that run without a kernel */
 	char token[TOKEN_MAX];	 /* bearer token; never logged */
 	uint16_t listen_port;	 /* the API's own port (anti-lockout) */
@@ -42,5 +55,15 @@ struct app {
 	int (*kernel_query)(void *ctx, int (*fn)(const struct kernel_ops *k, void *arg), void *arg);
 	void *query_ctx; /* handed to links_list, tables_in_use and kernel_query */
 };
+
+struct vr_err;
+
+/* Open n read handles on the database at path (after app->store opened and migrated it). */
+int app_readers_open(struct app *app, const char *path, size_t n, struct vr_err *e)
+    __attribute__((warn_unused_result));
+void app_readers_close(struct app *app);
+/* A handle to read with, until app_read_done. Never NULL. */
+struct store *app_read_begin(struct app *app);
+void app_read_done(struct app *app, struct store *s);
 
 #endif

@@ -56,6 +56,16 @@ static void reply_obj(struct http_req *req, struct http_resp *resp, int status, 
 		         rs->id(obj));
 }
 
+static int read_one(struct app *app, const struct crud_resource *rs, const char *id, void *obj,
+                    struct vr_err *e)
+{
+	struct store *s = app_read_begin(app);
+	int rc = rs->get(s, id, obj, e);
+
+	app_read_done(app, s);
+	return rc;
+}
+
 /* Read the object back after its apply: the store may have filled fields (ids, table numbers). */
 static int reload(struct app *app, const struct crud_resource *rs, void *obj, struct vr_err *e)
 {
@@ -65,9 +75,7 @@ static int reload(struct app *app, const struct crud_resource *rs, void *obj, st
 	snprintf(id, sizeof(id), "%s", rs->id(obj));
 	rs->clear(obj);
 	memset(obj, 0, rs->size);
-	pthread_mutex_lock(&app->store_lock);
-	rc = rs->get(app, id, obj, e);
-	pthread_mutex_unlock(&app->store_lock);
+	rc = read_one(app, rs, id, obj, e);
 	return rc;
 }
 
@@ -125,9 +133,7 @@ void crud_get(struct http_req *req, struct http_resp *resp)
 		http_problemf(resp, 500, NULL, "out of memory");
 		return;
 	}
-	pthread_mutex_lock(&req->app->store_lock);
-	rc = rs->get(req->app, req->params[0], obj, &e);
-	pthread_mutex_unlock(&req->app->store_lock);
+	rc = read_one(req->app, rs, req->params[0], obj, &e);
 	if (rc)
 		http_problem(resp, &e);
 	else
@@ -162,9 +168,7 @@ void crud_replace(struct http_req *req, struct http_resp *resp)
 	if (if_match(req, &rev, &e) || body_required(req, &e))
 		goto fail;
 	/* An unknown id is a 404 whatever the body says. */
-	pthread_mutex_lock(&req->app->store_lock);
-	rc = rs->get(req->app, req->params[0], obj, &e);
-	pthread_mutex_unlock(&req->app->store_lock);
+	rc = read_one(req->app, rs, req->params[0], obj, &e);
 	rs->clear(obj);
 	memset(obj, 0, rs->size);
 	if (rc)
@@ -259,9 +263,12 @@ void crud_list(struct http_req *req, struct http_resp *resp)
 		}
 		limit = (size_t)v;
 	}
-	pthread_mutex_lock(&req->app->store_lock);
-	rc = rs->list(req->app, filter, after, limit, &items, &n, &more, &e);
-	pthread_mutex_unlock(&req->app->store_lock);
+	{
+		struct store *s = app_read_begin(req->app);
+
+		rc = rs->list(s, filter, after, limit, &items, &n, &more, &e);
+		app_read_done(req->app, s);
+	}
 	if (rc) {
 		http_problem(resp, &e);
 		return;

@@ -18,6 +18,7 @@
 #include "recon.h"
 
 struct app;
+struct store;
 
 #define CRUD_LIMIT_DEFAULT 100
 #define CRUD_LIMIT_MAX 1000
@@ -34,11 +35,11 @@ struct crud_resource {
 	int64_t (*rev)(const void *obj);
 	/* Store calls; the handler holds the store lock around them. */
 	int (*create)(struct app *app, void *obj, struct vr_err *e);
-	int (*get)(struct app *app, const char *id, void *obj, struct vr_err *e);
+	int (*get)(struct store *s, const char *id, void *obj, struct vr_err *e);
 	int (*replace)(struct app *app, void *obj, int64_t if_rev, struct vr_err *e);
 	int (*del)(struct app *app, const char *id, int64_t if_rev, struct vr_err *e);
 	/* filter: the value of each name in filters, in order (NULL when absent). */
-	int (*list)(struct app *app, const char *const *filter, const char *after, size_t limit,
+	int (*list)(struct store *s, const char *const *filter, const char *after, size_t limit,
 	            void **items, size_t *n, bool *more, struct vr_err *e);
 	void (*free_list)(void *items, size_t n);
 	const char *const

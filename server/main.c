@@ -281,6 +281,10 @@ int main(int argc, char **argv)
 		log_error("database %s: %s", db, e.msg);
 		goto out;
 	}
+	if (app_readers_open(&app, db, APP_READERS, &e)) {
+		log_error("database %s: %s", db, e.msg);
+		goto out;
+	}
 	rc = nl_kernel_open(&k);
 	if (rc) {
 		log_error("netlink: %s", strerror(-rc));
@@ -324,6 +328,7 @@ out:
 		nl_kernel_close(&k);
 	if (qk_open)
 		nl_kernel_close(&qk.k);
+	app_readers_close(&app);
 	store_close(app.store);
 	pthread_mutex_destroy(&app.store_lock);
 	return status;

@@ -1,0 +1,55 @@
+#include "app.h"
+
+#include "store.h"
+
+int app_readers_open(struct app *app, const char *path, size_t n, struct vr_err *e)
+{
+	pthread_mutex_init(&app->reader_lock, NULL);
+	pthread_cond_init(&app->reader_free, NULL);
+	if (n > APP_READERS)
+		n = APP_READERS;
+	for (size_t i = 0; i < n; i++) {
+		if (store_open(path, &app->readers[i], e)) {
+			app_readers_close(app);
+			return -1;
+		}
+		app->idle[app->nidle++] = app->readers[i];
+		app->nreaders++;
+	}
+	return 0;
+}
+
+void app_readers_close(struct app *app)
+{
+	for (size_t i = 0; i < app->nreaders; i++)
+		store_close(app->readers[i]);
+	app->nreaders = app->nidle = 0;
+}
+
+struct store *app_read_begin(struct app *app)
+{
+	struct store *s;
+
+	if (!app->nreaders) {
+		pthread_mutex_lock(&app->store_lock);
+		return app->store;
+	}
+	pthread_mutex_lock(&app->reader_lock);
+	while (!app->nidle)
+		pthread_cond_wait(&app->reader_free, &app->reader_lock);
+	s = app->idle[--app->nidle];
+	pthread_mutex_unlock(&app->reader_lock);
+	return s;
+}
+
+void app_read_done(struct app *app, struct store *s)
+{
+	if (!app->nreaders) {
+		pthread_mutex_unlock(&app->store_lock);
+		return;
+	}
+	pthread_mutex_lock(&app->reader_lock);
+	app->idle[app->nidle++] = s;
+	pthread_cond_signal(&app->reader_free);
+	pthread_mutex_unlock(&app->reader_lock);
+}
