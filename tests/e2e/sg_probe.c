@@ -75,7 +75,14 @@ static int parse_group(struct security_group *g, char *s)
 	snprintf(g->id, sizeof(g->id), "%s", id);
 	g->targets = calloc(SG_TARGETS_MAX, sizeof(*g->targets));
 	for (t = targets ? strtok(targets, ",") : NULL; t; t = strtok(NULL, ",")) {
-		struct sg_target *tg = &g->targets[g->ntargets++];
+		struct sg_target *tg;
+
+		if (g->ntargets == SG_TARGETS_MAX) {
+			fprintf(stderr, "sg_probe: group %s: more than %d targets\n", id,
+			        SG_TARGETS_MAX);
+			exit(2);
+		}
+		tg = &g->targets[g->ntargets++];
 
 		snprintf(tg->text, sizeof(tg->text), "%s", t);
 		if (!strcmp(t, "local"))
