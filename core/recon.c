@@ -33,6 +33,7 @@ struct rentry {
 	struct kroute k; /* valid when resolved */
 	bool resolved;   /* its device exists (or it needs none) */
 	bool in_kernel;  /* we believe the kernel holds k for us */
+	uint32_t gen;    /* the full pass that last saw it desired */
 	enum obj_state state;
 	char *reason; /* set when failed */
 };
@@ -67,6 +68,7 @@ struct recon {
 	struct idmap *net;    /* subnet ids and "settings" -> struct ostatus* */
 	struct idmap *sg;     /* group and rule ids -> struct ostatus* */
 	struct recon_stats stats;
+	uint32_t gen; /* full passes so far */
 
 	/* The thread's own. */
 	struct store *store;
@@ -192,6 +194,22 @@ static void count_entry(void *v, void *arg)
 	st->routes_failed += e->state == OBJ_FAILED;
 }
 
+struct stale_walk {
+	uint32_t gen;
+	struct rentry **out;
+	size_t *n;
+};
+
+/* idmap_each callback: entries the current full pass did not see. */
+static void collect_stale(void *v, void *arg)
+{
+	struct rentry *e = v;
+	struct stale_walk *w = arg;
+
+	if (e->gen != w->gen)
+		w->out[(*w->n)++] = e;
+}
+
 /* Recount owned/failed from the map. Called under lock. */
 static void recount(struct recon *r)
 {
@@ -200,19 +218,75 @@ static void recount(struct recon *r)
 	idmap_each(r->routes, count_entry, &r->stats);
 }
 
+/* One desired route of a full pass, before it is recorded. */
+struct dslot {
+	char id[ID_MAX];
+	int64_t rev;
+	struct kroute k;
+	bool resolved;
+	bool in_kernel;
+	enum obj_state state;
+	char *reason;
+};
+
+struct full_pass {
+	struct recon *r;
+	struct dslot *v;
+	size_t n, cap;
+};
+
+/* store_routes_each callback: the route in its kernel form (no lock: only this thread writes). */
+static int collect_route(void *arg, const struct route *rt)
+{
+	struct full_pass *fp = arg;
+	struct rentry tmp = {0};
+	struct dslot *d;
+
+	if (fp->n == fp->cap) {
+		size_t cap = fp->cap ? fp->cap * 2 : 1024;
+		struct dslot *nv = realloc(fp->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		fp->v = nv;
+		fp->cap = cap;
+	}
+	rentry_from_route(fp->r, &tmp, rt);
+	d = &fp->v[fp->n++];
+	memcpy(d->id, tmp.id, sizeof(d->id));
+	d->rev = tmp.rev;
+	d->k = tmp.k;
+	d->resolved = tmp.resolved;
+	d->in_kernel = false;
+	d->state = tmp.state;
+	d->reason = tmp.reason; /* moved */
+	return 0;
+}
+
+static void dslot_fail(struct dslot *d, const char *why)
+{
+	d->state = OBJ_FAILED;
+	free(d->reason);
+	d->reason = strdup(why);
+}
+
 /*
  * A full pass: every desired route from the store against every owned route
- * in the kernel. Returns 0 when all applied, 1 when some objects failed, -1
- * when the pass could not run (err says why); *rev_out is the revision read.
+ * in the kernel. The routes are streamed from the store into a compact array,
+ * the kernel is changed without the lock held, and the status map is then
+ * updated in place (not rebuilt beside the old one: at 100,000 routes two
+ * maps at once cost tens of megabytes). Returns 0 when all applied, 1 when
+ * some objects failed, -1 when the pass could not run (err says why);
+ * *rev_out is the revision read.
  */
 static int sync_full(struct recon *r, int64_t *rev_out, char *err, size_t errlen)
 {
-	struct route *routes = NULL;
-	size_t n = 0, nd = 0, no = 0, nops = 0;
+	struct full_pass fp = {.r = r};
+	size_t nd = 0, no = 0, nops = 0, ndel = 0;
 	struct kroute *desired = NULL, *observed = NULL;
-	struct rentry **ents = NULL, **map = NULL; /* per route / per desired kroute */
+	size_t *map = NULL; /* desired index -> slot index */
 	struct kroute_op *ops = NULL;
-	struct idmap *next = NULL;
+	struct rentry **gone = NULL;
 	bool *ok = NULL;
 	int *res = NULL;
 	struct vr_err e = {0};
@@ -220,26 +294,23 @@ static int sync_full(struct recon *r, int64_t *rev_out, char *err, size_t errlen
 	int64_t rev = 0;
 	int ret = -1, rc;
 
-	if (store_routes_load(r->store, &routes, &n, &rev, &e)) {
+	rc = store_routes_each(r->store, collect_route, &fp, &rev, &e);
+	if (rc) {
+		if (rc == -ENOMEM)
+			goto oom;
 		snprintf(err, errlen, "reading the desired state: %s", e.msg);
 		goto out;
 	}
-	desired = calloc(n ? n : 1, sizeof(*desired));
-	map = calloc(n ? n : 1, sizeof(*map));
-	ents = calloc(n ? n : 1, sizeof(*ents));
-	ok = calloc(n ? n : 1, sizeof(*ok));
-	next = idmap_new();
-	if (!desired || !map || !ents || !ok || !next)
+	desired = malloc((fp.n ? fp.n : 1) * sizeof(*desired));
+	map = malloc((fp.n ? fp.n : 1) * sizeof(*map));
+	ok = calloc(fp.n ? fp.n : 1, sizeof(*ok));
+	if (!desired || !map || !ok)
 		goto oom;
-	for (size_t i = 0; i < n; i++) {
-		ents[i] = calloc(1, sizeof(**ents));
-		if (!ents[i])
-			goto oom;
-		rentry_from_route(r, ents[i], &routes[i]);
-		if (ents[i]->resolved) {
-			map[nd] = ents[i];
-			desired[nd++] = ents[i]->k;
-		}
+	for (size_t i = 0; i < fp.n; i++) {
+		if (!fp.v[i].resolved)
+			continue;
+		map[nd] = i;
+		desired[nd++] = fp.v[i].k;
 	}
 	rc = r->k.route_dump(r->k.ctx, &observed, &no);
 	if (rc) {
@@ -248,6 +319,8 @@ static int sync_full(struct recon *r, int64_t *rev_out, char *err, size_t errlen
 	}
 	if (plan_routes(desired, nd, observed, no, &ops, &nops, ok))
 		goto oom;
+	free(observed);
+	observed = NULL;
 	if (nops) {
 		res = calloc(nops, sizeof(*res));
 		if (!res)
@@ -260,12 +333,12 @@ static int sync_full(struct recon *r, int64_t *rev_out, char *err, size_t errlen
 	}
 	for (size_t j = 0; j < nd; j++) {
 		if (ok[j]) {
-			map[j]->in_kernel = true;
-			rentry_set(map[j], OBJ_ACTIVE, NULL);
+			fp.v[map[j]].in_kernel = true;
+			fp.v[map[j]].state = OBJ_ACTIVE;
 		}
 	}
 	for (size_t i = 0; i < nops; i++) {
-		struct rentry *ent;
+		struct dslot *d;
 		const struct rentry *prev;
 
 		if (ops[i].kind == KOP_DELETE) {
@@ -274,33 +347,61 @@ static int sync_full(struct recon *r, int64_t *rev_out, char *err, size_t errlen
 				          strerror(-res[i]));
 			continue;
 		}
-		ent = map[ops[i].tag];
+		d = &fp.v[map[ops[i].tag]];
 		if (res[i] == 0) {
-			ent->in_kernel = true;
-			rentry_set(ent, OBJ_ACTIVE, NULL);
+			d->in_kernel = true;
+			d->state = OBJ_ACTIVE;
 			/* Applied before at this very revision and changed or gone since: drift. */
-			prev = idmap_get(r->routes, ent->id);
-			if (prev && prev->rev == ent->rev && prev->in_kernel)
+			prev = idmap_get(r->routes, d->id);
+			if (prev && prev->rev == d->rev && prev->in_kernel)
 				repairs++;
 		} else {
 			char why[REASON_MAX];
 
 			kernel_route_reason(&ops[i].r, res[i], why, sizeof(why));
-			ent->in_kernel = false;
-			rentry_set(ent, OBJ_FAILED, why);
+			dslot_fail(d, why);
 		}
 	}
-	for (size_t i = 0; i < n; i++) {
-		failed += ents[i]->state == OBJ_FAILED;
-		if (idmap_put(next, ents[i]->id, ents[i]))
-			goto oom;
-		ents[i] = NULL; /* owned by next now */
-	}
+	free(ops);
+	ops = NULL;
+	free(desired);
+	desired = NULL;
+
+	/* Record: update entries in place, add new ones, then drop those no longer desired. */
+	gone = malloc((idmap_count(r->routes) + 1) * sizeof(*gone));
+	if (!gone)
+		goto oom;
 	pthread_mutex_lock(&r->lock);
-	idmap_each(r->routes, rentry_free, NULL);
-	idmap_free(r->routes);
-	r->routes = next;
-	next = NULL;
+	r->gen++;
+	for (size_t i = 0; i < fp.n; i++) {
+		struct dslot *d = &fp.v[i];
+		struct rentry *ent = idmap_get(r->routes, d->id);
+
+		if (!ent) {
+			ent = calloc(1, sizeof(*ent));
+			if (!ent || idmap_put(r->routes, d->id, ent)) {
+				free(ent);
+				r->full_pending = true; /* out of memory: try again soon */
+				continue;
+			}
+			memcpy(ent->id, d->id, sizeof(ent->id));
+		}
+		ent->rev = d->rev;
+		ent->k = d->k;
+		ent->resolved = d->resolved;
+		ent->in_kernel = d->in_kernel;
+		ent->state = d->state == OBJ_PENDING ? OBJ_FAILED : d->state;
+		free(ent->reason);
+		ent->reason = d->reason;
+		d->reason = NULL;
+		if (ent->state == OBJ_FAILED && !ent->reason)
+			ent->reason = strdup("not applied");
+		ent->gen = r->gen;
+		failed += ent->state == OBJ_FAILED;
+	}
+	idmap_each(r->routes, collect_stale, &(struct stale_walk){r->gen, gone, &ndel});
+	for (size_t i = 0; i < ndel; i++)
+		rentry_free(idmap_del(r->routes, gone[i]->id), NULL);
 	r->stats.drift_repairs_routes += repairs;
 	recount(r);
 	pthread_mutex_unlock(&r->lock);
@@ -314,14 +415,10 @@ static int sync_full(struct recon *r, int64_t *rev_out, char *err, size_t errlen
 oom:
 	snprintf(err, errlen, "out of memory");
 out:
-	if (next) {
-		idmap_each(next, rentry_free, NULL);
-		idmap_free(next);
-	}
-	for (size_t i = 0; ents && i < n; i++)
-		rentry_free(ents[i], NULL);
-	model_routes_free(routes, n);
-	free(ents);
+	for (size_t i = 0; i < fp.n; i++)
+		free(fp.v[i].reason);
+	free(fp.v);
+	free(gone);
 	free(desired);
 	free(observed);
 	free(map);

@@ -1497,6 +1497,45 @@ out:
 	return ret;
 }
 
+int store_routes_each(struct store *s, int (*fn)(void *arg, const struct route *r), void *arg,
+                      int64_t *rev, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, ST_RT_LOAD);
+	struct route r;
+	int ret = -1;
+	int rc;
+
+	if (tx_begin_read(s, e) < 0)
+		return -1;
+	if (rev_read(s, rev, e) < 0)
+		goto out;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		int frc;
+
+		memset(&r, 0, sizeof(r));
+		if (route_from_row(q, &r, false, e) < 0)
+			goto out;
+		frc = fn(arg, &r);
+		model_route_clear(&r);
+		if (frc) {
+			ret = frc;
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		db_err(s, e, "reading routes");
+		goto out;
+	}
+	st_done(q);
+	if (tx_commit(s, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	st_done(q);
+	tx_end(s);
+	return ret;
+}
+
 /* ---- security groups ---- */
 
 /* Canonical text of a target: the uniqueness key in sg_targets. */

@@ -271,4 +271,13 @@ int store_config_walk(struct store *s,
 /* Free what the arrays of c own, and the arrays. NULL-safe; c is zeroed. */
 void store_config_clear(struct store_config *c);
 
+/*
+ * Every route, in id order, handed to fn one at a time (the struct is reused:
+ * copy what you keep; descriptions are not read), with the revision they
+ * belong to, in one read transaction. A non-zero return from fn stops the
+ * walk and is returned (-1 with e filled for a database error).
+ */
+int store_routes_each(struct store *s, int (*fn)(void *arg, const struct route *r), void *arg,
+                      int64_t *rev, struct vr_err *e) __attribute__((warn_unused_result));
+
 #endif
