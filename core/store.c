@@ -1,5 +1,7 @@
 #include "store.h"
 
+#include "metrics.h"
+
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -213,6 +215,8 @@ struct store {
 
 static int db_err(struct store *s, struct vr_err *e, const char *what)
 {
+	/* Constraint conflicts are the client's (409/422) and never come through here. */
+	metrics_sqlite_error();
 	return err_set(e, HTTP_INTERNAL, "", "database: %s: %s", what, sqlite3_errmsg(s->db));
 }
 
