@@ -705,9 +705,18 @@ static void check_links(struct kernel_ops *k)
 
 	/* Administratively down vs no carrier. */
 	sh("ip link set " PEER " down");
-	rc = k->links_list(k->ctx, &v, &n);
-	a = rc ? NULL : find_klink(v, n, LINK);
-	b = rc ? NULL : find_klink(v, n, PEER);
+	/* The peer's carrier loss reaches LINK through linkwatch, which may lag: poll (2 s at most). */
+	for (int i = 0; i < 40; i++) {
+		kernel_links_free(v, n);
+		v = NULL;
+		n = 0;
+		rc = k->links_list(k->ctx, &v, &n);
+		a = rc ? NULL : find_klink(v, n, LINK);
+		b = rc ? NULL : find_klink(v, n, PEER);
+		if (a && b && !a->lower_up)
+			break;
+		usleep(50 * 1000);
+	}
 	check(a && b && a->up && !a->lower_up && !b->up,
 	      "peer down: " LINK " up without carrier, " PEER " down");
 	sh("ip link set " PEER " up");
