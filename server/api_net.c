@@ -305,8 +305,10 @@ static json_t *link_to_json(const struct klink *l, const struct subnet *subs, si
 
 void api_interfaces_list(struct http_req *req, struct http_resp *resp)
 {
-	static const char *const no_params[] = {NULL};
+	static const char *const params[] = {"limit", "after", NULL};
 	struct app *app = req->app;
+	const char *after = http_req_query(req, "after");
+	size_t limit, first = 0, shown = 0;
 	struct klink *links = NULL;
 	struct subnet *subs = NULL;
 	size_t nl = 0, ns = 0;
@@ -315,7 +317,7 @@ void api_interfaces_list(struct http_req *req, struct http_resp *resp)
 	json_t *items;
 	int rc;
 
-	if (http_req_check_query(req, no_params, &e)) {
+	if (http_req_check_query(req, params, &e) || crud_query_limit(req, &limit, &e)) {
 		http_problem(resp, &e);
 		return;
 	}
@@ -343,11 +345,29 @@ void api_interfaces_list(struct http_req *req, struct http_resp *resp)
 	}
 	if (nl > 1)
 		qsort(links, nl, sizeof(*links), link_cmp);
+	/* Paged like every collection; the cursor is the last link's index. */
+	if (after) {
+		char *end;
+		long a = strtol(after, &end, 10);
+
+		if (*end || end == after) {
+			http_problemf(resp, 422, "after", "after \"%s\" is not a link index", after);
+			goto out;
+		}
+		while (first < nl && links[first].ifindex <= a)
+			first++;
+	}
 	items = json_array();
-	for (size_t i = 0; i < nl; i++)
+	for (size_t i = first; i < nl && shown < limit; i++, shown++)
 		json_array_append_new(items, link_to_json(&links[i], subs, ns));
-	/* One page, always: "next" only for the shape every collection has. */
-	http_json(resp, 200, json_pack("{s:o, s:n}", "items", items, "next"));
+	if (first + shown < nl) {
+		char cur[16];
+
+		snprintf(cur, sizeof(cur), "%d", links[first + shown - 1].ifindex);
+		http_json(resp, 200, json_pack("{s:o, s:s}", "items", items, "next", cur));
+	} else {
+		http_json(resp, 200, json_pack("{s:o, s:n}", "items", items, "next"));
+	}
 out:
 	model_subnets_free(subs, ns);
 	if (app->links_free)

@@ -228,12 +228,29 @@ void crud_delete(struct http_req *req, struct http_resp *resp)
 	resp->status = 204;
 }
 
+int crud_query_limit(struct http_req *req, size_t *limit, struct vr_err *e)
+{
+	const char *lim = http_req_query(req, "limit");
+	char *end;
+	long v;
+
+	*limit = CRUD_LIMIT_DEFAULT;
+	if (!lim)
+		return 0;
+	errno = 0;
+	v = strtol(lim, &end, 10);
+	if (errno || *end || end == lim || v < 1 || v > CRUD_LIMIT_MAX)
+		return err_set(e, 422, "limit", "limit \"%s\" must be an integer 1..%d", lim,
+		               CRUD_LIMIT_MAX);
+	*limit = (size_t)v;
+	return 0;
+}
+
 void crud_list(struct http_req *req, struct http_resp *resp)
 {
 	const struct crud_resource *rs = res_of(req);
 	const char *allowed[CRUD_FILTERS_MAX + 3] = {"limit", "after"};
 	const char *filter[CRUD_FILTERS_MAX] = {0};
-	const char *lim = http_req_query(req, "limit");
 	const char *after = http_req_query(req, "after");
 	struct vr_err e = {0};
 	void *items = NULL;
@@ -250,18 +267,9 @@ void crud_list(struct http_req *req, struct http_resp *resp)
 		http_problem(resp, &e);
 		return;
 	}
-	if (lim) {
-		char *end;
-		long v;
-
-		errno = 0;
-		v = strtol(lim, &end, 10);
-		if (errno || *end || end == lim || v < 1 || v > CRUD_LIMIT_MAX) {
-			http_problemf(resp, 422, "limit", "limit \"%s\" must be an integer 1..%d",
-			              lim, CRUD_LIMIT_MAX);
-			return;
-		}
-		limit = (size_t)v;
+	if (crud_query_limit(req, &limit, &e)) {
+		http_problem(resp, &e);
+		return;
 	}
 	{
 		struct store *s = app_read_begin(req->app);

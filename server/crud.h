@@ -52,6 +52,10 @@ void crud_replace(struct http_req *req, struct http_resp *resp);
 void crud_delete(struct http_req *req, struct http_resp *resp);
 void crud_list(struct http_req *req, struct http_resp *resp);
 
+/* ?limit= as every list takes it: default CRUD_LIMIT_DEFAULT, 422 outside 1..CRUD_LIMIT_MAX. */
+int crud_query_limit(struct http_req *req, size_t *limit, struct vr_err *e)
+    __attribute__((warn_unused_result));
+
 /* Tell the reconciler what a committed write changed; call with the store lock held. */
 void crud_kick(struct app *app, int64_t rev, enum recon_obj kind, const char *id);
 /* Wait (bounded) until revision rev has been applied. */

@@ -556,7 +556,23 @@ static void test_interfaces(void **state)
 	assert_string_equal(jstr(address(l, 3), "subnet_id", NULL), v6);
 	reply_free(&r);
 
-	expect(f, "GET", "/v1/interfaces?limit=5", NULL, 400);
+	/* Paged like every collection: the cursor is the last link's index. */
+	call(f, "GET", "/v1/interfaces?limit=2", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 2);
+	assert_string_equal(jstr(r.json, "next", NULL), "2");
+	reply_free(&r);
+	call(f, "GET", "/v1/interfaces?limit=2&after=2", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 1);
+	assert_int_equal(json_integer_value(json_object_get(
+	                     json_array_get(json_object_get(r.json, "items"), 0), "index")),
+	                 3);
+	assert_true(json_is_null(json_object_get(r.json, "next")));
+	reply_free(&r);
+	expect(f, "GET", "/v1/interfaces?limit=0", NULL, 422);
+	expect(f, "GET", "/v1/interfaces?after=eth0", NULL, 422);
+	expect(f, "GET", "/v1/interfaces?colour=red", NULL, 400);
 	expect(f, "POST", "/v1/interfaces", "{}", 405);
 	fake_fail = 1;
 	expect(f, "GET", "/v1/interfaces", NULL, 503);
