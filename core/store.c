@@ -91,6 +91,7 @@ enum st {
 	ST_SGR_GET,
 	ST_SGR_LIST,
 	ST_SGR_LIST_GROUP,
+	ST_SGR_LIST_REMOTE,
 	ST_SGR_LOAD,
 	ST_SGR_INSERT,
 	ST_SGR_UPDATE,
@@ -166,6 +167,9 @@ static const char *const st_sql[ST__N] = {
     [ST_SGR_LIST] = "SELECT " SGR_COLS " WHERE id > ?1 ORDER BY id LIMIT ?2",
     [ST_SGR_LIST_GROUP] = "SELECT " SGR_COLS " WHERE security_group_id = ?3 AND id > ?1 "
                           "ORDER BY id LIMIT ?2",
+    [ST_SGR_LIST_REMOTE] = "SELECT " SGR_COLS " WHERE remote_security_group_id = ?3 AND "
+                           "(?4 IS NULL OR security_group_id = ?4) AND id > ?1 "
+                           "ORDER BY id LIMIT ?2",
     [ST_SGR_LOAD] = "SELECT " SGR_COLS " ORDER BY id",
     [ST_SGR_INSERT] = "INSERT INTO security_group_rules (id, security_group_id, direction, "
                       "protocol, port_from, port_to, cidr, cidr_key, remote_security_group_id, "
@@ -2389,8 +2393,17 @@ out:
 int store_sg_rule_list(struct store *s, const char *group_id, const char *after, size_t limit,
                        struct sg_rule **out, size_t *n, bool *more, struct vr_err *e)
 {
-	/* Two statements, so the group filter can use security_group_rules_by_group. */
-	sqlite3_stmt *q = st_get(s, group_id ? ST_SGR_LIST_GROUP : ST_SGR_LIST);
+	return store_sg_rule_list_by(s, group_id, NULL, after, limit, out, n, more, e);
+}
+
+int store_sg_rule_list_by(struct store *s, const char *group_id, const char *remote_id,
+                          const char *after, size_t limit, struct sg_rule **out, size_t *n,
+                          bool *more, struct vr_err *e)
+{
+	/* Separate statements, so the group filter can use security_group_rules_by_group. */
+	sqlite3_stmt *q = st_get(s, remote_id  ? ST_SGR_LIST_REMOTE
+	                            : group_id ? ST_SGR_LIST_GROUP
+	                                       : ST_SGR_LIST);
 	int ret = -1;
 
 	*out = NULL;
@@ -2398,7 +2411,9 @@ int store_sg_rule_list(struct store *s, const char *group_id, const char *after,
 	*more = false;
 	if (bind_text(q, 1, after, false) != SQLITE_OK ||
 	    sqlite3_bind_int64(q, 2, page_limit(limit)) != SQLITE_OK ||
-	    (group_id && bind_text(q, 3, group_id, false) != SQLITE_OK)) {
+	    (remote_id && (bind_text(q, 3, remote_id, false) != SQLITE_OK ||
+	                   bind_text(q, 4, group_id, true) != SQLITE_OK)) ||
+	    (!remote_id && group_id && bind_text(q, 3, group_id, false) != SQLITE_OK)) {
 		db_err(s, e, "binding");
 		goto out;
 	}

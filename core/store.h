@@ -121,6 +121,10 @@ int store_sg_rule_delete(struct store *s, const char *id, int64_t if_rev, struct
 int store_sg_rule_list(struct store *s, const char *group_id, const char *after, size_t limit,
                        struct sg_rule **out, size_t *n, bool *more, struct vr_err *e)
     __attribute__((warn_unused_result));
+/* The same with a filter on remote_security_group_id too (either filter may be NULL). */
+int store_sg_rule_list_by(struct store *s, const char *group_id, const char *remote_id,
+                          const char *after, size_t limit, struct sg_rule **out, size_t *n,
+                          bool *more, struct vr_err *e) __attribute__((warn_unused_result));
 
 /*
  * Every group and rule, for the reconciler, read in one transaction with the

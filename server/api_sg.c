@@ -154,7 +154,7 @@ const struct crud_resource api_security_groups = {
 static const char *const sgr_keys[] = {
     "id",   "security_group_id",        "direction",   "protocol", "port_from", "port_to",
     "cidr", "remote_security_group_id", "description", NULL};
-static const char *const sgr_filters[] = {"security_group_id", NULL};
+static const char *const sgr_filters[] = {"security_group_id", "remote_security_group_id", NULL};
 
 /* A port as written: any JSON integer (the model checks the range), absent = not given. */
 static int port_from_json(json_t *body, const char *key, bool *set, int64_t *dst, struct vr_err *e)
@@ -284,7 +284,7 @@ static int sgr_del(struct app *app, const char *id, int64_t if_rev, struct vr_er
 static int sgr_list(struct store *s, const char *const *filter, const char *after, size_t limit,
                     void **items, size_t *n, bool *more, struct vr_err *e)
 {
-	return store_sg_rule_list(s, filter[0], after, limit, (struct sg_rule **)items, n,
+	return store_sg_rule_list_by(s, filter[0], filter[1], after, limit, (struct sg_rule **)items, n,
 	                          more, e);
 }
 static void sgr_free_list(void *items, size_t n)

@@ -333,6 +333,16 @@ static void test_rule_lifecycle(void **state)
 	snprintf(path, sizeof(path), "/v1/security-group-rules?security_group_id=%s", sg);
 	assert_int_equal(count(f, path), 2);
 	assert_int_equal(count(f, "/v1/security-group-rules?security_group_id=sg-none"), 0);
+	/* Only one of the two names the group as its remote. */
+	snprintf(path, sizeof(path), "/v1/security-group-rules?remote_security_group_id=%s", sg);
+	assert_int_equal(count(f, path), 1);
+	snprintf(path, sizeof(path),
+	         "/v1/security-group-rules?remote_security_group_id=%s&security_group_id=%s", sg, sg);
+	assert_int_equal(count(f, path), 1);
+	snprintf(path, sizeof(path),
+	         "/v1/security-group-rules?remote_security_group_id=%s&security_group_id=sg-none", sg);
+	assert_int_equal(count(f, path), 0);
+	assert_int_equal(count(f, "/v1/security-group-rules?remote_security_group_id=sg-none"), 0);
 	expect(f, "GET", "/v1/security-group-rules?route_table_id=rtb-main", NULL, 400);
 	call(f, "GET", "/v1/security-group-rules?limit=1", NULL, &r);
 	assert_int_equal(r.status, 200);
