@@ -43,6 +43,12 @@ struct nlr {
 	bool owned_known;
 	/* Forwarding (IPv4, IPv6) as last read or written: 0, 1, or -1 unknown. */
 	int fwd_known[2];
+	/*
+	 * Notifications are drained between the batches of a large apply (else
+	 * our own route notifications overflow the socket and force a needless
+	 * resync); what they said waits here for the next events_drain.
+	 */
+	bool ev_pending;
 };
 
 /* libnl's NLE_* code as -errno. */

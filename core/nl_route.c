@@ -684,6 +684,8 @@ static int read_acks(struct nlr *k, uint32_t base, size_t count, const struct ba
 	return err;
 }
 
+static bool drain_events(struct nlr *k);
+
 int nlr_batch(struct nlr *k, size_t n,
               int (*build)(void *arg, size_t i, uint32_t seq, struct nl_msg **msg),
               void (*failed)(void *arg, size_t i, int err, const char *text), void *arg, int *res)
@@ -723,6 +725,8 @@ int nlr_batch(struct nlr *k, size_t n,
 		err = read_acks(k, base, count, &sink);
 		if (err)
 			break;
+		if (k->ev && i < n && drain_events(k))
+			k->ev_pending = true;
 	}
 	/* The socket failed: nothing after the broken batch was attempted. */
 	for (; err && i < n; i++)
@@ -779,9 +783,9 @@ static bool event_relevant(const struct nlr *k, const struct nlmsghdr *h)
 	return h->nlmsg_pid != k->req_port;
 }
 
-static bool nlr_events_drain(void *ctx)
+/* Read every pending notification; true when one of them (or a loss) needs a resync. */
+static bool drain_events(struct nlr *k)
 {
-	struct nlr *k = ctx;
 	bool resync = false;
 
 	for (int i = 0; i < NLR_DRAIN_MAX; i++) {
@@ -807,6 +811,15 @@ static bool nlr_events_drain(void *ctx)
 			if (event_relevant(k, h))
 				resync = true;
 	}
+	return resync;
+}
+
+static bool nlr_events_drain(void *ctx)
+{
+	struct nlr *k = ctx;
+	bool resync = drain_events(k) || k->ev_pending;
+
+	k->ev_pending = false;
 	return resync;
 }
 
