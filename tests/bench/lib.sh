@@ -215,6 +215,118 @@ paired_ratio() {
 # meets VALUE GOAL: 0 when VALUE >= GOAL.
 meets() { awk -v v="$1" -v g="$2" 'BEGIN { exit !(v != "n/a" && v + 0 >= g + 0) }'; }
 
+# meets_at_most VALUE GOAL: 0 when VALUE <= GOAL (for goals that are a ceiling).
+meets_at_most() { awk -v v="$1" -v g="$2" 'BEGIN { exit !(v != "n/a" && v + 0 <= g + 0) }'; }
+
+# verdict_at_most VALUE GOAL: "goal met", or "GOAL MISSED by N %".
+verdict_at_most() {
+	if meets_at_most "$1" "$2"; then
+		echo "goal met"
+	else
+		awk -v v="$1" -v g="$2" 'BEGIN { if (v == "n/a") print "GOAL MISSED"; else printf "GOAL MISSED by %.0f %%\n", (v / g - 1) * 100 }'
+	fi
+}
+
+# now_ns: monotonic-enough wall clock in nanoseconds. ms_since T0: milliseconds since T0 (ns).
+now_ns() { date +%s%N; }
+ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+
+# Seconds as milliseconds, with DIGITS decimals (default 0).
+s_to_ms() { awk -v s="$1" -v d="${2:-0}" 'BEGIN { printf "%.*f\n", d, s * 1000 }'; }
+
+# ---- route benchmarks (routes-apply, post-latency, memory, startup) ----
+#
+# The routers of these benchmarks: a namespace holding both ends of a veth pair (e0, e1,
+# both up), 172.31.255.1/24 on e0, so that routes via 172.31.255.2 resolve. The routes:
+# distinct IPv4 destinations, half of them 10.a.b.0/24 (a < 196 for 100,000), half
+# 10.200+.c.d/32, all via 172.31.255.2, never traffic.
+BENCH_RT_ADDR=172.31.255.1/24
+BENCH_RT_VIA=172.31.255.2
+
+# bench_router_ns NAME: namespace <prefix>-NAME as above; its name in $BENCH_NS.
+bench_router_ns() {
+	bench_ns "$1"
+	ip -n "$BENCH_NS" link add e0 type veth peer name e1
+	ip -n "$BENCH_NS" link set e0 up
+	ip -n "$BENCH_NS" link set e1 up
+	ip -n "$BENCH_NS" addr add "$BENCH_RT_ADDR" dev e0
+}
+
+# bench_ns_del NS: stop NS's vrouterd (if any), kill what is left in it, delete it and the
+# daemon's temp dir. For benchmarks that make a namespace per run: the next run does not
+# share the kernel with hundreds of thousands of routes of the last one.
+bench_ns_del() {
+	local ns=$1 p
+	bench_stop "$ns"
+	if [[ -e /run/netns/$ns ]]; then
+		for p in $(ip netns pids "$ns" 2>/dev/null); do
+			kill -KILL "$p" 2>/dev/null || true
+		done
+		ip netns del "$ns" 2>/dev/null || blog "warning: could not delete namespace $ns"
+	fi
+	[[ -n ${BENCH_KEEP:-} ]] || rm -rf -- "$(bench_daemon_dir "$ns")"
+}
+
+# bench_gen_routes N FORMAT: N routes on stdout, as `ip -batch` lines (FORMAT ip: "route
+# add D via GW proto 245", vrouter's own protocol number) or as a /v1/config document
+# (FORMAT json: {"routes": [...]}); the same destinations in the same order either way.
+# FORMAT post N0: N objects for POST /v1/routes, one a line, with destinations of their
+# own (10.250+.x.y/32, starting at index N0), outside what the other two formats make.
+bench_gen_routes() {
+	awk -v n="$1" -v fmt="$2" -v n0="${3:-0}" -v via="$BENCH_RT_VIA" 'BEGIN {
+		if (n > 102400) { print "at most 102400 routes" > "/dev/stderr"; exit 1 }
+		if (fmt == "json") printf "{\"routes\": [\n"
+		for (i = 0; i < n; i++) {
+			j = int(i / 2)
+			if (fmt == "post") {
+				k = n0 + i
+				printf "{\"destination\":\"10.%d.%d.%d/32\",\"via\":\"%s\"}\n", 250 + int(k / 65536), int(k / 256) % 256, k % 256, via
+				continue
+			}
+			if (i % 2 == 0)
+				d = sprintf("10.%d.%d.0/24", int(j / 256), j % 256)
+			else
+				d = sprintf("10.%d.%d.%d/32", 200 + int(j / 65536), int(j / 256) % 256, j % 256)
+			if (fmt == "ip")
+				printf "route add %s via %s proto 245\n", d, via
+			else
+				printf "%s{\"destination\":\"%s\",\"via\":\"%s\"}", (i ? ",\n" : ""), d, via
+		}
+		if (fmt == "json") printf "\n]}\n"
+	}'
+}
+
+# bench_kernel_routes NS: routes of protocol 245 (vrouter's) in NS's main table.
+bench_kernel_routes() { ip -n "$1" route show proto 245 | wc -l; }
+
+# bench_put_config NS FILE [QUERY]: PUT /v1/config with the document in FILE. Sets
+# PUT_CODE (HTTP status) and PUT_S (curl's time_total, seconds: request sent to response
+# received); the answer in $BENCH_TMP/put.json.
+bench_put_config() {
+	local ns=$1 file=$2 out
+	out=$(ip netns exec "$ns" curl -sS -X PUT --max-time 300 -o "$BENCH_TMP/put.json" \
+		-w '%{http_code} %{time_total}' -H "Authorization: Bearer ${BENCH_TOKEN[$ns]:-}" \
+		-H "Content-Type: application/json" --data-binary "@$file" \
+		"http://127.0.0.1:$BENCH_PORT/v1/config${3:+?$3}" 2>"$BENCH_TMP/put.err") || out="000 0"
+	PUT_CODE=${out% *}
+	PUT_S=${out#* }
+}
+
+# bench_converged NS: 0 when GET /v1/status says converged and applied == desired.
+bench_converged() {
+	local st
+	st=$(bench_api "$1" GET /v1/status) || return 1
+	jq -e '.converged == true and .applied_revision == .desired_revision and .desired_revision > 1' <<<"$st" >/dev/null 2>&1
+}
+
+# bench_last_put_log NS: the daemon's last "PUT /v1/config: ..." log line, from "parsed".
+bench_last_put_log() {
+	grep -F 'PUT /v1/config: ' "$(bench_daemon_dir "$1")/vrouterd.log" | tail -n 1 | sed 's/.*routes; //'
+}
+
+# bench_vm PID FIELD: a /proc/PID/status field (VmHWM, VmRSS) in kB.
+bench_vm() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
+
 bench_cleanup() {
 	local rc=$? ns p
 	set +eE
@@ -255,4 +367,26 @@ bench_cleanup() {
 		fi
 	fi
 	exit "$rc"
+}
+
+# ---- security-group benchmarks (sg-apply, memory) ----
+
+# bench_gen_sg_rules N: N ingress rules, one "cidr port" a line, as sg-connrate makes
+# them: N-1 from distinct /32s in 10.0.0.0/8 on varied ports, then 192.168.150.0/24 on
+# 12345.
+bench_gen_sg_rules() {
+	awk -v n="$1" 'BEGIN {
+		for (i = 1; i < n; i++)
+			printf "10.%d.%d.%d/32 %d\n", int(i / 65536), int(i / 256) % 256, i % 256, 1024 + (i * 7) % 60000
+		printf "192.168.150.0/24 12345\n"
+	}'
+}
+
+# bench_sg_json_parts SG TARGET RULES_FILE: the "security_groups" and
+# "security_group_rules" members of a /v1/config document (no braces around them): group
+# SG targeting TARGET with the rules of RULES_FILE, all ingress tcp.
+bench_sg_json_parts() {
+	printf '"security_groups": [{"id": "%s", "name": "bench", "targets": ["%s"]}],\n"security_group_rules": [\n' "$1" "$2"
+	awk -v sg="$1" '{ printf "%s{\"security_group_id\":\"%s\",\"direction\":\"ingress\",\"protocol\":\"tcp\",\"port_from\":%d,\"port_to\":%d,\"cidr\":\"%s\"}", (NR > 1 ? ",\n" : ""), sg, $2, $2, $1 }' "$3"
+	printf '\n]'
 }

@@ -3,8 +3,9 @@
 #
 #   sudo tests/bench/run.sh [--quick] [--no-build] [name...]
 #
-#   name        sg-connrate, api-rps (default: all)
-#   --quick     shorter runs (2 s, one round): a smoke run, figures are rougher
+#   name        sg-connrate, api-rps, routes-apply, post-latency, sg-apply, memory,
+#               startup (default: all)
+#   --quick     shorter runs (2 s, one round, fewer POSTs): a smoke run, rougher figures
 #   --no-build  use build/vrouterd as it is (do not run cmake --build)
 #
 # Installs the Debian packages it needs (apt-get, as deploy/setup.sh does), builds
@@ -18,18 +19,19 @@
 #
 # Environment: VROUTERD (default build/vrouterd), BENCH_DURATION (seconds per run),
 # BENCH_ROUNDS (runs per variant, the median is reported), BENCH_KEEP=1 (keep temp dirs),
-# BENCH_SG_RULES (default 10000), BENCH_CONN_WORKERS (default 8).
+# BENCH_SG_RULES (default 10000), BENCH_CONN_WORKERS (default 8), and the others listed
+# in tests/bench/README.md.
 set -Eeuo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$HERE/../.." && pwd)
-ALL=(sg-connrate api-rps)
+ALL=(sg-connrate api-rps routes-apply post-latency sg-apply memory startup)
 PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libnl-3-dev
 	libnl-route-3-dev libnftnl-dev libmnl-dev libsqlite3-dev libcmocka-dev nftables iproute2
 	curl jq procps sqlite3 wrk)
 
 usage() {
-	sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-2}"
 }
 
