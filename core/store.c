@@ -30,6 +30,8 @@
 #define LIST_INITIAL 64
 /* First allocation of a group's targets. */
 #define SG_TARGETS_FIRST 4
+/* A database error's words about a kind: "listing security group rules". */
+#define NOUN_WHAT_MAX 64
 
 #define ROUTE_COLS                                                                                 \
 	"r.id, r.route_table_id, r.destination, r.type, r.via, r.dev, r.metric, r.description, "   \
@@ -61,6 +63,7 @@ enum st {
 	ST_REV_BUMP,
 	ST_RTB_GET,
 	ST_RTB_LIST,
+	ST_RTB_LOAD,
 	ST_RTB_INSERT,
 	ST_RTB_UPDATE,
 	ST_RTB_DELETE,
@@ -123,6 +126,7 @@ static const char *const st_sql[ST__N] = {
     [ST_REV_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value",
     [ST_RTB_GET] = "SELECT " RTB_COLS " WHERE id = ?1",
     [ST_RTB_LIST] = "SELECT " RTB_COLS " WHERE id > ?1 ORDER BY id LIMIT ?2",
+    [ST_RTB_LOAD] = "SELECT " RTB_COLS " ORDER BY id",
     [ST_RTB_INSERT] = "INSERT INTO route_tables (id, name, table_no, description, created_at, "
                       "updated_at, rev) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_RTB_UPDATE] = "UPDATE route_tables SET name = ?2, table_no = ?3, description = ?4, "
@@ -154,7 +158,7 @@ static const char *const st_sql[ST__N] = {
     [ST_SG_UPDATE] = "UPDATE security_groups SET name = ?2, description = ?3, updated_at = ?5, "
                      "rev = ?6 WHERE id = ?1",
     [ST_SG_DELETE] = "DELETE FROM security_groups WHERE id = ?1",
-    [ST_SG_EXISTS] = "SELECT 1 FROM security_groups WHERE id = ?1",
+    [ST_SG_EXISTS] = "SELECT id FROM security_groups WHERE id = ?1",
     [ST_SG_BY_NAME] = "SELECT id FROM security_groups WHERE name = ?1 AND id <> ?2",
     [ST_SG_REFERRER] = "SELECT id, security_group_id FROM security_group_rules WHERE "
                        "remote_security_group_id = ?1 AND security_group_id <> ?1 ORDER BY id "
@@ -334,43 +338,97 @@ static int precondition(struct vr_err *e, const char *what, const char *id, int6
 	               if_rev, rev, what, id);
 }
 
-/* ---- revision ---- */
-
-static int rev_read(struct store *s, int64_t *rev, struct vr_err *e)
+/*
+ * The first row of q, whose parameters the caller bound (bound false: that
+ * failed): column 0 into id and column 1 into id2 unless NULL, "" when there
+ * is no row. what names the search in a database error.
+ */
+static int first_row(struct store *s, sqlite3_stmt *q, bool bound, char *id, char *id2,
+                     const char *what, struct vr_err *e)
 {
-	sqlite3_stmt *q = st_get(s, ST_REV_GET);
 	int ret = -1;
+	int rc;
 
-	if (sqlite3_step(q) != SQLITE_ROW) {
-		db_err(s, e, "reading the revision");
+	id[0] = '\0';
+	if (id2)
+		id2[0] = '\0';
+	if (!bound) {
+		db_err(s, e, "binding");
 		goto out;
 	}
-	*rev = sqlite3_column_int64(q, 0);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		col_copy(q, 0, id, ID_MAX);
+		if (id2)
+			col_copy(q, 1, id2, ID_MAX);
+	} else if (rc != SQLITE_DONE) {
+		db_err(s, e, what);
+		goto out;
+	}
 	ret = 0;
 out:
 	st_done(q);
 	return ret;
 }
 
-/* Bump the revision inside the caller's write transaction and return the new value. */
-static int rev_bump(struct store *s, int64_t *rev, struct vr_err *e)
+/* first_row of statement which with ?1 and, unless NULL, ?2 bound to texts. */
+static int first_ids(struct store *s, enum st which, const char *p1, const char *p2, char *id,
+                     char *id2, const char *what, struct vr_err *e)
 {
-	sqlite3_stmt *q = st_get(s, ST_REV_BUMP);
+	sqlite3_stmt *q = st_get(s, which);
+	bool bound = bind_text(q, 1, p1, false) == SQLITE_OK &&
+	             (!p2 || bind_text(q, 2, p2, false) == SQLITE_OK);
+
+	return first_row(s, q, bound, id, id2, what, e);
+}
+
+/* ---- revision ---- */
+
+/*
+ * Run statement which for its one row of one integer, into *v; stepped to
+ * the end, as a RETURNING statement has written only once it is done.
+ */
+static int st_int(struct store *s, enum st which, int64_t *v, const char *what, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, which);
 	int ret = -1;
 
 	if (sqlite3_step(q) != SQLITE_ROW) {
-		db_err(s, e, "bumping the revision");
+		db_err(s, e, what);
 		goto out;
 	}
-	*rev = sqlite3_column_int64(q, 0);
+	*v = sqlite3_column_int64(q, 0);
 	if (sqlite3_step(q) != SQLITE_DONE) {
-		db_err(s, e, "bumping the revision");
+		db_err(s, e, what);
 		goto out;
 	}
 	ret = 0;
 out:
 	st_done(q);
 	return ret;
+}
+
+static int rev_read(struct store *s, int64_t *rev, struct vr_err *e)
+{
+	return st_int(s, ST_REV_GET, rev, "reading the revision", e);
+}
+
+/* Bump the revision inside the caller's write transaction and return the new value. */
+static int rev_bump(struct store *s, int64_t *rev, struct vr_err *e)
+{
+	return st_int(s, ST_REV_BUMP, rev, "bumping the revision", e);
+}
+
+/* A read transaction and the revision it sees: what is read until tx_end belongs to that one. */
+static int read_begin(struct store *s, int64_t *rev, struct vr_err *e)
+{
+	if (tx_begin_read(s, e) < 0)
+		return -1;
+	if (rev_read(s, rev, e) < 0) {
+		tx_end(s);
+		return -1;
+	}
+	return 0;
 }
 
 int64_t store_revision(struct store *s)
@@ -602,38 +660,125 @@ static int array_grow(void **v, size_t *cap, size_t n, size_t elem, size_t first
 	return 0;
 }
 
-static int list_grow(void **v, size_t *cap, size_t n, size_t elem, struct vr_err *e)
-{
-	return array_grow(v, cap, n, elem, LIST_INITIAL, e);
-}
-
 /* LIMIT for a page of limit rows plus one more, which tells whether there is a next page. */
 static int64_t page_limit(size_t limit)
 {
 	return limit >= (size_t)INT64_MAX ? INT64_MAX : (int64_t)limit + 1;
 }
 
-/* ---- route tables ---- */
-
-static int rtb_from_row(sqlite3_stmt *q, struct route_table *t, struct vr_err *e)
+/* A filter value, or SQL NULL (matching anything) when the filter is absent. */
+static int bind_filter(sqlite3_stmt *q, int i, const char *v)
 {
-	int64_t no = sqlite3_column_int64(q, 2);
+	return v ? sqlite3_bind_text(q, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(q, i);
+}
 
-	memset(t, 0, sizeof(*t));
-	if (col_copy(q, 0, t->id, sizeof(t->id)) < 0 ||
-	    col_copy(q, 1, t->name, sizeof(t->name)) < 0 ||
-	    col_copy(q, 4, t->created_at, sizeof(t->created_at)) < 0 ||
-	    col_copy(q, 5, t->updated_at, sizeof(t->updated_at)) < 0 || no <= 0 || no > UINT32_MAX)
-		return corrupt(e, "route table", t->id);
-	t->table = (uint32_t)no;
-	t->rev = sqlite3_column_int64(q, 6);
-	return col_desc(q, 3, &t->description, e);
+/* ---- what every kind of object shares ---- */
+
+/*
+ * One kind of object as the shared reads and writes below see it: its
+ * statements, how a row becomes an object, what a write checks on top of the
+ * common steps, and how its constraint failures read. A NULL hook does nothing
+ * (for dangling and unique: the plain 409).
+ */
+struct kind {
+	const char *key;    /* its array in a whole-state document */
+	const char *prefix; /* of the ids the store assigns */
+	const char *noun;   /* in messages: "route table" */
+	size_t size;        /* of its struct */
+	/* Offsets of the fields the shared code handles; name 0: the kind has none. */
+	size_t created_at, updated_at, rev, name;
+	enum st get, insert, update, del, load;
+	/* A whole-state replace updates a changed object rather than delete and insert it. */
+	bool in_place;
+	/* Fill o (zeroed first) from a row of q; the description only when with_desc. */
+	int (*from_row)(struct store *s, sqlite3_stmt *q, void *o, bool with_desc,
+	                struct vr_err *e);
+	void (*clear)(void *o);
+	void (*free_array)(void *v, size_t n);
+	int (*validate)(void *o, struct vr_err *e);
+	/* Take what o leaves unset from the stored cur, before the two are compared. */
+	void (*inherit)(void *o, const void *cur);
+	bool (*same)(const void *cur, const void *o);
+	/* The canonical text (CIDR_STR_MAX) its unique index holds, for bind and unique. */
+	void (*index_key)(const void *o, char *key);
+	/* Bind every column of the insert and update statements; -1 when one fails. */
+	int (*bind)(sqlite3_stmt *q, const void *o, const char *key);
+	/* Write the rows of other tables that belong to o, after o's own. */
+	int (*children)(struct store *s, const void *o, struct vr_err *e);
+	/*
+	 * Checks and fills inside the write's transaction, before the revision is
+	 * bumped: old is the stored object (NULL for a create), arg what the
+	 * caller of obj_create passed.
+	 */
+	int (*prepare)(struct store *s, void *o, const void *old, const void *arg,
+	               struct vr_err *e);
+	/* 409 while something else still needs object id. */
+	int (*held)(struct store *s, const char *id, struct vr_err *e);
+	/* The errors of a failed foreign key and of a failed unique index (naming the other). */
+	int (*dangling)(const void *o, struct vr_err *e);
+	int (*unique)(struct store *s, const void *o, const char *key, const char *dbmsg,
+	              struct vr_err *e);
+};
+
+/* Defined once every kind's functions are: the generic code below only indexes it. */
+static const struct kind kinds[STORE_KINDS];
+
+/* The generic code reaches every object's id as the start of its struct. */
+_Static_assert(offsetof(struct route_table, id) == 0, "id first");
+_Static_assert(offsetof(struct route, id) == 0, "id first");
+_Static_assert(offsetof(struct subnet, id) == 0, "id first");
+_Static_assert(offsetof(struct security_group, id) == 0, "id first");
+_Static_assert(offsetof(struct sg_rule, id) == 0, "id first");
+
+/* Room for one object of any kind. */
+union any_obj {
+	struct route_table t;
+	struct route r;
+	struct subnet sn;
+	struct security_group g;
+	struct sg_rule sr;
+};
+
+/*
+ * The field at offset off of o (an offset from struct kind). Not const: the
+ * writes go through it too, on objects the callers own.
+ */
+static void *obj_field(const void *o, size_t off)
+{
+	return (char *)o + off;
+}
+
+static int64_t obj_rev(const struct kind *d, const void *o)
+{
+	return *(const int64_t *)obj_field(o, d->rev);
+}
+
+/*
+ * 409 on name when another object of kind k holds o's name (statement which
+ * finds it; what names the search in a database error): -1 with e filled
+ * then, 0 when none does.
+ */
+static int name_taken(struct store *s, enum store_kind k, enum st which, const void *o,
+                      const char *what, struct vr_err *e)
+{
+	const struct kind *d = &kinds[k];
+	const char *name = obj_field(o, d->name);
+	char other[ID_MAX];
+
+	if (first_ids(s, which, name, o, other, NULL, what, e) < 0)
+		return -1;
+	if (other[0])
+		return err_set(e, HTTP_CONFLICT, "name", "a %s named \"%s\" already exists (%s)",
+		               d->noun, name, other);
+	return 0;
 }
 
 /* 1 and *out filled when id exists, 0 when not, -1 on error. */
-static int rtb_read(struct store *s, const char *id, struct route_table *out, struct vr_err *e)
+static int obj_read(struct store *s, enum store_kind k, const char *id, void *out, struct vr_err *e)
 {
-	sqlite3_stmt *q = st_get(s, ST_RTB_GET);
+	const struct kind *d = &kinds[k];
+	sqlite3_stmt *q = st_get(s, d->get);
+	char what[NOUN_WHAT_MAX];
 	int ret = -1;
 	int rc;
 
@@ -647,11 +792,12 @@ static int rtb_read(struct store *s, const char *id, struct route_table *out, st
 		goto out;
 	}
 	if (rc != SQLITE_ROW) {
-		db_err(s, e, "reading a route table");
+		snprintf(what, sizeof(what), "reading a %s", d->noun);
+		db_err(s, e, what);
 		goto out;
 	}
-	if (rtb_from_row(q, out, e) < 0) {
-		model_rtb_clear(out);
+	if (d->from_row(s, q, out, true, e) < 0) {
+		d->clear(out);
 		goto out;
 	}
 	ret = 1;
@@ -660,26 +806,190 @@ out:
 	return ret;
 }
 
-/* The id of another table than self that matches on one column (name or number), if any. */
-static int rtb_other(struct store *s, enum st which, const struct route_table *t, char *id,
+/* The stored object id into out: 404 when there is none, 412 when if_rev > 0 is not its rev. */
+static int obj_get(struct store *s, enum store_kind k, const char *id, void *out, int64_t if_rev,
+                   struct vr_err *e)
+{
+	const struct kind *d = &kinds[k];
+	int rc = obj_read(s, k, id, out, e);
+
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		return err_set(e, HTTP_NOT_FOUND, "", "%s %s does not exist", d->noun, id);
+	if (if_rev > 0 && if_rev != obj_rev(d, out))
+		return precondition(e, d->noun, id, if_rev, obj_rev(d, out));
+	return 0;
+}
+
+/* Turn a constraint failure of a write of o into a 409 or 422. */
+static int obj_conflict(struct store *s, enum store_kind k, const void *o, const char *key, int rc,
+                        const char *dbmsg, struct vr_err *e)
+{
+	const struct kind *d = &kinds[k];
+	const char *id = o;
+
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return err_set(e, HTTP_CONFLICT, "id", "id %s already exists", id);
+	/* prepare ran in this transaction; this is the schema agreeing with it. */
+	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY && d->dangling)
+		return d->dangling(o, e);
+	if (rc == SQLITE_CONSTRAINT_CHECK)
+		return err_set(e, HTTP_UNPROCESSABLE, "", "%s %s: %s", d->noun, id, dbmsg);
+	if (rc == SQLITE_CONSTRAINT_UNIQUE && d->unique)
+		return d->unique(s, o, key, dbmsg, e);
+	return err_set(e, HTTP_CONFLICT, "", "%s %s: %s", d->noun, id, dbmsg);
+}
+
+/* Run statement which (the kind's insert or update) for o, then write its children. */
+static int obj_write(struct store *s, enum store_kind k, enum st which, const void *o,
                      struct vr_err *e)
 {
+	const struct kind *d = &kinds[k];
 	sqlite3_stmt *q = st_get(s, which);
+	char key[CIDR_STR_MAX] = "";
+	char dbmsg[ERR_MSG_MAX];
+	const char *id = o;
 	int ret = -1;
 	int rc;
 
-	id[0] = '\0';
-	rc = which == ST_RTB_BY_NAME ? bind_text(q, 1, t->name, false)
-	                             : sqlite3_bind_int64(q, 1, t->table);
-	if (rc != SQLITE_OK || bind_text(q, 2, t->id, false) != SQLITE_OK) {
+	if (d->index_key)
+		d->index_key(o, key);
+	if (d->bind(q, o, key) < 0) {
 		db_err(s, e, "binding");
 		goto out;
 	}
 	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW)
-		col_copy(q, 0, id, ID_MAX);
-	else if (rc != SQLITE_DONE) {
-		db_err(s, e, "looking for a conflicting route table");
+	if (rc == SQLITE_DONE) {
+		if (sqlite3_changes(s->db) != 1) {
+			err_set(e, HTTP_NOT_FOUND, "", "%s %s does not exist", d->noun, id);
+			goto out;
+		}
+		st_done(q);
+		return d->children ? d->children(s, o, e) : 0;
+	}
+	/* The lookups of the conflict mapping overwrite SQLite's message; keep it. */
+	snprintf(dbmsg, sizeof(dbmsg), "%s", sqlite3_errmsg(s->db));
+	st_done(q);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return obj_conflict(s, k, o, key, rc, dbmsg, e);
+	return err_set(e, HTTP_INTERNAL, "", "database: writing %s %s: %s", d->noun, id, dbmsg);
+out:
+	st_done(q);
+	return ret;
+}
+
+/*
+ * Create o in one transaction. An id that is stored already makes
+ * STORE_EXISTS with o replaced by the stored object when the bodies are the
+ * same, a 409 when not; an empty id gets a new one. arg goes to prepare.
+ */
+static int obj_create(struct store *s, enum store_kind k, void *o, const void *arg,
+                      struct vr_err *e)
+{
+	const struct kind *d = &kinds[k];
+	union any_obj old;
+	char *id = o;
+	int ret = -1;
+	int rc;
+
+	memset(&old, 0, sizeof(old));
+	/* Again here, so the parsed fields (keys, overlap checks) agree with the text stored. */
+	if (d->validate(o, e) < 0)
+		return -1;
+	if (tx_begin(s, e) < 0)
+		return -1;
+	if (id[0]) {
+		rc = obj_read(s, k, id, &old, e);
+		if (rc < 0)
+			goto out;
+		if (rc > 0) {
+			if (d->inherit)
+				d->inherit(o, &old);
+			if (!d->same(&old, o)) {
+				err_set(e, HTTP_CONFLICT, "id",
+				        "id %s already exists with a different body", id);
+				goto out;
+			}
+			d->clear(o);
+			memcpy(o, &old, d->size);
+			memset(&old, 0, sizeof(old));
+			ret = STORE_EXISTS;
+			goto out;
+		}
+	} else {
+		model_id_new(d->prefix, id);
+	}
+	if (d->prepare && d->prepare(s, o, NULL, arg, e) < 0)
+		goto out;
+	if (rev_bump(s, obj_field(o, d->rev), e) < 0)
+		goto out;
+	model_now(obj_field(o, d->created_at));
+	memcpy(obj_field(o, d->updated_at), obj_field(o, d->created_at), TIME_MAX);
+	if (obj_write(s, k, d->insert, o, e) < 0)
+		goto out;
+	if (tx_commit(s, e) < 0)
+		goto out;
+	ret = STORE_CREATED;
+out:
+	tx_end(s);
+	d->clear(&old);
+	return ret;
+}
+
+/* Replace the stored object o->id with o in one transaction (404, 412 as obj_get). */
+static int obj_replace(struct store *s, enum store_kind k, void *o, int64_t if_rev,
+                       struct vr_err *e)
+{
+	const struct kind *d = &kinds[k];
+	union any_obj old;
+	int ret = -1;
+
+	memset(&old, 0, sizeof(old));
+	if (d->validate(o, e) < 0)
+		return -1;
+	if (tx_begin(s, e) < 0)
+		return -1;
+	if (obj_get(s, k, o, &old, if_rev, e) < 0)
+		goto out;
+	if (d->inherit)
+		d->inherit(o, &old);
+	if (d->prepare && d->prepare(s, o, &old, NULL, e) < 0)
+		goto out;
+	if (rev_bump(s, obj_field(o, d->rev), e) < 0)
+		goto out;
+	memcpy(obj_field(o, d->created_at), obj_field(&old, d->created_at), TIME_MAX);
+	model_now(obj_field(o, d->updated_at));
+	if (obj_write(s, k, d->update, o, e) < 0)
+		goto out;
+	if (tx_commit(s, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	tx_end(s);
+	d->clear(&old);
+	return ret;
+}
+
+/* Delete row id of kind k; a still-referenced row is a 409. */
+static int row_delete(struct store *s, enum store_kind k, const char *id, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, kinds[k].del);
+	int ret = -1;
+	int rc;
+
+	if (bind_text(q, 1, id, false) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+		/* A referrer the callers did not look for first; the schema catches it. */
+		err_set(e, HTTP_CONFLICT, "", "%s %s is still in use", kinds[k].noun, id);
+		goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		db_err(s, e, "deleting");
 		goto out;
 	}
 	ret = 0;
@@ -688,41 +998,207 @@ out:
 	return ret;
 }
 
-/* Turn a constraint failure on route_tables into a 409 that names the other table. */
-static int rtb_conflict(struct store *s, const struct route_table *t, int rc, const char *dbmsg,
-                        struct vr_err *e)
+/* Delete the stored object id in one transaction (404, 412 as obj_get; 409 while held). */
+static int obj_delete(struct store *s, enum store_kind k, const char *id, int64_t if_rev,
+                      struct vr_err *e)
 {
-	char other[ID_MAX];
+	const struct kind *d = &kinds[k];
+	union any_obj old;
+	int64_t rev;
+	int ret = -1;
 
-	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-		return err_set(e, HTTP_CONFLICT, "id", "id %s already exists", t->id);
-	if (rc == SQLITE_CONSTRAINT_UNIQUE) {
-		if (rtb_other(s, ST_RTB_BY_NAME, t, other, e) < 0)
-			return -1;
-		if (other[0])
-			return err_set(e, HTTP_CONFLICT, "name",
-			               "a route table named \"%s\" already exists (%s)", t->name,
-			               other);
-		if (rtb_other(s, ST_RTB_BY_NO, t, other, e) < 0)
-			return -1;
-		if (other[0])
-			return err_set(e, HTTP_CONFLICT, "table",
-			               "table %u is already used by route table %s", t->table,
-			               other);
-		return err_set(e, HTTP_CONFLICT, "", "route table %s: %s", t->id, dbmsg);
-	}
-	if (rc == SQLITE_CONSTRAINT_CHECK)
-		return err_set(e, HTTP_UNPROCESSABLE, "", "route table %s: %s", t->id, dbmsg);
-	return err_set(e, HTTP_CONFLICT, "", "route table %s: %s", t->id, dbmsg);
+	memset(&old, 0, sizeof(old));
+	if (tx_begin(s, e) < 0)
+		return -1;
+	if (obj_get(s, k, id, &old, if_rev, e) < 0)
+		goto out;
+	if (d->held && d->held(s, id, e) < 0)
+		goto out;
+	if (row_delete(s, k, id, e) < 0)
+		goto out;
+	if (rev_bump(s, &rev, e) < 0)
+		goto out;
+	if (tx_commit(s, e) < 0)
+		goto out;
+	ret = 0;
+out:
+	tx_end(s);
+	d->clear(&old);
+	return ret;
 }
 
-/* Run ST_RTB_INSERT or ST_RTB_UPDATE for t; constraint failures become 409/422. */
-static int rtb_write(struct store *s, enum st which, const struct route_table *t, struct vr_err *e)
+/*
+ * Read every row q yields, at most limit (SIZE_MAX: all), into a new array
+ * whose first allocation holds first objects (it doubles from there).
+ */
+static int obj_collect(struct store *s, enum store_kind k, sqlite3_stmt *q, size_t limit,
+                       bool with_desc, size_t first, void **out, size_t *n, bool *more,
+                       struct vr_err *e)
 {
-	sqlite3_stmt *q = st_get(s, which);
-	char dbmsg[ERR_MSG_MAX];
+	const struct kind *d = &kinds[k];
+	char what[NOUN_WHAT_MAX];
+	char *v = NULL;
+	size_t cnt = 0, cap = 0;
 	int ret = -1;
 	int rc;
+
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (cnt == limit) {
+			*more = true;
+			break;
+		}
+		if (array_grow((void **)&v, &cap, cnt, d->size, first, e) < 0)
+			goto out;
+		if (d->from_row(s, q, v + cnt * d->size, with_desc, e) < 0)
+			goto out;
+		cnt++;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		snprintf(what, sizeof(what), "listing %ss", d->noun);
+		db_err(s, e, what);
+		goto out;
+	}
+	*out = v;
+	*n = cnt;
+	v = NULL;
+	ret = 0;
+out:
+	/* cap, not cnt: a row that failed half way may own a description or targets. */
+	d->free_array(v, cap);
+	return ret;
+}
+
+/*
+ * A page of kind k from statement which: up to limit objects with id > after
+ * (NULL = from start) in id order, filter[0..nfilter) bound to ?3, ?4, ...
+ * (a NULL filter as SQL NULL).
+ */
+static int obj_list(struct store *s, enum store_kind k, enum st which, const char *const *filter,
+                    size_t nfilter, const char *after, size_t limit, void **out, size_t *n,
+                    bool *more, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, which);
+	bool bound;
+	int ret = -1;
+
+	*out = NULL;
+	*n = 0;
+	*more = false;
+	bound = bind_text(q, 1, after, false) == SQLITE_OK &&
+	        sqlite3_bind_int64(q, 2, page_limit(limit)) == SQLITE_OK;
+	for (size_t i = 0; bound && i < nfilter; i++)
+		bound = bind_filter(q, (int)i + 3, filter[i]) == SQLITE_OK;
+	if (!bound) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	ret = obj_collect(s, k, q, limit, true, LIST_INITIAL, out, n, more, e);
+out:
+	st_done(q);
+	return ret;
+}
+
+typedef int (*walk_fn)(void *arg, enum store_kind kind, const void *obj, struct vr_err *e);
+
+/*
+ * Step through every stored object of kind k in id order, handing each to fn
+ * (descriptions only when with_desc). A nonzero return from fn stops the walk
+ * and is returned; what names the walk in a database error.
+ */
+static int walk_rows(struct store *s, enum store_kind k, bool with_desc, walk_fn fn, void *arg,
+                     const char *what, struct vr_err *e)
+{
+	const struct kind *d = &kinds[k];
+	sqlite3_stmt *q = st_get(s, d->load);
+	union any_obj o;
+	int ret = -1;
+	int rc;
+
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		int frc = d->from_row(s, q, &o, with_desc, e);
+
+		if (frc == 0)
+			frc = fn(arg, k, &o, e);
+		d->clear(&o);
+		if (frc) {
+			ret = frc;
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		db_err(s, e, what);
+		goto out;
+	}
+	ret = 0;
+out:
+	st_done(q);
+	return ret;
+}
+
+/* Every stored object of kind k, in id order, into a new array (first: its first allocation). */
+static int obj_load(struct store *s, enum store_kind k, bool with_desc, size_t first, void **out,
+                    size_t *n, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, kinds[k].load);
+	bool more = false;
+	int ret = obj_collect(s, k, q, SIZE_MAX, with_desc, first, out, n, &more, e);
+
+	st_done(q);
+	return ret;
+}
+
+/* Free what obj_load gave, for a load that fails after it. */
+static void obj_unload(enum store_kind k, void **v, size_t *n)
+{
+	kinds[k].free_array(*v, *n);
+	*v = NULL;
+	*n = 0;
+}
+
+/* 422 naming route_table_id: the table an object refers to does not exist. */
+static int no_table(struct vr_err *e, const char *table_id)
+{
+	return err_set(e, HTTP_UNPROCESSABLE, "route_table_id", "route table \"%s\" does not exist",
+	               table_id);
+}
+
+/* The kernel number of table table_id into *no; 422 when that table does not exist. */
+static int table_no(struct store *s, const char *table_id, uint32_t *no, struct vr_err *e)
+{
+	struct route_table t = {0};
+	int rc = obj_read(s, STORE_RTB, table_id, &t, e);
+
+	model_rtb_clear(&t);
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		return no_table(e, table_id);
+	*no = t.table;
+	return 0;
+}
+
+/* ---- route tables ---- */
+
+/* Tables are never read without their descriptions: with_desc is not looked at. */
+static int rtb_from_row(struct store *s, sqlite3_stmt *q, void *o, bool with_desc, struct vr_err *e)
+{
+	struct route_table *t = o;
+	int64_t no = sqlite3_column_int64(q, 2);
+
+	memset(t, 0, sizeof(*t));
+	if (col_copy(q, 0, t->id, sizeof(t->id)) < 0 ||
+	    col_copy(q, 1, t->name, sizeof(t->name)) < 0 ||
+	    col_copy(q, 4, t->created_at, sizeof(t->created_at)) < 0 ||
+	    col_copy(q, 5, t->updated_at, sizeof(t->updated_at)) < 0 || no <= 0 || no > UINT32_MAX)
+		return corrupt(e, "route table", t->id);
+	t->table = (uint32_t)no;
+	t->rev = sqlite3_column_int64(q, 6);
+	return col_desc(q, 3, &t->description, e);
+}
+
+static int rtb_bind(sqlite3_stmt *q, const void *o, const char *key)
+{
+	const struct route_table *t = o;
 
 	if (bind_text(q, 1, t->id, false) != SQLITE_OK ||
 	    bind_text(q, 2, t->name, false) != SQLITE_OK ||
@@ -730,28 +1206,41 @@ static int rtb_write(struct store *s, enum st which, const struct route_table *t
 	    bind_text(q, 4, t->description, false) != SQLITE_OK ||
 	    bind_text(q, 5, t->created_at, false) != SQLITE_OK ||
 	    bind_text(q, 6, t->updated_at, false) != SQLITE_OK ||
-	    sqlite3_bind_int64(q, 7, t->rev) != SQLITE_OK) {
-		db_err(s, e, "binding");
-		goto out;
-	}
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_DONE) {
-		if (sqlite3_changes(s->db) != 1) {
-			err_set(e, HTTP_NOT_FOUND, "", "route table %s does not exist", t->id);
-			goto out;
-		}
-		ret = 0;
-		goto out;
-	}
-	/* The lookups below overwrite SQLite's message; keep it. */
-	snprintf(dbmsg, sizeof(dbmsg), "%s", sqlite3_errmsg(s->db));
-	st_done(q);
-	if ((rc & 0xff) == SQLITE_CONSTRAINT)
-		return rtb_conflict(s, t, rc, dbmsg, e);
-	return err_set(e, HTTP_INTERNAL, "", "database: writing route table %s: %s", t->id, dbmsg);
-out:
-	st_done(q);
-	return ret;
+	    sqlite3_bind_int64(q, 7, t->rev) != SQLITE_OK)
+		return -1;
+	return 0;
+}
+
+/* A table that gives no number keeps the stored one (and a retry matches what was assigned). */
+static void rtb_inherit(void *o, const void *cur)
+{
+	struct route_table *t = o;
+	const struct route_table *c = cur;
+
+	if (!t->table)
+		t->table = c->table;
+}
+
+/* Name the other table holding t's name or number. */
+static int rtb_unique(struct store *s, const void *o, const char *key, const char *dbmsg,
+                      struct vr_err *e)
+{
+	const struct route_table *t = o;
+	sqlite3_stmt *q = st_get(s, ST_RTB_BY_NO);
+	char other[ID_MAX];
+
+	if (name_taken(s, STORE_RTB, ST_RTB_BY_NAME, t, "looking for a conflicting route table",
+	               e) < 0)
+		return -1;
+	if (first_row(s, q,
+	              sqlite3_bind_int64(q, 1, t->table) == SQLITE_OK &&
+	                  bind_text(q, 2, t->id, false) == SQLITE_OK,
+	              other, NULL, "looking for a conflicting route table", e) < 0)
+		return -1;
+	if (other[0])
+		return err_set(e, HTTP_CONFLICT, "table",
+		               "table %u is already used by route table %s", t->table, other);
+	return err_set(e, HTTP_CONFLICT, "", "route table %s: %s", t->id, dbmsg);
 }
 
 /* Lowest number in [RTB_AUTO_FIRST, RTB_AUTO_LAST] used by no table and not in avoid. */
@@ -797,271 +1286,96 @@ out:
 	return ret;
 }
 
+/* The table numbers a create must not assign: those the kernel already uses. */
+struct rtb_avoid {
+	const uint32_t *v;
+	size_t n;
+};
+
+/*
+ * A new table without a number gets a free one (arg: a struct rtb_avoid).
+ * The kernel's main table is not ours to rename or move; only its words are.
+ */
+static int rtb_prepare(struct store *s, void *o, const void *old, const void *arg, struct vr_err *e)
+{
+	struct route_table *t = o;
+	const struct route_table *cur = old;
+	const struct rtb_avoid *avoid = arg;
+
+	if (!cur)
+		return t->table ? 0 : rtb_auto_table(s, avoid->v, avoid->n, &t->table, e);
+	if (strcmp(t->id, RTB_MAIN_ID) == 0 && strcmp(t->name, cur->name) != 0)
+		return err_set(
+		    e, HTTP_CONFLICT, "name",
+		    "the built-in main table %s cannot be renamed (name must stay \"%s\")",
+		    RTB_MAIN_ID, cur->name);
+	if (strcmp(t->id, RTB_MAIN_ID) == 0 && t->table != RTB_MAIN_TABLE)
+		return err_set(
+		    e, HTTP_CONFLICT, "table",
+		    "the built-in main table %s cannot be renumbered (table must stay %u)",
+		    RTB_MAIN_ID, RTB_MAIN_TABLE);
+	return 0;
+}
+
+/* A table stays while a route or a subnet uses it: 409 naming one. */
+static int rtb_held(struct store *s, const char *id, struct vr_err *e)
+{
+	char user[ID_MAX];
+
+	if (first_ids(s, ST_RTB_USER, id, NULL, user, NULL, "looking for users of a table", e) < 0)
+		return -1;
+	if (user[0])
+		return err_set(e, HTTP_CONFLICT, "", "route table %s is still used by route %s", id,
+		               user);
+	if (first_ids(s, ST_RTB_SUBNET_USER, id, NULL, user, NULL, "looking for users of a table",
+	              e) < 0)
+		return -1;
+	if (user[0])
+		return err_set(e, HTTP_CONFLICT, "", "route table %s is still used by subnet %s",
+		               id, user);
+	return 0;
+}
+
 int store_rtb_create(struct store *s, struct route_table *t, const uint32_t *avoid, size_t navoid,
                      struct vr_err *e)
 {
-	struct route_table old = {0};
-	struct route_table cmp;
+	const struct rtb_avoid av = {avoid, navoid};
 	uint32_t asked = t->table;
-	int ret = -1;
-	int rc;
+	int ret = obj_create(s, STORE_RTB, t, &av, e);
 
-	if (model_rtb_validate(t, e) < 0)
-		return -1;
-	if (tx_begin(s, e) < 0)
-		return -1;
-	if (t->id[0]) {
-		rc = rtb_read(s, t->id, &old, e);
-		if (rc < 0)
-			goto out;
-		if (rc > 0) {
-			/* A retry that omitted table matches whatever number was assigned. */
-			cmp = *t;
-			if (!cmp.table)
-				cmp.table = old.table;
-			if (!model_rtb_same(&old, &cmp)) {
-				err_set(e, HTTP_CONFLICT, "id",
-				        "id %s already exists with a different body", t->id);
-				goto out;
-			}
-			model_rtb_clear(t);
-			*t = old;
-			memset(&old, 0, sizeof(old));
-			ret = STORE_EXISTS;
-			goto out;
-		}
-	} else {
-		model_id_new("rtb-", t->id);
-	}
-	if (!t->table && rtb_auto_table(s, avoid, navoid, &t->table, e) < 0)
-		goto out;
-	if (rev_bump(s, &t->rev, e) < 0)
-		goto out;
-	model_now(t->created_at);
-	memcpy(t->updated_at, t->created_at, sizeof(t->updated_at));
-	if (rtb_write(s, ST_RTB_INSERT, t, e) < 0)
-		goto out;
-	if (tx_commit(s, e) < 0)
-		goto out;
-	ret = STORE_CREATED;
-out:
-	tx_end(s);
 	/* A failed create leaves no assigned number behind for the caller to resend. */
 	if (ret < 0)
 		t->table = asked;
-	model_rtb_clear(&old);
 	return ret;
 }
 
 int store_rtb_get(struct store *s, const char *id, struct route_table *out, struct vr_err *e)
 {
-	int rc = rtb_read(s, id, out, e);
-
-	if (rc < 0)
-		return -1;
-	if (rc == 0)
-		return err_set(e, HTTP_NOT_FOUND, "", "route table %s does not exist", id);
-	return 0;
+	return obj_get(s, STORE_RTB, id, out, 0, e);
 }
 
 int store_rtb_replace(struct store *s, struct route_table *t, int64_t if_rev, struct vr_err *e)
 {
-	struct route_table old = {0};
 	uint32_t asked = t->table;
-	int ret = -1;
-	int rc;
+	int ret = obj_replace(s, STORE_RTB, t, if_rev, e);
 
-	if (model_rtb_validate(t, e) < 0)
-		return -1;
-	if (tx_begin(s, e) < 0)
-		return -1;
-	rc = rtb_read(s, t->id, &old, e);
-	if (rc < 0)
-		goto out;
-	if (rc == 0) {
-		err_set(e, HTTP_NOT_FOUND, "", "route table %s does not exist", t->id);
-		goto out;
-	}
-	if (if_rev > 0 && if_rev != old.rev) {
-		precondition(e, "route table", t->id, if_rev, old.rev);
-		goto out;
-	}
-	if (!t->table)
-		t->table = old.table;
-	/* The kernel's main table is not ours to rename or move; only its words are. */
-	if (strcmp(t->id, RTB_MAIN_ID) == 0 && strcmp(t->name, old.name) != 0) {
-		err_set(e, HTTP_CONFLICT, "name",
-		        "the built-in main table %s cannot be renamed (name must stay \"%s\")",
-		        RTB_MAIN_ID, old.name);
-		goto out;
-	}
-	if (strcmp(t->id, RTB_MAIN_ID) == 0 && t->table != RTB_MAIN_TABLE) {
-		err_set(e, HTTP_CONFLICT, "table",
-		        "the built-in main table %s cannot be renumbered (table must stay %u)",
-		        RTB_MAIN_ID, RTB_MAIN_TABLE);
-		goto out;
-	}
-	if (rev_bump(s, &t->rev, e) < 0)
-		goto out;
-	memcpy(t->created_at, old.created_at, sizeof(t->created_at));
-	model_now(t->updated_at);
-	if (rtb_write(s, ST_RTB_UPDATE, t, e) < 0)
-		goto out;
-	if (tx_commit(s, e) < 0)
-		goto out;
-	ret = 0;
-out:
-	tx_end(s);
 	if (ret < 0)
 		t->table = asked;
-	model_rtb_clear(&old);
-	return ret;
-}
-
-/* Some route (ST_RTB_USER) or subnet (ST_RTB_SUBNET_USER) using table id: its id, or "". */
-static int rtb_user(struct store *s, enum st which, const char *id, char *user, struct vr_err *e)
-{
-	sqlite3_stmt *q = st_get(s, which);
-	int ret = -1;
-	int rc;
-
-	user[0] = '\0';
-	if (bind_text(q, 1, id, false) != SQLITE_OK) {
-		db_err(s, e, "binding");
-		goto out;
-	}
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW)
-		col_copy(q, 0, user, ID_MAX);
-	else if (rc != SQLITE_DONE) {
-		db_err(s, e, "looking for users of a table");
-		goto out;
-	}
-	ret = 0;
-out:
-	st_done(q);
-	return ret;
-}
-
-/* Delete row id with a ST_*_DELETE statement; a still-referenced row is a 409. */
-static int row_delete(struct store *s, enum st which, const char *what, const char *id,
-                      struct vr_err *e)
-{
-	sqlite3_stmt *q = st_get(s, which);
-	int ret = -1;
-	int rc;
-
-	if (bind_text(q, 1, id, false) != SQLITE_OK) {
-		db_err(s, e, "binding");
-		goto out;
-	}
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
-		/* A referrer the callers did not look for first; the schema catches it. */
-		err_set(e, HTTP_CONFLICT, "", "%s %s is still in use", what, id);
-		goto out;
-	}
-	if (rc != SQLITE_DONE) {
-		db_err(s, e, "deleting");
-		goto out;
-	}
-	ret = 0;
-out:
-	st_done(q);
 	return ret;
 }
 
 int store_rtb_delete(struct store *s, const char *id, int64_t if_rev, struct vr_err *e)
 {
-	struct route_table old = {0};
-	char user[ID_MAX];
-	int64_t rev;
-	int ret = -1;
-	int rc;
-
 	if (strcmp(id, RTB_MAIN_ID) == 0)
 		return err_set(e, HTTP_CONFLICT, "", "the built-in main table %s cannot be deleted",
 		               RTB_MAIN_ID);
-	if (tx_begin(s, e) < 0)
-		return -1;
-	rc = rtb_read(s, id, &old, e);
-	if (rc < 0)
-		goto out;
-	if (rc == 0) {
-		err_set(e, HTTP_NOT_FOUND, "", "route table %s does not exist", id);
-		goto out;
-	}
-	if (if_rev > 0 && if_rev != old.rev) {
-		precondition(e, "route table", id, if_rev, old.rev);
-		goto out;
-	}
-	if (rtb_user(s, ST_RTB_USER, id, user, e) < 0)
-		goto out;
-	if (user[0]) {
-		err_set(e, HTTP_CONFLICT, "", "route table %s is still used by route %s", id, user);
-		goto out;
-	}
-	if (rtb_user(s, ST_RTB_SUBNET_USER, id, user, e) < 0)
-		goto out;
-	if (user[0]) {
-		err_set(e, HTTP_CONFLICT, "", "route table %s is still used by subnet %s", id,
-		        user);
-		goto out;
-	}
-	if (row_delete(s, ST_RTB_DELETE, "route table", id, e) < 0)
-		goto out;
-	if (rev_bump(s, &rev, e) < 0)
-		goto out;
-	if (tx_commit(s, e) < 0)
-		goto out;
-	ret = 0;
-out:
-	tx_end(s);
-	model_rtb_clear(&old);
-	return ret;
+	return obj_delete(s, STORE_RTB, id, if_rev, e);
 }
 
 int store_rtb_list(struct store *s, const char *after, size_t limit, struct route_table **out,
                    size_t *n, bool *more, struct vr_err *e)
 {
-	sqlite3_stmt *q = st_get(s, ST_RTB_LIST);
-	struct route_table *v = NULL;
-	size_t cnt = 0, cap = 0;
-	int ret = -1;
-	int rc;
-
-	*out = NULL;
-	*n = 0;
-	*more = false;
-	if (bind_text(q, 1, after, false) != SQLITE_OK ||
-	    sqlite3_bind_int64(q, 2, page_limit(limit)) != SQLITE_OK) {
-		db_err(s, e, "binding");
-		goto out;
-	}
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (cnt == limit) {
-			*more = true;
-			break;
-		}
-		if (list_grow((void **)&v, &cap, cnt, sizeof(*v), e) < 0)
-			goto out;
-		if (rtb_from_row(q, &v[cnt], e) < 0)
-			goto out;
-		cnt++;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		db_err(s, e, "listing route tables");
-		goto out;
-	}
-	*out = v;
-	*n = cnt;
-	v = NULL;
-	ret = 0;
-out:
-	st_done(q);
-	/* cap, not cnt: a row that failed half way may own a description. */
-	model_rtbs_free(v, cap);
-	return ret;
+	return obj_list(s, STORE_RTB, ST_RTB_LIST, NULL, 0, after, limit, (void **)out, n, more, e);
 }
 
 /* ---- routes ---- */
@@ -1074,8 +1388,10 @@ static int64_t route_metric_key(const struct route *r)
 	return r->metric;
 }
 
-static int route_from_row(sqlite3_stmt *q, struct route *r, bool with_desc, struct vr_err *e)
+static int route_from_row(struct store *s, sqlite3_stmt *q, void *o, bool with_desc,
+                          struct vr_err *e)
 {
+	struct route *r = o;
 	int64_t metric = sqlite3_column_int64(q, 6);
 	int64_t no = sqlite3_column_int64(q, 11);
 	char type[16];
@@ -1108,72 +1424,63 @@ static int route_from_row(sqlite3_stmt *q, struct route *r, bool with_desc, stru
 	return col_desc(q, 7, &r->description, e);
 }
 
-/* 1 and *out filled when id exists, 0 when not, -1 on error. */
-static int route_read(struct store *s, const char *id, struct route *out, struct vr_err *e)
+/* The uniqueness key: the canonical destination, which validation made agree with the text. */
+static void route_key(const void *o, char *key)
 {
-	sqlite3_stmt *q = st_get(s, ST_RT_GET);
-	int ret = -1;
-	int rc;
+	const struct route *r = o;
 
-	if (bind_text(q, 1, id, false) != SQLITE_OK) {
-		db_err(s, e, "binding");
-		goto out;
-	}
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_DONE) {
-		ret = 0;
-		goto out;
-	}
-	if (rc != SQLITE_ROW) {
-		db_err(s, e, "reading a route");
-		goto out;
-	}
-	if (route_from_row(q, out, true, e) < 0) {
-		model_route_clear(out);
-		goto out;
-	}
-	ret = 1;
-out:
-	st_done(q);
-	return ret;
+	cidr_format_prefix(&r->dst, key, CIDR_STR_MAX);
 }
 
-/* Fill r->table with the kernel number of r->table_id; 422 when that table does not exist. */
-static int route_table_no(struct store *s, struct route *r, struct vr_err *e)
+static int route_bind(sqlite3_stmt *q, const void *o, const char *key)
 {
-	struct route_table t = {0};
-	int rc = rtb_read(s, r->table_id, &t, e);
+	const struct route *r = o;
 
-	model_rtb_clear(&t);
-	if (rc < 0)
+	if (bind_text(q, 1, r->id, false) != SQLITE_OK ||
+	    bind_text(q, 2, r->table_id, false) != SQLITE_OK ||
+	    bind_text(q, 3, r->destination, false) != SQLITE_OK ||
+	    bind_text(q, 4, key, false) != SQLITE_OK ||
+	    sqlite3_bind_int(q, 5, r->dst.addr.family == AF_INET6 ? 6 : 4) != SQLITE_OK ||
+	    bind_text(q, 6, model_route_type_name(r->type), false) != SQLITE_OK ||
+	    bind_text(q, 7, r->via_text, true) != SQLITE_OK ||
+	    bind_text(q, 8, r->dev, true) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 9, r->metric) != SQLITE_OK ||
+	    bind_text(q, 10, r->description, false) != SQLITE_OK ||
+	    bind_text(q, 11, r->created_at, false) != SQLITE_OK ||
+	    bind_text(q, 12, r->updated_at, false) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 13, r->rev) != SQLITE_OK)
 		return -1;
-	if (rc == 0)
-		return err_set(e, HTTP_UNPROCESSABLE, "route_table_id",
-		               "route table \"%s\" does not exist", r->table_id);
-	r->table = t.table;
 	return 0;
 }
 
-/* Turn a constraint failure on routes into a 409 naming the route already there. */
-static int route_conflict(struct store *s, const struct route *r, const char *key, int rc,
-                          const char *dbmsg, struct vr_err *e)
+/* Fill r->table with the kernel number of r->table_id (422 when it does not exist). */
+static int route_prepare(struct store *s, void *o, const void *old, const void *arg,
+                         struct vr_err *e)
 {
-	sqlite3_stmt *q;
+	struct route *r = o;
+
+	return table_no(s, r->table_id, &r->table, e);
+}
+
+static int route_dangling(const void *o, struct vr_err *e)
+{
+	const struct route *r = o;
+
+	return no_table(e, r->table_id);
+}
+
+/* Name the route already there with the same table, destination and kernel metric. */
+static int route_unique(struct store *s, const void *o, const char *key, const char *dbmsg,
+                        struct vr_err *e)
+{
+	const struct route *r = o;
+	sqlite3_stmt *q = st_get(s, ST_RT_CONFLICT);
 	char other[ID_MAX] = "";
 	uint32_t metric = 0;
 	int ret = -1;
+	int rc;
 
-	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-		return err_set(e, HTTP_CONFLICT, "id", "id %s already exists", r->id);
-	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
-		return err_set(e, HTTP_UNPROCESSABLE, "route_table_id",
-		               "route table \"%s\" does not exist", r->table_id);
-	if (rc == SQLITE_CONSTRAINT_CHECK)
-		return err_set(e, HTTP_UNPROCESSABLE, "", "route %s: %s", r->id, dbmsg);
-	if (rc != SQLITE_CONSTRAINT_UNIQUE)
-		return err_set(e, HTTP_CONFLICT, "", "route %s: %s", r->id, dbmsg);
-
-	q = st_get(s, ST_RT_CONFLICT);
+	/* Not first_row: the metric column is a number. */
 	if (bind_text(q, 1, r->table_id, false) != SQLITE_OK ||
 	    bind_text(q, 2, key, false) != SQLITE_OK ||
 	    sqlite3_bind_int64(q, 3, route_metric_key(r)) != SQLITE_OK ||
@@ -1205,341 +1512,96 @@ out:
 	return ret;
 }
 
-/* Run ST_RT_INSERT or ST_RT_UPDATE for r (key: its canonical destination). */
-static int route_write(struct store *s, enum st which, const struct route *r, const char *key,
-                       struct vr_err *e)
-{
-	sqlite3_stmt *q = st_get(s, which);
-	char dbmsg[ERR_MSG_MAX];
-	int ret = -1;
-	int rc;
-
-	if (bind_text(q, 1, r->id, false) != SQLITE_OK ||
-	    bind_text(q, 2, r->table_id, false) != SQLITE_OK ||
-	    bind_text(q, 3, r->destination, false) != SQLITE_OK ||
-	    bind_text(q, 4, key, false) != SQLITE_OK ||
-	    sqlite3_bind_int(q, 5, r->dst.addr.family == AF_INET6 ? 6 : 4) != SQLITE_OK ||
-	    bind_text(q, 6, model_route_type_name(r->type), false) != SQLITE_OK ||
-	    bind_text(q, 7, r->via_text, true) != SQLITE_OK ||
-	    bind_text(q, 8, r->dev, true) != SQLITE_OK ||
-	    sqlite3_bind_int64(q, 9, r->metric) != SQLITE_OK ||
-	    bind_text(q, 10, r->description, false) != SQLITE_OK ||
-	    bind_text(q, 11, r->created_at, false) != SQLITE_OK ||
-	    bind_text(q, 12, r->updated_at, false) != SQLITE_OK ||
-	    sqlite3_bind_int64(q, 13, r->rev) != SQLITE_OK) {
-		db_err(s, e, "binding");
-		goto out;
-	}
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_DONE) {
-		if (sqlite3_changes(s->db) != 1) {
-			err_set(e, HTTP_NOT_FOUND, "", "route %s does not exist", r->id);
-			goto out;
-		}
-		ret = 0;
-		goto out;
-	}
-	/* The lookup below overwrites SQLite's message; keep it. */
-	snprintf(dbmsg, sizeof(dbmsg), "%s", sqlite3_errmsg(s->db));
-	st_done(q);
-	if ((rc & 0xff) == SQLITE_CONSTRAINT)
-		return route_conflict(s, r, key, rc, dbmsg, e);
-	return err_set(e, HTTP_INTERNAL, "", "database: writing route %s: %s", r->id, dbmsg);
-out:
-	st_done(q);
-	return ret;
-}
-
-/*
- * Validate again here, cheaply, so that r->dst, and so the uniqueness key,
- * always agrees with the destination text being stored.
- */
-static int route_check(struct route *r, char *key, struct vr_err *e)
-{
-	if (model_route_validate(r, e) < 0)
-		return -1;
-	cidr_format_prefix(&r->dst, key, CIDR_STR_MAX);
-	return 0;
-}
-
 int store_route_create(struct store *s, struct route *r, struct vr_err *e)
 {
-	struct route old = {0};
-	char key[CIDR_STR_MAX];
-	int ret = -1;
-	int rc;
-
-	if (route_check(r, key, e) < 0)
-		return -1;
-	if (tx_begin(s, e) < 0)
-		return -1;
-	if (r->id[0]) {
-		rc = route_read(s, r->id, &old, e);
-		if (rc < 0)
-			goto out;
-		if (rc > 0) {
-			if (!model_route_same(&old, r)) {
-				err_set(e, HTTP_CONFLICT, "id",
-				        "id %s already exists with a different body", r->id);
-				goto out;
-			}
-			model_route_clear(r);
-			*r = old;
-			memset(&old, 0, sizeof(old));
-			ret = STORE_EXISTS;
-			goto out;
-		}
-	} else {
-		model_id_new("rt-", r->id);
-	}
-	if (route_table_no(s, r, e) < 0)
-		goto out;
-	if (rev_bump(s, &r->rev, e) < 0)
-		goto out;
-	model_now(r->created_at);
-	memcpy(r->updated_at, r->created_at, sizeof(r->updated_at));
-	if (route_write(s, ST_RT_INSERT, r, key, e) < 0)
-		goto out;
-	if (tx_commit(s, e) < 0)
-		goto out;
-	ret = STORE_CREATED;
-out:
-	tx_end(s);
-	model_route_clear(&old);
-	return ret;
+	return obj_create(s, STORE_ROUTE, r, NULL, e);
 }
 
 int store_route_get(struct store *s, const char *id, struct route *out, struct vr_err *e)
 {
-	int rc = route_read(s, id, out, e);
-
-	if (rc < 0)
-		return -1;
-	if (rc == 0)
-		return err_set(e, HTTP_NOT_FOUND, "", "route %s does not exist", id);
-	return 0;
+	return obj_get(s, STORE_ROUTE, id, out, 0, e);
 }
 
 int store_route_replace(struct store *s, struct route *r, int64_t if_rev, struct vr_err *e)
 {
-	struct route old = {0};
-	char key[CIDR_STR_MAX];
-	int ret = -1;
-	int rc;
-
-	if (route_check(r, key, e) < 0)
-		return -1;
-	if (tx_begin(s, e) < 0)
-		return -1;
-	rc = route_read(s, r->id, &old, e);
-	if (rc < 0)
-		goto out;
-	if (rc == 0) {
-		err_set(e, HTTP_NOT_FOUND, "", "route %s does not exist", r->id);
-		goto out;
-	}
-	if (if_rev > 0 && if_rev != old.rev) {
-		precondition(e, "route", r->id, if_rev, old.rev);
-		goto out;
-	}
-	if (route_table_no(s, r, e) < 0)
-		goto out;
-	if (rev_bump(s, &r->rev, e) < 0)
-		goto out;
-	memcpy(r->created_at, old.created_at, sizeof(r->created_at));
-	model_now(r->updated_at);
-	if (route_write(s, ST_RT_UPDATE, r, key, e) < 0)
-		goto out;
-	if (tx_commit(s, e) < 0)
-		goto out;
-	ret = 0;
-out:
-	tx_end(s);
-	model_route_clear(&old);
-	return ret;
+	return obj_replace(s, STORE_ROUTE, r, if_rev, e);
 }
 
 int store_route_delete(struct store *s, const char *id, int64_t if_rev, struct vr_err *e)
 {
-	struct route old = {0};
-	int64_t rev;
-	int ret = -1;
-	int rc;
-
-	if (tx_begin(s, e) < 0)
-		return -1;
-	rc = route_read(s, id, &old, e);
-	if (rc < 0)
-		goto out;
-	if (rc == 0) {
-		err_set(e, HTTP_NOT_FOUND, "", "route %s does not exist", id);
-		goto out;
-	}
-	if (if_rev > 0 && if_rev != old.rev) {
-		precondition(e, "route", id, if_rev, old.rev);
-		goto out;
-	}
-	if (row_delete(s, ST_RT_DELETE, "route", id, e) < 0)
-		goto out;
-	if (rev_bump(s, &rev, e) < 0)
-		goto out;
-	if (tx_commit(s, e) < 0)
-		goto out;
-	ret = 0;
-out:
-	tx_end(s);
-	model_route_clear(&old);
-	return ret;
-}
-
-/*
- * Read every row q yields, at most limit (SIZE_MAX: all), into a new array
- * whose first allocation holds first rows (it doubles from there).
- */
-static int routes_collect(struct store *s, sqlite3_stmt *q, size_t limit, bool with_desc,
-                          size_t first, struct route **out, size_t *n, bool *more, struct vr_err *e)
-{
-	struct route *v = NULL;
-	size_t cnt = 0, cap = 0;
-	int ret = -1;
-	int rc;
-
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (cnt == limit) {
-			*more = true;
-			break;
-		}
-		if (array_grow((void **)&v, &cap, cnt, sizeof(*v), first, e) < 0)
-			goto out;
-		if (route_from_row(q, &v[cnt], with_desc, e) < 0)
-			goto out;
-		cnt++;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		db_err(s, e, "listing routes");
-		goto out;
-	}
-	*out = v;
-	*n = cnt;
-	v = NULL;
-	ret = 0;
-out:
-	/* cap, not cnt: a row that failed half way may own a description. */
-	model_routes_free(v, cap);
-	return ret;
+	return obj_delete(s, STORE_ROUTE, id, if_rev, e);
 }
 
 int store_route_list(struct store *s, const char *table_id, const char *after, size_t limit,
                      struct route **out, size_t *n, bool *more, struct vr_err *e)
 {
 	/* Two statements, so the table filter can use routes_by_table. */
-	sqlite3_stmt *q = st_get(s, table_id ? ST_RT_LIST_TABLE : ST_RT_LIST);
-	int ret = -1;
-
-	*out = NULL;
-	*n = 0;
-	*more = false;
-	if (bind_text(q, 1, after, false) != SQLITE_OK ||
-	    sqlite3_bind_int64(q, 2, page_limit(limit)) != SQLITE_OK ||
-	    (table_id && bind_text(q, 3, table_id, false) != SQLITE_OK)) {
-		db_err(s, e, "binding");
-		goto out;
-	}
-	ret = routes_collect(s, q, limit, true, LIST_INITIAL, out, n, more, e);
-out:
-	st_done(q);
-	return ret;
+	return obj_list(s, STORE_ROUTE, table_id ? ST_RT_LIST_TABLE : ST_RT_LIST, &table_id,
+	                table_id ? 1 : 0, after, limit, (void **)out, n, more, e);
 }
 
 /* The number of stored routes. */
 static int routes_count(struct store *s, size_t *count, struct vr_err *e)
 {
-	sqlite3_stmt *q = st_get(s, ST_RT_COUNT);
-	int ret = -1;
+	int64_t v = 0;
 
-	if (sqlite3_step(q) != SQLITE_ROW) {
-		db_err(s, e, "counting the routes");
-		goto out;
-	}
-	*count = (size_t)sqlite3_column_int64(q, 0);
-	ret = 0;
-out:
-	st_done(q);
-	return ret;
+	if (st_int(s, ST_RT_COUNT, &v, "counting the routes", e) < 0)
+		return -1;
+	*count = (size_t)v;
+	return 0;
 }
 
 int store_routes_load(struct store *s, struct route **out, size_t *n, int64_t *rev,
                       struct vr_err *e)
 {
-	sqlite3_stmt *q = st_get(s, ST_RT_LOAD);
 	size_t count = 0;
-	bool more = false;
 	int ret = -1;
 
 	*out = NULL;
 	*n = 0;
 	/* One read transaction: the routes are exactly those of the revision returned. */
-	if (tx_begin_read(s, e) < 0)
+	if (read_begin(s, rev, e) < 0)
 		return -1;
-	if (rev_read(s, rev, e) < 0)
-		goto out;
 	/*
 	 * Counted first, so 100,000 routes take one allocation of their size
 	 * rather than doublings up to 131,072 (12 MB more, all of it touched).
 	 */
-	if (routes_count(s, &count, e) < 0)
+	if (routes_count(s, &count, e) < 0 ||
+	    obj_load(s, STORE_ROUTE, false, count ? count : 1, (void **)out, n, e) < 0 ||
+	    tx_commit(s, e) < 0)
 		goto out;
-	if (routes_collect(s, q, SIZE_MAX, false, count ? count : 1, out, n, &more, e) < 0)
-		goto out;
-	st_done(q);
-	if (tx_commit(s, e) < 0) {
-		model_routes_free(*out, *n);
-		*out = NULL;
-		*n = 0;
-		goto out;
-	}
 	ret = 0;
 out:
-	st_done(q);
 	tx_end(s);
+	if (ret < 0)
+		obj_unload(STORE_ROUTE, (void **)out, n);
 	return ret;
+}
+
+/* Hands walk_rows' routes to the callback of store_routes_each. */
+struct each_route {
+	int (*fn)(void *arg, const struct route *r);
+	void *arg;
+};
+
+static int each_route(void *arg, enum store_kind k, const void *obj, struct vr_err *e)
+{
+	const struct each_route *er = arg;
+
+	return er->fn(er->arg, obj);
 }
 
 int store_routes_each(struct store *s, int (*fn)(void *arg, const struct route *r), void *arg,
                       int64_t *rev, struct vr_err *e)
 {
-	sqlite3_stmt *q = st_get(s, ST_RT_LOAD);
-	struct route r;
-	int ret = -1;
-	int rc;
+	struct each_route er = {fn, arg};
+	int ret;
 
-	if (tx_begin_read(s, e) < 0)
+	if (read_begin(s, rev, e) < 0)
 		return -1;
-	if (rev_read(s, rev, e) < 0)
-		goto out;
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		int frc;
-
-		memset(&r, 0, sizeof(r));
-		if (route_from_row(q, &r, false, e) < 0)
-			goto out;
-		frc = fn(arg, &r);
-		model_route_clear(&r);
-		if (frc) {
-			ret = frc;
-			goto out;
-		}
-	}
-	if (rc != SQLITE_DONE) {
-		db_err(s, e, "reading routes");
-		goto out;
-	}
-	st_done(q);
-	if (tx_commit(s, e) < 0)
-		goto out;
-	ret = 0;
-out:
-	st_done(q);
+	ret = walk_rows(s, STORE_ROUTE, false, each_route, &er, "reading routes", e);
+	if (ret == 0 && tx_commit(s, e) < 0)
+		ret = -1;
 	tx_end(s);
 	return ret;
 }
@@ -1588,9 +1650,12 @@ out:
 	return ret;
 }
 
-/* The group's columns from a row of SG_COLS; targets are read separately. */
-static int sg_from_row(sqlite3_stmt *q, struct security_group *g, bool with_desc, struct vr_err *e)
+/* A group from a row of SG_COLS, with its targets read and parsed. */
+static int sg_from_row(struct store *s, sqlite3_stmt *q, void *o, bool with_desc, struct vr_err *e)
 {
+	struct security_group *g = o;
+	struct vr_err ignored;
+
 	memset(g, 0, sizeof(*g));
 	if (col_copy(q, 0, g->id, sizeof(g->id)) < 0 ||
 	    col_copy(q, 1, g->name, sizeof(g->name)) < 0 ||
@@ -1598,161 +1663,34 @@ static int sg_from_row(sqlite3_stmt *q, struct security_group *g, bool with_desc
 	    col_copy(q, 4, g->updated_at, sizeof(g->updated_at)) < 0)
 		return corrupt(e, "security group", g->id);
 	g->rev = sqlite3_column_int64(q, 5);
-	if (!with_desc)
-		return 0;
-	return col_desc(q, 2, &g->description, e);
-}
-
-/* Read g's targets and parse them; stored only after validation, so they must pass again. */
-static int sg_complete(struct store *s, struct security_group *g, struct vr_err *e)
-{
-	struct vr_err ignored;
-
+	if (with_desc && col_desc(q, 2, &g->description, e) < 0)
+		return -1;
 	if (sg_targets_read(s, g, e) < 0)
 		return -1;
+	/* Stored only after validation, so they must pass again. */
 	if (model_sg_validate(g, &ignored) < 0)
 		return corrupt(e, "security group", g->id);
 	return 0;
 }
 
-/* 1 and *out filled (targets parsed) when id exists, 0 when not, -1 on error. */
-static int sg_read(struct store *s, const char *id, struct security_group *out, struct vr_err *e)
+static int sg_bind(sqlite3_stmt *q, const void *o, const char *key)
 {
-	sqlite3_stmt *q = st_get(s, ST_SG_GET);
-	int ret = -1;
-	int rc;
-
-	if (bind_text(q, 1, id, false) != SQLITE_OK) {
-		db_err(s, e, "binding");
-		goto out;
-	}
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_DONE) {
-		ret = 0;
-		goto out;
-	}
-	if (rc != SQLITE_ROW) {
-		db_err(s, e, "reading a security group");
-		goto out;
-	}
-	if (sg_from_row(q, out, true, e) < 0)
-		goto fail;
-	st_done(q);
-	if (sg_complete(s, out, e) < 0)
-		goto fail;
-	ret = 1;
-	goto out;
-fail:
-	model_sg_clear(out);
-out:
-	st_done(q);
-	return ret;
-}
-
-/* *yes tells whether security group id exists. */
-static int sg_exists(struct store *s, const char *id, bool *yes, struct vr_err *e)
-{
-	sqlite3_stmt *q = st_get(s, ST_SG_EXISTS);
-	int ret = -1;
-	int rc;
-
-	*yes = false;
-	if (bind_text(q, 1, id, false) != SQLITE_OK) {
-		db_err(s, e, "binding");
-		goto out;
-	}
-	rc = sqlite3_step(q);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		db_err(s, e, "looking up a security group");
-		goto out;
-	}
-	*yes = rc == SQLITE_ROW;
-	ret = 0;
-out:
-	st_done(q);
-	return ret;
-}
-
-/* Turn a constraint failure on security_groups into a 409 naming the other group. */
-static int sg_conflict(struct store *s, const struct security_group *g, int rc, const char *dbmsg,
-                       struct vr_err *e)
-{
-	sqlite3_stmt *q;
-	char other[ID_MAX] = "";
-	int ret = -1;
-
-	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-		return err_set(e, HTTP_CONFLICT, "id", "id %s already exists", g->id);
-	if (rc == SQLITE_CONSTRAINT_CHECK)
-		return err_set(e, HTTP_UNPROCESSABLE, "", "security group %s: %s", g->id, dbmsg);
-	if (rc != SQLITE_CONSTRAINT_UNIQUE)
-		return err_set(e, HTTP_CONFLICT, "", "security group %s: %s", g->id, dbmsg);
-
-	q = st_get(s, ST_SG_BY_NAME);
-	if (bind_text(q, 1, g->name, false) != SQLITE_OK ||
-	    bind_text(q, 2, g->id, false) != SQLITE_OK) {
-		db_err(s, e, "binding");
-		goto out;
-	}
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		col_copy(q, 0, other, sizeof(other));
-	} else if (rc != SQLITE_DONE) {
-		db_err(s, e, "looking for the conflicting security group");
-		goto out;
-	}
-	if (other[0])
-		err_set(e, HTTP_CONFLICT, "name",
-		        "a security group named \"%s\" already exists (%s)", g->name, other);
-	else
-		err_set(e, HTTP_CONFLICT, "", "security group %s: %s", g->id, dbmsg);
-out:
-	st_done(q);
-	return ret;
-}
-
-/* Run ST_SG_INSERT or ST_SG_UPDATE for g's own row. */
-static int sg_write_row(struct store *s, enum st which, const struct security_group *g,
-                        struct vr_err *e)
-{
-	sqlite3_stmt *q = st_get(s, which);
-	char dbmsg[ERR_MSG_MAX];
-	int ret = -1;
-	int rc;
+	const struct security_group *g = o;
 
 	if (bind_text(q, 1, g->id, false) != SQLITE_OK ||
 	    bind_text(q, 2, g->name, false) != SQLITE_OK ||
 	    bind_text(q, 3, g->description, false) != SQLITE_OK ||
 	    bind_text(q, 4, g->created_at, false) != SQLITE_OK ||
 	    bind_text(q, 5, g->updated_at, false) != SQLITE_OK ||
-	    sqlite3_bind_int64(q, 6, g->rev) != SQLITE_OK) {
-		db_err(s, e, "binding");
-		goto out;
-	}
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_DONE) {
-		if (sqlite3_changes(s->db) != 1) {
-			err_set(e, HTTP_NOT_FOUND, "", "security group %s does not exist", g->id);
-			goto out;
-		}
-		ret = 0;
-		goto out;
-	}
-	/* The lookup below overwrites SQLite's message; keep it. */
-	snprintf(dbmsg, sizeof(dbmsg), "%s", sqlite3_errmsg(s->db));
-	st_done(q);
-	if ((rc & 0xff) == SQLITE_CONSTRAINT)
-		return sg_conflict(s, g, rc, dbmsg, e);
-	return err_set(e, HTTP_INTERNAL, "", "database: writing security group %s: %s", g->id,
-	               dbmsg);
-out:
-	st_done(q);
-	return ret;
+	    sqlite3_bind_int64(q, 6, g->rev) != SQLITE_OK)
+		return -1;
+	return 0;
 }
 
 /* Replace g's stored targets with g->targets, in order. */
-static int sg_write_targets(struct store *s, const struct security_group *g, struct vr_err *e)
+static int sg_write_targets(struct store *s, const void *o, struct vr_err *e)
 {
+	const struct security_group *g = o;
 	sqlite3_stmt *q = st_get(s, ST_SG_TG_CLEAR);
 	char key[CIDR_STR_MAX];
 	size_t i;
@@ -1789,231 +1727,68 @@ static int sg_write_targets(struct store *s, const struct security_group *g, str
 	return 0;
 }
 
+/* Name the other group holding g's name. */
+static int sg_unique(struct store *s, const void *o, const char *key, const char *dbmsg,
+                     struct vr_err *e)
+{
+	const struct security_group *g = o;
+
+	if (name_taken(s, STORE_SG, ST_SG_BY_NAME, g, "looking for the conflicting security group",
+	               e) < 0)
+		return -1;
+	return err_set(e, HTTP_CONFLICT, "", "security group %s: %s", g->id, dbmsg);
+}
+
+/*
+ * A group stays while a rule of another group names it as its remote group;
+ * the schema cascades to its targets and its own rules.
+ */
+static int sg_held(struct store *s, const char *id, struct vr_err *e)
+{
+	char rule[ID_MAX], group[ID_MAX];
+
+	if (first_ids(s, ST_SG_REFERRER, id, NULL, rule, group,
+	              "looking for rules naming a security group", e) < 0)
+		return -1;
+	if (rule[0])
+		return err_set(e, HTTP_CONFLICT, "",
+		               "security group %s is still referenced by rule %s of security group "
+		               "%s (remote_security_group_id); delete or change that rule first",
+		               id, rule, group);
+	return 0;
+}
+
 int store_sg_create(struct store *s, struct security_group *g, struct vr_err *e)
 {
-	struct security_group old = {0};
-	int ret = -1;
-	int rc;
-
-	if (model_sg_validate(g, e) < 0)
-		return -1;
-	if (tx_begin(s, e) < 0)
-		return -1;
-	if (g->id[0]) {
-		rc = sg_read(s, g->id, &old, e);
-		if (rc < 0)
-			goto out;
-		if (rc > 0) {
-			if (!model_sg_same(&old, g)) {
-				err_set(e, HTTP_CONFLICT, "id",
-				        "id %s already exists with a different body", g->id);
-				goto out;
-			}
-			model_sg_clear(g);
-			*g = old;
-			memset(&old, 0, sizeof(old));
-			ret = STORE_EXISTS;
-			goto out;
-		}
-	} else {
-		model_id_new("sg-", g->id);
-	}
-	if (rev_bump(s, &g->rev, e) < 0)
-		goto out;
-	model_now(g->created_at);
-	memcpy(g->updated_at, g->created_at, sizeof(g->updated_at));
-	if (sg_write_row(s, ST_SG_INSERT, g, e) < 0)
-		goto out;
-	if (sg_write_targets(s, g, e) < 0)
-		goto out;
-	if (tx_commit(s, e) < 0)
-		goto out;
-	ret = STORE_CREATED;
-out:
-	tx_end(s);
-	model_sg_clear(&old);
-	return ret;
+	return obj_create(s, STORE_SG, g, NULL, e);
 }
 
 int store_sg_get(struct store *s, const char *id, struct security_group *out, struct vr_err *e)
 {
-	int rc = sg_read(s, id, out, e);
-
-	if (rc < 0)
-		return -1;
-	if (rc == 0)
-		return err_set(e, HTTP_NOT_FOUND, "", "security group %s does not exist", id);
-	return 0;
+	return obj_get(s, STORE_SG, id, out, 0, e);
 }
 
 int store_sg_replace(struct store *s, struct security_group *g, int64_t if_rev, struct vr_err *e)
 {
-	struct security_group old = {0};
-	int ret = -1;
-	int rc;
-
-	if (model_sg_validate(g, e) < 0)
-		return -1;
-	if (tx_begin(s, e) < 0)
-		return -1;
-	rc = sg_read(s, g->id, &old, e);
-	if (rc < 0)
-		goto out;
-	if (rc == 0) {
-		err_set(e, HTTP_NOT_FOUND, "", "security group %s does not exist", g->id);
-		goto out;
-	}
-	if (if_rev > 0 && if_rev != old.rev) {
-		precondition(e, "security group", g->id, if_rev, old.rev);
-		goto out;
-	}
-	if (rev_bump(s, &g->rev, e) < 0)
-		goto out;
-	memcpy(g->created_at, old.created_at, sizeof(g->created_at));
-	model_now(g->updated_at);
-	if (sg_write_row(s, ST_SG_UPDATE, g, e) < 0)
-		goto out;
-	if (sg_write_targets(s, g, e) < 0)
-		goto out;
-	if (tx_commit(s, e) < 0)
-		goto out;
-	ret = 0;
-out:
-	tx_end(s);
-	model_sg_clear(&old);
-	return ret;
-}
-
-/* Some rule of another group naming id as its remote group: its id and group, "" when none. */
-static int sg_referrer(struct store *s, const char *id, char *rule, char *group, struct vr_err *e)
-{
-	sqlite3_stmt *q = st_get(s, ST_SG_REFERRER);
-	int ret = -1;
-	int rc;
-
-	rule[0] = group[0] = '\0';
-	if (bind_text(q, 1, id, false) != SQLITE_OK) {
-		db_err(s, e, "binding");
-		goto out;
-	}
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		col_copy(q, 0, rule, ID_MAX);
-		col_copy(q, 1, group, ID_MAX);
-	} else if (rc != SQLITE_DONE) {
-		db_err(s, e, "looking for rules naming a security group");
-		goto out;
-	}
-	ret = 0;
-out:
-	st_done(q);
-	return ret;
+	return obj_replace(s, STORE_SG, g, if_rev, e);
 }
 
 int store_sg_delete(struct store *s, const char *id, int64_t if_rev, struct vr_err *e)
 {
-	struct security_group old = {0};
-	char rule[ID_MAX], group[ID_MAX];
-	int64_t rev;
-	int ret = -1;
-	int rc;
-
-	if (tx_begin(s, e) < 0)
-		return -1;
-	rc = sg_read(s, id, &old, e);
-	if (rc < 0)
-		goto out;
-	if (rc == 0) {
-		err_set(e, HTTP_NOT_FOUND, "", "security group %s does not exist", id);
-		goto out;
-	}
-	if (if_rev > 0 && if_rev != old.rev) {
-		precondition(e, "security group", id, if_rev, old.rev);
-		goto out;
-	}
-	if (sg_referrer(s, id, rule, group, e) < 0)
-		goto out;
-	if (rule[0]) {
-		err_set(e, HTTP_CONFLICT, "",
-		        "security group %s is still referenced by rule %s of security group %s "
-		        "(remote_security_group_id); delete or change that rule first",
-		        id, rule, group);
-		goto out;
-	}
-	/* The schema cascades to the group's targets and its own rules. */
-	if (row_delete(s, ST_SG_DELETE, "security group", id, e) < 0)
-		goto out;
-	if (rev_bump(s, &rev, e) < 0)
-		goto out;
-	if (tx_commit(s, e) < 0)
-		goto out;
-	ret = 0;
-out:
-	tx_end(s);
-	model_sg_clear(&old);
-	return ret;
-}
-
-/* Read every group q yields, at most limit (SIZE_MAX: all), with targets, into a new array. */
-static int sgs_collect(struct store *s, sqlite3_stmt *q, size_t limit, bool with_desc,
-                       struct security_group **out, size_t *n, bool *more, struct vr_err *e)
-{
-	struct security_group *v = NULL;
-	size_t cnt = 0, cap = 0;
-	int ret = -1;
-	int rc;
-
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (cnt == limit) {
-			*more = true;
-			break;
-		}
-		if (list_grow((void **)&v, &cap, cnt, sizeof(*v), e) < 0)
-			goto out;
-		if (sg_from_row(q, &v[cnt], with_desc, e) < 0)
-			goto out;
-		if (sg_complete(s, &v[cnt], e) < 0)
-			goto out;
-		cnt++;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		db_err(s, e, "listing security groups");
-		goto out;
-	}
-	*out = v;
-	*n = cnt;
-	v = NULL;
-	ret = 0;
-out:
-	/* cap, not cnt: a row that failed half way may own a description or targets. */
-	model_sgs_free(v, cap);
-	return ret;
+	return obj_delete(s, STORE_SG, id, if_rev, e);
 }
 
 int store_sg_list(struct store *s, const char *after, size_t limit, struct security_group **out,
                   size_t *n, bool *more, struct vr_err *e)
 {
-	sqlite3_stmt *q = st_get(s, ST_SG_LIST);
-	int ret = -1;
-
-	*out = NULL;
-	*n = 0;
-	*more = false;
-	if (bind_text(q, 1, after, false) != SQLITE_OK ||
-	    sqlite3_bind_int64(q, 2, page_limit(limit)) != SQLITE_OK) {
-		db_err(s, e, "binding");
-		goto out;
-	}
-	ret = sgs_collect(s, q, limit, true, out, n, more, e);
-out:
-	st_done(q);
-	return ret;
+	return obj_list(s, STORE_SG, ST_SG_LIST, NULL, 0, after, limit, (void **)out, n, more, e);
 }
 
 /* ---- security group rules ---- */
 
-static int sgr_from_row(sqlite3_stmt *q, struct sg_rule *r, bool with_desc, struct vr_err *e)
+static int sgr_from_row(struct store *s, sqlite3_stmt *q, void *o, bool with_desc, struct vr_err *e)
 {
+	struct sg_rule *r = o;
 	struct vr_err ignored;
 	char dir[16], proto[16];
 	int d, p;
@@ -2046,39 +1821,55 @@ static int sgr_from_row(sqlite3_stmt *q, struct sg_rule *r, bool with_desc, stru
 	return col_desc(q, 8, &r->description, e);
 }
 
-/* 1 and *out filled when id exists, 0 when not, -1 on error. */
-static int sgr_read(struct store *s, const char *id, struct sg_rule *out, struct vr_err *e)
+/* The canonical cidr, "" for a rule naming a remote group; validation filled r->cidr. */
+static void sgr_key(const void *o, char *key)
 {
-	sqlite3_stmt *q = st_get(s, ST_SGR_GET);
-	int ret = -1;
-	int rc;
+	const struct sg_rule *r = o;
 
-	if (bind_text(q, 1, id, false) != SQLITE_OK) {
-		db_err(s, e, "binding");
-		goto out;
-	}
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_DONE) {
-		ret = 0;
-		goto out;
-	}
-	if (rc != SQLITE_ROW) {
-		db_err(s, e, "reading a security group rule");
-		goto out;
-	}
-	if (sgr_from_row(q, out, true, e) < 0) {
-		model_sg_rule_clear(out);
-		goto out;
-	}
-	ret = 1;
-out:
-	st_done(q);
-	return ret;
+	key[0] = '\0';
+	if (r->cidr_text[0])
+		cidr_format_prefix(&r->cidr, key, CIDR_STR_MAX);
+}
+
+static int sgr_bind(sqlite3_stmt *q, const void *o, const char *cidr_key)
+{
+	const struct sg_rule *r = o;
+
+	if (bind_text(q, 1, r->id, false) != SQLITE_OK ||
+	    bind_text(q, 2, r->group_id, false) != SQLITE_OK ||
+	    bind_text(q, 3, model_sg_direction_name(r->direction), false) != SQLITE_OK ||
+	    bind_text(q, 4, model_sg_protocol_name(r->protocol), false) != SQLITE_OK ||
+	    (r->has_ports ? sqlite3_bind_int64(q, 5, r->port_from) : sqlite3_bind_null(q, 5)) !=
+	        SQLITE_OK ||
+	    (r->has_ports ? sqlite3_bind_int64(q, 6, r->port_to) : sqlite3_bind_null(q, 6)) !=
+	        SQLITE_OK ||
+	    bind_text(q, 7, r->cidr_text, true) != SQLITE_OK ||
+	    bind_text(q, 8, cidr_key, true) != SQLITE_OK ||
+	    bind_text(q, 9, r->remote_group_id, true) != SQLITE_OK ||
+	    bind_text(q, 10, r->description, false) != SQLITE_OK ||
+	    bind_text(q, 11, r->created_at, false) != SQLITE_OK ||
+	    bind_text(q, 12, r->updated_at, false) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 13, r->rev) != SQLITE_OK)
+		return -1;
+	return 0;
+}
+
+/* *yes tells whether security group id exists. */
+static int sg_exists(struct store *s, const char *id, bool *yes, struct vr_err *e)
+{
+	char found[ID_MAX];
+
+	*yes = false;
+	if (first_ids(s, ST_SG_EXISTS, id, NULL, found, NULL, "looking up a security group", e) < 0)
+		return -1;
+	*yes = found[0] != '\0';
+	return 0;
 }
 
 /* 422 naming the field when the rule's group or remote group does not exist. */
-static int sgr_check_refs(struct store *s, const struct sg_rule *r, struct vr_err *e)
+static int sgr_prepare(struct store *s, void *o, const void *old, const void *arg, struct vr_err *e)
 {
+	const struct sg_rule *r = o;
 	bool yes;
 
 	if (sg_exists(s, r->group_id, &yes, e) < 0)
@@ -2094,6 +1885,14 @@ static int sgr_check_refs(struct store *s, const struct sg_rule *r, struct vr_er
 		return err_set(e, HTTP_UNPROCESSABLE, "remote_security_group_id",
 		               "security group \"%s\" does not exist", r->remote_group_id);
 	return 0;
+}
+
+static int sgr_dangling(const void *o, struct vr_err *e)
+{
+	const struct sg_rule *r = o;
+
+	return err_set(e, HTTP_UNPROCESSABLE, "security_group_id",
+	               "rule %s names a security group that does not exist", r->id);
 }
 
 /* The rule's peer as the uniqueness key sees it: canonical cidr, or the remote group id. */
@@ -2115,279 +1914,51 @@ static void sgr_describe(const struct sg_rule *r, const char *cidr_key, char *bu
 	         sgr_peer_key(r, cidr_key));
 }
 
-/* Turn a constraint failure on security_group_rules into a 409 naming the rule already there. */
-static int sgr_conflict(struct store *s, const struct sg_rule *r, const char *cidr_key, int rc,
-                        const char *dbmsg, struct vr_err *e)
+/* Name the rule already there with the same identity. */
+static int sgr_unique(struct store *s, const void *o, const char *cidr_key, const char *dbmsg,
+                      struct vr_err *e)
 {
-	sqlite3_stmt *q;
-	char other[ID_MAX] = "";
+	const struct sg_rule *r = o;
+	sqlite3_stmt *q = st_get(s, ST_SGR_CONFLICT);
+	char other[ID_MAX];
 	char what[ERR_MSG_MAX / 2];
-	int ret = -1;
+	bool bound = bind_text(q, 1, r->group_id, false) == SQLITE_OK &&
+	             bind_text(q, 2, model_sg_direction_name(r->direction), false) == SQLITE_OK &&
+	             bind_text(q, 3, model_sg_protocol_name(r->protocol), false) == SQLITE_OK &&
+	             sqlite3_bind_int64(q, 4, r->has_ports ? r->port_from : 0) == SQLITE_OK &&
+	             sqlite3_bind_int64(q, 5, r->has_ports ? r->port_to : 0) == SQLITE_OK &&
+	             bind_text(q, 6, sgr_peer_key(r, cidr_key), false) == SQLITE_OK &&
+	             bind_text(q, 7, r->id, false) == SQLITE_OK;
 
-	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-		return err_set(e, HTTP_CONFLICT, "id", "id %s already exists", r->id);
-	/* sgr_check_refs ran in this transaction; this is the schema agreeing with it. */
-	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
-		return err_set(e, HTTP_UNPROCESSABLE, "security_group_id",
-		               "rule %s names a security group that does not exist", r->id);
-	if (rc == SQLITE_CONSTRAINT_CHECK)
-		return err_set(e, HTTP_UNPROCESSABLE, "", "security group rule %s: %s", r->id,
-		               dbmsg);
-	if (rc != SQLITE_CONSTRAINT_UNIQUE)
-		return err_set(e, HTTP_CONFLICT, "", "security group rule %s: %s", r->id, dbmsg);
-
-	q = st_get(s, ST_SGR_CONFLICT);
-	if (bind_text(q, 1, r->group_id, false) != SQLITE_OK ||
-	    bind_text(q, 2, model_sg_direction_name(r->direction), false) != SQLITE_OK ||
-	    bind_text(q, 3, model_sg_protocol_name(r->protocol), false) != SQLITE_OK ||
-	    sqlite3_bind_int64(q, 4, r->has_ports ? r->port_from : 0) != SQLITE_OK ||
-	    sqlite3_bind_int64(q, 5, r->has_ports ? r->port_to : 0) != SQLITE_OK ||
-	    bind_text(q, 6, sgr_peer_key(r, cidr_key), false) != SQLITE_OK ||
-	    bind_text(q, 7, r->id, false) != SQLITE_OK) {
-		db_err(s, e, "binding");
-		goto out;
-	}
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		col_copy(q, 0, other, sizeof(other));
-	} else if (rc != SQLITE_DONE) {
-		db_err(s, e, "looking for the conflicting security group rule");
-		goto out;
-	}
+	if (first_row(s, q, bound, other, NULL, "looking for the conflicting security group rule",
+	              e) < 0)
+		return -1;
 	sgr_describe(r, cidr_key, what, sizeof(what));
 	if (other[0])
-		err_set(e, HTTP_CONFLICT, "",
-		        "security group %s already has a rule allowing %s (%s)", r->group_id, what,
-		        other);
-	else
-		err_set(e, HTTP_CONFLICT, "", "security group rule %s: %s", r->id, dbmsg);
-out:
-	st_done(q);
-	return ret;
-}
-
-/* Run ST_SGR_INSERT or ST_SGR_UPDATE for r (cidr_key: its canonical cidr, "" for none). */
-static int sgr_write(struct store *s, enum st which, const struct sg_rule *r, const char *cidr_key,
-                     struct vr_err *e)
-{
-	sqlite3_stmt *q = st_get(s, which);
-	char dbmsg[ERR_MSG_MAX];
-	int ret = -1;
-	int rc;
-
-	if (bind_text(q, 1, r->id, false) != SQLITE_OK ||
-	    bind_text(q, 2, r->group_id, false) != SQLITE_OK ||
-	    bind_text(q, 3, model_sg_direction_name(r->direction), false) != SQLITE_OK ||
-	    bind_text(q, 4, model_sg_protocol_name(r->protocol), false) != SQLITE_OK ||
-	    (r->has_ports ? sqlite3_bind_int64(q, 5, r->port_from) : sqlite3_bind_null(q, 5)) !=
-	        SQLITE_OK ||
-	    (r->has_ports ? sqlite3_bind_int64(q, 6, r->port_to) : sqlite3_bind_null(q, 6)) !=
-	        SQLITE_OK ||
-	    bind_text(q, 7, r->cidr_text, true) != SQLITE_OK ||
-	    bind_text(q, 8, cidr_key, true) != SQLITE_OK ||
-	    bind_text(q, 9, r->remote_group_id, true) != SQLITE_OK ||
-	    bind_text(q, 10, r->description, false) != SQLITE_OK ||
-	    bind_text(q, 11, r->created_at, false) != SQLITE_OK ||
-	    bind_text(q, 12, r->updated_at, false) != SQLITE_OK ||
-	    sqlite3_bind_int64(q, 13, r->rev) != SQLITE_OK) {
-		db_err(s, e, "binding");
-		goto out;
-	}
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_DONE) {
-		if (sqlite3_changes(s->db) != 1) {
-			err_set(e, HTTP_NOT_FOUND, "", "security group rule %s does not exist",
-			        r->id);
-			goto out;
-		}
-		ret = 0;
-		goto out;
-	}
-	/* The lookup below overwrites SQLite's message; keep it. */
-	snprintf(dbmsg, sizeof(dbmsg), "%s", sqlite3_errmsg(s->db));
-	st_done(q);
-	if ((rc & 0xff) == SQLITE_CONSTRAINT)
-		return sgr_conflict(s, r, cidr_key, rc, dbmsg, e);
-	return err_set(e, HTTP_INTERNAL, "", "database: writing security group rule %s: %s", r->id,
-	               dbmsg);
-out:
-	st_done(q);
-	return ret;
-}
-
-/* Validate again here so the parsed fields, and so the uniqueness key, match the text stored. */
-static int sgr_check(struct sg_rule *r, char *cidr_key, struct vr_err *e)
-{
-	if (model_sg_rule_validate(r, e) < 0)
-		return -1;
-	cidr_key[0] = '\0';
-	if (r->cidr_text[0])
-		cidr_format_prefix(&r->cidr, cidr_key, CIDR_STR_MAX);
-	return 0;
+		return err_set(e, HTTP_CONFLICT, "",
+		               "security group %s already has a rule allowing %s (%s)", r->group_id,
+		               what, other);
+	return err_set(e, HTTP_CONFLICT, "", "security group rule %s: %s", r->id, dbmsg);
 }
 
 int store_sg_rule_create(struct store *s, struct sg_rule *r, struct vr_err *e)
 {
-	struct sg_rule old = {0};
-	char key[CIDR_STR_MAX];
-	int ret = -1;
-	int rc;
-
-	if (sgr_check(r, key, e) < 0)
-		return -1;
-	if (tx_begin(s, e) < 0)
-		return -1;
-	if (r->id[0]) {
-		rc = sgr_read(s, r->id, &old, e);
-		if (rc < 0)
-			goto out;
-		if (rc > 0) {
-			if (!model_sg_rule_same(&old, r)) {
-				err_set(e, HTTP_CONFLICT, "id",
-				        "id %s already exists with a different body", r->id);
-				goto out;
-			}
-			model_sg_rule_clear(r);
-			*r = old;
-			memset(&old, 0, sizeof(old));
-			ret = STORE_EXISTS;
-			goto out;
-		}
-	} else {
-		model_id_new("sgr-", r->id);
-	}
-	if (sgr_check_refs(s, r, e) < 0)
-		goto out;
-	if (rev_bump(s, &r->rev, e) < 0)
-		goto out;
-	model_now(r->created_at);
-	memcpy(r->updated_at, r->created_at, sizeof(r->updated_at));
-	if (sgr_write(s, ST_SGR_INSERT, r, key, e) < 0)
-		goto out;
-	if (tx_commit(s, e) < 0)
-		goto out;
-	ret = STORE_CREATED;
-out:
-	tx_end(s);
-	model_sg_rule_clear(&old);
-	return ret;
+	return obj_create(s, STORE_SGR, r, NULL, e);
 }
 
 int store_sg_rule_get(struct store *s, const char *id, struct sg_rule *out, struct vr_err *e)
 {
-	int rc = sgr_read(s, id, out, e);
-
-	if (rc < 0)
-		return -1;
-	if (rc == 0)
-		return err_set(e, HTTP_NOT_FOUND, "", "security group rule %s does not exist", id);
-	return 0;
+	return obj_get(s, STORE_SGR, id, out, 0, e);
 }
 
 int store_sg_rule_replace(struct store *s, struct sg_rule *r, int64_t if_rev, struct vr_err *e)
 {
-	struct sg_rule old = {0};
-	char key[CIDR_STR_MAX];
-	int ret = -1;
-	int rc;
-
-	if (sgr_check(r, key, e) < 0)
-		return -1;
-	if (tx_begin(s, e) < 0)
-		return -1;
-	rc = sgr_read(s, r->id, &old, e);
-	if (rc < 0)
-		goto out;
-	if (rc == 0) {
-		err_set(e, HTTP_NOT_FOUND, "", "security group rule %s does not exist", r->id);
-		goto out;
-	}
-	if (if_rev > 0 && if_rev != old.rev) {
-		precondition(e, "security group rule", r->id, if_rev, old.rev);
-		goto out;
-	}
-	if (sgr_check_refs(s, r, e) < 0)
-		goto out;
-	if (rev_bump(s, &r->rev, e) < 0)
-		goto out;
-	memcpy(r->created_at, old.created_at, sizeof(r->created_at));
-	model_now(r->updated_at);
-	if (sgr_write(s, ST_SGR_UPDATE, r, key, e) < 0)
-		goto out;
-	if (tx_commit(s, e) < 0)
-		goto out;
-	ret = 0;
-out:
-	tx_end(s);
-	model_sg_rule_clear(&old);
-	return ret;
+	return obj_replace(s, STORE_SGR, r, if_rev, e);
 }
 
 int store_sg_rule_delete(struct store *s, const char *id, int64_t if_rev, struct vr_err *e)
 {
-	struct sg_rule old = {0};
-	int64_t rev;
-	int ret = -1;
-	int rc;
-
-	if (tx_begin(s, e) < 0)
-		return -1;
-	rc = sgr_read(s, id, &old, e);
-	if (rc < 0)
-		goto out;
-	if (rc == 0) {
-		err_set(e, HTTP_NOT_FOUND, "", "security group rule %s does not exist", id);
-		goto out;
-	}
-	if (if_rev > 0 && if_rev != old.rev) {
-		precondition(e, "security group rule", id, if_rev, old.rev);
-		goto out;
-	}
-	if (row_delete(s, ST_SGR_DELETE, "security group rule", id, e) < 0)
-		goto out;
-	if (rev_bump(s, &rev, e) < 0)
-		goto out;
-	if (tx_commit(s, e) < 0)
-		goto out;
-	ret = 0;
-out:
-	tx_end(s);
-	model_sg_rule_clear(&old);
-	return ret;
-}
-
-/* Read every rule q yields, at most limit (SIZE_MAX: all), into a new array. */
-static int sgrs_collect(struct store *s, sqlite3_stmt *q, size_t limit, bool with_desc,
-                        struct sg_rule **out, size_t *n, bool *more, struct vr_err *e)
-{
-	struct sg_rule *v = NULL;
-	size_t cnt = 0, cap = 0;
-	int ret = -1;
-	int rc;
-
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (cnt == limit) {
-			*more = true;
-			break;
-		}
-		if (list_grow((void **)&v, &cap, cnt, sizeof(*v), e) < 0)
-			goto out;
-		if (sgr_from_row(q, &v[cnt], with_desc, e) < 0)
-			goto out;
-		cnt++;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		db_err(s, e, "listing security group rules");
-		goto out;
-	}
-	*out = v;
-	*n = cnt;
-	v = NULL;
-	ret = 0;
-out:
-	/* cap, not cnt: a row that failed half way may own a description. */
-	model_sg_rules_free(v, cap);
-	return ret;
+	return obj_delete(s, STORE_SGR, id, if_rev, e);
 }
 
 int store_sg_rule_list(struct store *s, const char *group_id, const char *after, size_t limit,
@@ -2400,62 +1971,38 @@ int store_sg_rule_list_by(struct store *s, const char *group_id, const char *rem
                           const char *after, size_t limit, struct sg_rule **out, size_t *n,
                           bool *more, struct vr_err *e)
 {
-	/* Separate statements, so the group filter can use security_group_rules_by_group. */
-	sqlite3_stmt *q = st_get(s, remote_id  ? ST_SGR_LIST_REMOTE
-	                            : group_id ? ST_SGR_LIST_GROUP
-	                                       : ST_SGR_LIST);
-	int ret = -1;
+	/* With a remote group, an empty group_id filters nothing, as NULL does. */
+	const char *by_remote[] = {remote_id, group_id && group_id[0] ? group_id : NULL};
 
-	*out = NULL;
-	*n = 0;
-	*more = false;
-	if (bind_text(q, 1, after, false) != SQLITE_OK ||
-	    sqlite3_bind_int64(q, 2, page_limit(limit)) != SQLITE_OK ||
-	    (remote_id && (bind_text(q, 3, remote_id, false) != SQLITE_OK ||
-	                   bind_text(q, 4, group_id, true) != SQLITE_OK)) ||
-	    (!remote_id && group_id && bind_text(q, 3, group_id, false) != SQLITE_OK)) {
-		db_err(s, e, "binding");
-		goto out;
-	}
-	ret = sgrs_collect(s, q, limit, true, out, n, more, e);
-out:
-	st_done(q);
-	return ret;
+	if (remote_id)
+		return obj_list(s, STORE_SGR, ST_SGR_LIST_REMOTE, by_remote, 2, after, limit,
+		                (void **)out, n, more, e);
+	/* Separate statements, so the group filter can use security_group_rules_by_group. */
+	return obj_list(s, STORE_SGR, group_id ? ST_SGR_LIST_GROUP : ST_SGR_LIST, &group_id,
+	                group_id ? 1 : 0, after, limit, (void **)out, n, more, e);
 }
 
 int store_sg_load(struct store *s, struct security_group **groups, size_t *ng,
                   struct sg_rule **rules, size_t *nr, int64_t *rev, struct vr_err *e)
 {
-	bool more = false;
 	int ret = -1;
 
 	*groups = NULL;
 	*rules = NULL;
 	*ng = *nr = 0;
 	/* One read transaction: groups and rules are exactly those of the revision returned. */
-	if (tx_begin_read(s, e) < 0)
+	if (read_begin(s, rev, e) < 0)
 		return -1;
-	if (rev_read(s, rev, e) < 0)
-		goto out;
-	if (sgs_collect(s, st_get(s, ST_SG_LOAD), SIZE_MAX, false, groups, ng, &more, e) < 0)
-		goto out;
-	st_done(st_get(s, ST_SG_LOAD));
-	if (sgrs_collect(s, st_get(s, ST_SGR_LOAD), SIZE_MAX, false, rules, nr, &more, e) < 0)
-		goto out;
-	st_done(st_get(s, ST_SGR_LOAD));
-	if (tx_commit(s, e) < 0)
+	if (obj_load(s, STORE_SG, false, LIST_INITIAL, (void **)groups, ng, e) < 0 ||
+	    obj_load(s, STORE_SGR, false, LIST_INITIAL, (void **)rules, nr, e) < 0 ||
+	    tx_commit(s, e) < 0)
 		goto out;
 	ret = 0;
 out:
-	st_done(st_get(s, ST_SG_LOAD));
-	st_done(st_get(s, ST_SGR_LOAD));
 	tx_end(s);
 	if (ret < 0) {
-		model_sgs_free(*groups, *ng);
-		model_sg_rules_free(*rules, *nr);
-		*groups = NULL;
-		*rules = NULL;
-		*ng = *nr = 0;
+		obj_unload(STORE_SG, (void **)groups, ng);
+		obj_unload(STORE_SGR, (void **)rules, nr);
 	}
 	return ret;
 }
@@ -2463,8 +2010,9 @@ out:
 /* ---- subnets ---- */
 
 /* The columns of SN_COLS; cidr and router_ip are parsed again, as they were validated. */
-static int sn_from_row(sqlite3_stmt *q, struct subnet *sn, bool with_desc, struct vr_err *e)
+static int sn_from_row(struct store *s, sqlite3_stmt *q, void *o, bool with_desc, struct vr_err *e)
 {
+	struct subnet *sn = o;
 	int64_t no = sqlite3_column_int64(q, 10);
 	struct vr_err ignored;
 
@@ -2488,49 +2036,31 @@ static int sn_from_row(sqlite3_stmt *q, struct subnet *sn, bool with_desc, struc
 	return col_desc(q, 6, &sn->description, e);
 }
 
-/* 1 and *out filled when id exists, 0 when not, -1 on error. */
-static int sn_read(struct store *s, const char *id, struct subnet *out, struct vr_err *e)
+/* The canonical network, which validation made agree with the cidr text. */
+static void sn_key(const void *o, char *key)
 {
-	sqlite3_stmt *q = st_get(s, ST_SN_GET);
-	int ret = -1;
-	int rc;
+	const struct subnet *sn = o;
 
-	if (bind_text(q, 1, id, false) != SQLITE_OK) {
-		db_err(s, e, "binding");
-		goto out;
-	}
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_DONE) {
-		ret = 0;
-		goto out;
-	}
-	if (rc != SQLITE_ROW) {
-		db_err(s, e, "reading a subnet");
-		goto out;
-	}
-	if (sn_from_row(q, out, true, e) < 0) {
-		model_subnet_clear(out);
-		goto out;
-	}
-	ret = 1;
-out:
-	st_done(q);
-	return ret;
+	cidr_format_prefix(&sn->cidr, key, CIDR_STR_MAX);
 }
 
-/* Fill sn->table with the kernel number of sn->table_id; 422 when that table does not exist. */
-static int sn_table_no(struct store *s, struct subnet *sn, struct vr_err *e)
+static int sn_bind(sqlite3_stmt *q, const void *o, const char *key)
 {
-	struct route_table t = {0};
-	int rc = rtb_read(s, sn->table_id, &t, e);
+	const struct subnet *sn = o;
 
-	model_rtb_clear(&t);
-	if (rc < 0)
+	if (bind_text(q, 1, sn->id, false) != SQLITE_OK ||
+	    bind_text(q, 2, sn->name, false) != SQLITE_OK ||
+	    bind_text(q, 3, sn->cidr_text, false) != SQLITE_OK ||
+	    bind_text(q, 4, key, false) != SQLITE_OK ||
+	    sqlite3_bind_int(q, 5, sn->cidr.addr.family == AF_INET6 ? 6 : 4) != SQLITE_OK ||
+	    bind_text(q, 6, sn->interface, false) != SQLITE_OK ||
+	    bind_text(q, 7, sn->router_ip_text, false) != SQLITE_OK ||
+	    bind_text(q, 8, sn->table_id, false) != SQLITE_OK ||
+	    bind_text(q, 9, sn->description, false) != SQLITE_OK ||
+	    bind_text(q, 10, sn->created_at, false) != SQLITE_OK ||
+	    bind_text(q, 11, sn->updated_at, false) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 12, sn->rev) != SQLITE_OK)
 		return -1;
-	if (rc == 0)
-		return err_set(e, HTTP_UNPROCESSABLE, "route_table_id",
-		               "route table \"%s\" does not exist", sn->table_id);
-	sn->table = t.table;
 	return 0;
 }
 
@@ -2575,288 +2105,175 @@ out:
 	return ret;
 }
 
-/* Turn a constraint failure on subnets into a 409/422 naming the field and the other subnet. */
-static int sn_conflict(struct store *s, const struct subnet *sn, int rc, const char *dbmsg,
-                       struct vr_err *e)
+/* Resolve the table (422 when it does not exist); 409 for a cidr overlapping another's. */
+static int sn_prepare(struct store *s, void *o, const void *old, const void *arg, struct vr_err *e)
 {
-	sqlite3_stmt *q;
-	char other[ID_MAX] = "";
-	int ret = -1;
+	struct subnet *sn = o;
 
-	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-		return err_set(e, HTTP_CONFLICT, "id", "id %s already exists", sn->id);
-	/* sn_table_no ran in this transaction; this is the schema agreeing with it. */
-	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
-		return err_set(e, HTTP_UNPROCESSABLE, "route_table_id",
-		               "route table \"%s\" does not exist", sn->table_id);
-	if (rc == SQLITE_CONSTRAINT_CHECK)
-		return err_set(e, HTTP_UNPROCESSABLE, "", "subnet %s: %s", sn->id, dbmsg);
-	if (rc != SQLITE_CONSTRAINT_UNIQUE)
-		return err_set(e, HTTP_CONFLICT, "", "subnet %s: %s", sn->id, dbmsg);
-
-	q = st_get(s, ST_SN_BY_NAME);
-	if (bind_text(q, 1, sn->name, false) != SQLITE_OK ||
-	    bind_text(q, 2, sn->id, false) != SQLITE_OK) {
-		db_err(s, e, "binding");
-		goto out;
-	}
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		col_copy(q, 0, other, sizeof(other));
-	} else if (rc != SQLITE_DONE) {
-		db_err(s, e, "looking for the conflicting subnet");
-		goto out;
-	}
-	if (other[0])
-		err_set(e, HTTP_CONFLICT, "name", "a subnet named \"%s\" already exists (%s)",
-		        sn->name, other);
-	else /* the cidr_key index: sn_check_overlap normally answers first */
-		err_set(e, HTTP_CONFLICT, "cidr", "subnet %s: cidr %s is already used (%s)", sn->id,
-		        sn->cidr_text, dbmsg);
-out:
-	st_done(q);
-	return ret;
+	if (table_no(s, sn->table_id, &sn->table, e) < 0)
+		return -1;
+	return sn_check_overlap(s, sn, e);
 }
 
-/* Run ST_SN_INSERT or ST_SN_UPDATE for sn (validated: sn->cidr is its canonical network). */
-static int sn_write(struct store *s, enum st which, const struct subnet *sn, struct vr_err *e)
+static int sn_dangling(const void *o, struct vr_err *e)
 {
-	sqlite3_stmt *q = st_get(s, which);
-	char key[CIDR_STR_MAX];
-	char dbmsg[ERR_MSG_MAX];
-	int ret = -1;
-	int rc;
+	const struct subnet *sn = o;
 
-	cidr_format_prefix(&sn->cidr, key, sizeof(key));
-	if (bind_text(q, 1, sn->id, false) != SQLITE_OK ||
-	    bind_text(q, 2, sn->name, false) != SQLITE_OK ||
-	    bind_text(q, 3, sn->cidr_text, false) != SQLITE_OK ||
-	    bind_text(q, 4, key, false) != SQLITE_OK ||
-	    sqlite3_bind_int(q, 5, sn->cidr.addr.family == AF_INET6 ? 6 : 4) != SQLITE_OK ||
-	    bind_text(q, 6, sn->interface, false) != SQLITE_OK ||
-	    bind_text(q, 7, sn->router_ip_text, false) != SQLITE_OK ||
-	    bind_text(q, 8, sn->table_id, false) != SQLITE_OK ||
-	    bind_text(q, 9, sn->description, false) != SQLITE_OK ||
-	    bind_text(q, 10, sn->created_at, false) != SQLITE_OK ||
-	    bind_text(q, 11, sn->updated_at, false) != SQLITE_OK ||
-	    sqlite3_bind_int64(q, 12, sn->rev) != SQLITE_OK) {
-		db_err(s, e, "binding");
-		goto out;
-	}
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_DONE) {
-		if (sqlite3_changes(s->db) != 1) {
-			err_set(e, HTTP_NOT_FOUND, "", "subnet %s does not exist", sn->id);
-			goto out;
-		}
-		ret = 0;
-		goto out;
-	}
-	/* The lookup below overwrites SQLite's message; keep it. */
-	snprintf(dbmsg, sizeof(dbmsg), "%s", sqlite3_errmsg(s->db));
-	st_done(q);
-	if ((rc & 0xff) == SQLITE_CONSTRAINT)
-		return sn_conflict(s, sn, rc, dbmsg, e);
-	return err_set(e, HTTP_INTERNAL, "", "database: writing subnet %s: %s", sn->id, dbmsg);
-out:
-	st_done(q);
-	return ret;
+	return no_table(e, sn->table_id);
+}
+
+/* Name the other subnet holding sn's name; else it is the cidr_key index. */
+static int sn_unique(struct store *s, const void *o, const char *key, const char *dbmsg,
+                     struct vr_err *e)
+{
+	const struct subnet *sn = o;
+
+	if (name_taken(s, STORE_SUBNET, ST_SN_BY_NAME, sn, "looking for the conflicting subnet",
+	               e) < 0)
+		return -1;
+	/* sn_check_overlap normally answers first. */
+	return err_set(e, HTTP_CONFLICT, "cidr", "subnet %s: cidr %s is already used (%s)", sn->id,
+	               sn->cidr_text, dbmsg);
 }
 
 int store_subnet_create(struct store *s, struct subnet *sn, struct vr_err *e)
 {
-	struct subnet old = {0};
-	int ret = -1;
-	int rc;
-
-	/* Again here, so the parsed cidr (the overlap check, the key) matches the text stored. */
-	if (model_subnet_validate(sn, e) < 0)
-		return -1;
-	if (tx_begin(s, e) < 0)
-		return -1;
-	if (sn->id[0]) {
-		rc = sn_read(s, sn->id, &old, e);
-		if (rc < 0)
-			goto out;
-		if (rc > 0) {
-			if (!model_subnet_same(&old, sn)) {
-				err_set(e, HTTP_CONFLICT, "id",
-				        "id %s already exists with a different body", sn->id);
-				goto out;
-			}
-			model_subnet_clear(sn);
-			*sn = old;
-			memset(&old, 0, sizeof(old));
-			ret = STORE_EXISTS;
-			goto out;
-		}
-	} else {
-		model_id_new(SUBNET_PREFIX, sn->id);
-	}
-	if (sn_table_no(s, sn, e) < 0)
-		goto out;
-	if (sn_check_overlap(s, sn, e) < 0)
-		goto out;
-	if (rev_bump(s, &sn->rev, e) < 0)
-		goto out;
-	model_now(sn->created_at);
-	memcpy(sn->updated_at, sn->created_at, sizeof(sn->updated_at));
-	if (sn_write(s, ST_SN_INSERT, sn, e) < 0)
-		goto out;
-	if (tx_commit(s, e) < 0)
-		goto out;
-	ret = STORE_CREATED;
-out:
-	tx_end(s);
-	model_subnet_clear(&old);
-	return ret;
+	return obj_create(s, STORE_SUBNET, sn, NULL, e);
 }
 
 int store_subnet_get(struct store *s, const char *id, struct subnet *out, struct vr_err *e)
 {
-	int rc = sn_read(s, id, out, e);
-
-	if (rc < 0)
-		return -1;
-	if (rc == 0)
-		return err_set(e, HTTP_NOT_FOUND, "", "subnet %s does not exist", id);
-	return 0;
+	return obj_get(s, STORE_SUBNET, id, out, 0, e);
 }
 
 int store_subnet_replace(struct store *s, struct subnet *sn, int64_t if_rev, struct vr_err *e)
 {
-	struct subnet old = {0};
-	int ret = -1;
-	int rc;
-
-	if (model_subnet_validate(sn, e) < 0)
-		return -1;
-	if (tx_begin(s, e) < 0)
-		return -1;
-	rc = sn_read(s, sn->id, &old, e);
-	if (rc < 0)
-		goto out;
-	if (rc == 0) {
-		err_set(e, HTTP_NOT_FOUND, "", "subnet %s does not exist", sn->id);
-		goto out;
-	}
-	if (if_rev > 0 && if_rev != old.rev) {
-		precondition(e, "subnet", sn->id, if_rev, old.rev);
-		goto out;
-	}
-	if (sn_table_no(s, sn, e) < 0)
-		goto out;
-	if (sn_check_overlap(s, sn, e) < 0)
-		goto out;
-	if (rev_bump(s, &sn->rev, e) < 0)
-		goto out;
-	memcpy(sn->created_at, old.created_at, sizeof(sn->created_at));
-	model_now(sn->updated_at);
-	if (sn_write(s, ST_SN_UPDATE, sn, e) < 0)
-		goto out;
-	if (tx_commit(s, e) < 0)
-		goto out;
-	ret = 0;
-out:
-	tx_end(s);
-	model_subnet_clear(&old);
-	return ret;
+	return obj_replace(s, STORE_SUBNET, sn, if_rev, e);
 }
 
 int store_subnet_delete(struct store *s, const char *id, int64_t if_rev, struct vr_err *e)
 {
-	struct subnet old = {0};
-	int64_t rev;
-	int ret = -1;
-	int rc;
-
-	if (tx_begin(s, e) < 0)
-		return -1;
-	rc = sn_read(s, id, &old, e);
-	if (rc < 0)
-		goto out;
-	if (rc == 0) {
-		err_set(e, HTTP_NOT_FOUND, "", "subnet %s does not exist", id);
-		goto out;
-	}
-	if (if_rev > 0 && if_rev != old.rev) {
-		precondition(e, "subnet", id, if_rev, old.rev);
-		goto out;
-	}
-	if (row_delete(s, ST_SN_DELETE, "subnet", id, e) < 0)
-		goto out;
-	if (rev_bump(s, &rev, e) < 0)
-		goto out;
-	if (tx_commit(s, e) < 0)
-		goto out;
-	ret = 0;
-out:
-	tx_end(s);
-	model_subnet_clear(&old);
-	return ret;
-}
-
-/* Read every row q yields, at most limit (SIZE_MAX: all), into a new array. */
-static int sns_collect(struct store *s, sqlite3_stmt *q, size_t limit, bool with_desc,
-                       struct subnet **out, size_t *n, bool *more, struct vr_err *e)
-{
-	struct subnet *v = NULL;
-	size_t cnt = 0, cap = 0;
-	int ret = -1;
-	int rc;
-
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (cnt == limit) {
-			*more = true;
-			break;
-		}
-		if (list_grow((void **)&v, &cap, cnt, sizeof(*v), e) < 0)
-			goto out;
-		if (sn_from_row(q, &v[cnt], with_desc, e) < 0)
-			goto out;
-		cnt++;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		db_err(s, e, "listing subnets");
-		goto out;
-	}
-	*out = v;
-	*n = cnt;
-	v = NULL;
-	ret = 0;
-out:
-	/* cap, not cnt: a row that failed half way may own a description. */
-	model_subnets_free(v, cap);
-	return ret;
-}
-
-/* A filter value, or SQL NULL (matching anything) when the filter is absent. */
-static int bind_filter(sqlite3_stmt *q, int i, const char *v)
-{
-	return v ? sqlite3_bind_text(q, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(q, i);
+	return obj_delete(s, STORE_SUBNET, id, if_rev, e);
 }
 
 int store_subnet_list(struct store *s, const char *table_id, const char *interface,
                       const char *after, size_t limit, struct subnet **out, size_t *n, bool *more,
                       struct vr_err *e)
 {
-	sqlite3_stmt *q = st_get(s, ST_SN_LIST);
-	int ret = -1;
+	/* One statement for every filter combination: NULL matches any. */
+	const char *filter[] = {table_id, interface};
 
-	*out = NULL;
-	*n = 0;
-	*more = false;
-	if (bind_text(q, 1, after, false) != SQLITE_OK ||
-	    sqlite3_bind_int64(q, 2, page_limit(limit)) != SQLITE_OK ||
-	    bind_filter(q, 3, table_id) != SQLITE_OK || bind_filter(q, 4, interface) != SQLITE_OK) {
-		db_err(s, e, "binding");
-		goto out;
-	}
-	ret = sns_collect(s, q, limit, true, out, n, more, e);
-out:
-	st_done(q);
-	return ret;
+	return obj_list(s, STORE_SUBNET, ST_SN_LIST, filter, 2, after, limit, (void **)out, n, more,
+	                e);
 }
+
+/* ---- the kinds ---- */
+
+/* The model's typed functions behind the void pointers of struct kind. */
+#define MODEL_FNS(m)                                                                               \
+	static void m##_clear_any(void *o)                                                         \
+	{                                                                                          \
+		model_##m##_clear(o);                                                              \
+	}                                                                                          \
+	static void m##_free_any(void *v, size_t n)                                                \
+	{                                                                                          \
+		model_##m##s_free(v, n);                                                           \
+	}                                                                                          \
+	static int m##_validate_any(void *o, struct vr_err *e)                                     \
+	{                                                                                          \
+		return model_##m##_validate(o, e);                                                 \
+	}                                                                                          \
+	static bool m##_same_any(const void *cur, const void *o)                                   \
+	{                                                                                          \
+		return model_##m##_same(cur, o);                                                   \
+	}
+MODEL_FNS(rtb)
+MODEL_FNS(route)
+MODEL_FNS(subnet)
+MODEL_FNS(sg)
+MODEL_FNS(sg_rule)
+#undef MODEL_FNS
+
+#define MODEL(m)                                                                                   \
+	.clear = m##_clear_any, .free_array = m##_free_any, .validate = m##_validate_any,          \
+	.same = m##_same_any
+/* Every kind's statements are named alike: ST_<p>_GET, ST_<p>_INSERT... */
+#define STATEMENTS(p)                                                                              \
+	.get = ST_##p##_GET, .insert = ST_##p##_INSERT, .update = ST_##p##_UPDATE,                 \
+	.del = ST_##p##_DELETE, .load = ST_##p##_LOAD
+#define LAYOUT(type)                                                                               \
+	.size = sizeof(type), .created_at = offsetof(type, created_at),                            \
+	.updated_at = offsetof(type, updated_at), .rev = offsetof(type, rev)
+
+static const struct kind kinds[STORE_KINDS] = {
+    [STORE_RTB] = {.key = "route_tables",
+                   .prefix = "rtb-",
+                   .noun = "route table",
+                   LAYOUT(struct route_table),
+                   .name = offsetof(struct route_table, name),
+                   MODEL(rtb),
+                   STATEMENTS(RTB),
+                   .from_row = rtb_from_row,
+                   .inherit = rtb_inherit,
+                   .bind = rtb_bind,
+                   .prepare = rtb_prepare,
+                   .held = rtb_held,
+                   .unique = rtb_unique},
+    [STORE_ROUTE] = {.key = "routes",
+                     .prefix = "rt-",
+                     .noun = "route",
+                     LAYOUT(struct route),
+                     MODEL(route),
+                     STATEMENTS(RT),
+                     .from_row = route_from_row,
+                     .index_key = route_key,
+                     .bind = route_bind,
+                     .prepare = route_prepare,
+                     .dangling = route_dangling,
+                     .unique = route_unique},
+    [STORE_SUBNET] = {.key = "subnets",
+                      .prefix = SUBNET_PREFIX,
+                      .noun = "subnet",
+                      LAYOUT(struct subnet),
+                      .name = offsetof(struct subnet, name),
+                      MODEL(subnet),
+                      STATEMENTS(SN),
+                      .from_row = sn_from_row,
+                      .index_key = sn_key,
+                      .bind = sn_bind,
+                      .prepare = sn_prepare,
+                      .dangling = sn_dangling,
+                      .unique = sn_unique},
+    /* Deleting a group would take its rules with it: a whole-state replace updates it. */
+    [STORE_SG] = {.key = "security_groups",
+                  .prefix = "sg-",
+                  .noun = "security group",
+                  LAYOUT(struct security_group),
+                  .name = offsetof(struct security_group, name),
+                  MODEL(sg),
+                  STATEMENTS(SG),
+                  .in_place = true,
+                  .from_row = sg_from_row,
+                  .bind = sg_bind,
+                  .children = sg_write_targets,
+                  .held = sg_held,
+                  .unique = sg_unique},
+    [STORE_SGR] = {.key = "security_group_rules",
+                   .prefix = "sgr-",
+                   .noun = "security group rule",
+                   LAYOUT(struct sg_rule),
+                   MODEL(sg_rule),
+                   STATEMENTS(SGR),
+                   .from_row = sgr_from_row,
+                   .index_key = sgr_key,
+                   .bind = sgr_bind,
+                   .prepare = sgr_prepare,
+                   .dangling = sgr_dangling,
+                   .unique = sgr_unique},
+};
+#undef MODEL
+#undef STATEMENTS
+#undef LAYOUT
 
 /* ---- settings ---- */
 
@@ -2896,9 +2313,31 @@ int store_settings_get(struct store *s, struct settings *out, struct vr_err *e)
 	return settings_read(s, out, e);
 }
 
-int store_settings_put(struct store *s, struct settings *set, int64_t if_rev, struct vr_err *e)
+/* Store set's forwarding flags as managed, with its updated_at and rev. */
+static int settings_write(struct store *s, const struct settings *set, struct vr_err *e)
 {
 	sqlite3_stmt *q = st_get(s, ST_SET_PUT);
+	int ret = -1;
+
+	if (sqlite3_bind_int(q, 1, set->fwd_v4) != SQLITE_OK ||
+	    sqlite3_bind_int(q, 2, set->fwd_v6) != SQLITE_OK ||
+	    bind_text(q, 3, set->updated_at, false) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 4, set->rev) != SQLITE_OK) {
+		db_err(s, e, "binding");
+		goto out;
+	}
+	if (sqlite3_step(q) != SQLITE_DONE || sqlite3_changes(s->db) != 1) {
+		db_err(s, e, "writing the settings");
+		goto out;
+	}
+	ret = 0;
+out:
+	st_done(q);
+	return ret;
+}
+
+int store_settings_put(struct store *s, struct settings *set, int64_t if_rev, struct vr_err *e)
+{
 	struct settings old;
 	struct settings neu = *set;
 	int ret = -1;
@@ -2918,24 +2357,13 @@ int store_settings_put(struct store *s, struct settings *set, int64_t if_rev, st
 		goto out;
 	neu.managed = true;
 	model_now(neu.updated_at);
-	if (sqlite3_bind_int(q, 1, neu.fwd_v4) != SQLITE_OK ||
-	    sqlite3_bind_int(q, 2, neu.fwd_v6) != SQLITE_OK ||
-	    bind_text(q, 3, neu.updated_at, false) != SQLITE_OK ||
-	    sqlite3_bind_int64(q, 4, neu.rev) != SQLITE_OK) {
-		db_err(s, e, "binding");
+	if (settings_write(s, &neu, e) < 0)
 		goto out;
-	}
-	if (sqlite3_step(q) != SQLITE_DONE || sqlite3_changes(s->db) != 1) {
-		db_err(s, e, "writing the settings");
-		goto out;
-	}
-	st_done(q);
 	if (tx_commit(s, e) < 0)
 		goto out;
 	*set = neu;
 	ret = 0;
 out:
-	st_done(q);
 	tx_end(s);
 	return ret;
 }
@@ -2943,58 +2371,30 @@ out:
 int store_net_load(struct store *s, struct subnet **subs, size_t *n, struct settings *set,
                    int64_t *rev, struct vr_err *e)
 {
-	sqlite3_stmt *q = st_get(s, ST_SN_LOAD);
-	bool more = false;
 	int ret = -1;
 
 	*subs = NULL;
 	*n = 0;
 	/* One read transaction: subnets and settings are exactly those of the revision returned. */
-	if (tx_begin_read(s, e) < 0)
+	if (read_begin(s, rev, e) < 0)
 		return -1;
-	if (rev_read(s, rev, e) < 0)
-		goto out;
-	if (settings_read(s, set, e) < 0)
-		goto out;
-	if (sns_collect(s, q, SIZE_MAX, false, subs, n, &more, e) < 0)
-		goto out;
-	st_done(q);
-	if (tx_commit(s, e) < 0)
+	if (settings_read(s, set, e) < 0 ||
+	    obj_load(s, STORE_SUBNET, false, LIST_INITIAL, (void **)subs, n, e) < 0 ||
+	    tx_commit(s, e) < 0)
 		goto out;
 	ret = 0;
 out:
-	st_done(q);
 	tx_end(s);
-	if (ret < 0) {
-		model_subnets_free(*subs, *n);
-		*subs = NULL;
-		*n = 0;
-	}
+	if (ret < 0)
+		obj_unload(STORE_SUBNET, (void **)subs, n);
 	return ret;
 }
 
 /* ---- the whole desired state ---- */
 
-/* Generic code below reaches every object's id as the start of its struct. */
-_Static_assert(offsetof(struct route_table, id) == 0, "id first");
-_Static_assert(offsetof(struct route, id) == 0, "id first");
-_Static_assert(offsetof(struct subnet, id) == 0, "id first");
-_Static_assert(offsetof(struct security_group, id) == 0, "id first");
-_Static_assert(offsetof(struct sg_rule, id) == 0, "id first");
-
-static const char *const kind_keys[STORE_KINDS] = {
-    "route_tables", "routes", "subnets", "security_groups", "security_group_rules",
-};
-static const char *const kind_prefix[STORE_KINDS] = {"rtb-", "rt-", SUBNET_PREFIX, "sg-", "sgr-"};
-static const char *const kind_words[STORE_KINDS] = {
-    "route table", "route", "subnet", "security group", "security group rule",
-};
-static const enum st kind_delete[STORE_KINDS] = {ST_RTB_DELETE, ST_RT_DELETE, ST_SN_DELETE,
-                                                 ST_SG_DELETE, ST_SGR_DELETE};
-
 const char *store_kind_key(enum store_kind k)
 {
-	return k < STORE_KINDS ? kind_keys[k] : "?";
+	return k < STORE_KINDS ? kinds[k].key : "?";
 }
 
 /* What a replace does with one item of the document. */
@@ -3007,19 +2407,12 @@ struct cfg {
 	struct store_diff *d;
 	void *items[STORE_KINDS];          /* c's arrays, by kind */
 	size_t n[STORE_KINDS];             /* their lengths */
-	size_t size[STORE_KINDS];          /* their element sizes */
 	uint32_t *ord[STORE_KINDS];        /* item indices in id order */
 	uint8_t *op[STORE_KINDS];          /* enum cfg_op per item */
 	char (*gone[STORE_KINDS])[ID_MAX]; /* stored ids the document drops, every one */
 	size_t ngone[STORE_KINDS], capgone[STORE_KINDS];
-	struct route_table *cur_tables; /* the stored objects of the small kinds, in id order */
-	size_t ncur_tables;
-	struct subnet *cur_subnets;
-	size_t ncur_subnets;
-	struct security_group *cur_groups;
-	size_t ncur_groups;
-	struct sg_rule *cur_rules;
-	size_t ncur_rules;
+	void *cur[STORE_KINDS]; /* the stored objects of each kind but routes, in id order */
+	size_t ncur[STORE_KINDS];
 	struct route_table main_cur; /* the stored rtb-main */
 	struct idmap *tables;        /* every table after the replace: id -> struct route_table * */
 	ssize_t main_doc;            /* rtb-main's index in the document, -1 when absent */
@@ -3027,14 +2420,14 @@ struct cfg {
 	char now[TIME_MAX];
 };
 
-static char *item_id(const struct cfg *x, enum store_kind k, size_t i)
-{
-	return (char *)x->items[k] + i * x->size[k];
-}
-
 static void *item_at(const struct cfg *x, enum store_kind k, size_t i)
 {
-	return (char *)x->items[k] + i * x->size[k];
+	return (char *)x->items[k] + i * kinds[k].size;
+}
+
+static char *item_id(const struct cfg *x, enum store_kind k, size_t i)
+{
+	return item_at(x, k, i);
 }
 
 /* An error about item i of kind k; field names its field ("routes[17].destination"), NULL the item.
@@ -3048,9 +2441,9 @@ static int item_err(struct vr_err *e, int status, enum store_kind k, size_t i, c
 	va_list ap;
 
 	if (field && field[0])
-		snprintf(path, sizeof(path), "%s[%zu].%s", kind_keys[k], i, field);
+		snprintf(path, sizeof(path), "%s[%zu].%s", kinds[k].key, i, field);
 	else
-		snprintf(path, sizeof(path), "%s[%zu]", kind_keys[k], i);
+		snprintf(path, sizeof(path), "%s[%zu]", kinds[k].key, i);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -3065,7 +2458,7 @@ static int item_wrap(struct vr_err *e, enum store_kind k, size_t i, const char *
 	if (e->status >= HTTP_INTERNAL)
 		return -1;
 	snprintf(msg, sizeof(msg), "%s", e->msg);
-	return item_err(e, e->status, k, i, e->field, "%s %s: %s", kind_words[k], id, msg);
+	return item_err(e, e->status, k, i, e->field, "%s %s: %s", kinds[k].noun, id, msg);
 }
 
 /* ---- sorting item indices ---- */
@@ -3124,14 +2517,14 @@ static int cfg_ids(struct cfg *x, enum store_kind k, struct vr_err *e)
 
 	for (size_t i = 0; i < x->n[k]; i++)
 		if (!item_id(x, k, i)[0])
-			model_id_new(kind_prefix[k], item_id(x, k, i));
+			model_id_new(kinds[k].prefix, item_id(x, k, i));
 	x->ord[k] = sorted_idx(x, k, by_id);
 	x->op[k] = calloc(x->n[k] ? x->n[k] : 1, 1);
 	if (!x->ord[k] || !x->op[k])
 		return oom(e);
 	if (first_dup(x, k, x->ord[k], by_id, &lo, &hi))
 		return item_err(e, HTTP_CONFLICT, k, hi, "id", "id %s is also %s[%u]",
-		                item_id(x, k, hi), kind_keys[k], lo);
+		                item_id(x, k, hi), kinds[k].key, lo);
 	return 0;
 }
 
@@ -3212,79 +2605,26 @@ static int routes_next(struct cur_iter *it, const void **obj, struct vr_err *e)
 		return 0;
 	if (rc != SQLITE_ROW)
 		return db_err(it->s, e, "reading the routes");
-	if (route_from_row(it->q, &it->r, true, e) < 0)
+	if (route_from_row(it->s, it->q, &it->r, true, e) < 0)
 		return -1;
 	*obj = &it->r;
 	return 1;
 }
 
-/*
- * Per kind: are the writable fields of the stored object and the item the
- * same, and what the item keeps from it (timestamps and rev when the same,
- * created_at when changed).
- */
-struct kind_ops {
-	bool (*same)(const void *cur, void *item);
-	void (*keep)(void *item, const void *cur, bool same);
-};
-
-static bool rtb_same_keep(const void *cur, void *item)
+/* What an item keeps of the stored object: created_at, and updated_at and rev when the same. */
+static void obj_keep(const struct kind *d, void *item, const void *cur, bool same)
 {
-	const struct route_table *o = cur;
-	struct route_table *t = item;
-
-	/* A table that gives no number keeps the one it has. */
-	if (!t->table)
-		t->table = o->table;
-	return model_rtb_same(o, t);
+	memcpy(obj_field(item, d->created_at), obj_field(cur, d->created_at), TIME_MAX);
+	if (!same)
+		return;
+	memcpy(obj_field(item, d->updated_at), obj_field(cur, d->updated_at), TIME_MAX);
+	*(int64_t *)obj_field(item, d->rev) = obj_rev(d, cur);
 }
-
-#define KEEP_FN(name, type)                                                                        \
-	static void name(void *item, const void *cur, bool same)                                   \
-	{                                                                                          \
-		type *n = item;                                                                    \
-		const type *o = cur;                                                               \
-                                                                                                   \
-		memcpy(n->created_at, o->created_at, sizeof(n->created_at));                       \
-		if (!same)                                                                         \
-			return;                                                                    \
-		memcpy(n->updated_at, o->updated_at, sizeof(n->updated_at));                       \
-		n->rev = o->rev;                                                                   \
-	}
-KEEP_FN(rtb_keep, struct route_table)
-KEEP_FN(route_keep, struct route)
-KEEP_FN(subnet_keep, struct subnet)
-KEEP_FN(sg_keep, struct security_group)
-KEEP_FN(sgr_keep, struct sg_rule)
-#undef KEEP_FN
-
-static bool route_same_cur(const void *cur, void *item)
-{
-	return model_route_same(cur, item);
-}
-static bool subnet_same_cur(const void *cur, void *item)
-{
-	return model_subnet_same(cur, item);
-}
-static bool sg_same_cur(const void *cur, void *item)
-{
-	return model_sg_same(cur, item);
-}
-static bool sgr_same_cur(const void *cur, void *item)
-{
-	return model_sg_rule_same(cur, item);
-}
-
-static const struct kind_ops kind_ops[STORE_KINDS] = {
-    [STORE_RTB] = {rtb_same_keep, rtb_keep},         [STORE_ROUTE] = {route_same_cur, route_keep},
-    [STORE_SUBNET] = {subnet_same_cur, subnet_keep}, [STORE_SG] = {sg_same_cur, sg_keep},
-    [STORE_SGR] = {sgr_same_cur, sgr_keep},
-};
 
 /* Classify every item of kind k and every stored object (from it) as same, new, changed, gone. */
 static int cfg_merge(struct cfg *x, enum store_kind k, struct cur_iter *it, struct vr_err *e)
 {
-	const struct kind_ops *ko = &kind_ops[k];
+	const struct kind *kd = &kinds[k];
 	struct store_diff *d = x->d;
 	const void *cur = NULL;
 	size_t j = 0;
@@ -3317,7 +2657,9 @@ static int cfg_merge(struct cfg *x, enum store_kind k, struct cur_iter *it, stru
 			j++;
 			continue;
 		}
-		if (ko->same(cur, item_at(x, k, i))) {
+		if (kd->inherit)
+			kd->inherit(item_at(x, k, i), cur);
+		if (kd->same(cur, item_at(x, k, i))) {
 			x->op[k][i] = CFG_SAME;
 			d->unchanged[k]++;
 		} else {
@@ -3325,31 +2667,54 @@ static int cfg_merge(struct cfg *x, enum store_kind k, struct cur_iter *it, stru
 			if (diff_note(&d->changed[k], item_id(x, k, i), e) < 0)
 				return -1;
 		}
-		ko->keep(item_at(x, k, i), cur, x->op[k][i] == CFG_SAME);
+		obj_keep(kd, item_at(x, k, i), cur, x->op[k][i] == CFG_SAME);
 		j++;
 		rc = it->next(it, &cur, e);
 	}
 	return rc < 0 ? -1 : 0;
 }
 
-static int cfg_merge_array(struct cfg *x, enum store_kind k, const void *v, size_t n,
-                           struct vr_err *e)
+/* cfg_merge with the stored objects read into x->cur[k]. */
+static int cfg_merge_array(struct cfg *x, enum store_kind k, struct vr_err *e)
 {
-	struct cur_iter it = {.next = array_next, .v = v, .n = n, .size = x->size[k]};
+	struct cur_iter it = {
+	    .next = array_next, .v = x->cur[k], .n = x->ncur[k], .size = kinds[k].size};
 
 	return cfg_merge(x, k, &it, e);
 }
 
-/* ---- route tables ---- */
+/* Read the stored objects of kind k into x->cur[k] and merge them with the items. */
+static int cfg_merge_stored(struct cfg *x, enum store_kind k, struct vr_err *e)
+{
+	if (obj_load(x->s, k, true, LIST_INITIAL, &x->cur[k], &x->ncur[k], e) < 0)
+		return -1;
+	return cfg_merge_array(x, k, e);
+}
 
-static int rtb_by_name(const void *a, const void *b, void *arg)
+/* Items of a kind with a name (kinds[k].name), by name. */
+static int by_name(const void *a, const void *b, void *arg)
 {
 	const struct sort_ctx *sc = arg;
-	const struct route_table *ta = item_at(sc->x, STORE_RTB, *(const uint32_t *)a);
-	const struct route_table *tb = item_at(sc->x, STORE_RTB, *(const uint32_t *)b);
+	size_t off = kinds[sc->k].name;
 
-	return strcmp(ta->name, tb->name);
+	return strcmp(obj_field(item_at(sc->x, sc->k, *(const uint32_t *)a), off),
+	              obj_field(item_at(sc->x, sc->k, *(const uint32_t *)b), off));
 }
+
+/* 409 for the later of two items of kind k with the same name; v: indices sorted by_name. */
+static int cfg_names(const struct cfg *x, enum store_kind k, const uint32_t *v, struct vr_err *e)
+{
+	const struct kind *d = &kinds[k];
+	uint32_t lo, hi;
+
+	if (!first_dup(x, k, v, by_name, &lo, &hi))
+		return 0;
+	return item_err(e, HTTP_CONFLICT, k, hi, "name", "a %s named \"%s\" is also %s[%u] (%s)",
+	                d->noun, (const char *)obj_field(item_at(x, k, hi), d->name), d->key, lo,
+	                item_id(x, k, lo));
+}
+
+/* ---- route tables ---- */
 
 static int rtb_by_no(const void *a, const void *b, void *arg)
 {
@@ -3376,8 +2741,8 @@ static int rtb_assign(struct cfg *x, const uint32_t *avoid, size_t navoid, struc
 	memset(used, 0, sizeof(used));
 	for (size_t i = 0; i < navoid; i++)
 		bit_set(used, avoid[i]);
-	for (size_t i = 0; i < x->ncur_tables; i++)
-		bit_set(used, x->cur_tables[i].table);
+	for (size_t i = 0; i < x->ncur[STORE_RTB]; i++)
+		bit_set(used, ((const struct route_table *)x->cur[STORE_RTB])[i].table);
 	for (size_t i = 0; i < x->n[STORE_RTB]; i++)
 		bit_set(used, t[i].table);
 	for (size_t i = 0; i < x->n[STORE_RTB]; i++) {
@@ -3399,19 +2764,20 @@ static int rtb_assign(struct cfg *x, const uint32_t *avoid, size_t navoid, struc
 static int cfg_tables(struct cfg *x, const uint32_t *avoid, size_t navoid, struct vr_err *e)
 {
 	struct route_table *t = x->items[STORE_RTB];
+	const struct route_table *cur;
 	uint32_t *v = NULL, lo, hi;
-	bool more = false;
 	int ret = -1;
 
-	if (store_rtb_list(x->s, NULL, SIZE_MAX, &x->cur_tables, &x->ncur_tables, &more, e) < 0)
+	if (obj_load(x->s, STORE_RTB, true, LIST_INITIAL, &x->cur[STORE_RTB], &x->ncur[STORE_RTB],
+	             e) < 0)
 		return -1;
-	for (size_t i = 0; i < x->ncur_tables; i++)
-		if (!strcmp(x->cur_tables[i].id, RTB_MAIN_ID))
-			x->main_cur = x->cur_tables[i];
+	cur = x->cur[STORE_RTB];
+	for (size_t i = 0; i < x->ncur[STORE_RTB]; i++)
+		if (!strcmp(cur[i].id, RTB_MAIN_ID))
+			x->main_cur = cur[i];
 	if (!x->main_cur.id[0])
 		return corrupt(e, "route table", RTB_MAIN_ID);
-	if (cfg_ids(x, STORE_RTB, e) < 0 ||
-	    cfg_merge_array(x, STORE_RTB, x->cur_tables, x->ncur_tables, e) < 0)
+	if (cfg_ids(x, STORE_RTB, e) < 0 || cfg_merge_array(x, STORE_RTB, e) < 0)
 		return -1;
 	x->main_doc = find_id(x, STORE_RTB, RTB_MAIN_ID);
 	if (x->main_doc >= 0) {
@@ -3444,17 +2810,13 @@ static int cfg_tables(struct cfg *x, const uint32_t *avoid, size_t navoid, struc
 	}
 	if (rtb_assign(x, avoid, navoid, e) < 0)
 		return -1;
-	v = sorted_idx(x, STORE_RTB, rtb_by_name);
+	v = sorted_idx(x, STORE_RTB, by_name);
 	if (!v) {
 		oom(e);
 		goto out;
 	}
-	if (first_dup(x, STORE_RTB, v, rtb_by_name, &lo, &hi)) {
-		item_err(e, HTTP_CONFLICT, STORE_RTB, hi, "name",
-		         "a route table named \"%s\" is also route_tables[%u] (%s)", t[hi].name, lo,
-		         t[lo].id);
+	if (cfg_names(x, STORE_RTB, v, e) < 0)
 		goto out;
-	}
 	qsort_r(v, x->n[STORE_RTB], sizeof(*v), rtb_by_no, &(struct sort_ctx){x, STORE_RTB});
 	if (first_dup(x, STORE_RTB, v, rtb_by_no, &lo, &hi)) {
 		item_err(e, HTTP_CONFLICT, STORE_RTB, hi, "table",
@@ -3544,7 +2906,7 @@ static int cfg_routes(struct cfg *x, struct vr_err *e)
 	if (!v)
 		return oom(e);
 	if (first_dup(x, STORE_ROUTE, v, route_by_key, &lo, &hi)) {
-		cidr_format_prefix(&r[hi].dst, key, sizeof(key));
+		route_key(&r[hi], key);
 		item_err(e, HTTP_CONFLICT, STORE_ROUTE, hi, "destination",
 		         "a route to %s with metric %u in table %s is also routes[%u] (%s)%s", key,
 		         r[hi].metric, r[hi].table_id, lo, r[lo].id,
@@ -3562,15 +2924,6 @@ out:
 }
 
 /* ---- subnets ---- */
-
-static int subnet_by_name(const void *a, const void *b, void *arg)
-{
-	const struct sort_ctx *sc = arg;
-	const struct subnet *sa = item_at(sc->x, STORE_SUBNET, *(const uint32_t *)a);
-	const struct subnet *sb = item_at(sc->x, STORE_SUBNET, *(const uint32_t *)b);
-
-	return strcmp(sa->name, sb->name);
-}
 
 /* By network address, the shorter prefix first: an overlap then shows between neighbours. */
 static int subnet_by_start(const void *a, const void *b, void *arg)
@@ -3593,8 +2946,7 @@ static int cfg_subnets(struct cfg *x, struct vr_err *e)
 {
 	struct subnet *sn = x->items[STORE_SUBNET];
 	size_t n = x->n[STORE_SUBNET];
-	uint32_t *v = NULL, lo, hi;
-	bool more = false;
+	uint32_t *v = NULL;
 	int ret = -1;
 
 	if (cfg_ids(x, STORE_SUBNET, e) < 0)
@@ -3602,15 +2954,11 @@ static int cfg_subnets(struct cfg *x, struct vr_err *e)
 	for (size_t i = 0; i < n; i++)
 		if (table_ref(x, STORE_SUBNET, i, sn[i].table_id, &sn[i].table, e) < 0)
 			return -1;
-	v = sorted_idx(x, STORE_SUBNET, subnet_by_name);
+	v = sorted_idx(x, STORE_SUBNET, by_name);
 	if (!v)
 		return oom(e);
-	if (first_dup(x, STORE_SUBNET, v, subnet_by_name, &lo, &hi)) {
-		item_err(e, HTTP_CONFLICT, STORE_SUBNET, hi, "name",
-		         "a subnet named \"%s\" is also subnets[%u] (%s)", sn[hi].name, lo,
-		         sn[lo].id);
+	if (cfg_names(x, STORE_SUBNET, v, e) < 0)
 		goto out;
-	}
 	/*
 	 * Prefixes either nest or are disjoint, so in this order any overlap
 	 * shows between neighbours: what lies between a prefix and one inside
@@ -3630,10 +2978,7 @@ static int cfg_subnets(struct cfg *x, struct vr_err *e)
 		         sn[l].id, sn[l].name, sn[l].cidr_text);
 		goto out;
 	}
-	if (store_subnet_list(x->s, NULL, NULL, NULL, SIZE_MAX, &x->cur_subnets, &x->ncur_subnets,
-	                      &more, e) < 0)
-		goto out;
-	ret = cfg_merge_array(x, STORE_SUBNET, x->cur_subnets, x->ncur_subnets, e);
+	ret = cfg_merge_stored(x, STORE_SUBNET, e);
 out:
 	free(v);
 	return ret;
@@ -3641,36 +2986,19 @@ out:
 
 /* ---- security groups and rules ---- */
 
-static int sg_by_name(const void *a, const void *b, void *arg)
-{
-	const struct sort_ctx *sc = arg;
-	const struct security_group *ga = item_at(sc->x, STORE_SG, *(const uint32_t *)a);
-	const struct security_group *gb = item_at(sc->x, STORE_SG, *(const uint32_t *)b);
-
-	return strcmp(ga->name, gb->name);
-}
-
 static int cfg_groups(struct cfg *x, struct vr_err *e)
 {
-	struct security_group *g = x->items[STORE_SG];
-	uint32_t *v = NULL, lo, hi;
-	bool more = false;
+	uint32_t *v = NULL;
 	int ret = -1;
 
 	if (cfg_ids(x, STORE_SG, e) < 0)
 		return -1;
-	v = sorted_idx(x, STORE_SG, sg_by_name);
+	v = sorted_idx(x, STORE_SG, by_name);
 	if (!v)
 		return oom(e);
-	if (first_dup(x, STORE_SG, v, sg_by_name, &lo, &hi)) {
-		item_err(e, HTTP_CONFLICT, STORE_SG, hi, "name",
-		         "a security group named \"%s\" is also security_groups[%u] (%s)",
-		         g[hi].name, lo, g[lo].id);
+	if (cfg_names(x, STORE_SG, v, e) < 0)
 		goto out;
-	}
-	if (store_sg_list(x->s, NULL, SIZE_MAX, &x->cur_groups, &x->ncur_groups, &more, e) < 0)
-		goto out;
-	ret = cfg_merge_array(x, STORE_SG, x->cur_groups, x->ncur_groups, e);
+	ret = cfg_merge_stored(x, STORE_SG, e);
 out:
 	free(v);
 	return ret;
@@ -3707,7 +3035,6 @@ static int cfg_rules(struct cfg *x, struct vr_err *e)
 {
 	struct sg_rule *r = x->items[STORE_SGR];
 	uint32_t *v = NULL, lo, hi;
-	bool more = false;
 	int ret = -1;
 
 	if (cfg_ids(x, STORE_SGR, e) < 0)
@@ -3729,10 +3056,9 @@ static int cfg_rules(struct cfg *x, struct vr_err *e)
 	if (!v)
 		return oom(e);
 	if (first_dup(x, STORE_SGR, v, sgr_by_key, &lo, &hi)) {
-		char key[CIDR_STR_MAX] = "", what[ERR_MSG_MAX / 2];
+		char key[CIDR_STR_MAX], what[ERR_MSG_MAX / 2];
 
-		if (r[hi].cidr_text[0])
-			cidr_format_prefix(&r[hi].cidr, key, sizeof(key));
+		sgr_key(&r[hi], key);
 		sgr_describe(&r[hi], key, what, sizeof(what));
 		item_err(e, HTTP_CONFLICT, STORE_SGR, hi, NULL,
 		         "security group %s has this rule twice: %s, also security_group_rules[%u] "
@@ -3740,10 +3066,7 @@ static int cfg_rules(struct cfg *x, struct vr_err *e)
 		         r[hi].group_id, what, lo, r[lo].id);
 		goto out;
 	}
-	if (store_sg_rule_list(x->s, NULL, NULL, SIZE_MAX, &x->cur_rules, &x->ncur_rules, &more,
-	                       e) < 0)
-		goto out;
-	ret = cfg_merge_array(x, STORE_SGR, x->cur_rules, x->ncur_rules, e);
+	ret = cfg_merge_stored(x, STORE_SGR, e);
 out:
 	free(v);
 	return ret;
@@ -3760,54 +3083,44 @@ static bool cfg_changed(const struct cfg *x)
 }
 
 /* Stamp item i of kind k for its write: this revision, now, created now unless it existed. */
-static void stamp(struct cfg *x, enum store_kind k, size_t i, char *created_at, char *updated_at,
-                  int64_t *rev)
+static void stamp(struct cfg *x, enum store_kind k, size_t i)
 {
+	const struct kind *d = &kinds[k];
+	void *o = item_at(x, k, i);
+
 	if (x->op[k][i] == CFG_NEW)
-		memcpy(created_at, x->now, TIME_MAX);
-	memcpy(updated_at, x->now, TIME_MAX);
-	*rev = x->rev;
+		memcpy(obj_field(o, d->created_at), x->now, TIME_MAX);
+	memcpy(obj_field(o, d->updated_at), x->now, TIME_MAX);
+	*(int64_t *)obj_field(o, d->rev) = x->rev;
 }
 
-/* Delete what the document drops, and (but for groups) what it changes: written again below. */
+/* A changed item whose row is updated, not deleted and inserted again: groups and rtb-main. */
+static bool cfg_in_place(const struct cfg *x, enum store_kind k, size_t i)
+{
+	return x->op[k][i] == CFG_CHANGED &&
+	       (kinds[k].in_place || (k == STORE_RTB && (ssize_t)i == x->main_doc));
+}
+
+/* Delete what the document drops, and what it changes but for cfg_in_place: written again. */
 static int cfg_delete(struct cfg *x, enum store_kind k, struct vr_err *e)
 {
 	for (size_t i = 0; i < x->ngone[k]; i++)
-		if (row_delete(x->s, kind_delete[k], kind_words[k], x->gone[k][i], e) < 0)
+		if (row_delete(x->s, k, x->gone[k][i], e) < 0)
 			return -1;
-	if (k == STORE_SG)
-		return 0; /* a group's row is updated in place: deleting it would take its rules */
 	for (size_t i = 0; i < x->n[k]; i++) {
-		if (x->op[k][i] != CFG_CHANGED || (k == STORE_RTB && (ssize_t)i == x->main_doc))
+		if (x->op[k][i] != CFG_CHANGED || cfg_in_place(x, k, i))
 			continue;
-		if (row_delete(x->s, kind_delete[k], kind_words[k], item_id(x, k, i), e) < 0)
+		if (row_delete(x->s, k, item_id(x, k, i), e) < 0)
 			return item_wrap(e, k, i, item_id(x, k, i));
 	}
 	return 0;
 }
 
-static int cfg_write_tables(struct cfg *x, struct vr_err *e)
-{
-	struct route_table *t = x->items[STORE_RTB];
-
-	for (size_t j = 0; j < x->n[STORE_RTB]; j++) {
-		size_t i = x->ord[STORE_RTB][j];
-		bool main = (ssize_t)i == x->main_doc;
-
-		if (x->op[STORE_RTB][i] == CFG_SAME)
-			continue;
-		stamp(x, STORE_RTB, i, t[i].created_at, t[i].updated_at, &t[i].rev);
-		if (rtb_write(x->s, main ? ST_RTB_UPDATE : ST_RTB_INSERT, &t[i], e) < 0)
-			return item_wrap(e, STORE_RTB, i, t[i].id);
-	}
-	return 0;
-}
-
-static int cfg_write_groups(struct cfg *x, struct vr_err *e)
+/* Renamed groups step aside first, so names can move between groups. */
+static int cfg_park_groups(struct cfg *x, struct vr_err *e)
 {
 	struct security_group *g = x->items[STORE_SG];
 
-	/* Renamed groups step aside first, so names can move between groups. */
 	for (size_t i = 0; i < x->n[STORE_SG]; i++) {
 		sqlite3_stmt *q = st_get(x->s, ST_SG_PARK);
 		int rc;
@@ -3823,115 +3136,60 @@ static int cfg_write_groups(struct cfg *x, struct vr_err *e)
 		if (rc != SQLITE_DONE)
 			return db_err(x->s, e, "renaming a security group");
 	}
-	for (size_t j = 0; j < x->n[STORE_SG]; j++) {
-		size_t i = x->ord[STORE_SG][j];
-
-		if (x->op[STORE_SG][i] == CFG_SAME)
-			continue;
-		stamp(x, STORE_SG, i, g[i].created_at, g[i].updated_at, &g[i].rev);
-		if (sg_write_row(x->s, x->op[STORE_SG][i] == CFG_NEW ? ST_SG_INSERT : ST_SG_UPDATE,
-		                 &g[i], e) < 0 ||
-		    sg_write_targets(x->s, &g[i], e) < 0)
-			return item_wrap(e, STORE_SG, i, g[i].id);
-	}
 	return 0;
 }
 
-static int cfg_write_routes(struct cfg *x, struct vr_err *e)
+/* Write the new and changed items of kind k. */
+static int cfg_write_kind(struct cfg *x, enum store_kind k, struct vr_err *e)
 {
-	struct route *r = x->items[STORE_ROUTE];
-	char key[CIDR_STR_MAX];
+	const struct kind *d = &kinds[k];
 
 	/* In id order: the primary key index grows at its end, page after page. */
-	for (size_t j = 0; j < x->n[STORE_ROUTE]; j++) {
-		size_t i = x->ord[STORE_ROUTE][j];
+	for (size_t j = 0; j < x->n[k]; j++) {
+		size_t i = x->ord[k][j];
 
-		if (x->op[STORE_ROUTE][i] == CFG_SAME)
+		if (x->op[k][i] == CFG_SAME)
 			continue;
-		stamp(x, STORE_ROUTE, i, r[i].created_at, r[i].updated_at, &r[i].rev);
-		cidr_format_prefix(&r[i].dst, key, sizeof(key));
-		if (route_write(x->s, ST_RT_INSERT, &r[i], key, e) < 0)
-			return item_wrap(e, STORE_ROUTE, i, r[i].id);
-	}
-	return 0;
-}
-
-static int cfg_write_subnets(struct cfg *x, struct vr_err *e)
-{
-	struct subnet *sn = x->items[STORE_SUBNET];
-
-	for (size_t j = 0; j < x->n[STORE_SUBNET]; j++) {
-		size_t i = x->ord[STORE_SUBNET][j];
-
-		if (x->op[STORE_SUBNET][i] == CFG_SAME)
-			continue;
-		stamp(x, STORE_SUBNET, i, sn[i].created_at, sn[i].updated_at, &sn[i].rev);
-		if (sn_write(x->s, ST_SN_INSERT, &sn[i], e) < 0)
-			return item_wrap(e, STORE_SUBNET, i, sn[i].id);
-	}
-	return 0;
-}
-
-static int cfg_write_rules(struct cfg *x, struct vr_err *e)
-{
-	struct sg_rule *r = x->items[STORE_SGR];
-	char key[CIDR_STR_MAX];
-
-	for (size_t j = 0; j < x->n[STORE_SGR]; j++) {
-		size_t i = x->ord[STORE_SGR][j];
-
-		if (x->op[STORE_SGR][i] == CFG_SAME)
-			continue;
-		stamp(x, STORE_SGR, i, r[i].created_at, r[i].updated_at, &r[i].rev);
-		key[0] = '\0';
-		if (r[i].cidr_text[0])
-			cidr_format_prefix(&r[i].cidr, key, sizeof(key));
-		if (sgr_write(x->s, ST_SGR_INSERT, &r[i], key, e) < 0)
-			return item_wrap(e, STORE_SGR, i, r[i].id);
+		stamp(x, k, i);
+		if (obj_write(x->s, k, cfg_in_place(x, k, i) ? d->update : d->insert,
+		              item_at(x, k, i), e) < 0)
+			return item_wrap(e, k, i, item_id(x, k, i));
 	}
 	return 0;
 }
 
 static int cfg_write_settings(struct cfg *x, struct vr_err *e)
 {
-	sqlite3_stmt *q = st_get(x->s, ST_SET_PUT);
-	int ret = -1;
+	struct settings set = {.managed = true, .fwd_v4 = x->c->fwd_v4, .fwd_v6 = x->c->fwd_v6};
 
-	if (sqlite3_bind_int(q, 1, x->c->fwd_v4) != SQLITE_OK ||
-	    sqlite3_bind_int(q, 2, x->c->fwd_v6) != SQLITE_OK ||
-	    bind_text(q, 3, x->now, false) != SQLITE_OK ||
-	    sqlite3_bind_int64(q, 4, x->rev) != SQLITE_OK) {
-		db_err(x->s, e, "binding");
-		goto out;
-	}
-	if (sqlite3_step(q) != SQLITE_DONE || sqlite3_changes(x->s->db) != 1) {
-		db_err(x->s, e, "writing the settings");
-		goto out;
-	}
-	ret = 0;
-out:
-	st_done(q);
-	return ret;
+	set.rev = x->rev;
+	memcpy(set.updated_at, x->now, TIME_MAX);
+	return settings_write(x->s, &set, e);
 }
 
 /*
  * Every write, in an order that never trips a unique index half way (what
  * changes is deleted before anything is inserted; the document itself was
- * checked unique), with references checked at commit.
+ * checked unique), with references checked at commit: kinds are written in
+ * this order, referenced before referrers, and deleted in the reverse one.
  */
 static int cfg_write(struct cfg *x, struct vr_err *e)
 {
-	static const enum store_kind del_order[] = {STORE_SGR, STORE_SUBNET, STORE_ROUTE, STORE_SG,
-	                                            STORE_RTB};
+	static const enum store_kind order[] = {STORE_RTB, STORE_SG, STORE_ROUTE, STORE_SUBNET,
+	                                        STORE_SGR};
+	const size_t n = sizeof(order) / sizeof(order[0]);
 
 	if (st_exec(x->s, ST_DEFER_FK, e) < 0)
 		return -1;
-	for (size_t i = 0; i < sizeof(del_order) / sizeof(del_order[0]); i++)
-		if (cfg_delete(x, del_order[i], e) < 0)
+	for (size_t i = n; i-- > 0;)
+		if (cfg_delete(x, order[i], e) < 0)
 			return -1;
-	if (cfg_write_tables(x, e) < 0 || cfg_write_groups(x, e) < 0 ||
-	    cfg_write_routes(x, e) < 0 || cfg_write_subnets(x, e) < 0 || cfg_write_rules(x, e) < 0)
-		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (order[i] == STORE_SG && cfg_park_groups(x, e) < 0)
+			return -1;
+		if (cfg_write_kind(x, order[i], e) < 0)
+			return -1;
+	}
 	if (x->d->settings_changed && cfg_write_settings(x, e) < 0)
 		return -1;
 	return 0;
@@ -3960,23 +3218,18 @@ int store_config_replace(struct store *s, struct store_config *c, int64_t if_rev
 	memset(d, 0, sizeof(*d));
 	x.items[STORE_RTB] = c->tables;
 	x.n[STORE_RTB] = c->ntables;
-	x.size[STORE_RTB] = sizeof(*c->tables);
 	x.items[STORE_ROUTE] = c->routes;
 	x.n[STORE_ROUTE] = c->nroutes;
-	x.size[STORE_ROUTE] = sizeof(*c->routes);
 	x.items[STORE_SUBNET] = c->subnets;
 	x.n[STORE_SUBNET] = c->nsubnets;
-	x.size[STORE_SUBNET] = sizeof(*c->subnets);
 	x.items[STORE_SG] = c->groups;
 	x.n[STORE_SG] = c->ngroups;
-	x.size[STORE_SG] = sizeof(*c->groups);
 	x.items[STORE_SGR] = c->rules;
 	x.n[STORE_SGR] = c->nrules;
-	x.size[STORE_SGR] = sizeof(*c->rules);
 	for (int k = 0; k < STORE_KINDS; k++)
 		if (x.n[k] > UINT32_MAX)
-			return err_set(e, 413, kind_keys[k], "%s: too many items (%zu)",
-			               kind_keys[k], x.n[k]);
+			return err_set(e, 413, kinds[k].key, "%s: too many items (%zu)",
+			               kinds[k].key, x.n[k]);
 
 	if (tx_begin(s, e) < 0)
 		return -1;
@@ -4025,10 +3278,8 @@ out:
 		free(x.gone[k]);
 	}
 	idmap_free(x.tables);
-	model_rtbs_free(x.cur_tables, x.ncur_tables);
-	model_subnets_free(x.cur_subnets, x.ncur_subnets);
-	model_sgs_free(x.cur_groups, x.ncur_groups);
-	model_sg_rules_free(x.cur_rules, x.ncur_rules);
+	for (int k = 0; k < STORE_KINDS; k++)
+		kinds[k].free_array(x.cur[k], x.ncur[k]);
 	if (ret < 0)
 		store_diff_free(d);
 	return ret;
@@ -4048,81 +3299,19 @@ void store_config_clear(struct store_config *c)
 
 /* ---- reading the whole desired state ---- */
 
-typedef int (*walk_fn)(void *arg, enum store_kind kind, const void *obj, struct vr_err *e);
-
-/* Step q and hand each row, read by one kind's from_row, to fn. */
-static int walk_rows(struct store *s, sqlite3_stmt *q, enum store_kind k, walk_fn fn, void *arg,
-                     struct vr_err *e)
-{
-	union {
-		struct route_table t;
-		struct route r;
-		struct subnet sn;
-		struct security_group g;
-		struct sg_rule sr;
-	} o;
-	int ret = -1;
-	int rc;
-
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		int frc;
-
-		switch (k) {
-		case STORE_RTB: frc = rtb_from_row(q, &o.t, e); break;
-		case STORE_ROUTE: frc = route_from_row(q, &o.r, true, e); break;
-		case STORE_SUBNET: frc = sn_from_row(q, &o.sn, true, e); break;
-		case STORE_SG:
-			frc = sg_from_row(q, &o.g, true, e);
-			if (frc == 0)
-				frc = sg_complete(s, &o.g, e);
-			break;
-		default: frc = sgr_from_row(q, &o.sr, true, e); break;
-		}
-		if (frc == 0)
-			frc = fn(arg, k, &o, e);
-		switch (k) {
-		case STORE_RTB: model_rtb_clear(&o.t); break;
-		case STORE_ROUTE: model_route_clear(&o.r); break;
-		case STORE_SUBNET: model_subnet_clear(&o.sn); break;
-		case STORE_SG: model_sg_clear(&o.g); break;
-		default: model_sg_rule_clear(&o.sr); break;
-		}
-		if (frc)
-			goto out;
-	}
-	if (rc != SQLITE_DONE) {
-		db_err(s, e, "reading the desired state");
-		goto out;
-	}
-	ret = 0;
-out:
-	st_done(q);
-	return ret;
-}
-
 int store_config_walk(struct store *s, walk_fn fn, void *arg, struct settings *set, int64_t *rev,
                       struct vr_err *e)
 {
-	sqlite3_stmt *tables = st_get(s, ST_RTB_LIST);
 	int ret = -1;
 
 	/* One read transaction: every object of the one revision returned. */
-	if (tx_begin_read(s, e) < 0)
+	if (read_begin(s, rev, e) < 0)
 		return -1;
-	if (rev_read(s, rev, e) < 0 || settings_read(s, set, e) < 0)
+	if (settings_read(s, set, e) < 0)
 		goto out;
-	if (bind_text(tables, 1, "", false) != SQLITE_OK ||
-	    sqlite3_bind_int64(tables, 2, INT64_MAX) != SQLITE_OK) {
-		st_done(tables);
-		db_err(s, e, "binding");
-		goto out;
-	}
-	if (walk_rows(s, tables, STORE_RTB, fn, arg, e) < 0 ||
-	    walk_rows(s, st_get(s, ST_RT_LOAD), STORE_ROUTE, fn, arg, e) < 0 ||
-	    walk_rows(s, st_get(s, ST_SN_LOAD), STORE_SUBNET, fn, arg, e) < 0 ||
-	    walk_rows(s, st_get(s, ST_SG_LOAD), STORE_SG, fn, arg, e) < 0 ||
-	    walk_rows(s, st_get(s, ST_SGR_LOAD), STORE_SGR, fn, arg, e) < 0)
-		goto out;
+	for (int k = 0; k < STORE_KINDS; k++)
+		if (walk_rows(s, (enum store_kind)k, true, fn, arg, "reading the desired state", e))
+			goto out;
 	if (tx_commit(s, e) < 0)
 		goto out;
 	ret = 0;
