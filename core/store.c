@@ -111,7 +111,6 @@ enum st {
 	ST_SN_FAMILY,
 	ST_SET_GET,
 	ST_SET_PUT,
-	ST_DEFER_FK,
 	ST_SG_PARK,
 	ST_RT_COUNT,
 	ST__N
@@ -207,7 +206,6 @@ static const char *const st_sql[ST__N] = {
     [ST_SET_PUT] = "UPDATE settings SET managed = 1, forward_v4 = ?1, forward_v6 = ?2, "
                    "updated_at = ?3, rev = ?4 WHERE id = 1",
     /* A whole-state replace checks references at its commit: the order of its writes is free. */
-    [ST_DEFER_FK] = "PRAGMA defer_foreign_keys = ON",
     /*
      * Park a group under a name no client can write (names are printable), so
      * that groups swapping names never collide half way.
@@ -3179,7 +3177,12 @@ static int cfg_write(struct cfg *x, struct vr_err *e)
 	                                        STORE_SGR};
 	const size_t n = sizeof(order) / sizeof(order[0]);
 
-	if (st_exec(x->s, ST_DEFER_FK, e) < 0)
+	/*
+	 * Run afresh each time, not from a cached statement: this pragma takes
+	 * effect when it is prepared, and every COMMIT or ROLLBACK turns it off, so
+	 * a statement prepared at open did nothing once any write had committed.
+	 */
+	if (db_exec(x->s, "PRAGMA defer_foreign_keys = ON", e) < 0)
 		return -1;
 	for (size_t i = n; i-- > 0;)
 		if (cfg_delete(x, order[i], e) < 0)

@@ -21,6 +21,7 @@
 
 #include "http.h"
 #include "http_client.h"
+#include "store.h"
 #include "kernel.h"
 
 /* A document of tables, routes, a subnet, groups and rules, with ids where a client keeps them. */
@@ -780,13 +781,59 @@ static void test_kernel_plan(void **state)
 	f->app.kernel_query = NULL;
 }
 
+/*
+ * The first replace after the store opened must defer foreign keys like any
+ * later one: renumbering a table that a route uses rewrites the table's row
+ * while the route still points at it.
+ */
+static void test_first_replace_defers_fks(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r;
+
+	put(f, "/v1/config",
+	    "{\"route_tables\":[{\"id\":\"rtb-0a\",\"name\":\"blue\",\"table\":100}],"
+	    "\"routes\":[{\"id\":\"rt-01\",\"route_table_id\":\"rtb-0a\","
+	    "\"destination\":\"10.1.0.0/16\",\"type\":\"blackhole\"}]}",
+	    200, &r);
+	reply_free(&r);
+	/* A fresh store handle, as after a restart: its first replaces (a dry run, then the
+	 * real one) rename and renumber the table. */
+	pthread_mutex_lock(&f->app.store_lock);
+	store_close(f->app.store);
+	{
+		struct vr_err e = {0};
+
+		assert_int_equal(store_open(f->db, &f->app.store, &e), 0);
+	}
+	pthread_mutex_unlock(&f->app.store_lock);
+	/* Any commit on the new handle first (it turns deferred foreign keys off). */
+	call(f, "POST", "/v1/route-tables", "{\"name\":\"other\"}", &r);
+	assert_int_equal(r.status, 201);
+	reply_free(&r);
+	put(f, "/v1/config?dry_run=true",
+	    "{\"route_tables\":[{\"id\":\"rtb-0a\",\"name\":\"green\",\"table\":100}],"
+	    "\"routes\":[{\"id\":\"rt-01\",\"route_table_id\":\"rtb-0a\","
+	    "\"destination\":\"10.1.0.0/16\",\"type\":\"blackhole\"}]}",
+	    200, &r);
+	assert_int_equal(db_count(&r, "route_tables", "changed"), 1);
+	reply_free(&r);
+	put(f, "/v1/config",
+	    "{\"route_tables\":[{\"id\":\"rtb-0a\",\"name\":\"green\",\"table\":100}],"
+	    "\"routes\":[{\"id\":\"rt-01\",\"route_table_id\":\"rtb-0a\","
+	    "\"destination\":\"10.1.0.0/16\",\"type\":\"blackhole\"}]}",
+	    200, &r);
+	assert_int_equal(db_count(&r, "route_tables", "changed"), 1);
+	reply_free(&r);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, http_fixture_setup, http_fixture_teardown)
 	const struct CMUnitTest tests[] = {
 	    T(test_fresh),      T(test_roundtrip),       T(test_dry_run),
 	    T(test_invalid),    T(test_ids_and_changes), T(test_settings_and_main),
-	    T(test_body_limit), T(test_kernel_plan),
+	    T(test_body_limit), T(test_kernel_plan),    T(test_first_replace_defers_fks),
 	};
 #undef T
 	/* A 413 may close the connection while the client is still sending. */
