@@ -34,6 +34,7 @@ struct rentry {
 	bool resolved;   /* its device exists (or it needs none) */
 	bool in_kernel;  /* we believe the kernel holds k for us */
 	uint32_t gen;    /* the full pass that last saw it desired */
+	bool drifted;    /* went missing after being applied and not back yet (link down...) */
 	enum obj_state state;
 	char *reason; /* set when failed */
 };
@@ -225,6 +226,7 @@ struct dslot {
 	struct kroute k;
 	bool resolved;
 	bool in_kernel;
+	bool drifted;
 	enum obj_state state;
 	char *reason;
 };
@@ -258,6 +260,7 @@ static int collect_route(void *arg, const struct route *rt)
 	d->k = tmp.k;
 	d->resolved = tmp.resolved;
 	d->in_kernel = false;
+	d->drifted = false;
 	d->state = tmp.state;
 	d->reason = tmp.reason; /* moved */
 	return 0;
@@ -348,13 +351,18 @@ static int sync_full(struct recon *r, int64_t *rev_out, char *err, size_t errlen
 			continue;
 		}
 		d = &fp.v[map[ops[i].tag]];
+		/*
+		 * Applied before at this very revision and changed or gone since:
+		 * drift. A route lost with its link stays drifted through the
+		 * passes that cannot put it back, and counts once it is back.
+		 */
+		prev = idmap_get(r->routes, d->id);
+		d->drifted = prev && prev->rev == d->rev && (prev->in_kernel || prev->drifted);
 		if (res[i] == 0) {
 			d->in_kernel = true;
 			d->state = OBJ_ACTIVE;
-			/* Applied before at this very revision and changed or gone since: drift. */
-			prev = idmap_get(r->routes, d->id);
-			if (prev && prev->rev == d->rev && prev->in_kernel)
-				repairs++;
+			repairs += d->drifted;
+			d->drifted = false;
 		} else {
 			char why[REASON_MAX];
 
@@ -390,6 +398,7 @@ static int sync_full(struct recon *r, int64_t *rev_out, char *err, size_t errlen
 		ent->k = d->k;
 		ent->resolved = d->resolved;
 		ent->in_kernel = d->in_kernel;
+		ent->drifted = d->drifted;
 		ent->state = d->state == OBJ_PENDING ? OBJ_FAILED : d->state;
 		free(ent->reason);
 		ent->reason = d->reason;

@@ -2,6 +2,7 @@
 
 #include "metrics.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -621,6 +622,15 @@ int store_open(const char *path, struct store **out, struct vr_err *e)
 out:
 	store_close(s);
 	return ret;
+}
+
+int store_set_cache_kib(struct store *s, int kib, struct vr_err *e)
+{
+	char sql[PRAGMA_SQL_MAX];
+
+	/* PRAGMA takes no bound parameters; kib is the caller's constant, not input. */
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", kib);
+	return db_exec(s, sql, e) < 0 ? -EIO : 0;
 }
 
 void store_close(struct store *s)

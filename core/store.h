@@ -25,6 +25,9 @@ struct store;
 int store_open(const char *path, struct store **out, struct vr_err *e)
 	__attribute__((warn_unused_result));
 void store_close(struct store *s);
+/* Bound the handle's page cache (PRAGMA cache_size) to kib KiB; 0 or -errno. */
+int store_set_cache_kib(struct store *s, int kib, struct vr_err *e)
+    __attribute__((warn_unused_result));
 
 /* The desired-state revision: bumped by every committed write; -1 if it cannot be read. */
 int64_t store_revision(struct store *s);

@@ -15,7 +15,7 @@ cd "$REPO_DIR"
 
 PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libnl-3-dev
 	libnl-route-3-dev libnftnl-dev libmnl-dev libsqlite3-dev libcmocka-dev nftables iproute2
-	iputils-ping netcat-openbsd curl jq procps)
+	iputils-ping netcat-openbsd curl jq procps sqlite3)
 DB_DIR=/var/lib/vrouter
 LISTEN=127.0.0.1:8080
 

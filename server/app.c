@@ -2,6 +2,8 @@
 
 #include "store.h"
 
+#define APP_READER_CACHE_KIB 256
+
 int app_readers_open(struct app *app, const char *path, size_t n, struct vr_err *e)
 {
 	pthread_mutex_init(&app->reader_lock, NULL);
@@ -10,6 +12,12 @@ int app_readers_open(struct app *app, const char *path, size_t n, struct vr_err 
 		n = APP_READERS;
 	for (size_t i = 0; i < n; i++) {
 		if (store_open(path, &app->readers[i], e)) {
+			app_readers_close(app);
+			return -1;
+		}
+		/* Eight full page caches would add up; readers mostly fetch one row. */
+		if (store_set_cache_kib(app->readers[i], APP_READER_CACHE_KIB, e)) {
+			store_close(app->readers[i]);
 			app_readers_close(app);
 			return -1;
 		}
