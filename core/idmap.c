@@ -1,6 +1,7 @@
 #include "idmap.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@ struct idmap {
 	size_t cap;  /* power of two */
 	size_t used; /* live + tombstones: drives growth */
 	size_t live;
+	bool ref; /* keys are borrowed, not owned */
 };
 
 static char tombstone;
@@ -50,7 +52,7 @@ void idmap_free(struct idmap *m)
 {
 	if (!m)
 		return;
-	for (size_t i = 0; i < m->cap; i++)
+	for (size_t i = 0; i < m->cap && !m->ref; i++)
 		if (m->slots[i].key && m->slots[i].key != TOMBSTONE)
 			free(m->slots[i].key);
 	free(m->slots);
@@ -121,7 +123,7 @@ int idmap_put(struct idmap *m, const char *id, void *value)
 		;
 	if (!m->slots[i].key)
 		m->used++;
-	m->slots[i].key = strdup(id);
+	m->slots[i].key = m->ref ? (char *)id : strdup(id);
 	if (!m->slots[i].key)
 		return -ENOMEM;
 	m->slots[i].value = value;
@@ -137,11 +139,21 @@ void *idmap_del(struct idmap *m, const char *id)
 	if (!s)
 		return NULL;
 	v = s->value;
-	free(s->key);
+	if (!m->ref)
+		free(s->key);
 	s->key = TOMBSTONE;
 	s->value = NULL;
 	m->live--;
 	return v;
+}
+
+struct idmap *idmap_new_ref(void)
+{
+	struct idmap *m = idmap_new();
+
+	if (m)
+		m->ref = true;
+	return m;
 }
 
 size_t idmap_count(const struct idmap *m)

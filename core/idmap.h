@@ -10,11 +10,17 @@
 struct idmap;
 
 struct idmap *idmap_new(void);
+/*
+ * A map that borrows its keys instead of copying them: each key must stay
+ * valid, unchanged, until its entry is deleted or the map freed (typically
+ * the key is the id inside the value).
+ */
+struct idmap *idmap_new_ref(void);
 /* Frees the map, not the values. NULL-safe. */
 void idmap_free(struct idmap *m);
 /* The value for id, or NULL. */
 void *idmap_get(const struct idmap *m, const char *id);
-/* Insert or overwrite. The key is copied. 0 or -ENOMEM. */
+/* Insert or overwrite. The key is copied (borrowed in a map from idmap_new_ref). 0 or -ENOMEM. */
 int idmap_put(struct idmap *m, const char *id, void *value) __attribute__((warn_unused_result));
 /* Remove id; returns its value or NULL. */
 void *idmap_del(struct idmap *m, const char *id);

@@ -28,7 +28,6 @@
 
 /* One desired route as the reconciler last applied it. */
 struct rentry {
-	char id[ID_MAX];
 	int64_t rev;
 	struct kroute k; /* valid when resolved */
 	bool resolved;   /* its device exists (or it needs none) */
@@ -37,6 +36,7 @@ struct rentry {
 	bool drifted;    /* went missing after being applied and not back yet (link down...) */
 	enum obj_state state;
 	char *reason; /* set when failed */
+	char id[]; /* exactly as long as it is: 100,000 of these stay in memory */
 };
 
 /* The status of an object that is not a route (subnet, settings, group, rule). */
@@ -159,10 +159,20 @@ static uint8_t rtn_type(enum route_type t)
 	return RTN_UNICAST;
 }
 
-/* Fill e from the desired route: the kernel form, or failed when its device is missing. */
+/* A zeroed entry for id. NULL when out of memory. */
+static struct rentry *rentry_new(const char *id)
+{
+	size_t len = strlen(id) + 1;
+	struct rentry *e = calloc(1, sizeof(*e) + len);
+
+	if (e)
+		memcpy(e->id, id, len);
+	return e;
+}
+
+/* Fill e (all but its id) from the desired route: the kernel form, or failed when its device is missing. */
 static void rentry_from_route(struct recon *r, struct rentry *e, const struct route *rt)
 {
-	snprintf(e->id, sizeof(e->id), "%s", rt->id);
 	e->rev = rt->rev;
 	memset(&e->k, 0, sizeof(e->k));
 	e->resolved = true;
@@ -255,7 +265,7 @@ static int collect_route(void *arg, const struct route *rt)
 	}
 	rentry_from_route(fp->r, &tmp, rt);
 	d = &fp->v[fp->n++];
-	memcpy(d->id, tmp.id, sizeof(d->id));
+	snprintf(d->id, sizeof(d->id), "%s", rt->id);
 	d->rev = tmp.rev;
 	d->k = tmp.k;
 	d->resolved = tmp.resolved;
@@ -386,13 +396,13 @@ static int sync_full(struct recon *r, int64_t *rev_out, char *err, size_t errlen
 		struct rentry *ent = idmap_get(r->routes, d->id);
 
 		if (!ent) {
-			ent = calloc(1, sizeof(*ent));
-			if (!ent || idmap_put(r->routes, d->id, ent)) {
+			ent = rentry_new(d->id);
+			/* The map borrows the entry's own id as its key. */
+			if (!ent || idmap_put(r->routes, ent->id, ent)) {
 				free(ent);
 				r->full_pending = true; /* out of memory: try again soon */
 				continue;
 			}
-			memcpy(ent->id, d->id, sizeof(ent->id));
 		}
 		ent->rev = d->rev;
 		ent->k = d->k;
@@ -458,7 +468,7 @@ static int sync_route(struct recon *r, const char *id)
 	gone = rc != 0;
 	old = idmap_get(r->routes, id);
 	if (!gone) {
-		ent = calloc(1, sizeof(*ent));
+		ent = rentry_new(id);
 		if (!ent) {
 			model_route_clear(&rt);
 			return 2;
@@ -501,7 +511,7 @@ static int sync_route(struct recon *r, const char *id)
 		rentry_free(idmap_del(r->routes, id), NULL);
 		old = NULL;
 	}
-	if (ent && idmap_put(r->routes, id, ent)) {
+	if (ent && idmap_put(r->routes, ent->id, ent)) {
 		rentry_free(ent, NULL);
 		ent = NULL;
 		r->full_pending = true;
@@ -1136,7 +1146,7 @@ int recon_start(const char *db_path, const struct kernel_ops *k, int resync_ms, 
 	pthread_condattr_destroy(&ca);
 	r->k = *k;
 	r->resync_ms = resync_ms > 0 ? resync_ms : 30000;
-	r->routes = idmap_new();
+	r->routes = idmap_new_ref();
 	r->net = idmap_new();
 	r->sg = idmap_new();
 	r->nft_flags = SGC_TABLE_FLAGS;

@@ -72,11 +72,27 @@ static void test_many(void **state)
 	idmap_free(m);
 }
 
+/* A borrowing map keeps the caller's key pointers and frees none of them. */
+static void test_ref(void **state)
+{
+	static char keys[3][8] = {"rt-1", "rt-2", "rt-3"};
+	struct idmap *m = idmap_new_ref();
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(idmap_put(m, keys[i], keys[i]), 0);
+	assert_ptr_equal(idmap_get(m, "rt-2"), keys[1]);
+	assert_ptr_equal(idmap_del(m, "rt-2"), keys[1]);
+	assert_null(idmap_get(m, "rt-2"));
+	assert_int_equal(idmap_count(m), 2);
+	idmap_free(m); /* static keys: a free() of one would abort under ASan */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_basic),
 	    cmocka_unit_test(test_many),
+	    cmocka_unit_test(test_ref),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
