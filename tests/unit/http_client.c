@@ -135,3 +135,58 @@ int http_fixture_teardown(void **state)
 	free(f);
 	return 0;
 }
+
+/* The number of items a GET of path lists (all of them: path has no limit yet). */
+size_t count_items(struct fixture *f, const char *path)
+{
+	struct reply r;
+	char p[256];
+	size_t n;
+
+	snprintf(p, sizeof(p), "%s%slimit=1000", path, strchr(path, '?') ? "&" : "?");
+	call(f, "GET", p, NULL, &r);
+	assert_int_equal(r.status, 200);
+	n = json_array_size(json_object_get(r.json, "items"));
+	reply_free(&r);
+	return n;
+}
+
+json_int_t status_revision(struct fixture *f)
+{
+	struct reply r;
+	json_int_t rev;
+
+	call(f, "GET", "/v1/status", NULL, &r);
+	assert_int_equal(r.status, 200);
+	rev = json_integer_value(json_object_get(r.json, "desired_revision"));
+	reply_free(&r);
+	assert_true(rev > 0);
+	return rev;
+}
+
+/* POST body to path, expect status, and return the new object's id (malloc'd) or NULL. */
+char *post_id(struct fixture *f, const char *path, const char *body, int status)
+{
+	struct reply r;
+	char *id = NULL;
+
+	call(f, "POST", path, body, &r);
+	if (r.status != status)
+		fail_msg("POST %s %s -> %d %s, want %d", path, body, r.status, r.body, status);
+	if (jstr(r.json, "id", NULL))
+		id = strdup(jstr(r.json, "id", NULL));
+	reply_free(&r);
+	return id;
+}
+
+void expect_status(struct fixture *f, const char *method, const char *path, const char *body,
+                   int status)
+{
+	struct reply r;
+
+	call(f, method, path, body, &r);
+	if (r.status != status)
+		fail_msg("%s %s %s -> %d %s, want %d", method, path, body ? body : "", r.status,
+		         r.body, status);
+	reply_free(&r);
+}

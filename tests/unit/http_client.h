@@ -51,4 +51,14 @@ const char *jstr(json_t *o, const char *path1, const char *path2);
 /* The first validation error's field, or NULL. */
 const char *err_field(const struct reply *r);
 
+/* The number of items a GET of path lists (all of them: path has no limit yet). */
+size_t count_items(struct fixture *f, const char *path);
+/* GET /v1/status's desired_revision, asserted positive. */
+json_int_t status_revision(struct fixture *f);
+/* POST body to path, expect status, and return the new object's id (malloc'd) or NULL. */
+char *post_id(struct fixture *f, const char *path, const char *body, int status);
+/* method path body (NULL: none), failing the test unless the reply has status. */
+void expect_status(struct fixture *f, const char *method, const char *path, const char *body,
+                   int status);
+
 #endif

@@ -22,61 +22,6 @@
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
-/* The number of items a GET of path lists (all of them: path has no limit yet). */
-static size_t count(struct fixture *f, const char *path)
-{
-	struct reply r;
-	char p[256];
-	size_t n;
-
-	snprintf(p, sizeof(p), "%s%slimit=1000", path, strchr(path, '?') ? "&" : "?");
-	call(f, "GET", p, NULL, &r);
-	assert_int_equal(r.status, 200);
-	n = json_array_size(json_object_get(r.json, "items"));
-	reply_free(&r);
-	return n;
-}
-
-static json_int_t desired_revision(struct fixture *f)
-{
-	struct reply r;
-	json_int_t rev;
-
-	call(f, "GET", "/v1/status", NULL, &r);
-	assert_int_equal(r.status, 200);
-	rev = json_integer_value(json_object_get(r.json, "desired_revision"));
-	reply_free(&r);
-	assert_true(rev > 0);
-	return rev;
-}
-
-/* POST body to path, expect status, and return the new object's id (malloc'd) or NULL. */
-static char *post(struct fixture *f, const char *path, const char *body, int status)
-{
-	struct reply r;
-	char *id = NULL;
-
-	call(f, "POST", path, body, &r);
-	if (r.status != status)
-		fail_msg("POST %s %s -> %d %s, want %d", path, body, r.status, r.body, status);
-	if (jstr(r.json, "id", NULL))
-		id = strdup(jstr(r.json, "id", NULL));
-	reply_free(&r);
-	return id;
-}
-
-static void expect(struct fixture *f, const char *method, const char *path, const char *body,
-                   int status)
-{
-	struct reply r;
-
-	call(f, method, path, body, &r);
-	if (r.status != status)
-		fail_msg("%s %s %s -> %d %s, want %d", method, path, body ? body : "", r.status,
-		         r.body, status);
-	reply_free(&r);
-}
-
 /* The ETag header of a reply, quotes included. */
 static void etag_of(const struct reply *r, char *buf, size_t size)
 {
@@ -144,7 +89,7 @@ static void test_subnet_lifecycle(void **state)
 	reply_free(&r);
 
 	/* PUT replaces: another table, interface and address; the description back to "". */
-	rtb = post(f, "/v1/route-tables", "{\"name\":\"blue\"}", 201);
+	rtb = post_id(f, "/v1/route-tables", "{\"name\":\"blue\"}", 201);
 	{
 		char body[512];
 
@@ -162,28 +107,29 @@ static void test_subnet_lifecycle(void **state)
 	assert_string_equal(jstr(r.json, "route_table_id", NULL), rtb);
 	assert_string_equal(jstr(r.json, "description", NULL), "");
 	reply_free(&r);
-	expect(f, "PUT", path,
-	       "{\"id\":\"subnet-1\",\"name\":\"x\",\"cidr\":\"10.0.0.0/8\",\"interface\":\"e\","
-	       "\"router_ip\":\"10.0.0.1\"}",
-	       422);
-	expect(f, "PUT", "/v1/subnets/subnet-dead",
-	       "{\"name\":\"x\",\"cidr\":\"10.0.0.0/8\",\"interface\":\"e\",\"router_ip\":"
-	       "\"10.0.0.1\"}",
-	       404);
+	expect_status(
+	    f, "PUT", path,
+	    "{\"id\":\"subnet-1\",\"name\":\"x\",\"cidr\":\"10.0.0.0/8\",\"interface\":\"e\","
+	    "\"router_ip\":\"10.0.0.1\"}",
+	    422);
+	expect_status(f, "PUT", "/v1/subnets/subnet-dead",
+	              "{\"name\":\"x\",\"cidr\":\"10.0.0.0/8\",\"interface\":\"e\",\"router_ip\":"
+	              "\"10.0.0.1\"}",
+	              404);
 
 	/* Lists and their filters. */
-	free(post(f, "/v1/subnets",
-	          "{\"name\":\"dmz\",\"cidr\":\"10.0.0.0/24\",\"interface\":\"eth1\","
-	          "\"router_ip\":\"10.0.0.1\"}",
-	          201));
-	assert_int_equal(count(f, "/v1/subnets"), 2);
+	free(post_id(f, "/v1/subnets",
+	             "{\"name\":\"dmz\",\"cidr\":\"10.0.0.0/24\",\"interface\":\"eth1\","
+	             "\"router_ip\":\"10.0.0.1\"}",
+	             201));
+	assert_int_equal(count_items(f, "/v1/subnets"), 2);
 	snprintf(path, sizeof(path), "/v1/subnets?route_table_id=%s", rtb);
-	assert_int_equal(count(f, path), 1);
-	assert_int_equal(count(f, "/v1/subnets?route_table_id=rtb-main"), 1);
-	assert_int_equal(count(f, "/v1/subnets?interface=eth1"), 1);
-	assert_int_equal(count(f, "/v1/subnets?interface=eth1&route_table_id=rtb-main"), 1);
-	assert_int_equal(count(f, "/v1/subnets?interface=eth9"), 0);
-	expect(f, "GET", "/v1/subnets?security_group_id=sg-1", NULL, 400);
+	assert_int_equal(count_items(f, path), 1);
+	assert_int_equal(count_items(f, "/v1/subnets?route_table_id=rtb-main"), 1);
+	assert_int_equal(count_items(f, "/v1/subnets?interface=eth1"), 1);
+	assert_int_equal(count_items(f, "/v1/subnets?interface=eth1&route_table_id=rtb-main"), 1);
+	assert_int_equal(count_items(f, "/v1/subnets?interface=eth9"), 0);
+	expect_status(f, "GET", "/v1/subnets?security_group_id=sg-1", NULL, 400);
 	call(f, "GET", "/v1/subnets?limit=1", NULL, &r);
 	assert_int_equal(r.status, 200);
 	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 1);
@@ -191,10 +137,10 @@ static void test_subnet_lifecycle(void **state)
 	reply_free(&r);
 
 	snprintf(path, sizeof(path), "/v1/subnets/%s", id);
-	expect(f, "DELETE", path, NULL, 204);
-	expect(f, "DELETE", path, NULL, 404);
-	expect(f, "GET", path, NULL, 404);
-	expect(f, "PATCH", "/v1/subnets", NULL, 405);
+	expect_status(f, "DELETE", path, NULL, 204);
+	expect_status(f, "DELETE", path, NULL, 404);
+	expect_status(f, "GET", path, NULL, 404);
+	expect_status(f, "PATCH", "/v1/subnets", NULL, 405);
 	free(rtb);
 	free(id);
 }
@@ -268,17 +214,17 @@ static void test_subnet_validation(void **state)
 	     "name"},
 	    {"[1]", 400, NULL},
 	};
-	json_int_t rev = desired_revision(f);
+	json_int_t rev = status_revision(f);
 
 	check_cases(f, "POST", "/v1/subnets", cases, N_ELEMS(cases));
-	assert_int_equal(count(f, "/v1/subnets"), 0);
-	assert_int_equal(desired_revision(f), rev);
+	assert_int_equal(count_items(f, "/v1/subnets"), 0);
+	assert_int_equal(status_revision(f), rev);
 	/* An interface that does not exist (yet) is accepted: it is applied when it appears. */
-	free(post(f, "/v1/subnets",
-	          "{\"name\":\"later\",\"interface\":\"veth-later\",\"cidr\":\"10.0.0.0/31\","
-	          "\"router_ip\":\"10.0.0.0\"}",
-	          201));
-	assert_int_equal(desired_revision(f), rev + 1);
+	free(post_id(f, "/v1/subnets",
+	             "{\"name\":\"later\",\"interface\":\"veth-later\",\"cidr\":\"10.0.0.0/31\","
+	             "\"router_ip\":\"10.0.0.0\"}",
+	             201));
+	assert_int_equal(status_revision(f), rev + 1);
 }
 
 static void test_subnet_conflicts(void **state)
@@ -290,14 +236,14 @@ static void test_subnet_conflicts(void **state)
 	struct reply r;
 	json_int_t rev;
 
-	free(post(f, "/v1/route-tables", "{\"id\":\"rtb-0b\",\"name\":\"blue\"}", 201));
-	free(post(f, "/v1/subnets", body, 201));
+	free(post_id(f, "/v1/route-tables", "{\"id\":\"rtb-0b\",\"name\":\"blue\"}", 201));
+	free(post_id(f, "/v1/subnets", body, 201));
 	/* A retry with the same id and body gets the object back. */
 	call(f, "POST", "/v1/subnets", body, &r);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(jstr(r.json, "id", NULL), "subnet-0a");
 	reply_free(&r);
-	rev = desired_revision(f);
+	rev = status_revision(f);
 	call(f, "POST", "/v1/subnets",
 	     "{\"id\":\"subnet-0a\",\"name\":\"a\",\"cidr\":\"10.0.0.0/16\",\"interface\":\"eth1\","
 	     "\"router_ip\":\"10.0.0.1\",\"route_table_id\":\"rtb-0b\"}",
@@ -321,23 +267,23 @@ static void test_subnet_conflicts(void **state)
 	assert_int_equal(r.status, 409);
 	assert_string_equal(err_field(&r), "name");
 	reply_free(&r);
-	assert_int_equal(desired_revision(f), rev);
+	assert_int_equal(status_revision(f), rev);
 	/* IPv6 beside it is fine. */
-	free(post(f, "/v1/subnets",
-	          "{\"name\":\"b\",\"cidr\":\"fd00::/64\",\"interface\":\"eth0\","
-	          "\"router_ip\":\"fd00::1\"}",
-	          201));
+	free(post_id(f, "/v1/subnets",
+	             "{\"name\":\"b\",\"cidr\":\"fd00::/64\",\"interface\":\"eth0\","
+	             "\"router_ip\":\"fd00::1\"}",
+	             201));
 
 	/* The table is in use by the subnet: 409 naming it, nothing changes. */
-	rev = desired_revision(f);
+	rev = status_revision(f);
 	call(f, "DELETE", "/v1/route-tables/rtb-0b", NULL, &r);
 	assert_int_equal(r.status, 409);
 	assert_non_null(strstr(jstr(r.json, "detail", NULL), "subnet-0a"));
 	reply_free(&r);
-	assert_int_equal(desired_revision(f), rev);
-	expect(f, "GET", "/v1/route-tables/rtb-0b", NULL, 200);
-	expect(f, "DELETE", "/v1/subnets/subnet-0a", NULL, 204);
-	expect(f, "DELETE", "/v1/route-tables/rtb-0b", NULL, 204);
+	assert_int_equal(status_revision(f), rev);
+	expect_status(f, "GET", "/v1/route-tables/rtb-0b", NULL, 200);
+	expect_status(f, "DELETE", "/v1/subnets/subnet-0a", NULL, 204);
+	expect_status(f, "DELETE", "/v1/route-tables/rtb-0b", NULL, 204);
 }
 
 /* ---- settings ---- */
@@ -362,7 +308,7 @@ static void test_settings(void **state)
 	struct reply r;
 	char etag[64], hdr[128];
 	const char *on = "{\"forwarding\":{\"ipv4\":true,\"ipv6\":false}}";
-	json_int_t rev = desired_revision(f);
+	json_int_t rev = status_revision(f);
 	char *again;
 
 	/* Before any PUT: the defaults, unmanaged, no status, an ETag. */
@@ -377,7 +323,7 @@ static void test_settings(void **state)
 	reply_free(&r);
 
 	check_cases(f, "PUT", "/v1/settings", cases, N_ELEMS(cases));
-	assert_int_equal(desired_revision(f), rev);
+	assert_int_equal(status_revision(f), rev);
 
 	/* A stale If-Match, then the right one. */
 	request(f, "PUT", "/v1/settings", "Bearer " TOKEN, "application/json", on, strlen(on),
@@ -388,7 +334,7 @@ static void test_settings(void **state)
 	        "If-Match: bogus\r\n", &r);
 	assert_int_equal(r.status, 412);
 	reply_free(&r);
-	assert_int_equal(desired_revision(f), rev);
+	assert_int_equal(status_revision(f), rev);
 	snprintf(hdr, sizeof(hdr), "If-Match: %s\r\n", etag);
 	request(f, "PUT", "/v1/settings", "Bearer " TOKEN, "application/json", on, strlen(on), hdr,
 	        &r);
@@ -399,7 +345,7 @@ static void test_settings(void **state)
 	assert_string_equal(jstr(r.json, "status", "state"), "pending");
 	assert_non_null(strstr(r.headers, "ETag: \""));
 	reply_free(&r);
-	assert_int_equal(desired_revision(f), rev + 1);
+	assert_int_equal(status_revision(f), rev + 1);
 
 	/* A GET's output goes back as is; the old ETag no longer matches. */
 	call(f, "GET", "/v1/settings", NULL, &r);
@@ -407,16 +353,16 @@ static void test_settings(void **state)
 	assert_true(json_is_true(json_object_get(r.json, "managed")));
 	again = json_dumps(r.json, 0);
 	reply_free(&r);
-	expect(f, "PUT", "/v1/settings", again, 200);
+	expect_status(f, "PUT", "/v1/settings", again, 200);
 	free(again);
 	request(f, "PUT", "/v1/settings", "Bearer " TOKEN, "application/json", on, strlen(on), hdr,
 	        &r);
 	assert_int_equal(r.status, 412);
 	reply_free(&r);
-	assert_int_equal(desired_revision(f), rev + 2);
+	assert_int_equal(status_revision(f), rev + 2);
 
-	expect(f, "POST", "/v1/settings", on, 405);
-	expect(f, "DELETE", "/v1/settings", NULL, 405);
+	expect_status(f, "POST", "/v1/settings", on, 405);
+	expect_status(f, "DELETE", "/v1/settings", NULL, 405);
 	request(f, "GET", "/v1/settings", NULL, NULL, NULL, 0, NULL, &r);
 	assert_int_equal(r.status, 401);
 	reply_free(&r);
@@ -510,14 +456,14 @@ static void test_interfaces(void **state)
 	f->app.query_ctx = &fake_fail;
 	f->app.links_free = fake_links_free;
 	f->app.links_list = fake_links_list;
-	v4 = post(f, "/v1/subnets",
-	          "{\"name\":\"lan\",\"cidr\":\"10.0.0.0/24\",\"interface\":\"eth0\","
-	          "\"router_ip\":\"10.0.0.1\"}",
-	          201);
-	v6 = post(f, "/v1/subnets",
-	          "{\"name\":\"lan6\",\"cidr\":\"2001:db8::/64\",\"interface\":\"eth0\","
-	          "\"router_ip\":\"2001:db8::1\"}",
-	          201);
+	v4 = post_id(f, "/v1/subnets",
+	             "{\"name\":\"lan\",\"cidr\":\"10.0.0.0/24\",\"interface\":\"eth0\","
+	             "\"router_ip\":\"10.0.0.1\"}",
+	             201);
+	v6 = post_id(f, "/v1/subnets",
+	             "{\"name\":\"lan6\",\"cidr\":\"2001:db8::/64\",\"interface\":\"eth0\","
+	             "\"router_ip\":\"2001:db8::1\"}",
+	             201);
 
 	call(f, "GET", "/v1/interfaces", NULL, &r);
 	assert_int_equal(r.status, 200);
@@ -570,12 +516,12 @@ static void test_interfaces(void **state)
 	                 3);
 	assert_true(json_is_null(json_object_get(r.json, "next")));
 	reply_free(&r);
-	expect(f, "GET", "/v1/interfaces?limit=0", NULL, 422);
-	expect(f, "GET", "/v1/interfaces?after=eth0", NULL, 422);
-	expect(f, "GET", "/v1/interfaces?colour=red", NULL, 400);
-	expect(f, "POST", "/v1/interfaces", "{}", 405);
+	expect_status(f, "GET", "/v1/interfaces?limit=0", NULL, 422);
+	expect_status(f, "GET", "/v1/interfaces?after=eth0", NULL, 422);
+	expect_status(f, "GET", "/v1/interfaces?colour=red", NULL, 400);
+	expect_status(f, "POST", "/v1/interfaces", "{}", 405);
 	fake_fail = 1;
-	expect(f, "GET", "/v1/interfaces", NULL, 503);
+	expect_status(f, "GET", "/v1/interfaces", NULL, 503);
 	fake_fail = 0;
 	free(v4);
 	free(v6);

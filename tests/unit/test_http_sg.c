@@ -19,61 +19,6 @@
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
-/* The number of items a GET of path lists (all of them: path has no limit yet). */
-static size_t count(struct fixture *f, const char *path)
-{
-	struct reply r;
-	char p[256];
-	size_t n;
-
-	snprintf(p, sizeof(p), "%s%slimit=1000", path, strchr(path, '?') ? "&" : "?");
-	call(f, "GET", p, NULL, &r);
-	assert_int_equal(r.status, 200);
-	n = json_array_size(json_object_get(r.json, "items"));
-	reply_free(&r);
-	return n;
-}
-
-static json_int_t desired_revision(struct fixture *f)
-{
-	struct reply r;
-	json_int_t rev;
-
-	call(f, "GET", "/v1/status", NULL, &r);
-	assert_int_equal(r.status, 200);
-	rev = json_integer_value(json_object_get(r.json, "desired_revision"));
-	reply_free(&r);
-	assert_true(rev > 0);
-	return rev;
-}
-
-/* POST body to path, expect status, and return the new object's id (malloc'd) or NULL. */
-static char *post(struct fixture *f, const char *path, const char *body, int status)
-{
-	struct reply r;
-	char *id = NULL;
-
-	call(f, "POST", path, body, &r);
-	if (r.status != status)
-		fail_msg("POST %s %s -> %d %s, want %d", path, body, r.status, r.body, status);
-	if (jstr(r.json, "id", NULL))
-		id = strdup(jstr(r.json, "id", NULL));
-	reply_free(&r);
-	return id;
-}
-
-static void expect(struct fixture *f, const char *method, const char *path, const char *body,
-                   int status)
-{
-	struct reply r;
-
-	call(f, method, path, body, &r);
-	if (r.status != status)
-		fail_msg("%s %s %s -> %d %s, want %d", method, path, body ? body : "", r.status,
-		         r.body, status);
-	reply_free(&r);
-}
-
 static void test_sg_lifecycle(void **state)
 {
 	struct fixture *f = *state;
@@ -137,13 +82,13 @@ static void test_sg_lifecycle(void **state)
 	assert_int_equal(r.status, 200);
 	assert_true(json_is_array(json_object_get(r.json, "targets")));
 	reply_free(&r);
-	expect(f, "PUT", path, "{\"id\":\"sg-1\",\"name\":\"x\"}", 422);
-	expect(f, "PUT", "/v1/security-groups/sg-dead", "{\"name\":\"x\"}", 404);
+	expect_status(f, "PUT", path, "{\"id\":\"sg-1\",\"name\":\"x\"}", 422);
+	expect_status(f, "PUT", "/v1/security-groups/sg-dead", "{\"name\":\"x\"}", 404);
 
-	expect(f, "DELETE", path, NULL, 204);
-	expect(f, "DELETE", path, NULL, 404);
-	expect(f, "GET", path, NULL, 404);
-	expect(f, "PATCH", "/v1/security-groups", NULL, 405);
+	expect_status(f, "DELETE", path, NULL, 204);
+	expect_status(f, "DELETE", path, NULL, 404);
+	expect_status(f, "GET", path, NULL, 404);
+	expect_status(f, "PATCH", "/v1/security-groups", NULL, 405);
 	free(id);
 }
 
@@ -202,7 +147,7 @@ static void test_sg_validation(void **state)
 	    {"[\"name\"]", 400, NULL},
 	};
 	json_t *body = json_pack("{s:s, s:[]}", "name", "big", "targets");
-	json_int_t rev = desired_revision(f);
+	json_int_t rev = status_revision(f);
 	char *text;
 	struct reply r;
 
@@ -223,12 +168,12 @@ static void test_sg_validation(void **state)
 	/* 256 are fine. */
 	json_array_remove(json_object_get(body, "targets"), 256);
 	text = json_dumps(body, 0);
-	free(post(f, "/v1/security-groups", text, 201));
+	free(post_id(f, "/v1/security-groups", text, 201));
 	free(text);
 	json_decref(body);
 	/* Everything above but the last was refused and left nothing behind. */
-	assert_int_equal(count(f, "/v1/security-groups"), 1);
-	assert_int_equal(desired_revision(f), rev + 1);
+	assert_int_equal(count_items(f, "/v1/security-groups"), 1);
+	assert_int_equal(status_revision(f), rev + 1);
 }
 
 static void test_sg_conflicts(void **state)
@@ -239,7 +184,7 @@ static void test_sg_conflicts(void **state)
 	struct reply r;
 	char *other;
 
-	free(post(f, "/v1/security-groups", body, 201));
+	free(post_id(f, "/v1/security-groups", body, 201));
 	/* A retry with the same id and body gets the object back, not a twin. */
 	call(f, "POST", "/v1/security-groups", body, &r);
 	assert_int_equal(r.status, 200);
@@ -256,14 +201,14 @@ static void test_sg_conflicts(void **state)
 	assert_string_equal(err_field(&r), "name");
 	assert_non_null(strstr(jstr(r.json, "detail", NULL), "sg-00aa"));
 	reply_free(&r);
-	other = post(f, "/v1/security-groups", "{\"name\":\"db\"}", 201);
+	other = post_id(f, "/v1/security-groups", "{\"name\":\"db\"}", 201);
 	{
 		char path[128];
 
 		snprintf(path, sizeof(path), "/v1/security-groups/%s", other);
-		expect(f, "PUT", path, "{\"name\":\"web\"}", 409);
+		expect_status(f, "PUT", path, "{\"name\":\"web\"}", 409);
 	}
-	assert_int_equal(count(f, "/v1/security-groups"), 2);
+	assert_int_equal(count_items(f, "/v1/security-groups"), 2);
 	free(other);
 }
 
@@ -273,7 +218,7 @@ static void test_rule_lifecycle(void **state)
 	struct reply r;
 	char body[512], path[128], *rule;
 	char *sg =
-	    post(f, "/v1/security-groups", "{\"name\":\"web\",\"targets\":[\"local\"]}", 201);
+	    post_id(f, "/v1/security-groups", "{\"name\":\"web\",\"targets\":[\"local\"]}", 201);
 
 	snprintf(body, sizeof(body),
 	         "{\"security_group_id\":\"%s\",\"direction\":\"ingress\",\"protocol\":\"tcp\","
@@ -303,7 +248,7 @@ static void test_rule_lifecycle(void **state)
 	{
 		char *again = json_dumps(r.json, 0);
 
-		expect(f, "PUT", path, again, 200);
+		expect_status(f, "PUT", path, again, 200);
 		free(again);
 	}
 	reply_free(&r);
@@ -328,22 +273,25 @@ static void test_rule_lifecycle(void **state)
 	         "{\"security_group_id\":\"%s\",\"direction\":\"ingress\",\"protocol\":\"icmp\","
 	         "\"cidr\":\"0.0.0.0/0\"}",
 	         sg);
-	free(post(f, "/v1/security-group-rules", body, 201));
-	assert_int_equal(count(f, "/v1/security-group-rules"), 2);
+	free(post_id(f, "/v1/security-group-rules", body, 201));
+	assert_int_equal(count_items(f, "/v1/security-group-rules"), 2);
 	snprintf(path, sizeof(path), "/v1/security-group-rules?security_group_id=%s", sg);
-	assert_int_equal(count(f, path), 2);
-	assert_int_equal(count(f, "/v1/security-group-rules?security_group_id=sg-none"), 0);
+	assert_int_equal(count_items(f, path), 2);
+	assert_int_equal(count_items(f, "/v1/security-group-rules?security_group_id=sg-none"), 0);
 	/* Only one of the two names the group as its remote. */
 	snprintf(path, sizeof(path), "/v1/security-group-rules?remote_security_group_id=%s", sg);
-	assert_int_equal(count(f, path), 1);
+	assert_int_equal(count_items(f, path), 1);
 	snprintf(path, sizeof(path),
-	         "/v1/security-group-rules?remote_security_group_id=%s&security_group_id=%s", sg, sg);
-	assert_int_equal(count(f, path), 1);
+	         "/v1/security-group-rules?remote_security_group_id=%s&security_group_id=%s", sg,
+	         sg);
+	assert_int_equal(count_items(f, path), 1);
 	snprintf(path, sizeof(path),
-	         "/v1/security-group-rules?remote_security_group_id=%s&security_group_id=sg-none", sg);
-	assert_int_equal(count(f, path), 0);
-	assert_int_equal(count(f, "/v1/security-group-rules?remote_security_group_id=sg-none"), 0);
-	expect(f, "GET", "/v1/security-group-rules?route_table_id=rtb-main", NULL, 400);
+	         "/v1/security-group-rules?remote_security_group_id=%s&security_group_id=sg-none",
+	         sg);
+	assert_int_equal(count_items(f, path), 0);
+	assert_int_equal(
+	    count_items(f, "/v1/security-group-rules?remote_security_group_id=sg-none"), 0);
+	expect_status(f, "GET", "/v1/security-group-rules?route_table_id=rtb-main", NULL, 400);
 	call(f, "GET", "/v1/security-group-rules?limit=1", NULL, &r);
 	assert_int_equal(r.status, 200);
 	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 1);
@@ -351,9 +299,9 @@ static void test_rule_lifecycle(void **state)
 	reply_free(&r);
 
 	snprintf(path, sizeof(path), "/v1/security-group-rules/%s", rule);
-	expect(f, "DELETE", path, NULL, 204);
-	expect(f, "DELETE", path, NULL, 404);
-	expect(f, "GET", "/v1/security-group-rules/sgr-0", NULL, 404);
+	expect_status(f, "DELETE", path, NULL, 204);
+	expect_status(f, "DELETE", path, NULL, 404);
+	expect_status(f, "GET", "/v1/security-group-rules/sgr-0", NULL, 404);
 	free(rule);
 	free(sg);
 }
@@ -449,8 +397,8 @@ static void test_rule_validation(void **state)
 	};
 	struct bad_case cases[N_ELEMS(templates)];
 	char bodies[N_ELEMS(templates)][512];
-	char *sg = post(f, "/v1/security-groups", "{\"name\":\"web\"}", 201);
-	json_int_t rev = desired_revision(f);
+	char *sg = post_id(f, "/v1/security-groups", "{\"name\":\"web\"}", 201);
+	json_int_t rev = status_revision(f);
 
 	for (size_t i = 0; i < N_ELEMS(templates); i++) {
 		snprintf(bodies[i], sizeof(bodies[i]), templates[i].body, sg);
@@ -458,16 +406,16 @@ static void test_rule_validation(void **state)
 		cases[i].body = bodies[i];
 	}
 	check_cases(f, "/v1/security-group-rules", cases, N_ELEMS(cases));
-	assert_int_equal(count(f, "/v1/security-group-rules"), 0);
-	assert_int_equal(desired_revision(f), rev);
+	assert_int_equal(count_items(f, "/v1/security-group-rules"), 0);
+	assert_int_equal(status_revision(f), rev);
 	free(sg);
 }
 
 static void test_rule_conflicts_and_deletes(void **state)
 {
 	struct fixture *f = *state;
-	char *a = post(f, "/v1/security-groups", "{\"id\":\"sg-0a\",\"name\":\"a\"}", 201);
-	char *b = post(f, "/v1/security-groups", "{\"id\":\"sg-0b\",\"name\":\"b\"}", 201);
+	char *a = post_id(f, "/v1/security-groups", "{\"id\":\"sg-0a\",\"name\":\"a\"}", 201);
+	char *b = post_id(f, "/v1/security-groups", "{\"id\":\"sg-0b\",\"name\":\"b\"}", 201);
 	const char *ssh = "{\"id\":\"sgr-01\",\"security_group_id\":\"sg-0a\",\"direction\":"
 	                  "\"ingress\",\"protocol\":\"tcp\",\"port_from\":22,\"port_to\":22,"
 	                  "\"cidr\":\"2001:db8::/32\"}";
@@ -475,8 +423,8 @@ static void test_rule_conflicts_and_deletes(void **state)
 	json_int_t rev;
 
 	/* Idempotent create with a client id. */
-	free(post(f, "/v1/security-group-rules", ssh, 201));
-	free(post(f, "/v1/security-group-rules", ssh, 200));
+	free(post_id(f, "/v1/security-group-rules", ssh, 201));
+	free(post_id(f, "/v1/security-group-rules", ssh, 200));
 	call(f, "POST", "/v1/security-group-rules",
 	     "{\"id\":\"sgr-01\",\"security_group_id\":\"sg-0a\",\"direction\":\"ingress\","
 	     "\"protocol\":\"tcp\",\"port_from\":22,\"port_to\":23,\"cidr\":\"2001:db8::/32\"}",
@@ -494,30 +442,30 @@ static void test_rule_conflicts_and_deletes(void **state)
 	reply_free(&r);
 
 	/* b's rule names a: a cannot go while it does. */
-	free(post(f, "/v1/security-group-rules",
-	          "{\"id\":\"sgr-02\",\"security_group_id\":\"sg-0b\",\"direction\":\"ingress\","
-	          "\"protocol\":\"all\",\"remote_security_group_id\":\"sg-0a\"}",
-	          201));
+	free(post_id(f, "/v1/security-group-rules",
+	             "{\"id\":\"sgr-02\",\"security_group_id\":\"sg-0b\",\"direction\":\"ingress\","
+	             "\"protocol\":\"all\",\"remote_security_group_id\":\"sg-0a\"}",
+	             201));
 	/* a's own rule naming a does not hold a. */
-	free(post(f, "/v1/security-group-rules",
-	          "{\"id\":\"sgr-03\",\"security_group_id\":\"sg-0a\",\"direction\":\"egress\","
-	          "\"protocol\":\"all\",\"remote_security_group_id\":\"sg-0a\"}",
-	          201));
-	rev = desired_revision(f);
+	free(post_id(f, "/v1/security-group-rules",
+	             "{\"id\":\"sgr-03\",\"security_group_id\":\"sg-0a\",\"direction\":\"egress\","
+	             "\"protocol\":\"all\",\"remote_security_group_id\":\"sg-0a\"}",
+	             201));
+	rev = status_revision(f);
 	call(f, "DELETE", "/v1/security-groups/sg-0a", NULL, &r);
 	assert_int_equal(r.status, 409);
 	assert_non_null(strstr(jstr(r.json, "detail", NULL), "sgr-02"));
 	reply_free(&r);
-	assert_int_equal(desired_revision(f), rev);
-	assert_int_equal(count(f, "/v1/security-group-rules"), 3);
+	assert_int_equal(status_revision(f), rev);
+	assert_int_equal(count_items(f, "/v1/security-group-rules"), 3);
 
-	expect(f, "DELETE", "/v1/security-group-rules/sgr-02", NULL, 204);
+	expect_status(f, "DELETE", "/v1/security-group-rules/sgr-02", NULL, 204);
 	/* Now a goes, and its own rules with it. */
-	expect(f, "DELETE", "/v1/security-groups/sg-0a", NULL, 204);
-	expect(f, "GET", "/v1/security-group-rules/sgr-01", NULL, 404);
-	expect(f, "GET", "/v1/security-group-rules/sgr-03", NULL, 404);
-	assert_int_equal(count(f, "/v1/security-group-rules"), 0);
-	assert_int_equal(count(f, "/v1/security-groups"), 1);
+	expect_status(f, "DELETE", "/v1/security-groups/sg-0a", NULL, 204);
+	expect_status(f, "GET", "/v1/security-group-rules/sgr-01", NULL, 404);
+	expect_status(f, "GET", "/v1/security-group-rules/sgr-03", NULL, 404);
+	assert_int_equal(count_items(f, "/v1/security-group-rules"), 0);
+	assert_int_equal(count_items(f, "/v1/security-groups"), 1);
 	free(a);
 	free(b);
 }
