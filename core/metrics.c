@@ -21,16 +21,23 @@ struct histo {
 	double sum;
 };
 
+/*
+ * HTTP series are counted on every request from many threads: entries are
+ * appended under the lock and published by a release store of the count, so
+ * the common case (the series exists) is a lock-free scan and atomic adds.
+ */
 struct http_series {
 	char pattern[PATTERN_MAX];
 	char method[8];
 	int status;
-	uint64_t count;
+	uint64_t count; /* atomic */
 };
 
 struct http_duration {
 	char pattern[PATTERN_MAX];
-	struct histo h;
+	uint64_t bucket[16]; /* atomic */
+	uint64_t count;      /* atomic */
+	uint64_t sum_ns;     /* atomic */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -95,38 +102,64 @@ void metrics_sqlite_error(void)
 	pthread_mutex_unlock(&lock);
 }
 
+static struct http_series *http_find(size_t n, const char *pattern, const char *method, int status)
+{
+	for (size_t i = 0; i < n; i++)
+		if (http[i].status == status && !strcmp(http[i].pattern, pattern) &&
+		    !strcmp(http[i].method, method))
+			return &http[i];
+	return NULL;
+}
+
+static struct http_duration *dur_find(size_t n, const char *pattern)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(http_dur[i].pattern, pattern))
+			return &http_dur[i];
+	return NULL;
+}
+
 void metrics_http(const char *pattern, const char *method, int status, double seconds)
 {
-	size_t i;
+	struct http_series *hs;
+	struct http_duration *hd;
+	size_t b;
 
 	/* The method comes from the client: only plain upper-case words become label values. */
 	if (strlen(method) >= sizeof(http[0].method) ||
 	    strspn(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(method))
 		method = "OTHER";
-
-	pthread_mutex_lock(&lock);
-	for (i = 0; i < nhttp; i++)
-		if (http[i].status == status && !strcmp(http[i].pattern, pattern) &&
-		    !strcmp(http[i].method, method))
-			break;
-	if (i == nhttp && nhttp < HTTP_SERIES_MAX) {
-		snprintf(http[i].pattern, PATTERN_MAX, "%s", pattern);
-		snprintf(http[i].method, sizeof(http[i].method), "%s", method);
-		http[i].status = status;
-		nhttp++;
+	hs = http_find(__atomic_load_n(&nhttp, __ATOMIC_ACQUIRE), pattern, method, status);
+	hd = dur_find(__atomic_load_n(&nhttp_dur, __ATOMIC_ACQUIRE), pattern);
+	if (!hs || !hd) {
+		pthread_mutex_lock(&lock);
+		hs = http_find(nhttp, pattern, method, status);
+		if (!hs && nhttp < HTTP_SERIES_MAX) {
+			hs = &http[nhttp];
+			snprintf(hs->pattern, PATTERN_MAX, "%s", pattern);
+			snprintf(hs->method, sizeof(hs->method), "%s", method);
+			hs->status = status;
+			hs->count = 0;
+			__atomic_store_n(&nhttp, nhttp + 1, __ATOMIC_RELEASE);
+		}
+		hd = dur_find(nhttp_dur, pattern);
+		if (!hd && nhttp_dur < HTTP_SERIES_MAX) {
+			hd = &http_dur[nhttp_dur];
+			memset(hd, 0, sizeof(*hd));
+			snprintf(hd->pattern, PATTERN_MAX, "%s", pattern);
+			__atomic_store_n(&nhttp_dur, nhttp_dur + 1, __ATOMIC_RELEASE);
+		}
+		pthread_mutex_unlock(&lock);
 	}
-	if (i < nhttp)
-		http[i].count++;
-	for (i = 0; i < nhttp_dur; i++)
-		if (!strcmp(http_dur[i].pattern, pattern))
-			break;
-	if (i == nhttp_dur && nhttp_dur < HTTP_SERIES_MAX) {
-		snprintf(http_dur[i].pattern, PATTERN_MAX, "%s", pattern);
-		nhttp_dur++;
+	if (hs)
+		__atomic_fetch_add(&hs->count, 1, __ATOMIC_RELAXED);
+	if (hd) {
+		for (b = 0; b < NHTTP && seconds > http_buckets[b]; b++)
+			;
+		__atomic_fetch_add(&hd->bucket[b], 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&hd->count, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&hd->sum_ns, (uint64_t)(seconds * 1e9), __ATOMIC_RELAXED);
 	}
-	if (i < nhttp_dur)
-		histo_observe(&http_dur[i].h, http_buckets, NHTTP, seconds);
-	pthread_mutex_unlock(&lock);
 }
 
 void metrics_reset(void)
@@ -237,13 +270,19 @@ char *metrics_render(size_t *len)
 		    &b,
 		    "vrouter_http_requests_total{route=\"%s\",method=\"%s\",code=\"%d\"} %llu\n",
 		    http[i].pattern, http[i].method, http[i].status,
-		    (unsigned long long)http[i].count);
+		    (unsigned long long)__atomic_load_n(&http[i].count, __ATOMIC_RELAXED));
 	bprintf(&b, "# HELP vrouter_http_request_duration_seconds HTTP request latency by "
 	            "endpoint.\n# TYPE vrouter_http_request_duration_seconds histogram\n");
 	for (size_t i = 0; i < nhttp_dur; i++) {
+		struct histo h = {0};
+
+		for (size_t k = 0; k <= NHTTP; k++)
+			h.bucket[k] = __atomic_load_n(&http_dur[i].bucket[k], __ATOMIC_RELAXED);
+		h.count = __atomic_load_n(&http_dur[i].count, __ATOMIC_RELAXED);
+		h.sum = (double)__atomic_load_n(&http_dur[i].sum_ns, __ATOMIC_RELAXED) / 1e9;
 		snprintf(labels, sizeof(labels), "route=\"%s\"", http_dur[i].pattern);
-		histo_render(&b, "vrouter_http_request_duration_seconds", labels, &http_dur[i].h,
-		             http_buckets, NHTTP);
+		histo_render(&b, "vrouter_http_request_duration_seconds", labels, &h, http_buckets,
+		             NHTTP);
 	}
 	pthread_mutex_unlock(&lock);
 	if (b.failed) {

