@@ -113,7 +113,6 @@ enum st {
 	ST_SET_GET,
 	ST_SET_PUT,
 	ST_SG_PARK,
-	ST_RT_COUNT,
 	ST__N
 };
 
@@ -212,7 +211,6 @@ static const char *const st_sql[ST__N] = {
      * that groups swapping names never collide half way.
      */
     [ST_SG_PARK] = "UPDATE security_groups SET name = char(1) || id WHERE id = ?1",
-    [ST_RT_COUNT] = "SELECT count(*) FROM routes",
 };
 
 struct store {
@@ -1546,44 +1544,6 @@ int store_route_list(struct store *s, const char *table_id, const char *after, s
 	/* Two statements, so the table filter can use routes_by_table. */
 	return obj_list(s, STORE_ROUTE, table_id ? ST_RT_LIST_TABLE : ST_RT_LIST, &table_id,
 	                table_id ? 1 : 0, after, limit, (void **)out, n, more, e);
-}
-
-/* The number of stored routes. */
-static int routes_count(struct store *s, size_t *count, struct vr_err *e)
-{
-	int64_t v = 0;
-
-	if (st_int(s, ST_RT_COUNT, &v, "counting the routes", e) < 0)
-		return -1;
-	*count = (size_t)v;
-	return 0;
-}
-
-int store_routes_load(struct store *s, struct route **out, size_t *n, int64_t *rev,
-                      struct vr_err *e)
-{
-	size_t count = 0;
-	int ret = -1;
-
-	*out = NULL;
-	*n = 0;
-	/* One read transaction: the routes are exactly those of the revision returned. */
-	if (read_begin(s, rev, e) < 0)
-		return -1;
-	/*
-	 * Counted first, so 100,000 routes take one allocation of their size
-	 * rather than doublings up to 131,072 (12 MB more, all of it touched).
-	 */
-	if (routes_count(s, &count, e) < 0 ||
-	    obj_load(s, STORE_ROUTE, false, count ? count : 1, (void **)out, n, e) < 0 ||
-	    tx_commit(s, e) < 0)
-		goto out;
-	ret = 0;
-out:
-	tx_end(s);
-	if (ret < 0)
-		obj_unload(STORE_ROUTE, (void **)out, n);
-	return ret;
 }
 
 /* Hands walk_rows' routes to the callback of store_routes_each. */

@@ -73,14 +73,6 @@ int store_route_list(struct store *s, const char *table_id, const char *after, s
 	__attribute__((warn_unused_result));
 
 /*
- * Everything the reconciler needs, read in one transaction: all routes with
- * r->table resolved and r->dst/r->via parsed (descriptions left NULL), and the
- * revision they belong to.
- */
-int store_routes_load(struct store *s, struct route **out, size_t *n, int64_t *rev,
-		      struct vr_err *e) __attribute__((warn_unused_result));
-
-/*
  * Security groups. create: g->id empty -> a new id is assigned. Returns
  * STORE_CREATED, STORE_EXISTS (g is filled with the stored object) or -1:
  * 409 for an id with a different body or a duplicate name, 422 for what

@@ -87,17 +87,3 @@ int jsonv_u32(json_t *body, const char *key, uint32_t *dst, bool *present, struc
 	*dst = (uint32_t)n;
 	return 0;
 }
-
-int jsonv_bool(json_t *body, const char *key, bool *dst, bool *present, struct vr_err *e)
-{
-	json_t *v = json_object_get(body, key);
-
-	if (present)
-		*present = v != NULL;
-	if (!v)
-		return 0;
-	if (!json_is_boolean(v))
-		return err_set(e, 422, key, "%s must be true or false", key);
-	*dst = json_is_true(v);
-	return 0;
-}

@@ -25,8 +25,5 @@ int jsonv_strdup(json_t *body, const char *key, char **dst, size_t max, struct v
 /* Unsigned 32-bit integer field. 422 for other types or out of range. */
 int jsonv_u32(json_t *body, const char *key, uint32_t *dst, bool *present, struct vr_err *e)
     __attribute__((warn_unused_result));
-/* Boolean field. */
-int jsonv_bool(json_t *body, const char *key, bool *dst, bool *present, struct vr_err *e)
-    __attribute__((warn_unused_result));
 
 #endif

@@ -984,11 +984,34 @@ static void test_failed_writes_change_nothing(void **state)
 	model_rtb_clear(&t);
 }
 
+/* store_routes_each callback: keep a copy of each route (descriptions are not read). */
+struct collected {
+	struct route v[4];
+	size_t n;
+};
+
+static int collect(void *arg, const struct route *r)
+{
+	struct collected *c = arg;
+
+	assert_true(c->n < 4);
+	c->v[c->n++] = *r;
+	return 0;
+}
+
+/* Stops the walk after the first route. */
+static int stop_after_one(void *arg, const struct route *r)
+{
+	(*(size_t *)arg)++;
+	return 7;
+}
+
 static void test_routes_load(void **state)
 {
 	struct fx *f = *state;
 	struct route_table t;
-	struct route r, *v = NULL;
+	struct route r, *v;
+	struct collected c = {.n = 0};
 	struct vr_err e = {0};
 	size_t n;
 	int64_t rev = 0;
@@ -1002,7 +1025,9 @@ static void test_routes_load(void **state)
 	mkroute_type(&r, ROUTE_UNREACHABLE, "rt-b", NULL, "default", 0);
 	add_route(f->s, &r);
 
-	assert_int_equal(store_routes_load(f->s, &v, &n, &rev, &e), 0);
+	assert_int_equal(store_routes_each(f->s, collect, &c, &rev, &e), 0);
+	v = c.v;
+	n = c.n;
 	assert_int_equal(rev, store_revision(f->s));
 	assert_int_equal(n, 2);
 	assert_string_equal(v[0].id, "rt-a");
@@ -1016,7 +1041,10 @@ static void test_routes_load(void **state)
 	assert_int_equal(v[1].type, ROUTE_UNREACHABLE);
 	assert_int_equal(v[1].dst.len, 0);
 	assert_int_equal(v[1].via.family, 0);
-	model_routes_free(v, n);
+	/* The callback's non-zero answer ends the walk and comes back as is. */
+	n = 0;
+	assert_int_equal(store_routes_each(f->s, stop_after_one, &n, &rev, &e), 7);
+	assert_int_equal(n, 1);
 	model_rtb_clear(&t);
 }
 
