@@ -4,9 +4,10 @@
  * nft.c sends what it builds.
  *
  * Two steps:
- *   sgc_compile      groups + rules + API port -> a compiled ruleset (an
- *                    intermediate representation of named sets, maps,
- *                    chains and counters, deterministic, sorted by name);
+ *   sgc_compile      groups + rules + the API's listening socket -> a
+ *                    compiled ruleset (an intermediate representation of
+ *                    named sets, maps, chains and counters, deterministic,
+ *                    sorted by name);
  *   sgc_batch_*      a compiled ruleset (and the one applied before) -> the
  *                    netlink messages of one nftables transaction.
  *
@@ -20,9 +21,9 @@
  *                        ct state established,related accept
  *                        ip saddr vmap @eg4; ip6 saddr vmap @eg6
  *   chain input        hook input: established,related; icmpv6 type @nd6
- *                        accept; iif lo accept; tcp dport API accept;
+ *                        accept; iif lo accept; the API rule;
  *                        jump cin_<groups with target local>
- *   chain output       hook output: the same with oif lo / tcp sport API;
+ *   chain output       hook output: the same with oif lo, no API rule;
  *                        jump ceg_<local groups that have egress rules>
  *   map in4/in6        destination address intervals -> jump cin_<combo>;
  *                      the targets of all groups split into disjoint
@@ -54,6 +55,13 @@
  * map entry and are not filtered; `ct state invalid drop` applies to covered
  * hosts only, after ICMPv6 neighbour discovery, router advertisements and
  * MLD (which conntrack marks invalid) are accepted on input/output.
+ *
+ * The anti-lockout of `local` is the API's listening socket, nothing more:
+ * `ip[6] daddr ADDR tcp dport PORT accept` on input, its port on every
+ * address of the family when it listens on the unspecified address (`meta
+ * nfproto F tcp dport PORT`), no rule when it listens on loopback (loopback
+ * always passes). Its replies leave as established traffic: no rule matches
+ * a source port, so no process escapes egress rules by choosing the API's.
  *
  * Table flags: NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST (kernel >= 6.9). While
  * vrouterd runs, the table belongs to its nftables socket and the kernel
@@ -89,12 +97,22 @@
 struct sgc;
 struct sgc_batch;
 
+/*
+ * The API's listening socket, which `local` guards never block: its address
+ * (the unspecified address of a family: every address of this host in that
+ * family) and TCP port. Family 0 or port 0: no API socket to keep open.
+ */
+struct sgc_listen {
+	struct ipaddr addr;
+	uint16_t port;
+};
+
 struct sgc_input {
 	const struct security_group *groups; /* validated; targets parsed */
 	size_t ngroups;
 	const struct sg_rule *rules; /* validated; cidr parsed when cidr_text != "" */
 	size_t nrules;
-	uint16_t api_port;    /* TCP port `local` guards never block; 0 = none */
+	struct sgc_listen api;
 	uint32_t table_flags; /* SGC_TABLE_FLAGS, or 0 on kernels without PERSIST */
 };
 

@@ -27,7 +27,7 @@ struct st {
 	size_t ng;
 	struct sg_rule r[MAX_OBJS];
 	size_t nr;
-	uint16_t api_port;
+	struct sgc_listen api;
 };
 
 static void st_free(struct st *s)
@@ -56,6 +56,14 @@ static void G(struct st *s, const char *id, const char *targets)
 			fail_msg("fixture target %s", t);
 	}
 	free(copy);
+}
+
+/* The API's listening socket. */
+static void API(struct st *s, const char *addr, uint16_t port)
+{
+	if (cidr_parse_addr(addr, &s->api.addr))
+		fail_msg("fixture address %s", addr);
+	s->api.port = port;
 }
 
 /* A rule; ports 0,0 = all; peer is a CIDR or a group id ("sg-..."). */
@@ -87,7 +95,7 @@ static struct sgc *compile(const struct st *s)
 	                       .ngroups = s->ng,
 	                       .rules = s->r,
 	                       .nrules = s->nr,
-	                       .api_port = s->api_port,
+	                       .api = s->api,
 	                       .table_flags = SGC_TABLE_FLAGS};
 	char why[128];
 	struct sgc *c = NULL;
@@ -281,7 +289,7 @@ static void test_local_anti_lockout_first(void **state)
 	const char *lo, *api, *jump, *nd, *est;
 
 	(void)state;
-	s.api_port = 8080;
+	API(&s, "0.0.0.0", 8080);
 	G(&s, "sg-host", "local");
 	R(&s, "sgr-1", "sg-host", SG_INGRESS, SG_PROTO_TCP, 22, 22, "192.168.150.0/24");
 	R(&s, "sgr-2", "sg-host", SG_EGRESS, SG_PROTO_ALL, 0, 0, "0.0.0.0/0");
@@ -299,7 +307,9 @@ static void test_local_anti_lockout_first(void **state)
 	assert_true(est < nd && nd < jump && lo < jump && api < jump);
 	assert_non_null(block(t, "chain output {", buf, sizeof(buf)));
 	assert_contains(buf, "oif \"lo\" accept");
-	assert_contains(buf, "tcp sport 8080 accept");
+	/* The API's replies leave as established: a source-port match would let anything out. */
+	assert_lacks(buf, "sport");
+	assert_lacks(buf, "8080");
 	assert_contains(buf, "jump ceg_sg-host");
 	/* Neighbour discovery, router advertisements, MLD. */
 	assert_non_null(block(t, "set nd6 {", buf, sizeof(buf)));
@@ -310,6 +320,63 @@ static void test_local_anti_lockout_first(void **state)
 	free(t);
 	sgc_free(c);
 	st_free(&s);
+}
+
+/* Occurrences of needle in hay. */
+static size_t count(const char *hay, const char *needle)
+{
+	size_t n = 0, len = strlen(needle);
+
+	for (size_t i = 0; hay[i]; i++)
+		n += !strncmp(hay + i, needle, len);
+	return n;
+}
+
+/* The anti-lockout is the API's listening socket: its address and port, nothing more. */
+static void test_api_socket_exactly(void **state)
+{
+	static const struct {
+		const char *addr;
+		uint16_t port;
+		const char *rule; /* the one rule naming the port; NULL: none (loopback, no port) */
+	} cases[] = {
+	    {"192.168.100.2", 8080, "ip daddr 192.168.100.2 tcp dport 8080 accept"},
+	    {"fd00:100::2", 8080, "ip6 daddr fd00:100::2 tcp dport 8080 accept"},
+	    {"0.0.0.0", 8080, "meta nfproto ipv4 tcp dport 8080 accept"},
+	    {"::", 8443, "meta nfproto ipv6 tcp dport 8443 accept"},
+	    {"127.0.0.1", 8080, NULL},
+	    {"127.0.0.53", 8080, NULL},
+	    {"::1", 8080, NULL},
+	    {"192.168.100.2", 0, NULL},
+	};
+	char buf[TEXT_MAX], port[16], *t;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct st s = {0};
+		struct sgc *c;
+
+		API(&s, cases[i].addr, cases[i].port);
+		G(&s, "sg-host", "local");
+		R(&s, "sgr-1", "sg-host", SG_INGRESS, SG_PROTO_TCP, 22, 22, "10.0.0.0/8");
+		R(&s, "sgr-2", "sg-host", SG_EGRESS, SG_PROTO_TCP, 80, 80, "0.0.0.0/0");
+		c = compile(&s);
+		t = dump(c);
+		snprintf(port, sizeof(port), " %u ", cases[i].port ? cases[i].port : 8080);
+		assert_non_null(block(t, "chain input {", buf, sizeof(buf)));
+		assert_contains(buf, "iif \"lo\" accept");
+		if (cases[i].rule) {
+			assert_contains(buf, cases[i].rule);
+			assert_true(strstr(buf, cases[i].rule) < strstr(buf, "jump cin_sg-host"));
+			assert_int_equal(count(t, port), 1);
+		} else {
+			assert_int_equal(count(t, port), 0);
+		}
+		assert_lacks(t, "sport");
+		free(t);
+		sgc_free(c);
+		st_free(&s);
+	}
 }
 
 static void test_families_ports_icmp(void **state)
@@ -469,7 +536,7 @@ static void parsed_free(struct parsed *p)
 static void sample(struct st *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->api_port = 8080;
+	API(s, "192.168.150.3", 8080);
 	G(s, "sg-web", "192.168.100.2,fd00:100::2");
 	G(s, "sg-app", "192.168.150.0/24,local");
 	R(s, "sgr-1", "sg-web", SG_INGRESS, SG_PROTO_TCP, 80, 80, "192.168.150.0/24");
@@ -507,6 +574,12 @@ static void test_full_batch_parses_back(void **state)
 	assert_contains(p.rule_text, "[ objref type 1 name drop_in_sg-web ]");
 	assert_contains(p.rule_text, "[ immediate reg 0 jump -> in_sg-web ]");
 	assert_contains(p.rule_text, "[ ct load state => reg 1 ]");
+	/* The API rule: 192.168.150.3 and port 8080 compared; no source port loaded anywhere. */
+	assert_contains(p.rule_text, "[ payload load 4b @ network header + 16 => reg 1 ]");
+	assert_contains(p.rule_text, "[ cmp eq reg 1 0x0396a8c0 ]");
+	assert_contains(p.rule_text, "[ payload load 2b @ transport header + 2 => reg 1 ]");
+	assert_contains(p.rule_text, "[ cmp eq reg 1 0x0000901f ]");
+	assert_lacks(p.rule_text, "load 2b @ transport header + 0 ");
 	/* What the full batch creates is exactly what the compiler meant. */
 	assert_int_equal(sgc_check(c, p.chains, p.rules, p.sets, p.objs, why, sizeof(why)), 0);
 	parsed_free(&p);
@@ -686,7 +759,7 @@ static void test_flags_change_is_full(void **state)
 	                        .ngroups = s.ng,
 	                        .rules = s.r,
 	                        .nrules = s.nr,
-	                        .api_port = s.api_port,
+	                        .api = s.api,
 	                        .table_flags = 0};
 	assert_int_equal(sgc_compile(&in, &b2, why, sizeof(why)), 0);
 	assert_int_equal(sgc_batch_update(a, b2, &b), 0);
@@ -739,6 +812,7 @@ int main(void)
 	    cmocka_unit_test(test_remote_group_uses_set),
 	    cmocka_unit_test(test_egress_only_when_rules),
 	    cmocka_unit_test(test_local_anti_lockout_first),
+	    cmocka_unit_test(test_api_socket_exactly),
 	    cmocka_unit_test(test_families_ports_icmp),
 	    cmocka_unit_test(test_full_batch_parses_back),
 	    cmocka_unit_test(test_check_finds_differences),
