@@ -162,6 +162,16 @@ static void fmt_name(char *dst, const char *fmt, ...)
 	va_end(ap);
 }
 
+static const char *hook_name(uint32_t hook)
+{
+	switch (hook) {
+	case NF_INET_FORWARD: return "forward";
+	case NF_INET_LOCAL_IN: return "input";
+	case NF_INET_LOCAL_OUT: return "output";
+	}
+	return "?";
+}
+
 static int fam_nfproto(int family)
 {
 	return family == AF_INET6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
@@ -1144,8 +1154,9 @@ static void drop_empty_maps(struct sgc *c)
 
 /*
  * The start of a base chain: the established shortcut and, on the input and
- * output hooks, what must never be classified: ICMPv6 plumbing (nd) and
- * loopback (this host talking to itself).
+ * output hooks, what must never be classified: ICMPv6 plumbing (nd, when
+ * the chain may see IPv6 peers) and loopback (this host talking to itself,
+ * whichever of its addresses a target covers).
  */
 static int base_chain(struct cctx *x, const char *name, uint32_t hook, bool nd, bool *need_nd,
                       struct ir_chain **out)
@@ -1168,9 +1179,18 @@ static int base_chain(struct cctx *x, const char *name, uint32_t hook, bool nd, 
 	return add_rule(ch, hook == NF_INET_LOCAL_IN ? RK_IIF_LO : RK_OIF_LO) ? 0 : -ENOMEM;
 }
 
-/* forward_in / forward_eg: the established shortcut, then one vmap per family. */
-static int compile_forward(struct cctx *x, enum sg_direction d, bool *need_nd)
+/*
+ * The base chains that classify covered hosts by the maps of direction d,
+ * one vmap per family: ingress classifies the destination of forwarded
+ * traffic (forward_in) and of this host's own (output_in); egress the
+ * source of forwarded traffic (forward_eg) and of traffic to this host
+ * (input_eg). Only that side is classified: on output the source, on input
+ * the destination is this host, which a forward target never guards.
+ */
+static int compile_classify(struct cctx *x, enum sg_direction d, bool *need_nd)
 {
+	const uint32_t hooks[] = {NF_INET_FORWARD,
+	                          d == SG_INGRESS ? NF_INET_LOCAL_OUT : NF_INET_LOCAL_IN};
 	char name[SGC_NAME_MAX], m4[SGC_NAME_MAX], m6[SGC_NAME_MAX];
 	bool has4, has6;
 	struct ir_chain *ch;
@@ -1182,18 +1202,20 @@ static int compile_forward(struct cctx *x, enum sg_direction d, bool *need_nd)
 	has6 = find_set(x->c, m6) != NULL;
 	if (!has4 && !has6)
 		return 0;
-	fmt_name(name, "forward_%s", dir_name(d));
-	if (base_chain(x, name, NF_INET_FORWARD, false, need_nd, &ch))
-		return -ENOMEM;
-	for (int f = 0; f < 2; f++) {
-		if (!(f ? has6 : has4))
-			continue;
-		r = add_rule(ch, RK_VMAP);
-		if (!r)
+	for (size_t h = 0; h < 2; h++) {
+		fmt_name(name, "%s_%s", hook_name(hooks[h]), dir_name(d));
+		if (base_chain(x, name, hooks[h], has6, need_nd, &ch))
 			return -ENOMEM;
-		r->family = f ? AF_INET6 : AF_INET;
-		r->daddr = d == SG_INGRESS; /* ingress: classify the destination */
-		snprintf(r->a, sizeof(r->a), "%s", f ? m6 : m4);
+		for (int f = 0; f < 2; f++) {
+			if (!(f ? has6 : has4))
+				continue;
+			r = add_rule(ch, RK_VMAP);
+			if (!r)
+				return -ENOMEM;
+			r->family = f ? AF_INET6 : AF_INET;
+			r->daddr = d == SG_INGRESS; /* ingress: classify the destination */
+			snprintf(r->a, sizeof(r->a), "%s", f ? m6 : m4);
+		}
 	}
 	return 0;
 }
@@ -1365,7 +1387,7 @@ static int compile(struct cctx *x)
 	if (compile_maps(x))
 		return -ENOMEM;
 	drop_empty_maps(c);
-	if (compile_forward(x, SG_INGRESS, &need_nd) || compile_forward(x, SG_EGRESS, &need_nd) ||
+	if (compile_classify(x, SG_INGRESS, &need_nd) || compile_classify(x, SG_EGRESS, &need_nd) ||
 	    compile_local(x, SG_INGRESS, &need_nd) || compile_local(x, SG_EGRESS, &need_nd))
 		return -ENOMEM;
 	if (need_nd) {
@@ -1522,16 +1544,6 @@ bool sgc_equal(const struct sgc *a, const struct sgc *b)
 }
 
 /* ---- text ---- */
-
-static const char *hook_name(uint32_t hook)
-{
-	switch (hook) {
-	case NF_INET_FORWARD: return "forward";
-	case NF_INET_LOCAL_IN: return "input";
-	case NF_INET_LOCAL_OUT: return "output";
-	}
-	return "?";
-}
 
 static const char *proto_name(uint8_t p)
 {

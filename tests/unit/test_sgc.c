@@ -379,6 +379,84 @@ static void test_api_socket_exactly(void **state)
 	}
 }
 
+/*
+ * Forward targets govern the router's own traffic too: output_in classifies
+ * the destination of what this host sends, input_eg the source of what it
+ * receives, through the same maps and group chains as the forward hook.
+ */
+static void test_router_own_traffic(void **state)
+{
+	struct st s = {0};
+	char buf[TEXT_MAX], *t;
+	const char *est, *nd, *lo, *v4, *v6;
+	struct sgc *c;
+	size_t sets, chains;
+
+	(void)state;
+	G(&s, "sg-web", "192.168.100.0/24,fd00:100::/64");
+	R(&s, "sgr-1", "sg-web", SG_INGRESS, SG_PROTO_TCP, 80, 80, "192.168.150.0/24");
+	c = compile(&s);
+	t = dump(c);
+	assert_non_null(block(t, "chain output_in {", buf, sizeof(buf)));
+	assert_contains(buf, "type filter hook output priority filter; policy accept;");
+	est = strstr(buf, "ct state established,related accept");
+	nd = strstr(buf, "icmpv6 type @nd6 accept");
+	lo = strstr(buf, "oif \"lo\" accept");
+	v4 = strstr(buf, "ip daddr vmap @in4");
+	v6 = strstr(buf, "ip6 daddr vmap @in6");
+	assert_true(est && nd && lo && v4 && v6);
+	assert_true(est < nd && nd < lo && lo < v4 && v4 < v6);
+	assert_lacks(buf, "saddr"); /* on output the source is this host: never classified */
+	assert_non_null(block(t, "chain forward_in {", buf, sizeof(buf)));
+	assert_lacks(buf, "lo");
+	assert_lacks(buf, "nd6");
+	/* No egress rules: egress is free, on every hook. */
+	assert_lacks(t, "input_eg");
+	assert_lacks(t, "forward_eg");
+	/* Local plumbing only where something local is guarded. */
+	assert_lacks(t, "chain input {");
+	assert_lacks(t, "chain output {");
+	/* One map per family and direction, whatever the number of hooks classifying by it. */
+	assert_int_equal(count(t, "\tmap "), 2);
+	sgc_counts(c, &sets, &chains, NULL, NULL);
+	assert_int_equal(sets, 4);   /* in4, in6, in4p_sg-web, nd6 */
+	assert_int_equal(chains, 4); /* forward_in, output_in, cin_sg-web, in_sg-web */
+	free(t);
+	sgc_free(c);
+
+	R(&s, "sgr-2", "sg-web", SG_EGRESS, SG_PROTO_UDP, 53, 53, "10.0.0.0/8");
+	c = compile(&s);
+	t = dump(c);
+	assert_non_null(block(t, "chain input_eg {", buf, sizeof(buf)));
+	assert_contains(buf, "type filter hook input priority filter; policy accept;");
+	est = strstr(buf, "ct state established,related accept");
+	nd = strstr(buf, "icmpv6 type @nd6 accept");
+	lo = strstr(buf, "iif \"lo\" accept");
+	v4 = strstr(buf, "ip saddr vmap @eg4");
+	v6 = strstr(buf, "ip6 saddr vmap @eg6");
+	assert_true(est && nd && lo && v4 && v6);
+	assert_true(est < nd && nd < lo && lo < v4 && v4 < v6);
+	assert_lacks(buf, "daddr"); /* on input the destination is this host */
+	assert_non_null(block(t, "chain forward_eg {", buf, sizeof(buf)));
+	assert_contains(buf, "ip saddr vmap @eg4");
+	free(t);
+	sgc_free(c);
+	st_free(&s);
+
+	/* IPv4 targets only: no IPv6 is classified, so no ICMPv6 plumbing either. */
+	G(&s, "sg-web", "192.168.100.0/24");
+	c = compile(&s);
+	t = dump(c);
+	assert_non_null(block(t, "chain output_in {", buf, sizeof(buf)));
+	assert_string_equal(buf, "chain output_in {\n\t\ttype filter hook output priority "
+	                         "filter; policy accept;\n\t\tct state established,related "
+	                         "accept\n\t\toif \"lo\" accept\n\t\tip daddr vmap @in4");
+	assert_lacks(t, "nd6");
+	free(t);
+	sgc_free(c);
+	st_free(&s);
+}
+
 static void test_families_ports_icmp(void **state)
 {
 	struct st s = {0};
@@ -584,6 +662,42 @@ static void test_full_batch_parses_back(void **state)
 	assert_int_equal(sgc_check(c, p.chains, p.rules, p.sets, p.objs, why, sizeof(why)), 0);
 	parsed_free(&p);
 	sgc_batch_free(b);
+	sgc_free(c);
+	st_free(&s);
+}
+
+/* A host guarded both ways: every check is a base chain of its own, none skips another. */
+static void test_separate_base_chains(void **state)
+{
+	static const char *const base[][2] = {
+	    {"input", "input"},      {"input_eg", "input"},     {"output", "output"},
+	    {"output_in", "output"}, {"forward_in", "forward"}, {"forward_eg", "forward"},
+	};
+	struct st s;
+	char head[64], hook[96], buf[TEXT_MAX], *t;
+	struct sgc *c;
+
+	(void)state;
+	sample(&s);
+	c = compile(&s);
+	t = dump(c);
+	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++) {
+		snprintf(head, sizeof(head), "chain %s {", base[i][0]);
+		snprintf(hook, sizeof(hook), "type filter hook %s priority", base[i][1]);
+		assert_non_null(block(t, head, buf, sizeof(buf)));
+		assert_contains(buf, hook);
+	}
+	/* The local guard and the covered hosts' guard on the same hook: no jump between. */
+	assert_non_null(block(t, "chain input {", buf, sizeof(buf)));
+	assert_lacks(buf, "vmap");
+	assert_contains(buf, "ip daddr 192.168.150.3 tcp dport 8080 accept");
+	assert_non_null(block(t, "chain input_eg {", buf, sizeof(buf)));
+	assert_lacks(buf, "jump");
+	assert_lacks(buf, "8080"); /* the anti-lockout is for `local` guards only */
+	assert_non_null(block(t, "chain output_in {", buf, sizeof(buf)));
+	assert_lacks(buf, "jump");
+	assert_lacks(buf, "8080");
+	free(t);
 	sgc_free(c);
 	st_free(&s);
 }
@@ -813,8 +927,10 @@ int main(void)
 	    cmocka_unit_test(test_egress_only_when_rules),
 	    cmocka_unit_test(test_local_anti_lockout_first),
 	    cmocka_unit_test(test_api_socket_exactly),
+	    cmocka_unit_test(test_router_own_traffic),
 	    cmocka_unit_test(test_families_ports_icmp),
 	    cmocka_unit_test(test_full_batch_parses_back),
+	    cmocka_unit_test(test_separate_base_chains),
 	    cmocka_unit_test(test_check_finds_differences),
 	    cmocka_unit_test(test_incremental_elements_only),
 	    cmocka_unit_test(test_incremental_minimal_in_mixed_set),
