@@ -268,7 +268,7 @@ static int preview_nft(const struct preview_input *in, struct preview *p, char *
 	                        .ngroups = in->ngroups_now,
 	                        .rules = in->rules_now,
 	                        .nrules = in->nrules_now,
-	                        .api_port = in->api_port,
+	                        .api = in->api,
 	                        .table_flags = SGC_TABLE_FLAGS};
 	struct sgc_input neu = now;
 	struct sgc *cnow = NULL, *cnew = NULL;

@@ -75,7 +75,7 @@ struct preview_input {
 	size_t ngroups;
 	const struct sg_rule *rules;
 	size_t nrules;
-	uint16_t api_port; /* as the reconciler compiles with it */
+	struct sgc_listen api; /* as the reconciler compiles with it */
 };
 
 /*

@@ -75,7 +75,7 @@ struct recon {
 	struct store *store;
 	struct kernel_ops k;
 	int resync_ms;
-	uint16_t api_port;
+	struct sgc_listen api;  /* the API's socket, kept open by `local` guards */
 	uint32_t nft_flags;     /* SGC_TABLE_FLAGS, or 0 once the kernel refused them */
 	struct sgc *sg_applied; /* what table inet vrouter holds; NULL = unknown */
 	uint64_t net_failed;    /* subnets and settings failed in the last pass (under lock) */
@@ -865,7 +865,7 @@ static int sync_sg(struct recon *r, bool check_kernel, int64_t *rev_out, char *e
 				       .ngroups = ng,
 				       .rules = rl,
 				       .nrules = nr,
-				       .api_port = r->api_port,
+				       .api = r->api,
 				       .table_flags = r->nft_flags};
 
 		rc = sgc_compile(&in, &c, why, sizeof(why));
@@ -1128,8 +1128,8 @@ static void *recon_main(void *arg)
 	return NULL;
 }
 
-int recon_start(const char *db_path, const struct kernel_ops *k, int resync_ms, uint16_t api_port,
-		struct recon **out, struct vr_err *e)
+int recon_start(const char *db_path, const struct kernel_ops *k, int resync_ms,
+		const struct sgc_listen *api, struct recon **out, struct vr_err *e)
 {
 	pthread_condattr_t ca;
 	struct recon *r;
@@ -1150,7 +1150,8 @@ int recon_start(const char *db_path, const struct kernel_ops *k, int resync_ms, 
 	r->net = idmap_new();
 	r->sg = idmap_new();
 	r->nft_flags = SGC_TABLE_FLAGS;
-	r->api_port = api_port;
+	if (api)
+		r->api = *api;
 	r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (!r->routes || !r->net || !r->sg || r->wake_fd < 0) {
 		rc = -ENOMEM;

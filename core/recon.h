@@ -15,6 +15,7 @@
 #include "model.h"
 
 struct recon;
+struct sgc_listen;
 
 struct recon_stats {
 	int64_t desired_rev;
@@ -43,10 +44,12 @@ struct recon_stats {
 /*
  * Start the thread. It opens its own store handle on db_path and uses k (which
  * must stay valid until recon_stop). resync_ms is the period of the full resync;
- * api_port is the API's TCP port, which `local` security groups never block.
+ * api is the API's listening socket, which `local` security groups never
+ * block (copied; NULL: none).
  */
-int recon_start(const char *db_path, const struct kernel_ops *k, int resync_ms, uint16_t api_port,
-		struct recon **out, struct vr_err *e) __attribute__((warn_unused_result));
+int recon_start(const char *db_path, const struct kernel_ops *k, int resync_ms,
+		const struct sgc_listen *api, struct recon **out, struct vr_err *e)
+    __attribute__((warn_unused_result));
 /* Stop the thread. Owned kernel objects are left in place. NULL-safe. */
 void recon_stop(struct recon *r);
 

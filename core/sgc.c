@@ -71,8 +71,7 @@ enum rule_kind {
 	RK_ND,           /* icmpv6 type @set accept */
 	RK_IIF_LO,       /* iif lo accept */
 	RK_OIF_LO,       /* oif lo accept */
-	RK_API_DPORT,    /* tcp dport PORT accept */
-	RK_API_SPORT,    /* tcp sport PORT accept */
+	RK_API,          /* meta nfproto F [ip[6] daddr ADDR] tcp dport PORT accept */
 	RK_VMAP,         /* ip[6] s/daddr vmap @set */
 	RK_JUMP,         /* jump chain */
 	RK_CIDR_PORTS,   /* ip[6] addr . meta l4proto . th dport @set accept */
@@ -88,7 +87,9 @@ struct ir_rule {
 	enum rule_kind kind;
 	int family;           /* AF_INET / AF_INET6 where the rule is family-specific */
 	bool daddr;           /* match the destination address (else the source) */
-	uint16_t port;        /* RK_API_*: host order */
+	bool has_addr;        /* RK_API: match addr too (else every address) */
+	uint8_t addr[16];     /* RK_API: the API's address, cidr_addr_len(family) bytes */
+	uint16_t port;        /* RK_API: host order */
 	char a[SGC_NAME_MAX]; /* set, map, member set or chain */
 	char b[SGC_NAME_MAX]; /* RK_REMOTE_PORTS: the proto . port set */
 	char *counters;       /* RK_DROP: counter names separated by spaces */
@@ -159,6 +160,16 @@ static void fmt_name(char *dst, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(dst, SGC_NAME_MAX, fmt, ap);
 	va_end(ap);
+}
+
+static const char *hook_name(uint32_t hook)
+{
+	switch (hook) {
+	case NF_INET_FORWARD: return "forward";
+	case NF_INET_LOCAL_IN: return "input";
+	case NF_INET_LOCAL_OUT: return "output";
+	}
+	return "?";
 }
 
 static int fam_nfproto(int family)
@@ -1141,9 +1152,45 @@ static void drop_empty_maps(struct sgc *c)
 	c->nsets = m;
 }
 
-/* forward_in / forward_eg: the established shortcut, then one vmap per family. */
-static int compile_forward(struct cctx *x, enum sg_direction d)
+/*
+ * The start of a base chain: the established shortcut and, on the input and
+ * output hooks, what must never be classified: ICMPv6 plumbing (nd, when
+ * the chain may see IPv6 peers) and loopback (this host talking to itself,
+ * whichever of its addresses a target covers).
+ */
+static int base_chain(struct cctx *x, const char *name, uint32_t hook, bool nd, bool *need_nd,
+                      struct ir_chain **out)
 {
+	struct ir_chain *ch = add_chain(x->c, name, true, hook, "");
+	struct ir_rule *r;
+
+	*out = ch;
+	if (!ch || !add_rule(ch, RK_CT_ESTREL))
+		return -ENOMEM;
+	if (hook == NF_INET_FORWARD)
+		return 0;
+	if (nd) {
+		r = add_rule(ch, RK_ND);
+		if (!r)
+			return -ENOMEM;
+		snprintf(r->a, sizeof(r->a), "nd6");
+		*need_nd = true;
+	}
+	return add_rule(ch, hook == NF_INET_LOCAL_IN ? RK_IIF_LO : RK_OIF_LO) ? 0 : -ENOMEM;
+}
+
+/*
+ * The base chains that classify covered hosts by the maps of direction d,
+ * one vmap per family: ingress classifies the destination of forwarded
+ * traffic (forward_in) and of this host's own (output_in); egress the
+ * source of forwarded traffic (forward_eg) and of traffic to this host
+ * (input_eg). Only that side is classified: on output the source, on input
+ * the destination is this host, which a forward target never guards.
+ */
+static int compile_classify(struct cctx *x, enum sg_direction d, bool *need_nd)
+{
+	const uint32_t hooks[] = {NF_INET_FORWARD,
+	                          d == SG_INGRESS ? NF_INET_LOCAL_OUT : NF_INET_LOCAL_IN};
 	char name[SGC_NAME_MAX], m4[SGC_NAME_MAX], m6[SGC_NAME_MAX];
 	bool has4, has6;
 	struct ir_chain *ch;
@@ -1155,20 +1202,49 @@ static int compile_forward(struct cctx *x, enum sg_direction d)
 	has6 = find_set(x->c, m6) != NULL;
 	if (!has4 && !has6)
 		return 0;
-	fmt_name(name, "forward_%s", dir_name(d));
-	ch = add_chain(x->c, name, true, NF_INET_FORWARD, "");
-	if (!ch || !add_rule(ch, RK_CT_ESTREL))
-		return -ENOMEM;
-	for (int f = 0; f < 2; f++) {
-		if (!(f ? has6 : has4))
-			continue;
-		r = add_rule(ch, RK_VMAP);
-		if (!r)
+	for (size_t h = 0; h < 2; h++) {
+		fmt_name(name, "%s_%s", hook_name(hooks[h]), dir_name(d));
+		if (base_chain(x, name, hooks[h], has6, need_nd, &ch))
 			return -ENOMEM;
-		r->family = f ? AF_INET6 : AF_INET;
-		r->daddr = d == SG_INGRESS; /* ingress: classify the destination */
-		snprintf(r->a, sizeof(r->a), "%s", f ? m6 : m4);
+		for (int f = 0; f < 2; f++) {
+			if (!(f ? has6 : has4))
+				continue;
+			r = add_rule(ch, RK_VMAP);
+			if (!r)
+				return -ENOMEM;
+			r->family = f ? AF_INET6 : AF_INET;
+			r->daddr = d == SG_INGRESS; /* ingress: classify the destination */
+			snprintf(r->a, sizeof(r->a), "%s", f ? m6 : m4);
+		}
 	}
+	return 0;
+}
+
+/*
+ * The rule that keeps the API's listening socket open on input: its address
+ * and port exactly, or its port on every address of its family when it
+ * listens on the unspecified address; none when it listens on loopback,
+ * which always passes. Its replies leave as established traffic.
+ */
+static int api_rule(struct ir_chain *ch, const struct sgc_listen *api)
+{
+	const struct ipaddr *a = &api->addr;
+	size_t alen = cidr_addr_len(a->family);
+	static const uint8_t zero[16];
+	struct ir_rule *r;
+
+	if (!alen || !api->port)
+		return 0;
+	if (a->family == AF_INET ? a->a[0] == 127
+	                         : !memcmp(a->a, zero, 15) && a->a[15] == 1) /* ::1 */
+		return 0;
+	r = add_rule(ch, RK_API);
+	if (!r)
+		return -ENOMEM;
+	r->family = a->family;
+	r->port = api->port;
+	r->has_addr = memcmp(a->a, zero, alen) != 0;
+	memcpy(r->addr, a->a, alen);
 	return 0;
 }
 
@@ -1199,23 +1275,11 @@ static int compile_local(struct cctx *x, enum sg_direction d, bool *need_nd)
 	}
 	if (combo_chain(x, d, gi, n, chain))
 		goto out;
-	ch = add_chain(x->c, d == SG_INGRESS ? "input" : "output", true,
-	               d == SG_INGRESS ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT, "");
-	if (!ch || !add_rule(ch, RK_CT_ESTREL))
+	if (base_chain(x, d == SG_INGRESS ? "input" : "output",
+	               d == SG_INGRESS ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT, true, need_nd, &ch))
 		goto out;
-	r = add_rule(ch, RK_ND);
-	if (!r)
+	if (d == SG_INGRESS && api_rule(ch, &x->in->api))
 		goto out;
-	snprintf(r->a, sizeof(r->a), "nd6");
-	*need_nd = true;
-	if (!add_rule(ch, d == SG_INGRESS ? RK_IIF_LO : RK_OIF_LO))
-		goto out;
-	if (x->in->api_port) {
-		r = add_rule(ch, d == SG_INGRESS ? RK_API_DPORT : RK_API_SPORT);
-		if (!r)
-			goto out;
-		r->port = x->in->api_port;
-	}
 	r = add_rule(ch, RK_JUMP);
 	if (!r)
 		goto out;
@@ -1323,7 +1387,7 @@ static int compile(struct cctx *x)
 	if (compile_maps(x))
 		return -ENOMEM;
 	drop_empty_maps(c);
-	if (compile_forward(x, SG_INGRESS) || compile_forward(x, SG_EGRESS) ||
+	if (compile_classify(x, SG_INGRESS, &need_nd) || compile_classify(x, SG_EGRESS, &need_nd) ||
 	    compile_local(x, SG_INGRESS, &need_nd) || compile_local(x, SG_EGRESS, &need_nd))
 		return -ENOMEM;
 	if (need_nd) {
@@ -1441,6 +1505,7 @@ static bool set_equal(const struct ir_set *a, const struct ir_set *b)
 static bool rule_equal(const struct ir_rule *a, const struct ir_rule *b)
 {
 	if (a->kind != b->kind || a->family != b->family || a->daddr != b->daddr ||
+	    a->has_addr != b->has_addr || memcmp(a->addr, b->addr, sizeof(a->addr)) ||
 	    a->port != b->port || strcmp(a->a, b->a) || strcmp(a->b, b->b))
 		return false;
 	if (!a->counters || !b->counters)
@@ -1479,16 +1544,6 @@ bool sgc_equal(const struct sgc *a, const struct sgc *b)
 }
 
 /* ---- text ---- */
-
-static const char *hook_name(uint32_t hook)
-{
-	switch (hook) {
-	case NF_INET_FORWARD: return "forward";
-	case NF_INET_LOCAL_IN: return "input";
-	case NF_INET_LOCAL_OUT: return "output";
-	}
-	return "?";
-}
 
 static const char *proto_name(uint8_t p)
 {
@@ -1571,8 +1626,17 @@ static void print_rule(FILE *f, const struct ir_rule *r)
 	case RK_ND: fprintf(f, "icmpv6 type @%s accept", r->a); break;
 	case RK_IIF_LO: fprintf(f, "iif \"lo\" accept"); break;
 	case RK_OIF_LO: fprintf(f, "oif \"lo\" accept"); break;
-	case RK_API_DPORT: fprintf(f, "tcp dport %u accept", r->port); break;
-	case RK_API_SPORT: fprintf(f, "tcp sport %u accept", r->port); break;
+	case RK_API:
+		if (r->has_addr) {
+			char a[INET6_ADDRSTRLEN];
+
+			inet_ntop(r->family, r->addr, a, sizeof(a));
+			fprintf(f, "%s daddr %s ", ip, a);
+		} else {
+			fprintf(f, "meta nfproto %s ", r->family == AF_INET6 ? "ipv6" : "ipv4");
+		}
+		fprintf(f, "tcp dport %u accept", r->port);
+		break;
 	case RK_VMAP: fprintf(f, "%s %s vmap @%s", ip, fld, r->a); break;
 	case RK_JUMP: fprintf(f, "jump %s", r->a); break;
 	case RK_CIDR_PORTS:
@@ -2011,11 +2075,14 @@ static void rule_exprs(struct rb *rb, const struct ir_rule *r)
 		x_cmp(rb, NFT_CMP_EQ, &lo, sizeof(lo));
 		x_verdict(rb, NF_ACCEPT, NULL);
 		break;
-	case RK_API_DPORT:
-	case RK_API_SPORT:
+	case RK_API:
+		x_nfproto(rb, r->family);
+		if (r->has_addr) {
+			x_addr(rb, r->family, true);
+			x_cmp(rb, NFT_CMP_EQ, r->addr, (uint32_t)cidr_addr_len(r->family));
+		}
 		x_l4proto(rb, IPPROTO_TCP);
-		x_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, r->kind == RK_API_DPORT ? 2 : 0, 2,
-		          NFT_REG_1);
+		x_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG_1);
 		x_cmp(rb, NFT_CMP_EQ, &port, sizeof(port));
 		x_verdict(rb, NF_ACCEPT, NULL);
 		break;

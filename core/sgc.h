@@ -4,26 +4,32 @@
  * nft.c sends what it builds.
  *
  * Two steps:
- *   sgc_compile      groups + rules + API port -> a compiled ruleset (an
- *                    intermediate representation of named sets, maps,
- *                    chains and counters, deterministic, sorted by name);
+ *   sgc_compile      groups + rules + the API's listening socket -> a
+ *                    compiled ruleset (an intermediate representation of
+ *                    named sets, maps, chains and counters, deterministic,
+ *                    sorted by name);
  *   sgc_batch_*      a compiled ruleset (and the one applied before) -> the
  *                    netlink messages of one nftables transaction.
  *
  * Layout of the table (sgc_dump prints it; names are deterministic so that
- * a change touches only what it must):
+ * a change touches only what it must). Base chains, all priority 0, policy
+ * accept, each starting with `ct state established,related accept`:
  *
- *   chain forward_in   hook forward, priority 0, policy accept:
- *                        ct state established,related accept
+ *   chain forward_in   hook forward: ip daddr vmap @in4; ip6 daddr vmap @in6
+ *   chain forward_eg   hook forward: ip saddr vmap @eg4; ip6 saddr vmap @eg6
+ *   chain output_in    hook output: this host's own connections to covered
+ *                        hosts: [icmpv6 type @nd6 accept]; oif lo accept;
  *                        ip daddr vmap @in4; ip6 daddr vmap @in6
- *   chain forward_eg   hook forward, priority 0, policy accept:
- *                        ct state established,related accept
+ *   chain input_eg     hook input: covered hosts' connections to this host:
+ *                        [icmpv6 type @nd6 accept]; iif lo accept;
  *                        ip saddr vmap @eg4; ip6 saddr vmap @eg6
- *   chain input        hook input: established,related; icmpv6 type @nd6
- *                        accept; iif lo accept; tcp dport API accept;
- *                        jump cin_<groups with target local>
- *   chain output       hook output: the same with oif lo / tcp sport API;
- *                        jump ceg_<local groups that have egress rules>
+ *   chain input        hook input, `local`: icmpv6 type @nd6 accept; iif lo
+ *                        accept; the API rule; jump cin_<local groups>
+ *   chain output       hook output, `local`: icmpv6 type @nd6 accept; oif lo
+ *                        accept; jump ceg_<local groups with egress rules>
+ *
+ * and the chains and sets they reach:
+ *
  *   map in4/in6        destination address intervals -> jump cin_<combo>;
  *                      the targets of all groups split into disjoint
  *                      intervals, each mapped to its combination of groups
@@ -40,20 +46,43 @@
  *                      meta l4proto . th dport @inr_<g>_<R>] accept
  *   chain eg_<g>       the same on the destination address for egress
  *   set m4_<R>/m6_<R>  members (targets) of a group named by a remote rule
+ *   set nd6            ICMPv6 ND, RA, redirect, MLD types (130-137, 143)
  *
- * Ingress and egress are separate base chains on the forward hook: an
- * accept ends only its own base chain, so an egress allow never skips the
- * destination's ingress check, and group chains can simply accept. The
- * per-packet cost of a new connection is one map lookup, plus per group of
- * the host a fixed number of set lookups (and one per remote group it
- * names): it does not grow with the number of rules or targets.
+ * Every check is a base chain of its own: an accept ends only its own base
+ * chain, so an egress allow of the source never skips the destination's
+ * ingress check, a `local` allow never skips a covered host's check on the
+ * same hook (nor the reverse), and group chains can simply accept. The
+ * per-packet cost of a new connection is one map lookup per base chain of
+ * its hook, plus per group of the host a fixed number of set lookups (and
+ * one per remote group it names): it does not grow with the number of rules
+ * or targets. output_in and input_eg reuse the maps and group chains of the
+ * forward hook; the nd6 rule is there only when an IPv6 map is.
  *
- * `local` guards this host: traffic it originates towards covered hosts is
- * governed by the egress rules of its own `local` groups only (forwarded
- * traffic never crosses input/output). Hosts covered by no group have no
- * map entry and are not filtered; `ct state invalid drop` applies to covered
- * hosts only, after ICMPv6 neighbour discovery, router advertisements and
- * MLD (which conntrack marks invalid) are accepted on input/output.
+ * A covered host gets only what a rule allows, whoever sends it: the same
+ * ingress rules govern forwarded connections to it and those this host opens
+ * (output_in, the peer being this host's source address), the same egress
+ * rules its forwarded connections and those to this host's own addresses
+ * (input_eg). Only the covered side is classified: on output the source, on
+ * input the destination is this host, which forward targets never guard.
+ * So a target CIDR holding one of this host's addresses (192.168.100.0/24
+ * on a router at 192.168.100.3) guards the other hosts in it, not this host:
+ * to guard this host, use `local`. Traffic of this host to itself passes
+ * on loopback before any classification; as a peer of a covered host it is
+ * its source address, which a rule's CIDR may contain.
+ *
+ * `local` guards this host on input and output. Its anti-lockout is the
+ * API's listening socket, nothing more: `ip[6] daddr ADDR tcp dport PORT
+ * accept` on input, its port on every address of the family when it listens
+ * on the unspecified address (`meta nfproto F tcp dport PORT`), no rule when
+ * it listens on loopback (loopback always passes). Its replies leave as
+ * established traffic: no rule matches a source port, so no process escapes
+ * egress rules by choosing the API's port. The anti-lockout is `local`'s: a
+ * covered host's egress rules govern its connections to the API as well.
+ *
+ * Hosts covered by no group have no map entry and are not filtered; `ct
+ * state invalid drop` applies to covered hosts only, after ICMPv6 neighbour
+ * discovery, router advertisements and MLD (which conntrack marks invalid)
+ * are accepted on input/output.
  *
  * Table flags: NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST (kernel >= 6.9). While
  * vrouterd runs, the table belongs to its nftables socket and the kernel
@@ -89,12 +118,22 @@
 struct sgc;
 struct sgc_batch;
 
+/*
+ * The API's listening socket, which `local` guards never block: its address
+ * (the unspecified address of a family: every address of this host in that
+ * family) and TCP port. Family 0 or port 0: no API socket to keep open.
+ */
+struct sgc_listen {
+	struct ipaddr addr;
+	uint16_t port;
+};
+
 struct sgc_input {
 	const struct security_group *groups; /* validated; targets parsed */
 	size_t ngroups;
 	const struct sg_rule *rules; /* validated; cidr parsed when cidr_text != "" */
 	size_t nrules;
-	uint16_t api_port;    /* TCP port `local` guards never block; 0 = none */
+	struct sgc_listen api;
 	uint32_t table_flags; /* SGC_TABLE_FLAGS, or 0 on kernels without PERSIST */
 };
 

@@ -682,11 +682,12 @@ static json_t *kernel_plan(struct app *app, const struct store_config *c,
 	    .ngroups = c->ngroups,
 	    .rules = c->rules,
 	    .nrules = c->nrules,
-	    .api_port = app->listen_port,
 	};
 	struct preview_call pc = {.in = &in};
 	json_t *o;
 
+	if (app->api)
+		in.api = *app->api;
 	if (app->kernel_query(app->query_ctx, preview_fn, &pc))
 		return json_pack("{s:s}", "error", pc.why);
 	o = kernel_plan_json(pc.out);

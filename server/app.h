@@ -10,6 +10,7 @@ struct store;
 struct recon;
 struct klink;
 struct kernel_ops;
+struct sgc_listen;
 
 #define TOKEN_MAX 256
 
@@ -31,7 +32,7 @@ struct app {
 	pthread_cond_t reader_free;
 	struct recon *recon;	 /* NULL in tests that run without a kernel */
 	char token[TOKEN_MAX];	 /* bearer token; never logged */
-	uint16_t listen_port;	 /* the API's own port (anti-lockout) */
+	const struct sgc_listen *api; /* the API's listening socket (anti-lockout); NULL: none */
 	int apply_timeout_ms;	 /* how long a write waits for its apply */
 	/*
 	 * GET /v1/interfaces: every link of the namespace with its addresses

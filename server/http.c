@@ -571,7 +571,6 @@ int http_start(struct app *app, const char *listen, struct http_server **out, st
 	}
 	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info ? info->port : 0;
-	app->listen_port = s->port;
 	*out = s;
 	return 0;
 }

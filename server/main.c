@@ -22,6 +22,7 @@
 #include "log.h"
 #include "nft.h"
 #include "recon.h"
+#include "sgc.h"
 #include "store.h"
 #include "version.h"
 
@@ -185,7 +186,7 @@ int main(int argc, char **argv)
 	struct kernel_ops k = {0};
 	struct query_kernel qk = {.lock = PTHREAD_MUTEX_INITIALIZER};
 	bool k_open = false, qk_open = false;
-	uint16_t api_port = 0;
+	struct sgc_listen api = {0};
 	char why[512];
 	struct http_server *http = NULL;
 	struct vr_err e = {0};
@@ -245,9 +246,21 @@ int main(int argc, char **argv)
 			fprintf(stderr, "vrouterd: --listen: %s\n", e.msg);
 			return 2;
 		}
-		/* The port `local` security groups must never block. */
-		api_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-							  : ((struct sockaddr_in *)&ss)->sin_port);
+		/* The socket `local` security groups must never block. */
+		if (ss.ss_family == AF_INET6) {
+			const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+
+			api.addr.family = AF_INET6;
+			memcpy(api.addr.a, &s6->sin6_addr, sizeof(s6->sin6_addr));
+			api.port = ntohs(s6->sin6_port);
+		} else {
+			const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
+
+			api.addr.family = AF_INET;
+			memcpy(api.addr.a, &s4->sin_addr, sizeof(s4->sin_addr));
+			api.port = ntohs(s4->sin_port);
+		}
+		app.api = &api;
 	}
 	if (!token_file) {
 		char tmp[PATH_MAX];
@@ -307,7 +320,7 @@ int main(int argc, char **argv)
 	app.tables_in_use = query_tables;
 	app.kernel_query = query_run;
 	app.query_ctx = &qk;
-	if (recon_start(db, &k, (int)resync_s * 1000, api_port, &app.recon, &e)) {
+	if (recon_start(db, &k, (int)resync_s * 1000, &api, &app.recon, &e)) {
 		log_error("reconciler: %s", e.msg);
 		goto out;
 	}

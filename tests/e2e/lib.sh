@@ -7,6 +7,7 @@
 #   e2e_ns net01; N1=$E2E_NS          # namespace <prefix>-net01, lo up
 #   e2e_link "$N1" eth0 "$N2" eth0    # veth pair between two namespaces
 #   e2e_daemon "$N1"                  # vrouterd in N1 on 127.0.0.1:8080, waits for /healthz
+#                                     # (--listen ADDR:8080: the API is reached on ADDR)
 #   e2e_step "(b) a route"            # names the step in messages
 #   body=$(e2e_api "$N1" POST /v1/routes '{"destination":...}')
 #   e2e_expect_status 201             # status of the last call (also in $E2E_STATUS)
@@ -35,6 +36,7 @@ E2E_DONE=0
 declare -A E2E_DAEMON_PID=()
 declare -A E2E_DAEMON_ARGS=()
 declare -A E2E_TOKEN=()
+declare -A E2E_HOST=() # per namespace: where its daemon's API is reached (e2e_daemon)
 
 E2E_PORT=8080
 E2E_HEALTH_TIMEOUT=${E2E_HEALTH_TIMEOUT:-15}
@@ -242,6 +244,14 @@ e2e_daemon() {
 	[[ -z ${E2E_DAEMON_PID[$ns]:-} ]] || e2e_fatal "e2e_daemon: a daemon already runs in $ns"
 	# printf with no arguments would still print '' and become one empty argument.
 	if (($# > 0)); then E2E_DAEMON_ARGS[$ns]=$(printf '%q ' "$@"); else E2E_DAEMON_ARGS[$ns]=''; fi
+	# The API is reached on the address of a --listen given (a wildcard: on loopback).
+	local host=127.0.0.1 prev="" a
+	for a in "$@"; do
+		[[ $prev != --listen ]] || host=${a%:*}
+		prev=$a
+	done
+	case $host in 0.0.0.0) host=127.0.0.1 ;; "[::]") host="[::1]" ;; esac
+	E2E_HOST[$ns]=$host
 	echo "=== $(date +%T.%N) start: vrouterd $*" >>"$dir/vrouterd.log"
 	ip netns exec "$ns" "$VROUTERD" --listen "127.0.0.1:$E2E_PORT" --db "$dir/vrouter.db" \
 		--token-file "$dir/token" --log-level "${E2E_LOG_LEVEL:-debug}" "$@" \
@@ -256,7 +266,7 @@ e2e_daemon() {
 			unset "E2E_DAEMON_PID[$ns]"
 			e2e_fatal "vrouterd in $ns exited at start (status $rc)" "$(tail -n 40 "$dir/vrouterd.log")"
 		fi
-		if ip netns exec "$ns" curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$E2E_PORT/healthz"; then
+		if ip netns exec "$ns" curl -sf -o /dev/null --max-time 1 "http://$host:$E2E_PORT/healthz"; then
 			break
 		fi
 		((SECONDS < deadline)) || e2e_fatal "vrouterd in $ns did not answer /healthz within ${E2E_HEALTH_TIMEOUT}s" "$(tail -n 40 "$dir/vrouterd.log")"
@@ -422,7 +432,7 @@ e2e_curl() {
 	: >"$E2E_TMP/body"
 	: >"$E2E_TMP/headers"
 	code=$(ip netns exec "$ns" curl -sS -X "$method" -o "$E2E_TMP/body" -D "$E2E_TMP/headers" \
-		-w '%{http_code}' --max-time 60 "$@" "http://127.0.0.1:$E2E_PORT$path" 2>"$E2E_TMP/curl.err") || rc=$?
+		-w '%{http_code}' --max-time 60 "$@" "http://${E2E_HOST[$ns]:-127.0.0.1}:$E2E_PORT$path" 2>"$E2E_TMP/curl.err") || rc=$?
 	if [[ -z $code || $code == 000 ]]; then
 		code="000"
 		echo "curl exit $rc: $(cat "$E2E_TMP/curl.err")" >>"$E2E_TMP/body"

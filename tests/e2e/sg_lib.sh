@@ -1,32 +1,70 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2317,SC2016 # helpers run through check; sh -c scripts
-# Helpers shared by the security-group tests (test_sg_*.sh), on top of lib.sh: ping, TCP
-# and UDP probes between the test's namespaces, and views of the nft tables (ours and a
-# foreign one). Source it after lib.sh. Everything runs inside the test's namespaces.
+# Helpers shared by the security-group tests (test_sg_*.sh), on top of lib.sh: the seed
+# lab, ping, TCP and UDP probes between the test's namespaces, and views of the nft tables
+# (ours and a foreign one). Source it after lib.sh. Everything runs inside the test's
+# namespaces.
+
+# sg_lab: the seed lab in three new namespaces, router $R, net01 $N1 and net02 $N2
+# (deploy/lab-topology.sh, sourced by the test), with routes between net01 and net02 set
+# by hand, IPv4 and IPv6.
+sg_lab() {
+	e2e_ns router
+	R=$E2E_NS
+	e2e_ns net01
+	N1=$E2E_NS
+	e2e_ns net02
+	N2=$E2E_NS
+	lab_topology "$R" "$N1" "$N2"
+	ip -n "$N1" route add 192.168.100.0/24 via 192.168.150.3
+	ip -n "$N2" route add 192.168.150.0/24 via 192.168.100.3
+	ip -n "$N1" -6 route add fd00:100::/64 via fd00:150::3
+	ip -n "$N2" -6 route add fd00:150::/64 via fd00:100::3
+}
 
 fam() { [[ $1 == *:* ]] && echo -6 || echo -4; }
-listening() { [[ -n $(ip netns exec "$1" ss -Hltn "sport = :$2") ]]; }
+# flush_neigh NS...: forget every IPv6 (and IPv4) neighbour in each namespace.
+flush_neigh() {
+	local ns
+	for ns in "$@"; do
+		ip -n "$ns" -6 neigh flush all
+		ip -n "$ns" -4 neigh flush all
+	done
+}
+# listening NS PORT [ADDR]: something listens on TCP PORT in NS (on ADDR, if given).
+listening() {
+	local -a at=()
+	if [[ -n ${3:-} ]]; then
+		at=(src "$3")
+		[[ $3 != *:* ]] || at=(src "[$3]")
+	fi
+	[[ -n $(ip netns exec "$1" ss -Hltn "sport = :$2" "${at[@]}") ]]
+}
 ping_ok() { ip netns exec "$1" ping "$(fam "$2")" -c1 -W2 "$2"; }
 ping_fails() { ! ip netns exec "$1" ping "$(fam "$2")" -c1 -W1 "$2"; }
 
 # tcp_try FROM TO ADDR PORT [SRC]: a one-shot `nc -l PORT` in TO answers "pong ID"; FROM
 # sends "ping ID" to ADDR:PORT (from address SRC if given). 0 when both messages crossed,
-# 1 when neither side got the other's (blocked), 2 when the listener did not start or
-# only one direction worked.
+# 1 when neither side got the other's (blocked), 2 when the listener did not start, the
+# client could not bind its source, or only one direction worked. TCP_BIND=ADDR binds the listener to ADDR only (default:
+# every address); TCP_SPORT=PORT sends from that source port.
 tcp_try() {
 	local from=$1 to=$2 addr=$3 port=$4 src=${5:-} id pid srv cli i got_srv=0 got_cli=0
+	local bind=${TCP_BIND:-} sport=${TCP_SPORT:-}
 	local -a opt=()
 	[[ -z $src ]] || opt=(-s "$src")
+	[[ -z $sport ]] || opt+=(-p "$sport")
 	id="$RANDOM$RANDOM"
 	srv="$E2E_TMP/srv-$id"
 	cli="$E2E_TMP/cli-$id"
 	: >"$srv"
 	echo "pong $id" >"$srv.in"
 	# nc itself is the background pid (no pipeline, no subshell), all its output in files
-	e2e_bg "$to" sh -c 'exec nc "$1" -N -l "$2" <"$3.in" >"$3" 2>"$3.err"' sh "$(fam "$addr")" "$port" "$srv"
+	e2e_bg "$to" sh -c 'f=$1 p=$2 s=$3; shift 3; exec nc "$f" -N -l "$@" "$p" <"$s.in" >"$s" 2>"$s.err"' \
+		sh "$(fam "$addr")" "$port" "$srv" ${bind:+"$bind"}
 	pid=$E2E_BG
-	if ! e2e_poll 5 listening "$to" "$port"; then
-		echo "nc -l $port did not start listening in ${to##*-}"
+	if ! e2e_poll 5 listening "$to" "$port" "$bind"; then
+		echo "nc -l $bind $port did not start listening in ${to##*-}"
 		kill "$pid" 2>/dev/null || true
 		return 2
 	fi
@@ -42,7 +80,11 @@ tcp_try() {
 	done
 	grep -qF "ping $id" "$srv" && got_srv=1
 	grep -qF "pong $id" "$cli" && got_cli=1
-	echo "${from##*-}${src:+ ($src)} -> $addr:$port: server got ping: $got_srv, client got pong: $got_cli; client said: $(head -c 300 "$cli")"
+	if grep -qF 'bind failed' "$cli"; then # the client never sent: not a verdict on the network
+		echo "nc in ${from##*-} could not bind its source: $(head -c 300 "$cli")"
+		return 2
+	fi
+	echo "${from##*-}${src:+ ($src)}${sport:+ (port $sport)} -> $addr:$port: server got ping: $got_srv, client got pong: $got_cli; client said: $(head -c 300 "$cli")"
 	((got_srv && got_cli)) && return 0
 	((!got_srv && !got_cli)) && return 1
 	return 2

@@ -19,6 +19,7 @@
  *   g:ID:TARGET,TARGET...                 e.g. g:sg-a:192.168.100.2,local
  *   r:ID:GROUP:in|eg:PROTO:PORTS:PEER      e.g. r:sgr-1:sg-a:in:tcp:22:192.168.150.0/24
  * PORTS is "-" (all), "N" or "N-M"; PEER is a CIDR or a group id.
+ * The API socket kept open by `local` guards is 0.0.0.0:8080 (--api-port P: 0.0.0.0:P).
  * Exit status: 0 done, 1 check differs, 2 the kernel refused, 3 usage or other error.
  */
 #include <errno.h>
@@ -165,11 +166,13 @@ static struct sgc *compile(const struct state *st)
 	                       .ngroups = st->ng,
 	                       .rules = st->r,
 	                       .nrules = st->nr,
-	                       .api_port = api_port,
+	                       .api = {.port = api_port},
 	                       .table_flags = table_flags};
 	char why[256];
 	struct sgc *c;
 
+	if (cidr_parse_addr("0.0.0.0", &in.api.addr))
+		abort();
 	if (sgc_compile(&in, &c, why, sizeof(why))) {
 		fprintf(stderr, "sg_probe: %s\n", why);
 		exit(3);

@@ -78,7 +78,7 @@ check "tcp net01 (192.168.150.4, not a member) -> net02:12345 is blocked" tcp_bl
 check "tcp net01 -> net02:12346 is blocked (only 12345 is allowed)" tcp_blocked "$N1" "$N2" 192.168.100.2 12346
 check "ping net01 -> net02 is dropped (server allows no icmp)" ping_fails "$N1" 192.168.100.2
 check "tcp net02 -> net01:12345 is blocked (clients covers net01 and has no rules)" tcp_blocked "$N2" "$N1" 192.168.150.2 12345
-check "the router's own traffic is not forwarded traffic: router -> net02:12346 passes" tcp_ok "$R" "$N2" 192.168.100.2 12346
+check "the router's own traffic gets only what a rule allows: router -> net02:12346 is blocked" tcp_blocked "$R" "$N2" 192.168.100.2 12346
 check_match "the table maps 192.168.100.2 on the forward hook" '192\.168\.100\.2' "$(vtable "$R")"
 
 e2e_step "(b) clients' targets change to 192.168.150.4: net01's .2 loses access, .4 gains it"

@@ -36,14 +36,6 @@ rule_json() { # rule_json GROUP DIRECTION PROTO PORT|- PEER (a CIDR or an sg- id
 	if [[ $5 == sg-* ]]; then peer="\"remote_security_group_id\":\"$5\""; else peer="\"cidr\":\"$5\""; fi
 	printf '{"security_group_id":"%s","direction":"%s","protocol":"%s"%s,%s}' "$1" "$2" "$3" "$ports" "$peer"
 }
-# flush_neigh NS...: forget every IPv6 (and IPv4) neighbour in each namespace.
-flush_neigh() {
-	local ns
-	for ns in "$@"; do
-		ip -n "$ns" -6 neigh flush all
-		ip -n "$ns" -4 neigh flush all
-	done
-}
 # resolved NS ADDR: NS has a link-layer address for ADDR (not INCOMPLETE/FAILED).
 resolved() { ip -n "$1" -6 neigh show "$2" | grep lladdr >/dev/null; }
 poke() { ip netns exec "$1" timeout 3 nc -6 -z -w 1 "$2" "$3" || true; } # one SYN, outcome ignored
@@ -51,17 +43,7 @@ poke() { ip netns exec "$1" timeout 3 nc -6 -z -w 1 "$2" "$3" || true; } # one S
 # ---------------------------------------------------------------- the lab
 
 e2e_step "build the lab; IPv6 routes by hand; a second address on net01"
-e2e_ns router
-R=$E2E_NS
-e2e_ns net01
-N1=$E2E_NS
-e2e_ns net02
-N2=$E2E_NS
-lab_topology "$R" "$N1" "$N2"
-ip -n "$N1" -6 route add fd00:100::/64 via fd00:150::3
-ip -n "$N2" -6 route add fd00:150::/64 via fd00:100::3
-ip -n "$N1" route add 192.168.100.0/24 via 192.168.150.3
-ip -n "$N2" route add 192.168.150.0/24 via 192.168.100.3
+sg_lab
 # preferred_lft 0: never chosen as a source address unless asked for (nc -s)
 ip -n "$N1" -6 addr add fd00:150::4/64 dev enp0s1 nodad preferred_lft 0
 e2e_daemon "$N2"

@@ -236,7 +236,7 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->db, sizeof(f->db), "%s/v.db", f->dir);
 	assert_int_equal(store_open(f->db, &f->s, &e), 0);
-	assert_int_equal(recon_start(f->db, &fake_ops, 60000, 8080, &f->r, &e), 0);
+	assert_int_equal(recon_start(f->db, &fake_ops, 60000, NULL, &f->r, &e), 0);
 	*state = f;
 	return 0;
 }

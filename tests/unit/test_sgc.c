@@ -27,7 +27,7 @@ struct st {
 	size_t ng;
 	struct sg_rule r[MAX_OBJS];
 	size_t nr;
-	uint16_t api_port;
+	struct sgc_listen api;
 };
 
 static void st_free(struct st *s)
@@ -56,6 +56,14 @@ static void G(struct st *s, const char *id, const char *targets)
 			fail_msg("fixture target %s", t);
 	}
 	free(copy);
+}
+
+/* The API's listening socket. */
+static void API(struct st *s, const char *addr, uint16_t port)
+{
+	if (cidr_parse_addr(addr, &s->api.addr))
+		fail_msg("fixture address %s", addr);
+	s->api.port = port;
 }
 
 /* A rule; ports 0,0 = all; peer is a CIDR or a group id ("sg-..."). */
@@ -87,7 +95,7 @@ static struct sgc *compile(const struct st *s)
 	                       .ngroups = s->ng,
 	                       .rules = s->r,
 	                       .nrules = s->nr,
-	                       .api_port = s->api_port,
+	                       .api = s->api,
 	                       .table_flags = SGC_TABLE_FLAGS};
 	char why[128];
 	struct sgc *c = NULL;
@@ -281,7 +289,7 @@ static void test_local_anti_lockout_first(void **state)
 	const char *lo, *api, *jump, *nd, *est;
 
 	(void)state;
-	s.api_port = 8080;
+	API(&s, "0.0.0.0", 8080);
 	G(&s, "sg-host", "local");
 	R(&s, "sgr-1", "sg-host", SG_INGRESS, SG_PROTO_TCP, 22, 22, "192.168.150.0/24");
 	R(&s, "sgr-2", "sg-host", SG_EGRESS, SG_PROTO_ALL, 0, 0, "0.0.0.0/0");
@@ -299,7 +307,9 @@ static void test_local_anti_lockout_first(void **state)
 	assert_true(est < nd && nd < jump && lo < jump && api < jump);
 	assert_non_null(block(t, "chain output {", buf, sizeof(buf)));
 	assert_contains(buf, "oif \"lo\" accept");
-	assert_contains(buf, "tcp sport 8080 accept");
+	/* The API's replies leave as established: a source-port match would let anything out. */
+	assert_lacks(buf, "sport");
+	assert_lacks(buf, "8080");
 	assert_contains(buf, "jump ceg_sg-host");
 	/* Neighbour discovery, router advertisements, MLD. */
 	assert_non_null(block(t, "set nd6 {", buf, sizeof(buf)));
@@ -307,6 +317,141 @@ static void test_local_anti_lockout_first(void **state)
 	assert_contains(buf, "134");
 	assert_contains(buf, "135");
 	assert_contains(buf, "136");
+	free(t);
+	sgc_free(c);
+	st_free(&s);
+}
+
+/* Occurrences of needle in hay. */
+static size_t count(const char *hay, const char *needle)
+{
+	size_t n = 0, len = strlen(needle);
+
+	for (size_t i = 0; hay[i]; i++)
+		n += !strncmp(hay + i, needle, len);
+	return n;
+}
+
+/* The anti-lockout is the API's listening socket: its address and port, nothing more. */
+static void test_api_socket_exactly(void **state)
+{
+	static const struct {
+		const char *addr;
+		uint16_t port;
+		const char *rule; /* the one rule naming the port; NULL: none (loopback, no port) */
+	} cases[] = {
+	    {"192.168.100.2", 8080, "ip daddr 192.168.100.2 tcp dport 8080 accept"},
+	    {"fd00:100::2", 8080, "ip6 daddr fd00:100::2 tcp dport 8080 accept"},
+	    {"0.0.0.0", 8080, "meta nfproto ipv4 tcp dport 8080 accept"},
+	    {"::", 8443, "meta nfproto ipv6 tcp dport 8443 accept"},
+	    {"127.0.0.1", 8080, NULL},
+	    {"127.0.0.53", 8080, NULL},
+	    {"::1", 8080, NULL},
+	    {"192.168.100.2", 0, NULL},
+	};
+	char buf[TEXT_MAX], port[16], *t;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct st s = {0};
+		struct sgc *c;
+
+		API(&s, cases[i].addr, cases[i].port);
+		G(&s, "sg-host", "local");
+		R(&s, "sgr-1", "sg-host", SG_INGRESS, SG_PROTO_TCP, 22, 22, "10.0.0.0/8");
+		R(&s, "sgr-2", "sg-host", SG_EGRESS, SG_PROTO_TCP, 80, 80, "0.0.0.0/0");
+		c = compile(&s);
+		t = dump(c);
+		snprintf(port, sizeof(port), " %u ", cases[i].port ? cases[i].port : 8080);
+		assert_non_null(block(t, "chain input {", buf, sizeof(buf)));
+		assert_contains(buf, "iif \"lo\" accept");
+		if (cases[i].rule) {
+			assert_contains(buf, cases[i].rule);
+			assert_true(strstr(buf, cases[i].rule) < strstr(buf, "jump cin_sg-host"));
+			assert_int_equal(count(t, port), 1);
+		} else {
+			assert_int_equal(count(t, port), 0);
+		}
+		assert_lacks(t, "sport");
+		free(t);
+		sgc_free(c);
+		st_free(&s);
+	}
+}
+
+/*
+ * Forward targets govern the router's own traffic too: output_in classifies
+ * the destination of what this host sends, input_eg the source of what it
+ * receives, through the same maps and group chains as the forward hook.
+ */
+static void test_router_own_traffic(void **state)
+{
+	struct st s = {0};
+	char buf[TEXT_MAX], *t;
+	const char *est, *nd, *lo, *v4, *v6;
+	struct sgc *c;
+	size_t sets, chains;
+
+	(void)state;
+	G(&s, "sg-web", "192.168.100.0/24,fd00:100::/64");
+	R(&s, "sgr-1", "sg-web", SG_INGRESS, SG_PROTO_TCP, 80, 80, "192.168.150.0/24");
+	c = compile(&s);
+	t = dump(c);
+	assert_non_null(block(t, "chain output_in {", buf, sizeof(buf)));
+	assert_contains(buf, "type filter hook output priority filter; policy accept;");
+	est = strstr(buf, "ct state established,related accept");
+	nd = strstr(buf, "icmpv6 type @nd6 accept");
+	lo = strstr(buf, "oif \"lo\" accept");
+	v4 = strstr(buf, "ip daddr vmap @in4");
+	v6 = strstr(buf, "ip6 daddr vmap @in6");
+	assert_true(est && nd && lo && v4 && v6);
+	assert_true(est < nd && nd < lo && lo < v4 && v4 < v6);
+	assert_lacks(buf, "saddr"); /* on output the source is this host: never classified */
+	assert_non_null(block(t, "chain forward_in {", buf, sizeof(buf)));
+	assert_lacks(buf, "lo");
+	assert_lacks(buf, "nd6");
+	/* No egress rules: egress is free, on every hook. */
+	assert_lacks(t, "input_eg");
+	assert_lacks(t, "forward_eg");
+	/* Local plumbing only where something local is guarded. */
+	assert_lacks(t, "chain input {");
+	assert_lacks(t, "chain output {");
+	/* One map per family and direction, whatever the number of hooks classifying by it. */
+	assert_int_equal(count(t, "\tmap "), 2);
+	sgc_counts(c, &sets, &chains, NULL, NULL);
+	assert_int_equal(sets, 4);   /* in4, in6, in4p_sg-web, nd6 */
+	assert_int_equal(chains, 4); /* forward_in, output_in, cin_sg-web, in_sg-web */
+	free(t);
+	sgc_free(c);
+
+	R(&s, "sgr-2", "sg-web", SG_EGRESS, SG_PROTO_UDP, 53, 53, "10.0.0.0/8");
+	c = compile(&s);
+	t = dump(c);
+	assert_non_null(block(t, "chain input_eg {", buf, sizeof(buf)));
+	assert_contains(buf, "type filter hook input priority filter; policy accept;");
+	est = strstr(buf, "ct state established,related accept");
+	nd = strstr(buf, "icmpv6 type @nd6 accept");
+	lo = strstr(buf, "iif \"lo\" accept");
+	v4 = strstr(buf, "ip saddr vmap @eg4");
+	v6 = strstr(buf, "ip6 saddr vmap @eg6");
+	assert_true(est && nd && lo && v4 && v6);
+	assert_true(est < nd && nd < lo && lo < v4 && v4 < v6);
+	assert_lacks(buf, "daddr"); /* on input the destination is this host */
+	assert_non_null(block(t, "chain forward_eg {", buf, sizeof(buf)));
+	assert_contains(buf, "ip saddr vmap @eg4");
+	free(t);
+	sgc_free(c);
+	st_free(&s);
+
+	/* IPv4 targets only: no IPv6 is classified, so no ICMPv6 plumbing either. */
+	G(&s, "sg-web", "192.168.100.0/24");
+	c = compile(&s);
+	t = dump(c);
+	assert_non_null(block(t, "chain output_in {", buf, sizeof(buf)));
+	assert_string_equal(buf, "chain output_in {\n\t\ttype filter hook output priority "
+	                         "filter; policy accept;\n\t\tct state established,related "
+	                         "accept\n\t\toif \"lo\" accept\n\t\tip daddr vmap @in4");
+	assert_lacks(t, "nd6");
 	free(t);
 	sgc_free(c);
 	st_free(&s);
@@ -469,7 +614,7 @@ static void parsed_free(struct parsed *p)
 static void sample(struct st *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->api_port = 8080;
+	API(s, "192.168.150.3", 8080);
 	G(s, "sg-web", "192.168.100.2,fd00:100::2");
 	G(s, "sg-app", "192.168.150.0/24,local");
 	R(s, "sgr-1", "sg-web", SG_INGRESS, SG_PROTO_TCP, 80, 80, "192.168.150.0/24");
@@ -507,10 +652,52 @@ static void test_full_batch_parses_back(void **state)
 	assert_contains(p.rule_text, "[ objref type 1 name drop_in_sg-web ]");
 	assert_contains(p.rule_text, "[ immediate reg 0 jump -> in_sg-web ]");
 	assert_contains(p.rule_text, "[ ct load state => reg 1 ]");
+	/* The API rule: 192.168.150.3 and port 8080 compared; no source port loaded anywhere. */
+	assert_contains(p.rule_text, "[ payload load 4b @ network header + 16 => reg 1 ]");
+	assert_contains(p.rule_text, "[ cmp eq reg 1 0x0396a8c0 ]");
+	assert_contains(p.rule_text, "[ payload load 2b @ transport header + 2 => reg 1 ]");
+	assert_contains(p.rule_text, "[ cmp eq reg 1 0x0000901f ]");
+	assert_lacks(p.rule_text, "load 2b @ transport header + 0 ");
 	/* What the full batch creates is exactly what the compiler meant. */
 	assert_int_equal(sgc_check(c, p.chains, p.rules, p.sets, p.objs, why, sizeof(why)), 0);
 	parsed_free(&p);
 	sgc_batch_free(b);
+	sgc_free(c);
+	st_free(&s);
+}
+
+/* A host guarded both ways: every check is a base chain of its own, none skips another. */
+static void test_separate_base_chains(void **state)
+{
+	static const char *const base[][2] = {
+	    {"input", "input"},      {"input_eg", "input"},     {"output", "output"},
+	    {"output_in", "output"}, {"forward_in", "forward"}, {"forward_eg", "forward"},
+	};
+	struct st s;
+	char head[64], hook[96], buf[TEXT_MAX], *t;
+	struct sgc *c;
+
+	(void)state;
+	sample(&s);
+	c = compile(&s);
+	t = dump(c);
+	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++) {
+		snprintf(head, sizeof(head), "chain %s {", base[i][0]);
+		snprintf(hook, sizeof(hook), "type filter hook %s priority", base[i][1]);
+		assert_non_null(block(t, head, buf, sizeof(buf)));
+		assert_contains(buf, hook);
+	}
+	/* The local guard and the covered hosts' guard on the same hook: no jump between. */
+	assert_non_null(block(t, "chain input {", buf, sizeof(buf)));
+	assert_lacks(buf, "vmap");
+	assert_contains(buf, "ip daddr 192.168.150.3 tcp dport 8080 accept");
+	assert_non_null(block(t, "chain input_eg {", buf, sizeof(buf)));
+	assert_lacks(buf, "jump");
+	assert_lacks(buf, "8080"); /* the anti-lockout is for `local` guards only */
+	assert_non_null(block(t, "chain output_in {", buf, sizeof(buf)));
+	assert_lacks(buf, "jump");
+	assert_lacks(buf, "8080");
+	free(t);
 	sgc_free(c);
 	st_free(&s);
 }
@@ -686,7 +873,7 @@ static void test_flags_change_is_full(void **state)
 	                        .ngroups = s.ng,
 	                        .rules = s.r,
 	                        .nrules = s.nr,
-	                        .api_port = s.api_port,
+	                        .api = s.api,
 	                        .table_flags = 0};
 	assert_int_equal(sgc_compile(&in, &b2, why, sizeof(why)), 0);
 	assert_int_equal(sgc_batch_update(a, b2, &b), 0);
@@ -739,8 +926,11 @@ int main(void)
 	    cmocka_unit_test(test_remote_group_uses_set),
 	    cmocka_unit_test(test_egress_only_when_rules),
 	    cmocka_unit_test(test_local_anti_lockout_first),
+	    cmocka_unit_test(test_api_socket_exactly),
+	    cmocka_unit_test(test_router_own_traffic),
 	    cmocka_unit_test(test_families_ports_icmp),
 	    cmocka_unit_test(test_full_batch_parses_back),
+	    cmocka_unit_test(test_separate_base_chains),
 	    cmocka_unit_test(test_check_finds_differences),
 	    cmocka_unit_test(test_incremental_elements_only),
 	    cmocka_unit_test(test_incremental_minimal_in_mixed_set),
