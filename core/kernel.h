@@ -25,7 +25,7 @@
  * Priorities of our policy rules. The kernel walks rules by ascending
  * priority: "local" sits at 0 and "main" at 32766, so ours come after the
  * local table (which must answer first) and before main, which they exist
- * to override. The reconciler picks priorities inside this range.
+ * to override. The planner picks priorities inside this range.
  */
 #define VR_RULE_PRIO_FIRST 20000
 #define VR_RULE_PRIO_LAST 20999
@@ -90,15 +90,23 @@ struct kaddr_op {
 	size_t tag;
 };
 
+/* What a policy rule does with the traffic it selects. */
+enum krule_action {
+	KRULE_LOOKUP = 0,  /* look up table (FR_ACT_TO_TBL); a miss goes on to the next rule */
+	KRULE_UNREACHABLE, /* refuse it, ICMP unreachable to the sender (FR_ACT_UNREACHABLE) */
+};
+
 /*
- * A policy rule "from src lookup table" at priority (action FR_ACT_TO_TBL,
- * FRA_PROTOCOL VR_RTPROT, no other selector). src.len 0 means "from all".
+ * A policy rule "from src lookup table" or "from src unreachable" at priority
+ * (FRA_PROTOCOL VR_RTPROT, no other selector). src.len 0 means "from all".
+ * An unreachable rule has table 0.
  */
 struct krule {
 	int family;
 	struct prefix src;
 	uint32_t table;
 	uint32_t priority;
+	enum krule_action action;
 };
 
 /*
@@ -166,7 +174,10 @@ struct kernel_ops {
 	int (*addr_dump)(void *ctx, struct kaddr **out, size_t *n);
 	/* Apply address ops in order; results as for route_apply. */
 	int (*addr_apply)(void *ctx, const struct kaddr_op *ops, size_t n, int *res);
-	/* Policy rules carrying FRA_PROTOCOL VR_RTPROT, both families. *out is malloc'd. */
+	/*
+	 * Policy rules carrying FRA_PROTOCOL VR_RTPROT whose action is one of
+	 * enum krule_action, both families. *out is malloc'd.
+	 */
 	int (*rule_dump)(void *ctx, struct krule **out, size_t *n);
 	/* Apply rule ops in order; results as for route_apply. */
 	int (*rule_apply)(void *ctx, const struct krule_op *ops, size_t n, int *res);

@@ -525,6 +525,7 @@ static bool parse_rule(const struct nlmsghdr *h, struct rule_info *out)
 		return false;
 	memset(out, 0, sizeof(*out));
 	out->action = frh->action;
+	out->r.action = frh->action == FR_ACT_UNREACHABLE ? KRULE_UNREACHABLE : KRULE_LOOKUP;
 	out->proto = tb[FRA_PROTOCOL] ? nla_get_u8(tb[FRA_PROTOCOL]) : 0;
 	out->r.family = frh->family;
 	out->r.table = tb[FRA_TABLE] ? nla_get_u32(tb[FRA_TABLE]) : frh->table;
@@ -551,11 +552,12 @@ static int rule_cb(struct nlmsghdr *h, void *arg)
 	if (h->nlmsg_type != RTM_NEWRULE || !parse_rule(h, &ri))
 		return 0;
 	/*
-	 * A rule dump cannot be filtered in the kernel. Ours all look up a
-	 * table; one of our protocol that does something else was not made by
-	 * us and is left alone.
+	 * A rule dump cannot be filtered in the kernel. Ours look up a table
+	 * or refuse (unreachable); one of our protocol that does something
+	 * else was not made by us and is left alone.
 	 */
-	if (acc->owned_only && (ri.proto != VR_RTPROT || ri.action != FR_ACT_TO_TBL))
+	if (acc->owned_only && (ri.proto != VR_RTPROT ||
+	                        (ri.action != FR_ACT_TO_TBL && ri.action != FR_ACT_UNREACHABLE)))
 		return 0;
 	err = grow((void **)&acc->v, &acc->cap, acc->n, sizeof(*acc->v), NLL_RULES_MAX, "rules");
 	if (err)
@@ -632,8 +634,10 @@ static int rule_msg(void *arg, size_t i, uint32_t seq, struct nl_msg **out)
 
 	if (op->kind == KOP_REPLACE)
 		return -EOPNOTSUPP;
+	/* A lookup names its table; an unreachable rule has none. */
 	if (!alen || r->src.len > alen * 8 || (r->src.len && r->src.addr.family != r->family) ||
-	    r->table == RT_TABLE_UNSPEC)
+	    (r->action == KRULE_LOOKUP) != (r->table != RT_TABLE_UNSPEC) ||
+	    (r->action != KRULE_LOOKUP && r->action != KRULE_UNREACHABLE))
 		return -EINVAL;
 	if (op->kind == KOP_ADD) {
 		if (r->priority < VR_RULE_PRIO_FIRST || r->priority > VR_RULE_PRIO_LAST)
@@ -645,7 +649,7 @@ static int rule_msg(void *arg, size_t i, uint32_t seq, struct nl_msg **out)
 	frh.family = (uint8_t)r->family;
 	frh.src_len = r->src.len;
 	frh.table = r->table < 256 ? (uint8_t)r->table : RT_TABLE_UNSPEC;
-	frh.action = FR_ACT_TO_TBL;
+	frh.action = r->action == KRULE_UNREACHABLE ? FR_ACT_UNREACHABLE : FR_ACT_TO_TBL;
 
 	/*
 	 * A delete names every field, the protocol included: the kernel then
@@ -656,7 +660,7 @@ static int rule_msg(void *arg, size_t i, uint32_t seq, struct nl_msg **out)
 	if (!msg || !nlmsg_put(msg, 0, seq, type, 0, flags) ||
 	    nlmsg_append(msg, &frh, sizeof(frh), NLMSG_ALIGNTO) < 0 ||
 	    (r->src.len && nla_put(msg, FRA_SRC, (int)alen, r->src.addr.a) < 0) ||
-	    nla_put_u32(msg, FRA_TABLE, r->table) < 0 ||
+	    (r->table && nla_put_u32(msg, FRA_TABLE, r->table) < 0) ||
 	    nla_put_u32(msg, FRA_PRIORITY, r->priority) < 0 ||
 	    nla_put_u8(msg, FRA_PROTOCOL, VR_RTPROT) < 0) {
 		nlmsg_free(msg);
@@ -666,14 +670,27 @@ static int rule_msg(void *arg, size_t i, uint32_t seq, struct nl_msg **out)
 	return 0;
 }
 
+/* "from 10.0.0.0/24 lookup 100", "from all unreachable", as ip rule says it. */
+static void rule_words(const struct krule *r, char *buf, size_t len)
+{
+	char src[CIDR_STR_MAX] = "all";
+
+	if (r->src.len)
+		cidr_format_prefix(&r->src, src, sizeof(src));
+	if (r->action == KRULE_UNREACHABLE)
+		snprintf(buf, len, "from %s unreachable", src);
+	else
+		snprintf(buf, len, "from %s lookup %u", src, r->table);
+}
+
 static void rule_failed(void *arg, size_t i, int err, const char *text)
 {
 	const struct krule_op *op = (const struct krule_op *)arg + i;
-	char src[CIDR_STR_MAX];
+	char what[CIDR_STR_MAX + 32];
 
-	cidr_format_prefix(&op->r.src, src, sizeof(src));
-	log_debug("netlink: rule from %s lookup %u priority %u: %s%s%s", src, op->r.table,
-	          op->r.priority, strerror(-err), *text ? ": " : "", text);
+	rule_words(&op->r, what, sizeof(what));
+	log_debug("netlink: rule %s priority %u: %s%s%s", what, op->r.priority, strerror(-err),
+	          *text ? ": " : "", text);
 }
 
 static int nll_rule_apply(void *ctx, const struct krule_op *ops, size_t n, int *res)
@@ -1168,31 +1185,25 @@ void kernel_addr_reason(const struct kaddr *a, int err, char *buf, size_t len)
 
 void kernel_rule_reason(const struct krule *r, int err, char *buf, size_t len)
 {
-	char src[CIDR_STR_MAX];
+	char what[CIDR_STR_MAX + 32];
 	const char *why;
 
 	if (err < 0)
 		err = -err;
 	why = strerror(err);
-	if (r->src.len)
-		cidr_format_prefix(&r->src, src, sizeof(src));
-	else
-		snprintf(src, sizeof(src), "all");
+	rule_words(r, what, sizeof(what));
 
 	switch (err) {
 	case EEXIST:
-		snprintf(buf, len, "a rule from %s lookup %u at priority %u already exists (%s)",
-		         src, r->table, r->priority, why);
+		snprintf(buf, len, "a rule %s at priority %u already exists (%s)", what,
+		         r->priority, why);
 		break;
 	case ERANGE:
 		snprintf(buf, len, "priority %u is outside vrouter's range %u-%u (%s)", r->priority,
 		         VR_RULE_PRIO_FIRST, VR_RULE_PRIO_LAST, why);
 		break;
 	case ENOENT:
-	case ESRCH:
-		snprintf(buf, len, "the rule from %s lookup %u is not in the kernel (%s)", src,
-		         r->table, why);
-		break;
+	case ESRCH: snprintf(buf, len, "the rule %s is not in the kernel (%s)", what, why); break;
 	case EAFNOSUPPORT:
 		snprintf(buf, len, "this kernel has no policy routing for the family (%s)", why);
 		break;
@@ -1200,8 +1211,7 @@ void kernel_rule_reason(const struct krule *r, int err, char *buf, size_t len)
 		snprintf(buf, len, "a rule is added or removed, never replaced (%s)", why);
 		break;
 	case EINVAL:
-		snprintf(buf, len, "the kernel refused the rule from %s lookup %u as invalid (%s)",
-		         src, r->table, why);
+		snprintf(buf, len, "the kernel refused the rule %s as invalid (%s)", what, why);
 		break;
 	case EPERM:
 	case EACCES:
@@ -1214,9 +1224,6 @@ void kernel_rule_reason(const struct krule *r, int err, char *buf, size_t len)
 		break;
 	case ENOMEM: snprintf(buf, len, "out of memory (%s)", why); break;
 	case ETIMEDOUT: snprintf(buf, len, "the kernel did not answer (%s)", why); break;
-	default:
-		snprintf(buf, len, "the kernel refused the rule from %s lookup %u (%s)", src,
-		         r->table, why);
-		break;
+	default: snprintf(buf, len, "the kernel refused the rule %s (%s)", what, why); break;
 	}
 }

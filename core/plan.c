@@ -34,6 +34,20 @@ static int cmp_u32(uint32_t a, uint32_t b)
 	return (a > b) - (a < b);
 }
 
+/* By family, length, then the address's bytes. */
+static int prefix_cmp(const struct prefix *a, const struct prefix *b)
+{
+	int c;
+
+	c = (a->addr.family > b->addr.family) - (a->addr.family < b->addr.family);
+	if (c)
+		return c;
+	c = (a->len > b->len) - (a->len < b->len);
+	if (c)
+		return c;
+	return memcmp(a->addr.a, b->addr.a, addr_bytes(a->addr.family));
+}
+
 static int key_cmp(const struct kroute *a, const struct kroute *b)
 {
 	int c;
@@ -41,13 +55,7 @@ static int key_cmp(const struct kroute *a, const struct kroute *b)
 	c = cmp_u32(a->table, b->table);
 	if (c)
 		return c;
-	c = (a->dst.addr.family > b->dst.addr.family) - (a->dst.addr.family < b->dst.addr.family);
-	if (c)
-		return c;
-	c = (a->dst.len > b->dst.len) - (a->dst.len < b->dst.len);
-	if (c)
-		return c;
-	c = memcmp(a->dst.addr.a, b->dst.addr.a, addr_bytes(a->dst.addr.family));
+	c = prefix_cmp(&a->dst, &b->dst);
 	if (c)
 		return c;
 	return cmp_u32(a->metric, b->metric);
@@ -216,13 +224,7 @@ static int kaddr_cmp(const struct kaddr *a, const struct kaddr *b)
 	c = (a->ifindex > b->ifindex) - (a->ifindex < b->ifindex);
 	if (c)
 		return c;
-	c = (a->p.addr.family > b->p.addr.family) - (a->p.addr.family < b->p.addr.family);
-	if (c)
-		return c;
-	c = (a->p.len > b->p.len) - (a->p.len < b->p.len);
-	if (c)
-		return c;
-	return memcmp(a->p.addr.a, b->p.addr.a, addr_bytes(a->p.addr.family));
+	return prefix_cmp(&a->p, &b->p);
 }
 
 static int krule_cmp(const struct krule *a, const struct krule *b)
@@ -243,7 +245,10 @@ static int krule_cmp(const struct krule *a, const struct krule *b)
 	c = cmp_u32(a->table, b->table);
 	if (c)
 		return c;
-	return cmp_u32(a->priority, b->priority);
+	c = cmp_u32(a->priority, b->priority);
+	if (c)
+		return c;
+	return cmp_u32(a->action, b->action);
 }
 
 static int kaddr_cmp_v(const void *a, const void *b)
@@ -437,4 +442,200 @@ int plan_rules(const struct krule *desired, size_t nd, const struct krule *obser
 out:
 	free(p);
 	return ret;
+}
+
+/* ---- route-table associations ---- */
+
+/* Loopback, IPv6 link-local and host prefixes have no connected route worth copying. */
+static bool conn_skip(const struct prefix *p)
+{
+	if (p->len == 0 || p->len >= cidr_max_len(p->addr.family))
+		return true;
+	if (p->addr.family == AF_INET)
+		return p->addr.a[0] == 127;
+	if (p->addr.family == AF_INET6)
+		return p->addr.a[0] == 0xfe && (p->addr.a[1] & 0xc0) == 0x80;
+	return true;
+}
+
+/* Connected networks: by family, prefix, then ifindex (the lower one is kept). */
+static int conn_cmp(const void *pa, const void *pb)
+{
+	const struct kaddr *a = pa, *b = pb;
+	int c = prefix_cmp(&a->p, &b->p);
+
+	if (c)
+		return c;
+	return (a->ifindex > b->ifindex) - (a->ifindex < b->ifindex);
+}
+
+static const struct klink *link_up(const struct klink *links, size_t n, int ifindex)
+{
+	for (size_t i = 0; i < n; i++)
+		if (links[i].ifindex == ifindex)
+			return links[i].up ? &links[i] : NULL;
+	return NULL;
+}
+
+static bool pending_delete(const struct kaddr_op *ops, size_t n, const struct kaddr *a)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ops[i].kind == KOP_DELETE && plan_kaddr_same_key(&ops[i].a, a))
+			return true;
+	return false;
+}
+
+int plan_connected(const struct klink *links, size_t nlinks, const struct kaddr_op *pending,
+                   size_t npending, struct kaddr **out, size_t *nout)
+{
+	struct kaddr *v;
+	size_t cap = npending, n = 0, m = 0;
+
+	*out = NULL;
+	*nout = 0;
+	for (size_t i = 0; i < nlinks; i++)
+		cap += links[i].up ? links[i].naddrs : 0;
+	if (cap == 0)
+		return 0;
+	v = malloc(cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < nlinks; i++) {
+		for (size_t j = 0; links[i].up && j < links[i].naddrs; j++) {
+			struct kaddr a = {.ifindex = links[i].ifindex, .p = links[i].addrs[j]};
+
+			if (!pending_delete(pending, npending, &a))
+				v[n++] = a;
+		}
+	}
+	for (size_t i = 0; i < npending; i++)
+		if (pending[i].kind == KOP_ADD && link_up(links, nlinks, pending[i].a.ifindex))
+			v[n++] = pending[i].a;
+	for (size_t i = 0; i < n; i++) {
+		cidr_mask(&v[i].p);
+		if (!conn_skip(&v[i].p))
+			v[m++] = v[i];
+	}
+	qsort(v, m, sizeof(*v), conn_cmp);
+	n = 0;
+	for (size_t i = 0; i < m; i++)
+		if (!n || !cidr_prefix_equal(&v[n - 1].p, &v[i].p))
+			v[n++] = v[i];
+	if (!n) {
+		free(v);
+		v = NULL;
+	}
+	*out = v;
+	*nout = n;
+	return 0;
+}
+
+/* A (table, family) that ready associated subnets use. */
+struct tfam {
+	uint32_t table;
+	int family;
+};
+
+static int tfam_cmp(const void *pa, const void *pb)
+{
+	const struct tfam *a = pa, *b = pb;
+	int c = cmp_u32(a->table, b->table);
+
+	return c ? c : (a->family > b->family) - (a->family < b->family);
+}
+
+static int kroute_cmp_v(const void *a, const void *b)
+{
+	return key_cmp(a, b);
+}
+
+int plan_assoc(const struct subnet *subnets, size_t n, const bool *ready, const struct kaddr *conn,
+               size_t nconn, struct plan_assoc *out)
+{
+	struct tfam *tf = NULL;
+	size_t ntf = 0, k = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->rules = malloc((2 * n + 1) * sizeof(*out->rules));
+	out->rule_subnet = malloc((2 * n + 1) * sizeof(*out->rule_subnet));
+	tf = malloc((n + 1) * sizeof(*tf));
+	if (!out->rules || !out->rule_subnet || !tf)
+		goto oom;
+	for (size_t i = 0; i < n; i++) {
+		const struct subnet *sn = &subnets[i];
+		struct krule r = {.family = sn->cidr.addr.family, .src = sn->cidr};
+
+		if (!strcmp(sn->table_id, RTB_MAIN_ID) || !ready[i])
+			continue;
+		r.table = sn->table;
+		r.priority = PLAN_PRIO_LOOKUP;
+		r.action = KRULE_LOOKUP;
+		out->rule_subnet[out->nrules] = i;
+		out->rules[out->nrules++] = r;
+		r.table = 0;
+		r.priority = PLAN_PRIO_MISS;
+		r.action = KRULE_UNREACHABLE;
+		out->rule_subnet[out->nrules] = i;
+		out->rules[out->nrules++] = r;
+		tf[ntf++] = (struct tfam){.table = sn->table, .family = sn->cidr.addr.family};
+	}
+	qsort(tf, ntf, sizeof(*tf), tfam_cmp);
+	for (size_t i = 0; i < ntf; i++)
+		if (!k || tfam_cmp(&tf[k - 1], &tf[i]))
+			tf[k++] = tf[i];
+	ntf = k;
+	if (ntf && nconn) {
+		out->routes = malloc(ntf * nconn * sizeof(*out->routes));
+		if (!out->routes)
+			goto oom;
+	}
+	for (size_t i = 0; i < ntf; i++) {
+		for (size_t j = 0; j < nconn; j++) {
+			if (conn[j].p.addr.family != tf[i].family)
+				continue;
+			out->routes[out->nroutes++] =
+			    (struct kroute){.table = tf[i].table,
+			                    .dst = conn[j].p,
+			                    .type = RTN_UNICAST,
+			                    .oif = conn[j].ifindex,
+			                    .metric = PLAN_CONNECTED_METRIC};
+		}
+	}
+	if (out->nroutes)
+		qsort(out->routes, out->nroutes, sizeof(*out->routes), kroute_cmp_v);
+	free(tf);
+	return 0;
+oom:
+	free(tf);
+	plan_assoc_free(out);
+	return -ENOMEM;
+}
+
+void plan_assoc_free(struct plan_assoc *a)
+{
+	if (!a)
+		return;
+	free(a->rules);
+	free(a->rule_subnet);
+	free(a->routes);
+	memset(a, 0, sizeof(*a));
+}
+
+void plan_assoc_shadow(struct plan_assoc *a, const struct kroute *desired, size_t nd)
+{
+	size_t m = 0;
+
+	for (size_t i = 0; i < nd && a->nroutes; i++) {
+		struct kroute *hit;
+
+		if (desired[i].metric != PLAN_CONNECTED_METRIC)
+			continue;
+		hit = bsearch(&desired[i], a->routes, a->nroutes, sizeof(*a->routes), kroute_cmp_v);
+		if (hit)
+			hit->type = RTN_UNSPEC; /* marked: dropped below */
+	}
+	for (size_t i = 0; i < a->nroutes; i++)
+		if (a->routes[i].type != RTN_UNSPEC)
+			a->routes[m++] = a->routes[i];
+	a->nroutes = m;
 }

@@ -50,15 +50,77 @@ int plan_addrs(const struct kaddr *desired, size_t nd, const struct kaddr *obser
                struct kaddr_op **ops, size_t *nops, bool *ok) __attribute__((warn_unused_result));
 
 /*
- * Policy rules: the same, keyed by (family, source prefix, table, priority);
- * src.addr.family is not compared (r->family is), nor the address bytes of
- * a source of length 0. Every add comes before every delete, so traffic
- * moving from one rule to another always finds one of them.
+ * Policy rules: the same, keyed by (family, source prefix, table, priority,
+ * action); src.addr.family is not compared (r->family is), nor the address
+ * bytes of a source of length 0. Every add comes before every delete, so
+ * traffic moving from one rule to another always finds one of them.
  */
 int plan_rules(const struct krule *desired, size_t nd, const struct krule *observed, size_t no,
                struct krule_op **ops, size_t *nops, bool *ok) __attribute__((warn_unused_result));
 
 bool plan_kaddr_same_key(const struct kaddr *a, const struct kaddr *b);
 bool plan_krule_same_key(const struct krule *a, const struct krule *b);
+
+/*
+ * Route-table associations, as in a VPC: traffic from a subnet associated
+ * with a table other than main uses that table instead of main. Per subnet,
+ * two policy rules: "from cidr lookup table" at PLAN_PRIO_LOOKUP and, right
+ * after it, "from cidr unreachable" at PLAN_PRIO_MISS, so a miss in the
+ * table is refused with an ICMP unreachable to the sender instead of going
+ * on to main. And, as a VPC route table's implicit local route, the table
+ * holds a copy of every connected network of the router (of the families
+ * associated with it) at PLAN_CONNECTED_METRIC: the copies sit in the table
+ * itself so that the longest prefix decides between them and the user's
+ * routes (a default route there does not hide a connected network; a more
+ * specific route, or one for the same network at any other metric, wins
+ * over the copy), and they name the same device as the kernel's own
+ * connected route in main, so a foreign rule looking the table up finds for
+ * those destinations what main would have given it.
+ */
+#define PLAN_PRIO_LOOKUP VR_RULE_PRIO_FIRST
+#define PLAN_PRIO_MISS (VR_RULE_PRIO_FIRST + 1)
+#define PLAN_CONNECTED_METRIC UINT32_MAX
+
+/*
+ * The connected networks of the links: every address on a link that is up,
+ * with its host bits cleared ("192.168.150.0/24" on ifindex 2), as the
+ * kernel's connected routes in main have them. Left out: loopback
+ * (127.0.0.0/8, ::1), IPv6 link-local (fe80::/10) and host prefixes (/32,
+ * /128: no connected route). A network on two links is kept once, on the
+ * lower ifindex. pending (may be NULL): address ops about to be applied,
+ * whose outcome is to be assumed (deleted addresses gone, added ones there
+ * if their link is up; other kinds are ignored), for a dry run. *out is
+ * malloc'd (NULL when *nout == 0), sorted by (family, prefix). Returns 0 or
+ * -ENOMEM.
+ */
+int plan_connected(const struct klink *links, size_t nlinks, const struct kaddr_op *pending,
+                   size_t npending, struct kaddr **out, size_t *nout)
+    __attribute__((warn_unused_result));
+
+struct plan_assoc {
+	struct krule *rules; /* two per subnet: lookup, then unreachable */
+	size_t *rule_subnet; /* rules[i] belongs to subnets[rule_subnet[i]] */
+	size_t nrules;
+	struct kroute *routes; /* the copies, sorted by key, keys distinct */
+	size_t nroutes;
+};
+
+/*
+ * The kernel objects of the associations of subnets[0..n) (a table_id other
+ * than RTB_MAIN_ID), for the subnets with ready[i] true: a subnet is applied
+ * whole or not at all, so one whose address is not in place gets no rule,
+ * and a table gets copies (of conn[0..nconn), from plan_connected) only for
+ * the families of its ready subnets. Returns 0 or -ENOMEM; free *out with
+ * plan_assoc_free.
+ */
+int plan_assoc(const struct subnet *subnets, size_t n, const bool *ready, const struct kaddr *conn,
+               size_t nconn, struct plan_assoc *out) __attribute__((warn_unused_result));
+void plan_assoc_free(struct plan_assoc *a);
+
+/*
+ * A desired (user) route on the very key of a copy takes its place: drop
+ * those copies from a->routes. desired[0..nd) as for plan_routes. O(nd).
+ */
+void plan_assoc_shadow(struct plan_assoc *a, const struct kroute *desired, size_t nd);
 
 #endif

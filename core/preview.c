@@ -94,17 +94,33 @@ static uint8_t rtn_type(enum route_type t)
 	return RTN_UNICAST;
 }
 
-/* Routes: the kernel form of every desired route (as recon.c builds it) against route_dump. */
+/* The first subnet that wants the copy c (for the plan's "id"). */
+static const char *copy_owner(const struct preview_input *in, const struct plan_assoc *as,
+                              const struct kroute *c)
+{
+	for (size_t i = 0; i < as->nrules; i++) {
+		const struct subnet *sn = &in->subnets[as->rule_subnet[i]];
+
+		if (sn->table == c->table && sn->cidr.addr.family == c->dst.addr.family)
+			return sn->id;
+	}
+	return NULL;
+}
+
+/*
+ * Routes: the kernel form of every desired route (as recon.c builds it) and
+ * the associations' copies of connected networks against route_dump.
+ */
 static int preview_routes(const struct kernel_ops *k, const struct preview_input *in,
-                          struct preview_list *l, char *why, size_t len)
+                          struct plan_assoc *as, struct preview_list *l, char *why, size_t len)
 {
 	struct kroute *desired = NULL, *observed = NULL;
 	struct kroute_op *ops = NULL;
-	size_t *map = NULL, nd = 0, no = 0, nops = 0;
+	size_t *map = NULL, nd = 0, nu, no = 0, nops = 0;
 	char what[PREVIEW_WHAT_MAX];
 	int ret = -ENOMEM;
 
-	desired = calloc(in->nroutes + 1, sizeof(*desired));
+	desired = calloc(in->nroutes + as->nroutes + 1, sizeof(*desired));
 	map = calloc(in->nroutes + 1, sizeof(*map));
 	if (!desired || !map)
 		goto oom;
@@ -130,6 +146,10 @@ static int preview_routes(const struct kernel_ops *k, const struct preview_input
 			kr->metric = 1024; /* what the kernel stores for IPv6 metric 0 */
 		map[nd++] = i;
 	}
+	nu = nd;
+	plan_assoc_shadow(as, desired, nu);
+	for (size_t i = 0; i < as->nroutes; i++)
+		desired[nd++] = as->routes[i];
 	ret = k->route_dump(k->ctx, &observed, &no);
 	if (ret) {
 		snprintf(why, len, "reading the kernel's routes: %s", strerror(-ret));
@@ -143,9 +163,13 @@ static int preview_routes(const struct kernel_ops *k, const struct preview_input
 	free(observed);
 	desired = observed = NULL;
 	for (size_t i = 0; i < nops; i++) {
+		const char *id = NULL;
+
+		if (ops[i].kind != KOP_DELETE)
+			id = ops[i].tag < nu ? in->routes[map[ops[i].tag]].id
+			                     : copy_owner(in, as, &ops[i].r);
 		route_words(&ops[i].r, what, sizeof(what));
-		note(l, op_of(ops[i].kind),
-		     ops[i].kind == KOP_DELETE ? NULL : in->routes[map[ops[i].tag]].id, what);
+		note(l, op_of(ops[i].kind), id, what);
 	}
 	ret = 0;
 	goto out;
@@ -175,28 +199,54 @@ static void rule_words(const struct krule *r, char *buf, size_t len)
 
 	if (r->src.len)
 		cidr_format_prefix(&r->src, src, sizeof(src));
-	snprintf(buf, len, "%s from %s lookup %u priority %u",
-	         r->family == AF_INET6 ? "ipv6" : "ipv4", src, r->table, r->priority);
+	if (r->action == KRULE_UNREACHABLE)
+		snprintf(buf, len, "%s from %s unreachable priority %u",
+		         r->family == AF_INET6 ? "ipv6" : "ipv4", src, r->priority);
+	else
+		snprintf(buf, len, "%s from %s lookup %u priority %u",
+		         r->family == AF_INET6 ? "ipv6" : "ipv4", src, r->table, r->priority);
 }
 
-/* Addresses and policy rules of the subnets (as recon.c builds them) against the dumps. */
-static int preview_net(const struct kernel_ops *k, const struct preview_input *in,
-                       struct preview *p, char *why, size_t len)
+/* True when the link holds the address a (someone else's: vrouter's would not be added). */
+static bool link_holds(const struct klink *links, size_t n, const struct kaddr *a)
 {
-	size_t n = in->nsubnets, na = 0, nr = 0, noa = 0, nor = 0, nops = 0;
-	struct kaddr *da = NULL, *oa = NULL;
-	struct krule *dr = NULL, *orl = NULL;
-	size_t *amap = NULL, *rmap = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (links[i].ifindex != a->ifindex)
+			continue;
+		for (size_t j = 0; j < links[i].naddrs; j++) {
+			struct kaddr b = {.ifindex = a->ifindex, .p = links[i].addrs[j]};
+
+			if (plan_kaddr_same_key(a, &b))
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Addresses of the subnets (as recon.c builds them) against the dump, and
+ * the associations planned from them as the reconciler would once they are
+ * applied: ready[i] when subnet i's address would be in place (its link
+ * exists, and no one else holds the address there), the connected networks
+ * as they would be. *as is for the caller to free.
+ */
+static int preview_addrs(const struct kernel_ops *k, const struct preview_input *in,
+                         struct preview *p, struct plan_assoc *as, bool *ready, char *why,
+                         size_t len)
+{
+	size_t n = in->nsubnets, na = 0, noa = 0, nops = 0, nlinks = 0, nconn = 0;
+	struct kaddr *da = NULL, *oa = NULL, *conn = NULL;
+	size_t *amap = NULL;
 	struct kaddr_op *aops = NULL;
-	struct krule_op *rops = NULL;
+	struct klink *links = NULL;
+	bool *aok = NULL;
 	char what[PREVIEW_WHAT_MAX];
 	int ret = -ENOMEM;
 
 	da = calloc(n + 1, sizeof(*da));
-	dr = calloc(n + 1, sizeof(*dr));
 	amap = calloc(n + 1, sizeof(*amap));
-	rmap = calloc(n + 1, sizeof(*rmap));
-	if (!da || !dr || !amap || !rmap)
+	aok = calloc(n + 1, sizeof(*aok));
+	if (!da || !amap || !aok)
 		goto oom;
 	for (size_t i = 0; i < n; i++) {
 		const struct subnet *sn = &in->subnets[i];
@@ -206,59 +256,94 @@ static int preview_net(const struct kernel_ops *k, const struct preview_input *i
 			snprintf(what, sizeof(what), "%s/%u: interface %s does not exist",
 			         sn->router_ip_text, sn->cidr.len, sn->interface);
 			note(&p->addrs, PREVIEW_FAIL, sn->id, what);
-		} else {
-			da[na].ifindex = ifindex;
-			da[na].p.addr = sn->router_ip;
-			da[na].p.len = sn->cidr.len;
-			amap[na++] = i;
+			continue;
 		}
-		if (strcmp(sn->table_id, RTB_MAIN_ID)) {
-			dr[nr].family = sn->cidr.addr.family;
-			dr[nr].src = sn->cidr;
-			dr[nr].table = sn->table;
-			dr[nr].priority = VR_RULE_PRIO_FIRST;
-			rmap[nr++] = i;
-		}
+		da[na].ifindex = ifindex;
+		da[na].p.addr = sn->router_ip;
+		da[na].p.len = sn->cidr.len;
+		amap[na++] = i;
 	}
 	ret = k->addr_dump(k->ctx, &oa, &noa);
 	if (ret) {
 		snprintf(why, len, "reading the kernel's addresses: %s", strerror(-ret));
 		goto out;
 	}
-	if (plan_addrs(da, na, oa, noa, &aops, &nops, NULL))
+	if (k->links_list) {
+		ret = k->links_list(k->ctx, &links, &nlinks);
+		if (ret) {
+			snprintf(why, len, "reading the kernel's links: %s", strerror(-ret));
+			goto out;
+		}
+	}
+	if (plan_addrs(da, na, oa, noa, &aops, &nops, aok))
 		goto oom;
+	for (size_t i = 0; i < na; i++)
+		ready[amap[i]] = aok[i];
 	for (size_t i = 0; i < nops; i++) {
+		const char *id =
+		    aops[i].kind == KOP_DELETE ? NULL : in->subnets[amap[aops[i].tag]].id;
+
+		if (aops[i].kind == KOP_ADD && link_holds(links, nlinks, &aops[i].a)) {
+			kernel_addr_reason(&aops[i].a, -EEXIST, what, sizeof(what));
+			note(&p->addrs, PREVIEW_FAIL, id, what);
+			aops[i].kind =
+			    KOP_REPLACE; /* not applied: left out of the connected networks */
+			continue;
+		}
+		if (aops[i].kind == KOP_ADD)
+			ready[amap[aops[i].tag]] = true;
 		addr_words(&aops[i].a, what, sizeof(what));
-		note(&p->addrs, op_of(aops[i].kind),
-		     aops[i].kind == KOP_DELETE ? NULL : in->subnets[amap[aops[i].tag]].id, what);
+		note(&p->addrs, op_of(aops[i].kind), id, what);
 	}
-	ret = k->rule_dump(k->ctx, &orl, &nor);
-	if (ret) {
-		snprintf(why, len, "reading the kernel's policy rules: %s", strerror(-ret));
-		goto out;
-	}
-	if (plan_rules(dr, nr, orl, nor, &rops, &nops, NULL))
+	if (plan_connected(links, nlinks, aops, nops, &conn, &nconn) ||
+	    plan_assoc(in->subnets, n, ready, conn, nconn, as))
 		goto oom;
-	for (size_t i = 0; i < nops; i++) {
-		rule_words(&rops[i].r, what, sizeof(what));
-		note(&p->rules, op_of(rops[i].kind),
-		     rops[i].kind == KOP_DELETE ? NULL : in->subnets[rmap[rops[i].tag]].id, what);
-	}
 	ret = 0;
 	goto out;
 oom:
 	ret = -ENOMEM;
 	snprintf(why, len, "out of memory");
 out:
+	kernel_links_free(links, nlinks);
 	free(da);
-	free(dr);
 	free(oa);
-	free(orl);
 	free(amap);
-	free(rmap);
 	free(aops);
-	free(rops);
+	free(aok);
+	free(conn);
 	return ret;
+}
+
+/* The associations' policy rules against the dump. */
+static int preview_rules(const struct kernel_ops *k, const struct preview_input *in,
+                         const struct plan_assoc *as, struct preview *p, char *why, size_t len)
+{
+	struct krule *orl = NULL;
+	struct krule_op *rops = NULL;
+	size_t nor = 0, nops = 0;
+	char what[PREVIEW_WHAT_MAX];
+	int ret;
+
+	ret = k->rule_dump(k->ctx, &orl, &nor);
+	if (ret) {
+		snprintf(why, len, "reading the kernel's policy rules: %s", strerror(-ret));
+		return ret;
+	}
+	if (plan_rules(as->rules, as->nrules, orl, nor, &rops, &nops, NULL)) {
+		free(orl);
+		snprintf(why, len, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nops; i++) {
+		rule_words(&rops[i].r, what, sizeof(what));
+		note(&p->rules, op_of(rops[i].kind),
+		     rops[i].kind == KOP_DELETE ? NULL
+		                                : in->subnets[as->rule_subnet[rops[i].tag]].id,
+		     what);
+	}
+	free(orl);
+	free(rops);
+	return 0;
 }
 
 /* nftables: compile both states and build the transaction between them, as the reconciler would. */
@@ -320,6 +405,8 @@ int preview_kernel(const struct kernel_ops *k, const struct preview_input *in, s
                    char *why, size_t len)
 {
 	struct preview *p = calloc(1, sizeof(*p));
+	struct plan_assoc as = {0};
+	bool *ready;
 	int ret;
 
 	*out = NULL;
@@ -327,9 +414,20 @@ int preview_kernel(const struct kernel_ops *k, const struct preview_input *in, s
 		snprintf(why, len, "out of memory");
 		return -ENOMEM;
 	}
-	ret = preview_routes(k, in, &p->routes, why, len);
+	ready = calloc(in->nsubnets + 1, sizeof(*ready));
+	if (!ready) {
+		free(p);
+		snprintf(why, len, "out of memory");
+		return -ENOMEM;
+	}
+	/* In the reconciler's order: addresses, routes with the copies, then rules. */
+	ret = preview_addrs(k, in, p, &as, ready, why, len);
 	if (ret == 0)
-		ret = preview_net(k, in, p, why, len);
+		ret = preview_routes(k, in, &as, &p->routes, why, len);
+	if (ret == 0)
+		ret = preview_rules(k, in, &as, p, why, len);
+	plan_assoc_free(&as);
+	free(ready);
 	if (ret == 0) {
 		ret = k->forwarding_get(k->ctx, &p->fwd_v4, &p->fwd_v6);
 		if (ret)

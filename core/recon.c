@@ -80,6 +80,24 @@ struct recon {
 	struct sgc *sg_applied; /* what table inet vrouter holds; NULL = unknown */
 	uint64_t net_failed;    /* subnets and settings failed in the last pass (under lock) */
 	uint64_t sg_failed;     /* groups and rules failed in the last pass (under lock) */
+	/*
+	 * What the kernel held of ours after the last pass, beside the routes
+	 * (whose entries keep their kernel form): an object found missing or
+	 * changed counts as drift only if it is desired exactly as it was
+	 * applied. An object whose desired form changed (a table renumbered, a
+	 * subnet moved) is the user's change, never drift.
+	 */
+	struct kaddr *addrs_applied;
+	size_t naddrs_applied;
+	struct krule *rules_applied;
+	size_t nrules_applied;
+	struct kroute *copies_applied; /* connected-network copies of associations in the kernel */
+	size_t ncopies_applied;
+	bool fwd_applied; /* forwarding was enforced at fwd_applied_v4/v6 */
+	bool fwd_applied_v4, fwd_applied_v6;
+	/* The copies the last pass wanted, before user routes took any of their keys. */
+	struct kroute *copies;
+	size_t ncopies;
 };
 
 static int64_t now_us(void)
@@ -221,12 +239,57 @@ static void collect_stale(void *v, void *arg)
 		w->out[(*w->n)++] = e;
 }
 
-/* Recount owned/failed from the map. Called under lock. */
+/* Recount owned/failed from the map, and the copies of associations. Called under lock. */
 static void recount(struct recon *r)
 {
-	r->stats.routes_owned = 0;
+	r->stats.routes_owned = r->ncopies_applied;
 	r->stats.routes_failed = 0;
 	idmap_each(r->routes, count_entry, &r->stats);
+}
+
+/* True when v[0..n) (elements of size bytes) holds one that same() finds equal to x. */
+static bool applied_has(const void *v, size_t n, size_t size, const void *x,
+                        bool (*same)(const void *, const void *))
+{
+	for (size_t i = 0; i < n; i++)
+		if (same((const char *)v + i * size, x))
+			return true;
+	return false;
+}
+
+static bool same_kroute(const void *a, const void *b)
+{
+	return plan_kroute_equal(a, b);
+}
+
+static bool same_key(const void *a, const void *b)
+{
+	return plan_kroute_same_key(a, b);
+}
+
+static bool same_kaddr(const void *a, const void *b)
+{
+	return plan_kaddr_same_key(a, b);
+}
+
+static bool same_krule(const void *a, const void *b)
+{
+	return plan_krule_same_key(a, b);
+}
+
+/* Replace *v (n elements) with a malloc'd copy of src[0..ns). 0 or -ENOMEM (then *v is kept). */
+static int keep_copy(void **v, size_t *n, const void *src, size_t ns, size_t size)
+{
+	void *c = malloc(ns ? ns * size : 1);
+
+	if (!c)
+		return -ENOMEM;
+	if (ns)
+		memcpy(c, src, ns * size);
+	free(*v);
+	*v = c;
+	*n = ns;
+	return 0;
 }
 
 /* One desired route of a full pass, before it is recorded. */
@@ -284,18 +347,22 @@ static void dslot_fail(struct dslot *d, const char *why)
 }
 
 /*
- * A full pass: every desired route from the store against every owned route
- * in the kernel. The routes are streamed from the store into a compact array,
- * the kernel is changed without the lock held, and the status map is then
- * updated in place (not rebuilt beside the old one: at 100,000 routes two
- * maps at once cost tens of megabytes). Returns 0 when all applied, 1 when
- * some objects failed, -1 when the pass could not run (err says why);
+ * A full pass: every desired route from the store, and the copies of
+ * connected networks that associations want (as->routes), against every
+ * owned route in the kernel. The routes are streamed from the store into a
+ * compact array, the kernel is changed without the lock held, and the status
+ * map is then updated in place (not rebuilt beside the old one: at 100,000
+ * routes two maps at once cost tens of megabytes). copy_res[i] gets 0 when
+ * the copy as->routes[i] is in the kernel, else -errno (a copy whose key a
+ * desired route holds is first dropped from as). Returns 0 when all applied,
+ * 1 when some objects failed, -1 when the pass could not run (err says why);
  * *rev_out is the revision read.
  */
-static int sync_full(struct recon *r, int64_t *rev_out, char *err, size_t errlen)
+static int sync_full(struct recon *r, struct plan_assoc *as, int *copy_res, int64_t *rev_out,
+                     char *err, size_t errlen)
 {
 	struct full_pass fp = {.r = r};
-	size_t nd = 0, no = 0, nops = 0, ndel = 0;
+	size_t nd = 0, nu = 0, no = 0, nops = 0, ndel = 0, ncopies_in = 0;
 	struct kroute *desired = NULL, *observed = NULL;
 	size_t *map = NULL; /* desired index -> slot index */
 	struct kroute_op *ops = NULL;
@@ -314,9 +381,10 @@ static int sync_full(struct recon *r, int64_t *rev_out, char *err, size_t errlen
 		snprintf(err, errlen, "reading the desired state: %s", e.msg);
 		goto out;
 	}
-	desired = malloc((fp.n ? fp.n : 1) * sizeof(*desired));
+	/* The user's routes first (map: their slots), then the copies (index - nu). */
+	desired = malloc((fp.n + as->nroutes + 1) * sizeof(*desired));
 	map = malloc((fp.n ? fp.n : 1) * sizeof(*map));
-	ok = calloc(fp.n ? fp.n : 1, sizeof(*ok));
+	ok = calloc(fp.n + as->nroutes + 1, sizeof(*ok));
 	if (!desired || !map || !ok)
 		goto oom;
 	for (size_t i = 0; i < fp.n; i++) {
@@ -324,6 +392,15 @@ static int sync_full(struct recon *r, int64_t *rev_out, char *err, size_t errlen
 			continue;
 		map[nd] = i;
 		desired[nd++] = fp.v[i].k;
+	}
+	nu = nd;
+	if (keep_copy((void **)&r->copies, &r->ncopies, as->routes, as->nroutes,
+	              sizeof(*as->routes)))
+		goto oom;
+	plan_assoc_shadow(as, desired, nu);
+	for (size_t i = 0; i < as->nroutes; i++) {
+		copy_res[i] = -EINPROGRESS; /* not applied (yet) */
+		desired[nd++] = as->routes[i];
 	}
 	rc = r->k.route_dump(r->k.ctx, &observed, &no);
 	if (rc) {
@@ -345,10 +422,14 @@ static int sync_full(struct recon *r, int64_t *rev_out, char *err, size_t errlen
 		}
 	}
 	for (size_t j = 0; j < nd; j++) {
-		if (ok[j]) {
-			fp.v[map[j]].in_kernel = true;
-			fp.v[map[j]].state = OBJ_ACTIVE;
+		if (!ok[j])
+			continue;
+		if (j >= nu) {
+			copy_res[j - nu] = 0;
+			continue;
 		}
+		fp.v[map[j]].in_kernel = true;
+		fp.v[map[j]].state = OBJ_ACTIVE;
 	}
 	for (size_t i = 0; i < nops; i++) {
 		struct dslot *d;
@@ -360,14 +441,25 @@ static int sync_full(struct recon *r, int64_t *rev_out, char *err, size_t errlen
 				          strerror(-res[i]));
 			continue;
 		}
+		if (ops[i].tag >= nu) {
+			/* A copy: drift when it was in the kernel just like this. */
+			copy_res[ops[i].tag - nu] = res[i];
+			repairs +=
+			    res[i] == 0 && applied_has(r->copies_applied, r->ncopies_applied,
+			                               sizeof(ops[i].r), &ops[i].r, same_kroute);
+			continue;
+		}
 		d = &fp.v[map[ops[i].tag]];
 		/*
-		 * Applied before at this very revision and changed or gone since:
-		 * drift. A route lost with its link stays drifted through the
-		 * passes that cannot put it back, and counts once it is back.
+		 * Applied before in this very kernel form and changed or gone
+		 * since: drift. A route whose form changed (its table renumbered,
+		 * a new gateway) is the user's change, whatever its revision. A
+		 * route lost with its link stays drifted through the passes that
+		 * cannot put it back, and counts once it is back.
 		 */
 		prev = idmap_get(r->routes, d->id);
-		d->drifted = prev && prev->rev == d->rev && (prev->in_kernel || prev->drifted);
+		d->drifted = prev && plan_kroute_equal(&prev->k, &d->k) &&
+		             (prev->in_kernel || prev->drifted);
 		if (res[i] == 0) {
 			d->in_kernel = true;
 			d->state = OBJ_ACTIVE;
@@ -382,6 +474,13 @@ static int sync_full(struct recon *r, int64_t *rev_out, char *err, size_t errlen
 	}
 	free(ops);
 	ops = NULL;
+	/* The copies now in the kernel: the next pass's measure of drift. */
+	for (size_t i = 0; i < as->nroutes; i++)
+		if (copy_res[i] == 0)
+			desired[ncopies_in++] = as->routes[i];
+	if (keep_copy((void **)&r->copies_applied, &r->ncopies_applied, desired, ncopies_in,
+	              sizeof(*desired)))
+		goto oom;
 	free(desired);
 	desired = NULL;
 
@@ -467,6 +566,12 @@ static int sync_route(struct recon *r, const char *id)
 	}
 	gone = rc != 0;
 	old = idmap_get(r->routes, id);
+	/* It held the key of an association's copy, which must come back: a full pass. */
+	if (old && old->in_kernel && old->k.metric == PLAN_CONNECTED_METRIC &&
+	    applied_has(r->copies, r->ncopies, sizeof(*r->copies), &old->k, same_key)) {
+		model_route_clear(&rt);
+		return 2;
+	}
 	if (!gone) {
 		ent = rentry_new(id);
 		if (!ent) {
@@ -530,75 +635,90 @@ static int sync_route(struct recon *r, const char *id)
 	return ent && ent->state == OBJ_FAILED ? 1 : 0;
 }
 
-/* True when the object was active at this very revision in the previous pass. */
-static bool was_active(const struct idmap *prev, const char *id, int64_t rev)
-{
-	const struct ostatus *o = prev ? idmap_get(prev, id) : NULL;
+/*
+ * Subnets and settings, in two steps around the routes of a full pass:
+ * net_addrs puts the router addresses on their links and plans the
+ * associations (whose copies of connected networks sync_full applies with
+ * the routes), net_rules then installs the policy rules of the subnets that
+ * are whole (address and copies in place), records every subnet's status and
+ * enforces IP forwarding. The state is small (one entry per subnet), so every
+ * pass takes all of it.
+ */
+struct net_pass {
+	struct subnet *subs;
+	size_t n;
+	struct settings set;
+	int64_t rev;
+	char **why;  /* per subnet: failure reason, NULL when fine */
+	bool *ready; /* per subnet: its address is in place */
+	struct plan_assoc as;
+	int *copy_res; /* per as.routes[i]: 0 in the kernel, else -errno (sync_full) */
+	uint64_t rep_a;
+};
 
-	return o && o->rev == rev && o->state == OBJ_ACTIVE;
+static void net_pass_free(struct net_pass *np)
+{
+	for (size_t i = 0; np->why && i < np->n; i++)
+		free(np->why[i]);
+	free(np->why);
+	free(np->ready);
+	free(np->copy_res);
+	plan_assoc_free(&np->as);
+	model_subnets_free(np->subs, np->n);
+	memset(np, 0, sizeof(*np));
+}
+
+static void net_why(struct net_pass *np, size_t i, const char *reason)
+{
+	if (!np->why[i])
+		np->why[i] = strdup(reason);
+	np->ready[i] = false;
 }
 
 /*
- * Subnets and settings: router addresses on their links, policy rules for
- * subnets associated with a table other than main, IP forwarding. The state
- * is small (one entry per subnet), so every pass takes all of it. Returns 0,
- * 1 when some object failed, -1 when the pass could not run.
+ * Step one: load subnets and settings, apply the router addresses, read the
+ * links and plan the associations into np->as. Returns 0, 1 when some
+ * address failed, -1 when the step could not run (np is then to be freed).
  */
-static int sync_net(struct recon *r, int64_t *rev_out, char *err, size_t errlen)
+static int net_addrs(struct recon *r, struct net_pass *np, char *err, size_t errlen)
 {
-	struct subnet *subs = NULL;
-	struct settings set = {0};
-	size_t n = 0, na = 0, nr = 0, noa = 0, nor = 0, nops = 0;
-	struct kaddr *da = NULL, *oa = NULL;
-	struct krule *dr = NULL, *orl = NULL;
-	size_t *amap = NULL, *rmap = NULL; /* desired index -> subnet index */
-	char **why = NULL;		   /* per subnet: failure reason, NULL when fine */
+	struct kaddr *da = NULL, *oa = NULL, *conn = NULL;
+	size_t na = 0, noa = 0, nops = 0, nin = 0, nconn = 0, nlinks = 0;
+	size_t *amap = NULL; /* desired index -> subnet index */
 	struct kaddr_op *aops = NULL;
-	struct krule_op *rops = NULL;
-	bool *aok = NULL, *rok = NULL;
+	struct klink *links = NULL;
+	bool *aok = NULL, want_links = false;
 	int *res = NULL;
-	struct idmap *next = NULL;
 	struct vr_err e = {0};
-	uint64_t rep_a = 0, rep_r = 0, rep_f = 0, failed = 0, afail = 0, rfail = 0;
-	int64_t rev = 0;
 	int ret = -1, rc;
 	char buf[REASON_MAX];
 
-	if (store_net_load(r->store, &subs, &n, &set, &rev, &e)) {
+	if (store_net_load(r->store, &np->subs, &np->n, &np->set, &np->rev, &e)) {
 		snprintf(err, errlen, "reading subnets: %s", e.msg);
 		goto out;
 	}
-	da = calloc(n + 1, sizeof(*da));
-	dr = calloc(n + 1, sizeof(*dr));
-	amap = calloc(n + 1, sizeof(*amap));
-	rmap = calloc(n + 1, sizeof(*rmap));
-	why = calloc(n + 1, sizeof(*why));
-	aok = calloc(n + 1, sizeof(*aok));
-	rok = calloc(n + 1, sizeof(*rok));
-	next = idmap_new();
-	if (!da || !dr || !amap || !rmap || !why || !aok || !rok || !next)
+	da = calloc(np->n + 1, sizeof(*da));
+	amap = calloc(np->n + 1, sizeof(*amap));
+	aok = calloc(np->n + 1, sizeof(*aok));
+	np->why = calloc(np->n + 1, sizeof(*np->why));
+	np->ready = calloc(np->n + 1, sizeof(*np->ready));
+	if (!da || !amap || !aok || !np->why || !np->ready)
 		goto oom;
-	for (size_t i = 0; i < n; i++) {
-		int ifindex = r->k.link_index(r->k.ctx, subs[i].interface);
+	for (size_t i = 0; i < np->n; i++) {
+		int ifindex = r->k.link_index(r->k.ctx, np->subs[i].interface);
 
 		if (!ifindex) {
-			snprintf(buf, sizeof(buf),
-				 "interface %s does not exist; the address is applied when it appears",
-				 subs[i].interface);
-			why[i] = strdup(buf);
-		} else {
-			da[na].ifindex = ifindex;
-			da[na].p.addr = subs[i].router_ip;
-			da[na].p.len = subs[i].cidr.len;
-			amap[na++] = i;
+			snprintf(
+			    buf, sizeof(buf),
+			    "interface %s does not exist; the address is applied when it appears",
+			    np->subs[i].interface);
+			net_why(np, i, buf);
+			continue;
 		}
-		if (strcmp(subs[i].table_id, RTB_MAIN_ID)) {
-			dr[nr].family = subs[i].cidr.addr.family;
-			dr[nr].src = subs[i].cidr;
-			dr[nr].table = subs[i].table;
-			dr[nr].priority = VR_RULE_PRIO_FIRST;
-			rmap[nr++] = i;
-		}
+		da[na].ifindex = ifindex;
+		da[na].p.addr = np->subs[i].router_ip;
+		da[na].p.len = np->subs[i].cidr.len;
+		amap[na++] = i;
 	}
 
 	rc = r->k.addr_dump(r->k.ctx, &oa, &noa);
@@ -617,30 +737,115 @@ static int sync_net(struct recon *r, int64_t *rev_out, char *err, size_t errlen)
 			snprintf(err, errlen, "applying addresses: %s", strerror(-rc));
 			goto out;
 		}
-		for (size_t i = 0; i < nops; i++) {
-			size_t si;
-
-			if (aops[i].kind == KOP_DELETE) {
-				if (res[i] && res[i] != -EADDRNOTAVAIL && res[i] != -ENODEV)
-					log_warnx("could not remove an address vrouter no longer "
-						  "wants: %s",
-						  strerror(-res[i]));
-				continue;
-			}
-			si = amap[aops[i].tag];
-			if (res[i]) {
-				afail++;
-				kernel_addr_reason(&aops[i].a, res[i], buf, sizeof(buf));
-				free(why[si]);
-				why[si] = strdup(buf);
-			} else if (was_active(r->net, subs[si].id, subs[si].rev)) {
-				rep_a++;
-			}
-		}
-		free(res);
-		res = NULL;
 	}
+	for (size_t i = 0; i < nops; i++) {
+		if (aops[i].kind == KOP_DELETE) {
+			if (res[i] && res[i] != -EADDRNOTAVAIL && res[i] != -ENODEV)
+				log_warnx("could not remove an address vrouter no longer wants: %s",
+				          strerror(-res[i]));
+			continue;
+		}
+		if (res[i]) {
+			kernel_addr_reason(&aops[i].a, res[i], buf, sizeof(buf));
+			net_why(np, amap[aops[i].tag], buf);
+			continue;
+		}
+		aok[aops[i].tag] = true;
+		np->rep_a += applied_has(r->addrs_applied, r->naddrs_applied, sizeof(*da),
+		                         &aops[i].a, same_kaddr);
+	}
+	/* The addresses in place: ready subnets, and the next pass's measure of drift. */
+	for (size_t j = 0; j < na; j++) {
+		if (!aok[j])
+			continue;
+		np->ready[amap[j]] = true;
+		da[nin++] = da[j];
+	}
+	if (keep_copy((void **)&r->addrs_applied, &r->naddrs_applied, da, nin, sizeof(*da)))
+		goto oom;
 
+	/* The connected networks as they are now, with the addresses just added (if wanted). */
+	for (size_t i = 0; i < np->n && !want_links; i++)
+		want_links = np->ready[i] && strcmp(np->subs[i].table_id, RTB_MAIN_ID);
+	if (want_links && r->k.links_list) {
+		rc = r->k.links_list(r->k.ctx, &links, &nlinks);
+		if (rc) {
+			snprintf(err, errlen, "reading the kernel's links: %s", strerror(-rc));
+			goto out;
+		}
+	}
+	if (plan_connected(links, nlinks, NULL, 0, &conn, &nconn) ||
+	    plan_assoc(np->subs, np->n, np->ready, conn, nconn, &np->as))
+		goto oom;
+	np->copy_res = calloc(np->as.nroutes + 1, sizeof(*np->copy_res));
+	if (!np->copy_res)
+		goto oom;
+	ret = na == nin ? 0 : 1;
+	goto out;
+oom:
+	snprintf(err, errlen, "out of memory");
+out:
+	kernel_links_free(links, nlinks);
+	free(conn);
+	free(da);
+	free(oa);
+	free(amap);
+	free(aops);
+	free(aok);
+	free(res);
+	return ret;
+}
+
+/*
+ * Step three: the policy rules of the subnets that are whole, every subnet's
+ * status, IP forwarding, the counts. Returns 0, 1 when some object failed,
+ * -1 when the step could not run.
+ */
+static int net_rules(struct recon *r, struct net_pass *np, int64_t *rev_out, char *err,
+                     size_t errlen)
+{
+	const struct plan_assoc *as = &np->as;
+	struct krule *dr = NULL, *orl = NULL;
+	size_t nr = 0, nor = 0, nops = 0, nin = 0;
+	size_t *rmap = NULL; /* desired index -> subnet index */
+	struct krule_op *rops = NULL;
+	bool *rok = NULL;
+	int *res = NULL;
+	struct idmap *next = NULL;
+	uint64_t rep_r = 0, rep_f = 0, failed = 0;
+	int ret = -1, rc;
+	char buf[REASON_MAX];
+
+	/* A copy that is not in the kernel: the subnets of its table and family are not whole. */
+	for (size_t c = 0; c < as->nroutes; c++) {
+		char dst[CIDR_STR_MAX], why[REASON_MAX];
+
+		if (!np->copy_res[c])
+			continue;
+		kernel_route_reason(&as->routes[c], np->copy_res[c], why, sizeof(why));
+		cidr_format_prefix(&as->routes[c].dst, dst, sizeof(dst));
+		snprintf(buf, sizeof(buf), "connected network %s in table %u: %s", dst,
+		         as->routes[c].table, why);
+		for (size_t i = 0; i < as->nrules; i++) {
+			const struct subnet *sn = &np->subs[as->rule_subnet[i]];
+
+			if (sn->table == as->routes[c].table &&
+			    sn->cidr.addr.family == as->routes[c].dst.addr.family)
+				net_why(np, as->rule_subnet[i], buf);
+		}
+	}
+	dr = calloc(as->nrules + 1, sizeof(*dr));
+	rmap = calloc(as->nrules + 1, sizeof(*rmap));
+	rok = calloc(as->nrules + 1, sizeof(*rok));
+	next = idmap_new();
+	if (!dr || !rmap || !rok || !next)
+		goto oom;
+	for (size_t i = 0; i < as->nrules; i++) {
+		if (!np->ready[as->rule_subnet[i]])
+			continue;
+		rmap[nr] = as->rule_subnet[i];
+		dr[nr++] = as->rules[i];
+	}
 	rc = r->k.rule_dump(r->k.ctx, &orl, &nor);
 	if (rc) {
 		snprintf(err, errlen, "reading the kernel's policy rules: %s", strerror(-rc));
@@ -657,44 +862,49 @@ static int sync_net(struct recon *r, int64_t *rev_out, char *err, size_t errlen)
 			snprintf(err, errlen, "applying policy rules: %s", strerror(-rc));
 			goto out;
 		}
-		for (size_t i = 0; i < nops; i++) {
-			size_t si;
-
-			if (rops[i].kind == KOP_DELETE)
-				continue;
-			si = rmap[rops[i].tag];
-			if (res[i]) {
-				rfail++;
-				kernel_rule_reason(&rops[i].r, res[i], buf, sizeof(buf));
-				if (!why[si])
-					why[si] = strdup(buf);
-			} else if (was_active(r->net, subs[si].id, subs[si].rev)) {
-				rep_r++;
-			}
-		}
 	}
+	for (size_t i = 0; i < nops; i++) {
+		if (rops[i].kind == KOP_DELETE)
+			continue;
+		if (res[i]) {
+			kernel_rule_reason(&rops[i].r, res[i], buf, sizeof(buf));
+			net_why(np, rmap[rops[i].tag], buf);
+			continue;
+		}
+		rok[rops[i].tag] = true;
+		rep_r += applied_has(r->rules_applied, r->nrules_applied, sizeof(*dr), &rops[i].r,
+		                     same_krule);
+	}
+	for (size_t j = 0; j < nr; j++)
+		if (rok[j])
+			dr[nin++] = dr[j];
+	if (keep_copy((void **)&r->rules_applied, &r->nrules_applied, dr, nin, sizeof(*dr)))
+		goto oom;
 
-	for (size_t i = 0; i < n; i++) {
-		failed += why[i] != NULL;
-		if (ostatus_put(next, subs[i].id, subs[i].rev, why[i] ? OBJ_FAILED : OBJ_ACTIVE,
-				why[i]))
+	for (size_t i = 0; i < np->n; i++) {
+		failed += np->why[i] != NULL;
+		if (ostatus_put(next, np->subs[i].id, np->subs[i].rev,
+		                np->why[i] ? OBJ_FAILED : OBJ_ACTIVE, np->why[i]))
 			goto oom;
 	}
 
 	{
+		const struct settings *set = &np->set;
 		bool v4 = false, v6 = false;
 
 		rc = r->k.forwarding_get(r->k.ctx, &v4, &v6);
-		if (set.managed) {
+		if (set->managed) {
 			const char *fail = NULL;
 
-			if (rc == 0 && (v4 != set.fwd_v4 || v6 != set.fwd_v6)) {
-				if (was_active(r->net, "settings", set.rev))
+			if (rc == 0 && (v4 != set->fwd_v4 || v6 != set->fwd_v6)) {
+				/* Drift only if these very values were in force. */
+				if (r->fwd_applied && r->fwd_applied_v4 == set->fwd_v4 &&
+				    r->fwd_applied_v6 == set->fwd_v6)
 					rep_f++;
-				rc = r->k.forwarding_set(r->k.ctx, set.fwd_v4, set.fwd_v6);
+				rc = r->k.forwarding_set(r->k.ctx, set->fwd_v4, set->fwd_v6);
 				if (rc == 0) {
-					v4 = set.fwd_v4;
-					v6 = set.fwd_v6;
+					v4 = set->fwd_v4;
+					v6 = set->fwd_v6;
 				}
 			}
 			if (rc) {
@@ -702,12 +912,17 @@ static int sync_net(struct recon *r, int64_t *rev_out, char *err, size_t errlen)
 				fail = buf;
 				failed++;
 			}
-			if (ostatus_put(next, "settings", set.rev, fail ? OBJ_FAILED : OBJ_ACTIVE,
-					fail))
+			r->fwd_applied = rc == 0;
+			r->fwd_applied_v4 = set->fwd_v4;
+			r->fwd_applied_v6 = set->fwd_v6;
+			if (ostatus_put(next, "settings", set->rev, fail ? OBJ_FAILED : OBJ_ACTIVE,
+			                fail))
 				goto oom;
+		} else {
+			r->fwd_applied = false;
 		}
 		pthread_mutex_lock(&r->lock);
-		r->stats.forwarding_managed = set.managed;
+		r->stats.forwarding_managed = set->managed;
 		r->stats.fwd_v4 = v4;
 		r->stats.fwd_v6 = v6;
 		pthread_mutex_unlock(&r->lock);
@@ -717,43 +932,35 @@ static int sync_net(struct recon *r, int64_t *rev_out, char *err, size_t errlen)
 	idmap_free_with(r->net, ostatus_free);
 	r->net = next;
 	next = NULL;
-	r->stats.drift_repairs_addrs += rep_a;
+	r->stats.drift_repairs_addrs += np->rep_a;
 	r->stats.drift_repairs_rules += rep_r;
 	r->stats.drift_repairs_forwarding += rep_f;
-	r->stats.addrs_owned = na - afail;
-	r->stats.rules_owned = nr - rfail;
+	r->stats.addrs_owned = r->naddrs_applied;
+	r->stats.rules_owned = r->nrules_applied;
 	r->net_failed = failed;
 	r->stats.objects_failed = r->net_failed + r->sg_failed;
 	pthread_mutex_unlock(&r->lock);
-	metrics_owned(MK_ADDRESS, na - afail);
-	metrics_owned(MK_RULE, nr - rfail);
-	metrics_drift_repair(MK_ADDRESS, rep_a);
+	metrics_owned(MK_ADDRESS, r->naddrs_applied);
+	metrics_owned(MK_RULE, r->nrules_applied);
+	metrics_drift_repair(MK_ADDRESS, np->rep_a);
 	metrics_drift_repair(MK_RULE, rep_r);
 	metrics_drift_repair(MK_FORWARDING, rep_f);
-	if (rep_a + rep_r + rep_f)
-		log_info("repaired %llu address(es), %llu policy rule(s), %llu forwarding setting(s)",
-			 (unsigned long long)rep_a, (unsigned long long)rep_r,
-			 (unsigned long long)rep_f);
-	*rev_out = rev;
+	if (np->rep_a + rep_r + rep_f)
+		log_info(
+		    "repaired %llu address(es), %llu policy rule(s), %llu forwarding setting(s)",
+		    (unsigned long long)np->rep_a, (unsigned long long)rep_r,
+		    (unsigned long long)rep_f);
+	*rev_out = np->rev;
 	ret = failed ? 1 : 0;
 	goto out;
 oom:
 	snprintf(err, errlen, "out of memory");
 out:
 	idmap_free_with(next, ostatus_free);
-	for (size_t i = 0; why && i < n; i++)
-		free(why[i]);
-	model_subnets_free(subs, n);
-	free(da);
 	free(dr);
-	free(oa);
 	free(orl);
-	free(amap);
 	free(rmap);
-	free(why);
-	free(aops);
 	free(rops);
-	free(aok);
 	free(rok);
 	free(res);
 	return ret;
@@ -998,21 +1205,42 @@ static void combine(int *rc, int64_t *rev, char *err, size_t len, int prc, int64
 }
 
 /*
- * Everything: subnets and settings first (a route's gateway may need a
- * subnet's address), then routes, then security groups. The revision
- * reached is the lowest of the reads, so a write that landed between them
- * is applied again later. check_nft: also read the nftables table back.
+ * Everything: router addresses first (a route's gateway may need a subnet's
+ * address), then routes with the associations' copies of connected
+ * networks, then the policy rules that send a subnet's traffic to its table
+ * (once the table holds the copies), then security groups. When the subnet
+ * step cannot run, the routes keep the copies of the last pass and the rules
+ * are left as they are; when the route step cannot run, so are the rules.
+ * The revision reached is the lowest of the reads, so a write that landed
+ * between them is applied again later. check_nft: also read the nftables
+ * table back.
  */
 static int run_full(struct recon *r, bool check_nft)
 {
 	char err[REASON_MAX] = "", perr[REASON_MAX] = "";
 	int64_t t0 = now_us(), rev = INT64_MAX, prev = 0;
-	int rc = 0, prc;
+	struct net_pass np = {0};
+	int rc = 0, prc, nrc;
 
-	prc = sync_net(r, &prev, perr, sizeof(perr));
+	nrc = net_addrs(r, &np, perr, sizeof(perr));
+	combine(&rc, &rev, err, sizeof(err), nrc, nrc < 0 ? 0 : INT64_MAX, perr);
+	if (nrc < 0) {
+		net_pass_free(&np);
+		np.copy_res = calloc(r->ncopies + 1, sizeof(*np.copy_res));
+		if (!np.copy_res || keep_copy((void **)&np.as.routes, &np.as.nroutes, r->copies,
+		                              r->ncopies, sizeof(*r->copies))) {
+			net_pass_free(&np);
+			record(r, -1, 0, (double)(now_us() - t0) / 1000.0, "out of memory");
+			return -1;
+		}
+	}
+	prc = sync_full(r, &np.as, np.copy_res, &prev, perr, sizeof(perr));
 	combine(&rc, &rev, err, sizeof(err), prc, prev, perr);
-	prc = sync_full(r, &prev, perr, sizeof(perr));
-	combine(&rc, &rev, err, sizeof(err), prc, prev, perr);
+	if (nrc >= 0 && prc >= 0) {
+		prc = net_rules(r, &np, &prev, perr, sizeof(perr));
+		combine(&rc, &rev, err, sizeof(err), prc, prev, perr);
+	}
+	net_pass_free(&np);
 	prc = sync_sg(r, check_nft, &prev, perr, sizeof(perr));
 	combine(&rc, &rev, err, sizeof(err), prc, prev, perr);
 	record(r, rc, rc < 0 ? 0 : rev, (double)(now_us() - t0) / 1000.0, err);
@@ -1197,6 +1425,10 @@ void recon_stop(struct recon *r)
 	idmap_free_with(r->net, ostatus_free);
 	idmap_free_with(r->sg, ostatus_free);
 	sgc_free(r->sg_applied);
+	free(r->addrs_applied);
+	free(r->rules_applied);
+	free(r->copies_applied);
+	free(r->copies);
 	free(r->queue);
 	pthread_cond_destroy(&r->applied);
 	pthread_mutex_destroy(&r->lock);

@@ -523,7 +523,7 @@ static int rule1(struct kernel_ops *k, enum kop_kind kind, const struct krule *r
 
 static void check_rules(struct kernel_ops *k)
 {
-	struct krule want[4], r;
+	struct krule want[6], r;
 	size_t n = 0;
 	char why[256];
 	int rc;
@@ -532,12 +532,20 @@ static void check_rules(struct kernel_ops *k)
 	sh("ip rule add from 10.9.0.0/24 lookup 100");
 	/* A foreign twin of one of ours: same source, table and priority. */
 	sh("ip rule add from 10.70.0.0/24 lookup 10070 pref 20005 proto static");
+	/* Foreign twins of an unreachable rule of ours: without our protocol, and ours by
+	 * protocol but with an action we never use. */
+	sh("ip rule add from 10.71.0.0/24 unreachable pref 20006 proto static");
+	sh("ip rule add from 10.72.0.0/24 prohibit pref 20007 proto 245");
 	expect_rules(k, NULL, 0, "foreign rules only");
 
 	want[n++] = mkr(AF_INET, "192.168.100.0/24", 10000, VR_RULE_PRIO_FIRST);
 	want[n++] = mkr(AF_INET, "192.168.150.0/24", 10001, VR_RULE_PRIO_FIRST + 1);
 	want[n++] = mkr(AF_INET6, "2001:db8:100::/64", 10000, VR_RULE_PRIO_FIRST + 2);
 	want[n++] = mkr(AF_INET, "10.70.0.0/24", 10070, 20005);
+	want[n] = mkr(AF_INET, "10.71.0.0/24", 0, 20006);
+	want[n++].action = KRULE_UNREACHABLE;
+	want[n] = mkr(AF_INET6, "2001:db8:100::/64", 0, VR_RULE_PRIO_FIRST + 3);
+	want[n++].action = KRULE_UNREACHABLE;
 	settle(k);
 	converge_rules(k, want, n, "add rules");
 	expect_rules(k, want, n, "after add");
@@ -549,7 +557,11 @@ static void check_rules(struct kernel_ops *k)
 	                 "10001" OURS "'") == 1 &&
 	        sh_lines("ip -6 rule show | grep -E '^20002:\\s+from 2001:db8:100::/64 lookup "
 	                 "10000" OURS "'") == 1 &&
-	        sh_lines("ip -4 rule show | grep -E '^20005:.*lookup 10070" OURS "'") == 1,
+	        sh_lines("ip -4 rule show | grep -E '^20005:.*lookup 10070" OURS "'") == 1 &&
+	        sh_lines("ip -4 rule show | grep -E '^20006:\\s+from 10.71.0.0/24 unreachable" OURS
+	                 "'") == 1 &&
+	        sh_lines("ip -6 rule show | grep -E '^20003:\\s+from 2001:db8:100::/64 "
+	                 "unreachable" OURS "'") == 1,
 	    "ip rule shows our rules with our protocol");
 	printf("---- ip rule show; ip -6 rule show\n");
 	fflush(stdout);
@@ -580,6 +592,8 @@ static void check_rules(struct kernel_ops *k)
 	check(settle(k), "events_drain true after ip rule del of our rule");
 	sh("ip -6 rule del from 2001:db8:100::/64 lookup 10000 pref 20002");
 	check(settle(k), "events_drain true after ip -6 rule del of our rule");
+	sh("ip -6 rule del from 2001:db8:100::/64 unreachable pref 20003");
+	check(settle(k), "events_drain true after ip -6 rule del of our unreachable rule");
 	converge_rules(k, want, n, "repair");
 	check(!settle(k), "events_drain false after our own repair");
 	expect_rules(k, want, n, "after repair");
@@ -588,14 +602,17 @@ static void check_rules(struct kernel_ops *k)
 	converge_rules(k, NULL, 0, "delete all rules");
 	expect_rules(k, NULL, 0, "after delete all");
 	check(!settle(k), "events_drain false after our own rule deletes");
-	check(sh_lines("ip rule show | grep -E '" OURS "'; ip -6 rule show | grep -E '" OURS "'") ==
-	          0,
-	      "ip rule shows no owned rule");
+	check(sh_lines("ip rule show | grep -E '" OURS "' | grep -v prohibit; ip -6 rule show | "
+	               "grep -E '" OURS "'") == 0,
+	      "ip rule shows no owned rule (the prohibit one of our protocol is not ours)");
 	check(
 	    sh_lines("ip rule show | grep -E 'from 10.9.0.0/24 lookup 100$'") == 1 &&
 	        sh_lines("ip rule show | grep -E '^20005:\\s+from 10.70.0.0/24 lookup 10070 proto "
-	                 "static'") == 1,
-	    "foreign rules survive, the twin of ours included");
+	                 "static'") == 1 &&
+	        sh_lines("ip rule show | grep -E '^20006:\\s+from 10.71.0.0/24 unreachable proto "
+	                 "static'") == 1 &&
+	        sh_lines("ip rule show | grep -E '^20007:\\s+from 10.72.0.0/24 prohibit'") == 1,
+	    "foreign rules survive, the twins of ours included");
 }
 
 /* ---- forwarding ---- */

@@ -144,14 +144,18 @@ check_eq "database: routes +1 ~1 -1" "1 1 1" "$(e2e_jq '.plan.database.routes | 
 check_eq "database: rt-a2 removed" "rt-a2" "$(e2e_jq '.plan.database.routes.removed_ids | join(" ")')"
 check_eq "database: subnet and group removed" "1 1 1" \
 	"$(e2e_jq '"\(.plan.database.subnets.removed) \(.plan.database.security_groups.removed) \(.plan.database.security_group_rules.removed)"')"
-check_eq "kernel: routes +1 ~1 -1" "1 1 1" "$(e2e_jq '.plan.kernel.routes | "\(.add) \(.change) \(.remove)"')"
+# -4: the blackhole, and the association's copies of the 3 connected networks in table 100.
+check_eq "kernel: routes +1 ~1 -4" "1 1 4" "$(e2e_jq '.plan.kernel.routes | "\(.add) \(.change) \(.remove)"')"
+check_eq "kernel: the copies of 10.50.0.0/24, 192.168.150.0/24, 192.168.160.0/24 would go" 3 \
+	"$(e2e_jq '[.plan.kernel.routes.items[] | select(.op == "remove") | .what |
+		select(test("^(10\\.50\\.0|192\\.168\\.150|192\\.168\\.160)\\.0/24 dev eth[01] table 100 metric 4294967295$"))] | length')"
 check_match "kernel: the new route in words" '"10.3.0.0/16 via 192.168.150.2 table 254 metric 0"' \
 	"$(e2e_jq '.plan.kernel.routes.items[] | select(.op == "add") | .what | @json')"
 check_match "kernel: the blackhole would go" 'blackhole 10.2.0.0/16 table 100' \
 	"$(e2e_jq '.plan.kernel.routes.items[] | select(.op == "remove") | .what')"
 check_eq "kernel: the address 192.168.160.1/24 would go" "192.168.160.1/24 dev eth0" \
 	"$(e2e_jq '.plan.kernel.addresses.items[] | select(.op == "remove") | .what')"
-check_eq "kernel: the policy rule would go" "1" "$(e2e_jq .plan.kernel.rules.remove)"
+check_eq "kernel: the policy rules would go (lookup, unreachable)" "2" "$(e2e_jq .plan.kernel.rules.remove)"
 check_eq "kernel: table inet vrouter would go" "remove" "$(e2e_jq .plan.kernel.nftables.action)"
 check_eq "kernel: forwarding stays" "true true" "$(e2e_jq '"\(.plan.kernel.forwarding.ipv4.now) \(.plan.kernel.forwarding.ipv4.then)"')"
 check_eq "database unchanged (GET /v1/config, revision)" "$D0" "$(db_snap)"

@@ -124,12 +124,13 @@ restart_and_converge() {
 }
 
 has_addr() { ip -n "$NS" -o addr show dev "$1" | grep -F " $2 " >/dev/null; }
-# The rest of the base document in the kernel: router addresses, the policy rule of the
-# subnet in table 100, forwarding.
+# The rest of the base document in the kernel: router addresses, the policy rules of the
+# subnet in table 100 (the lookup, and the unreachable rule after it), forwarding.
 base_in_kernel() {
 	has_addr eth0 192.168.150.3/24 && has_addr eth0 192.168.160.1/24 &&
 		[[ $(ip -n "$NS" -4 rule show | grep -E 'proto (245|vrouter)') == *"from 192.168.160.0/24 lookup 100"* ]] &&
-		[[ $(ip -n "$NS" -4 rule show | grep -cE 'proto (245|vrouter)') == 1 ]] &&
+		[[ $(ip -n "$NS" -4 rule show | grep -E 'proto (245|vrouter)') == *"from 192.168.160.0/24 unreachable"* ]] &&
+		[[ $(ip -n "$NS" -4 rule show | grep -cE 'proto (245|vrouter)') == 2 ]] &&
 		[[ $(ip netns exec "$NS" sysctl -n net.ipv4.ip_forward) == 1 ]]
 }
 

@@ -220,7 +220,8 @@ e2e_step "(c) the policy rule deleted by hand"
 ip -n "$NS" rule del from 192.168.160.0/24 lookup 100
 repaired "rule from 192.168.160.0/24 lookup 100 deleted" TIMES_RULE has vroute rule show from 192.168.160.0/24 lookup 100
 expect_repairs "one rule" "0 0 1 0 0"
-check_eq "exactly one vrouter rule" 1 "$(ip -n "$NS" rule show | grep -cE 'proto (245|vrouter)')"
+# The association's lookup rule and the unreachable rule after it (no fall-through to main).
+check_eq "exactly two vrouter rules" 2 "$(ip -n "$NS" rule show | grep -cE 'proto (245|vrouter)')"
 check "foreign rule kept" has ip -n "$NS" rule show from 172.18.0.0/16 lookup 300
 check "foreign state intact" foreign_intact
 
@@ -290,8 +291,10 @@ e2e_log "     rt-e2 while down: $(route_state rt-e2)"
 e2e_api "$NS" GET /v1/status >/dev/null
 check_eq "/v1/status failed.routes = 3 while eth1 is down" 3 "$(e2e_jq .failed.routes)"
 check "foreign address 10.50.0.1/24 kept on the down link" has_addr eth1 10.50.0.1/24
-check_eq "/v1/status owned.routes = 7 of 10 while eth1 is down" 7 "$(e2e_jq .owned.routes)"
-check_eq "/metrics vrouter_owned_objects{kind=\"route\"} = 7" 7 \
+# Owned routes also count the association's copies of connected networks in table 100:
+# 3 (192.168.150.0/24, 192.168.160.0/24 on eth0, 10.50.0.0/24 on eth1), 2 while eth1 is down.
+check_eq "/v1/status owned.routes = 7 of 10 (+ 2 of 3 copies) while eth1 is down" 9 "$(e2e_jq .owned.routes)"
+check_eq "/metrics vrouter_owned_objects{kind=\"route\"} = 9" 9 \
 	"$(e2e_curl "$NS" GET /metrics | awk '/^vrouter_owned_objects\{kind="route"\}/ { print $2 }')"
 REP_DOWN=$(fault_repairs "$NS")
 ip -n "$NS" link set eth1 up
@@ -302,7 +305,7 @@ check "route state active again" eval '[[ $(route_state rt-e2) == active:* ]]'
 REP_UP=$(fault_repairs "$NS")
 e2e_log "     drift_repairs across the flap: before down '$REP' / while down '$REP_DOWN' / after up '$REP_UP'"
 e2e_api "$NS" GET /v1/status >/dev/null
-check_eq "/v1/status owned.routes = 10 again, failed.routes = 0" "10 0" "$(e2e_jq '"\(.owned.routes) \(.failed.routes)"')"
+check_eq "/v1/status owned.routes = 10 (+ 3 copies) again, failed.routes = 0" "13 0" "$(e2e_jq '"\(.owned.routes) \(.failed.routes)"')"
 # The three routes the kernel dropped with the link and vrouter put back are repairs
 # like any other: drift_repairs.routes +3 across the flap (in /v1/status and /metrics).
 expect_repairs "the link flap: three IPv4 routes put back" "3 0 0 0 0"

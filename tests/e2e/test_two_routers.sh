@@ -297,7 +297,10 @@ vr_rule_iso() {
 	ip -n "$R1" rule show | grep -E "^[0-9]+:[[:space:]]+from 192\.168\.150\.0/24 lookup $TBL_ISO proto (245|vrouter)"
 }
 check "ip rule: from 192.168.150.0/24 lookup $TBL_ISO proto vrouter" vr_rule_iso
-check_eq "exactly one vrouter rule" "1" "$(ip -n "$R1" rule show | grep -cE 'proto (245|vrouter)' || true)"
+# The lookup, and right after it the rule that makes a miss unreachable (no fall-through to main).
+check_eq "exactly two vrouter rules" "2" "$(ip -n "$R1" rule show | grep -cE 'proto (245|vrouter)' || true)"
+check_match "the second: from 192.168.150.0/24 unreachable" \
+	'^20001:[[:space:]]+from 192\.168\.150\.0/24 unreachable proto (245|vrouter)' "$(ip -n "$R1" rule show)"
 out=$(ip netns exec "$N1" ping -c1 -W2 192.168.100.2 2>&1) || true
 check_match "net01 -> 192.168.100.2 is cut: r1 answers Packet filtered (prohibit)" \
 	'From 192\.168\.150\.3 .*Packet filtered' "$out"
@@ -311,7 +314,12 @@ check "foreign rule still there" foreign_rule
 e2e_step "(h2) an association holds the table: DELETE it is a 409 and changes nothing"
 e2e_api "$R1" DELETE "/v1/routes/$RT_PROH" >/dev/null
 e2e_expect_status 204 "DELETE the prohibit route (the table stays associated)"
-check "empty table: lookup falls through to main, net01 reaches net02" ping_ok "$N1" 192.168.100.2
+# (ICMP errors are rate-limited per host, 1 s: a ping without any answer is tried again.)
+r1_unreachable() {
+	out=$(ip netns exec "$N1" ping -c1 -W1 192.168.100.2 2>&1) || true
+	grep -Eq 'From 192\.168\.150\.3 .*Unreachable' <<<"$out" && ! grep -q 'bytes from' <<<"$out"
+}
+check_poll "no route in the table: unreachable, no fall-through to main (r1 answers)" 5 r1_unreachable
 check "the rule stays while the association stays" vr_rule_iso
 bad "$R1" DELETE "/v1/route-tables/$RTB_ISO" "" 409 "DELETE route table isolated still used by subnet net01"
 check_match "the 409 names the subnet" "$S_NET01" "$(bad_jq .detail)"

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <linux/rtnetlink.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -690,6 +691,9 @@ static int fake_forwarding(void *ctx, bool *v4, bool *v6)
 	return 0;
 }
 
+static int fake_links(void *ctx, struct klink **out, size_t *n);
+static bool fake_with_links; /* the fake kernel lists links (else it has no links_list) */
+
 static int fake_query(void *ctx, int (*fn)(const struct kernel_ops *k, void *arg), void *arg)
 {
 	struct kernel_ops k = {
@@ -698,6 +702,7 @@ static int fake_query(void *ctx, int (*fn)(const struct kernel_ops *k, void *arg
 	    .addr_dump = fake_empty_addrs,
 	    .rule_dump = fake_empty_rules,
 	    .forwarding_get = fake_forwarding,
+	    .links_list = fake_with_links ? fake_links : NULL,
 	};
 
 	return fn(&k, arg);
@@ -748,7 +753,27 @@ static void test_kernel_plan(void **state)
 		assert_true(saw_blackhole);
 	}
 	assert_int_equal(json_integer_value(json_object_get(kpart(&r, "addresses"), "add")), 1);
-	assert_int_equal(json_integer_value(json_object_get(kpart(&r, "rules"), "add")), 1);
+	/* The association: its lookup rule and the unreachable rule right after it. */
+	assert_int_equal(json_integer_value(json_object_get(kpart(&r, "rules"), "add")), 2);
+	{
+		json_t *ri = json_object_get(kpart(&r, "rules"), "items");
+		bool saw_lookup = false, saw_unreachable = false;
+		size_t i;
+		json_t *it;
+
+		json_array_foreach(ri, i, it)
+		{
+			const char *what = jstr(it, "what", NULL);
+
+			assert_string_equal(jstr(it, "id", NULL), "subnet-01");
+			saw_lookup |=
+			    !strcmp(what, "ipv4 from 192.168.150.0/24 lookup 100 priority 20000");
+			saw_unreachable |=
+			    !strcmp(what, "ipv4 from 192.168.150.0/24 unreachable priority 20001");
+		}
+		assert_true(saw_lookup);
+		assert_true(saw_unreachable);
+	}
 	assert_string_equal(jstr(kpart(&r, "nftables"), "action", NULL), "create");
 	assert_true(json_integer_value(json_object_get(kpart(&r, "nftables"), "messages")) > 0);
 	assert_true(json_is_false(json_object_get(kpart(&r, "forwarding"), "managed")));
@@ -778,6 +803,100 @@ static void test_kernel_plan(void **state)
 	assert_true(json_is_true(
 	    json_object_get(json_object_get(kpart(&r, "forwarding"), "ipv4"), "then")));
 	reply_free(&r);
+	f->app.kernel_query = NULL;
+}
+
+/* eth0 (2), up, holding two addresses vrouter did not make. */
+static int fake_links(void *ctx, struct klink **out, size_t *n)
+{
+	struct klink *l = calloc(1, sizeof(*l));
+
+	l->ifindex = 2;
+	l->up = true;
+	snprintf(l->name, sizeof(l->name), "eth0");
+	l->addrs = calloc(2, sizeof(*l->addrs));
+	assert_int_equal(cidr_parse_prefix("10.0.9.1/24", true, &l->addrs[0]), -EDOM);
+	assert_int_equal(cidr_parse_prefix("172.16.5.1/24", true, &l->addrs[1]), -EDOM);
+	l->naddrs = 2;
+	*out = l;
+	*n = 1;
+	return 0;
+}
+
+/*
+ * The item of a kernel part whose words start with head and end with tail
+ * (a device's name in between is the host's: the test runs outside a
+ * namespace); NULL if none.
+ */
+static json_t *kitem(const struct reply *r, const char *part, const char *head, const char *tail)
+{
+	size_t i;
+	json_t *it;
+
+	json_array_foreach(json_object_get(kpart(r, part), "items"), i, it)
+	{
+		const char *w = jstr(it, "what", NULL);
+		size_t lw = strlen(w), lt = strlen(tail);
+
+		if (!strncmp(w, head, strlen(head)) && lw >= lt && !strcmp(w + lw - lt, tail))
+			return it;
+	}
+	return NULL;
+}
+
+/*
+ * Associations in a dry run, as the reconciler applies them: a subnet whose
+ * address someone else holds would fail and gets nothing; the other gets its
+ * two rules, and its table the copies of every connected network as they
+ * would be once its address is on the link.
+ */
+static void test_kernel_plan_assoc(void **state)
+{
+	struct fixture *f = *state;
+	struct reply r;
+
+	f->app.kernel_query = fake_query;
+	fake_with_links = true;
+	put(f, "/v1/config?dry_run=true",
+	    "{\"route_tables\":[{\"id\":\"rtb-0a\",\"name\":\"blue\",\"table\":100}],"
+	    "\"subnets\":["
+	    "{\"id\":\"subnet-01\",\"name\":\"lan\",\"cidr\":\"192.168.150.0/24\","
+	    "\"interface\":\"eth0\",\"router_ip\":\"192.168.150.1\",\"route_table_id\":\"rtb-0a\"},"
+	    "{\"id\":\"subnet-02\",\"name\":\"held\",\"cidr\":\"172.16.5.0/24\","
+	    "\"interface\":\"eth0\",\"router_ip\":\"172.16.5.1\",\"route_table_id\":\"rtb-0a\"}]}",
+	    200, &r);
+	assert_int_equal(json_integer_value(json_object_get(kpart(&r, "addresses"), "add")), 1);
+	assert_int_equal(json_integer_value(json_object_get(kpart(&r, "addresses"), "fail")), 1);
+	{
+		size_t i;
+		json_t *it;
+
+		json_array_foreach(json_object_get(kpart(&r, "addresses"), "items"), i, it)
+		{
+			if (strcmp(jstr(it, "op", NULL), "fail"))
+				continue;
+			assert_string_equal(jstr(it, "id", NULL), "subnet-02");
+			assert_non_null(
+			    strstr(jstr(it, "what", NULL), "already holds 172.16.5.1/24"));
+		}
+	}
+	assert_int_equal(json_integer_value(json_object_get(kpart(&r, "rules"), "add")), 2);
+	assert_non_null(
+	    kitem(&r, "rules", "ipv4 from 192.168.150.0/24 lookup 100 priority 20000", ""));
+	assert_non_null(
+	    kitem(&r, "rules", "ipv4 from 192.168.150.0/24 unreachable priority 20001", ""));
+	/* Three copies (the owned-to-be 192.168.150.0/24, the two foreign networks); the two
+	 * routes vrouter owns in main now would go. */
+	assert_int_equal(json_integer_value(json_object_get(kpart(&r, "routes"), "add")), 3);
+	assert_int_equal(json_integer_value(json_object_get(kpart(&r, "routes"), "remove")), 2);
+	assert_string_equal(
+	    jstr(kitem(&r, "routes", "192.168.150.0/24 dev ", " table 100 metric 4294967295"), "id",
+	         NULL),
+	    "subnet-01");
+	assert_non_null(kitem(&r, "routes", "10.0.9.0/24 dev ", " table 100 metric 4294967295"));
+	assert_non_null(kitem(&r, "routes", "172.16.5.0/24 dev ", " table 100 metric 4294967295"));
+	reply_free(&r);
+	fake_with_links = false;
 	f->app.kernel_query = NULL;
 }
 
@@ -834,6 +953,7 @@ int main(void)
 	    T(test_fresh),      T(test_roundtrip),       T(test_dry_run),
 	    T(test_invalid),    T(test_ids_and_changes), T(test_settings_and_main),
 	    T(test_body_limit), T(test_kernel_plan),    T(test_first_replace_defers_fks),
+	    T(test_kernel_plan_assoc),
 	};
 #undef T
 	/* A 413 may close the connection while the client is still sending. */

@@ -541,6 +541,190 @@ static void test_rules_all_gone(void **state)
 	free(ops);
 }
 
+static void test_rules_action_key(void **state)
+{
+	struct krule a = ru(AF_INET, "10.0.0.0/24", 0, 20001);
+	struct krule b = a;
+	struct krule o[1], d[2];
+	struct krule_op *ops = NULL;
+	size_t n = 0;
+
+	a.action = KRULE_UNREACHABLE;
+	assert_false(plan_krule_same_key(&a, &b)); /* action */
+	b.action = KRULE_UNREACHABLE;
+	assert_true(plan_krule_same_key(&a, &b));
+
+	/* A lookup rule in place, its unreachable twin added beside it. */
+	o[0] = ru(AF_INET, "10.0.0.0/24", 100, 20000);
+	d[0] = o[0];
+	d[1] = a;
+	assert_int_equal(plan_rules(d, 2, o, 1, &ops, &n, NULL), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(ops[0].kind, KOP_ADD);
+	assert_int_equal(ops[0].r.action, KRULE_UNREACHABLE);
+	assert_int_equal(ops[0].tag, 1);
+	free(ops);
+}
+
+/* A link for plan_connected: ifindex, up, addresses ("10.0.0.1/24", ...; NULL-terminated). */
+static struct klink lk(int ifindex, bool up, struct prefix *buf, const char *const *addrs)
+{
+	struct klink l;
+
+	memset(&l, 0, sizeof(l));
+	l.ifindex = ifindex;
+	l.up = up;
+	l.addrs = buf;
+	for (; *addrs; addrs++)
+		buf[l.naddrs++] = ad(ifindex, *addrs).p;
+	return l;
+}
+
+static bool has_conn(const struct kaddr *v, size_t n, int ifindex, const char *p)
+{
+	struct kaddr want = ad(ifindex, p);
+
+	for (size_t i = 0; i < n; i++)
+		if (plan_kaddr_same_key(&v[i], &want))
+			return true;
+	return false;
+}
+
+static void test_connected(void **state)
+{
+	static const char *const lo[] = {"127.0.0.1/8", "::1/128", NULL};
+	static const char *const eth0[] = {"192.168.150.3/24", "192.168.150.1/24", "10.9.9.9/32",
+	                                   "fd00:150::3/64",   "fe80::1/64",       NULL};
+	static const char *const eth1[] = {"10.255.0.1/30", "192.168.150.7/24", NULL};
+	static const char *const down[] = {"10.77.0.1/24", NULL};
+	struct prefix b0[4], b1[8], b2[4], b3[4];
+	struct klink links[4];
+	struct kaddr *v = NULL;
+	size_t n = 0;
+	struct kaddr_op pend[3];
+
+	links[0] = lk(1, true, b0, lo);
+	links[1] = lk(3, true, b2, eth1);
+	links[2] = lk(2, true, b1, eth0);
+	links[3] = lk(4, false, b3, down);
+	assert_int_equal(plan_connected(links, 4, NULL, 0, &v, &n), 0);
+	/* Loopback, link-local, a /32 and the down link's network are no connected networks. */
+	assert_int_equal(n, 3);
+	/* 192.168.150.0/24 is on eth0 (2) and eth1 (3): kept once, on the lower ifindex. */
+	assert_true(has_conn(v, n, 2, "192.168.150.0/24"));
+	assert_true(has_conn(v, n, 3, "10.255.0.0/30"));
+	assert_true(has_conn(v, n, 2, "fd00:150::/64"));
+	free(v);
+
+	/* A dry run: an address going, one coming (on an up link and on the down one). */
+	pend[0] = (struct kaddr_op){.kind = KOP_DELETE, .a = ad(3, "10.255.0.1/30")};
+	pend[1] = (struct kaddr_op){.kind = KOP_ADD, .a = ad(2, "172.16.5.1/24")};
+	pend[2] = (struct kaddr_op){.kind = KOP_ADD, .a = ad(4, "172.16.6.1/24")};
+	assert_int_equal(plan_connected(links, 4, pend, 3, &v, &n), 0);
+	assert_int_equal(n, 3);
+	assert_false(has_conn(v, n, 3, "10.255.0.0/30"));
+	assert_true(has_conn(v, n, 2, "172.16.5.0/24"));
+	free(v);
+
+	assert_int_equal(plan_connected(NULL, 0, NULL, 0, &v, &n), 0);
+	assert_int_equal(n, 0);
+	assert_null(v);
+}
+
+static struct subnet sub(const char *cidr, const char *table_id, uint32_t table)
+{
+	struct subnet s;
+
+	memset(&s, 0, sizeof(s));
+	s.cidr = ad(0, cidr).p;
+	snprintf(s.table_id, sizeof(s.table_id), "%s", table_id);
+	s.table = table;
+	return s;
+}
+
+static void test_assoc(void **state)
+{
+	struct subnet subs[5] = {
+	    sub("192.168.150.0/24", "rtb-a", 500),
+	    sub("fd00:150::/64", "rtb-a", 500),
+	    sub("10.255.0.0/30", RTB_MAIN_ID, 254),
+	    sub("172.16.5.0/24", "rtb-b", 600), /* its address is not in place */
+	    sub("172.16.6.0/24", "rtb-a", 500),
+	};
+	bool ready[5] = {true, true, true, false, true};
+	struct kaddr conn[4] = {ad(2, "192.168.150.0/24"), ad(3, "10.255.0.0/30"),
+	                        ad(2, "fd00:150::/64"), ad(3, "fd00:255::/64")};
+	struct plan_assoc a;
+	struct kroute want;
+
+	assert_int_equal(plan_assoc(subs, 5, ready, conn, 4, &a), 0);
+	/* Three ready associated subnets: a lookup rule and an unreachable rule each. */
+	assert_int_equal(a.nrules, 6);
+	for (size_t i = 0; i < a.nrules; i += 2) {
+		const struct subnet *sn = &subs[a.rule_subnet[i]];
+
+		assert_int_equal(a.rule_subnet[i + 1], a.rule_subnet[i]);
+		assert_true(a.rule_subnet[i] != 2 && a.rule_subnet[i] != 3);
+		assert_int_equal(a.rules[i].action, KRULE_LOOKUP);
+		assert_int_equal(a.rules[i].table, 500);
+		assert_int_equal(a.rules[i].priority, PLAN_PRIO_LOOKUP);
+		assert_true(cidr_prefix_equal(&a.rules[i].src, &sn->cidr));
+		assert_int_equal(a.rules[i].family, sn->cidr.addr.family);
+		assert_int_equal(a.rules[i + 1].action, KRULE_UNREACHABLE);
+		assert_int_equal(a.rules[i + 1].table, 0);
+		assert_int_equal(a.rules[i + 1].priority, PLAN_PRIO_MISS);
+		assert_true(cidr_prefix_equal(&a.rules[i + 1].src, &sn->cidr));
+	}
+	assert_int_equal(PLAN_PRIO_MISS, PLAN_PRIO_LOOKUP + 1);
+	/* Table 500 gets every connected network of both families; 600 (not ready) none. */
+	assert_int_equal(a.nroutes, 4);
+	for (size_t i = 0; i < a.nroutes; i++) {
+		assert_int_equal(a.routes[i].table, 500);
+		assert_int_equal(a.routes[i].type, RTN_UNICAST);
+		assert_int_equal(a.routes[i].metric, PLAN_CONNECTED_METRIC);
+		assert_int_equal(a.routes[i].via.family, 0);
+		if (i)
+			assert_false(plan_kroute_same_key(&a.routes[i - 1], &a.routes[i]));
+	}
+	want = rt(500, "fd00:255::/64", PLAN_CONNECTED_METRIC, RTN_UNICAST, NULL, 3);
+	{
+		bool found = false;
+
+		for (size_t i = 0; i < a.nroutes; i++)
+			found |= plan_kroute_equal(&a.routes[i], &want);
+		assert_true(found);
+	}
+
+	/* A user route on a copy's key takes it; one at another metric does not. */
+	{
+		struct kroute user[3] = {
+		    rt(500, "192.168.150.0/24", PLAN_CONNECTED_METRIC, RTN_BLACKHOLE, NULL, 0),
+		    rt(500, "10.255.0.0/30", 7, RTN_BLACKHOLE, NULL, 0),
+		    rt(254, "fd00:150::/64", PLAN_CONNECTED_METRIC, RTN_UNICAST, NULL, 2),
+		};
+
+		plan_assoc_shadow(&a, user, 3);
+		assert_int_equal(a.nroutes, 3);
+		for (size_t i = 0; i < a.nroutes; i++)
+			assert_false(plan_kroute_same_key(&a.routes[i], &user[0]));
+	}
+	plan_assoc_free(&a);
+	plan_assoc_free(NULL);
+
+	/* IPv4 only: no IPv6 copies; nothing ready: nothing at all. */
+	ready[1] = false;
+	assert_int_equal(plan_assoc(subs, 5, ready, conn, 4, &a), 0);
+	assert_int_equal(a.nrules, 4);
+	assert_int_equal(a.nroutes, 2);
+	for (size_t i = 0; i < a.nroutes; i++)
+		assert_int_equal(a.routes[i].dst.addr.family, AF_INET);
+	plan_assoc_free(&a);
+	memset(ready, 0, sizeof(ready));
+	assert_int_equal(plan_assoc(subs, 5, ready, conn, 4, &a), 0);
+	assert_int_equal(a.nrules + a.nroutes, 0);
+	plan_assoc_free(&a);
+}
+
 static void test_addrs_big(void **state)
 {
 	struct kaddr *d = calloc(BIG, sizeof(*d));
@@ -603,6 +787,9 @@ int main(void)
 	    cmocka_unit_test(test_rules_merge),
 	    cmocka_unit_test(test_rules_key),
 	    cmocka_unit_test(test_rules_all_gone),
+	    cmocka_unit_test(test_rules_action_key),
+	    cmocka_unit_test(test_connected),
+	    cmocka_unit_test(test_assoc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

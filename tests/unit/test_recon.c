@@ -1,6 +1,8 @@
 /*
  * The reconciler against a fake kernel: incremental applies, full passes,
- * failures with reasons, drift repair on a notification, table renumbering.
+ * failures with reasons, drift repair on a notification, table renumbering,
+ * route-table associations (rules, copies of connected networks, a subnet
+ * applied whole or not at all) and what does and does not count as drift.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,6 +36,9 @@ struct fake {
 	size_t na;
 	struct krule rl[FAKE_MAX];
 	size_t nrl;
+	struct kaddr fa[FAKE_MAX]; /* foreign addresses: in links_list, never in addr_dump */
+	size_t nfa;
+	bool eth1_down;
 	bool fwd4, fwd6;
 	int efd;
 	unsigned applies; /* route_apply calls */
@@ -103,7 +108,35 @@ static int fake_apply(void *ctx, const struct kroute_op *ops, size_t n, int *res
 
 static int fake_link_index(void *ctx, const char *name)
 {
-	return !strcmp(name, "eth0") ? 2 : 0;
+	if (!strcmp(name, "eth0"))
+		return 2;
+	return !strcmp(name, "eth1") ? 3 : 0;
+}
+
+/* lo (1), eth0 (2), eth1 (3), with the owned and the foreign addresses. */
+static int fake_links_list(void *ctx, struct klink **out, size_t *n)
+{
+	struct klink *l = calloc(3, sizeof(*l));
+
+	pthread_mutex_lock(&fk.lock);
+	for (int i = 0; i < 3; i++) {
+		l[i].ifindex = i + 1;
+		l[i].up = i != 2 || !fk.eth1_down;
+		l[i].addrs = calloc(2 * FAKE_MAX + 1, sizeof(*l[i].addrs));
+	}
+	l[0].addrs[l[0].naddrs].addr.family = AF_INET;
+	l[0].addrs[l[0].naddrs].addr.a[0] = 127;
+	l[0].addrs[l[0].naddrs++].len = 8;
+	for (size_t i = 0; i < fk.na + fk.nfa; i++) {
+		const struct kaddr *a = i < fk.na ? &fk.a[i] : &fk.fa[i - fk.na];
+
+		if (a->ifindex >= 1 && a->ifindex <= 3)
+			l[a->ifindex - 1].addrs[l[a->ifindex - 1].naddrs++] = a->p;
+	}
+	pthread_mutex_unlock(&fk.lock);
+	*out = l;
+	*n = 3;
+	return 0;
 }
 
 static int fake_events_fd(void *ctx)
@@ -128,6 +161,14 @@ static int fake_addr_dump(void *ctx, struct kaddr **out, size_t *n)
 	return 0;
 }
 
+static bool fake_foreign(const struct kaddr *a)
+{
+	for (size_t i = 0; i < fk.nfa; i++)
+		if (plan_kaddr_same_key(&fk.fa[i], a))
+			return true;
+	return false;
+}
+
 static int fake_addr_apply(void *ctx, const struct kaddr_op *ops, size_t n, int *res)
 {
 	pthread_mutex_lock(&fk.lock);
@@ -142,7 +183,7 @@ static int fake_addr_apply(void *ctx, const struct kaddr_op *ops, size_t n, int 
 				fk.a[j] = fk.a[--fk.na];
 			else
 				res[i] = -EADDRNOTAVAIL;
-		} else if (j < fk.na) {
+		} else if (j < fk.na || fake_foreign(&ops[i].a)) {
 			res[i] = -EEXIST;
 		} else {
 			fk.a[fk.na++] = ops[i].a;
@@ -214,6 +255,7 @@ static const struct kernel_ops fake_ops = {
     .route_dump = fake_dump,
     .route_apply = fake_apply,
     .link_index = fake_link_index,
+    .links_list = fake_links_list,
     .events_fd = fake_events_fd,
     .events_drain = fake_events_drain,
 };
@@ -472,10 +514,16 @@ static void test_subnets_settings(void **state)
 	assert_int_equal(model_rtb_validate(&t, &e), 0);
 	assert_int_equal(store_rtb_create(f->s, &t, NULL, 0, &e), STORE_CREATED);
 	add_subnet(f, "net02", "192.168.100.0/24", "192.168.100.3", "eth0", t.id, b);
-	assert_int_equal(fk.nrl, 1);
-	assert_int_equal(fk.rl[0].table, 100);
-	assert_int_equal(fk.rl[0].src.len, 24);
-	assert_true(fk.rl[0].priority >= VR_RULE_PRIO_FIRST && fk.rl[0].priority <= VR_RULE_PRIO_LAST);
+	assert_int_equal(fk.nrl, 2); /* the lookup, and the unreachable rule after it */
+	{
+		const struct krule *lk = &fk.rl[fk.rl[0].action == KRULE_LOOKUP ? 0 : 1];
+
+		assert_int_equal(lk->action, KRULE_LOOKUP);
+		assert_int_equal(lk->table, 100);
+		assert_int_equal(lk->src.len, 24);
+		assert_true(lk->priority >= VR_RULE_PRIO_FIRST &&
+		            lk->priority <= VR_RULE_PRIO_LAST);
+	}
 	model_rtb_clear(&t);
 
 	/* Forwarding is left alone until settings are written, then enforced and repaired. */
@@ -511,6 +559,366 @@ static void test_subnets_settings(void **state)
 	assert_int_equal(fk.nrl, 0);
 }
 
+static size_t rules_count(enum krule_action action, uint32_t table)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&fk.lock);
+	for (size_t i = 0; i < fk.nrl; i++)
+		n += fk.rl[i].action == action && fk.rl[i].table == table;
+	pthread_mutex_unlock(&fk.lock);
+	return n;
+}
+
+/* Routes in table with metric (UINT32_MAX = any metric). */
+static size_t routes_in(uint32_t table, uint32_t metric)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&fk.lock);
+	for (size_t i = 0; i < fk.n; i++)
+		n += fk.r[i].table == table && (metric == UINT32_MAX || fk.r[i].metric == metric);
+	pthread_mutex_unlock(&fk.lock);
+	return n;
+}
+
+/* Remove a route from the fake kernel, as `ip route del` would. Call with the lock held. */
+static void fake_route_del(struct kroute *at)
+{
+	assert_non_null(at);
+	*at = fk.r[fk.n - 1];
+	fk.n--;
+}
+
+static struct kroute *fake_route_at(uint32_t table, uint8_t a0, uint8_t a1, uint8_t a2)
+{
+	for (size_t i = 0; i < fk.n; i++)
+		if (fk.r[i].table == table && fk.r[i].dst.addr.a[0] == a0 &&
+		    fk.r[i].dst.addr.a[1] == a1 && fk.r[i].dst.addr.a[2] == a2)
+			return &fk.r[i];
+	return NULL;
+}
+
+static void repairs(struct fixture *f, uint64_t out[3])
+{
+	struct recon_stats st;
+
+	recon_stats(f->r, &st);
+	out[0] = st.drift_repairs_routes;
+	out[1] = st.drift_repairs_addrs;
+	out[2] = st.drift_repairs_rules;
+}
+
+/* Tell the reconciler the kernel changed, and wait until pred holds (or 2 s). */
+static bool notify_until(bool (*pred)(void))
+{
+	uint64_t one = 1;
+
+	assert_int_equal(write(fk.efd, &one, sizeof(one)), sizeof(one));
+	for (int i = 0; i < 200; i++) {
+		if (pred())
+			return true;
+		usleep(10 * 1000);
+	}
+	return pred();
+}
+
+static void make_table(struct fixture *f, const char *name, uint32_t number, struct route_table *t)
+{
+	struct vr_err e = {0};
+
+	memset(t, 0, sizeof(*t));
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->table = number;
+	assert_int_equal(model_rtb_validate(t, &e), 0);
+	assert_int_equal(store_rtb_create(f->s, t, NULL, 0, &e), STORE_CREATED);
+}
+
+static void set_subnet_table(struct fixture *f, const char *id, const char *table_id)
+{
+	struct subnet sn = {0};
+	struct vr_err e = {0};
+
+	assert_int_equal(store_subnet_get(f->s, id, &sn, &e), 0);
+	snprintf(sn.table_id, sizeof(sn.table_id), "%s", table_id);
+	assert_int_equal(model_subnet_validate(&sn, &e), 0);
+	assert_int_equal(store_subnet_replace(f->s, &sn, 0, &e), 0);
+	recon_kick(f->r, sn.rev, RECON_SUBNET, sn.id);
+	assert_int_equal(recon_wait(f->r, sn.rev, WAIT_MS), 0);
+	model_subnet_clear(&sn);
+}
+
+static bool rules_two(void)
+{
+	return rules_count(KRULE_LOOKUP, 100) == 1 && rules_count(KRULE_UNREACHABLE, 0) == 1;
+}
+
+static bool copies_two(void)
+{
+	return routes_in(100, PLAN_CONNECTED_METRIC) == 2;
+}
+
+static bool copies_one(void)
+{
+	return routes_in(100, PLAN_CONNECTED_METRIC) == 1;
+}
+
+/*
+ * An association: the lookup rule and the unreachable rule after it, copies
+ * of the connected networks in the table, counted as owned, repaired as
+ * drift when deleted by hand, never drift when they follow a link or the
+ * user; a user route on a copy's key takes its place and gives it back.
+ */
+static void test_assoc(void **state)
+{
+	struct fixture *f = *state;
+	struct route_table t;
+	struct recon_stats st;
+	struct obj_status os;
+	struct vr_err e = {0};
+	char lan[ID_MAX], blue[ID_MAX], rid[ID_MAX];
+	uint64_t rep[3];
+	struct route r = {0};
+
+	make_table(f, "blue", 100, &t);
+	add_subnet(f, "lan", "192.168.150.0/24", "192.168.150.1", "eth1", RTB_MAIN_ID, lan);
+	assert_int_equal(fk.nrl, 0);
+	assert_int_equal(fake_count(), 0);
+	add_subnet(f, "blue", "192.168.100.0/24", "192.168.100.3", "eth0", t.id, blue);
+	recon_status(f->r, blue, &os);
+	assert_int_equal(os.state, OBJ_ACTIVE);
+	assert_true(rules_two());
+	for (size_t i = 0; i < fk.nrl; i++) {
+		assert_int_equal(fk.rl[i].src.len, 24);
+		assert_int_equal(fk.rl[i].priority, fk.rl[i].action == KRULE_LOOKUP
+		                                        ? PLAN_PRIO_LOOKUP
+		                                        : PLAN_PRIO_MISS);
+	}
+	/* Both connected networks (eth0's and eth1's), not loopback, in table 100 only. */
+	assert_int_equal(fake_count(), 2);
+	assert_true(copies_two());
+	assert_int_equal(fake_route_at(100, 192, 168, 100)->oif, 2);
+	assert_int_equal(fake_route_at(100, 192, 168, 150)->oif, 3);
+	recon_stats(f->r, &st);
+	assert_int_equal(st.routes_owned, 2);
+	assert_int_equal(st.rules_owned, 2);
+	assert_int_equal(st.addrs_owned, 2);
+
+	/* Deleted by hand: put back, and counted. */
+	pthread_mutex_lock(&fk.lock);
+	for (size_t i = 0; i < fk.nrl; i++)
+		if (fk.rl[i].action == KRULE_UNREACHABLE)
+			fk.rl[i] = fk.rl[--fk.nrl];
+	fake_route_del(fake_route_at(100, 192, 168, 150));
+	pthread_mutex_unlock(&fk.lock);
+	assert_true(notify_until(rules_two));
+	assert_true(notify_until(copies_two));
+	usleep(50 * 1000);
+	repairs(f, rep);
+	assert_int_equal(rep[0], 1);
+	assert_int_equal(rep[1], 0);
+	assert_int_equal(rep[2], 1);
+
+	/* eth1 goes down (the kernel drops its routes): its copy is not wanted, nor missed. */
+	pthread_mutex_lock(&fk.lock);
+	fk.eth1_down = true;
+	fake_route_del(fake_route_at(100, 192, 168, 150));
+	pthread_mutex_unlock(&fk.lock);
+	assert_true(notify_until(copies_one));
+	for (int i = 0; i < 200; i++) { /* until a pass has seen the link down */
+		recon_stats(f->r, &st);
+		if (st.routes_owned == 1)
+			break;
+		usleep(10 * 1000);
+	}
+	assert_int_equal(st.routes_owned, 1);
+	pthread_mutex_lock(&fk.lock);
+	fk.eth1_down = false;
+	pthread_mutex_unlock(&fk.lock);
+	assert_true(notify_until(copies_two));
+	usleep(50 * 1000);
+	repairs(f, rep);
+	assert_int_equal(rep[0], 1);
+	assert_int_equal(rep[2], 1);
+
+	/* A user route on a copy's very key takes it; deleting it gives the key back. */
+	snprintf(r.table_id, sizeof(r.table_id), "%s", t.id);
+	snprintf(r.destination, sizeof(r.destination), "192.168.150.0/24");
+	r.type = ROUTE_BLACKHOLE;
+	r.metric = PLAN_CONNECTED_METRIC;
+	assert_int_equal(model_route_validate(&r, &e), 0);
+	assert_int_equal(store_route_create(f->s, &r, &e), STORE_CREATED);
+	recon_kick(f->r, r.rev, RECON_ROUTE, r.id);
+	assert_int_equal(recon_wait(f->r, r.rev, WAIT_MS), 0);
+	snprintf(rid, sizeof(rid), "%s", r.id);
+	model_route_clear(&r);
+	recon_status(f->r, rid, &os);
+	assert_int_equal(os.state, OBJ_ACTIVE);
+	assert_int_equal(fake_route_at(100, 192, 168, 150)->type, RTN_BLACKHOLE);
+	assert_int_equal(fake_count(), 2);
+	recon_stats(f->r, &st);
+	assert_int_equal(st.routes_owned, 2);
+	assert_int_equal(store_route_delete(f->s, rid, 0, &e), 0);
+	recon_kick(f->r, store_revision(f->s), RECON_ROUTE, rid);
+	assert_int_equal(recon_wait(f->r, store_revision(f->s), WAIT_MS), 0);
+	assert_int_equal(fake_route_at(100, 192, 168, 150)->type, RTN_UNICAST);
+	assert_true(copies_two());
+	repairs(f, rep);
+	assert_int_equal(rep[0], 1);
+
+	/* The association goes: its rules and copies go, nothing else. */
+	set_subnet_table(f, blue, RTB_MAIN_ID);
+	assert_int_equal(fk.nrl, 0);
+	assert_int_equal(fake_count(), 0);
+	assert_int_equal(fk.na, 2);
+	recon_stats(f->r, &st);
+	assert_int_equal(st.routes_owned + st.rules_owned, 0);
+	repairs(f, rep);
+	assert_int_equal(rep[0] + rep[1] + rep[2], 2);
+	model_rtb_clear(&t);
+}
+
+static bool held_whole(void)
+{
+	return rules_count(KRULE_LOOKUP, 100) == 1 && rules_count(KRULE_UNREACHABLE, 0) == 1 &&
+	       fk.na == 1;
+}
+
+/* A subnet is applied whole or not at all: no rule, no copy while its address cannot be. */
+static void test_assoc_whole(void **state)
+{
+	struct fixture *f = *state;
+	struct route_table t;
+	struct obj_status os;
+	struct recon_stats st;
+	struct vr_err e = {0};
+	char held[ID_MAX], gone[ID_MAX];
+
+	make_table(f, "blue", 100, &t);
+	pthread_mutex_lock(&fk.lock);
+	fk.fa[fk.nfa].ifindex = 2;
+	fk.fa[fk.nfa].p.addr.family = AF_INET;
+	memcpy(fk.fa[fk.nfa].p.addr.a, (uint8_t[]){192, 168, 160, 1}, 4);
+	fk.fa[fk.nfa++].p.len = 24;
+	pthread_mutex_unlock(&fk.lock);
+	add_subnet(f, "held", "192.168.160.0/24", "192.168.160.1", "eth0", t.id, held);
+	recon_status(f->r, held, &os);
+	assert_int_equal(os.state, OBJ_FAILED);
+	assert_non_null(strstr(os.reason, "192.168.160.1/24"));
+	add_subnet(f, "gone", "10.9.0.0/24", "10.9.0.1", "eth9", t.id, gone);
+	recon_status(f->r, gone, &os);
+	assert_int_equal(os.state, OBJ_FAILED);
+	assert_non_null(strstr(os.reason, "eth9"));
+	assert_int_equal(fk.nrl, 0);
+	assert_int_equal(fake_count(), 0);
+	recon_stats(f->r, &st);
+	assert_int_equal(st.objects_failed, 2);
+	assert_int_equal(st.rules_owned, 0);
+
+	/* The foreign address goes: the subnet is applied, all of it. */
+	pthread_mutex_lock(&fk.lock);
+	fk.nfa = 0;
+	pthread_mutex_unlock(&fk.lock);
+	assert_true(notify_until(held_whole));
+	recon_status(f->r, held, &os);
+	assert_int_equal(os.state, OBJ_ACTIVE);
+	assert_int_equal(routes_in(100, PLAN_CONNECTED_METRIC), 1);
+	assert_int_equal(store_subnet_delete(f->s, gone, 0, &e), 0);
+	model_rtb_clear(&t);
+}
+
+/*
+ * Only kernel changes vrouter did not make are drift: a table renumbered
+ * (its routes, the rule and the copies move), a subnet moved to another
+ * table and back, an address moved to another link count nothing; a route
+ * deleted by hand afterwards still counts.
+ */
+static void test_renumber_not_drift(void **state)
+{
+	struct fixture *f = *state;
+	struct route_table t, t2;
+	struct vr_err e = {0};
+	char sn[ID_MAX], id[ID_MAX];
+	uint64_t rep[3];
+	struct recon_stats st;
+	static const char *const dst[3] = {"10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16"};
+
+	make_table(f, "blue", 100, &t);
+	make_table(f, "green", 300, &t2);
+	for (int i = 0; i < 3; i++) {
+		struct route r = {0};
+
+		snprintf(r.table_id, sizeof(r.table_id), "%s", t.id);
+		snprintf(r.destination, sizeof(r.destination), "%s", dst[i]);
+		r.type = ROUTE_BLACKHOLE;
+		assert_int_equal(model_route_validate(&r, &e), 0);
+		assert_int_equal(store_route_create(f->s, &r, &e), STORE_CREATED);
+		recon_kick(f->r, r.rev, RECON_ROUTE, r.id);
+		assert_int_equal(recon_wait(f->r, r.rev, WAIT_MS), 0);
+		snprintf(id, sizeof(id), "%s", r.id);
+		model_route_clear(&r);
+	}
+	add_subnet(f, "blue", "192.168.100.0/24", "192.168.100.3", "eth0", t.id, sn);
+	assert_int_equal(routes_in(100, UINT32_MAX), 4);
+	assert_int_equal(fk.nrl, 2);
+
+	t.table = 200;
+	assert_int_equal(store_rtb_replace(f->s, &t, 0, &e), 0);
+	recon_kick(f->r, t.rev, RECON_ROUTE_TABLE, t.id);
+	assert_int_equal(recon_wait(f->r, t.rev, WAIT_MS), 0);
+	assert_int_equal(routes_in(100, UINT32_MAX), 0);
+	assert_int_equal(routes_in(200, UINT32_MAX), 4);
+	assert_int_equal(rules_count(KRULE_LOOKUP, 200), 1);
+	assert_int_equal(fk.nrl, 2);
+	repairs(f, rep);
+	assert_int_equal(rep[0], 0);
+	assert_int_equal(rep[1], 0);
+	assert_int_equal(rep[2], 0);
+
+	set_subnet_table(f, sn, t2.id);
+	assert_int_equal(rules_count(KRULE_LOOKUP, 300), 1);
+	assert_int_equal(routes_in(300, UINT32_MAX), 1);
+	set_subnet_table(f, sn, t.id);
+	assert_int_equal(rules_count(KRULE_LOOKUP, 200), 1);
+	assert_int_equal(routes_in(300, UINT32_MAX), 0);
+	{
+		/* The router address moves to another link: the user's change too. */
+		struct subnet s = {0};
+
+		assert_int_equal(store_subnet_get(f->s, sn, &s, &e), 0);
+		snprintf(s.interface, sizeof(s.interface), "eth1");
+		assert_int_equal(store_subnet_replace(f->s, &s, 0, &e), 0);
+		recon_kick(f->r, s.rev, RECON_SUBNET, s.id);
+		assert_int_equal(recon_wait(f->r, s.rev, WAIT_MS), 0);
+		assert_int_equal(fk.a[0].ifindex, 3);
+		model_subnet_clear(&s);
+	}
+	repairs(f, rep);
+	assert_int_equal(rep[0] + rep[1] + rep[2], 0);
+	recon_stats(f->r, &st);
+	assert_int_equal(st.drift_repairs_forwarding + st.drift_repairs_nft, 0);
+
+	/* Drift is still drift. */
+	pthread_mutex_lock(&fk.lock);
+	fake_route_del(fake_route_at(200, 10, 2, 0));
+	pthread_mutex_unlock(&fk.lock);
+	{
+		uint64_t one = 1;
+
+		assert_int_equal(write(fk.efd, &one, sizeof(one)), sizeof(one));
+	}
+	for (int i = 0; i < 200; i++) {
+		repairs(f, rep);
+		if (rep[0])
+			break;
+		usleep(10 * 1000);
+	}
+	assert_int_equal(rep[0], 1);
+	assert_int_equal(routes_in(200, UINT32_MAX), 4);
+	model_rtb_clear(&t);
+	model_rtb_clear(&t2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -519,6 +927,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_drift_repair, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_table_renumber, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_subnets_settings, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_assoc, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_assoc_whole, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_renumber_not_drift, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
