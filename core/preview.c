@@ -61,8 +61,7 @@ static const char *rtn_name(uint8_t type)
 	return "";
 }
 
-/* "10.1.0.0/24 via 10.0.0.1 dev eth0 table 254 metric 0", as ip route says it. */
-static void route_words(const struct kroute *r, char *buf, size_t len)
+void preview_route_words(const struct kroute *r, char *buf, size_t len)
 {
 	char dst[CIDR_STR_MAX], via[CIDR_STR_MAX + 8] = "", dev[IF_NAMESIZE + 16] = "";
 
@@ -143,7 +142,7 @@ static int preview_routes(const struct kernel_ops *k, const struct preview_input
 	free(observed);
 	desired = observed = NULL;
 	for (size_t i = 0; i < nops; i++) {
-		route_words(&ops[i].r, what, sizeof(what));
+		preview_route_words(&ops[i].r, what, sizeof(what));
 		note(l, op_of(ops[i].kind),
 		     ops[i].kind == KOP_DELETE ? NULL : in->routes[map[ops[i].tag]].id, what);
 	}
@@ -160,7 +159,7 @@ out:
 	return ret;
 }
 
-static void addr_words(const struct kaddr *a, char *buf, size_t len)
+void preview_addr_words(const struct kaddr *a, char *buf, size_t len)
 {
 	char p[CIDR_STR_MAX], dev[IF_NAMESIZE + 12];
 
@@ -169,7 +168,7 @@ static void addr_words(const struct kaddr *a, char *buf, size_t len)
 	snprintf(buf, len, "%s dev %s", p, dev);
 }
 
-static void rule_words(const struct krule *r, char *buf, size_t len)
+void preview_rule_words(const struct krule *r, char *buf, size_t len)
 {
 	char src[CIDR_STR_MAX] = "all";
 
@@ -228,7 +227,7 @@ static int preview_net(const struct kernel_ops *k, const struct preview_input *i
 	if (plan_addrs(da, na, oa, noa, &aops, &nops, NULL))
 		goto oom;
 	for (size_t i = 0; i < nops; i++) {
-		addr_words(&aops[i].a, what, sizeof(what));
+		preview_addr_words(&aops[i].a, what, sizeof(what));
 		note(&p->addrs, op_of(aops[i].kind),
 		     aops[i].kind == KOP_DELETE ? NULL : in->subnets[amap[aops[i].tag]].id, what);
 	}
@@ -240,7 +239,7 @@ static int preview_net(const struct kernel_ops *k, const struct preview_input *i
 	if (plan_rules(dr, nr, orl, nor, &rops, &nops, NULL))
 		goto oom;
 	for (size_t i = 0; i < nops; i++) {
-		rule_words(&rops[i].r, what, sizeof(what));
+		preview_rule_words(&rops[i].r, what, sizeof(what));
 		note(&p->rules, op_of(rops[i].kind),
 		     rops[i].kind == KOP_DELETE ? NULL : in->subnets[rmap[rops[i].tag]].id, what);
 	}
