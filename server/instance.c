@@ -22,20 +22,23 @@ struct instance {
 	int lock; /* <db>.lock, locked */
 };
 
-static socklen_t abstract_addr(struct sockaddr_un *sa)
+/* The abstract address of name (truncated to fit). */
+static socklen_t abstract_addr(const char *name, struct sockaddr_un *sa)
 {
+	size_t n = strnlen(name, sizeof(sa->sun_path) - 1);
+
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;
 	/* sun_path[0] stays '\0': an abstract name, no file. */
-	memcpy(sa->sun_path + 1, INSTANCE_SOCKET, strlen(INSTANCE_SOCKET));
-	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(INSTANCE_SOCKET));
+	memcpy(sa->sun_path + 1, name, n);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
 }
 
 /* The pid listening on the abstract name, or 0 when it cannot be told. */
-static pid_t holder_pid(void)
+static pid_t holder_pid(const char *name)
 {
 	struct sockaddr_un sa;
-	socklen_t sl = abstract_addr(&sa);
+	socklen_t sl = abstract_addr(name, &sa);
 	struct ucred cred = {0};
 	socklen_t cl = sizeof(cred);
 	pid_t pid = 0;
@@ -55,10 +58,10 @@ static pid_t holder_pid(void)
 	return pid;
 }
 
-static int claim_namespace(int *out, char *why, size_t len)
+static int claim_namespace(const char *name, int *out, char *why, size_t len)
 {
 	struct sockaddr_un sa;
-	socklen_t sl = abstract_addr(&sa);
+	socklen_t sl = abstract_addr(name, &sa);
 	int fd, rc;
 
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -71,7 +74,7 @@ static int claim_namespace(int *out, char *why, size_t len)
 		rc = -errno;
 		close(fd);
 		if (rc == -EADDRINUSE) {
-			pid_t pid = holder_pid();
+			pid_t pid = holder_pid(name);
 
 			if (pid > 0)
 				snprintf(why, len,
@@ -83,22 +86,49 @@ static int claim_namespace(int *out, char *why, size_t len)
 				    why, len,
 				    "another vrouterd already manages this network namespace (it "
 				    "holds the abstract socket @%s); one vrouterd per namespace",
-				    INSTANCE_SOCKET);
+				    name);
 			return -EBUSY;
 		}
-		snprintf(why, len, "single-instance socket @%s: %s", INSTANCE_SOCKET,
-		         strerror(-rc));
+		snprintf(why, len, "single-instance socket @%s: %s", name, strerror(-rc));
 		return rc;
 	}
 	if (listen(fd, INSTANCE_BACKLOG)) {
 		rc = -errno;
-		snprintf(why, len, "single-instance socket @%s: %s", INSTANCE_SOCKET,
-		         strerror(errno));
+		snprintf(why, len, "single-instance socket @%s: %s", name, strerror(errno));
 		close(fd);
 		return rc;
 	}
 	*out = fd;
 	return 0;
+}
+
+/*
+ * The lock file of the database db: beside the file it resolves to (its
+ * directory resolved when the file does not exist yet), "<file>.lock".
+ */
+static int lock_path(const char *db, char *path, size_t size)
+{
+	char real[PATH_MAX], dir[PATH_MAX];
+	const char *base = strrchr(db, '/');
+	int n;
+
+	if (realpath(db, real)) {
+		n = snprintf(path, size, "%s.lock", real);
+	} else if (errno == ENOENT) {
+		if (base == db)
+			snprintf(dir, sizeof(dir), "/");
+		else if (base)
+			snprintf(dir, sizeof(dir), "%.*s", (int)(base - db), db);
+		else
+			snprintf(dir, sizeof(dir), ".");
+		if (!realpath(dir, real))
+			return -errno;
+		n = snprintf(path, size, "%s/%s.lock", strcmp(real, "/") ? real : "",
+		             base ? base + 1 : db);
+	} else {
+		return -errno;
+	}
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
 static int lock_database(const char *db, int *out, char *why, size_t len)
@@ -107,9 +137,10 @@ static int lock_database(const char *db, int *out, char *why, size_t len)
 	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
 	int fd, rc, n;
 
-	if (snprintf(path, sizeof(path), "%s.lock", db) >= (int)sizeof(path)) {
-		snprintf(why, len, "database path %s is too long", db);
-		return -ENAMETOOLONG;
+	rc = lock_path(db, path, sizeof(path));
+	if (rc) {
+		snprintf(why, len, "lock file of database %s: %s", db, strerror(-rc));
+		return rc;
 	}
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
@@ -149,7 +180,8 @@ static int lock_database(const char *db, int *out, char *why, size_t len)
 	return 0;
 }
 
-int instance_claim(const char *db_path, struct instance **out, char *why, size_t len)
+int instance_claim(const char *name, const char *db_path, struct instance **out, char *why,
+                   size_t len)
 {
 	struct instance *in = calloc(1, sizeof(*in));
 	int rc;
@@ -160,7 +192,7 @@ int instance_claim(const char *db_path, struct instance **out, char *why, size_t
 		return -ENOMEM;
 	}
 	in->sock = in->lock = -1;
-	rc = claim_namespace(&in->sock, why, len);
+	rc = claim_namespace(name, &in->sock, why, len);
 	if (rc == 0)
 		rc = lock_database(db_path, &in->lock, why, len);
 	if (rc) {

@@ -21,13 +21,15 @@ struct instance;
 #define INSTANCE_SOCKET "vrouterd" /* abstract name, shown by ss -x as @vrouterd */
 
 /*
- * Claim this network namespace and the database at db_path (its directory
- * must exist). 0 with *out set; -EBUSY when another process holds either
- * (why names it: "another vrouterd (pid 1234) already manages this network
- * namespace"); other -errno on failure, why filled.
+ * Claim this network namespace (the abstract socket name, INSTANCE_SOCKET
+ * for the daemon) and the database at db_path (its directory must exist;
+ * the lock sits beside the file db_path resolves to, so a path through a
+ * symbolic link finds the same lock). 0 with *out set; -EBUSY when another
+ * process holds either (why names it: "another vrouterd (pid 1234) already
+ * manages this network namespace"); other -errno on failure, why filled.
  */
-int instance_claim(const char *db_path, struct instance **out, char *why, size_t len)
-    __attribute__((warn_unused_result));
+int instance_claim(const char *name, const char *db_path, struct instance **out, char *why,
+                   size_t len) __attribute__((warn_unused_result));
 /* The listening socket, to poll for POLLIN; then call instance_answer. */
 int instance_fd(const struct instance *in);
 /* Accept and close every pending connection of a daemon asking who we are. */

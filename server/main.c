@@ -323,7 +323,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/* Before anything reads or changes the namespace or the database. */
-	rc = instance_claim(db, &inst, why, sizeof(why));
+	rc = instance_claim(INSTANCE_SOCKET, db, &inst, why, sizeof(why));
 	if (rc) {
 		log_error("refusing to start: %s", why);
 		status = rc == -EBUSY ? EXIT_REFUSED : 1;
