@@ -61,8 +61,7 @@ static const char *rtn_name(uint8_t type)
 	return "";
 }
 
-/* "10.1.0.0/24 via 10.0.0.1 dev eth0 table 254 metric 0", as ip route says it. */
-static void route_words(const struct kroute *r, char *buf, size_t len)
+void preview_route_words(const struct kroute *r, char *buf, size_t len)
 {
 	char dst[CIDR_STR_MAX], via[CIDR_STR_MAX + 8] = "", dev[IF_NAMESIZE + 16] = "";
 
@@ -168,7 +167,7 @@ static int preview_routes(const struct kernel_ops *k, const struct preview_input
 		if (ops[i].kind != KOP_DELETE)
 			id = ops[i].tag < nu ? in->routes[map[ops[i].tag]].id
 			                     : copy_owner(in, as, &ops[i].r);
-		route_words(&ops[i].r, what, sizeof(what));
+		preview_route_words(&ops[i].r, what, sizeof(what));
 		note(l, op_of(ops[i].kind), id, what);
 	}
 	ret = 0;
@@ -184,7 +183,7 @@ out:
 	return ret;
 }
 
-static void addr_words(const struct kaddr *a, char *buf, size_t len)
+void preview_addr_words(const struct kaddr *a, char *buf, size_t len)
 {
 	char p[CIDR_STR_MAX], dev[IF_NAMESIZE + 12];
 
@@ -193,7 +192,7 @@ static void addr_words(const struct kaddr *a, char *buf, size_t len)
 	snprintf(buf, len, "%s dev %s", p, dev);
 }
 
-static void rule_words(const struct krule *r, char *buf, size_t len)
+void preview_rule_words(const struct krule *r, char *buf, size_t len)
 {
 	char src[CIDR_STR_MAX] = "all";
 
@@ -292,7 +291,7 @@ static int preview_addrs(const struct kernel_ops *k, const struct preview_input 
 		}
 		if (aops[i].kind == KOP_ADD)
 			ready[amap[aops[i].tag]] = true;
-		addr_words(&aops[i].a, what, sizeof(what));
+		preview_addr_words(&aops[i].a, what, sizeof(what));
 		note(&p->addrs, op_of(aops[i].kind), id, what);
 	}
 	if (plan_connected(links, nlinks, aops, nops, &conn, &nconn) ||
@@ -335,7 +334,7 @@ static int preview_rules(const struct kernel_ops *k, const struct preview_input 
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < nops; i++) {
-		rule_words(&rops[i].r, what, sizeof(what));
+		preview_rule_words(&rops[i].r, what, sizeof(what));
 		note(&p->rules, op_of(rops[i].kind),
 		     rops[i].kind == KOP_DELETE ? NULL
 		                                : in->subnets[as->rule_subnet[rops[i].tag]].id,

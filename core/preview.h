@@ -87,4 +87,13 @@ int preview_kernel(const struct kernel_ops *k, const struct preview_input *in, s
                    char *why, size_t len) __attribute__((warn_unused_result));
 void preview_free(struct preview *p);
 
+/*
+ * Kernel objects in words, as ip says them: "10.1.0.0/24 via 10.0.0.1 dev
+ * eth0 table 254 metric 0", "192.168.100.1/24 dev eth1", "ipv4 from
+ * 192.168.150.0/24 lookup 10000 priority 20000".
+ */
+void preview_route_words(const struct kroute *r, char *buf, size_t len);
+void preview_addr_words(const struct kaddr *a, char *buf, size_t len);
+void preview_rule_words(const struct krule *r, char *buf, size_t len);
+
 #endif

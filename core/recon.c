@@ -16,6 +16,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "plan.h"
+#include "preview.h"
 #include "sgc.h"
 #include "store.h"
 
@@ -98,7 +99,16 @@ struct recon {
 	/* The copies the last pass wanted, before user routes took any of their keys. */
 	struct kroute *copies;
 	size_t ncopies;
+	bool starting;          /* no full pass has run yet: log each removal */
 };
+
+/* What the first pass after a start removes is logged, one line per object. */
+static void log_removed(const struct recon *r, const char *kind, const char *words)
+{
+	if (r->starting)
+		log_info("start: removed %s %s: owned by vrouter, not in the desired state", kind,
+		         words);
+}
 
 static int64_t now_us(void)
 {
@@ -436,9 +446,15 @@ static int sync_full(struct recon *r, struct plan_assoc *as, int *copy_res, int6
 		const struct rentry *prev;
 
 		if (ops[i].kind == KOP_DELETE) {
-			if (res[i] && res[i] != -ESRCH && res[i] != -ENOENT)
+			char words[PREVIEW_WHAT_MAX];
+
+			if (res[i] && res[i] != -ESRCH && res[i] != -ENOENT) {
 				log_warnx("could not remove a route vrouter no longer wants: %s",
 				          strerror(-res[i]));
+			} else if (!res[i] && r->starting) {
+				preview_route_words(&ops[i].r, words, sizeof(words));
+				log_removed(r, "route", words);
+			}
 			continue;
 		}
 		if (ops[i].tag >= nu) {
@@ -740,9 +756,13 @@ static int net_addrs(struct recon *r, struct net_pass *np, char *err, size_t err
 	}
 	for (size_t i = 0; i < nops; i++) {
 		if (aops[i].kind == KOP_DELETE) {
-			if (res[i] && res[i] != -EADDRNOTAVAIL && res[i] != -ENODEV)
+			if (res[i] && res[i] != -EADDRNOTAVAIL && res[i] != -ENODEV) {
 				log_warnx("could not remove an address vrouter no longer wants: %s",
 				          strerror(-res[i]));
+			} else if (!res[i] && r->starting) {
+				preview_addr_words(&aops[i].a, buf, sizeof(buf));
+				log_removed(r, "address", buf);
+			}
 			continue;
 		}
 		if (res[i]) {
@@ -864,8 +884,13 @@ static int net_rules(struct recon *r, struct net_pass *np, int64_t *rev_out, cha
 		}
 	}
 	for (size_t i = 0; i < nops; i++) {
-		if (rops[i].kind == KOP_DELETE)
+		if (rops[i].kind == KOP_DELETE) {
+			if (!res[i] && r->starting) {
+				preview_rule_words(&rops[i].r, buf, sizeof(buf));
+				log_removed(r, "policy rule", buf);
+			}
 			continue;
+		}
 		if (res[i]) {
 			kernel_rule_reason(&rops[i].r, res[i], buf, sizeof(buf));
 			net_why(np, rmap[rops[i].tag], buf);
@@ -1038,6 +1063,18 @@ static int sg_send(struct recon *r, const struct sgc *c, char *why, size_t len, 
 	return rc;
 }
 
+/* Delete table inet vrouter if it exists; empty is the compiled empty state. */
+static int sg_remove_table(struct recon *r, const struct sgc *empty, char *why, size_t len)
+{
+	/* Only the first pass says so: nft_check reads the table back, which costs. */
+	bool present = r->starting && r->k.nft_check(r->k.nft, empty, why, len) == 1;
+	int rc = r->k.nft_delete(r->k.nft, why, len);
+
+	if (rc == 0 && present)
+		log_removed(r, "nftables", "table inet vrouter (no security group is desired)");
+	return rc;
+}
+
 /*
  * Security groups: compile the whole desired state (pure and fast) and send
  * the difference to nftables. check_kernel: read the table back first and
@@ -1099,7 +1136,7 @@ static int sync_sg(struct recon *r, bool check_kernel, int64_t *rev_out, char *e
 		else if (sgc_empty(c) && !r->sg_applied)
 			/* Nothing to enforce: the table must not exist (a previous run may have
 			 * left it). When it is absent this changes nothing. */
-			rc = r->k.nft_delete(r->k.nft, why, sizeof(why));
+			rc = sg_remove_table(r, c, why, sizeof(why));
 		else
 			rc = sg_send(r, c, why, sizeof(why), origin, sizeof(origin));
 		if (rc == -EOPNOTSUPP && r->nft_flags) {
@@ -1244,6 +1281,8 @@ static int run_full(struct recon *r, bool check_nft)
 	prc = sync_sg(r, check_nft, &prev, perr, sizeof(perr));
 	combine(&rc, &rev, err, sizeof(err), prc, prev, perr);
 	record(r, rc, rc < 0 ? 0 : rev, (double)(now_us() - t0) / 1000.0, err);
+	if (rc >= 0)
+		r->starting = false;
 	return rc;
 }
 
@@ -1380,6 +1419,7 @@ int recon_start(const char *db_path, const struct kernel_ops *k, int resync_ms,
 	r->nft_flags = SGC_TABLE_FLAGS;
 	if (api)
 		r->api = *api;
+	r->starting = true;
 	r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (!r->routes || !r->net || !r->sg || r->wake_fd < 0) {
 		rc = -ENOMEM;

@@ -3,13 +3,16 @@
 #include "metrics.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -31,6 +34,8 @@
 #define LIST_INITIAL 64
 /* First allocation of a group's targets. */
 #define SG_TARGETS_FIRST 4
+/* The integrity check at start; quotes at most its first 5 findings. */
+#define CHECK_SQL "PRAGMA quick_check(5)"
 /* A database error's words about a kind: "listing security group rules". */
 #define NOUN_WHAT_MAX 64
 
@@ -218,10 +223,34 @@ struct store {
 	sqlite3_stmt *st[ST__N];
 };
 
+/*
+ * The first malformed-database error any handle of this process met (SQLite
+ * never repairs a file, so it stays true until restart): GET /healthz says so.
+ */
+static pthread_mutex_t damage_lock = PTHREAD_MUTEX_INITIALIZER;
+static char damage[ERR_MSG_MAX];
+
+static bool code_is_damage(int code)
+{
+	return (code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB;
+}
+
+static void damage_note(struct store *s)
+{
+	if (!code_is_damage(sqlite3_errcode(s->db)))
+		return;
+	pthread_mutex_lock(&damage_lock);
+	if (!damage[0])
+		snprintf(damage, sizeof(damage), "database %s: %s",
+		         sqlite3_db_filename(s->db, "main"), sqlite3_errmsg(s->db));
+	pthread_mutex_unlock(&damage_lock);
+}
+
 static int db_err(struct store *s, struct vr_err *e, const char *what)
 {
 	/* Constraint conflicts are the client's (409/422) and never come through here. */
 	metrics_sqlite_error();
+	damage_note(s);
 	return err_set(e, HTTP_INTERNAL, "", "database: %s: %s", what, sqlite3_errmsg(s->db));
 }
 
@@ -440,6 +469,23 @@ int64_t store_revision(struct store *s)
 	return rev;
 }
 
+static int db_query_text(struct store *s, const char *sql, char *buf, size_t size,
+                         struct vr_err *e);
+
+int store_desired_empty(struct store *s, bool *empty, struct vr_err *e)
+{
+	char v[8];
+
+	/* What puts objects in the kernel: settings and route tables alone do not. */
+	if (db_query_text(s,
+	                  "SELECT EXISTS (SELECT 1 FROM routes) OR EXISTS (SELECT 1 FROM subnets) "
+	                  "OR EXISTS (SELECT 1 FROM security_groups)",
+	                  v, sizeof(v), e) < 0)
+		return -1;
+	*empty = strcmp(v, "1") != 0;
+	return 0;
+}
+
 /* ---- open, pragmas, migrations ---- */
 
 static int db_exec(struct store *s, const char *sql, struct vr_err *e)
@@ -590,7 +636,79 @@ static int db_prepare(struct store *s, struct vr_err *e)
 	return 0;
 }
 
-int store_open(const char *path, struct store **out, struct vr_err *e)
+/*
+ * SQLite creates a missing database file 0644 (less the umask) and gives its
+ * -wal and -shm files the database's mode: create it empty and private first.
+ */
+static int db_create_private(const char *path, struct vr_err *e)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (errno == EEXIST)
+		return 0;
+	return err_set(e, HTTP_INTERNAL, "", "cannot open database %s: creating it: %s", path,
+	               strerror(errno));
+}
+
+/*
+ * PRAGMA quick_check: every page of every table and index well formed and
+ * accounted for (not that indexes match their tables: integrity_check does
+ * that too, at twice the cost; see store_open_checked). 0 when it says "ok".
+ */
+static int db_quick_check(struct store *s, const char *path, struct vr_err *e)
+{
+	char found[ERR_MSG_MAX] = "";
+	sqlite3_stmt *q = NULL;
+	size_t used = 0;
+	int rc, lines = 0;
+
+	if (sqlite3_prepare_v2(s->db, CHECK_SQL, -1, &q, NULL) != SQLITE_OK)
+		goto sqlite_failed;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *line = (const char *)sqlite3_column_text(q, 0);
+
+		if (lines == 0 && line && !strcmp(line, "ok"))
+			break;
+		/* A finding may hold newlines ("*** in database main ***\nPage 29: ..."). */
+		for (const char *c = line ? line : ""; *c && used + 3 < sizeof(found); c++) {
+			if (*c != '\n') {
+				found[used++] = *c;
+				continue;
+			}
+			memcpy(found + used, "; ", 2);
+			used += 2;
+		}
+		if (used + 3 < sizeof(found)) {
+			memcpy(found + used, "; ", 2);
+			used += 2;
+		}
+		found[used] = '\0';
+		lines++;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		goto sqlite_failed;
+	sqlite3_finalize(q);
+	if (!lines)
+		return 0;
+	if (used >= 2 && !strcmp(found + used - 2, "; "))
+		found[used - 2] = '\0';
+	return err_set(e, HTTP_INTERNAL, "",
+	               "database %s failed its integrity check (PRAGMA quick_check): %s", path,
+	               found);
+sqlite_failed:
+	err_set(e, HTTP_INTERNAL, "",
+	        "database %s failed its integrity check (PRAGMA quick_check): %s", path,
+	        sqlite3_errmsg(s->db));
+	sqlite3_finalize(q);
+	return -1;
+}
+
+/* store_open, with the integrity check before anything else reads the file when check. */
+static int db_open(const char *path, bool check, struct store **out, struct vr_err *e)
 {
 	struct store *s = NULL;
 	int ret = -1;
@@ -598,8 +716,14 @@ int store_open(const char *path, struct store **out, struct vr_err *e)
 
 	*out = NULL;
 	s = calloc(1, sizeof(*s));
-	if (!s)
-		return oom(e);
+	if (!s) {
+		oom(e);
+		return -ENOMEM;
+	}
+	if (db_create_private(path, e) < 0) {
+		ret = -EIO;
+		goto out;
+	}
 	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc != SQLITE_OK) {
 		err_set(e, HTTP_INTERNAL, "", "cannot open database %s: %s", path,
@@ -610,6 +734,10 @@ int store_open(const char *path, struct store **out, struct vr_err *e)
 	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
 	if (db_pragmas(s, path, e) < 0)
 		goto out;
+	if (check && db_quick_check(s, path, e) < 0) {
+		ret = -EUCLEAN;
+		goto out;
+	}
 	if (db_migrate(s, path, e) < 0)
 		goto out;
 	if (db_prepare(s, e) < 0)
@@ -618,8 +746,63 @@ int store_open(const char *path, struct store **out, struct vr_err *e)
 	s = NULL;
 	ret = 0;
 out:
+	/* A file that is not a database, or a damaged one, is not for a retry to fix. */
+	if (ret == -1 && s && s->db && code_is_damage(sqlite3_errcode(s->db)))
+		ret = -EUCLEAN;
 	store_close(s);
 	return ret;
+}
+
+int store_open(const char *path, struct store **out, struct vr_err *e)
+{
+	return db_open(path, false, out, e) ? -1 : 0;
+}
+
+int store_open_checked(const char *path, struct store **out, struct vr_err *e)
+{
+	int rc = db_open(path, true, out, e);
+
+	return rc == -1 ? -EIO : rc;
+}
+
+/* The damage noted so far into e: -1, or 0 when there is none. */
+static int damage_get(struct vr_err *e)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&damage_lock);
+	if (damage[0])
+		ret = err_set(e, HTTP_INTERNAL, "", "%s", damage);
+	pthread_mutex_unlock(&damage_lock);
+	return ret;
+}
+
+int store_probe(struct store *s, struct vr_err *e)
+{
+	const char *path = sqlite3_db_filename(s->db, "main");
+	struct vr_err read_e = {0};
+	int moved = 0;
+	int64_t rev;
+
+	if (damage_get(e) < 0)
+		return -1;
+	/* Writes would go to a file nobody finds again: the state is lost at the next start. */
+	if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK &&
+	    moved)
+		return err_set(e, HTTP_INTERNAL, "",
+		               "database %s was deleted or replaced while open: what is written "
+		               "now would be lost at the next start",
+		               path);
+	/* Read from the file, not from pages cached before something damaged it. */
+	sqlite3_db_release_memory(s->db);
+	if (read_begin(s, &rev, &read_e) < 0) {
+		if (damage_get(e) < 0)
+			return -1;
+		return err_set(e, HTTP_INTERNAL, "", "database %s cannot be read: %s", path,
+		               read_e.msg);
+	}
+	tx_end(s);
+	return 0;
 }
 
 int store_set_cache_kib(struct store *s, int kib, struct vr_err *e)

@@ -21,9 +21,33 @@ struct store;
 #define STORE_CREATED 0
 #define STORE_EXISTS 1 /* create with a client id whose stored object is the same: nothing written */
 
-/* Open (creating and migrating if needed) the database at path. */
+/*
+ * Open (creating and migrating if needed) the database at path. A database
+ * file it creates is private (0600), and so are its -wal and -shm files.
+ */
 int store_open(const char *path, struct store **out, struct vr_err *e)
 	__attribute__((warn_unused_result));
+/*
+ * store_open for the daemon's first handle: the file must also pass
+ * PRAGMA quick_check before it is migrated or read. 0; -EUCLEAN when the
+ * file is damaged or not a database (e quotes SQLite's findings and names
+ * the path); -EIO or -ENOMEM for other failures.
+ */
+int store_open_checked(const char *path, struct store **out, struct vr_err *e)
+    __attribute__((warn_unused_result));
+/*
+ * Can the database still be read? Drops the handle's page cache and reads
+ * the revision from the file. -1 with e naming the path and the problem when
+ * any handle of this process met a malformed database (that stays so), when
+ * the file was deleted or replaced under us, or when the read fails.
+ */
+int store_probe(struct store *s, struct vr_err *e) __attribute__((warn_unused_result));
+/*
+ * *empty: the database holds nothing that puts objects in the kernel (no
+ * route, subnet or security group; route tables and settings alone do not).
+ */
+int store_desired_empty(struct store *s, bool *empty, struct vr_err *e)
+    __attribute__((warn_unused_result));
 void store_close(struct store *s);
 /* Bound the handle's page cache (PRAGMA cache_size) to kib KiB; 0 or -errno. */
 int store_set_cache_kib(struct store *s, int kib, struct vr_err *e)

@@ -11,8 +11,15 @@
 #include "store.h"
 #include "version.h"
 
+/* Alive, and the database can be read: a damaged or deleted one is not "ok". */
 static void healthz(struct http_req *req, struct http_resp *resp)
 {
+	struct vr_err e = {0};
+
+	if (app_store_probe(req->app, &e)) {
+		http_problemf(resp, 503, NULL, "%s", e.msg);
+		return;
+	}
 	http_json(resp, 200, json_pack("{s:s, s:s}", "status", "ok", "version", vr_version()));
 }
 

@@ -25,6 +25,11 @@ int app_readers_open(struct app *app, const char *path, size_t n, struct vr_err 
 		app->idle[app->nidle++] = app->readers[i];
 		app->nreaders++;
 	}
+	pthread_mutex_init(&app->probe_lock, NULL);
+	if (store_open(path, &app->probe, e)) {
+		app_readers_close(app);
+		return -1;
+	}
 	return 0;
 }
 
@@ -33,6 +38,25 @@ void app_readers_close(struct app *app)
 	for (size_t i = 0; i < app->nreaders; i++)
 		store_close(app->readers[i]);
 	app->nreaders = app->nidle = 0;
+	store_close(app->probe);
+	app->probe = NULL;
+}
+
+int app_store_probe(struct app *app, struct vr_err *e)
+{
+	struct store *s;
+	int rc;
+
+	if (!app->probe) {
+		s = app_read_begin(app);
+		rc = store_probe(s, e);
+		app_read_done(app, s);
+		return rc;
+	}
+	pthread_mutex_lock(&app->probe_lock);
+	rc = store_probe(app->probe, e);
+	pthread_mutex_unlock(&app->probe_lock);
+	return rc;
 }
 
 struct store *app_read_begin(struct app *app)

@@ -12,7 +12,9 @@ struct klink;
 struct kernel_ops;
 struct sgc_listen;
 
-#define TOKEN_MAX 256
+#include "token.h"
+
+#define TOKEN_MAX (TOKEN_MAX_LEN + 1) /* the token and its NUL */
 
 #define APP_READERS 8 /* read-only database handles shared by the HTTP threads */
 
@@ -31,7 +33,15 @@ struct app {
 	pthread_mutex_t reader_lock;
 	pthread_cond_t reader_free;
 	struct recon *recon;	 /* NULL in tests that run without a kernel */
-	char token[TOKEN_MAX];	 /* bearer token; never logged */
+	char token[TOKEN_MAX];   /* bearer token; never logged; replaced on SIGHUP */
+	pthread_rwlock_t token_lock; /* guards token */
+	/*
+	 * GET /healthz's own handle on the database (app_readers_open opens
+	 * it): each probe drops its page cache and reads from the file.
+	 * NULL (unit tests): a reader is used.
+	 */
+	struct store *probe;
+	pthread_mutex_t probe_lock;
 	const struct sgc_listen *api; /* the API's listening socket (anti-lockout); NULL: none */
 	int apply_timeout_ms;	 /* how long a write waits for its apply */
 	/*
@@ -63,6 +73,11 @@ struct vr_err;
 int app_readers_open(struct app *app, const char *path, size_t n, struct vr_err *e)
     __attribute__((warn_unused_result));
 void app_readers_close(struct app *app);
+/*
+ * Can the database be read? 0, or -1 with e naming the database and the
+ * problem (malformed, deleted, I/O error): GET /healthz.
+ */
+int app_store_probe(struct app *app, struct vr_err *e) __attribute__((warn_unused_result));
 /* A handle to read with, until app_read_done. Never NULL. */
 struct store *app_read_begin(struct app *app);
 void app_read_done(struct app *app, struct store *s);

@@ -209,10 +209,10 @@ static const struct http_endpoint *find_endpoint(const char *method, const char 
 	return NULL;
 }
 
-static bool token_ok(const struct app *app, const char *hdr)
+static bool token_ok(struct app *app, const char *hdr)
 {
 	const char *given;
-	size_t glen, tlen = strlen(app->token), i;
+	size_t glen, tlen, i;
 	unsigned char diff = 0;
 
 	if (!hdr || strncasecmp(hdr, "Bearer ", 7))
@@ -221,9 +221,13 @@ static bool token_ok(const struct app *app, const char *hdr)
 	while (*given == ' ')
 		given++;
 	glen = strlen(given);
+	/* SIGHUP may replace the token meanwhile. */
+	pthread_rwlock_rdlock(&app->token_lock);
+	tlen = strlen(app->token);
 	/* Constant time in the token's length: no early exit on the first difference. */
 	for (i = 0; i < tlen; i++)
 		diff |= (unsigned char)app->token[i] ^ (unsigned char)(i < glen ? given[i] : 0);
+	pthread_rwlock_unlock(&app->token_lock);
 	return diff == 0 && glen == tlen && tlen > 0;
 }
 

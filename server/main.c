@@ -11,26 +11,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
+#include <poll.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "adopt.h"
 #include "app.h"
 #include "http.h"
+#include "instance.h"
 #include "kernel.h"
 #include "log.h"
 #include "nft.h"
 #include "recon.h"
 #include "sgc.h"
 #include "store.h"
+#include "token.h"
 #include "version.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:8080"
 #define DEFAULT_DB "/var/lib/vrouter/vrouter.db"
 #define DEFAULT_RESYNC_S 30
 #define APPLY_TIMEOUT_MS 60000
-#define TOKEN_BYTES 32
+/*
+ * Exit status of a start refused for a reason that only the operator can
+ * fix (another vrouterd, the database, the token file, owned objects with no
+ * desired state): EX_CONFIG. deploy/vrouterd.service does not restart on it.
+ */
+#define EXIT_REFUSED 78
 /*
  * Allocations from this size up get their own mapping, returned to the
  * system when freed. Fixed, because glibc otherwise raises the threshold
@@ -83,20 +92,35 @@ static int query_run(void *ctx, int (*fn)(const struct kernel_ops *k, void *arg)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: vrouterd [options]\n"
-	        "Keeps desired routes in SQLite and enforces them in this network namespace.\n"
-	        "Run it in another namespace with: ip netns exec NS vrouterd ...\n\n"
-	        "  --listen ADDR:PORT      HTTP API address, IPv4 or [IPv6] (default %s)\n"
-	        "  --db FILE               SQLite database, created and migrated on first start\n"
-	        "                          (default %s)\n"
-	        "  --token-file FILE       bearer token; created (0600, 32 random bytes as hex)\n"
-	        "                          if missing (default: \"token\" beside the database)\n"
-	        "  --resync-interval SEC   full kernel resync period (default %d)\n"
-	        "  --log-level LEVEL       error, warn, info or debug (default info)\n"
-	        "  --help                  this text\n"
-	        "  --version               print the version\n",
-	        DEFAULT_LISTEN, DEFAULT_DB, DEFAULT_RESYNC_S);
+	fprintf(
+	    f,
+	    "usage: vrouterd [options]\n"
+	    "Keeps desired routes in SQLite and enforces them in this network namespace.\n"
+	    "Run it in another namespace with: ip netns exec NS vrouterd ...\n"
+	    "One vrouterd per namespace and per database; SIGHUP reloads the token file.\n\n"
+	    "  --listen ADDR:PORT      HTTP API address, IPv4 or [IPv6] (default %s)\n"
+	    "  --db FILE               SQLite database, created (0600) and migrated on first\n"
+	    "                          start; checked (PRAGMA quick_check) at every start\n"
+	    "                          (default %s)\n"
+	    "  --token-file FILE       bearer token: %d to %d visible ASCII characters, the\n"
+	    "                          file private to its owner (0600); created with 32\n"
+	    "                          random bytes as hex if missing (default: \"token\"\n"
+	    "                          beside the database)\n"
+	    "  --take-over             when the database holds no desired state but the\n"
+	    "                          namespace holds routes, rules, addresses or table inet\n"
+	    "                          vrouter that vrouter owns, start anyway and remove them\n"
+	    "                          (without it or --import-owned, such a start is refused)\n"
+	    "  --import-owned          in that case, make the owned routes, addresses and\n"
+	    "                          policy rules desired state instead, leaving the kernel\n"
+	    "                          as it is (refused while table inet vrouter exists)\n"
+	    "  --resync-interval SEC   full kernel resync period (default %d)\n"
+	    "  --log-level LEVEL       error, warn, info or debug (default info)\n"
+	    "  --help                  this text\n"
+	    "  --version               print the version\n\n"
+	    "A refused start (another vrouterd, a damaged database, a bad token file, owned\n"
+	    "objects and no desired state) exits with status %d.\n",
+	    DEFAULT_LISTEN, DEFAULT_DB, TOKEN_MIN_LEN, TOKEN_MAX_LEN, DEFAULT_RESYNC_S,
+	    EXIT_REFUSED);
 }
 
 /* mkdir -p for the database's directory; new directories are private. */
@@ -124,47 +148,51 @@ static int make_parent_dirs(const char *file)
 	return 0;
 }
 
-/* Read the token, or create the file (0600, O_EXCL) with a fresh one. */
-static int load_token(const char *path, char *token, size_t len)
+/* SIGHUP: read the token file again; a bad one leaves the token in force. */
+static void reload_token(struct app *app, const char *path)
 {
-	unsigned char raw[TOKEN_BYTES];
-	char hex[TOKEN_BYTES * 2 + 2];
-	struct stat st;
-	ssize_t n;
-	int fd, rc = 0;
+	char token[TOKEN_MAX], why[TOKEN_WHY_MAX + PATH_MAX];
+	bool same;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT) {
-		if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-			return -EIO;
-		for (size_t i = 0; i < sizeof(raw); i++)
-			snprintf(hex + 2 * i, 3, "%02x", raw[i]);
-		hex[TOKEN_BYTES * 2] = '\n';
-		hex[TOKEN_BYTES * 2 + 1] = '\0';
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0)
-			return -errno;
-		if (write(fd, hex, TOKEN_BYTES * 2 + 1) != TOKEN_BYTES * 2 + 1 || fsync(fd))
-			rc = -EIO;
-		close(fd);
-		if (rc)
-			return rc;
-		log_info("created a new API token in %s", path);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+	log_info("SIGHUP: reloading the token file %s", path);
+	if (token_load(path, false, token, sizeof(token), why, sizeof(why))) {
+		log_error("SIGHUP: %s; the token in force stays", why);
+		return;
 	}
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) == 0 && (st.st_mode & 077))
-		log_warnx("token file %s is readable by others (mode %03o); chmod 600 it", path,
-		          st.st_mode & 0777);
-	n = read(fd, token, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	token[n] = '\0';
-	while (n > 0 && (token[n - 1] == '\n' || token[n - 1] == '\r' || token[n - 1] == ' '))
-		token[--n] = '\0';
-	return n > 0 ? 0 : -ENODATA;
+	pthread_rwlock_wrlock(&app->token_lock);
+	same = !strcmp(app->token, token);
+	memcpy(app->token, token, sizeof(token));
+	pthread_rwlock_unlock(&app->token_lock);
+	explicit_bzero(token, sizeof(token));
+	log_info("SIGHUP: %s", same ? "the token is unchanged" : "a new token is in force");
+}
+
+/*
+ * Until SIGTERM or SIGINT: reload on SIGHUP, and answer daemons that ask
+ * whether this namespace is taken. Returns the signal that ended it.
+ */
+static int serve(struct app *app, int sigfd, struct instance *inst, const char *token_file)
+{
+	for (;;) {
+		struct pollfd pfd[2] = {{.fd = sigfd, .events = POLLIN},
+		                        {.fd = instance_fd(inst), .events = POLLIN}};
+		struct signalfd_siginfo si;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno != EINTR)
+				log_warn("poll");
+			continue;
+		}
+		if (pfd[1].revents & POLLIN)
+			instance_answer(inst);
+		if (!(pfd[0].revents & POLLIN))
+			continue;
+		if (read(sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+			continue;
+		if (si.ssi_signo != SIGHUP)
+			return (int)si.ssi_signo;
+		reload_token(app, token_file);
+	}
 }
 
 int main(int argc, char **argv)
@@ -175,19 +203,24 @@ int main(int argc, char **argv)
 	    {"token-file", required_argument, NULL, 't'},
 	    {"resync-interval", required_argument, NULL, 'r'},
 	    {"log-level", required_argument, NULL, 'L'},
+	    {"take-over", no_argument, NULL, 'T'},
+	    {"import-owned", no_argument, NULL, 'I'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *listen = DEFAULT_LISTEN, *db = DEFAULT_DB, *token_file = NULL;
 	char token_path[PATH_MAX];
+	char why[ADOPT_WHY_MAX + PATH_MAX];
 	long resync_s = DEFAULT_RESYNC_S;
+	enum adopt_mode adopt = ADOPT_REFUSE;
+	struct instance *inst = NULL;
+	int sigfd = -1;
 	struct app app = {.apply_timeout_ms = APPLY_TIMEOUT_MS};
 	struct kernel_ops k = {0};
 	struct query_kernel qk = {.lock = PTHREAD_MUTEX_INITIALIZER};
 	bool k_open = false, qk_open = false;
 	struct sgc_listen api = {0};
-	char why[512];
 	struct http_server *http = NULL;
 	struct vr_err e = {0};
 	sigset_t sigs;
@@ -227,6 +260,15 @@ int main(int argc, char **argv)
 				        optarg);
 				return 2;
 			}
+			break;
+		case 'T':
+		case 'I':
+			if (adopt != ADOPT_REFUSE) {
+				fprintf(stderr, "vrouterd: --take-over and --import-owned exclude "
+				                "each other\n");
+				return 2;
+			}
+			adopt = c == 'T' ? ADOPT_TAKE_OVER : ADOPT_IMPORT;
 			break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("vrouterd %s\n", vr_version()); return 0;
@@ -270,28 +312,45 @@ int main(int argc, char **argv)
 		token_file = token_path;
 	}
 
-	/* Signals are taken by sigwait below; every thread started from here inherits the mask. */
+	/* Signals are read from sigfd by serve(); every thread started from here inherits the mask.
+	 */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	sigfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	if (sigfd < 0) {
+		log_warn("signalfd");
+		goto out;
+	}
 	if (!mallopt(M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD))
 		log_warnx("mallopt(M_MMAP_THRESHOLD) refused; memory may be slow to return");
 	pthread_mutex_init(&app.store_lock, NULL);
+	pthread_rwlock_init(&app.token_lock, NULL);
 
 	rc = make_parent_dirs(db);
 	if (rc) {
 		log_error("cannot create the directory of %s: %s", db, strerror(-rc));
 		goto out;
 	}
-	rc = load_token(token_file, app.token, sizeof(app.token));
+	/* Before anything reads or changes the namespace or the database. */
+	rc = instance_claim(INSTANCE_SOCKET, db, &inst, why, sizeof(why));
 	if (rc) {
-		log_error("token file %s: %s", token_file, strerror(-rc));
+		log_error("refusing to start: %s", why);
+		status = rc == -EBUSY ? EXIT_REFUSED : 1;
 		goto out;
 	}
-	if (store_open(db, &app.store, &e)) {
-		log_error("database %s: %s", db, e.msg);
+	if (token_load(token_file, true, app.token, sizeof(app.token), why, sizeof(why))) {
+		log_error("refusing to start: %s", why);
+		status = EXIT_REFUSED;
+		goto out;
+	}
+	rc = store_open_checked(db, &app.store, &e);
+	if (rc) {
+		log_error("%s%s", rc == -EUCLEAN ? "refusing to start: " : "", e.msg);
+		status = rc == -EUCLEAN ? EXIT_REFUSED : 1;
 		goto out;
 	}
 	if (app_readers_open(&app, db, APP_READERS, &e)) {
@@ -307,6 +366,14 @@ int main(int argc, char **argv)
 	rc = nft_attach(&k, why, sizeof(why));
 	if (rc) {
 		log_error("nftables: %s", why);
+		goto out;
+	}
+	/* A new or empty database must not wipe what vrouter owns here (never fail open). */
+	rc = adopt_at_start(app.store, &k, db, adopt, why, sizeof(why));
+	if (rc) {
+		if (rc < 0)
+			log_error("owned kernel objects: %s", why);
+		status = rc > 0 ? EXIT_REFUSED : 1;
 		goto out;
 	}
 	rc = nl_kernel_open_query(&qk.k);
@@ -330,8 +397,8 @@ int main(int argc, char **argv)
 	}
 	log_info("vrouterd %s listening on %s (database %s, token %s)", vr_version(), listen, db,
 	         token_file);
-	if (sigwait(&sigs, &sig) == 0)
-		log_info("%s: shutting down; kernel state is left in place", strsignal(sig));
+	sig = serve(&app, sigfd, inst, token_file);
+	log_info("%s: shutting down; kernel state is left in place", strsignal(sig));
 	status = 0;
 out:
 	http_stop(http);
@@ -344,5 +411,10 @@ out:
 	app_readers_close(&app);
 	store_close(app.store);
 	pthread_mutex_destroy(&app.store_lock);
+	pthread_rwlock_destroy(&app.token_lock);
+	explicit_bzero(app.token, sizeof(app.token));
+	instance_release(inst);
+	if (sigfd >= 0)
+		close(sigfd);
 	return status;
 }

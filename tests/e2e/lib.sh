@@ -276,6 +276,26 @@ e2e_daemon() {
 	E2E_TOKEN[$ns]=$(tr -d ' \t\r\n' <"$dir/token")
 }
 
+# e2e_daemon_fails NS [extra vrouterd args...]: start vrouterd in NS as e2e_daemon does
+# (the same database, token file and port unless the args override them: the last --db
+# wins), expecting it to refuse to start. It gets E2E_FAIL_TIMEOUT seconds (default 5) to
+# exit; one still running then is stopped. Its exit status goes to E2E_EXIT (124 when it
+# had to be stopped), its output to E2E_OUT and to its log.
+e2e_daemon_fails() {
+	local ns=$1 dir rc=0
+	shift
+	dir=$(e2e__daemon_dir "$ns")
+	mkdir -p "$dir"
+	echo "=== $(date +%T.%N) start, expected to refuse: vrouterd $*" >>"$dir/vrouterd.log"
+	timeout -k 5 "${E2E_FAIL_TIMEOUT:-5}" ip netns exec "$ns" "$VROUTERD" \
+		--listen "127.0.0.1:$E2E_PORT" --db "$dir/vrouter.db" --token-file "$dir/token" \
+		--log-level "${E2E_LOG_LEVEL:-debug}" "$@" </dev/null >"$E2E_TMP/refused.out" 2>&1 || rc=$?
+	cat "$E2E_TMP/refused.out" >>"$dir/vrouterd.log"
+	echo "=== $(date +%T.%N) exited with status $rc" >>"$dir/vrouterd.log"
+	E2E_EXIT=$rc
+	E2E_OUT=$(cat "$E2E_TMP/refused.out")
+}
+
 # e2e_token NS: the bearer token of the daemon in NS.
 e2e_token() { echo "${E2E_TOKEN[$1]}"; }
 

@@ -13,8 +13,9 @@
 #   - hold: while a process owns the table, nft delete / flush / add rule, another
 #     sg_probe apply and delete are refused, `nft flush ruleset` leaves it; kill -9: it
 #     stays (fail closed) and the next process takes it over in one transaction;
-#   - delete: removes it, idempotently; a vrouterd with no groups removes a table left
-#     by a previous run; a foreign table is untouched throughout.
+#   - delete: removes it, idempotently; a vrouterd on a new database refuses to start
+#     over a table left by a previous run, and removes it with --take-over; a foreign
+#     table is untouched throughout.
 # shellcheck disable=SC2317,SC2016,SC2054 # helpers run through check; sh -c scripts; commas in specs
 set -Eeuo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -193,10 +194,13 @@ check "check of the empty state: the table is absent, as it must be" probe_rc 0 
 check "ping A -> B passes without a table" ping_ok
 check_eq "foreign table untouched" "$FOREIGN" "$(foreign)"
 
-e2e_step "a table left by a previous run is removed by a vrouterd with nothing to enforce"
+e2e_step "a table left by a previous run: a new database refuses it, --take-over removes it"
 check "apply A and exit: an orphaned table" probe_rc 0 apply "${SA[@]}"
-e2e_daemon "$B"
-check_poll "vrouterd (no groups) removed the orphaned table" 5 sh -c '! ip netns exec "$1" nft list table inet vrouter' sh "$B"
+e2e_daemon_fails "$B"
+check_eq "vrouterd on a new database refuses to start over it (exit 78)" 78 "$E2E_EXIT"
+check "the orphaned table is still there" has_vtable
+e2e_daemon "$B" --take-over
+check_poll "vrouterd --take-over (no groups) removed the orphaned table" 5 sh -c '! ip netns exec "$1" nft list table inet vrouter' sh "$B"
 check "ping A -> B passes" ping_ok
 check_eq "foreign table untouched at the end" "$FOREIGN" "$(foreign)"
 
