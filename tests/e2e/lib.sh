@@ -33,6 +33,7 @@ E2E_BODY=""
 E2E_NAMESPACES=()
 E2E_BG_PIDS=()
 E2E_DONE=0
+E2E_WATCHDOG=""
 declare -A E2E_DAEMON_PID=()
 declare -A E2E_DAEMON_ARGS=()
 declare -A E2E_TOKEN=()
@@ -188,6 +189,22 @@ e2e_init() {
 	E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/${E2E_PREFIX}.XXXXXX")
 	chmod 700 "$E2E_TMP"
 	e2e_log "--- [$E2E_NAME] prefix $E2E_PREFIX, vrouterd $VROUTERD, temp $E2E_TMP"
+	e2e__watchdog
+}
+
+# A test that runs past E2E_TIMEOUT seconds is stopped with SIGTERM, so its cleanup
+# still runs: a runner's own timeout (ctest's) kills with SIGKILL, which would leave
+# the namespaces behind. Keep E2E_TIMEOUT below the runner's (tests/CMakeLists.txt).
+e2e__watchdog() {
+	local secs=${E2E_TIMEOUT:-0} me=$$
+	((secs > 0)) || return 0
+	(
+		trap - EXIT ERR INT TERM
+		sleep "$secs" </dev/null >/dev/null 2>&1
+		echo "TIMEOUT - [$E2E_NAME] still running after ${secs}s: stopping it (cleanup follows)"
+		kill -TERM "$me" 2>/dev/null
+	) &
+	E2E_WATCHDOG=$!
 }
 
 # e2e_ns NAME: create namespace <prefix>-NAME with lo up; its name is left in $E2E_NS.
@@ -416,6 +433,10 @@ e2e_cleanup() {
 		e2e_print_logs
 		e2e_log "$E2E_PASSED passed, $((E2E_FAILED > 0 ? E2E_FAILED : 1)) failed (aborted)"
 		((rc != 0)) || rc=1
+	fi
+	if [[ -n ${E2E_WATCHDOG:-} ]]; then
+		pkill -P "$E2E_WATCHDOG" sleep 2>/dev/null
+		kill "$E2E_WATCHDOG" 2>/dev/null
 	fi
 	for ns in "${!E2E_DAEMON_PID[@]}"; do
 		kill -KILL "${E2E_DAEMON_PID[$ns]}" 2>/dev/null
