@@ -205,6 +205,7 @@ e2e__watchdog() {
 		kill -TERM "$me" 2>/dev/null
 	) &
 	E2E_WATCHDOG=$!
+	disown "$E2E_WATCHDOG" # no "Terminated" notice when cleanup stops it
 }
 
 # e2e_ns NAME: create namespace <prefix>-NAME with lo up; its name is left in $E2E_NS.
