@@ -436,8 +436,10 @@ e2e_cleanup() {
 		((rc != 0)) || rc=1
 	fi
 	if [[ -n ${E2E_WATCHDOG:-} ]]; then
-		pkill -P "$E2E_WATCHDOG" sleep 2>/dev/null
+		# The watchdog first (it would report its sleep's death), then its sleep.
+		p=$(pgrep -P "$E2E_WATCHDOG" sleep)
 		kill "$E2E_WATCHDOG" 2>/dev/null
+		[[ -n $p ]] && kill $p 2>/dev/null
 	fi
 	for ns in "${!E2E_DAEMON_PID[@]}"; do
 		kill -KILL "${E2E_DAEMON_PID[$ns]}" 2>/dev/null
