@@ -399,7 +399,8 @@ export function settingsPage(main) {
   let dirty = false;
   const body = () => ({ forwarding: { ipv4: v4.checked, ipv6: v6.checked } });
   const update = () => exp.update({ curl: curlFor('PUT', '/v1/settings', body(), etag), resource: tfSettingsResource(body()), module: tfSettingsModule(body()) });
-  const form = h('form', { class: 'panel narrow' },
+  const form = h('form', { class: 'panel narrow', 'aria-labelledby': 'fwd-h' },
+    h('h2', { id: 'fwd-h' }, 'Forwarding'),
     general,
     h('div', { class: 'check' }, v4, h('label', { for: 'fwd-v4' }, code('forwarding.ipv4')), h('p', { class: 'hint', id: 'fwd-v4-hint' }, 'route IPv4 packets between interfaces')),
     h('div', { class: 'check' }, v6, h('label', { for: 'fwd-v6' }, code('forwarding.ipv6')), h('p', { class: 'hint', id: 'fwd-v6-hint' }, 'route IPv6 packets between interfaces')),
