@@ -185,9 +185,8 @@ export async function openEditor({ kind, obj, etag, preset, onDone }) {
 
   const submit = h('button', { type: 'submit', class: 'primary' }, editing ? 'Save' : 'Create');
   const cancel = h('button', { type: 'button', onclick: () => dlg.close() }, 'Cancel');
-  form.prepend(general);
   form.append(exp.el, h('div', { class: 'actions' }, submit, cancel));
-  dlg.append(form);
+  dlg.append(general, form);
 
   const reload = async () => {
     try {

@@ -60,8 +60,8 @@ export const KINDS = {
     path: '/v1/security-group-rules', title: 'Rules', one: 'rule', module: 'security_group_rule',
     fields: [
       { name: 'security_group_id', type: 'ref', ref: 'security_group', required: true, hint: 'the group this rule belongs to' },
-      { name: 'direction', type: 'select', options: ['ingress', 'egress'], def: 'ingress', hint: 'ingress: what may come in; egress: what a covered host may open' },
-      { name: 'protocol', type: 'select', options: ['tcp', 'udp', 'icmp', 'icmpv6', 'all'], def: 'tcp', hint: 'what it matches' },
+      { name: 'direction', type: 'select', options: ['ingress', 'egress'], required: true, hint: 'ingress: what may come in; egress: what a covered host may open' },
+      { name: 'protocol', type: 'select', options: ['tcp', 'udp', 'icmp', 'icmpv6', 'all'], required: true, hint: 'what it matches' },
       { name: 'port_from', type: 'int', min: 1, max: 65535, hint: 'first port (tcp/udp); empty: all ports', when: (v) => v.protocol === 'tcp' || v.protocol === 'udp' },
       { name: 'port_to', type: 'int', min: 1, max: 65535, hint: 'last port; empty: the same as port_from', when: (v) => v.protocol === 'tcp' || v.protocol === 'udp' },
       { name: 'cidr', hint: `the peer: ${CIDR_HINT} (0.0.0.0/0 = anyone); or choose a remote group below`, placeholder: '192.168.150.0/24' },
@@ -76,8 +76,9 @@ export const KINDS = {
   },
 };
 
-// Form values (strings, as typed) -> the JSON body the API takes. Empty optional
-// fields are left out, so the server's defaults apply and echoes stay as written.
+// Form values (strings, as typed) -> the JSON body the API takes. Optional fields
+// that are empty or hold the server's default are left out: the same request, and
+// the shortest curl command for it.
 export function toBody(kind, values) {
   const body = {};
   for (const f of KINDS[kind].fields) {
@@ -95,6 +96,7 @@ export function toBody(kind, values) {
       if (f.required) body[f.name] = '';
       continue;
     }
+    if (!f.required && f.def !== undefined && v === String(f.def)) continue;
     body[f.name] = f.type === 'int' && /^-?\d+$/.test(v) ? Number(v) : v;
   }
   return body;

@@ -189,6 +189,13 @@ async function createIn(b, kind, fields, { submit = true } = {}) {
   return dlg;
 }
 
+// The "Show as curl and Terraform" panel: open from the start on wide screens, else a click.
+async function openExport(dlg) {
+  const details = dlg.locator('details.export');
+  if (!(await details.evaluate((d) => d.open))) await details.locator('summary').click();
+  await dlg.locator('pre[data-export="curl"]').waitFor();
+}
+
 function row(b, kind, text) {
   return b.page.locator(`section[data-list="${kind}"] tbody tr[data-id]`, { hasText: text });
 }
@@ -300,7 +307,7 @@ async function main() {
   await go(b1, 'routes');
   await check('net01: a route to 192.168.100.0/24 via 192.168.150.3 added in the UI is shown active', async () => {
     const dlg = await createIn(b1, 'route', { destination: '192.168.100.0/24', via: '192.168.150.3' }, { submit: false });
-    await dlg.locator('details.export summary').click();
+    await openExport(dlg);
     await shot(b1, 'readme-classic-lab', false); // the README's picture: the form and its curl/Terraform
     await dlg.locator('button[type=submit]').click();
     await dlg.waitFor({ state: 'detached' });
@@ -346,7 +353,7 @@ async function main() {
   section('"copy as curl" of a create, run with curl');
   await check('the copied curl command of an icmp rule creates that rule, and the UI shows it', async () => {
     const dlg = await createIn(b2, 'security_group_rule', { security_group_id: sgId, protocol: 'icmp', cidr: '0.0.0.0/0', description: 'ping from anywhere' }, { submit: false });
-    await dlg.locator('details.export summary').click();
+    await openExport(dlg);
     await dlg.locator('button[data-copy="curl"]').click();
     const cmd = await p2.evaluate(() => navigator.clipboard.readText());
     const shown = await dlg.locator('pre[data-export="curl"]').textContent();
@@ -391,6 +398,37 @@ async function main() {
     expect(r.status === 201, `POST ${r.status}`);
     await waitRowState(b1, 'route', '10.99.0.0/16', 'active', LIVE_MS);
     log(`       appeared after ${Date.now() - t} ms`);
+  });
+  await check('an edit racing a change made with curl gets a 412 that explains itself; Reload shows the other version', async () => {
+    await row(b1, 'route', '10.99.0.0/16').first().locator('button', { hasText: 'Edit' }).click();
+    const dlg = p1.locator('dialog[open]');
+    await dlg.locator('[name="description"]').waitFor();
+    const id = await row(b1, 'route', '10.99.0.0/16').first().getAttribute('data-id');
+    const put = await curlApi(net01, 'PUT', `/v1/routes/${id}`, { destination: '10.99.0.0/16', via: '192.168.150.3', metric: 5 });
+    expect(put.status === 200, `curl PUT ${put.status}`);
+    expectHttpError(b1, 412);
+    await dlg.locator('[name="description"]').fill('edited in the UI');
+    await dlg.locator('button[type=submit]').click();
+    const box = p1.locator('dialog[open] .form-error');
+    await box.waitFor({ state: 'visible' });
+    expect(/412/.test(await box.textContent()) && /someone changed this object/.test(await box.textContent()), await box.textContent());
+    await box.locator('button', { hasText: 'Reload' }).click();
+    await p1.waitForFunction(() => document.querySelector('dialog[open] [name="metric"]').value === '5');
+    await dlg.locator('[name="description"]').fill('edited in the UI');
+    await dlg.locator('button[type=submit]').click();
+    await dlg.waitFor({ state: 'detached' });
+    const got = await curlApi(net01, 'GET', `/v1/routes/${id}`);
+    expect(got.data.metric === 5 && got.data.description === 'edited in the UI', JSON.stringify(got.data));
+  });
+  await check('a duplicate route gets a 409 that explains itself, and nothing is stored', async () => {
+    expectHttpError(b1, 409);
+    const dlg = await createIn(b1, 'route', { destination: '192.168.100.0/24', via: '192.168.150.3' });
+    const box = p1.locator('dialog[open] .form-error');
+    await box.waitFor({ state: 'visible' });
+    expect(/409/.test(await box.textContent()) && /Nothing was changed/.test(await box.textContent()), await box.textContent());
+    await p1.keyboard.press('Escape');
+    await dlg.waitFor({ state: 'detached' });
+    expect((await curlApi(net01, 'GET', '/v1/routes')).data.items.length === 2, 'a route was added');
   });
   await go(b1, '');
   await check('a route deleted with `ip route del` is shown repaired', async () => {
