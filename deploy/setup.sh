@@ -17,8 +17,8 @@ PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libn
 	libnl-route-3-dev libnftnl-dev libmnl-dev libsqlite3-dev libcmocka-dev nftables iproute2
 	iputils-ping netcat-openbsd curl jq procps sqlite3)
 # `test` only: the web UI's browser tests (tests/web) drive Debian's chromium, never a
-# downloaded browser, through the npm package playwright-core.
-WEB_TEST_PACKAGES=(chromium nodejs npm)
+# downloaded browser, through the npm package playwright-core (node 20 or later).
+WEB_TEST_PACKAGES=(chromium)
 DB_DIR=/var/lib/vrouter
 LISTEN=127.0.0.1:8080
 
@@ -76,8 +76,12 @@ install_rt_protos() {
 # The browser tests' npm packages (playwright-core, axe-core), exactly as locked
 # (npm ci), unless tests/web/node_modules already holds that lock.
 install_web_test_deps() {
-	local dir=tests/web stamp=tests/web/node_modules/.vrouter-lock
-	ensure_packages "${WEB_TEST_PACKAGES[@]}"
+	local dir=tests/web stamp=tests/web/node_modules/.vrouter-lock pkgs=("${WEB_TEST_PACKAGES[@]}")
+	# A node from elsewhere (NodeSource's nodejs bundles npm and conflicts with
+	# Debian's npm) is used as it is; Debian's packages only where a command is missing.
+	command -v node >/dev/null || pkgs+=(nodejs)
+	command -v npm >/dev/null || pkgs+=(npm)
+	ensure_packages "${pkgs[@]}"
 	cmp -s "$dir/package-lock.json" "$stamp" && return 0
 	step "npm ci in $dir"
 	(cd "$dir" && npm ci --no-audit --no-fund)
