@@ -13,6 +13,7 @@ struct embedded_asset {
 	const char *name; /* "index.html", "openapi.yaml"; NULL ends the array */
 	const char *data;
 	size_t len;
+	const char *etag; /* "\"<16 hex digits of the content's MD5>\"", fixed at build time */
 };
 
 /* Migrations in order of their number. */

@@ -16,6 +16,9 @@ cd "$REPO_DIR"
 PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libnl-3-dev
 	libnl-route-3-dev libnftnl-dev libmnl-dev libsqlite3-dev libcmocka-dev nftables iproute2
 	iputils-ping netcat-openbsd curl jq procps sqlite3)
+# `test` only: the web UI's browser tests (tests/web) drive Debian's chromium, never a
+# downloaded browser, through the npm package playwright-core (node 20 or later).
+WEB_TEST_PACKAGES=(chromium)
 DB_DIR=/var/lib/vrouter
 LISTEN=127.0.0.1:8080
 
@@ -32,7 +35,8 @@ usage: deploy/setup.sh run [vrouterd flags...]
   run    install missing packages, build into build/, start build/vrouterd in the
          foreground (database /var/lib/vrouter/vrouter.db, API on 127.0.0.1:8080)
   test   also build build-asan/ (-DVR_SANITIZE=ON) and run ctest in both builds;
-         --unit runs only the unit tests (ctest -L unit)
+         the browser tests also need chromium, nodejs, npm and `npm ci` in tests/web,
+         which it installs; --unit runs only the unit tests (ctest -L unit)
 EOF
 }
 
@@ -46,9 +50,10 @@ ensure_root() {
 	fi
 }
 
-ensure_packages() {
+ensure_packages() { # [PACKAGE...], default: PACKAGES
 	local p missing=()
-	for p in "${PACKAGES[@]}"; do
+	(($# > 0)) || set -- "${PACKAGES[@]}"
+	for p in "$@"; do
 		if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
 			missing+=("$p")
 		fi
@@ -66,6 +71,21 @@ ensure_packages() {
 install_rt_protos() {
 	install -d -m 0755 /etc/iproute2/rt_protos.d
 	install -m 0644 deploy/rt_protos.d/vrouter.conf /etc/iproute2/rt_protos.d/vrouter.conf
+}
+
+# The browser tests' npm packages (playwright-core, axe-core), exactly as locked
+# (npm ci), unless tests/web/node_modules already holds that lock.
+install_web_test_deps() {
+	local dir=tests/web stamp=tests/web/node_modules/.vrouter-lock pkgs=("${WEB_TEST_PACKAGES[@]}")
+	# A node from elsewhere (NodeSource's nodejs bundles npm and conflicts with
+	# Debian's npm) is used as it is; Debian's packages only where a command is missing.
+	command -v node >/dev/null || pkgs+=(nodejs)
+	command -v npm >/dev/null || pkgs+=(npm)
+	ensure_packages "${pkgs[@]}"
+	cmp -s "$dir/package-lock.json" "$stamp" && return 0
+	step "npm ci in $dir"
+	(cd "$dir" && npm ci --no-audit --no-fund)
+	cp "$dir/package-lock.json" "$stamp"
 }
 
 build() { # build DIR [cmake args...]
@@ -122,6 +142,7 @@ cmd_test() {
 		esac
 	done
 
+	((${#ctest_args[@]} > 0)) || install_web_test_deps
 	build build
 	build build-asan -DVR_SANITIZE=ON
 

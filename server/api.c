@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "api.h"
-#include "embedded.h"
 #include "app.h"
 #include "http.h"
 #include "metrics.h"
@@ -21,27 +20,6 @@ static void healthz(struct http_req *req, struct http_resp *resp)
 		return;
 	}
 	http_json(resp, 200, json_pack("{s:s, s:s}", "status", "ok", "version", vr_version()));
-}
-
-/* Static files compiled into the binary: the OpenAPI document (and the web UI). */
-static void asset(struct http_req *req, struct http_resp *resp)
-{
-	const char *name = req->cls;
-
-	for (const struct embedded_asset *a = embedded_assets; a->name; a++) {
-		if (strcmp(a->name, name))
-			continue;
-		resp->status = 200;
-		resp->raw = a->data;
-		resp->raw_len = a->len;
-		resp->content_type = !strcmp(name, "openapi.yaml") ? "application/yaml"
-				     : strstr(name, ".html")	? "text/html; charset=utf-8"
-				     : strstr(name, ".js")	? "text/javascript; charset=utf-8"
-				     : strstr(name, ".css")	? "text/css; charset=utf-8"
-								: "application/octet-stream";
-		return;
-	}
-	http_problemf(resp, 404, NULL, "%s is not part of this build", name);
 }
 
 static void metrics(struct http_req *req, struct http_resp *resp)
@@ -123,7 +101,10 @@ static void status(struct http_req *req, struct http_resp *resp)
 
 const struct http_endpoint api_endpoints[] = {
 	{"GET", "/healthz", healthz, NULL, 0, 0},
-	{"GET", "/openapi.yaml", asset, "openapi.yaml", 0, 0},
+	{"GET", "/openapi.yaml", api_web_file, "openapi.yaml", 0, 0},
+	/* The web UI (server/api_web.c): its page, and its scripts, styles and icon. */
+	{"GET", "/", api_web_file, "index.html", 0, 0},
+	{"GET", "/ui/{file}", api_web_file, NULL, 0, 0},
 	{"GET", "/metrics", metrics, NULL, 0, 0},
 	{"GET", "/v1/status", status, NULL, 0, 0},
 

@@ -21,6 +21,13 @@ int api_settings_from_json(json_t *body, struct settings *set, struct vr_err *e)
     __attribute__((warn_unused_result));
 
 /*
+ * GET / and GET /ui/{file}, the web UI, and GET /openapi.yaml
+ * (server/api_web.c): files compiled into the binary. The endpoint's cls
+ * names the file, or NULL to take it from the path.
+ */
+void api_web_file(struct http_req *req, struct http_resp *resp);
+
+/*
  * GET/PUT /v1/config (server/api_config.c): the whole desired state as one
  * document. PUT takes up to API_CONFIG_BODY_MAX bytes (100,000 routes and
  * more), every other endpoint HTTP_BODY_MAX_DEFAULT.

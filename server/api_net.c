@@ -6,6 +6,7 @@
 #include "api.h"
 #include "app.h"
 #include "crud.h"
+#include "etag.h"
 #include "jsonv.h"
 #include "kernel.h"
 #include "model.h"
@@ -143,7 +144,7 @@ static json_t *settings_to_json(struct app *app, const struct settings *set)
 static void settings_reply(struct app *app, struct http_resp *resp, const struct settings *set)
 {
 	http_json(resp, 200, settings_to_json(app, set));
-	snprintf(resp->etag, sizeof(resp->etag), "\"%lld\"", (long long)set->rev);
+	etag_set_rev(resp, set->rev);
 }
 
 /* An error about forwarding.<key>, with that path as its field. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "etag.h"
 #include "log.h"
 #include "model.h"
 #include "recon.h"
@@ -50,7 +51,7 @@ static void reply_obj(struct http_req *req, struct http_resp *resp, int status, 
 	const struct crud_resource *rs = res_of(req);
 
 	http_json(resp, status, rs->to_json(req->app, obj));
-	snprintf(resp->etag, sizeof(resp->etag), "\"%lld\"", (long long)rs->rev(obj));
+	etag_set_rev(resp, rs->rev(obj));
 	if (status == 201)
 		snprintf(resp->location, sizeof(resp->location), "%s/%s", rs->collection,
 		         rs->id(obj));

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "etag.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -112,6 +113,8 @@ int64_t http_if_match_rev(const char *v)
 	n = strtoll(v, &end, 10);
 	if (errno || end == v || n <= 0)
 		return -1;
+	if (*end == '-') /* "<rev>-<hash>": the hash covers the status, which no write sets */
+		end += 1 + strspn(end + 1, "0123456789abcdef");
 	if (*end == '"')
 		end++;
 	return *end ? -1 : n;
@@ -288,6 +291,8 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct http_resp *r)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_ETAG, r->etag);
 	if (r->allow[0])
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, r->allow);
+	for (const char *const *h = r->headers; h && h[0] && h[1]; h += 2)
+		MHD_add_response_header(mr, h[0], h[1]);
 	if (r->status == 401)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		                        "Bearer realm=\"vrouter\"");
@@ -464,6 +469,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	dispatch(srv, c, method, ctx, &r);
+	if (!strcmp(method, "GET") || !strcmp(method, "HEAD"))
+		etag_conditional(
+		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
+		    &r);
 	if (!r.status)
 		http_problemf(&r, 500, NULL, "handler produced no response");
 	if (r.status >= 500)

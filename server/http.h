@@ -48,6 +48,7 @@ struct http_resp {
 	char location[HTTP_HEADER_MAX];
 	char etag[HTTP_HEADER_MAX];
 	char allow[HTTP_HEADER_MAX];
+	const char *const *headers; /* NULL, or extra name, value pairs ending in NULL */
 };
 
 typedef void (*http_handler)(struct http_req *req, struct http_resp *resp);
@@ -84,8 +85,9 @@ void http_problemf(struct http_resp *resp, int status, const char *field, const 
 void http_json(struct http_resp *resp, int status, json_t *body);
 
 /*
- * Parse an If-Match value ("\"42\"", "42", "*") into a revision: 0 when the
- * header is absent or "*", -1 when it cannot match any ETag.
+ * Parse an If-Match value ("\"42\"", "42", "*", or an object's ETag
+ * "\"42-<hash>\"", whose hash is ignored) into a revision: 0 when the header
+ * is absent or "*", -1 when it cannot match any ETag.
  */
 int64_t http_if_match_rev(const char *if_match);
 

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The web UI in Debian's chromium (playwright-core), against real vrouterd daemons in
+# the seed lab: net01 (192.168.150.2) -- router -- net02 (192.168.100.2), each host with
+# its own daemon. The browser checks are in ui.test.mjs; this script builds the lab,
+# starts the daemons and runs node inside a namespace of its own (lo only), which
+# starts one chromium per host inside that host's namespace (chromium-netns). Nothing
+# runs in the machine's own network namespace. Screenshots of every page at 1280 and
+# 390 px go to $VR_WEB_ARTIFACTS (ctest sets it to <build>/web-artifacts).
+#
+# Needs root, /usr/bin/chromium, node, and `npm ci` done in tests/web
+# (deploy/setup.sh test does all of it).
+# shellcheck disable=SC2317
+set -Eeuo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/e2e/lib.sh
+. "$HERE/../e2e/lib.sh"
+# shellcheck source=deploy/lab-topology.sh
+. "${VR_SRC:-$HERE/../..}/deploy/lab-topology.sh"
+
+e2e_init web_ui
+
+[[ -x /usr/bin/chromium ]] || e2e_fatal "/usr/bin/chromium is missing: apt-get install chromium (deploy/setup.sh test installs it)"
+command -v node >/dev/null || e2e_fatal "node is missing: apt-get install nodejs (deploy/setup.sh test installs it)"
+[[ -f $HERE/node_modules/playwright-core/package.json && -f $HERE/node_modules/axe-core/axe.min.js ]] ||
+	e2e_fatal "tests/web/node_modules is missing: run (cd tests/web && npm ci), as deploy/setup.sh test does"
+
+e2e_step "lab"
+e2e_ns router
+R=$E2E_NS
+e2e_ns net01
+N1=$E2E_NS
+e2e_ns net02
+N2=$E2E_NS
+e2e_ns browser # node runs here: no link but lo, so the test itself can reach nothing
+B=$E2E_NS
+lab_topology "$R" "$N1" "$N2"
+e2e_daemon "$R"
+e2e_daemon "$N1"
+e2e_daemon "$N2"
+
+ART=${VR_WEB_ARTIFACTS:-$E2E_TMP/artifacts}
+rm -rf -- "$ART"
+mkdir -p "$ART"
+
+e2e_step "browser"
+result=$E2E_TMP/web-result.json
+rc=0
+ip netns exec "$B" env VR_WEB_RESULT="$result" VR_WEB_ARTIFACTS="$ART" \
+	VR_WEB_NS_ROUTER="$R" VR_WEB_TOKEN_ROUTER="$(e2e_token "$R")" \
+	VR_WEB_NS_NET01="$N1" VR_WEB_TOKEN_NET01="$(e2e_token "$N1")" \
+	VR_WEB_NS_NET02="$N2" VR_WEB_TOKEN_NET02="$(e2e_token "$N2")" \
+	TMPDIR="$E2E_TMP" node "$HERE/ui.test.mjs" </dev/null || rc=$?
+if [[ -s $result ]]; then
+	E2E_PASSED=$((E2E_PASSED + $(jq -r .passed "$result")))
+	E2E_FAILED=$((E2E_FAILED + $(jq -r .failed "$result")))
+fi
+if ((rc != 0)) && [[ ! -s $result ]]; then
+	fail "the browser test exited with status $rc before it counted its checks"
+fi
+e2e_log "screenshots of every page: $ART"
+e2e_done
