@@ -15,7 +15,11 @@ cd "$REPO_DIR"
 
 PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libnl-3-dev
 	libnl-route-3-dev libnftnl-dev libmnl-dev libsqlite3-dev libcmocka-dev nftables iproute2
-	iputils-ping netcat-openbsd curl jq procps sqlite3)
+	iputils-ping netcat-openbsd curl jq procps sqlite3 nodejs)
+# npm comes with nodejs from some sources and is its own Debian package otherwise.
+NPM_PACKAGE=npm
+# Node packages of the OpenAPI checks (redocly, ajv), installed from their lock file.
+API_TEST_DIR=tests/api
 DB_DIR=/var/lib/vrouter
 LISTEN=127.0.0.1:8080
 
@@ -62,6 +66,25 @@ ensure_packages() {
 	apt-get install -y --no-install-recommends "${missing[@]}"
 }
 
+ensure_npm() {
+	command -v npm >/dev/null && return 0
+	step "installing $NPM_PACKAGE"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y --no-install-recommends "$NPM_PACKAGE"
+}
+
+# npm ci in tests/api, again only when its lock file changed since the last one.
+ensure_node_modules() {
+	local stamp=$API_TEST_DIR/node_modules/.installed-lock
+	if [[ -f $stamp ]] && cmp -s "$stamp" "$API_TEST_DIR/package-lock.json"; then
+		return 0
+	fi
+	ensure_npm
+	step "npm ci in $API_TEST_DIR"
+	(cd "$API_TEST_DIR" && npm ci --no-audit --no-fund)
+	cp "$API_TEST_DIR/package-lock.json" "$stamp"
+}
+
 # A naming file only (`ip route` prints "proto vrouter" instead of "proto 245").
 install_rt_protos() {
 	install -d -m 0755 /etc/iproute2/rt_protos.d
@@ -100,10 +123,20 @@ run_ctest() {
 	return "$rc"
 }
 
-# "100% tests passed, 0 tests failed out of 12" -> that line, or a word why not.
+# "100% tests passed, 0 tests failed out of 12" -> that line, or a word why not. Skipped
+# tests (ctest counts them as passed) are named, with the reason each one printed.
 ctest_summary() {
-	local log=$1 line
+	local log=$1 dir=$2 line skipped name why
 	line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1 || true)
+	skipped=$(grep -E '^[[:space:]]*[0-9]+ - .* \(Skipped\)$' "$log" | sed -E 's/^[[:space:]]*[0-9]+ - (.*) \(Skipped\)$/\1/' || true)
+	if [[ -n $line && -n $skipped ]]; then
+		line+=", but $(wc -l <<<"$skipped") SKIPPED:"
+		while read -r name; do
+			why=$(awk -v t="$name" '$0 ~ "^[0-9]+/[0-9]+ Testing: " t "$" {f=1} f && /^SKIP: / {print; exit}' \
+				"$dir/Testing/Temporary/LastTest.log" 2>/dev/null || true)
+			line+=" $name (${why:-no reason printed})"
+		done <<<"$skipped"
+	fi
 	if [[ -n $line ]]; then
 		echo "$line"
 	elif grep -q 'No tests were found' "$log"; then
@@ -122,6 +155,7 @@ cmd_test() {
 		esac
 	done
 
+	ensure_node_modules
 	build build
 	build build-asan -DVR_SANITIZE=ON
 
@@ -134,8 +168,8 @@ cmd_test() {
 	trap 'rm -rf "$LOG_DIR"' EXIT
 	run_ctest build "$LOG_DIR/build.log" "${ctest_args[@]}" || rc1=$?
 	run_ctest build-asan "$LOG_DIR/asan.log" "${ctest_args[@]}" || rc2=$?
-	s1=$(ctest_summary "$LOG_DIR/build.log")
-	s2=$(ctest_summary "$LOG_DIR/asan.log")
+	s1=$(ctest_summary "$LOG_DIR/build.log" build)
+	s2=$(ctest_summary "$LOG_DIR/asan.log" build-asan)
 
 	echo
 	if ((rc1 == 0 && rc2 == 0)); then
