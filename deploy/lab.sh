@@ -228,8 +228,10 @@ print_help_mgmt() {
 	echo
 	echo "management network: namespace $ns, bridge $MGMT_BRIDGE_ADDR/24; the daemons listen on"
 	echo "their management addresses (above). Terraform runs there, e.g.:"
+	local var=""
+	[[ $DIR == /run/vrlab ]] || var=" -var lab_dir=$DIR"
 	echo "  cd $REPO_DIR/deploy/terraform/examples/classic-lab"
-	echo "  ip netns exec $ns terraform init && ip netns exec $ns terraform apply"
+	echo "  ip netns exec $ns terraform init && ip netns exec $ns terraform apply$var"
 }
 
 print_help2() {
