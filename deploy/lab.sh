@@ -216,18 +216,20 @@ print_help() {
 			;;
 		esac
 	done
-	print_help_mgmt
+	print_help_mgmt example
 	echo
 	echo "tear down: $0 down"
 }
 
-print_help_mgmt() {
+print_help_mgmt() { # print_help_mgmt [example]: the classic-lab example fits the seed lab only
 	local ns
 	ns=$(ns_of "$MGMT")
 	ns_exists "$ns" || return 0
 	echo
 	echo "management network: namespace $ns, bridge $MGMT_BRIDGE_ADDR/24; the daemons listen on"
-	echo "their management addresses (above). Terraform runs there, e.g.:"
+	echo "their management addresses (above). Run Terraform and other clients there (ip netns exec $ns ...)."
+	[[ ${1:-} == example ]] || return 0
+	echo "The classic lab as Terraform code:"
 	local var=""
 	[[ $DIR == /run/vrlab ]] || var=" -var lab_dir=$DIR"
 	echo "  cd $REPO_DIR/deploy/terraform/examples/classic-lab"
