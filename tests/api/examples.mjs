@@ -7,8 +7,9 @@
 //   the operation's responses or in the components they refer to); the status holding
 //   it is the status the daemon must answer. Every request example has exactly one
 //   such partner. Its `x-query` (an object) is sent as the query string.
-// - An operation without a request body is sent once, with no query string, and must
-//   answer its one 2xx status.
+// - An operation without a request body must answer its one 2xx status: sent with
+//   every query parameter set to its example (a GET also without any; a DELETE only
+//   with them).
 // - Path parameters take their parameter's `example`.
 // - Order: every POST (document order), then every PUT, every GET, every DELETE
 //   (reverse document order: what refers to an object goes first), and /v1/config
@@ -264,7 +265,16 @@ async function checkLive() {
     }
     const resp = deref(o.op.responses[ok2xx[0]]);
     const [type, media] = Object.entries(resp.content ?? {})[0] ?? [];
-    judge(name(o), o, await send(o, undefined, undefined), { status: ok2xx[0], type, media });
+    const want = { status: ok2xx[0], type, media };
+    // The query parameters' examples, all at once; a GET is also sent without them.
+    const query = {};
+    for (const p of o.params.filter((x) => x.in === 'query')) {
+      const exs = examplesOf(p);
+      if (exs.length) query[p.name] = exs[0].value;
+    }
+    const withQuery = Object.keys(query).length > 0;
+    if (o.method === 'get' || !withQuery) judge(name(o), o, await send(o, undefined, undefined), want);
+    if (withQuery) judge(`${name(o)} with its parameters' examples`, o, await send(o, undefined, query), want);
   }
 }
 
