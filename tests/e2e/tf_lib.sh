@@ -3,7 +3,8 @@
 # The Terraform tests with the real Mastercard/restapi provider (test_tf_restapi_v*.sh):
 # deploy/lab.sh up --mgmt builds the classic lab with its management network, and the
 # example deploy/terraform/examples/classic-lab is applied from the management namespace,
-# as the README tells users to. One lab serves every check of a provider version:
+# as the README tells users to, with the modules it does not use (route_table, subnet)
+# added on the router. One lab serves every check of a provider version:
 #
 #   init; apply (routes in the kernel, the nftables guard, ping and an nc message
 #   across); a second plan is empty; a variable change is one PUT and the kernel
@@ -150,6 +151,34 @@ tf_workdir() {
 		  }
 		}
 	EOF
+	# The modules the classic lab does not use, on the router: a route table the daemon
+	# numbers, a subnet associated with it, and a route in it.
+	cat >"$TF_DIR/router_extra.tf" <<-'EOF'
+		module "router_table" {
+		  source    = "../../modules/route_table"
+		  providers = { restapi = restapi.router }
+		  name      = "isolated"
+		}
+		module "router_lab_subnet" {
+		  source         = "../../modules/subnet"
+		  providers      = { restapi = restapi.router }
+		  name           = "lab"
+		  cidr           = "192.168.160.0/24"
+		  interface      = "enp0s1"
+		  router_ip      = "192.168.160.1"
+		  route_table_id = module.router_table.id
+		}
+		module "router_isolated_default" {
+		  source         = "../../modules/route"
+		  providers      = { restapi = restapi.router }
+		  route_table_id = module.router_table.id
+		  destination    = "default"
+		  type           = "unreachable"
+		}
+		output "router_table" {
+		  value = module.router_table.table
+		}
+	EOF
 	cat >"$TF_TMP/cli.tfrc" <<-EOF
 		provider_installation {
 		  filesystem_mirror {
@@ -164,7 +193,7 @@ tf_workdir() {
 
 # tf_test VERSION: everything, for one provider version.
 tf_test() {
-	local version=$1 n1 n2 rid put0 post0 del0 rc start=$SECONDS
+	local version=$1 n1 n2 rid put0 post0 del0 rc table start=$SECONDS
 	tf_lab_up
 	tf_workdir "$version"
 	n1=$(ns_of net01)
@@ -182,6 +211,11 @@ tf_test() {
 	check "net01 pings net02" ping_ok "$n1" 192.168.100.2
 	check "an nc message crosses to tcp/12345" tcp_ok "$n1" "$n2" 192.168.100.2 12345
 	check_match "outputs the statuses" '"state":"active"' "$(tf output -json routes)"
+	table=$(tf output -raw router_table)
+	check_match "the route table got a number from the daemon" '^1[0-9]{4}$' "$table"
+	check_match "the router has the subnet's address" 'inet 192\.168\.160\.1/24 .*enp0s1' "$(ip -n "$(ns_of router)" addr show enp0s1)"
+	check_match "and its association" "from 192\.168\.160\.0/24 lookup $table proto vrouter" "$(ip -n "$(ns_of router)" rule show)"
+	check_match "the route in that table" '^unreachable default proto vrouter' "$(ip -n "$(ns_of router)" route show table "$table")"
 	tf_plan_empty "a second plan is empty"
 
 	e2e_step "a variable change is one PUT, and the kernel follows"
@@ -338,6 +372,9 @@ tf_test() {
 	tf_check "terraform destroy" destroy -auto-approve
 	check_eq "no vrouter route on net01" "" "$(vroutes net01)"
 	check_eq "no vrouter route on net02" "" "$(vroutes net02)"
+	check_eq "no vrouter route on the router, in any table" "" "$(ip -n "$(ns_of router)" route show table all proto 245)"
+	check_no_match "no vrouter rule on the router" 'proto vrouter' "$(ip -n "$(ns_of router)" rule show)"
+	check_no_match "the subnet's address is gone" '192\.168\.160\.1' "$(ip -n "$(ns_of router)" addr show enp0s1)"
 	check_not "no inet vrouter table on net02" has_vtable "$n2"
 	check "net01 cannot ping net02 any more" ping_fails "$n1" 192.168.100.2
 	local h c
