@@ -208,7 +208,7 @@ static const char *const st_sql[ST__N] = {
                      "ORDER BY id",
     [ST_SET_GET] = "SELECT managed, forward_v4, forward_v6, updated_at, rev FROM settings "
                    "WHERE id = 1",
-    [ST_SET_PUT] = "UPDATE settings SET managed = 1, forward_v4 = ?1, forward_v6 = ?2, "
+    [ST_SET_PUT] = "UPDATE settings SET managed = ?5, forward_v4 = ?1, forward_v6 = ?2, "
                    "updated_at = ?3, rev = ?4 WHERE id = 1",
     /* A whole-state replace checks references at its commit: the order of its writes is free. */
     /*
@@ -1126,9 +1126,14 @@ out:
 	return ret;
 }
 
-/* Replace the stored object o->id with o in one transaction (404, 412 as obj_get). */
-static int obj_replace(struct store *s, enum store_kind k, void *o, int64_t if_rev,
-                       struct vr_err *e)
+/*
+ * Write o over the stored object o->id in one transaction (404, 412 as
+ * obj_get). A replace (undo NULL) gives o a new rev and updated_at; an undo
+ * keeps o's own, as it was read before the write it undoes, and gets the new
+ * revision in *undo.
+ */
+static int obj_overwrite(struct store *s, enum store_kind k, void *o, int64_t if_rev, int64_t *undo,
+                         struct vr_err *e)
 {
 	const struct kind *d = &kinds[k];
 	union any_obj old;
@@ -1141,14 +1146,16 @@ static int obj_replace(struct store *s, enum store_kind k, void *o, int64_t if_r
 		return -1;
 	if (obj_get(s, k, o, &old, if_rev, e) < 0)
 		goto out;
-	if (d->inherit)
+	if (d->inherit && !undo)
 		d->inherit(o, &old);
 	if (d->prepare && d->prepare(s, o, &old, NULL, e) < 0)
 		goto out;
-	if (rev_bump(s, obj_field(o, d->rev), e) < 0)
+	if (rev_bump(s, undo ? undo : obj_field(o, d->rev), e) < 0)
 		goto out;
-	memcpy(obj_field(o, d->created_at), obj_field(&old, d->created_at), TIME_MAX);
-	model_now(obj_field(o, d->updated_at));
+	if (!undo) {
+		memcpy(obj_field(o, d->created_at), obj_field(&old, d->created_at), TIME_MAX);
+		model_now(obj_field(o, d->updated_at));
+	}
 	if (obj_write(s, k, d->update, o, e) < 0)
 		goto out;
 	if (tx_commit(s, e) < 0)
@@ -1158,6 +1165,13 @@ out:
 	tx_end(s);
 	d->clear(&old);
 	return ret;
+}
+
+/* Replace the stored object o->id with o in one transaction (404, 412 as obj_get). */
+static int obj_replace(struct store *s, enum store_kind k, void *o, int64_t if_rev,
+                       struct vr_err *e)
+{
+	return obj_overwrite(s, k, o, if_rev, NULL, e);
 }
 
 /* Delete row id of kind k; a still-referenced row is a 409. */
@@ -2464,7 +2478,7 @@ int store_settings_get(struct store *s, struct settings *out, struct vr_err *e)
 	return settings_read(s, out, e);
 }
 
-/* Store set's forwarding flags as managed, with its updated_at and rev. */
+/* Store set: its forwarding flags, whether they are managed, its updated_at and rev. */
 static int settings_write(struct store *s, const struct settings *set, struct vr_err *e)
 {
 	sqlite3_stmt *q = st_get(s, ST_SET_PUT);
@@ -2473,7 +2487,8 @@ static int settings_write(struct store *s, const struct settings *set, struct vr
 	if (sqlite3_bind_int(q, 1, set->fwd_v4) != SQLITE_OK ||
 	    sqlite3_bind_int(q, 2, set->fwd_v6) != SQLITE_OK ||
 	    bind_text(q, 3, set->updated_at, false) != SQLITE_OK ||
-	    sqlite3_bind_int64(q, 4, set->rev) != SQLITE_OK) {
+	    sqlite3_bind_int64(q, 4, set->rev) != SQLITE_OK ||
+	    sqlite3_bind_int(q, 5, set->managed) != SQLITE_OK) {
 		db_err(s, e, "binding");
 		goto out;
 	}
@@ -2487,7 +2502,13 @@ out:
 	return ret;
 }
 
-int store_settings_put(struct store *s, struct settings *set, int64_t if_rev, struct vr_err *e)
+/*
+ * Write set over the settings in one transaction (412 when if_rev > 0 is not
+ * the stored rev). A put (undo NULL) marks them managed with a new rev and
+ * updated_at; an undo keeps set's own and gets the new revision in *undo.
+ */
+static int settings_overwrite(struct store *s, struct settings *set, int64_t if_rev, int64_t *undo,
+                              struct vr_err *e)
 {
 	struct settings old;
 	struct settings neu = *set;
@@ -2504,10 +2525,12 @@ int store_settings_put(struct store *s, struct settings *set, int64_t if_rev, st
 		        if_rev, old.rev);
 		goto out;
 	}
-	if (rev_bump(s, &neu.rev, e) < 0)
+	if (rev_bump(s, undo ? undo : &neu.rev, e) < 0)
 		goto out;
-	neu.managed = true;
-	model_now(neu.updated_at);
+	if (!undo) {
+		neu.managed = true;
+		model_now(neu.updated_at);
+	}
 	if (settings_write(s, &neu, e) < 0)
 		goto out;
 	if (tx_commit(s, e) < 0)
@@ -2517,6 +2540,11 @@ int store_settings_put(struct store *s, struct settings *set, int64_t if_rev, st
 out:
 	tx_end(s);
 	return ret;
+}
+
+int store_settings_put(struct store *s, struct settings *set, int64_t if_rev, struct vr_err *e)
+{
+	return settings_overwrite(s, set, if_rev, NULL, e);
 }
 
 int store_net_load(struct store *s, struct subnet **subs, size_t *n, struct settings *set,
@@ -2546,6 +2574,24 @@ out:
 const char *store_kind_key(enum store_kind k)
 {
 	return k < STORE_KINDS ? kinds[k].key : "?";
+}
+
+/* ---- undoing a write (?require_active=true) ---- */
+
+int store_obj_restore(struct store *s, enum store_kind k, void *o, int64_t if_rev, int64_t *rev,
+                      struct vr_err *e)
+{
+	/* Only the version the undone write made: a later write stays. */
+	return obj_overwrite(s, k, o, if_rev, rev, e);
+}
+
+int store_settings_restore(struct store *s, const struct settings *old, int64_t if_rev,
+                           int64_t *rev, struct vr_err *e)
+{
+	struct settings set = *old;
+
+	/* Only the version the undone put made: a later put stays. */
+	return settings_overwrite(s, &set, if_rev, rev, e);
 }
 
 /* What a replace does with one item of the document. */

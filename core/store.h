@@ -291,6 +291,20 @@ int store_config_walk(struct store *s,
                       void *arg, struct settings *set, int64_t *rev, struct vr_err *e)
     __attribute__((warn_unused_result));
 
+/*
+ * Undo a write (?require_active=true): put back o, an object of kind k as a
+ * store_*_get read it before the write, with its own rev, created_at and
+ * updated_at, so its ETag is the one it had. Only while the stored object is
+ * still the version the undone write made (rev if_rev): 412 when a later
+ * write replaced it, 404 when it is gone; checked like a replace otherwise.
+ * Bumps the desired revision (into *rev) like any write, for the reconciler.
+ */
+int store_obj_restore(struct store *s, enum store_kind k, void *o, int64_t if_rev, int64_t *rev,
+                      struct vr_err *e) __attribute__((warn_unused_result));
+/* The same for the settings: old as store_settings_get read it (managed or not). */
+int store_settings_restore(struct store *s, const struct settings *old, int64_t if_rev,
+                           int64_t *rev, struct vr_err *e) __attribute__((warn_unused_result));
+
 /* Free what the arrays of c own, and the arrays. NULL-safe; c is zeroed. */
 void store_config_clear(struct store_config *c);
 

@@ -7,6 +7,12 @@
 #   deploy/lab.sh status   what is there
 #   deploy/lab.sh down     stop the daemons, delete the namespaces and the state dir
 #
+# up and up2 take --mgmt: a management network as well, a namespace <prefix>-mgmt whose
+# bridge (10.99.0.1/24) reaches every daemon's host on a link of its own, mgmt0, and
+# the daemons listen on their management addresses instead of loopback. Run Terraform
+# (deploy/terraform/examples/classic-lab) or any other client inside <prefix>-mgmt.
+# Each daemon's API base URL is written to $VRLAB_DIR/<host>/url either way.
+#
 # Environment: VRLAB (namespace prefix, default vrlab), VRLAB_DIR (state, default
 # /run/vrlab), VROUTERD (daemon binary, default <repo>/build/vrouterd).
 #
@@ -29,6 +35,11 @@ HOSTS=(router net01 net02)
 HOSTS2=(r1 r2 net01 net02) # up2; only r1 and r2 run a vrouterd
 ALL_HOSTS=(router r1 r2 net01 net02)
 HEALTH_TIMEOUT=10 # seconds, per daemon
+MGMT=mgmt             # the management namespace is ${VRLAB}-mgmt (up --mgmt, up2 --mgmt)
+MGMT_NET=10.99.0      # its /24: the bridge is .1, each daemon's host has its own address
+MGMT_BRIDGE_ADDR=$MGMT_NET.1
+declare -A MGMT_ADDR=([router]=$MGMT_NET.10 [net01]=$MGMT_NET.11 [net02]=$MGMT_NET.12
+	[r1]=$MGMT_NET.21 [r2]=$MGMT_NET.22)
 
 die() {
 	echo "lab.sh: $*" >&2
@@ -37,7 +48,7 @@ die() {
 
 usage() {
 	cat <<EOF
-usage: deploy/lab.sh up|up2|down|status
+usage: deploy/lab.sh up|up2 [--mgmt] | down | status
 
   up      create namespaces ${VRLAB}-router, ${VRLAB}-net01, ${VRLAB}-net02 (the article's
           lab: net01 192.168.150.2 -- router -- 192.168.100.2 net02), start a vrouterd in
@@ -45,6 +56,11 @@ usage: deploy/lab.sh up|up2|down|status
   up2     the two-router lab instead: ${VRLAB}-net01 -- ${VRLAB}-r1 -- transit -- ${VRLAB}-r2 --
           ${VRLAB}-net02; the hosts have addresses and default routes, the routers only
           links, for their vrouterd APIs to configure (README, "Two routers in a row")
+  --mgmt  (with up or up2) a management network too: namespace ${VRLAB}-${MGMT}, bridge
+          ${MGMT_BRIDGE_ADDR}/24, a link mgmt0 into each daemon's host (router ${MGMT_ADDR[router]},
+          net01 ${MGMT_ADDR[net01]}, net02 ${MGMT_ADDR[net02]}, r1 ${MGMT_ADDR[r1]}, r2 ${MGMT_ADDR[r2]}), and every
+          vrouterd listening on its management address, port ${PORT}: run Terraform there
+          (ip netns exec ${VRLAB}-${MGMT} terraform ...)
   status  show namespaces, daemons, addresses and routes
   down    stop the daemons, delete the namespaces and ${DIR} (idempotent)
 
@@ -106,6 +122,13 @@ cmd_down() {
 		fi
 		rm -rf -- "${DIR:?}/$h"
 	done
+	ns=$(ns_of "$MGMT")
+	if ns_exists "$ns"; then
+		for p in $(ip netns pids "$ns" 2>/dev/null); do
+			stop_pid "$p"
+		done
+		ip netns del "$ns" || echo "lab.sh: could not delete namespace $ns" >&2
+	fi
 	rm -f -- "$DIR/.vrlab"
 	if [[ -d $DIR ]]; then
 		rmdir -- "$DIR" 2>/dev/null || echo "lab.sh: $DIR not removed: it holds files that are not the lab's" >&2
@@ -124,7 +147,7 @@ wait_healthy() { # wait_healthy HOST: bounded wait for /healthz in its namespace
 			tail -n 30 "$DIR/$h/vrouterd.log" >&2 || true
 			return 1
 		fi
-		if ip netns exec "$ns" curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/healthz"; then
+		if ip netns exec "$ns" curl -sf -o /dev/null --max-time 1 "$(<"$DIR/$h/url")/healthz"; then
 			return 0
 		fi
 		sleep 0.2
@@ -134,12 +157,13 @@ wait_healthy() { # wait_healthy HOST: bounded wait for /healthz in its namespace
 	return 1
 }
 
-start_daemon() { # start_daemon HOST
-	local h=$1 ns pid
+start_daemon() { # start_daemon HOST ADDR: vrouterd listening on ADDR:PORT
+	local h=$1 addr=$2 ns pid
 	ns=$(ns_of "$h")
+	echo "http://$addr:$PORT" >"$DIR/$h/url"
 	# setsid: the daemon outlives this script and the terminal it was started from.
 	# No fork happens in between, so $! is the daemon's pid.
-	setsid ip netns exec "$ns" "$VROUTERD" --listen "127.0.0.1:$PORT" \
+	setsid ip netns exec "$ns" "$VROUTERD" --listen "$addr:$PORT" \
 		--db "$DIR/$h/vrouter.db" --token-file "$DIR/$h/token" \
 		</dev/null >>"$DIR/$h/vrouterd.log" 2>&1 &
 	pid=$!
@@ -175,25 +199,41 @@ print_help() {
 		echo
 		echo "$h (namespace $ns), vrouterd log $DIR/$h/vrouterd.log:"
 		echo "  shell:  $a bash"
-		echo "  api:    $a curl -sS -H @$DIR/$h/auth http://127.0.0.1:$PORT/v1/routes"
+		echo "  api:    $a curl -sS -H @$DIR/$h/auth $(<"$DIR/$h/url")/v1/routes"
 		case $h in
 		net01)
 			echo "  try:    $a ping -c1 192.168.100.2        # fails: no route yet"
 			echo "  route:  $a curl -sS -H @$DIR/$h/auth \\"
-			echo "            --json '{\"destination\":\"192.168.100.0/24\",\"via\":\"192.168.150.3\"}' http://127.0.0.1:$PORT/v1/routes"
+			echo "            --json '{\"destination\":\"192.168.100.0/24\",\"via\":\"192.168.150.3\"}' $(<"$DIR/$h/url")/v1/routes"
 			;;
 		net02)
 			echo "  try:    $a ping -c1 192.168.150.2"
 			echo "  route:  $a curl -sS -H @$DIR/$h/auth \\"
-			echo "            --json '{\"destination\":\"192.168.150.0/24\",\"via\":\"192.168.100.3\"}' http://127.0.0.1:$PORT/v1/routes"
+			echo "            --json '{\"destination\":\"192.168.150.0/24\",\"via\":\"192.168.100.3\"}' $(<"$DIR/$h/url")/v1/routes"
 			;;
 		router)
 			echo "  try:    $a ip route"
 			;;
 		esac
 	done
+	print_help_mgmt example
 	echo
 	echo "tear down: $0 down"
+}
+
+print_help_mgmt() { # print_help_mgmt [example]: the classic-lab example fits the seed lab only
+	local ns
+	ns=$(ns_of "$MGMT")
+	ns_exists "$ns" || return 0
+	echo
+	echo "management network: namespace $ns, bridge $MGMT_BRIDGE_ADDR/24; the daemons listen on"
+	echo "their management addresses (above). Run Terraform and other clients there (ip netns exec $ns ...)."
+	[[ ${1:-} == example ]] || return 0
+	echo "The classic lab as Terraform code:"
+	local var=""
+	[[ $DIR == /run/vrlab ]] || var=" -var lab_dir=$DIR"
+	echo "  cd $REPO_DIR/deploy/terraform/examples/classic-lab"
+	echo "  ip netns exec $ns terraform init && ip netns exec $ns terraform apply$var"
 }
 
 print_help2() {
@@ -211,15 +251,40 @@ print_help2() {
 	for h in r1 r2; do
 		echo
 		echo "$h (namespace $(ns_of "$h")), vrouterd log $DIR/$h/vrouterd.log:"
-		echo "  api:    ip netns exec $(ns_of "$h") curl -sS -H @$DIR/$h/auth http://127.0.0.1:$PORT/v1/interfaces"
+		echo "  api:    ip netns exec $(ns_of "$h") curl -sS -H @$DIR/$h/auth $(<"$DIR/$h/url")/v1/interfaces"
 	done
+	print_help_mgmt
 	echo
 	echo "try:      ip netns exec $(ns_of net01) ping -c1 192.168.100.2   # fails until both routers are set up"
 	echo "tear down: $0 down"
 }
 
-cmd_up() { # cmd_up up|up2
-	local mode=$1
+# mgmt_topology HOST...: the management namespace and its bridge, and a link mgmt0 with
+# the host's management address into each HOST (their namespaces must exist).
+mgmt_topology() {
+	local m h
+	m=$(ns_of "$MGMT")
+	ip netns add "$m"
+	lab_ns_prepare "$m"
+	ip -n "$m" link add br0 type bridge
+	ip -n "$m" link set br0 up
+	ip -n "$m" addr add "$MGMT_BRIDGE_ADDR/24" dev br0
+	for h in "$@"; do
+		lab_veth "$(ns_of "$h")" mgmt0 "$m" "m-$h"
+		ip -n "$m" link set "m-$h" master br0
+		ip -n "$(ns_of "$h")" addr add "${MGMT_ADDR[$h]}/24" dev mgmt0
+	done
+}
+
+cmd_up() { # cmd_up up|up2 [--mgmt]
+	local mode=$1 mgmt=0 arg
+	shift
+	for arg in "$@"; do
+		case $arg in
+		--mgmt) mgmt=1 ;;
+		*) die "$mode: unknown option $arg (only --mgmt)" ;;
+		esac
+	done
 	local -a hosts=("${HOSTS[@]}") daemons=("${HOSTS[@]}")
 	if [[ $mode == up2 ]]; then
 		hosts=("${HOSTS2[@]}")
@@ -232,7 +297,7 @@ cmd_up() { # cmd_up up|up2
 	for tool in ip curl setsid sysctl; do
 		command -v "$tool" >/dev/null || die "$tool not found (deploy/setup.sh installs what the lab needs)"
 	done
-	for h in "${hosts[@]}"; do
+	for h in "${hosts[@]}" "$MGMT"; do
 		ns=$(ns_of "$h")
 		! ns_exists "$ns" || die "namespace $ns exists already: run '$0 down' first (or pick another VRLAB=)"
 	done
@@ -253,9 +318,10 @@ cmd_up() { # cmd_up up|up2
 	else
 		lab_topology "$(ns_of router)" "$(ns_of net01)" "$(ns_of net02)"
 	fi
+	((mgmt == 0)) || mgmt_topology "${daemons[@]}"
 
 	for h in "${daemons[@]}"; do
-		start_daemon "$h"
+		if ((mgmt)); then start_daemon "$h" "${MGMT_ADDR[$h]}"; else start_daemon "$h" 127.0.0.1; fi
 	done
 	for h in "${daemons[@]}"; do
 		wait_healthy "$h"
@@ -281,8 +347,8 @@ cmd_status() {
 			pid=$(<"$DIR/$h/pid")
 			if pid_is_daemon "$pid"; then
 				state="running (pid $pid)"
-				if ip netns exec "$ns" curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$PORT/healthz"; then
-					state+=", healthy"
+				if ip netns exec "$ns" curl -sf -o /dev/null --max-time 2 "$(<"$DIR/$h/url")/healthz"; then
+					state+=", healthy at $(<"$DIR/$h/url")"
 				else
 					state+=", /healthz not answering"
 				fi
@@ -293,11 +359,15 @@ cmd_status() {
 		ip -n "$ns" route show | sed 's/^/    route  /'
 		ip -n "$ns" -6 route show | grep -v '^fe80::\|^multicast\|^ff00::' | sed 's/^/    route6 /' || true
 	done
+	ns=$(ns_of "$MGMT")
+	if ns_exists "$ns"; then
+		echo "$MGMT: namespace $ns (management network)"
+		ip -n "$ns" -br addr show | sed 's/^/    /'
+	fi
 }
 
 case ${1:-} in
-up) cmd_up up ;;
-up2) cmd_up up2 ;;
+up | up2) cmd_up "$@" ;;
 down) cmd_down ;;
 status) cmd_status ;;
 -h | --help | help) usage ;;

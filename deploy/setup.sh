@@ -16,9 +16,12 @@ cd "$REPO_DIR"
 PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libnl-3-dev
 	libnl-route-3-dev libnftnl-dev libmnl-dev libsqlite3-dev libcmocka-dev nftables iproute2
 	iputils-ping netcat-openbsd curl jq procps sqlite3)
-# `test` only: the web UI's browser tests (tests/web) drive Debian's chromium, never a
-# downloaded browser, through the npm package playwright-core (node 20 or later).
-WEB_TEST_PACKAGES=(chromium)
+# `test` only: the browser tests (tests/web) drive Debian's chromium, never a downloaded
+# browser, through the npm package playwright-core; the OpenAPI checks (tests/api) run
+# redocly and ajv. Node and npm come from Debian where the commands are missing (a node
+# from elsewhere, e.g. NodeSource's, which bundles npm, is used as it is).
+TEST_PACKAGES=(chromium)
+NODE_TEST_DIRS=(tests/web tests/api)
 DB_DIR=/var/lib/vrouter
 LISTEN=127.0.0.1:8080
 
@@ -35,8 +38,9 @@ usage: deploy/setup.sh run [vrouterd flags...]
   run    install missing packages, build into build/, start build/vrouterd in the
          foreground (database /var/lib/vrouter/vrouter.db, API on 127.0.0.1:8080)
   test   also build build-asan/ (-DVR_SANITIZE=ON) and run ctest in both builds;
-         the browser tests also need chromium, nodejs, npm and `npm ci` in tests/web,
-         which it installs; --unit runs only the unit tests (ctest -L unit)
+         the browser and OpenAPI tests also need chromium, node, npm and `npm ci` in
+         tests/web and tests/api, which it installs; --unit runs only the unit tests
+         (ctest -L unit)
 EOF
 }
 
@@ -73,19 +77,20 @@ install_rt_protos() {
 	install -m 0644 deploy/rt_protos.d/vrouter.conf /etc/iproute2/rt_protos.d/vrouter.conf
 }
 
-# The browser tests' npm packages (playwright-core, axe-core), exactly as locked
-# (npm ci), unless tests/web/node_modules already holds that lock.
-install_web_test_deps() {
-	local dir=tests/web stamp=tests/web/node_modules/.vrouter-lock pkgs=("${WEB_TEST_PACKAGES[@]}")
-	# A node from elsewhere (NodeSource's nodejs bundles npm and conflicts with
-	# Debian's npm) is used as it is; Debian's packages only where a command is missing.
+# What the tests need beyond PACKAGES: chromium, node and npm, and each Node test folder's
+# packages exactly as locked (npm ci), unless its node_modules already holds that lock.
+install_test_deps() {
+	local dir stamp pkgs=("${TEST_PACKAGES[@]}")
 	command -v node >/dev/null || pkgs+=(nodejs)
 	command -v npm >/dev/null || pkgs+=(npm)
 	ensure_packages "${pkgs[@]}"
-	cmp -s "$dir/package-lock.json" "$stamp" && return 0
-	step "npm ci in $dir"
-	(cd "$dir" && npm ci --no-audit --no-fund)
-	cp "$dir/package-lock.json" "$stamp"
+	for dir in "${NODE_TEST_DIRS[@]}"; do
+		stamp=$dir/node_modules/.vrouter-lock
+		cmp -s "$dir/package-lock.json" "$stamp" && continue
+		step "npm ci in $dir"
+		(cd "$dir" && npm ci --no-audit --no-fund)
+		cp "$dir/package-lock.json" "$stamp"
+	done
 }
 
 build() { # build DIR [cmake args...]
@@ -120,10 +125,20 @@ run_ctest() {
 	return "$rc"
 }
 
-# "100% tests passed, 0 tests failed out of 12" -> that line, or a word why not.
+# "100% tests passed, 0 tests failed out of 12" -> that line, or a word why not. Skipped
+# tests (ctest counts them as passed) are named, with the reason each one printed.
 ctest_summary() {
-	local log=$1 line
+	local log=$1 dir=$2 line skipped name why
 	line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1 || true)
+	skipped=$(grep -E '^[[:space:]]*[0-9]+ - .* \(Skipped\)$' "$log" | sed -E 's/^[[:space:]]*[0-9]+ - (.*) \(Skipped\)$/\1/' || true)
+	if [[ -n $line && -n $skipped ]]; then
+		line+=", but $(wc -l <<<"$skipped") SKIPPED:"
+		while read -r name; do
+			why=$(awk -v t="$name" '$0 ~ "^[0-9]+/[0-9]+ Testing: " t "$" {f=1} f && /^SKIP: / {print; exit}' \
+				"$dir/Testing/Temporary/LastTest.log" 2>/dev/null || true)
+			line+=" $name (${why:-no reason printed})"
+		done <<<"$skipped"
+	fi
 	if [[ -n $line ]]; then
 		echo "$line"
 	elif grep -q 'No tests were found' "$log"; then
@@ -142,7 +157,7 @@ cmd_test() {
 		esac
 	done
 
-	((${#ctest_args[@]} > 0)) || install_web_test_deps
+	install_test_deps
 	build build
 	build build-asan -DVR_SANITIZE=ON
 
@@ -155,8 +170,8 @@ cmd_test() {
 	trap 'rm -rf "$LOG_DIR"' EXIT
 	run_ctest build "$LOG_DIR/build.log" "${ctest_args[@]}" || rc1=$?
 	run_ctest build-asan "$LOG_DIR/asan.log" "${ctest_args[@]}" || rc2=$?
-	s1=$(ctest_summary "$LOG_DIR/build.log")
-	s2=$(ctest_summary "$LOG_DIR/asan.log")
+	s1=$(ctest_summary "$LOG_DIR/build.log" build)
+	s2=$(ctest_summary "$LOG_DIR/asan.log" build-asan)
 
 	echo
 	if ((rc1 == 0 && rc2 == 0)); then

@@ -116,6 +116,7 @@ const struct crud_resource api_subnets = {
     .list = subnet_list,
     .free_list = subnet_free_list,
     .filters = subnet_filters,
+    .store_kind = STORE_SUBNET,
 };
 
 /* ---- settings ---- */
@@ -227,14 +228,38 @@ void api_settings_get(struct http_req *req, struct http_resp *resp)
 	settings_reply(req->app, resp, &set);
 }
 
+/* ?require_active=true: 0 when the settings are active, else undo the put (old: before it). */
+static int settings_active(struct app *app, const struct settings *old, const struct settings *set,
+                           struct vr_err *e)
+{
+	struct vr_err ue = {0};
+	int64_t rev = 0;
+
+	if (!crud_require_active(app, SETTINGS_ID, e))
+		return 0;
+	pthread_mutex_lock(&app->store_lock);
+	if (!store_settings_restore(app->store, old, set->rev, &rev, &ue))
+		crud_kick(app, rev, RECON_SETTINGS, SETTINGS_ID);
+	else
+		rev = 0;
+	pthread_mutex_unlock(&app->store_lock);
+	crud_undone(app, rev, &ue, "they were left as they were", e);
+	return -1;
+}
+
 void api_settings_put(struct http_req *req, struct http_resp *resp)
 {
 	struct app *app = req->app;
-	struct settings set = {0};
+	struct settings set = {0}, old;
 	struct vr_err e = {0};
 	int64_t if_rev = http_if_match_rev(req->if_match);
+	bool active;
 	int rc;
 
+	if (crud_query_require_active(req, &active, &e)) {
+		http_problem(resp, &e);
+		return;
+	}
 	if (if_rev < 0) {
 		http_problemf(resp, 412, NULL, "If-Match %s does not match the current ETag",
 		              req->if_match);
@@ -245,7 +270,8 @@ void api_settings_put(struct http_req *req, struct http_resp *resp)
 		return;
 	}
 	pthread_mutex_lock(&app->store_lock);
-	rc = store_settings_put(app->store, &set, if_rev, &e);
+	rc = store_settings_get(app->store, &old, &e) ||
+	     store_settings_put(app->store, &set, if_rev, &e);
 	if (!rc)
 		crud_kick(app, set.rev, RECON_SETTINGS, SETTINGS_ID);
 	pthread_mutex_unlock(&app->store_lock);
@@ -254,6 +280,10 @@ void api_settings_put(struct http_req *req, struct http_resp *resp)
 		return;
 	}
 	crud_wait(app, set.rev);
+	if (active && settings_active(app, &old, &set, &e)) {
+		http_problem(resp, &e);
+		return;
+	}
 	settings_reply(app, resp, &set);
 }
 

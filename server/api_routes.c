@@ -100,6 +100,7 @@ const struct crud_resource api_route_tables = {
     .del = rtb_del,
     .list = rtb_list,
     .free_list = rtb_free_list,
+    .store_kind = STORE_RTB,
 };
 
 /* ---- routes ---- */
@@ -213,4 +214,5 @@ const struct crud_resource api_routes = {
     .list = route_list,
     .free_list = route_free_list,
     .filters = route_filters,
+    .store_kind = STORE_ROUTE,
 };

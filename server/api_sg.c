@@ -147,6 +147,7 @@ const struct crud_resource api_security_groups = {
     .del = sg_del,
     .list = sg_list,
     .free_list = sg_free_list,
+    .store_kind = STORE_SG,
 };
 
 /* ---- security group rules ---- */
@@ -308,4 +309,5 @@ const struct crud_resource api_security_group_rules = {
     .list = sgr_list,
     .free_list = sgr_free_list,
     .filters = sgr_filters,
+    .store_kind = STORE_SGR,
 };

@@ -45,6 +45,115 @@ json_t *crud_status_json(struct app *app, const char *id)
 	                 st.reason);
 }
 
+int crud_query_require_active(struct http_req *req, bool *on, struct vr_err *e)
+{
+	static const char *const params[] = {"require_active", NULL};
+	const char *v = http_req_query(req, "require_active");
+
+	*on = false;
+	if (http_req_check_query(req, params, e))
+		return -1;
+	if (!v || !strcmp(v, "false") || !strcmp(v, "0"))
+		return 0;
+	if (strcmp(v, "true") && strcmp(v, "1"))
+		return err_set(e, 422, "require_active",
+		               "require_active \"%s\" must be true or false", v);
+	*on = true;
+	return 0;
+}
+
+int crud_require_active(struct app *app, const char *id, struct vr_err *e)
+{
+	struct obj_status st = {.state = OBJ_PENDING};
+
+	if (!app->recon)
+		return err_set(e, 503, "",
+		               "%s cannot become active: this daemon runs without a kernel", id);
+	recon_status(app->recon, id, &st);
+	if (st.state == OBJ_ACTIVE)
+		return 0;
+	if (st.state == OBJ_FAILED)
+		return err_set(e, 422, "", "%s would not become active: %s", id, st.reason);
+	return err_set(e, 503, "",
+	               "%s is not active yet: its kernel apply did not finish within %d ms", id,
+	               app->apply_timeout_ms);
+}
+
+/* Add "; more" to e's detail. */
+static void err_append(struct vr_err *e, const char *more)
+{
+	size_t n = strlen(e->msg);
+
+	snprintf(e->msg + n, sizeof(e->msg) - n, "; %s", more);
+}
+
+void crud_undone(struct app *app, int64_t rev, const struct vr_err *ue, const char *what,
+                 struct vr_err *e)
+{
+	char more[ERR_MSG_MAX];
+
+	if (rev > 0) {
+		crud_wait(app, rev); /* the kernel is back as it was when the client hears of it */
+		snprintf(more, sizeof(more), "%s (require_active=true)", what);
+	} else if (ue->status == 404 || ue->status == 412) {
+		snprintf(more, sizeof(more), "a later write has replaced it since, and stands");
+	} else {
+		snprintf(more, sizeof(more), "and undoing the write failed: %s", ue->msg);
+		e->status = 500;
+	}
+	err_append(e, more);
+}
+
+/*
+ * ?require_active=true after a create (rc as the store's create returned):
+ * 0 when the object is active, else -1 with e filled, the create undone when
+ * this request made it. A route table has no kernel object of its own.
+ */
+static int create_active(struct app *app, const struct crud_resource *rs, const void *obj, int rc,
+                         struct vr_err *e)
+{
+	struct vr_err ue = {0};
+	int64_t rev = 0;
+
+	if (rs->kind == RECON_ROUTE_TABLE || !crud_require_active(app, rs->id(obj), e))
+		return 0;
+	if (rc != STORE_CREATED) {
+		err_append(e, "it existed before this request and stays");
+		return -1;
+	}
+	pthread_mutex_lock(&app->store_lock);
+	if (!rs->del(app, rs->id(obj), rs->rev(obj), &ue)) {
+		rev = store_revision(app->store);
+		crud_kick(app, rev, rs->kind, rs->id(obj));
+	}
+	pthread_mutex_unlock(&app->store_lock);
+	crud_undone(app, rev, &ue, "nothing was stored", e);
+	return -1;
+}
+
+/* The same after a replace: old is the object as it was stored before. */
+static int replace_active(struct app *app, const struct crud_resource *rs, const void *obj,
+                          void *old, struct vr_err *e)
+{
+	struct vr_err ue = {0};
+	int64_t rev = 0;
+
+	if (rs->kind == RECON_ROUTE_TABLE || !crud_require_active(app, rs->id(obj), e))
+		return 0;
+	if (rs->rev(obj) == rs->rev(old)) {
+		err_append(e, "it was so before this request and stays");
+		return -1;
+	}
+	pthread_mutex_lock(&app->store_lock);
+	if (!store_obj_restore(app->store, rs->store_kind, old, rs->rev(obj), &rev, &ue))
+		crud_kick(app, rev, rs->kind, rs->id(obj));
+	else
+		rev = 0;
+	pthread_mutex_unlock(&app->store_lock);
+	crud_undone(app, rev, &ue, "it was left as it was", e);
+	return -1;
+}
+
 /* Reply with the object, its ETag and, for a creation, its Location. */
 static void reply_obj(struct http_req *req, struct http_resp *resp, int status, const void *obj)
 {
@@ -92,13 +201,15 @@ void crud_create(struct http_req *req, struct http_resp *resp)
 	const struct crud_resource *rs = res_of(req);
 	struct vr_err e = {0};
 	void *obj = calloc(1, rs->size);
+	bool active;
 	int rc;
 
 	if (!obj) {
 		http_problemf(resp, 500, NULL, "out of memory");
 		return;
 	}
-	if (body_required(req, &e) || rs->from_json(req->body, obj, &e)) {
+	if (crud_query_require_active(req, &active, &e) || body_required(req, &e) ||
+	    rs->from_json(req->body, obj, &e)) {
 		http_problem(resp, &e);
 		goto out;
 	}
@@ -113,7 +224,7 @@ void crud_create(struct http_req *req, struct http_resp *resp)
 	}
 	if (rc == STORE_CREATED)
 		crud_wait(req->app, rs->rev(obj));
-	if (reload(req->app, rs, obj, &e)) {
+	if ((active && create_active(req->app, rs, obj, rc, &e)) || reload(req->app, rs, obj, &e)) {
 		http_problem(resp, &e);
 		goto out;
 	}
@@ -130,11 +241,14 @@ void crud_get(struct http_req *req, struct http_resp *resp)
 	void *obj = calloc(1, rs->size);
 	int rc;
 
+	bool active; /* accepted on every request of an object, as clients send one query */
+
 	if (!obj) {
 		http_problemf(resp, 500, NULL, "out of memory");
 		return;
 	}
-	rc = read_one(req->app, rs, req->params[0], obj, &e);
+	rc = crud_query_require_active(req, &active, &e) ||
+	     read_one(req->app, rs, req->params[0], obj, &e);
 	if (rc)
 		http_problem(resp, &e);
 	else
@@ -158,20 +272,23 @@ void crud_replace(struct http_req *req, struct http_resp *resp)
 	const struct crud_resource *rs = res_of(req);
 	struct vr_err e = {0};
 	void *obj = calloc(1, rs->size);
+	void *old = calloc(1, rs->size); /* as stored before: what an undo puts back */
 	int64_t rev;
 	json_t *id;
+	bool active;
 	int rc;
 
-	if (!obj) {
+	if (!obj || !old) {
+		free(obj);
+		free(old);
 		http_problemf(resp, 500, NULL, "out of memory");
 		return;
 	}
-	if (if_match(req, &rev, &e) || body_required(req, &e))
+	if (crud_query_require_active(req, &active, &e) || if_match(req, &rev, &e) ||
+	    body_required(req, &e))
 		goto fail;
 	/* An unknown id is a 404 whatever the body says. */
-	rc = read_one(req->app, rs, req->params[0], obj, &e);
-	rs->clear(obj);
-	memset(obj, 0, rs->size);
+	rc = read_one(req->app, rs, req->params[0], old, &e);
 	if (rc)
 		goto fail;
 	id = json_object_get(req->body, "id");
@@ -192,7 +309,7 @@ void crud_replace(struct http_req *req, struct http_resp *resp)
 	crud_kick(req->app, rs->rev(obj), rs->kind, rs->id(obj));
 	pthread_mutex_unlock(&req->app->store_lock);
 	crud_wait(req->app, rs->rev(obj));
-	if (reload(req->app, rs, obj, &e))
+	if ((active && replace_active(req->app, rs, obj, old, &e)) || reload(req->app, rs, obj, &e))
 		goto fail;
 	reply_obj(req, resp, 200, obj);
 	goto out;
@@ -201,6 +318,8 @@ fail:
 out:
 	rs->clear(obj);
 	free(obj);
+	rs->clear(old);
+	free(old);
 }
 
 void crud_delete(struct http_req *req, struct http_resp *resp)
@@ -209,9 +328,10 @@ void crud_delete(struct http_req *req, struct http_resp *resp)
 	struct vr_err e = {0};
 	struct app *app = req->app;
 	int64_t rev;
+	bool active; /* accepted and ignored: a delete always takes effect */
 	int rc;
 
-	if (if_match(req, &rev, &e)) {
+	if (crud_query_require_active(req, &active, &e) || if_match(req, &rev, &e)) {
 		http_problem(resp, &e);
 		return;
 	}

@@ -16,6 +16,7 @@
 #include "err.h"
 #include "http.h"
 #include "recon.h"
+#include "store.h"
 
 struct app;
 struct store;
@@ -44,6 +45,7 @@ struct crud_resource {
 	void (*free_list)(void *items, size_t n);
 	const char *const
 	    *filters; /* reference fields accepted as query filters, NULL-terminated */
+	enum store_kind store_kind; /* for undoing a write (?require_active=true) */
 };
 
 void crud_create(struct http_req *req, struct http_resp *resp);
@@ -60,6 +62,29 @@ int crud_query_limit(struct http_req *req, size_t *limit, struct vr_err *e)
 void crud_kick(struct app *app, int64_t rev, enum recon_obj kind, const char *id);
 /* Wait (bounded) until revision rev has been applied. */
 void crud_wait(struct app *app, int64_t rev);
+
+/*
+ * ?require_active= on a write: true/1 or false/0, absent false; anything else
+ * is a 422 naming require_active. Any other query parameter is a 400.
+ */
+int crud_query_require_active(struct http_req *req, bool *on, struct vr_err *e)
+    __attribute__((warn_unused_result));
+/*
+ * After a write with ?require_active=true was applied: 0 when object id is
+ * active; else -1 with e a 422 carrying the kernel's reason (503 when the
+ * apply did not finish or there is no kernel). The caller then undoes its
+ * write and calls crud_undone.
+ */
+int crud_require_active(struct app *app, const char *id, struct vr_err *e)
+    __attribute__((warn_unused_result));
+/*
+ * After the undo of a write refused by crud_require_active: wait for the undo
+ * committed at revision rev and add what was undone to e's detail. rev 0: the
+ * undo failed with ue; a later write that replaced or removed the object
+ * stands (said so), any other failure makes e a 500.
+ */
+void crud_undone(struct app *app, int64_t rev, const struct vr_err *ue, const char *what,
+                 struct vr_err *e);
 
 /* The object's status as JSON {"state","reason"}. */
 json_t *crud_status_json(struct app *app, const char *id);

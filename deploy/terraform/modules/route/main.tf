@@ -1,0 +1,36 @@
+locals {
+  family = var.destination == "default" || length(regexall(":", var.destination)) == 0 ? 4 : 6
+  # Every writable field, defaults included, so that what the daemon echoes equals what
+  # was sent and a second plan is empty; an unset via or dev is left out, as the daemon
+  # leaves it out of its answers.
+  body = { for k, v in {
+    id             = var.id
+    route_table_id = var.route_table_id
+    destination    = var.destination
+    type           = var.type
+    via            = var.via
+    dev            = var.dev
+    metric         = var.metric
+    description    = var.description
+  } : k => v if v != null }
+}
+
+resource "restapi_object" "this" {
+  path         = "/v1/routes"
+  id_attribute = "id"
+  data         = jsonencode(local.body)
+  query_string = var.require_active ? "require_active=true" : null
+  # What the daemon computes; any other field changed outside Terraform is planned back.
+  ignore_changes_to = ["id", "status", "created_at", "updated_at"]
+
+  lifecycle {
+    precondition {
+      condition     = var.type == "unicast" ? (var.via != null || var.dev != null) : (var.via == null && var.dev == null)
+      error_message = "A unicast route needs via or dev (or both); a ${var.type} route takes neither."
+    }
+    precondition {
+      condition     = var.via == null || (length(regexall(":", coalesce(var.via, "-"))) > 0 ? 6 : 4) == local.family
+      error_message = "The via must be of the destination's family (IPv${local.family})."
+    }
+  }
+}

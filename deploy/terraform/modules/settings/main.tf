@@ -1,0 +1,16 @@
+# The settings always exist and cannot be deleted: creating this resource is a PUT,
+# and destroying it only forgets them (a GET): vrouter keeps enforcing the last values,
+# as the API has no way to hand forwarding back to whoever set it before.
+resource "restapi_object" "this" {
+  path              = "/v1/settings"
+  object_id         = "settings"
+  create_method     = "PUT"
+  create_path       = "/v1/settings"
+  read_path         = "/v1/settings"
+  update_path       = "/v1/settings"
+  destroy_path      = "/v1/settings"
+  destroy_method    = "GET"
+  data              = jsonencode({ forwarding = var.forwarding })
+  query_string      = var.require_active ? "require_active=true" : null
+  ignore_changes_to = ["managed", "status", "updated_at"]
+}

@@ -1,0 +1,28 @@
+locals {
+  # Every writable field, defaults included: the daemon's answer equals what was sent.
+  body = { for k, v in {
+    id             = var.id
+    name           = var.name
+    cidr           = var.cidr
+    interface      = var.interface
+    router_ip      = var.router_ip
+    route_table_id = var.route_table_id
+    description    = var.description
+  } : k => v if v != null }
+  prefix = split("/", var.cidr)[1]
+}
+
+resource "restapi_object" "this" {
+  path              = "/v1/subnets"
+  id_attribute      = "id"
+  data              = jsonencode(local.body)
+  query_string      = var.require_active ? "require_active=true" : null
+  ignore_changes_to = ["id", "status", "created_at", "updated_at"]
+
+  lifecycle {
+    precondition {
+      condition     = try(cidrsubnet("${var.router_ip}/${local.prefix}", 0, 0) == cidrsubnet(var.cidr, 0, 0), false)
+      error_message = "The router_ip ${var.router_ip} must be inside cidr ${var.cidr}."
+    }
+  }
+}
