@@ -886,6 +886,17 @@ out:
 }
 
 /*
+ * o becomes the stored object cur (a write that needs none: same body): o's
+ * own contents are freed, cur's are handed over and cur is left empty.
+ */
+static void obj_adopt(const struct kind *d, void *o, union any_obj *cur)
+{
+	d->clear(o);
+	memcpy(o, cur, d->size);
+	memset(cur, 0, sizeof(*cur));
+}
+
+/*
  * Create o in one transaction. An id that is stored already makes
  * STORE_EXISTS with o replaced by the stored object when the bodies are the
  * same, a 409 when not; an empty id gets a new one. arg goes to prepare.
@@ -917,9 +928,7 @@ static int obj_create(struct store *s, enum store_kind k, void *o, const void *a
 				        "id %s already exists with a different body", id);
 				goto out;
 			}
-			d->clear(o);
-			memcpy(o, &old, d->size);
-			memset(&old, 0, sizeof(old));
+			obj_adopt(d, o, &old);
 			ret = STORE_EXISTS;
 			goto out;
 		}
@@ -943,7 +952,11 @@ out:
 	return ret;
 }
 
-/* Replace the stored object o->id with o in one transaction (404, 412 as obj_get). */
+/*
+ * Replace the stored object o->id with o in one transaction (404, 412 as
+ * obj_get): 0, or STORE_UNCHANGED with o filled from the stored object when
+ * its writable fields are those stored already.
+ */
 static int obj_replace(struct store *s, enum store_kind k, void *o, int64_t if_rev,
                        struct vr_err *e)
 {
@@ -960,6 +973,12 @@ static int obj_replace(struct store *s, enum store_kind k, void *o, int64_t if_r
 		goto out;
 	if (d->inherit)
 		d->inherit(o, &old);
+	if (d->same(&old, o)) {
+		/* Nothing to write: no new revision, updated_at and ETag stay. */
+		obj_adopt(d, o, &old);
+		ret = STORE_UNCHANGED;
+		goto out;
+	}
 	if (d->prepare && d->prepare(s, o, &old, NULL, e) < 0)
 		goto out;
 	if (rev_bump(s, obj_field(o, d->rev), e) < 0)
@@ -2319,6 +2338,11 @@ int store_settings_put(struct store *s, struct settings *set, int64_t if_rev, st
 		        "If-Match \"%" PRId64 "\" does not match the current ETag \"%" PRId64
 		        "\" of the settings",
 		        if_rev, old.rev);
+		goto out;
+	}
+	if (old.managed && old.fwd_v4 == set->fwd_v4 && old.fwd_v6 == set->fwd_v6) {
+		*set = old;
+		ret = STORE_UNCHANGED;
 		goto out;
 	}
 	if (rev_bump(s, &neu.rev, e) < 0)

@@ -91,8 +91,8 @@ static int subnet_del(struct app *app, const char *id, int64_t if_rev, struct vr
 static int subnet_list(struct store *s, const char *const *filter, const char *after, size_t limit,
                        void **items, size_t *n, bool *more, struct vr_err *e)
 {
-	return store_subnet_list(s, filter[0], filter[1], after, limit,
-	                         (struct subnet **)items, n, more, e);
+	return store_subnet_list(s, filter[0], filter[1], after, limit, (struct subnet **)items, n,
+	                         more, e);
 }
 static void subnet_free_list(void *items, size_t n)
 {
@@ -248,11 +248,13 @@ void api_settings_put(struct http_req *req, struct http_resp *resp)
 	if (!rc)
 		crud_kick(app, set.rev, RECON_SETTINGS, SETTINGS_ID);
 	pthread_mutex_unlock(&app->store_lock);
-	if (rc) {
+	if (rc < 0) {
 		http_problem(resp, &e);
 		return;
 	}
-	crud_wait(app, set.rev);
+	/* STORE_UNCHANGED: the same values again, nothing written or applied. */
+	if (!rc)
+		crud_wait(app, set.rev);
 	settings_reply(app, resp, &set);
 }
 
@@ -351,7 +353,8 @@ void api_interfaces_list(struct http_req *req, struct http_resp *resp)
 		long a = strtol(after, &end, 10);
 
 		if (*end || end == after) {
-			http_problemf(resp, 422, "after", "after \"%s\" is not a link index", after);
+			http_problemf(resp, 422, "after", "after \"%s\" is not a link index",
+			              after);
 			goto out;
 		}
 		while (first < nl && links[first].ifindex <= a)

@@ -66,19 +66,6 @@ static int read_one(struct app *app, const struct crud_resource *rs, const char 
 	return rc;
 }
 
-/* Read the object back after its apply: the store may have filled fields (ids, table numbers). */
-static int reload(struct app *app, const struct crud_resource *rs, void *obj, struct vr_err *e)
-{
-	char id[ID_MAX];
-	int rc;
-
-	snprintf(id, sizeof(id), "%s", rs->id(obj));
-	rs->clear(obj);
-	memset(obj, 0, rs->size);
-	rc = read_one(app, rs, id, obj, e);
-	return rc;
-}
-
 static int body_required(struct http_req *req, struct vr_err *e)
 {
 	if (!req->body)
@@ -112,11 +99,12 @@ void crud_create(struct http_req *req, struct http_resp *resp)
 	}
 	if (rc == STORE_CREATED)
 		crud_wait(req->app, rs->rev(obj));
-	if (reload(req->app, rs, obj, &e)) {
-		http_problem(resp, &e);
-		goto out;
-	}
-	reply_obj(req, resp, rc == 0 ? 201 : 200, obj);
+	/*
+	 * obj is what this request wrote (or found, for a repeated create), as the
+	 * store filled it in the same transaction: never read back, which could
+	 * see a later writer's version, or none after a racing DELETE.
+	 */
+	reply_obj(req, resp, rc == STORE_CREATED ? 201 : 200, obj);
 out:
 	rs->clear(obj);
 	free(obj);
@@ -184,15 +172,16 @@ void crud_replace(struct http_req *req, struct http_resp *resp)
 	if (rs->from_json(req->body, obj, &e))
 		goto fail;
 	pthread_mutex_lock(&req->app->store_lock);
-	if (rs->replace(req->app, obj, rev, &e)) {
-		pthread_mutex_unlock(&req->app->store_lock);
-		goto fail;
-	}
-	crud_kick(req->app, rs->rev(obj), rs->kind, rs->id(obj));
+	rc = rs->replace(req->app, obj, rev, &e);
+	if (rc == 0)
+		crud_kick(req->app, rs->rev(obj), rs->kind, rs->id(obj));
 	pthread_mutex_unlock(&req->app->store_lock);
-	crud_wait(req->app, rs->rev(obj));
-	if (reload(req->app, rs, obj, &e))
+	if (rc < 0)
 		goto fail;
+	/* STORE_UNCHANGED: nothing was written, there is nothing to apply. */
+	if (rc == 0)
+		crud_wait(req->app, rs->rev(obj));
+	/* As for a create: the version this request wrote, not a read-back. */
 	reply_obj(req, resp, 200, obj);
 	goto out;
 fail:
