@@ -27,6 +27,14 @@
 #define STORE_BUSY_TIMEOUT_MS 5000
 /* Longest constant SQL line built here (the user_version pragma). */
 #define PRAGMA_SQL_MAX 64
+/*
+ * What a second next hop for one table, destination and metric is told: a
+ * route here is one kernel route with one gateway; ECMP would need routes
+ * with several next hops, a different model.
+ */
+#define NO_MULTIPATH                                                                               \
+	"multipath (several next hops for one destination and metric, ECMP) is not supported: "    \
+	"give this route another metric, or change the one that exists"
 /* First allocation of a list; it doubles from there. */
 #define LIST_INITIAL 64
 /* First allocation of a group's targets. */
@@ -1523,15 +1531,12 @@ static int route_unique(struct store *s, const void *o, const char *key, const c
 	}
 	if (!other[0])
 		err_set(e, HTTP_CONFLICT, "destination", "route %s: %s", r->id, dbmsg);
-	else if (metric != r->metric)
-		err_set(e, HTTP_CONFLICT, "destination",
-		        "a route to %s with metric %u already exists in table %s (%s); the kernel "
-		        "counts IPv6 metric 0 as 1024",
-		        key, metric, r->table_id, other);
 	else
-		err_set(e, HTTP_CONFLICT, "destination",
-		        "a route to %s with metric %u already exists in table %s (%s)", key, metric,
-		        r->table_id, other);
+		err_set(
+		    e, HTTP_CONFLICT, "destination",
+		    "a route to %s with metric %u already exists in table %s (%s)%s; " NO_MULTIPATH,
+		    key, metric, r->table_id, other,
+		    metric != r->metric ? "; the kernel counts IPv6 metric 0 as 1024" : "");
 out:
 	st_done(q);
 	return ret;
@@ -2900,8 +2905,9 @@ static int cfg_routes(struct cfg *x, struct vr_err *e)
 	if (first_dup(x, STORE_ROUTE, v, route_by_key, &lo, &hi)) {
 		route_key(&r[hi], key);
 		item_err(e, HTTP_CONFLICT, STORE_ROUTE, hi, "destination",
-		         "a route to %s with metric %u in table %s is also routes[%u] (%s)%s", key,
-		         r[hi].metric, r[hi].table_id, lo, r[lo].id,
+		         "a route to %s with metric %u in table %s is also routes[%u] "
+		         "(%s)%s; " NO_MULTIPATH,
+		         key, r[hi].metric, r[hi].table_id, lo, r[lo].id,
 		         r[hi].metric != r[lo].metric ? "; the kernel counts IPv6 metric 0 as 1024"
 		                                      : "");
 		goto out;

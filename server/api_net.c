@@ -1,4 +1,5 @@
 /* /v1/subnets, /v1/settings and /v1/interfaces: translation between JSON and core/. */
+#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,10 @@ static const char *subnet_id(const void *obj)
 {
 	return ((const struct subnet *)obj)->id;
 }
+static bool subnet_id_valid(const char *text)
+{
+	return model_id_valid(text, SUBNET_PREFIX);
+}
 static int64_t subnet_rev(const void *obj)
 {
 	return ((const struct subnet *)obj)->rev;
@@ -107,6 +112,7 @@ const struct crud_resource api_subnets = {
     .to_json = subnet_to_json,
     .clear = subnet_clear,
     .id = subnet_id,
+    .id_valid = subnet_id_valid,
     .rev = subnet_rev,
     .create = subnet_create,
     .get = subnet_get,
@@ -157,7 +163,7 @@ static int forwarding_err(struct vr_err *e, int status, const char *key, const c
 /* One required boolean of "forwarding". */
 static int forwarding_flag(json_t *fwd, const char *key, bool *dst, struct vr_err *e)
 {
-	json_t *v = json_object_get(fwd, key);
+	json_t *v = jsonv_get(fwd, key);
 
 	if (!v)
 		return forwarding_err(e, HTTP_UNPROCESSABLE, key, "is required (true or false)");
@@ -178,7 +184,7 @@ static int settings_from_json(json_t *body, struct settings *set, struct vr_err 
 		return err_set(e, HTTP_BAD_REQUEST, NULL, "a JSON object body is required");
 	if (jsonv_check_keys(body, settings_keys, settings_computed, e))
 		return -1;
-	fwd = json_object_get(body, "forwarding");
+	fwd = jsonv_get(body, "forwarding");
 	if (!fwd)
 		return err_set(e, HTTP_UNPROCESSABLE, "forwarding",
 		               "forwarding is required: {\"ipv4\": bool, \"ipv6\": bool}");
@@ -348,12 +354,16 @@ void api_interfaces_list(struct http_req *req, struct http_resp *resp)
 	if (nl > 1)
 		qsort(links, nl, sizeof(*links), link_cmp);
 	/* Paged like every collection; the cursor is the last link's index. */
-	if (after) {
+	if (after && after[0]) {
 		char *end;
-		long a = strtol(after, &end, 10);
+		long a;
 
-		if (*end || end == after) {
-			http_problemf(resp, 422, "after", "after \"%s\" is not a link index",
+		errno = 0;
+		a = strtol(after, &end, 10);
+		if (errno || *end || end == after || a < 0) {
+			http_problemf(resp, HTTP_BAD_REQUEST, "after",
+			              "after \"%s\" is not a cursor of /v1/interfaces: give the "
+			              "\"next\" of the page before (a link index)",
 			              after);
 			goto out;
 		}

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "jsonv.h"
 #include "log.h"
 #include "model.h"
 #include "recon.h"
@@ -161,7 +162,7 @@ void crud_replace(struct http_req *req, struct http_resp *resp)
 	memset(obj, 0, rs->size);
 	if (rc)
 		goto fail;
-	id = json_object_get(req->body, "id");
+	id = jsonv_get(req->body, "id");
 	if (id && !(json_is_string(id) && !strcmp(json_string_value(id), req->params[0]))) {
 		err_set(&e, 422, "id", "id in the body must be \"%s\", the id in the path",
 		        req->params[0]);
@@ -258,6 +259,20 @@ void crud_list(struct http_req *req, struct http_resp *resp)
 	}
 	if (crud_query_limit(req, &limit, &e)) {
 		http_problem(resp, &e);
+		return;
+	}
+	if (after && !after[0])
+		after = NULL; /* an empty cursor is the first page */
+	if (after && !rs->id_valid(after)) {
+		/* Quoted only when printable: the detail must stay valid JSON text. */
+		bool printable = true;
+
+		for (const char *c = after; *c; c++)
+			printable = printable && *c >= 0x20 && *c < 0x7f;
+		http_problemf(resp, 400, "after",
+		              "after \"%s\" is not a cursor of %s: give the \"next\" of the page "
+		              "before (an id)",
+		              printable ? after : "(unprintable)", rs->collection);
 		return;
 	}
 	{

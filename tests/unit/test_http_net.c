@@ -522,7 +522,7 @@ static void test_interfaces(void **state)
 	assert_true(json_is_null(json_object_get(r.json, "next")));
 	reply_free(&r);
 	expect_status(f, "GET", "/v1/interfaces?limit=0", NULL, 422);
-	expect_status(f, "GET", "/v1/interfaces?after=eth0", NULL, 422);
+	expect_status(f, "GET", "/v1/interfaces?after=eth0", NULL, 400);
 	expect_status(f, "GET", "/v1/interfaces?colour=red", NULL, 400);
 	expect_status(f, "POST", "/v1/interfaces", "{}", 405);
 	fake_fail = 1;

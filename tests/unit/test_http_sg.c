@@ -126,7 +126,7 @@ static void test_sg_validation(void **state)
 	static const struct bad_case cases[] = {
 	    {"{\"name\":\"a\",\"targets\":\"10.0.0.1\"}", 422, "targets"},
 	    {"{\"name\":\"a\",\"targets\":{\"x\":1}}", 422, "targets"},
-	    {"{\"name\":\"a\",\"targets\":null}", 422, "targets"},
+	    {"{\"name\":\"a\",\"targets\":true}", 422, "targets"},
 	    {"{\"name\":\"a\",\"targets\":[\"local\",\"10.0.0.1\",7]}", 422, "targets[2]"},
 	    {"{\"name\":\"a\",\"targets\":[null]}", 422, "targets[0]"},
 	    {"{\"name\":\"a\",\"targets\":[\"10.0.0.0/8\",\"10.0.0.1/24\"]}", 422, "targets[1]"},
