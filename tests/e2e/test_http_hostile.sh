@@ -152,12 +152,17 @@ e2e_api "$NS" POST /v1/routes '{"id":"rt-00000000000000e1","destination":"10.79.
 e2e_expect_status 201 "a route to look at"
 rawhdr() { tr -d '\r' <"$E2E_TMP/raw" | sed '/^$/q' | awk -v n="$(tr '[:upper:]' '[:lower:]' <<<"$1")" \
 	'{ i = index($0, ":"); if (i && tolower(substr($0, 1, i - 1)) == n) { v = substr($0, i + 1); sub(/^[ \t]+/, "", v); print v } }'; }
+# /v1/status changes between two requests (the last apply's figures): its length is not compared.
 for path in /healthz /v1/routes /v1/routes/rt-00000000000000e1 /v1/status /v1/config; do
 	e2e_api "$NS" GET "$path" >/dev/null
 	get="$(e2e_last_status) $(e2e_header Content-Type) $(e2e_header ETag) $(e2e_header Content-Length)"
 	# Raw, with Connection: close: whatever the server sends after the head shows.
 	rawreq "HEAD $path HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $(e2e_token "$NS")\r\nConnection: close\r\n\r\n"
 	head="$(sed -n '1s/^HTTP\/1\.1 \([0-9]*\).*/\1/p' "$E2E_TMP/raw") $(rawhdr Content-Type) $(rawhdr ETag) $(rawhdr Content-Length)"
+	if [[ $path == /v1/status ]]; then
+		check "HEAD $path: a Content-Length" test -n "$(rawhdr Content-Length)"
+		get=${get% *} head=${head% *}
+	fi
 	check_eq "HEAD $path: the status and headers of GET" "$get" "$head"
 	check_eq "HEAD $path: no body" "" "$(sed '1,/^\r$/d' "$E2E_TMP/raw")"
 done
