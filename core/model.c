@@ -227,6 +227,45 @@ static int check_description(const char *desc, struct vr_err *e)
 	return 0;
 }
 
+/*
+ * IPv4-mapped IPv6 (::ffff:0:0/96) exists in the socket API only: the kernel
+ * routes and filters IPv4 packets as IPv4, so a route, target or rule written
+ * that way would never match what it names. Every address field refuses it
+ * (rather than rewriting it, which would break the echo of what was written),
+ * with the IPv4 spelling to use. A prefix is mapped when it lies wholly inside
+ * ::ffff:0:0/96; ::/0 or ::/64 merely contain that range and are ordinary.
+ */
+static int check_not_mapped(const char *field, const char *text, const struct prefix *p,
+                            struct vr_err *e)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	struct prefix v4 = {.addr.family = AF_INET};
+	char hint[CIDR_STR_MAX];
+	bool bare = !strchr(text, '/');
+
+	if (p->addr.family != AF_INET6 || p->len < 96 || memcmp(p->addr.a, mapped, 12) != 0)
+		return 0;
+	memcpy(v4.addr.a, p->addr.a + 12, 4);
+	v4.len = (uint8_t)(p->len - 96);
+	if (bare)
+		cidr_format_addr(&v4.addr, hint, sizeof(hint));
+	else
+		cidr_format_prefix(&v4, hint, sizeof(hint));
+	return invalid(e, field,
+	               "%s %s is an IPv4-mapped IPv6 %s (inside ::ffff:0:0/96), which IPv4 "
+	               "traffic never matches: write %s",
+	               field, text, bare ? "address" : "prefix", hint);
+}
+
+/* check_not_mapped for a bare address. */
+static int check_addr_not_mapped(const char *field, const char *text, const struct ipaddr *a,
+                                 struct vr_err *e)
+{
+	struct prefix p = {.addr = *a, .len = (uint8_t)cidr_max_len(a->family)};
+
+	return check_not_mapped(field, text, &p, e);
+}
+
 static int route_check_destination(struct route *r, struct vr_err *e)
 {
 	struct ipaddr bare;
@@ -254,7 +293,7 @@ static int route_check_destination(struct route *r, struct vr_err *e)
 		return invalid(e, "destination", "destination \"%s\" is not an IPv4 or IPv6 CIDR",
 		               r->destination);
 	}
-	return 0;
+	return check_not_mapped("destination", r->destination, &r->dst, e);
 }
 
 /* Which of via and dev the route's type demands or forbids. */
@@ -287,7 +326,15 @@ static int route_check_via(struct route *r, struct vr_err *e)
 		return invalid(e, "via", "via %s is %s but destination %s is %s", r->via_text,
 		               family_name(r->via.family), r->destination,
 		               family_name(r->dst.addr.family));
-	return 0;
+	/* fe80::/10 exists on every link: the kernel cannot tell which one is meant. */
+	if (r->via.family == AF_INET6 && r->via.a[0] == 0xfe && (r->via.a[1] & 0xc0) == 0x80 &&
+	    !r->dev[0])
+		return invalid(
+		    e, "via",
+		    "via %s is an IPv6 link-local address: give dev, the interface it is "
+		    "reached on",
+		    r->via_text);
+	return check_addr_not_mapped("via", r->via_text, &r->via, e);
 }
 
 int model_route_validate(struct route *r, struct vr_err *e)
@@ -526,7 +573,7 @@ static int sg_check_target(struct sg_target *t, size_t i, struct vr_err *e)
 		return invalid(e, field,
 		               "%s \"%s\" is not \"local\", an IPv4 or IPv6 address, or a CIDR",
 		               field, t->text);
-	return 0;
+	return check_not_mapped(field, t->text, &t->p, e);
 }
 
 static bool sg_target_equal(const struct sg_target *a, const struct sg_target *b)
@@ -657,7 +704,7 @@ static int sg_rule_check_cidr(struct sg_rule *r, struct vr_err *e)
 		return invalid(e, "cidr", "cidr %s is %s, which protocol %s never carries",
 		               r->cidr_text, family_name(r->cidr.addr.family),
 		               model_sg_protocol_name(r->protocol));
-	return 0;
+	return check_not_mapped("cidr", r->cidr_text, &r->cidr, e);
 }
 
 int model_sg_rule_validate(struct sg_rule *r, struct vr_err *e)
@@ -818,7 +865,7 @@ static int subnet_check_cidr(struct subnet *s, struct vr_err *e)
 		               "cidr %s covers every %s address; a subnet needs a prefix length "
 		               "of at least 1",
 		               s->cidr_text, family_name(s->cidr.addr.family));
-	return 0;
+	return check_not_mapped("cidr", s->cidr_text, &s->cidr, e);
 }
 
 /* The IPv4 broadcast address of p: all host bits set. */

@@ -131,8 +131,11 @@ void model_id_new(const char *prefix, char *buf);
 /*
  * Check a route as written and fill r->dst and r->via. Errors name the JSON
  * field and quote the value: 422 for semantic problems (bad CIDR, host bits
- * set, via of the wrong family, unicast without via or dev, bad id, bad dev
- * name, description too long).
+ * set, via of the wrong family, an IPv6 link-local via without dev, unicast
+ * without via or dev, bad id, bad dev name, description too long). In every
+ * address field of every object, an IPv4-mapped IPv6 address or prefix
+ * (inside ::ffff:0:0/96) is a 422 naming the IPv4 spelling: IPv4 traffic
+ * never matches it.
  */
 int model_route_validate(struct route *r, struct vr_err *e) __attribute__((warn_unused_result));
 

@@ -30,6 +30,14 @@
 #define STORE_BUSY_TIMEOUT_MS 5000
 /* Longest constant SQL line built here (the user_version pragma). */
 #define PRAGMA_SQL_MAX 64
+/*
+ * What a second next hop for one table, destination and metric is told: a
+ * route here is one kernel route with one gateway; ECMP would need routes
+ * with several next hops, a different model.
+ */
+#define NO_MULTIPATH                                                                               \
+	"multipath (several next hops for one destination and metric, ECMP) is not supported: "    \
+	"give this route another metric, or change the one that exists"
 /* First allocation of a list; it doubles from there. */
 #define LIST_INITIAL 64
 /* First allocation of a group's targets. */
@@ -1069,6 +1077,17 @@ out:
 }
 
 /*
+ * o becomes the stored object cur (a write that needs none: same body): o's
+ * own contents are freed, cur's are handed over and cur is left empty.
+ */
+static void obj_adopt(const struct kind *d, void *o, union any_obj *cur)
+{
+	d->clear(o);
+	memcpy(o, cur, d->size);
+	memset(cur, 0, sizeof(*cur));
+}
+
+/*
  * Create o in one transaction. An id that is stored already makes
  * STORE_EXISTS with o replaced by the stored object when the bodies are the
  * same, a 409 when not; an empty id gets a new one. arg goes to prepare.
@@ -1100,9 +1119,7 @@ static int obj_create(struct store *s, enum store_kind k, void *o, const void *a
 				        "id %s already exists with a different body", id);
 				goto out;
 			}
-			d->clear(o);
-			memcpy(o, &old, d->size);
-			memset(&old, 0, sizeof(old));
+			obj_adopt(d, o, &old);
 			ret = STORE_EXISTS;
 			goto out;
 		}
@@ -1130,7 +1147,8 @@ out:
  * Write o over the stored object o->id in one transaction (404, 412 as
  * obj_get). A replace (undo NULL) gives o a new rev and updated_at; an undo
  * keeps o's own, as it was read before the write it undoes, and gets the new
- * revision in *undo.
+ * revision in *undo. 0, or STORE_UNCHANGED with o filled from the stored
+ * object when its writable fields are those stored already.
  */
 static int obj_overwrite(struct store *s, enum store_kind k, void *o, int64_t if_rev, int64_t *undo,
                          struct vr_err *e)
@@ -1148,6 +1166,12 @@ static int obj_overwrite(struct store *s, enum store_kind k, void *o, int64_t if
 		goto out;
 	if (d->inherit && !undo)
 		d->inherit(o, &old);
+	if (d->same(&old, o)) {
+		/* Nothing to write: no new revision, updated_at and ETag stay. */
+		obj_adopt(d, o, &old);
+		ret = STORE_UNCHANGED;
+		goto out;
+	}
 	if (d->prepare && d->prepare(s, o, &old, NULL, e) < 0)
 		goto out;
 	if (rev_bump(s, undo ? undo : obj_field(o, d->rev), e) < 0)
@@ -1701,15 +1725,12 @@ static int route_unique(struct store *s, const void *o, const char *key, const c
 	}
 	if (!other[0])
 		err_set(e, HTTP_CONFLICT, "destination", "route %s: %s", r->id, dbmsg);
-	else if (metric != r->metric)
-		err_set(e, HTTP_CONFLICT, "destination",
-		        "a route to %s with metric %u already exists in table %s (%s); the kernel "
-		        "counts IPv6 metric 0 as 1024",
-		        key, metric, r->table_id, other);
 	else
-		err_set(e, HTTP_CONFLICT, "destination",
-		        "a route to %s with metric %u already exists in table %s (%s)", key, metric,
-		        r->table_id, other);
+		err_set(
+		    e, HTTP_CONFLICT, "destination",
+		    "a route to %s with metric %u already exists in table %s (%s)%s; " NO_MULTIPATH,
+		    key, metric, r->table_id, other,
+		    metric != r->metric ? "; the kernel counts IPv6 metric 0 as 1024" : "");
 out:
 	st_done(q);
 	return ret;
@@ -2525,6 +2546,11 @@ static int settings_overwrite(struct store *s, struct settings *set, int64_t if_
 		        if_rev, old.rev);
 		goto out;
 	}
+	if (!undo && old.managed && old.fwd_v4 == set->fwd_v4 && old.fwd_v6 == set->fwd_v6) {
+		*set = old;
+		ret = STORE_UNCHANGED;
+		goto out;
+	}
 	if (rev_bump(s, undo ? undo : &neu.rev, e) < 0)
 		goto out;
 	if (!undo) {
@@ -3105,8 +3131,9 @@ static int cfg_routes(struct cfg *x, struct vr_err *e)
 	if (first_dup(x, STORE_ROUTE, v, route_by_key, &lo, &hi)) {
 		route_key(&r[hi], key);
 		item_err(e, HTTP_CONFLICT, STORE_ROUTE, hi, "destination",
-		         "a route to %s with metric %u in table %s is also routes[%u] (%s)%s", key,
-		         r[hi].metric, r[hi].table_id, lo, r[lo].id,
+		         "a route to %s with metric %u in table %s is also routes[%u] "
+		         "(%s)%s; " NO_MULTIPATH,
+		         key, r[hi].metric, r[hi].table_id, lo, r[lo].id,
 		         r[hi].metric != r[lo].metric ? "; the kernel counts IPv6 metric 0 as 1024"
 		                                      : "");
 		goto out;

@@ -19,7 +19,13 @@
 struct store;
 
 #define STORE_CREATED 0
-#define STORE_EXISTS 1 /* create with a client id whose stored object is the same: nothing written */
+#define STORE_EXISTS                                                                               \
+	1 /* create with a client id whose stored object is the same: nothing written */
+/*
+ * A replace (or settings put) with exactly the stored writable fields: nothing
+ * written, no new revision; the object is filled with the stored version.
+ */
+#define STORE_UNCHANGED 2
 
 /*
  * Open (creating and migrating if needed) the database at path. A database
@@ -182,6 +188,7 @@ int store_subnet_list(struct store *s, const char *table_id, const char *interfa
  * out->managed is false and the forwarding flags are false. put stores
  * fwd_v4/fwd_v6 from set, marks them managed, bumps the revision, and fills
  * set->managed/rev/updated_at; 412 when if_rev > 0 and != the stored rev.
+ * Managed settings equal to set: STORE_UNCHANGED, set filled as stored.
  */
 int store_settings_get(struct store *s, struct settings *out, struct vr_err *e)
     __attribute__((warn_unused_result));

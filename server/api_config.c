@@ -311,6 +311,7 @@ static json_t *load_slice(const struct doc *d, size_t at, size_t end, size_t fla
 static int doc_scan(struct doc *d, struct vr_err *e)
 {
 	size_t i = skip_ws(d, 0), ke, ve;
+	unsigned seen = 0;
 
 	for (int p = 0; p <= PART_SETTINGS; p++)
 		d->at[p] = SIZE_MAX;
@@ -349,8 +350,9 @@ static int doc_scan(struct doc *d, struct vr_err *e)
 			return -1;
 		}
 		json_decref(k);
-		if (d->at[p] != SIZE_MAX)
+		if (seen & (1u << p))
 			return bad_json(d, i, "duplicate object key", e);
+		seen |= 1u << p;
 		i = skip_ws(d, ke);
 		if (i >= d->len || d->t[i] != ':')
 			return bad_json(d, i, "':' expected", e);
@@ -358,8 +360,11 @@ static int doc_scan(struct doc *d, struct vr_err *e)
 		ve = skip_value(d, i);
 		if (!ve || ve == i)
 			return bad_json(d, i, "a value expected", e);
-		d->at[p] = i;
-		d->end[p] = ve;
+		/* An explicit null is the part's default, as if the key were absent. */
+		if (ve - i != 4 || memcmp(d->t + i, "null", 4)) {
+			d->at[p] = i;
+			d->end[p] = ve;
+		}
 		i = skip_ws(d, ve);
 		if (i < d->len && d->t[i] == ',') {
 			i = skip_ws(d, i + 1);

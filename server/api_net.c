@@ -1,4 +1,5 @@
 /* /v1/subnets, /v1/settings and /v1/interfaces: translation between JSON and core/. */
+#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,10 @@ static const char *subnet_id(const void *obj)
 {
 	return ((const struct subnet *)obj)->id;
 }
+static bool subnet_id_valid(const char *text)
+{
+	return model_id_valid(text, SUBNET_PREFIX);
+}
 static int64_t subnet_rev(const void *obj)
 {
 	return ((const struct subnet *)obj)->rev;
@@ -92,8 +97,8 @@ static int subnet_del(struct app *app, const char *id, int64_t if_rev, struct vr
 static int subnet_list(struct store *s, const char *const *filter, const char *after, size_t limit,
                        void **items, size_t *n, bool *more, struct vr_err *e)
 {
-	return store_subnet_list(s, filter[0], filter[1], after, limit,
-	                         (struct subnet **)items, n, more, e);
+	return store_subnet_list(s, filter[0], filter[1], after, limit, (struct subnet **)items, n,
+	                         more, e);
 }
 static void subnet_free_list(void *items, size_t n)
 {
@@ -108,6 +113,7 @@ const struct crud_resource api_subnets = {
     .to_json = subnet_to_json,
     .clear = subnet_clear,
     .id = subnet_id,
+    .id_valid = subnet_id_valid,
     .rev = subnet_rev,
     .create = subnet_create,
     .get = subnet_get,
@@ -159,7 +165,7 @@ static int forwarding_err(struct vr_err *e, int status, const char *key, const c
 /* One required boolean of "forwarding". */
 static int forwarding_flag(json_t *fwd, const char *key, bool *dst, struct vr_err *e)
 {
-	json_t *v = json_object_get(fwd, key);
+	json_t *v = jsonv_get(fwd, key);
 
 	if (!v)
 		return forwarding_err(e, HTTP_UNPROCESSABLE, key, "is required (true or false)");
@@ -180,7 +186,7 @@ static int settings_from_json(json_t *body, struct settings *set, struct vr_err 
 		return err_set(e, HTTP_BAD_REQUEST, NULL, "a JSON object body is required");
 	if (jsonv_check_keys(body, settings_keys, settings_computed, e))
 		return -1;
-	fwd = json_object_get(body, "forwarding");
+	fwd = jsonv_get(body, "forwarding");
 	if (!fwd)
 		return err_set(e, HTTP_UNPROCESSABLE, "forwarding",
 		               "forwarding is required: {\"ipv4\": bool, \"ipv6\": bool}");
@@ -230,13 +236,20 @@ void api_settings_get(struct http_req *req, struct http_resp *resp)
 
 /* ?require_active=true: 0 when the settings are active, else undo the put (old: before it). */
 static int settings_active(struct app *app, const struct settings *old, const struct settings *set,
-                           struct vr_err *e)
+                           bool wrote, struct vr_err *e)
 {
 	struct vr_err ue = {0};
 	int64_t rev = 0;
 
 	if (!crud_require_active(app, SETTINGS_ID, e))
 		return 0;
+	if (!wrote) { /* STORE_UNCHANGED: nothing to undo */
+		size_t n = strlen(e->msg);
+
+		snprintf(e->msg + n, sizeof(e->msg) - n,
+		         "; they were so before this request and stay");
+		return -1;
+	}
 	pthread_mutex_lock(&app->store_lock);
 	if (!store_settings_restore(app->store, old, set->rev, &rev, &ue))
 		crud_kick(app, rev, RECON_SETTINGS, SETTINGS_ID);
@@ -270,17 +283,20 @@ void api_settings_put(struct http_req *req, struct http_resp *resp)
 		return;
 	}
 	pthread_mutex_lock(&app->store_lock);
-	rc = store_settings_get(app->store, &old, &e) ||
-	     store_settings_put(app->store, &set, if_rev, &e);
+	rc = store_settings_get(app->store, &old, &e);
+	if (!rc)
+		rc = store_settings_put(app->store, &set, if_rev, &e);
 	if (!rc)
 		crud_kick(app, set.rev, RECON_SETTINGS, SETTINGS_ID);
 	pthread_mutex_unlock(&app->store_lock);
-	if (rc) {
+	if (rc < 0) {
 		http_problem(resp, &e);
 		return;
 	}
-	crud_wait(app, set.rev);
-	if (active && settings_active(app, &old, &set, &e)) {
+	/* STORE_UNCHANGED: the same values again, nothing written or applied. */
+	if (!rc)
+		crud_wait(app, set.rev);
+	if (active && settings_active(app, &old, &set, rc == 0, &e)) {
 		http_problem(resp, &e);
 		return;
 	}
@@ -377,12 +393,17 @@ void api_interfaces_list(struct http_req *req, struct http_resp *resp)
 	if (nl > 1)
 		qsort(links, nl, sizeof(*links), link_cmp);
 	/* Paged like every collection; the cursor is the last link's index. */
-	if (after) {
+	if (after && after[0]) {
 		char *end;
-		long a = strtol(after, &end, 10);
+		long a;
 
-		if (*end || end == after) {
-			http_problemf(resp, 422, "after", "after \"%s\" is not a link index", after);
+		errno = 0;
+		a = strtol(after, &end, 10);
+		if (errno || *end || end == after || a < 0) {
+			http_problemf(resp, HTTP_BAD_REQUEST, "after",
+			              "after \"%s\" is not a cursor of /v1/interfaces: give the "
+			              "\"next\" of the page before (a link index)",
+			              after);
 			goto out;
 		}
 		while (first < nl && links[first].ifindex <= a)

@@ -19,13 +19,19 @@ static const char *const rtb_keys[] = {"id", "name", "table", "description", NUL
 static int rtb_from_json(json_t *body, void *obj, struct vr_err *e)
 {
 	struct route_table *t = obj;
+	bool have_table = false;
 
 	if (jsonv_check_keys(body, rtb_keys, computed_keys, e) ||
 	    jsonv_str(body, "id", t->id, sizeof(t->id), NULL, e) ||
 	    jsonv_str(body, "name", t->name, sizeof(t->name), NULL, e) ||
-	    jsonv_u32(body, "table", &t->table, NULL, e) ||
+	    jsonv_u32(body, "table", &t->table, &have_table, e) ||
 	    jsonv_strdup(body, "description", &t->description, DESC_MAX_LEN, e))
 		return -1;
+	/* 0 would read back as the number assigned: not what was written. */
+	if (have_table && t->table == 0)
+		return err_set(e, 422, "table",
+		               "table 0 is not a kernel table number: omit table (or send null) to "
+		               "have one assigned, or give one of 1..4294967295");
 	return model_rtb_validate(t, e);
 }
 
@@ -45,6 +51,10 @@ static void rtb_clear(void *obj)
 static const char *rtb_id(const void *obj)
 {
 	return ((const struct route_table *)obj)->id;
+}
+static bool rtb_id_valid(const char *text)
+{
+	return model_rtb_id_valid(text);
 }
 static int64_t rtb_rev(const void *obj)
 {
@@ -93,6 +103,7 @@ const struct crud_resource api_route_tables = {
     .to_json = rtb_to_json,
     .clear = rtb_clear,
     .id = rtb_id,
+    .id_valid = rtb_id_valid,
     .rev = rtb_rev,
     .create = rtb_create,
     .get = rtb_get,
@@ -167,6 +178,10 @@ static const char *route_id(const void *obj)
 {
 	return ((const struct route *)obj)->id;
 }
+static bool route_id_valid(const char *text)
+{
+	return model_id_valid(text, "rt-");
+}
 static int64_t route_rev(const void *obj)
 {
 	return ((const struct route *)obj)->rev;
@@ -206,6 +221,7 @@ const struct crud_resource api_routes = {
     .to_json = route_to_json,
     .clear = route_clear,
     .id = route_id,
+    .id_valid = route_id_valid,
     .rev = route_rev,
     .create = route_create,
     .get = route_get,

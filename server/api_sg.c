@@ -21,7 +21,7 @@ static const char *const sg_keys[] = {"id", "name", "description", "targets", NU
 /* "targets": an array of at most SG_TARGETS_MAX strings, each one kept as written. */
 static int sg_targets_from_json(json_t *body, struct security_group *g, struct vr_err *e)
 {
-	json_t *arr = json_object_get(body, "targets");
+	json_t *arr = jsonv_get(body, "targets");
 	json_t *v;
 	size_t i, n;
 
@@ -102,6 +102,10 @@ static const char *sg_id(const void *obj)
 {
 	return ((const struct security_group *)obj)->id;
 }
+static bool sg_id_valid(const char *text)
+{
+	return model_id_valid(text, "sg-");
+}
 static int64_t sg_rev(const void *obj)
 {
 	return ((const struct security_group *)obj)->rev;
@@ -140,6 +144,7 @@ const struct crud_resource api_security_groups = {
     .to_json = sg_to_json,
     .clear = sg_clear,
     .id = sg_id,
+    .id_valid = sg_id_valid,
     .rev = sg_rev,
     .create = sg_create,
     .get = sg_get,
@@ -160,7 +165,7 @@ static const char *const sgr_filters[] = {"security_group_id", "remote_security_
 /* A port as written: any JSON integer (the model checks the range), absent = not given. */
 static int port_from_json(json_t *body, const char *key, bool *set, int64_t *dst, struct vr_err *e)
 {
-	json_t *v = json_object_get(body, key);
+	json_t *v = jsonv_get(body, key);
 
 	*set = v != NULL;
 	if (!v)
@@ -262,6 +267,10 @@ static const char *sgr_id(const void *obj)
 {
 	return ((const struct sg_rule *)obj)->id;
 }
+static bool sgr_id_valid(const char *text)
+{
+	return model_id_valid(text, "sgr-");
+}
 static int64_t sgr_rev(const void *obj)
 {
 	return ((const struct sg_rule *)obj)->rev;
@@ -301,6 +310,7 @@ const struct crud_resource api_security_group_rules = {
     .to_json = sgr_to_json,
     .clear = sgr_clear,
     .id = sgr_id,
+    .id_valid = sgr_id_valid,
     .rev = sgr_rev,
     .create = sgr_create,
     .get = sgr_get,

@@ -7,6 +7,7 @@
 
 #include "app.h"
 #include "etag.h"
+#include "jsonv.h"
 #include "log.h"
 #include "model.h"
 #include "recon.h"
@@ -176,19 +177,6 @@ static int read_one(struct app *app, const struct crud_resource *rs, const char 
 	return rc;
 }
 
-/* Read the object back after its apply: the store may have filled fields (ids, table numbers). */
-static int reload(struct app *app, const struct crud_resource *rs, void *obj, struct vr_err *e)
-{
-	char id[ID_MAX];
-	int rc;
-
-	snprintf(id, sizeof(id), "%s", rs->id(obj));
-	rs->clear(obj);
-	memset(obj, 0, rs->size);
-	rc = read_one(app, rs, id, obj, e);
-	return rc;
-}
-
 static int body_required(struct http_req *req, struct vr_err *e)
 {
 	if (!req->body)
@@ -224,11 +212,16 @@ void crud_create(struct http_req *req, struct http_resp *resp)
 	}
 	if (rc == STORE_CREATED)
 		crud_wait(req->app, rs->rev(obj));
-	if ((active && create_active(req->app, rs, obj, rc, &e)) || reload(req->app, rs, obj, &e)) {
+	if (active && create_active(req->app, rs, obj, rc, &e)) {
 		http_problem(resp, &e);
 		goto out;
 	}
-	reply_obj(req, resp, rc == 0 ? 201 : 200, obj);
+	/*
+	 * obj is what this request wrote (or found, for a repeated create), as the
+	 * store filled it in the same transaction: never read back, which could
+	 * see a later writer's version, or none after a racing DELETE.
+	 */
+	reply_obj(req, resp, rc == STORE_CREATED ? 201 : 200, obj);
 out:
 	rs->clear(obj);
 	free(obj);
@@ -291,7 +284,7 @@ void crud_replace(struct http_req *req, struct http_resp *resp)
 	rc = read_one(req->app, rs, req->params[0], old, &e);
 	if (rc)
 		goto fail;
-	id = json_object_get(req->body, "id");
+	id = jsonv_get(req->body, "id");
 	if (id && !(json_is_string(id) && !strcmp(json_string_value(id), req->params[0]))) {
 		err_set(&e, 422, "id", "id in the body must be \"%s\", the id in the path",
 		        req->params[0]);
@@ -302,15 +295,18 @@ void crud_replace(struct http_req *req, struct http_resp *resp)
 	if (rs->from_json(req->body, obj, &e))
 		goto fail;
 	pthread_mutex_lock(&req->app->store_lock);
-	if (rs->replace(req->app, obj, rev, &e)) {
-		pthread_mutex_unlock(&req->app->store_lock);
-		goto fail;
-	}
-	crud_kick(req->app, rs->rev(obj), rs->kind, rs->id(obj));
+	rc = rs->replace(req->app, obj, rev, &e);
+	if (rc == 0)
+		crud_kick(req->app, rs->rev(obj), rs->kind, rs->id(obj));
 	pthread_mutex_unlock(&req->app->store_lock);
-	crud_wait(req->app, rs->rev(obj));
-	if ((active && replace_active(req->app, rs, obj, old, &e)) || reload(req->app, rs, obj, &e))
+	if (rc < 0)
 		goto fail;
+	/* STORE_UNCHANGED: nothing was written, there is nothing to apply. */
+	if (rc == 0)
+		crud_wait(req->app, rs->rev(obj));
+	if (active && replace_active(req->app, rs, obj, old, &e))
+		goto fail;
+	/* As for a create: the version this request wrote, not a read-back. */
 	reply_obj(req, resp, 200, obj);
 	goto out;
 fail:
@@ -390,6 +386,20 @@ void crud_list(struct http_req *req, struct http_resp *resp)
 	}
 	if (crud_query_limit(req, &limit, &e)) {
 		http_problem(resp, &e);
+		return;
+	}
+	if (after && !after[0])
+		after = NULL; /* an empty cursor is the first page */
+	if (after && !rs->id_valid(after)) {
+		/* Quoted only when printable: the detail must stay valid JSON text. */
+		bool printable = true;
+
+		for (const char *c = after; *c; c++)
+			printable = printable && *c >= 0x20 && *c < 0x7f;
+		http_problemf(resp, 400, "after",
+		              "after \"%s\" is not a cursor of %s: give the \"next\" of the page "
+		              "before (an id)",
+		              printable ? after : "(unprintable)", rs->collection);
 		return;
 	}
 	{

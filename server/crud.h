@@ -33,6 +33,8 @@ struct crud_resource {
 	json_t *(*to_json)(struct app *app, const void *obj);
 	void (*clear)(void *obj);
 	const char *(*id)(const void *obj);
+	/* Whether text is a well-formed id of this kind: the only cursors a list takes. */
+	bool (*id_valid)(const char *text);
 	int64_t (*rev)(const void *obj);
 	/* Store calls; the handler holds the store lock around them. */
 	int (*create)(struct app *app, void *obj, struct vr_err *e);

@@ -8,27 +8,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "etag.h"
+#include "http_frame.h"
+#include "http_guard.h"
 #include "log.h"
 #include "metrics.h"
 
-#define HTTP_CONN_LIMIT 256
+/* A client that stops reading an answer: MHD closes it after this long without progress. */
 #define HTTP_CONN_TIMEOUT_S 30
-#define HTTP_PATH_MAX 512
+/* MHD's own cap, above the guard's: connections the guard cut linger until MHD's thread sees it. */
+#define HTTP_MHD_CONN_LIMIT (2 * HTTP_CONN_LIMIT)
+#define HTTP_LISTEN_BACKLOG 128
 
 struct http_server {
 	struct MHD_Daemon *d;
+	struct http_guard *guard;
 	struct app *app;
 	uint16_t port;
 };
 
-/* Per-request state across the access handler's calls. */
+/* Per-request state across the access handler's calls, from the request line on. */
 struct req_ctx {
 	const struct http_endpoint *ep;
+	struct http_guard_conn *gc; /* the guard's watch on this connection (NULL: none) */
+	bool started;               /* the access handler was called for this request */
+	bool authed;                /* it carries the right token */
+	struct vr_err bad_target;   /* the target as sent is refused (status 0: it is fine) */
 	struct timespec start;
 	char path[HTTP_PATH_MAX];
 	const char *params[HTTP_PARAMS_MAX];
@@ -48,12 +59,17 @@ static const char *reason_phrase(int status)
 	case 401: return "Unauthorized";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
 	case 409: return "Conflict";
 	case 412: return "Precondition Failed";
 	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
 	case 415: return "Unsupported Media Type";
 	case 422: return "Unprocessable Content";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
 	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
 	default: return status >= 500 ? "Internal Server Error" : "Error";
 	}
 }
@@ -96,6 +112,28 @@ void http_problemf(struct http_resp *resp, int status, const char *field, const 
 	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
 	va_end(ap);
 	http_problem(resp, &e);
+}
+
+char *http_problem_response(int status, const char *detail, size_t *len)
+{
+	struct http_resp r = {0};
+	char *body, *text = NULL;
+	int n;
+
+	http_problemf(&r, status, NULL, "%s", detail);
+	body = json_dumps(r.body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(r.body);
+	if (!body)
+		return NULL;
+	n = asprintf(&text,
+	             "HTTP/1.1 %d %s\r\nConnection: close\r\nContent-Type: "
+	             "application/problem+json\r\nContent-Length: %zu\r\n\r\n%s\n",
+	             status, reason_phrase(status), strlen(body) + 1, body);
+	free(body);
+	if (n < 0)
+		return NULL;
+	*len = (size_t)n;
+	return text;
 }
 
 int64_t http_if_match_rev(const char *v)
@@ -193,18 +231,23 @@ static const struct http_endpoint *find_endpoint(const char *method, const char 
 	const struct http_endpoint *ep;
 	bool path_known = false;
 
+	/* HEAD is GET without the body (MHD leaves it out), wherever GET is served. */
+	const char *as = strcmp(method, "HEAD") ? method : "GET";
+
 	allow[0] = '\0';
 	for (ep = api_endpoints; ep->method; ep++) {
 		snprintf(path, HTTP_PATH_MAX, "%s", url);
 		if (!path_match(ep->pattern, path, params))
 			continue;
 		path_known = true;
-		if (!strcmp(ep->method, method))
+		if (!strcmp(ep->method, as))
 			return ep;
-		if (strlen(allow) + strlen(ep->method) + 3 < allow_len) {
+		if (strlen(allow) + strlen(ep->method) + 9 < allow_len) {
 			if (allow[0])
 				strcat(allow, ", ");
 			strcat(allow, ep->method);
+			if (!strcmp(ep->method, "GET"))
+				strcat(allow, ", HEAD");
 		}
 	}
 	if (!path_known)
@@ -322,6 +365,40 @@ static enum MHD_Result send_and_free(struct MHD_Connection *c, struct http_resp 
 	return ret;
 }
 
+/* Whether a body follows the head (MHD will call again with it). */
+static bool body_expected(struct MHD_Connection *c)
+{
+	const char *cl =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return (cl && strtoull(cl, NULL, 10) > 0) ||
+	       MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
+struct cl_check {
+	const char *first;
+	bool differs;
+};
+
+static enum MHD_Result cl_visit(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+	struct cl_check *k = cls;
+
+	if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) && strcmp(value, k->first))
+		k->differs = true;
+	return MHD_YES;
+}
+
+/* Whether a Content-Length header other than the first (cl) says something else. */
+static bool content_length_differs(struct MHD_Connection *c, const char *cl)
+{
+	struct cl_check k = {.first = cl};
+
+	MHD_get_connection_values(c, MHD_HEADER_KIND, cl_visit, &k);
+	return k.differs;
+}
+
 /* First call for a request: route, authenticate, check headers. Returns true if a response was
  * queued. */
 static bool admit(struct http_server *srv, struct MHD_Connection *c, const char *url,
@@ -339,6 +416,7 @@ static bool admit(struct http_server *srv, struct MHD_Connection *c, const char 
 			http_problemf(&r, 401, NULL, "missing or wrong bearer token");
 			goto queue;
 		}
+		ctx->authed = true;
 	}
 	if (!ctx->ep) {
 		if (r.allow[0])
@@ -351,6 +429,12 @@ static bool admit(struct http_server *srv, struct MHD_Connection *c, const char 
 	r.allow[0] = '\0';
 	ctx->max = ctx->ep->max_body ? ctx->ep->max_body : HTTP_BODY_MAX_DEFAULT;
 	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl && content_length_differs(c, cl)) {
+		/* MHD reads the body the first one gives; the other may be what was meant. */
+		http_problemf(&r, 400, NULL,
+		              "Content-Length is given more than once, with different values");
+		goto queue;
+	}
 	if (cl && strtoull(cl, NULL, 10) > ctx->max) {
 		http_problemf(&r, 413, NULL,
 		              "request body of %s bytes exceeds the limit of %zu bytes", cl,
@@ -414,6 +498,20 @@ static void dispatch(struct http_server *srv, struct MHD_Connection *c, const ch
 	free(req.raw);
 }
 
+/* A request's context, for connection c; uri (as sent, NULL: unknown) is checked. */
+static struct req_ctx *new_ctx(struct MHD_Connection *c, const char *uri)
+{
+	struct req_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	if (!ctx)
+		return NULL;
+	clock_gettime(CLOCK_MONOTONIC, &ctx->start);
+	ctx->gc = http_guard_conn_of(c);
+	if (uri && http_frame_target(uri, strlen(uri), &ctx->bad_target) == 0)
+		err_clear(&ctx->bad_target);
+	return ctx;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -424,18 +522,35 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	enum MHD_Result ret;
 
 	if (!ctx) {
-		ctx = calloc(1, sizeof(*ctx));
+		/* uri_log makes it; should it have failed, a request without one. */
+		ctx = new_ctx(c, NULL);
 		if (!ctx)
 			return MHD_NO;
 		*con_cls = ctx;
-		clock_gettime(CLOCK_MONOTONIC, &ctx->start);
+	}
+	if (!ctx->started) {
+		ctx->started = true;
+		/* The head is in: no deadline while it is looked at, or refused. */
+		if (!http_guard_phase(ctx->gc, HTTP_PHASE_WORK, 0))
+			return MHD_NO;
+		if (ctx->bad_target.status) {
+			http_problem(&r, &ctx->bad_target);
+			observe(ctx, method, r.status);
+			return send_and_free(c, &r);
+		}
 		if (strlen(url) >= HTTP_PATH_MAX) {
-			http_problemf(&r, 404, NULL, "path too long");
-			observe(ctx, method, 404);
+			http_problemf(&r, 414, NULL, "the path is over %d bytes",
+			              HTTP_PATH_MAX - 1);
+			observe(ctx, method, 414);
 			return send_and_free(c, &r);
 		}
 		if (admit(srv, c, url, method, ctx, &ret))
 			return ret;
+		/* A body to wait for has a deadline; with a token it never has to make room. */
+		if (body_expected(c) &&
+		    !http_guard_phase(ctx->gc, ctx->authed ? HTTP_PHASE_BODY_AUTH : HTTP_PHASE_BODY,
+		                      ctx->expect ? ctx->expect : ctx->max))
+			return MHD_NO;
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
@@ -468,6 +583,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		ctx->body[ctx->len] = '\0';
 		return MHD_YES;
 	}
+	/* The whole body is in: no deadline while the request is handled. */
+	if (!http_guard_phase(ctx->gc, HTTP_PHASE_WORK, 0))
+		return MHD_NO;
 	dispatch(srv, c, method, ctx, &r);
 	if (!strcmp(method, "GET") || !strcmp(method, "HEAD"))
 		etag_conditional(
@@ -488,11 +606,28 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
 	struct req_ctx *ctx = *con_cls;
 
+	/* A kept-alive connection now waits for its next request, for a while. */
+	http_guard_phase(ctx ? ctx->gc : http_guard_conn_of(c), HTTP_PHASE_IDLE, 0);
 	if (ctx) {
 		free(ctx->body);
 		free(ctx);
 		*con_cls = NULL;
 	}
+}
+
+/*
+ * MHD's URI log callback: called with the request line's target as sent,
+ * before MHD decodes it (%00 would cut an id short) and before the headers.
+ * What it returns is the request's context.
+ */
+static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct req_ctx *ctx = new_ctx(c, uri);
+
+	/* Its headers have HTTP_HEAD_TIMEOUT_S to arrive; a cut shows at the first call. */
+	if (ctx)
+		http_guard_phase(ctx->gc, HTTP_PHASE_HEAD, 0);
+	return ctx;
 }
 
 int http_parse_listen(const char *listen, void *ss_out, unsigned *socklen, struct vr_err *e)
@@ -551,39 +686,79 @@ int http_parse_listen(const char *listen, void *ss_out, unsigned *socklen, struc
 	return 0;
 }
 
+/* A bound, listening, non-blocking socket for ss (as MHD made it: address reuse, IPv6 only). */
+static int listen_socket(const struct sockaddr_storage *ss, unsigned socklen, uint16_t *port)
+{
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof(bound);
+	int one = 1, fd, saved;
+
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    (ss->ss_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	    bind(fd, (const struct sockaddr *)ss, socklen) < 0 ||
+	    listen(fd, HTTP_LISTEN_BACKLOG) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&bound, &blen) < 0)
+		goto fail;
+	*port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+	                                          : ((struct sockaddr_in *)&bound)->sin_port);
+	return fd;
+fail:
+	saved = errno;
+	close(fd);
+	return -saved;
+}
+
 int http_start(struct app *app, const char *listen, struct http_server **out, struct vr_err *e)
 {
 	struct sockaddr_storage ss;
 	unsigned socklen;
 	struct http_server *s;
-	unsigned flags =
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
-	const union MHD_DaemonInfo *info;
+	/*
+	 * A thread per connection, so that a request waiting for its apply holds
+	 * only its own; no listening socket of MHD's own: the guard accepts and
+	 * hands over connections whose first request head it has checked.
+	 */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+	                 MHD_USE_POLL | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
+	int fd, rc;
 
 	*out = NULL;
 	if (http_parse_listen(listen, &ss, &socklen, e))
 		return -EINVAL;
-	if (ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return err_set(e, 500, NULL, "out of memory"), -ENOMEM;
 	s->app = app;
-	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-	                        (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-	                        s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT,
-	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
-	                        MHD_OPTION_END);
-	if (!s->d) {
-		int saved = errno;
-
+	fd = listen_socket(&ss, socklen, &s->port);
+	if (fd < 0) {
 		free(s);
-		err_set(e, 500, "listen", "cannot listen on %s: %s", listen,
-		        strerror(saved ? saved : EADDRINUSE));
-		return saved ? -saved : -EADDRINUSE;
+		err_set(e, 500, "listen", "cannot listen on %s: %s", listen, strerror(-fd));
+		return fd;
 	}
-	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-	s->port = info ? info->port : 0;
+	s->guard = http_guard_new(fd);
+	if (!s->guard) {
+		close(fd);
+		free(s);
+		return err_set(e, 500, NULL, "out of memory"), -ENOMEM;
+	}
+	s->d = MHD_start_daemon(
+	    flags, 0, NULL, NULL, on_request, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+	    MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify, s->guard, MHD_OPTION_URI_LOG_CALLBACK,
+	    uri_log, s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MHD_CONN_LIMIT,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S, MHD_OPTION_END);
+	rc = s->d ? http_guard_run(s->guard, s->d) : -(errno ? errno : ENOMEM);
+	if (rc < 0) {
+		if (s->d)
+			MHD_stop_daemon(s->d);
+		http_guard_free(s->guard);
+		free(s);
+		err_set(e, 500, "listen", "cannot serve on %s: %s", listen, strerror(-rc));
+		return rc;
+	}
 	*out = s;
 	return 0;
 }
@@ -592,7 +767,10 @@ void http_stop(struct http_server *s)
 {
 	if (!s)
 		return;
+	/* No new connections, then MHD's end (it reports each closing one to the guard). */
+	http_guard_stop(s->guard);
 	MHD_stop_daemon(s->d);
+	http_guard_free(s->guard);
 	free(s);
 }
 

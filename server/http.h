@@ -81,6 +81,12 @@ void http_problem(struct http_resp *resp, const struct vr_err *e);
 /* Shorthand: http_problem for (status, field, printf-message). */
 void http_problemf(struct http_resp *resp, int status, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/*
+ * A whole HTTP/1.1 answer (status line, headers, problem+json body saying
+ * detail, Connection: close) for a connection libmicrohttpd does not serve.
+ * Malloc'd, *len bytes; NULL when out of memory.
+ */
+char *http_problem_response(int status, const char *detail, size_t *len);
 /* Set resp to status + JSON body (stolen). */
 void http_json(struct http_resp *resp, int status, json_t *body);
 

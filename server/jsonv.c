@@ -11,6 +11,13 @@ static bool in_list(const char *key, const char *const *list)
 	return false;
 }
 
+json_t *jsonv_get(json_t *body, const char *key)
+{
+	json_t *v = json_object_get(body, key);
+
+	return json_is_null(v) ? NULL : v;
+}
+
 int jsonv_check_keys(json_t *body, const char *const *writable, const char *const *computed,
                      struct vr_err *e)
 {
@@ -29,7 +36,7 @@ int jsonv_check_keys(json_t *body, const char *const *writable, const char *cons
 
 int jsonv_str(json_t *body, const char *key, char *dst, size_t len, bool *present, struct vr_err *e)
 {
-	json_t *v = json_object_get(body, key);
+	json_t *v = jsonv_get(body, key);
 	size_t n;
 
 	if (present)
@@ -50,7 +57,7 @@ int jsonv_str(json_t *body, const char *key, char *dst, size_t len, bool *presen
 
 int jsonv_strdup(json_t *body, const char *key, char **dst, size_t max, struct vr_err *e)
 {
-	json_t *v = json_object_get(body, key);
+	json_t *v = jsonv_get(body, key);
 	size_t n;
 
 	if (!v)
@@ -71,7 +78,7 @@ int jsonv_strdup(json_t *body, const char *key, char **dst, size_t max, struct v
 
 int jsonv_u32(json_t *body, const char *key, uint32_t *dst, bool *present, struct vr_err *e)
 {
-	json_t *v = json_object_get(body, key);
+	json_t *v = jsonv_get(body, key);
 	json_int_t n;
 
 	if (present)

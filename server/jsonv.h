@@ -15,6 +15,12 @@
  */
 int jsonv_check_keys(json_t *body, const char *const *writable, const char *const *computed,
                      struct vr_err *e) __attribute__((warn_unused_result));
+/*
+ * The value of key, NULL when it is absent or JSON null: an explicit null means
+ * the field's default, exactly as leaving it out. Every jsonv_* reader below
+ * sees fields through it.
+ */
+json_t *jsonv_get(json_t *body, const char *key);
 /* Copy string field key into dst (len bytes). Absent: dst untouched, *present false. 422 on
  * type/length. */
 int jsonv_str(json_t *body, const char *key, char *dst, size_t len, bool *present, struct vr_err *e)

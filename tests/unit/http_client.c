@@ -190,3 +190,37 @@ void expect_status(struct fixture *f, const char *method, const char *path, cons
 		         r.body, status);
 	reply_free(&r);
 }
+
+/* The ETag header of r ("" when there is none). */
+static void reply_etag(const struct reply *r, char *buf, size_t size)
+{
+	const char *h = strstr(r->headers, "ETag: ");
+	size_t n;
+
+	buf[0] = '\0';
+	if (!h)
+		return;
+	h += strlen("ETag: ");
+	n = strcspn(h, "\r\n");
+	snprintf(buf, size, "%.*s", (int)n, h);
+}
+
+void expect_put_unchanged(struct fixture *f, const char *path, const struct reply *got)
+{
+	char *again = json_dumps(got->json, 0);
+	json_int_t rev = status_revision(f);
+	char before[128], after[128];
+	struct reply r;
+
+	reply_etag(got, before, sizeof(before));
+	assert_true(before[0]);
+	call(f, "PUT", path, again, &r);
+	if (r.status != 200)
+		fail_msg("PUT %s %s -> %d %s, want 200", path, again, r.status, r.body);
+	reply_etag(&r, after, sizeof(after));
+	assert_string_equal(after, before);
+	assert_string_equal(jstr(r.json, "updated_at", NULL), jstr(got->json, "updated_at", NULL));
+	reply_free(&r);
+	free(again);
+	assert_int_equal(status_revision(f), rev);
+}

@@ -57,6 +57,11 @@ size_t count_items(struct fixture *f, const char *path);
 json_int_t status_revision(struct fixture *f);
 /* POST body to path, expect status, and return the new object's id (malloc'd) or NULL. */
 char *post_id(struct fixture *f, const char *path, const char *body, int status);
+/*
+ * PUT the JSON of a GET's reply got back to path: 200 with the same ETag and
+ * updated_at, and the same desired revision: a write that changes nothing.
+ */
+void expect_put_unchanged(struct fixture *f, const char *path, const struct reply *got);
 /* method path body (NULL: none), failing the test unless the reply has status. */
 void expect_status(struct fixture *f, const char *method, const char *path, const char *body,
                    int status);

@@ -240,8 +240,12 @@ static const struct route_ok_case route_ok_cases[] = {
     {"rtb-main", "10.0.0.0/8", ROUTE_UNREACHABLE, NULL, NULL, NULL, AF_INET, "10.0.0.0/8", NULL},
     {"rtb-main", "10.0.0.0/8", ROUTE_PROHIBIT, NULL, NULL, NULL, AF_INET, "10.0.0.0/8", NULL},
     {"rtb-main", "default", ROUTE_BLACKHOLE, NULL, NULL, NULL, AF_INET, "0.0.0.0/0", NULL},
-    {"rtb-main", "::ffff:10.0.0.0/104", ROUTE_UNICAST, "::ffff:10.0.0.1", NULL, NULL, AF_INET6,
-     "::ffff:10.0.0.0/104", "::ffff:10.0.0.1"},
+    /* Prefixes that merely contain the IPv4-mapped range are ordinary IPv6. */
+    {"rtb-main", "::/64", ROUTE_UNICAST, "2001:db8::1", NULL, NULL, AF_INET6, "::/64",
+     "2001:db8::1"},
+    /* An IPv4 link-local gateway is an ordinary address: no dev needed. */
+    {"rtb-main", "default", ROUTE_UNICAST, "169.254.0.1", NULL, NULL, AF_INET, "0.0.0.0/0",
+     "169.254.0.1"},
 };
 
 static void test_route_validate_ok(void **state)
@@ -322,6 +326,19 @@ static const struct route_bad_case route_bad_cases[] = {
     {NULL, "rtb-main", "2001:db8::/32", ROUTE_UNICAST, "192.0.2.1", NULL, "via",
      "via 192.0.2.1 is IPv4 but destination 2001:db8::/32 is IPv6"},
     {NULL, "rtb-main", "::/0", ROUTE_UNICAST, "10.0.0.1", "eth0", "via", "10.0.0.1"},
+    /* An IPv6 link-local gateway means nothing without its interface. */
+    {NULL, "rtb-main", "2001:db8::/32", ROUTE_UNICAST, "fe80::1", NULL, "via",
+     "via fe80::1 is an IPv6 link-local address: give dev"},
+    {NULL, "rtb-main", "::/0", ROUTE_UNICAST, "FEBF::1", NULL, "via", "link-local"},
+    /* IPv4-mapped IPv6 never matches IPv4 traffic: refused, with the IPv4 spelling. */
+    {NULL, "rtb-main", "::ffff:10.0.0.0/104", ROUTE_UNICAST, NULL, "eth0", "destination",
+     "destination ::ffff:10.0.0.0/104 is an IPv4-mapped IPv6 prefix"},
+    {NULL, "rtb-main", "::ffff:0:0/96", ROUTE_BLACKHOLE, NULL, NULL, "destination",
+     "write 0.0.0.0/0"},
+    {NULL, "rtb-main", "::ffff:10.0.0.5/128", ROUTE_UNICAST, NULL, "eth0", "destination",
+     "write 10.0.0.5/32"},
+    {NULL, "rtb-main", "2001:db8::/32", ROUTE_UNICAST, "::ffff:10.0.0.1", NULL, "via",
+     "via ::ffff:10.0.0.1 is an IPv4-mapped IPv6 address"},
     /* type vs via/dev */
     {NULL, "rtb-main", "10.0.0.0/8", ROUTE_UNICAST, NULL, NULL, "via", "needs via or dev"},
     {NULL, "rtb-main", "2001:db8::/32", ROUTE_UNICAST, NULL, NULL, "via", "2001:db8::/32"},
@@ -879,6 +896,13 @@ static const struct sg_bad_case sg_bad_cases[] = {
      "targets[1] \"10.0.0.1/32\" repeats targets[0] \"10.0.0.1\""},
     {NULL, "web", {"local", "10.0.0.0/8", "local"}, "targets[2]", "repeats targets[0]"},
     {NULL, "web", {"2001:db8::/32", "2001:DB8::/32"}, "targets[1]", "repeats targets[0]"},
+    {NULL,
+     "web",
+     {"local", "::ffff:10.0.0.5"},
+     "targets[1]",
+     "targets[1] ::ffff:10.0.0.5 is an IPv4-mapped IPv6 address (inside ::ffff:0:0/96), "
+     "which IPv4 traffic never matches: write 10.0.0.5"},
+    {NULL, "web", {"::ffff:192.168.0.0/112"}, "targets[0]", "write 192.168.0.0/16"},
 };
 
 static void test_sg_validate_errors(void **state)
@@ -1090,6 +1114,8 @@ static const struct sgr_bad_case sgr_bad_cases[] = {
     {NULL, "sg-01", 0, 0, NOPORT, NOPORT, NULL, "web", "remote_security_group_id",
      "remote_security_group_id \"web\" is not a security group id"},
     {NULL, "sg-01", 0, 0, NOPORT, NOPORT, NULL, "sgr-01", "remote_security_group_id", "\"sgr-01\""},
+    {NULL, "sg-01", 0, 0, NOPORT, NOPORT, "::ffff:10.0.0.0/104", NULL, "cidr",
+     "cidr ::ffff:10.0.0.0/104 is an IPv4-mapped IPv6 prefix"},
 };
 
 static void test_sg_rule_validate_errors(void **state)
@@ -1374,6 +1400,8 @@ static const struct subnet_bad_case subnet_bad_cases[] = {
     {NULL, "a", "fd00::/126", "eth0", "fd00::", NULL, "router_ip", "network address"},
     {NULL, "a", "192.168.150.0/24", "eth0", " 192.168.150.1", NULL, "router_ip",
      "\" 192.168.150.1\""},
+    {NULL, "a", "::ffff:192.168.150.0/120", "eth0", "::ffff:192.168.150.1", NULL, "cidr",
+     "write 192.168.150.0/24"},
     /* interface: syntax only */
     {NULL, "a", "192.168.150.0/24", "", "192.168.150.1", NULL, "interface",
      "interface is required"},
