@@ -214,6 +214,9 @@ e2e_ns() {
 	E2E_NAMESPACES+=("$ns") # recorded first: cleaned up even if the rest fails
 	ip netns add "$ns"
 	ip -n "$ns" link set lo up
+	# ICMP errors (unreachable, prohibited) answer every probe: the kernel's per-peer
+	# rate limit would otherwise swallow some when a test probes the same host often.
+	ip netns exec "$ns" sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0
 	E2E_NS=$ns
 }
 
