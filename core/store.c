@@ -367,9 +367,9 @@ static int precondition(struct vr_err *e, const char *what, const char *id, int6
                         int64_t rev)
 {
 	return err_set(e, HTTP_PRECONDITION, "",
-	               "If-Match \"%" PRId64 "\" does not match the current ETag \"%" PRId64
-	               "\" of %s %s",
-	               if_rev, rev, what, id);
+	               "If-Match revision %" PRId64 " does not match the current ETag of %s %s "
+	               "(revision %" PRId64 ")",
+	               if_rev, what, id, rev);
 }
 
 /*
@@ -2541,8 +2541,8 @@ static int settings_overwrite(struct store *s, struct settings *set, int64_t if_
 		goto out;
 	if (if_rev > 0 && if_rev != old.rev) {
 		err_set(e, HTTP_PRECONDITION, "",
-		        "If-Match \"%" PRId64 "\" does not match the current ETag \"%" PRId64
-		        "\" of the settings",
+		        "If-Match revision %" PRId64
+		        " does not match the current ETag of the settings (revision %" PRId64 ")",
 		        if_rev, old.rev);
 		goto out;
 	}

@@ -69,7 +69,6 @@ static const char *reason_phrase(int status)
 	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 503: return "Service Unavailable";
-	case 505: return "HTTP Version Not Supported";
 	default: return status >= 500 ? "Internal Server Error" : "Error";
 	}
 }

@@ -7,7 +7,6 @@
 #define HTTP_TOO_LARGE 413
 #define HTTP_URI_TOO_LONG 414
 #define HTTP_HEADERS_TOO_LARGE 431
-#define HTTP_VERSION_NOT_SUPPORTED 505
 
 #define METHOD_MAX 16    /* bytes; the longest method served is DELETE */
 #define CL_DIGITS_MAX 18 /* more digits could pass 2^63 */
@@ -106,7 +105,8 @@ static int request_line(const char *l, size_t n, struct vr_err *e)
 		return 0;
 	if (n == 8 && !memcmp(l, "HTTP/", 5) && l[5] >= '0' && l[5] <= '9' && l[6] == '.' &&
 	    l[7] >= '0' && l[7] <= '9')
-		return err_set(e, HTTP_VERSION_NOT_SUPPORTED, "",
+		/* Bad input, so a 400 (SPEC: never a 5xx), not RFC 9110's 505. */
+		return err_set(e, HTTP_BAD_REQUEST, "",
 		               "%.8s is not supported: this server speaks HTTP/1.1", l);
 	return err_set(e, HTTP_BAD_REQUEST, "", "\"%.*s\" is not an HTTP version (HTTP/1.1)",
 	               quotable(l, n), l);

@@ -20,12 +20,13 @@
  * Look at the first len bytes a client sent. Returns the length of the
  * complete head (request line, headers, empty line) when it is well formed,
  * 0 when more bytes are needed (len < HTTP_HEAD_MAX), or -1 with e filled:
- * 400 (syntax, a header without a name or colon, obs-fold, a control byte, a
+ * 400 (syntax, an HTTP version other than 1.0 or 1.1, a header without a name or colon, obs-fold, a control byte, a
  * Content-Length that is not a number or differs between its headers, both
  * Content-Length and Transfer-Encoding, a transfer coding other than
  * chunked, an encoded control byte in the target), 413 (a Content-Length
  * beyond 2^63), 414 (target over HTTP_TARGET_MAX or path over HTTP_PATH_MAX),
- * 431 (no end of head within HTTP_HEAD_MAX), 505 (not HTTP/1.0 or 1.1).
+ * 431 (no end of head within HTTP_HEAD_MAX); an HTTP version other than 1.0
+ * or 1.1 is a 400 too.
  */
 long http_frame_check(const char *buf, size_t len, struct vr_err *e);
 

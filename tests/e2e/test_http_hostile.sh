@@ -140,7 +140,7 @@ raw_problem "Content-Length beyond 2^64" 413 'too large' \
 	'POST /v1/routes HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n'
 raw_problem "two Content-Length headers that differ" 400 'given twice, as 5 and 60' \
 	'POST /v1/routes HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 60\r\n\r\n{"destination":"10.0.0.0/8","dev":"v0"}'
-raw_problem "HTTP/2.0 in the request line" 505 'HTTP/2.0' 'GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n'
+raw_problem "HTTP/2.0 in the request line" 400 'HTTP/2.0' 'GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n'
 raw_problem "a 3000-byte request target" 414 'request target' \
 	"GET /v1/routes?after=$(head -c 3000 /dev/zero | tr '\0' a) HTTP/1.1\r\nHost: x\r\n\r\n"
 raw_problem "a 20 kB request head" 431 'request head' \

@@ -329,7 +329,7 @@ static void test_malformed_requests(void **state)
 	RAW("POST /v1/routes HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 60\r\n\r\n"
 	    "{\"destination\":\"10.0.0.0/8\",\"dev\":\"lo\"}",
 	    400, "given twice");
-	RAW("GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n", 505, "HTTP/2.0");
+	RAW("GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n", 400, "HTTP/2.0");
 	RAW("GET /healthz HTTP/1.1\r\nHost x\r\n\r\n", 400, "no name");
 	RAW("DELETE /v1/routes/rt-1%00junk HTTP/1.1\r\nHost: x\r\n\r\n", 400, "%00");
 	n = (size_t)sprintf(big, "GET /v1/routes?after=");

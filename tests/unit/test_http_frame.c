@@ -54,8 +54,8 @@ static const struct frame_case cases[] = {
     {"GET /\r\n\r\n", 400, "is not METHOD TARGET"},
     {"GET  / HTTP/1.1\r\n\r\n", 400, "is not METHOD TARGET"},
     {"G(T / HTTP/1.1\r\n\r\n", 400, "is not a token"},
-    {"GET / HTTP/2.0\r\n\r\n", 505, "HTTP/2.0 is not supported"},
-    {"GET / HTTP/1.2\r\n\r\n", 505, "HTTP/1.2"},
+    {"GET / HTTP/2.0\r\n\r\n", 400, "HTTP/2.0 is not supported"},
+    {"GET / HTTP/1.2\r\n\r\n", 400, "HTTP/1.2"},
     {"GET / HTTPS/1.1\r\n\r\n", 400, "not an HTTP version"},
     {"GET / HTTP/1.1 x\r\n\r\n", 400, "not an HTTP version"},
     /* targets */
