@@ -37,7 +37,7 @@ usage: deploy/setup.sh run [vrouterd flags...]
 
   run    install missing packages, build into build/, start build/vrouterd in the
          foreground (database /var/lib/vrouter/vrouter.db, API on 127.0.0.1:8080)
-  test   also build build-asan/ (-DVR_SANITIZE=ON) and run ctest in both builds;
+  test   also build build-asan/ (-DVR_SANITIZE=ON) and run ctest in both builds at once;
          the browser and OpenAPI tests also need chromium, node, npm and `npm ci` in
          tests/web and tests/api, which it installs; --unit runs only the unit tests
          (ctest -L unit)
@@ -116,12 +116,18 @@ EOF
 	exec build/vrouterd --listen "$LISTEN" --db "$DB_DIR/vrouter.db" --token-file "$DB_DIR/token" "$@"
 }
 
-# run_ctest DIR LOG [ctest args...]: prints ctest's output, keeps it in LOG, returns its rc.
+# run_ctest DIR LOG JOBS [ctest args...]: runs ctest, each output line prefixed with
+# [DIR] (two builds run at once), keeps the output in LOG, returns ctest's rc.
 run_ctest() {
-	local dir=$1 log=$2 rc=0
-	shift 2
-	step "ctest --test-dir $dir $*"
-	ctest --test-dir "$dir" --output-on-failure -j "$(nproc)" "$@" 2>&1 | tee "$log" || rc=$?
+	local dir=$1 log=$2 jobs=$3 rc
+	shift 3
+	echo "==> [$dir] ctest --test-dir $dir -j $jobs $*"
+	{
+		rc=0
+		ctest --test-dir "$dir" --output-on-failure -j "$jobs" "$@" 2>&1 || rc=$?
+		echo "$rc" >"$log.rc"
+	} | tee "$log" | sed -u "s|^|[$dir] |"
+	rc=$(<"$log.rc")
 	return "$rc"
 }
 
@@ -165,11 +171,18 @@ cmd_test() {
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:strict_string_checks=1}
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-	local rc1=0 rc2=0 s1 s2 start=$SECONDS
+	local rc1=0 rc2=0 s1 s2 start=$SECONDS pid jobs
 	LOG_DIR=$(mktemp -d)
 	trap 'rm -rf "$LOG_DIR"' EXIT
-	run_ctest build "$LOG_DIR/build.log" "${ctest_args[@]}" || rc1=$?
-	run_ctest build-asan "$LOG_DIR/asan.log" "${ctest_args[@]}" || rc2=$?
+	# The end-to-end tests mostly wait (timeouts that must expire, daemons that must
+	# converge), so both builds run at once, several tests each; every test works in its
+	# own namespaces. Each line of output is tagged with its build.
+	jobs=$(($(nproc) + 1))
+	step "ctest in build/ and build-asan/ at once (-j $jobs each)"
+	run_ctest build-asan "$LOG_DIR/asan.log" "$jobs" "${ctest_args[@]}" &
+	pid=$!
+	run_ctest build "$LOG_DIR/build.log" "$jobs" "${ctest_args[@]}" || rc1=$?
+	wait "$pid" || rc2=$?
 	s1=$(ctest_summary "$LOG_DIR/build.log" build)
 	s2=$(ctest_summary "$LOG_DIR/asan.log" build-asan)
 
