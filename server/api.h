@@ -5,6 +5,7 @@
 #include "crud.h"
 
 struct settings;
+struct store_config;
 
 extern const struct crud_resource api_route_tables;
 extern const struct crud_resource api_routes;
@@ -35,5 +36,13 @@ void api_web_file(struct http_req *req, struct http_resp *resp);
 #define API_CONFIG_BODY_MAX (64u * 1024 * 1024)
 void api_config_get(struct http_req *req, struct http_resp *resp);
 void api_config_put(struct http_req *req, struct http_resp *resp);
+/*
+ * What PUT /v1/config does with the text before the store sees it (len bytes,
+ * no NUL needed): 0 and c filled, or -1 with e the answer's problem, a 400
+ * for malformed JSON or the first invalid item's 422. c holds what was read
+ * either way: free it with store_config_clear. For tests/fuzz.
+ */
+int api_config_parse(const char *text, size_t len, struct store_config *c, struct vr_err *e)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -553,6 +553,19 @@ static int doc_parse(const char *text, size_t len, struct store_config *c, struc
 	return 0;
 }
 
+int api_config_parse(const char *text, size_t len, struct store_config *c, struct vr_err *e)
+{
+	struct errs errs = {0};
+	int rc = doc_parse(text, len, c, &errs, e);
+
+	if (rc == 0 && errs.n) {
+		*e = errs.first;
+		rc = -1;
+	}
+	json_decref(errs.list);
+	return rc;
+}
+
 /* ---- PUT: the answer ---- */
 
 static json_t *ids_json(const struct store_diff_ids *l)

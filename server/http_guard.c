@@ -25,6 +25,7 @@
 #define STR_(x) #x
 #define STR(x) STR_(x) /* a number constant in a message */
 
+#define HTTP_BAD_REQUEST 400
 #define HTTP_TIMEOUT 408
 #define HTTP_TOO_MANY 429
 #define HTTP_UNAVAILABLE 503
@@ -299,8 +300,11 @@ static void accept_some(struct http_guard *g, int64_t now)
 	}
 }
 
-/* Pending connection i has something to read: more of its head, or its end. */
-static void pending_read(struct http_guard *g, size_t i, int64_t now)
+/*
+ * Pending connection i has something to read: more of its head, or its end
+ * (ended: the client will send nothing more, though what it sent may remain).
+ */
+static void pending_read(struct http_guard *g, size_t i, bool ended, int64_t now)
 {
 	char *buf = g->peek;
 	struct pending *p = &g->pend[i];
@@ -324,6 +328,14 @@ static void pending_read(struct http_guard *g, size_t i, int64_t now)
 	rc = http_frame_check(buf, (size_t)n, &e);
 	if (rc < 0) {
 		pending_answer(g, i, e.status, e.msg, now);
+		return;
+	}
+	if (rc == 0 && ended) {
+		/* Else it would stay readable, and be read again, for ever. */
+		pending_answer(g, i, HTTP_BAD_REQUEST,
+		               "the connection ended before the request head did (an empty line "
+		               "ends it)",
+		               now);
 		return;
 	}
 	if (rc == 0) {
@@ -377,7 +389,8 @@ static void *guard_main(void *arg)
 		g->pfd[1] = (struct pollfd){.fd = now < g->accept_after ? -1 : g->listen_fd,
 		                            .events = POLLIN};
 		for (size_t i = 0; i < g->npend; i++) {
-			g->pfd[n++] = (struct pollfd){.fd = g->pend[i].fd, .events = POLLIN};
+			g->pfd[n++] =
+			    (struct pollfd){.fd = g->pend[i].fd, .events = POLLIN | POLLRDHUP};
 			if (g->pend[i].deadline - now < wait)
 				wait = g->pend[i].deadline - now;
 		}
@@ -391,7 +404,8 @@ static void *guard_main(void *arg)
 		/* Backwards: dropping i moves the last one, already seen, into its place. */
 		for (size_t i = g->npend; i-- > 0;) {
 			if (g->pfd[i + 2].revents)
-				pending_read(g, i, now);
+				pending_read(g, i, g->pfd[i + 2].revents & (POLLRDHUP | POLLHUP),
+				             now);
 			else if (now >= g->pend[i].deadline)
 				pending_late(g, i);
 		}
