@@ -682,8 +682,26 @@ uint8_t plan_route_type(enum route_type t)
 	return RTN_UNICAST;
 }
 
+int plan_route_type_of(uint8_t rtn, enum route_type *out)
+{
+	switch (rtn) {
+	case RTN_UNICAST: *out = ROUTE_UNICAST; return 0;
+	case RTN_BLACKHOLE: *out = ROUTE_BLACKHOLE; return 0;
+	case RTN_UNREACHABLE: *out = ROUTE_UNREACHABLE; return 0;
+	case RTN_PROHIBIT: *out = ROUTE_PROHIBIT; return 0;
+	}
+	return -EINVAL;
+}
+
 /* What the kernel stores for an IPv6 route given metric 0, and reports back. */
 #define PLAN_IP6_METRIC_DEFAULT 1024
+
+uint32_t plan_route_metric_of(const struct kroute *k)
+{
+	if (k->dst.addr.family == AF_INET6 && k->metric == PLAN_IP6_METRIC_DEFAULT)
+		return 0;
+	return k->metric;
+}
 
 int plan_kroute_of(const struct route *rt, const struct plan_links *lk, struct kroute *out,
                    char *why, size_t len)

@@ -151,6 +151,14 @@ struct plan_links {
 /* The kernel's route type (RTN_UNICAST, RTN_BLACKHOLE...) of a route type. */
 uint8_t plan_route_type(enum route_type t);
 /*
+ * Back from the kernel (taking over its routes, adopt.c): the route type of
+ * a kernel route type, 0; -EINVAL when the API has none (RTN_LOCAL...).
+ */
+int plan_route_type_of(uint8_t rtn, enum route_type *out) __attribute__((warn_unused_result));
+/* The metric the API writes for kernel route k: an IPv6 1024 is the 0 it came from. */
+uint32_t plan_route_metric_of(const struct kroute *k);
+
+/*
  * The kernel form of the desired route rt (table number resolved): its
  * table, destination, type, gateway and metric, and the ifindex of the
  * device it names (0 when none). An IPv6 metric 0 becomes 1024, which is

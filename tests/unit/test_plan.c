@@ -800,11 +800,14 @@ static void test_kroute_of(void **state)
 	/* IPv6 metric 0 is what the kernel stores and reports: 1024. */
 	assert_int_equal(plan_kroute_of(&r, &links, &k, why, sizeof(why)), 0);
 	assert_true(plan_kroute_equal(&k, &want));
+	assert_int_equal(plan_route_metric_of(&k), 0);
 	/* IPv4 keeps 0; an IPv6 metric that is not 0 stays as written. */
 	r = desired_route("10.0.0.0/8", ROUTE_UNICAST, NULL, "eth0", 0, 254);
 	assert_int_equal(plan_kroute_of(&r, &links, &k, why, sizeof(why)), 0);
 	want = rt(254, "10.0.0.0/8", 0, RTN_UNICAST, NULL, 2);
 	assert_true(plan_kroute_equal(&k, &want));
+	k.metric = 1024; /* only IPv6 has the rule */
+	assert_int_equal(plan_route_metric_of(&k), 1024);
 	r = desired_route("2001:db8::/32", ROUTE_UNICAST, NULL, "eth0", 7, 254);
 	assert_int_equal(plan_kroute_of(&r, &links, &k, why, sizeof(why)), 0);
 	assert_int_equal(k.metric, 7);
@@ -831,12 +834,20 @@ static void test_route_types(void **state)
 		bool uni = pairs[i].t == ROUTE_UNICAST; /* a unicast route names a device */
 		struct route r =
 		    desired_route("10.0.0.0/8", pairs[i].t, NULL, uni ? "eth0" : NULL, 0, 254);
+		enum route_type back = ROUTE_UNICAST;
 		struct kroute k;
 		char why[64];
 
 		assert_int_equal(plan_kroute_of(&r, &links, &k, why, sizeof(why)), 0);
 		assert_int_equal(k.type, pairs[i].rtn);
 		assert_int_equal(k.oif, uni ? 2 : 0);
+		assert_int_equal(plan_route_type_of(pairs[i].rtn, &back), 0);
+		assert_int_equal(back, pairs[i].t);
+	}
+	{
+		enum route_type back = ROUTE_BLACKHOLE;
+
+		assert_int_equal(plan_route_type_of(RTN_LOCAL, &back), -EINVAL);
 	}
 }
 
