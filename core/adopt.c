@@ -289,12 +289,7 @@ static int import_route(struct imp *x, const struct kroute *k, struct route *r, 
 
 	preview_route_words(k, w, sizeof(w));
 	memset(r, 0, sizeof(*r));
-	switch (k->type) {
-	case RTN_UNICAST: r->type = ROUTE_UNICAST; break;
-	case RTN_BLACKHOLE: r->type = ROUTE_BLACKHOLE; break;
-	case RTN_UNREACHABLE: r->type = ROUTE_UNREACHABLE; break;
-	case RTN_PROHIBIT: r->type = ROUTE_PROHIBIT; break;
-	default:
+	if (plan_route_type_of(k->type, &r->type)) {
 		snprintf(why, len, "route %s: kernel route type %u has no API equivalent", w,
 		         k->type);
 		return -EINVAL;
@@ -315,8 +310,7 @@ static int import_route(struct imp *x, const struct kroute *k, struct route *r, 
 		}
 		snprintf(r->dev, sizeof(r->dev), "%s", dev);
 	}
-	/* The kernel keeps an IPv6 route's metric 0 as 1024: the API writes it as 0. */
-	r->metric = k->dst.addr.family == AF_INET6 && k->metric == 1024 ? 0 : k->metric;
+	r->metric = plan_route_metric_of(k);
 	rc = table_id(x, k->table, r->table_id, why, len);
 	if (rc)
 		return rc;

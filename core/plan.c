@@ -7,6 +7,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/rtnetlink.h>
@@ -382,69 +383,93 @@ out:
 	return ret;
 }
 
-int plan_addrs(const struct kaddr *desired, size_t nd, const struct kaddr *observed, size_t no,
-               struct kaddr_op **ops, size_t *nops, bool *ok)
+/*
+ * merge_plan made into ops of opsize bytes each: put(op, kind, tag, obj)
+ * fills one from the element it names (desired for an add, observed for a
+ * delete). *ops is malloc'd, NULL when *nops == 0. 0 or -ENOMEM.
+ */
+static int keyed_plan(const void *desired, size_t nd, const void *observed, size_t no, size_t size,
+                      int (*cmp)(const void *, const void *), bool deletes_first, bool *ok,
+                      size_t opsize, void (*put)(void *, enum kop_kind, size_t, const void *),
+                      void **ops, size_t *nops)
 {
+	const char *dbase = desired, *obase = observed;
 	struct pick *p = NULL;
-	struct kaddr_op *out = NULL;
+	char *out = NULL;
 	size_t np = 0;
 	int ret;
 
 	*ops = NULL;
 	*nops = 0;
-	ret =
-	    merge_plan(desired, nd, observed, no, sizeof(*desired), kaddr_cmp_v, true, &p, &np, ok);
+	ret = merge_plan(desired, nd, observed, no, size, cmp, deletes_first, &p, &np, ok);
 	if (ret || !np)
 		goto out;
-	out = malloc(np * sizeof(*out));
+	out = malloc(np * opsize);
 	if (!out) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	for (size_t k = 0; k < np; k++) {
-		out[k].kind = p[k].kind;
-		out[k].tag = p[k].tag;
-		out[k].a = p[k].kind == KOP_ADD ? desired[p[k].tag] : observed[p[k].tag];
-	}
+	for (size_t k = 0; k < np; k++)
+		put(out + k * opsize, p[k].kind, p[k].tag,
+		    (p[k].kind == KOP_ADD ? dbase : obase) + p[k].tag * size);
 	*ops = out;
 	*nops = np;
 out:
 	free(p);
+	return ret;
+}
+
+static void put_kaddr(void *op, enum kop_kind kind, size_t tag, const void *obj)
+{
+	*(struct kaddr_op *)op =
+	    (struct kaddr_op){.kind = kind, .tag = tag, .a = *(const struct kaddr *)obj};
+}
+
+static void put_krule(void *op, enum kop_kind kind, size_t tag, const void *obj)
+{
+	*(struct krule_op *)op =
+	    (struct krule_op){.kind = kind, .tag = tag, .r = *(const struct krule *)obj};
+}
+
+int plan_addrs(const struct kaddr *desired, size_t nd, const struct kaddr *observed, size_t no,
+               struct kaddr_op **ops, size_t *nops, bool *ok)
+{
+	void *out;
+	int ret = keyed_plan(desired, nd, observed, no, sizeof(*desired), kaddr_cmp_v, true, ok,
+	                     sizeof(**ops), put_kaddr, &out, nops);
+
+	*ops = out;
 	return ret;
 }
 
 int plan_rules(const struct krule *desired, size_t nd, const struct krule *observed, size_t no,
                struct krule_op **ops, size_t *nops, bool *ok)
 {
-	struct pick *p = NULL;
-	struct krule_op *out = NULL;
-	size_t np = 0;
-	int ret;
+	void *out;
+	int ret = keyed_plan(desired, nd, observed, no, sizeof(*desired), krule_cmp_v, false, ok,
+	                     sizeof(**ops), put_krule, &out, nops);
 
-	*ops = NULL;
-	*nops = 0;
-	ret = merge_plan(desired, nd, observed, no, sizeof(*desired), krule_cmp_v, false, &p, &np,
-	                 ok);
-	if (ret || !np)
-		goto out;
-	out = malloc(np * sizeof(*out));
-	if (!out) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (size_t k = 0; k < np; k++) {
-		out[k].kind = p[k].kind;
-		out[k].tag = p[k].tag;
-		out[k].r = p[k].kind == KOP_ADD ? desired[p[k].tag] : observed[p[k].tag];
-	}
 	*ops = out;
-	*nops = np;
-out:
-	free(p);
 	return ret;
 }
 
 /* ---- route-table associations ---- */
+
+#ifndef NDEBUG
+/* True when v[0..n) (size bytes each) ascends strictly by cmp: sorted, no key twice. */
+static bool ascending(const void *v, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	for (size_t i = 1; i < n; i++)
+		if (cmp((const char *)v + (i - 1) * size, (const char *)v + i * size) >= 0)
+			return false;
+	return true;
+}
+
+static int conn_prefix_cmp(const void *a, const void *b)
+{
+	return prefix_cmp(&((const struct kaddr *)a)->p, &((const struct kaddr *)b)->p);
+}
+#endif
 
 /* Loopback, IPv6 link-local and host prefixes have no connected route worth copying. */
 static bool conn_skip(const struct prefix *p)
@@ -526,6 +551,7 @@ int plan_connected(const struct klink *links, size_t nlinks, const struct kaddr_
 		v = NULL;
 	}
 	*out = v;
+	assert(ascending(v, n, sizeof(*v), conn_prefix_cmp)); /* sorted, each network once */
 	*nout = n;
 	return 0;
 }
@@ -603,6 +629,8 @@ int plan_assoc(const struct subnet *subnets, size_t n, const bool *ready, const 
 	}
 	if (out->nroutes)
 		qsort(out->routes, out->nroutes, sizeof(*out->routes), kroute_cmp_v);
+	/* Distinct (table, family) pairs times distinct networks: keys are distinct. */
+	assert(ascending(out->routes, out->nroutes, sizeof(*out->routes), kroute_cmp_v));
 	free(tf);
 	return 0;
 oom:
@@ -625,6 +653,7 @@ void plan_assoc_shadow(struct plan_assoc *a, const struct kroute *desired, size_
 {
 	size_t m = 0;
 
+	assert(ascending(a->routes, a->nroutes, sizeof(*a->routes), kroute_cmp_v)); /* bsearch */
 	for (size_t i = 0; i < nd && a->nroutes; i++) {
 		struct kroute *hit;
 
@@ -638,4 +667,169 @@ void plan_assoc_shadow(struct plan_assoc *a, const struct kroute *desired, size_
 		if (a->routes[i].type != RTN_UNSPEC)
 			a->routes[m++] = a->routes[i];
 	a->nroutes = m;
+}
+
+/* ---- desired objects -> kernel objects ---- */
+
+uint8_t plan_route_type(enum route_type t)
+{
+	switch (t) {
+	case ROUTE_BLACKHOLE: return RTN_BLACKHOLE;
+	case ROUTE_UNREACHABLE: return RTN_UNREACHABLE;
+	case ROUTE_PROHIBIT: return RTN_PROHIBIT;
+	case ROUTE_UNICAST: break;
+	}
+	return RTN_UNICAST;
+}
+
+int plan_route_type_of(uint8_t rtn, enum route_type *out)
+{
+	switch (rtn) {
+	case RTN_UNICAST: *out = ROUTE_UNICAST; return 0;
+	case RTN_BLACKHOLE: *out = ROUTE_BLACKHOLE; return 0;
+	case RTN_UNREACHABLE: *out = ROUTE_UNREACHABLE; return 0;
+	case RTN_PROHIBIT: *out = ROUTE_PROHIBIT; return 0;
+	}
+	return -EINVAL;
+}
+
+/* What the kernel stores for an IPv6 route given metric 0, and reports back. */
+#define PLAN_IP6_METRIC_DEFAULT 1024
+
+uint32_t plan_route_metric_of(const struct kroute *k)
+{
+	if (k->dst.addr.family == AF_INET6 && k->metric == PLAN_IP6_METRIC_DEFAULT)
+		return 0;
+	return k->metric;
+}
+
+int plan_kroute_of(const struct route *rt, const struct plan_links *lk, struct kroute *out,
+                   char *why, size_t len)
+{
+	memset(out, 0, sizeof(*out));
+	out->table = rt->table;
+	out->dst = rt->dst;
+	out->type = plan_route_type(rt->type);
+	out->via = rt->via;
+	out->metric = rt->metric;
+	if (rt->dst.addr.family == AF_INET6 && out->metric == 0)
+		out->metric = PLAN_IP6_METRIC_DEFAULT;
+	if (!rt->dev[0])
+		return 0;
+	out->oif = lk->index(lk->ctx, rt->dev);
+	if (out->oif)
+		return 0;
+	snprintf(why, len, "device %s does not exist", rt->dev);
+	return -ENODEV;
+}
+
+int plan_kaddr_of(const struct subnet *sn, const struct plan_links *lk, struct kaddr *out,
+                  char *why, size_t len)
+{
+	memset(out, 0, sizeof(*out));
+	out->p.addr = sn->router_ip;
+	out->p.len = sn->cidr.len;
+	out->ifindex = lk->index(lk->ctx, sn->interface);
+	if (out->ifindex)
+		return 0;
+	snprintf(why, len, "interface %s does not exist", sn->interface);
+	return -ENODEV;
+}
+
+/* plan_kroute_of and plan_kaddr_of with the types the loop below takes. */
+static int kroute_of_v(const void *obj, const struct plan_links *lk, void *out, char *why,
+                       size_t len)
+{
+	return plan_kroute_of(obj, lk, out, why, len);
+}
+
+static int kaddr_of_v(const void *obj, const struct plan_links *lk, void *out, char *why,
+                      size_t len)
+{
+	return plan_kaddr_of(obj, lk, out, why, len);
+}
+
+/*
+ * of(in[i]) into out[k] (elements of insize and outsize bytes) for every
+ * input that has a kernel form, with of[k] = i; fail(arg, i, why) for the
+ * others. Returns k.
+ */
+static size_t kernel_forms(const void *in, size_t n, size_t insize, const struct plan_links *lk,
+                           int (*of_one)(const void *, const struct plan_links *, void *, char *,
+                                         size_t),
+                           void *out, size_t outsize, size_t *of,
+                           void (*fail)(void *arg, size_t i, const char *why), void *arg)
+{
+	char why[REASON_MAX];
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (of_one((const char *)in + i * insize, lk, (char *)out + k * outsize, why,
+		           sizeof(why))) {
+			if (fail)
+				fail(arg, i, why);
+			continue;
+		}
+		of[k++] = i;
+	}
+	return k;
+}
+
+size_t plan_kroutes_of(const struct route *routes, size_t n, const struct plan_links *lk,
+                       struct kroute *out, size_t *of,
+                       void (*fail)(void *arg, size_t i, const char *why), void *arg)
+{
+	return kernel_forms(routes, n, sizeof(*routes), lk, kroute_of_v, out, sizeof(*out), of,
+	                    fail, arg);
+}
+
+size_t plan_kaddrs_of(const struct subnet *subnets, size_t n, const struct plan_links *lk,
+                      struct kaddr *out, size_t *of,
+                      void (*fail)(void *arg, size_t i, const char *why), void *arg)
+{
+	return kernel_forms(subnets, n, sizeof(*subnets), lk, kaddr_of_v, out, sizeof(*out), of,
+	                    fail, arg);
+}
+
+size_t plan_with_copies(struct kroute *desired, size_t nu, struct plan_assoc *as)
+{
+	plan_assoc_shadow(as, desired, nu);
+	if (as->nroutes)
+		memcpy(desired + nu, as->routes, as->nroutes * sizeof(*as->routes));
+	return nu + as->nroutes;
+}
+
+int plan_assoc_links(const struct subnet *subnets, size_t n, const bool *ready,
+                     const struct klink *links, size_t nlinks, const struct kaddr_op *pending,
+                     size_t npending, struct plan_assoc *out)
+{
+	struct kaddr *conn = NULL;
+	size_t nconn = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = plan_connected(links, nlinks, pending, npending, &conn, &nconn);
+	if (rc == 0)
+		rc = plan_assoc(subnets, n, ready, conn, nconn, out);
+	free(conn);
+	return rc;
+}
+
+bool plan_copy_for(const struct subnet *sn, const struct kroute *c)
+{
+	return sn->table == c->table && sn->cidr.addr.family == c->dst.addr.family;
+}
+
+size_t plan_assoc_rules(const struct plan_assoc *as, const bool *ready, struct krule *out,
+                        size_t *of)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < as->nrules; i++) {
+		if (!ready[as->rule_subnet[i]])
+			continue;
+		of[k] = as->rule_subnet[i];
+		out[k++] = as->rules[i];
+	}
+	return k;
 }

@@ -1,7 +1,9 @@
 /*
- * The planner: desired routes, addresses and policy rules + the kernel's
- * owned ones -> operations.
- * Pure: no I/O, no allocation beyond the returned array.
+ * The planner, in two halves. Translation: desired routes and subnets + a
+ * link lookup -> the kernel objects that make them true (routes, addresses,
+ * policy rules, copies of connected networks). Planning: those + the
+ * kernel's owned ones -> operations.
+ * Pure: no I/O, no allocation beyond the returned arrays.
  */
 #ifndef VR_PLAN_H
 #define VR_PLAN_H
@@ -21,7 +23,7 @@
  * NULL). *ops is malloc'd (NULL when *nops == 0). Returns 0 or -ENOMEM.
  */
 int plan_routes(const struct kroute *desired, size_t nd, const struct kroute *observed, size_t no,
-		struct kroute_op **ops, size_t *nops, bool *ok) __attribute__((warn_unused_result));
+                struct kroute_op **ops, size_t *nops, bool *ok) __attribute__((warn_unused_result));
 
 /* Same key: table, family, destination prefix, metric. */
 bool plan_kroute_same_key(const struct kroute *a, const struct kroute *b);
@@ -122,5 +124,101 @@ void plan_assoc_free(struct plan_assoc *a);
  * those copies from a->routes. desired[0..nd) as for plan_routes. O(nd).
  */
 void plan_assoc_shadow(struct plan_assoc *a, const struct kroute *desired, size_t nd);
+
+/* ---- desired objects -> kernel objects: the one translation ---- */
+
+/*
+ * The reconciler (recon_*.c), the dry-run plan (preview.c) and diagnostics
+ * turn the desired state into kernel objects with these functions and
+ * compute none of it themselves, so what a dry run announces is what the
+ * reconciler does. A pass, in the reconciler's order:
+ *
+ *   1. plan_kaddrs_of: the subnets' router addresses -> plan_addrs;
+ *   2. plan_assoc_links with the subnets whose address is (or would be) in
+ *      place: the associations' policy rules and copies of connected
+ *      networks;
+ *   3. plan_kroute_of for every route, then plan_with_copies -> plan_routes;
+ *   4. plan_assoc_rules with the subnets still whole -> plan_rules.
+ *
+ * The only thing they need from the kernel, a link's index by name, comes
+ * through a plan_links (kernel_ops' link_index and ctx fit it).
+ */
+struct plan_links {
+	int (*index)(void *ctx, const char *name); /* the ifindex, 0 when there is no such link */
+	void *ctx;
+};
+
+/* The kernel's route type (RTN_UNICAST, RTN_BLACKHOLE...) of a route type. */
+uint8_t plan_route_type(enum route_type t);
+/*
+ * Back from the kernel (taking over its routes, adopt.c): the route type of
+ * a kernel route type, 0; -EINVAL when the API has none (RTN_LOCAL...).
+ */
+int plan_route_type_of(uint8_t rtn, enum route_type *out) __attribute__((warn_unused_result));
+/* The metric the API writes for kernel route k: an IPv6 1024 is the 0 it came from. */
+uint32_t plan_route_metric_of(const struct kroute *k);
+
+/*
+ * The kernel form of the desired route rt (table number resolved): its
+ * table, destination, type, gateway and metric, and the ifindex of the
+ * device it names (0 when none). An IPv6 metric 0 becomes 1024, which is
+ * what the kernel stores and reports for it. Returns 0, or -ENODEV when the
+ * device does not exist: why then says so ("device eth9 does not exist")
+ * and *out holds everything but the device.
+ */
+int plan_kroute_of(const struct route *rt, const struct plan_links *lk, struct kroute *out,
+                   char *why, size_t len) __attribute__((warn_unused_result));
+
+/*
+ * The address subnet sn puts on its interface: the router address with the
+ * subnet's prefix length ("192.168.100.3/24" on eth0). Returns 0, or
+ * -ENODEV when the interface does not exist (why: "interface eth9 does not
+ * exist").
+ */
+int plan_kaddr_of(const struct subnet *sn, const struct plan_links *lk, struct kaddr *out,
+                  char *why, size_t len) __attribute__((warn_unused_result));
+
+/*
+ * The same over routes[0..n) / subnets[0..n): out[k] and of[k] (its index in
+ * the input) for each object that has a kernel form, in input order;
+ * fail(arg, i, why) (fail may be NULL) for each other, with the reason.
+ * out and of hold n. Returns the count.
+ */
+size_t plan_kroutes_of(const struct route *routes, size_t n, const struct plan_links *lk,
+                       struct kroute *out, size_t *of,
+                       void (*fail)(void *arg, size_t i, const char *why), void *arg);
+size_t plan_kaddrs_of(const struct subnet *subnets, size_t n, const struct plan_links *lk,
+                      struct kaddr *out, size_t *of,
+                      void (*fail)(void *arg, size_t i, const char *why), void *arg);
+
+/*
+ * The routes a pass plans: desired[0..nu) holds the kernel form of the
+ * user's routes and has room for as->nroutes more. A user route on the very
+ * key of a copy takes its place (plan_assoc_shadow drops it from as); the
+ * other copies are appended. Returns the count: in the ops plan_routes makes
+ * of them, a tag below nu is a user route, from nu on it is the copy
+ * as->routes[tag - nu].
+ */
+size_t plan_with_copies(struct kroute *desired, size_t nu, struct plan_assoc *as);
+
+/*
+ * plan_connected over links[0..nlinks) (pending as there) and then
+ * plan_assoc: the associations of the ready subnets. Returns 0 or -ENOMEM;
+ * free *out with plan_assoc_free.
+ */
+int plan_assoc_links(const struct subnet *subnets, size_t n, const bool *ready,
+                     const struct klink *links, size_t nlinks, const struct kaddr_op *pending,
+                     size_t npending, struct plan_assoc *out) __attribute__((warn_unused_result));
+
+/* True when the copy c of as->routes is there for subnet sn (same table and family). */
+bool plan_copy_for(const struct subnet *sn, const struct kroute *c);
+
+/*
+ * The rules of as whose subnet is still ready (ready[i] for subnets[i]:
+ * its address and its table's copies in place): out[k] with of[k] the
+ * subnet's index. out and of hold as->nrules. Returns the count.
+ */
+size_t plan_assoc_rules(const struct plan_assoc *as, const bool *ready, struct krule *out,
+                        size_t *of);
 
 #endif

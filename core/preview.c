@@ -82,17 +82,6 @@ void preview_route_words(const struct kroute *r, char *buf, size_t len)
 	         r->table, r->metric);
 }
 
-static uint8_t rtn_type(enum route_type t)
-{
-	switch (t) {
-	case ROUTE_BLACKHOLE: return RTN_BLACKHOLE;
-	case ROUTE_UNREACHABLE: return RTN_UNREACHABLE;
-	case ROUTE_PROHIBIT: return RTN_PROHIBIT;
-	case ROUTE_UNICAST: break;
-	}
-	return RTN_UNICAST;
-}
-
 /* The first subnet that wants the copy c (for the plan's "id"). */
 static const char *copy_owner(const struct preview_input *in, const struct plan_assoc *as,
                               const struct kroute *c)
@@ -100,22 +89,41 @@ static const char *copy_owner(const struct preview_input *in, const struct plan_
 	for (size_t i = 0; i < as->nrules; i++) {
 		const struct subnet *sn = &in->subnets[as->rule_subnet[i]];
 
-		if (sn->table == c->table && sn->cidr.addr.family == c->dst.addr.family)
+		if (plan_copy_for(sn, c))
 			return sn->id;
 	}
 	return NULL;
 }
 
+/* A desired object that cannot be applied: the list to note it in, and the input. */
+struct fail_note {
+	struct preview_list *l;
+	const struct preview_input *in;
+};
+
+static void route_fail(void *arg, size_t i, const char *why)
+{
+	const struct fail_note *fn = arg;
+	const struct route *rt = &fn->in->routes[i];
+	char what[PREVIEW_WHAT_MAX];
+
+	snprintf(what, sizeof(what), "%s: %s", rt->destination, why);
+	note(fn->l, PREVIEW_FAIL, rt->id, what);
+}
+
 /*
- * Routes: the kernel form of every desired route (as recon.c builds it) and
- * the associations' copies of connected networks against route_dump.
+ * Routes: the kernel form of every desired route and the associations'
+ * copies of connected networks, as the planner makes them, against
+ * route_dump.
  */
 static int preview_routes(const struct kernel_ops *k, const struct preview_input *in,
                           struct plan_assoc *as, struct preview_list *l, char *why, size_t len)
 {
+	const struct plan_links lk = {.index = k->link_index, .ctx = k->ctx};
+	struct fail_note fn = {.l = l, .in = in};
 	struct kroute *desired = NULL, *observed = NULL;
 	struct kroute_op *ops = NULL;
-	size_t *map = NULL, nd = 0, nu, no = 0, nops = 0;
+	size_t *map = NULL, nd, nu, no = 0, nops = 0;
 	char what[PREVIEW_WHAT_MAX];
 	int ret = -ENOMEM;
 
@@ -123,32 +131,8 @@ static int preview_routes(const struct kernel_ops *k, const struct preview_input
 	map = calloc(in->nroutes + 1, sizeof(*map));
 	if (!desired || !map)
 		goto oom;
-	for (size_t i = 0; i < in->nroutes; i++) {
-		const struct route *rt = &in->routes[i];
-		struct kroute *kr = &desired[nd];
-
-		if (rt->dev[0]) {
-			kr->oif = k->link_index(k->ctx, rt->dev);
-			if (!kr->oif) {
-				snprintf(what, sizeof(what), "%s: device %s does not exist",
-				         rt->destination, rt->dev);
-				note(l, PREVIEW_FAIL, rt->id, what);
-				continue;
-			}
-		}
-		kr->table = rt->table;
-		kr->dst = rt->dst;
-		kr->type = rtn_type(rt->type);
-		kr->via = rt->via;
-		kr->metric = rt->metric;
-		if (rt->dst.addr.family == AF_INET6 && kr->metric == 0)
-			kr->metric = 1024; /* what the kernel stores for IPv6 metric 0 */
-		map[nd++] = i;
-	}
-	nu = nd;
-	plan_assoc_shadow(as, desired, nu);
-	for (size_t i = 0; i < as->nroutes; i++)
-		desired[nd++] = as->routes[i];
+	nu = plan_kroutes_of(in->routes, in->nroutes, &lk, desired, map, route_fail, &fn);
+	nd = plan_with_copies(desired, nu, as);
 	ret = k->route_dump(k->ctx, &observed, &no);
 	if (ret) {
 		snprintf(why, len, "reading the kernel's routes: %s", strerror(-ret));
@@ -222,10 +206,50 @@ static bool link_holds(const struct klink *links, size_t n, const struct kaddr *
 	return false;
 }
 
+static void subnet_fail(void *arg, size_t i, const char *why)
+{
+	const struct fail_note *fn = arg;
+	const struct subnet *sn = &fn->in->subnets[i];
+	char what[PREVIEW_WHAT_MAX];
+
+	snprintf(what, sizeof(what), "%s/%u: %s", sn->router_ip_text, sn->cidr.len, why);
+	note(fn->l, PREVIEW_FAIL, sn->id, what);
+}
+
 /*
- * Addresses of the subnets (as recon.c builds them) against the dump, and
- * the associations planned from them as the reconciler would once they are
- * applied: ready[i] when subnet i's address would be in place (its link
+ * The address ops in words, and what the reconciler would find once they
+ * are applied: ready[i] for each subnet whose address would be in place. An
+ * add of an address someone else holds on its link would fail (EEXIST): it
+ * is noted as a failure and becomes KOP_REPLACE, which plan_connected
+ * ignores.
+ */
+static void addr_notes(const struct preview_input *in, const struct klink *links, size_t nlinks,
+                       struct kaddr_op *aops, size_t nops, const size_t *amap,
+                       struct preview_list *l, bool *ready)
+{
+	char what[PREVIEW_WHAT_MAX];
+
+	for (size_t i = 0; i < nops; i++) {
+		const char *id =
+		    aops[i].kind == KOP_DELETE ? NULL : in->subnets[amap[aops[i].tag]].id;
+
+		if (aops[i].kind == KOP_ADD && link_holds(links, nlinks, &aops[i].a)) {
+			kernel_addr_reason(&aops[i].a, -EEXIST, what, sizeof(what));
+			note(l, PREVIEW_FAIL, id, what);
+			aops[i].kind = KOP_REPLACE; /* not applied: not a connected network */
+			continue;
+		}
+		if (aops[i].kind == KOP_ADD)
+			ready[amap[aops[i].tag]] = true;
+		preview_addr_words(&aops[i].a, what, sizeof(what));
+		note(l, op_of(aops[i].kind), id, what);
+	}
+}
+
+/*
+ * Addresses of the subnets, as the planner makes them, against the dump,
+ * and the associations planned from them as the reconciler would once they
+ * are applied: ready[i] when subnet i's address would be in place (its link
  * exists, and no one else holds the address there), the connected networks
  * as they would be. *as is for the caller to free.
  */
@@ -233,13 +257,14 @@ static int preview_addrs(const struct kernel_ops *k, const struct preview_input 
                          struct preview *p, struct plan_assoc *as, bool *ready, char *why,
                          size_t len)
 {
-	size_t n = in->nsubnets, na = 0, noa = 0, nops = 0, nlinks = 0, nconn = 0;
-	struct kaddr *da = NULL, *oa = NULL, *conn = NULL;
+	const struct plan_links lk = {.index = k->link_index, .ctx = k->ctx};
+	struct fail_note fn = {.l = &p->addrs, .in = in};
+	size_t n = in->nsubnets, na, noa = 0, nops = 0, nlinks = 0;
+	struct kaddr *da = NULL, *oa = NULL;
 	size_t *amap = NULL;
 	struct kaddr_op *aops = NULL;
 	struct klink *links = NULL;
 	bool *aok = NULL;
-	char what[PREVIEW_WHAT_MAX];
 	int ret = -ENOMEM;
 
 	da = calloc(n + 1, sizeof(*da));
@@ -247,21 +272,7 @@ static int preview_addrs(const struct kernel_ops *k, const struct preview_input 
 	aok = calloc(n + 1, sizeof(*aok));
 	if (!da || !amap || !aok)
 		goto oom;
-	for (size_t i = 0; i < n; i++) {
-		const struct subnet *sn = &in->subnets[i];
-		int ifindex = k->link_index(k->ctx, sn->interface);
-
-		if (!ifindex) {
-			snprintf(what, sizeof(what), "%s/%u: interface %s does not exist",
-			         sn->router_ip_text, sn->cidr.len, sn->interface);
-			note(&p->addrs, PREVIEW_FAIL, sn->id, what);
-			continue;
-		}
-		da[na].ifindex = ifindex;
-		da[na].p.addr = sn->router_ip;
-		da[na].p.len = sn->cidr.len;
-		amap[na++] = i;
-	}
+	na = plan_kaddrs_of(in->subnets, n, &lk, da, amap, subnet_fail, &fn);
 	ret = k->addr_dump(k->ctx, &oa, &noa);
 	if (ret) {
 		snprintf(why, len, "reading the kernel's addresses: %s", strerror(-ret));
@@ -278,24 +289,8 @@ static int preview_addrs(const struct kernel_ops *k, const struct preview_input 
 		goto oom;
 	for (size_t i = 0; i < na; i++)
 		ready[amap[i]] = aok[i];
-	for (size_t i = 0; i < nops; i++) {
-		const char *id =
-		    aops[i].kind == KOP_DELETE ? NULL : in->subnets[amap[aops[i].tag]].id;
-
-		if (aops[i].kind == KOP_ADD && link_holds(links, nlinks, &aops[i].a)) {
-			kernel_addr_reason(&aops[i].a, -EEXIST, what, sizeof(what));
-			note(&p->addrs, PREVIEW_FAIL, id, what);
-			aops[i].kind =
-			    KOP_REPLACE; /* not applied: left out of the connected networks */
-			continue;
-		}
-		if (aops[i].kind == KOP_ADD)
-			ready[amap[aops[i].tag]] = true;
-		preview_addr_words(&aops[i].a, what, sizeof(what));
-		note(&p->addrs, op_of(aops[i].kind), id, what);
-	}
-	if (plan_connected(links, nlinks, aops, nops, &conn, &nconn) ||
-	    plan_assoc(in->subnets, n, ready, conn, nconn, as))
+	addr_notes(in, links, nlinks, aops, nops, amap, &p->addrs, ready);
+	if (plan_assoc_links(in->subnets, n, ready, links, nlinks, aops, nops, as))
 		goto oom;
 	ret = 0;
 	goto out;
@@ -309,40 +304,48 @@ out:
 	free(amap);
 	free(aops);
 	free(aok);
-	free(conn);
 	return ret;
 }
 
-/* The associations' policy rules against the dump. */
+/* The policy rules of the subnets that would be whole, against the dump. */
 static int preview_rules(const struct kernel_ops *k, const struct preview_input *in,
-                         const struct plan_assoc *as, struct preview *p, char *why, size_t len)
+                         const struct plan_assoc *as, const bool *ready, struct preview *p,
+                         char *why, size_t len)
 {
-	struct krule *orl = NULL;
+	struct krule *dr = NULL, *orl = NULL;
 	struct krule_op *rops = NULL;
-	size_t nor = 0, nops = 0;
+	size_t *rmap = NULL, nr, nor = 0, nops = 0;
 	char what[PREVIEW_WHAT_MAX];
-	int ret;
+	int ret = -ENOMEM;
 
+	dr = calloc(as->nrules + 1, sizeof(*dr));
+	rmap = calloc(as->nrules + 1, sizeof(*rmap));
+	if (!dr || !rmap)
+		goto oom;
+	nr = plan_assoc_rules(as, ready, dr, rmap);
 	ret = k->rule_dump(k->ctx, &orl, &nor);
 	if (ret) {
 		snprintf(why, len, "reading the kernel's policy rules: %s", strerror(-ret));
-		return ret;
+		goto out;
 	}
-	if (plan_rules(as->rules, as->nrules, orl, nor, &rops, &nops, NULL)) {
-		free(orl);
-		snprintf(why, len, "out of memory");
-		return -ENOMEM;
-	}
+	if (plan_rules(dr, nr, orl, nor, &rops, &nops, NULL))
+		goto oom;
 	for (size_t i = 0; i < nops; i++) {
 		preview_rule_words(&rops[i].r, what, sizeof(what));
 		note(&p->rules, op_of(rops[i].kind),
-		     rops[i].kind == KOP_DELETE ? NULL
-		                                : in->subnets[as->rule_subnet[rops[i].tag]].id,
-		     what);
+		     rops[i].kind == KOP_DELETE ? NULL : in->subnets[rmap[rops[i].tag]].id, what);
 	}
+	ret = 0;
+	goto out;
+oom:
+	ret = -ENOMEM;
+	snprintf(why, len, "out of memory");
+out:
+	free(dr);
 	free(orl);
+	free(rmap);
 	free(rops);
-	return 0;
+	return ret;
 }
 
 /* nftables: compile both states and build the transaction between them, as the reconciler would. */
@@ -424,7 +427,7 @@ int preview_kernel(const struct kernel_ops *k, const struct preview_input *in, s
 	if (ret == 0)
 		ret = preview_routes(k, in, &as, &p->routes, why, len);
 	if (ret == 0)
-		ret = preview_rules(k, in, &as, p, why, len);
+		ret = preview_rules(k, in, &as, ready, p, why, len);
 	plan_assoc_free(&as);
 	free(ready);
 	if (ret == 0) {

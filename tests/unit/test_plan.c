@@ -766,6 +766,134 @@ static void test_addrs_big(void **state)
 	free(ok);
 }
 
+/* ---- translation: desired objects -> kernel objects ---- */
+
+/* A link lookup for the translation: eth0 is 2, eth1 is 3, nothing else exists. */
+static int fake_index(void *ctx, const char *name)
+{
+	return !strcmp(name, "eth0") ? 2 : !strcmp(name, "eth1") ? 3 : 0;
+}
+
+static const struct plan_links links = {.index = fake_index};
+
+static struct route desired_route(const char *dst, enum route_type type, const char *via,
+                                  const char *dev, uint32_t metric, uint32_t table)
+{
+	struct route r = {.type = type, .metric = metric, .table = table};
+	struct vr_err e = {0};
+
+	snprintf(r.table_id, sizeof(r.table_id), "%s", RTB_MAIN_ID);
+	snprintf(r.destination, sizeof(r.destination), "%s", dst);
+	snprintf(r.via_text, sizeof(r.via_text), "%s", via ? via : "");
+	snprintf(r.dev, sizeof(r.dev), "%s", dev ? dev : "");
+	assert_int_equal(model_route_validate(&r, &e), 0);
+	return r;
+}
+
+static void test_kroute_of(void **state)
+{
+	struct route r =
+	    desired_route("2001:db8::/32", ROUTE_UNICAST, "2001:db8::1", "eth1", 0, 100);
+	struct kroute k, want = rt(100, "2001:db8::/32", 1024, RTN_UNICAST, "2001:db8::1", 3);
+	char why[64] = "";
+
+	/* IPv6 metric 0 is what the kernel stores and reports: 1024. */
+	assert_int_equal(plan_kroute_of(&r, &links, &k, why, sizeof(why)), 0);
+	assert_true(plan_kroute_equal(&k, &want));
+	assert_int_equal(plan_route_metric_of(&k), 0);
+	/* IPv4 keeps 0; an IPv6 metric that is not 0 stays as written. */
+	r = desired_route("10.0.0.0/8", ROUTE_UNICAST, NULL, "eth0", 0, 254);
+	assert_int_equal(plan_kroute_of(&r, &links, &k, why, sizeof(why)), 0);
+	want = rt(254, "10.0.0.0/8", 0, RTN_UNICAST, NULL, 2);
+	assert_true(plan_kroute_equal(&k, &want));
+	k.metric = 1024; /* only IPv6 has the rule */
+	assert_int_equal(plan_route_metric_of(&k), 1024);
+	r = desired_route("2001:db8::/32", ROUTE_UNICAST, NULL, "eth0", 7, 254);
+	assert_int_equal(plan_kroute_of(&r, &links, &k, why, sizeof(why)), 0);
+	assert_int_equal(k.metric, 7);
+	/* A missing device: -ENODEV with the reason, the rest of the route still there. */
+	r = desired_route("10.0.0.0/8", ROUTE_UNICAST, NULL, "eth9", 5, 200);
+	assert_int_equal(plan_kroute_of(&r, &links, &k, why, sizeof(why)), -ENODEV);
+	assert_string_equal(why, "device eth9 does not exist");
+	assert_int_equal(k.table, 200);
+	assert_int_equal(k.metric, 5);
+	assert_int_equal(k.oif, 0);
+}
+
+static void test_route_types(void **state)
+{
+	static const struct {
+		enum route_type t;
+		uint8_t rtn;
+	} pairs[] = {{ROUTE_UNICAST, RTN_UNICAST},
+	             {ROUTE_BLACKHOLE, RTN_BLACKHOLE},
+	             {ROUTE_UNREACHABLE, RTN_UNREACHABLE},
+	             {ROUTE_PROHIBIT, RTN_PROHIBIT}};
+
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		bool uni = pairs[i].t == ROUTE_UNICAST; /* a unicast route names a device */
+		struct route r =
+		    desired_route("10.0.0.0/8", pairs[i].t, NULL, uni ? "eth0" : NULL, 0, 254);
+		enum route_type back = ROUTE_UNICAST;
+		struct kroute k;
+		char why[64];
+
+		assert_int_equal(plan_kroute_of(&r, &links, &k, why, sizeof(why)), 0);
+		assert_int_equal(k.type, pairs[i].rtn);
+		assert_int_equal(k.oif, uni ? 2 : 0);
+		assert_int_equal(plan_route_type_of(pairs[i].rtn, &back), 0);
+		assert_int_equal(back, pairs[i].t);
+	}
+	{
+		enum route_type back = ROUTE_BLACKHOLE;
+
+		assert_int_equal(plan_route_type_of(RTN_LOCAL, &back), -EINVAL);
+	}
+}
+
+static void fail_note(void *arg, size_t i, const char *why)
+{
+	char *buf = arg;
+
+	snprintf(buf + strlen(buf), 128 - strlen(buf), "%zu:%s;", i, why);
+}
+
+static void test_kaddrs_of(void **state)
+{
+	struct subnet sn[3] = {0};
+	const char *cidr[] = {"192.168.100.0/24", "10.9.0.0/16", "2001:db8::/64"};
+	const char *rip[] = {"192.168.100.3", "10.9.0.1", "2001:db8::1"};
+	const char *ifname[] = {"eth0", "eth9", "eth1"};
+	struct kaddr out[3];
+	size_t of[3], n;
+	char failed[128] = "", p[64];
+
+	for (size_t i = 0; i < 3; i++) {
+		struct vr_err e = {0};
+
+		snprintf(sn[i].name, sizeof(sn[i].name), "s%zu", i);
+		snprintf(sn[i].cidr_text, sizeof(sn[i].cidr_text), "%s", cidr[i]);
+		snprintf(sn[i].router_ip_text, sizeof(sn[i].router_ip_text), "%s", rip[i]);
+		snprintf(sn[i].interface, sizeof(sn[i].interface), "%s", ifname[i]);
+		snprintf(sn[i].table_id, sizeof(sn[i].table_id), "%s", RTB_MAIN_ID);
+		assert_int_equal(model_subnet_validate(&sn[i], &e), 0);
+	}
+	/* The router address with the subnet's length, on its interface; eth9 is missing. */
+	n = plan_kaddrs_of(sn, 3, &links, out, of, fail_note, failed);
+	assert_int_equal(n, 2);
+	assert_int_equal(of[0], 0);
+	assert_int_equal(of[1], 2);
+	assert_int_equal(out[0].ifindex, 2);
+	cidr_format_prefix(&out[0].p, p, sizeof(p));
+	assert_string_equal(p, "192.168.100.3/24");
+	assert_int_equal(out[1].ifindex, 3);
+	cidr_format_prefix(&out[1].p, p, sizeof(p));
+	assert_string_equal(p, "2001:db8::1/64");
+	assert_string_equal(failed, "1:interface eth9 does not exist;");
+	for (size_t i = 0; i < 3; i++)
+		model_subnet_clear(&sn[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -790,6 +918,9 @@ int main(void)
 	    cmocka_unit_test(test_rules_action_key),
 	    cmocka_unit_test(test_connected),
 	    cmocka_unit_test(test_assoc),
+	    cmocka_unit_test(test_kroute_of),
+	    cmocka_unit_test(test_route_types),
+	    cmocka_unit_test(test_kaddrs_of),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

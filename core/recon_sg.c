@@ -1,0 +1,253 @@
+/*
+ * The reconciler's security groups: load the groups and rules, compile them
+ * (sgc.h, pure), send nftables the difference from what the table holds,
+ * record every group's and rule's status. The state is small enough to
+ * recompile whole on every change; the kernel gets only the difference.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "idmap.h"
+#include "log.h"
+#include "metrics.h"
+#include "recon_int.h"
+#include "store.h"
+
+static void count_failed(void *v, void *arg)
+{
+	*(uint64_t *)arg += ((const struct ostatus *)v)->state == OBJ_FAILED;
+}
+
+/* Mark every group and rule of the loaded state with one status, in a fresh map. */
+static struct idmap *sg_statuses(const struct security_group *g, size_t ng,
+                                 const struct sg_rule *rl, size_t nr, const char *bad_group,
+                                 const char *why, bool all_failed)
+{
+	struct idmap *m = idmap_new();
+
+	if (!m)
+		return NULL;
+	for (size_t i = 0; i < ng; i++) {
+		bool bad = all_failed || (bad_group && !strcmp(bad_group, g[i].id));
+
+		if (recon_ostatus_put(m, g[i].id, g[i].rev, bad ? OBJ_FAILED : OBJ_ACTIVE,
+		                      bad ? why : NULL))
+			goto oom;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		bool bad = all_failed || (bad_group && !strcmp(bad_group, rl[i].group_id));
+
+		if (recon_ostatus_put(m, rl[i].id, rl[i].rev, bad ? OBJ_FAILED : OBJ_ACTIVE,
+		                      bad ? why : NULL))
+			goto oom;
+	}
+	return m;
+oom:
+	recon_ostatus_map_free(m);
+	return NULL;
+}
+
+/*
+ * Send the batch that turns the kernel into c: the smallest update from what
+ * was applied, or the full atomic replacement when the applied state is
+ * unknown or the update was refused. Returns 0 or -errno with why, and origin
+ * (the group the refused message was for, "" when shared).
+ */
+static int sg_send(struct recon *r, const struct sgc *c, char *why, size_t len, char *origin,
+                   size_t olen)
+{
+	struct sgc_batch *b = NULL;
+	size_t failed = 0;
+	int rc;
+
+	origin[0] = '\0';
+	rc = r->sg_applied ? sgc_batch_update(r->sg_applied, c, &b) : sgc_batch_full(c, &b);
+	if (rc) {
+		snprintf(why, len, "building the nftables batch: %s", strerror(-rc));
+		return rc;
+	}
+	rc = r->k.nft_send(r->k.nft, b, &failed, why, len);
+	if (rc && !sgc_batch_is_full(b)) {
+		/* The kernel was not what we thought: replace it whole, atomically. */
+		log_warnx("incremental nftables update refused (%s); replacing the table", why);
+		sgc_batch_free(b);
+		b = NULL;
+		rc = sgc_batch_full(c, &b);
+		if (rc) {
+			snprintf(why, len, "building the nftables batch: %s", strerror(-rc));
+			return rc;
+		}
+		rc = r->k.nft_send(r->k.nft, b, &failed, why, len);
+	}
+	if (rc && failed)
+		snprintf(origin, olen, "%s", sgc_batch_msg_origin(b, failed));
+	sgc_batch_free(b);
+	return rc;
+}
+
+/* Delete table inet vrouter if it exists; empty is the compiled empty state. */
+static int sg_remove_table(struct recon *r, const struct sgc *empty, char *why, size_t len)
+{
+	/* Only the first pass says so: nft_check reads the table back, which costs. */
+	bool present = r->starting && r->k.nft_check(r->k.nft, empty, why, len) == 1;
+	int rc = r->k.nft_delete(r->k.nft, why, len);
+
+	if (rc == 0 && present)
+		recon_log_removed(r, "nftables",
+		                  "table inet vrouter (no security group is desired)");
+	return rc;
+}
+
+/* A security-group pass: the loaded state, the compiled one, and how sending it went. */
+struct sg_pass {
+	struct security_group *g;
+	struct sg_rule *rl;
+	size_t ng, nr;
+	int64_t rev;
+	struct sgc *c; /* compiled; moves to r->sg_applied once the kernel holds it */
+	int sent;      /* how making the kernel hold c went: 0 or -errno */
+	char why[REASON_MAX];
+	char origin[ID_MAX]; /* the group a refused message was for, "" when shared */
+	bool repaired;       /* the table was changed by someone else and is rebuilt */
+};
+
+/* Read the table back: when it is not what we applied, forget what we applied. */
+static void sg_check(struct recon *r, struct sg_pass *sp)
+{
+	int rc;
+
+	if (!r->sg_applied)
+		return;
+	rc = r->k.nft_check(r->k.nft, r->sg_applied, sp->why, sizeof(sp->why));
+	if (rc == 0)
+		return;
+	if (rc == 1) {
+		log_info("table inet vrouter was changed by someone else (%s); rebuilding it",
+		         sp->why);
+		sp->repaired = true;
+	}
+	sgc_free(r->sg_applied);
+	r->sg_applied = NULL;
+}
+
+/*
+ * Plan and apply: compile, and make the kernel hold it. sp->sent gets
+ * nftables' answer (sp->why, sp->origin say why it refused). Returns 0, or
+ * -1 when compiling failed (err says why).
+ */
+static int sg_enforce(struct recon *r, struct sg_pass *sp, bool check_kernel, char *err,
+                      size_t errlen)
+{
+	for (;;) {
+		struct sgc_input in = {.groups = sp->g,
+		                       .ngroups = sp->ng,
+		                       .rules = sp->rl,
+		                       .nrules = sp->nr,
+		                       .api = r->api,
+		                       .table_flags = r->nft_flags};
+		int rc = sgc_compile(&in, &sp->c, sp->why, sizeof(sp->why));
+
+		if (rc) {
+			snprintf(err, errlen, "compiling security groups: %s", sp->why);
+			return -1;
+		}
+		if (check_kernel)
+			sg_check(r, sp);
+		check_kernel = false;
+		if (r->sg_applied && sgc_equal(r->sg_applied, sp->c))
+			rc = 0;
+		else if (sgc_empty(sp->c) && !r->sg_applied)
+			/* Nothing to enforce: the table must not exist (a previous run may have
+			 * left it). When it is absent this changes nothing. */
+			rc = sg_remove_table(r, sp->c, sp->why, sizeof(sp->why));
+		else
+			rc = sg_send(r, sp->c, sp->why, sizeof(sp->why), sp->origin,
+			             sizeof(sp->origin));
+		sp->sent = rc;
+		if (rc != -EOPNOTSUPP || !r->nft_flags)
+			return 0;
+		/* A kernel without NFT_TABLE_F_PERSIST: an unowned table, kept by repair. */
+		log_warnx("kernel refused nftables table flags (%s); using an unowned table",
+		          sp->why);
+		r->nft_flags = 0;
+		sgc_free(sp->c);
+		sp->c = NULL;
+	}
+}
+
+/* Every group's and rule's status after the send, and the counts. 0 or -ENOMEM. */
+static int sg_record(struct recon *r, struct sg_pass *sp)
+{
+	int rc = sp->sent;
+	size_t sets = 0, chains = 0, counters = 0, elems = 0;
+	struct idmap *st;
+	uint64_t failed = 0;
+	bool none;
+
+	if (rc == 0) {
+		sgc_free(r->sg_applied);
+		r->sg_applied = sp->c;
+		sp->c = NULL;
+		st = sg_statuses(sp->g, sp->ng, sp->rl, sp->nr, NULL, NULL, false);
+	} else {
+		/* nftables transactions are all-or-nothing: the old guard is still in place. */
+		char reason[REASON_MAX];
+
+		snprintf(reason, sizeof(reason), "nftables refused the change: %s", sp->why);
+		st = sg_statuses(sp->g, sp->ng, sp->rl, sp->nr, sp->origin[0] ? sp->origin : NULL,
+		                 reason, !sp->origin[0]);
+		log_warnx("security groups not applied: %s", sp->why);
+	}
+	if (!st)
+		return -ENOMEM;
+	idmap_each(st, count_failed, &failed);
+	none = sgc_empty(r->sg_applied);
+	if (!none)
+		sgc_counts(r->sg_applied, &sets, &chains, &counters, &elems);
+	pthread_mutex_lock(&r->lock);
+	recon_ostatus_map_free(r->sg);
+	r->sg = st;
+	r->stats.nft_objects = none ? 0 : sets + chains + counters + elems;
+	r->stats.drift_repairs_nft += sp->repaired && rc == 0;
+	r->sg_failed = failed;
+	r->stats.objects_failed = r->net_failed + r->sg_failed;
+	pthread_mutex_unlock(&r->lock);
+	metrics_owned(MK_NFTABLES, none ? 0 : sets + chains + counters + elems);
+	if (sp->repaired && rc == 0)
+		metrics_drift_repair(MK_NFTABLES, 1);
+	return 0;
+}
+
+int recon_sync_sg(struct recon *r, bool check_kernel, int64_t *rev_out, char *err, size_t errlen)
+{
+	struct sg_pass sp = {0};
+	struct vr_err e = {0};
+	int ret = -1;
+
+	recon_assert_thread(r);
+	if (store_sg_load(r->store, &sp.g, &sp.ng, &sp.rl, &sp.nr, &sp.rev, &e)) {
+		snprintf(err, errlen, "reading security groups: %s", e.msg);
+		goto out;
+	}
+	if (!r->k.nft_send) {
+		/* No nftables here (unit tests with a fake kernel): objects stay pending. */
+		*rev_out = sp.rev;
+		ret = 0;
+		goto out;
+	}
+	if (sg_enforce(r, &sp, check_kernel, err, errlen))
+		goto out;
+	if (sg_record(r, &sp)) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	*rev_out = sp.rev;
+	ret = sp.sent == 0 ? 0 : 1;
+out:
+	sgc_free(sp.c);
+	model_sgs_free(sp.g, sp.ng);
+	model_sg_rules_free(sp.rl, sp.nr);
+	return ret;
+}

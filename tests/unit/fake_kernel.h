@@ -1,0 +1,52 @@
+/*
+ * A fake kernel for the reconciler and the dry-run plan: routes, addresses,
+ * policy rules and forwarding in memory, three links (lo 1, eth0 2, eth1 3),
+ * foreign addresses that only links_list shows, and a log of every op
+ * applied, in order. Tests reach into fk directly, under fk.lock when the
+ * reconciler may be running.
+ */
+#ifndef VR_TEST_FAKE_KERNEL_H
+#define VR_TEST_FAKE_KERNEL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "kernel.h"
+
+#define FAKE_MAX 64
+#define FAKE_LOG_MAX 256
+
+struct fake {
+	pthread_mutex_t lock;
+	struct kroute r[FAKE_MAX];
+	size_t n;
+	struct kaddr a[FAKE_MAX];
+	size_t na;
+	struct krule rl[FAKE_MAX];
+	size_t nrl;
+	struct kaddr fa[FAKE_MAX]; /* foreign addresses: in links_list, never in addr_dump */
+	size_t nfa;
+	bool eth1_down;
+	bool fwd4, fwd6;
+	int efd;
+	unsigned applies; /* route_apply calls */
+	unsigned ops;     /* ops applied in total */
+	/* Every op handed to route_apply, addr_apply and rule_apply, in order, with its result. */
+	struct kroute_op rlog[FAKE_LOG_MAX];
+	int rres[FAKE_LOG_MAX];
+	size_t nrlog;
+	struct kaddr_op alog[FAKE_LOG_MAX];
+	int ares[FAKE_LOG_MAX];
+	size_t nalog;
+	struct krule_op rllog[FAKE_LOG_MAX];
+	int rlres[FAKE_LOG_MAX];
+	size_t nrllog;
+};
+
+/* The one fake; zero it, init its lock and give it an eventfd before use. */
+extern struct fake fk;
+/* Its kernel_ops (no nftables: security groups stay pending). */
+extern const struct kernel_ops fake_ops;
+
+#endif
