@@ -1,8 +1,9 @@
 /*
  * The kernel as the reconciler sees it: a small table of operations, so the
- * planner and reconciler can be tested with a fake. nl_route.c (routes, events)
- * and nl_link.c (addresses, policy rules, forwarding, links) implement it with
- * libnl-route-3 for the namespace the process runs in.
+ * planner and reconciler can be tested with a fake. nl_kernel.c implements it
+ * for the namespace the process runs in, with one file per kernel object
+ * (nl_route.c, nl_ifaddr.c, nl_rule.c, nl_link.c) over a netlink transport
+ * (nl_xport.c, on libnl-route-3); nft.c adds the nftables operations.
  */
 #ifndef VR_KERNEL_H
 #define VR_KERNEL_H

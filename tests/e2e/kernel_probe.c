@@ -1,5 +1,5 @@
 /*
- * Exercises the libnl kernel adapter (core/nl_route.c, core/nl_link.c: routes,
+ * Exercises the libnl kernel adapter (core/nl_*.c: routes,
  * addresses, policy rules, forwarding, links, events) against a real kernel.
  * It must run inside a throwaway network namespace, which it refuses to do
  * without; it makes its own veth pair there:
