@@ -575,7 +575,7 @@ static int sync_route(struct recon *r, const char *id)
 	int res[2] = {0, 0}, rc, nops = 0, add = -1;
 	bool gone;
 
-	rc = store_route_get(r->store, id, &rt, &e);
+	rc = store_obj_get(r->store, STORE_ROUTE, id, &rt, &e);
 	if (rc && e.status != 404) {
 		log_warnx("reading route %s: %s", id, e.msg);
 		return 2;
