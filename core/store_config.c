@@ -234,10 +234,10 @@ static int routes_next(struct cur_iter *it, const void **obj, struct vr_err *e)
 /* What an item keeps of the stored object: created_at, and updated_at and rev when the same. */
 static void obj_keep(const struct kind *d, void *item, const void *cur, bool same)
 {
-	memcpy(obj_field(item, d->created_at), obj_field(cur, d->created_at), TIME_MAX);
+	memcpy(obj_field(item, d->created_at), obj_cfield(cur, d->created_at), TIME_MAX);
 	if (!same)
 		return;
-	memcpy(obj_field(item, d->updated_at), obj_field(cur, d->updated_at), TIME_MAX);
+	memcpy(obj_field(item, d->updated_at), obj_cfield(cur, d->updated_at), TIME_MAX);
 	*(int64_t *)obj_field(item, d->rev) = obj_rev(d, cur);
 }
 
@@ -317,8 +317,8 @@ static int by_name(const void *a, const void *b, void *arg)
 	const struct sort_ctx *sc = arg;
 	size_t off = store_kinds[sc->k]->name;
 
-	return strcmp(obj_field(item_at(sc->x, sc->k, *(const uint32_t *)a), off),
-	              obj_field(item_at(sc->x, sc->k, *(const uint32_t *)b), off));
+	return strcmp(obj_cfield(item_at(sc->x, sc->k, *(const uint32_t *)a), off),
+	              obj_cfield(item_at(sc->x, sc->k, *(const uint32_t *)b), off));
 }
 
 /* 409 for the later of two items of kind k with the same name; v: indices sorted by_name. */
@@ -330,7 +330,7 @@ static int cfg_names(const struct cfg *x, enum store_kind k, const uint32_t *v, 
 	if (!first_dup(x, k, v, by_name, &lo, &hi))
 		return 0;
 	return item_err(e, HTTP_CONFLICT, k, hi, "name", "a %s named \"%s\" is also %s[%u] (%s)",
-	                d->noun, (const char *)obj_field(item_at(x, k, hi), d->name), d->key, lo,
+	                d->noun, (const char *)obj_cfield(item_at(x, k, hi), d->name), d->key, lo,
 	                item_id(x, k, lo));
 }
 

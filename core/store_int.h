@@ -348,18 +348,20 @@ union any_obj {
 	struct sg_rule sr;
 };
 
-/*
- * The field at offset off of o (an offset from struct kind). Not const: the
- * writes go through it too, on objects the callers own.
- */
-static inline void *obj_field(const void *o, size_t off)
+/* The field at offset off of o (an offset from struct kind), to write; obj_cfield to read. */
+static inline void *obj_field(void *o, size_t off)
 {
 	return (char *)o + off;
 }
 
+static inline const void *obj_cfield(const void *o, size_t off)
+{
+	return (const char *)o + off;
+}
+
 static inline int64_t obj_rev(const struct kind *d, const void *o)
 {
-	return *(const int64_t *)obj_field(o, d->rev);
+	return *(const int64_t *)obj_cfield(o, d->rev);
 }
 
 /* For a list_by hook with one optional filter v: by_v with v bound when v is given, else all. */

@@ -38,7 +38,7 @@ int store_name_taken(struct store *s, enum store_kind k, enum st which, const vo
                      const char *what, struct vr_err *e)
 {
 	const struct kind *d = store_kinds[k];
-	const char *name = obj_field(o, d->name);
+	const char *name = obj_cfield(o, d->name);
 	char other[ID_MAX];
 
 	if (store_first_ids(s, which, name, o, other, NULL, what, e) < 0)
