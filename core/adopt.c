@@ -259,7 +259,8 @@ static int keep_tables(struct imp *x, struct store *s, char *why, size_t len)
 		struct route_table *v = NULL;
 		size_t n = 0;
 
-		if (store_rtb_list(s, after[0] ? after : NULL, RTB_LIST_PAGE, &v, &n, &more, &e)) {
+		if (store_obj_list(s, STORE_RTB, NULL, after[0] ? after : NULL, RTB_LIST_PAGE,
+		                   (void **)&v, &n, &more, &e)) {
 			snprintf(why, len, "reading the route tables: %s", e.msg);
 			return -EIO;
 		}

@@ -427,7 +427,7 @@ int recon_sync_route(struct recon *r, const char *id)
 	size_t nops;
 
 	recon_assert_thread(r);
-	rc = store_route_get(r->store, id, &rt, &e);
+	rc = store_obj_get(r->store, STORE_ROUTE, id, &rt, &e);
 	if (rc && e.status != 404) {
 		log_warnx("reading route %s: %s", id, e.msg);
 		return 2;

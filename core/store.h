@@ -32,7 +32,7 @@ struct store;
  * file it creates is private (0600), and so are its -wal and -shm files.
  */
 int store_open(const char *path, struct store **out, struct vr_err *e)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /*
  * store_open for the daemon's first handle: the file must also pass
  * PRAGMA quick_check before it is migrated or read. 0; -EUCLEAN when the
@@ -62,94 +62,87 @@ int store_set_cache_kib(struct store *s, int kib, struct vr_err *e)
 /* The desired-state revision: bumped by every committed write; -1 if it cannot be read. */
 int64_t store_revision(struct store *s);
 
+/* The kinds of object, in the order a document lists them. */
+enum store_kind { STORE_RTB = 0, STORE_ROUTE, STORE_SUBNET, STORE_SG, STORE_SGR, STORE_KINDS };
+
+/* The document key of a kind: "route_tables", "routes", ... */
+const char *store_kind_key(enum store_kind k);
+
 /*
- * Route tables. create: t->id empty -> a new id is assigned; t->table 0 ->
- * a free number in [RTB_AUTO_FIRST, RTB_AUTO_LAST] not used by another table
- * nor listed in avoid[0..navoid) (tables the kernel already uses).
- * Returns STORE_CREATED, STORE_EXISTS (t is filled with the stored object) or
- * -1: 409 for an id with a different body, a duplicate name or table number.
- * On success t gets timestamps and rev.
+ * Objects, one call per verb for every kind: obj points to the kind's model
+ * struct (STORE_RTB: struct route_table, STORE_ROUTE: struct route,
+ * STORE_SUBNET: struct subnet, STORE_SG: struct security_group, STORE_SGR:
+ * struct sg_rule), which must have passed its model_*_validate for a write.
+ *
+ * create: an empty id gets a new one. Returns STORE_CREATED, STORE_EXISTS (an
+ * id stored already with the same body: obj is filled with the stored object,
+ * nothing written) or -1: 409 for an id with a different body. On success obj
+ * gets its timestamps and rev (routes and subnets: their table number).
+ * replace: the writable fields of obj->id; 0, STORE_UNCHANGED or -1: 404 when
+ * the id is missing, 412 when if_rev > 0 and is not its stored rev.
+ * delete: 404, 412 as replace. Besides, per kind:
+ *
+ * - Route tables: a table without a number gets a free one in
+ *   [RTB_AUTO_FIRST, RTB_AUTO_LAST] (see store_rtb_create); a write that
+ *   fails leaves obj's number as the caller gave it. 409 for a duplicate name
+ *   or table number; rtb-main is never renamed, renumbered or deleted (409);
+ *   a delete is a 409 while a route or subnet uses the table (the message
+ *   names one).
+ * - Routes: 422 when table_id does not exist; 409 for a route with the same
+ *   table, destination (compared canonically) and metric.
+ * - Subnets: 422 for a route_table_id that does not exist; 409 for a
+ *   duplicate name or a cidr overlapping another subnet's (same family; the
+ *   message names that subnet).
+ * - Security groups: 409 for a duplicate name; targets are kept in the order
+ *   given; replace replaces name, description and all targets. A delete takes
+ *   the group's targets and its own rules along; 409 while a rule of another
+ *   group names it as remote_security_group_id (the message names that rule).
+ * - Security group rules: 422 naming security_group_id or
+ *   remote_security_group_id when that group does not exist; 409 for a rule
+ *   of the same group, direction, protocol, ports (as written) and peer (cidr
+ *   compared canonically, or the same remote group).
+ */
+int store_obj_create(struct store *s, enum store_kind k, void *obj, struct vr_err *e)
+    __attribute__((warn_unused_result));
+/* The stored object id into out (404 when there is none); free it with its model_*_clear. */
+int store_obj_get(struct store *s, enum store_kind k, const char *id, void *out, struct vr_err *e)
+    __attribute__((warn_unused_result));
+int store_obj_replace(struct store *s, enum store_kind k, void *obj, int64_t if_rev,
+                      struct vr_err *e) __attribute__((warn_unused_result));
+int store_obj_delete(struct store *s, enum store_kind k, const char *id, int64_t if_rev,
+                     struct vr_err *e) __attribute__((warn_unused_result));
+
+/*
+ * What a list keeps, each field NULL for any. A kind looks only at the
+ * fields it has: routes and subnets table_id (route_table_id), subnets
+ * interface, security group rules group_id (security_group_id) and
+ * remote_id (remote_security_group_id; with it, an empty group_id is any).
+ */
+struct store_filter {
+	const char *table_id;
+	const char *interface;
+	const char *group_id;
+	const char *remote_id;
+};
+
+/*
+ * Up to limit objects of kind k with id > after (NULL = from start) that pass
+ * f (NULL = all), in id order, into *out: a new array of the kind's model
+ * structs; *more tells whether there are more. Free with store_objs_free.
+ */
+int store_obj_list(struct store *s, enum store_kind k, const struct store_filter *f,
+                   const char *after, size_t limit, void **out, size_t *n, bool *more,
+                   struct vr_err *e) __attribute__((warn_unused_result));
+/* Free an array of n objects of kind k (as store_obj_list gives). NULL-safe. */
+void store_objs_free(enum store_kind k, void *v, size_t n);
+
+/*
+ * store_obj_create of a route table whose number, when t->table is 0, must
+ * also not be one of avoid[0..navoid) (tables the kernel already uses): the
+ * one call that takes what only the caller knows.
  */
 int store_rtb_create(struct store *s, struct route_table *t, const uint32_t *avoid, size_t navoid,
-		     struct vr_err *e) __attribute__((warn_unused_result));
-int store_rtb_get(struct store *s, const char *id, struct route_table *out, struct vr_err *e)
-	__attribute__((warn_unused_result));
-/* Replace writable fields of t->id (404 if missing; if_rev > 0 and != stored rev -> 412). */
-int store_rtb_replace(struct store *s, struct route_table *t, int64_t if_rev, struct vr_err *e)
-	__attribute__((warn_unused_result));
-/* 404 missing, 409 rtb-main or still used by a route or subnet (the message names one), 412. */
-int store_rtb_delete(struct store *s, const char *id, int64_t if_rev, struct vr_err *e)
-	__attribute__((warn_unused_result));
-/* Up to limit tables with id > after (NULL = from start), ordered by id. */
-int store_rtb_list(struct store *s, const char *after, size_t limit, struct route_table **out,
-		   size_t *n, bool *more, struct vr_err *e) __attribute__((warn_unused_result));
-
-/*
- * Routes. create: 422 when table_id does not exist; 409 for a route with the
- * same table, destination (compared canonically) and metric, or an id that
- * exists with a different body. r must have passed model_route_validate.
- */
-int store_route_create(struct store *s, struct route *r, struct vr_err *e)
-	__attribute__((warn_unused_result));
-int store_route_get(struct store *s, const char *id, struct route *out, struct vr_err *e)
-	__attribute__((warn_unused_result));
-int store_route_replace(struct store *s, struct route *r, int64_t if_rev, struct vr_err *e)
-	__attribute__((warn_unused_result));
-int store_route_delete(struct store *s, const char *id, int64_t if_rev, struct vr_err *e)
-	__attribute__((warn_unused_result));
-/* table_id NULL = all tables. */
-int store_route_list(struct store *s, const char *table_id, const char *after, size_t limit,
-		     struct route **out, size_t *n, bool *more, struct vr_err *e)
-	__attribute__((warn_unused_result));
-
-/*
- * Security groups. create: g->id empty -> a new id is assigned. Returns
- * STORE_CREATED, STORE_EXISTS (g is filled with the stored object) or -1:
- * 409 for an id with a different body or a duplicate name, 422 for what
- * model_sg_validate refuses. Targets are kept in the order given.
- */
-int store_sg_create(struct store *s, struct security_group *g, struct vr_err *e)
-    __attribute__((warn_unused_result));
-int store_sg_get(struct store *s, const char *id, struct security_group *out, struct vr_err *e)
-    __attribute__((warn_unused_result));
-/* Replace name, description and all targets of g->id (404; if_rev > 0 and != stored rev -> 412). */
-int store_sg_replace(struct store *s, struct security_group *g, int64_t if_rev, struct vr_err *e)
-    __attribute__((warn_unused_result));
-/*
- * Delete a group together with its targets and its own rules (those whose
- * security_group_id it is). 404 missing, 412, 409 while a rule of another
- * group names it as remote_security_group_id (the message names that rule);
- * its own rules naming itself do not hold it.
- */
-int store_sg_delete(struct store *s, const char *id, int64_t if_rev, struct vr_err *e)
-    __attribute__((warn_unused_result));
-/* Up to limit groups with id > after (NULL = from start), ordered by id. */
-int store_sg_list(struct store *s, const char *after, size_t limit, struct security_group **out,
-                  size_t *n, bool *more, struct vr_err *e) __attribute__((warn_unused_result));
-
-/*
- * Security group rules. create: 422 naming security_group_id or
- * remote_security_group_id when that group does not exist; 409 for a rule of
- * the same group, direction, protocol, ports (as written) and peer (cidr
- * compared canonically, or the same remote group), or an id that exists with
- * a different body. Validated again with model_sg_rule_validate.
- */
-int store_sg_rule_create(struct store *s, struct sg_rule *r, struct vr_err *e)
-    __attribute__((warn_unused_result));
-int store_sg_rule_get(struct store *s, const char *id, struct sg_rule *out, struct vr_err *e)
-    __attribute__((warn_unused_result));
-int store_sg_rule_replace(struct store *s, struct sg_rule *r, int64_t if_rev, struct vr_err *e)
-    __attribute__((warn_unused_result));
-int store_sg_rule_delete(struct store *s, const char *id, int64_t if_rev, struct vr_err *e)
-    __attribute__((warn_unused_result));
-/* group_id NULL = all groups. */
-int store_sg_rule_list(struct store *s, const char *group_id, const char *after, size_t limit,
-                       struct sg_rule **out, size_t *n, bool *more, struct vr_err *e)
-    __attribute__((warn_unused_result));
-/* The same with a filter on remote_security_group_id too (either filter may be NULL). */
-int store_sg_rule_list_by(struct store *s, const char *group_id, const char *remote_id,
-                          const char *after, size_t limit, struct sg_rule **out, size_t *n,
-                          bool *more, struct vr_err *e) __attribute__((warn_unused_result));
+                     struct vr_err *e) __attribute__((warn_unused_result));
 
 /*
  * Every group and rule, for the reconciler, read in one transaction with the
@@ -160,28 +153,6 @@ int store_sg_rule_list_by(struct store *s, const char *group_id, const char *rem
 int store_sg_load(struct store *s, struct security_group **groups, size_t *ng,
                   struct sg_rule **rules, size_t *nr, int64_t *rev, struct vr_err *e)
     __attribute__((warn_unused_result));
-
-/*
- * Subnets. create: s->id empty -> a new id is assigned. Returns
- * STORE_CREATED, STORE_EXISTS (s is filled with the stored object) or -1:
- * 422 for what model_subnet_validate refuses or a route_table_id that does
- * not exist; 409 for an id with a different body, a duplicate name, or a cidr
- * overlapping another subnet's (same family; the message names that subnet).
- * On success s gets timestamps, rev and table.
- */
-int store_subnet_create(struct store *s, struct subnet *sn, struct vr_err *e)
-    __attribute__((warn_unused_result));
-int store_subnet_get(struct store *s, const char *id, struct subnet *out, struct vr_err *e)
-    __attribute__((warn_unused_result));
-/* Replace the writable fields of sn->id: as create, plus 404 and 412 (if_rev > 0 and != rev). */
-int store_subnet_replace(struct store *s, struct subnet *sn, int64_t if_rev, struct vr_err *e)
-    __attribute__((warn_unused_result));
-int store_subnet_delete(struct store *s, const char *id, int64_t if_rev, struct vr_err *e)
-    __attribute__((warn_unused_result));
-/* Up to limit subnets with id > after, ordered by id; table_id / interface NULL = any. */
-int store_subnet_list(struct store *s, const char *table_id, const char *interface,
-                      const char *after, size_t limit, struct subnet **out, size_t *n, bool *more,
-                      struct vr_err *e) __attribute__((warn_unused_result));
 
 /*
  * Settings (one object, always present). get fills out; before the first put
@@ -205,12 +176,6 @@ int store_net_load(struct store *s, struct subnet **subs, size_t *n, struct sett
                    int64_t *rev, struct vr_err *e) __attribute__((warn_unused_result));
 
 /* ---- the whole desired state (GET/PUT /v1/config) ---- */
-
-/* The kinds of object, in the order a document lists them. */
-enum store_kind { STORE_RTB = 0, STORE_ROUTE, STORE_SUBNET, STORE_SG, STORE_SGR, STORE_KINDS };
-
-/* The document key of a kind: "route_tables", "routes", ... */
-const char *store_kind_key(enum store_kind k);
 
 /*
  * A whole desired state as a document gives it, every array in document
@@ -299,8 +264,8 @@ int store_config_walk(struct store *s,
     __attribute__((warn_unused_result));
 
 /*
- * Undo a write (?require_active=true): put back o, an object of kind k as a
- * store_*_get read it before the write, with its own rev, created_at and
+ * Undo a write (?require_active=true): put back o, an object of kind k as
+ * store_obj_get read it before the write, with its own rev, created_at and
  * updated_at, so its ETag is the one it had. Only while the stored object is
  * still the version the undone write made (rev if_rev): 412 when a later
  * write replaced it, 404 when it is gone; checked like a replace otherwise.

@@ -1,5 +1,5 @@
 -- 001: the desired-state revision, route tables and routes.
--- Applied by core/store.c inside one transaction that also sets user_version.
+-- Applied by core/store_db.c inside one transaction that also sets user_version.
 
 -- Small named counters. 'revision' is the desired-state revision: every
 -- committed write bumps it and stamps the written object's rev with it.

@@ -1,5 +1,5 @@
 -- 002: security groups, their targets and their rules.
--- Applied by core/store.c inside one transaction that also sets user_version.
+-- Applied by core/store_db.c inside one transaction that also sets user_version.
 
 CREATE TABLE security_groups (
 	id TEXT PRIMARY KEY NOT NULL,

@@ -1,5 +1,5 @@
 -- 003: subnets and the namespace-wide settings.
--- Applied by core/store.c inside one transaction that also sets user_version.
+-- Applied by core/store_db.c inside one transaction that also sets user_version.
 
 CREATE TABLE subnets (
 	id TEXT PRIMARY KEY NOT NULL,
@@ -17,7 +17,7 @@ CREATE TABLE subnets (
 	updated_at TEXT NOT NULL,
 	rev INTEGER NOT NULL
 );
--- Overlapping subnets are refused by core/store.c (a prefix overlap is not
+-- Overlapping subnets are refused by core/store_subnet.c (a prefix overlap is not
 -- something a UNIQUE index can express); equal ones are caught here too.
 CREATE UNIQUE INDEX subnets_key ON subnets (cidr_key);
 

@@ -25,7 +25,11 @@ static const char *const computed_keys[] = {"status", "created_at", "updated_at"
 
 static const char *const subnet_keys[] = {"id",        "name",           "cidr",        "interface",
                                           "router_ip", "route_table_id", "description", NULL};
-static const char *const subnet_filters[] = {"route_table_id", "interface", NULL};
+static const struct crud_filter subnet_filters[] = {
+    {"route_table_id", offsetof(struct store_filter, table_id)},
+    {"interface", offsetof(struct store_filter, interface)},
+    {NULL, 0},
+};
 
 static int subnet_from_json(json_t *body, void *obj, struct vr_err *e)
 {
@@ -78,36 +82,11 @@ static int64_t subnet_rev(const void *obj)
 {
 	return ((const struct subnet *)obj)->rev;
 }
-static int subnet_create(struct app *app, void *obj, struct vr_err *e)
-{
-	return store_subnet_create(app->store, obj, e);
-}
-static int subnet_get(struct store *s, const char *id, void *obj, struct vr_err *e)
-{
-	return store_subnet_get(s, id, obj, e);
-}
-static int subnet_replace(struct app *app, void *obj, int64_t if_rev, struct vr_err *e)
-{
-	return store_subnet_replace(app->store, obj, if_rev, e);
-}
-static int subnet_del(struct app *app, const char *id, int64_t if_rev, struct vr_err *e)
-{
-	return store_subnet_delete(app->store, id, if_rev, e);
-}
-static int subnet_list(struct store *s, const char *const *filter, const char *after, size_t limit,
-                       void **items, size_t *n, bool *more, struct vr_err *e)
-{
-	return store_subnet_list(s, filter[0], filter[1], after, limit, (struct subnet **)items, n,
-	                         more, e);
-}
-static void subnet_free_list(void *items, size_t n)
-{
-	model_subnets_free(items, n);
-}
 
 const struct crud_resource api_subnets = {
     .collection = "/v1/subnets",
     .kind = RECON_SUBNET,
+    .store_kind = STORE_SUBNET,
     .size = sizeof(struct subnet),
     .from_json = subnet_from_json,
     .to_json = subnet_to_json,
@@ -115,14 +94,7 @@ const struct crud_resource api_subnets = {
     .id = subnet_id,
     .id_valid = subnet_id_valid,
     .rev = subnet_rev,
-    .create = subnet_create,
-    .get = subnet_get,
-    .replace = subnet_replace,
-    .del = subnet_del,
-    .list = subnet_list,
-    .free_list = subnet_free_list,
     .filters = subnet_filters,
-    .store_kind = STORE_SUBNET,
 };
 
 /* ---- settings ---- */
@@ -383,7 +355,8 @@ void api_interfaces_list(struct http_req *req, struct http_resp *resp)
 	{
 		struct store *s = app_read_begin(app);
 
-		rc = store_subnet_list(s, NULL, NULL, NULL, SIZE_MAX, &subs, &ns, &more, &e);
+		rc = store_obj_list(s, STORE_SUBNET, NULL, NULL, SIZE_MAX, (void **)&subs, &ns,
+		                    &more, &e);
 		app_read_done(app, s);
 	}
 	if (rc) {

@@ -73,31 +73,11 @@ static int rtb_create(struct app *app, void *obj, struct vr_err *e)
 	free(used);
 	return rc;
 }
-static int rtb_get(struct store *s, const char *id, void *obj, struct vr_err *e)
-{
-	return store_rtb_get(s, id, obj, e);
-}
-static int rtb_replace(struct app *app, void *obj, int64_t if_rev, struct vr_err *e)
-{
-	return store_rtb_replace(app->store, obj, if_rev, e);
-}
-static int rtb_del(struct app *app, const char *id, int64_t if_rev, struct vr_err *e)
-{
-	return store_rtb_delete(app->store, id, if_rev, e);
-}
-static int rtb_list(struct store *s, const char *const *filter, const char *after, size_t limit,
-                    void **items, size_t *n, bool *more, struct vr_err *e)
-{
-	return store_rtb_list(s, after, limit, (struct route_table **)items, n, more, e);
-}
-static void rtb_free_list(void *items, size_t n)
-{
-	model_rtbs_free(items, n);
-}
 
 const struct crud_resource api_route_tables = {
     .collection = "/v1/route-tables",
     .kind = RECON_ROUTE_TABLE,
+    .store_kind = STORE_RTB,
     .size = sizeof(struct route_table),
     .from_json = rtb_from_json,
     .to_json = rtb_to_json,
@@ -106,19 +86,16 @@ const struct crud_resource api_route_tables = {
     .id_valid = rtb_id_valid,
     .rev = rtb_rev,
     .create = rtb_create,
-    .get = rtb_get,
-    .replace = rtb_replace,
-    .del = rtb_del,
-    .list = rtb_list,
-    .free_list = rtb_free_list,
-    .store_kind = STORE_RTB,
 };
 
 /* ---- routes ---- */
 
 static const char *const route_keys[] = {"id",  "route_table_id", "destination", "type", "via",
                                          "dev", "metric",         "description", NULL};
-static const char *const route_filters[] = {"route_table_id", NULL};
+static const struct crud_filter route_filters[] = {
+    {"route_table_id", offsetof(struct store_filter, table_id)},
+    {NULL, 0},
+};
 
 static int route_from_json(json_t *body, void *obj, struct vr_err *e)
 {
@@ -186,36 +163,11 @@ static int64_t route_rev(const void *obj)
 {
 	return ((const struct route *)obj)->rev;
 }
-static int route_create(struct app *app, void *obj, struct vr_err *e)
-{
-	return store_route_create(app->store, obj, e);
-}
-static int route_get(struct store *s, const char *id, void *obj, struct vr_err *e)
-{
-	return store_route_get(s, id, obj, e);
-}
-static int route_replace(struct app *app, void *obj, int64_t if_rev, struct vr_err *e)
-{
-	return store_route_replace(app->store, obj, if_rev, e);
-}
-static int route_del(struct app *app, const char *id, int64_t if_rev, struct vr_err *e)
-{
-	return store_route_delete(app->store, id, if_rev, e);
-}
-static int route_list(struct store *s, const char *const *filter, const char *after, size_t limit,
-                      void **items, size_t *n, bool *more, struct vr_err *e)
-{
-	return store_route_list(s, filter[0], after, limit, (struct route **)items, n,
-	                        more, e);
-}
-static void route_free_list(void *items, size_t n)
-{
-	model_routes_free(items, n);
-}
 
 const struct crud_resource api_routes = {
     .collection = "/v1/routes",
     .kind = RECON_ROUTE,
+    .store_kind = STORE_ROUTE,
     .size = sizeof(struct route),
     .from_json = route_from_json,
     .to_json = route_to_json,
@@ -223,12 +175,5 @@ const struct crud_resource api_routes = {
     .id = route_id,
     .id_valid = route_id_valid,
     .rev = route_rev,
-    .create = route_create,
-    .get = route_get,
-    .replace = route_replace,
-    .del = route_del,
-    .list = route_list,
-    .free_list = route_free_list,
     .filters = route_filters,
-    .store_kind = STORE_ROUTE,
 };

@@ -110,35 +110,11 @@ static int64_t sg_rev(const void *obj)
 {
 	return ((const struct security_group *)obj)->rev;
 }
-static int sg_create(struct app *app, void *obj, struct vr_err *e)
-{
-	return store_sg_create(app->store, obj, e);
-}
-static int sg_get(struct store *s, const char *id, void *obj, struct vr_err *e)
-{
-	return store_sg_get(s, id, obj, e);
-}
-static int sg_replace(struct app *app, void *obj, int64_t if_rev, struct vr_err *e)
-{
-	return store_sg_replace(app->store, obj, if_rev, e);
-}
-static int sg_del(struct app *app, const char *id, int64_t if_rev, struct vr_err *e)
-{
-	return store_sg_delete(app->store, id, if_rev, e);
-}
-static int sg_list(struct store *s, const char *const *filter, const char *after, size_t limit,
-                   void **items, size_t *n, bool *more, struct vr_err *e)
-{
-	return store_sg_list(s, after, limit, (struct security_group **)items, n, more, e);
-}
-static void sg_free_list(void *items, size_t n)
-{
-	model_sgs_free(items, n);
-}
 
 const struct crud_resource api_security_groups = {
     .collection = "/v1/security-groups",
     .kind = RECON_SG,
+    .store_kind = STORE_SG,
     .size = sizeof(struct security_group),
     .from_json = sg_from_json,
     .to_json = sg_to_json,
@@ -146,13 +122,6 @@ const struct crud_resource api_security_groups = {
     .id = sg_id,
     .id_valid = sg_id_valid,
     .rev = sg_rev,
-    .create = sg_create,
-    .get = sg_get,
-    .replace = sg_replace,
-    .del = sg_del,
-    .list = sg_list,
-    .free_list = sg_free_list,
-    .store_kind = STORE_SG,
 };
 
 /* ---- security group rules ---- */
@@ -160,7 +129,11 @@ const struct crud_resource api_security_groups = {
 static const char *const sgr_keys[] = {
     "id",   "security_group_id",        "direction",   "protocol", "port_from", "port_to",
     "cidr", "remote_security_group_id", "description", NULL};
-static const char *const sgr_filters[] = {"security_group_id", "remote_security_group_id", NULL};
+static const struct crud_filter sgr_filters[] = {
+    {"security_group_id", offsetof(struct store_filter, group_id)},
+    {"remote_security_group_id", offsetof(struct store_filter, remote_id)},
+    {NULL, 0},
+};
 
 /* A port as written: any JSON integer (the model checks the range), absent = not given. */
 static int port_from_json(json_t *body, const char *key, bool *set, int64_t *dst, struct vr_err *e)
@@ -275,36 +248,11 @@ static int64_t sgr_rev(const void *obj)
 {
 	return ((const struct sg_rule *)obj)->rev;
 }
-static int sgr_create(struct app *app, void *obj, struct vr_err *e)
-{
-	return store_sg_rule_create(app->store, obj, e);
-}
-static int sgr_get(struct store *s, const char *id, void *obj, struct vr_err *e)
-{
-	return store_sg_rule_get(s, id, obj, e);
-}
-static int sgr_replace(struct app *app, void *obj, int64_t if_rev, struct vr_err *e)
-{
-	return store_sg_rule_replace(app->store, obj, if_rev, e);
-}
-static int sgr_del(struct app *app, const char *id, int64_t if_rev, struct vr_err *e)
-{
-	return store_sg_rule_delete(app->store, id, if_rev, e);
-}
-static int sgr_list(struct store *s, const char *const *filter, const char *after, size_t limit,
-                    void **items, size_t *n, bool *more, struct vr_err *e)
-{
-	return store_sg_rule_list_by(s, filter[0], filter[1], after, limit, (struct sg_rule **)items, n,
-	                          more, e);
-}
-static void sgr_free_list(void *items, size_t n)
-{
-	model_sg_rules_free(items, n);
-}
 
 const struct crud_resource api_security_group_rules = {
     .collection = "/v1/security-group-rules",
     .kind = RECON_SG_RULE,
+    .store_kind = STORE_SGR,
     .size = sizeof(struct sg_rule),
     .from_json = sgr_from_json,
     .to_json = sgr_to_json,
@@ -312,12 +260,5 @@ const struct crud_resource api_security_group_rules = {
     .id = sgr_id,
     .id_valid = sgr_id_valid,
     .rev = sgr_rev,
-    .create = sgr_create,
-    .get = sgr_get,
-    .replace = sgr_replace,
-    .del = sgr_del,
-    .list = sgr_list,
-    .free_list = sgr_free_list,
     .filters = sgr_filters,
-    .store_kind = STORE_SGR,
 };

@@ -123,7 +123,7 @@ static int create_active(struct app *app, const struct crud_resource *rs, const 
 		return -1;
 	}
 	pthread_mutex_lock(&app->store_lock);
-	if (!rs->del(app, rs->id(obj), rs->rev(obj), &ue)) {
+	if (!store_obj_delete(app->store, rs->store_kind, rs->id(obj), rs->rev(obj), &ue)) {
 		rev = store_revision(app->store);
 		crud_kick(app, rev, rs->kind, rs->id(obj));
 	}
@@ -171,10 +171,18 @@ static int read_one(struct app *app, const struct crud_resource *rs, const char 
                     struct vr_err *e)
 {
 	struct store *s = app_read_begin(app);
-	int rc = rs->get(s, id, obj, e);
+	int rc = store_obj_get(s, rs->store_kind, id, obj, e);
 
 	app_read_done(app, s);
 	return rc;
+}
+
+/* The resource's create, or the store's; with the store lock held. */
+static int create_one(struct app *app, const struct crud_resource *rs, void *obj, struct vr_err *e)
+{
+	if (rs->create)
+		return rs->create(app, obj, e);
+	return store_obj_create(app->store, rs->store_kind, obj, e);
 }
 
 static int body_required(struct http_req *req, struct vr_err *e)
@@ -202,7 +210,7 @@ void crud_create(struct http_req *req, struct http_resp *resp)
 		goto out;
 	}
 	pthread_mutex_lock(&req->app->store_lock);
-	rc = rs->create(req->app, obj, &e);
+	rc = create_one(req->app, rs, obj, &e);
 	if (rc == STORE_CREATED)
 		crud_kick(req->app, rs->rev(obj), rs->kind, rs->id(obj));
 	pthread_mutex_unlock(&req->app->store_lock);
@@ -295,7 +303,7 @@ void crud_replace(struct http_req *req, struct http_resp *resp)
 	if (rs->from_json(req->body, obj, &e))
 		goto fail;
 	pthread_mutex_lock(&req->app->store_lock);
-	rc = rs->replace(req->app, obj, rev, &e);
+	rc = store_obj_replace(req->app->store, rs->store_kind, obj, rev, &e);
 	if (rc == 0)
 		crud_kick(req->app, rs->rev(obj), rs->kind, rs->id(obj));
 	pthread_mutex_unlock(&req->app->store_lock);
@@ -332,7 +340,7 @@ void crud_delete(struct http_req *req, struct http_resp *resp)
 		return;
 	}
 	pthread_mutex_lock(&app->store_lock);
-	rc = rs->del(app, req->params[0], rev, &e);
+	rc = store_obj_delete(app->store, rs->store_kind, req->params[0], rev, &e);
 	rev = rc ? 0 : store_revision(app->store);
 	if (!rc)
 		crud_kick(app, rev, rs->kind, req->params[0]);
@@ -367,7 +375,7 @@ void crud_list(struct http_req *req, struct http_resp *resp)
 {
 	const struct crud_resource *rs = res_of(req);
 	const char *allowed[CRUD_FILTERS_MAX + 3] = {"limit", "after"};
-	const char *filter[CRUD_FILTERS_MAX] = {0};
+	struct store_filter f = {0};
 	const char *after = http_req_query(req, "after");
 	struct vr_err e = {0};
 	void *items = NULL;
@@ -376,9 +384,10 @@ void crud_list(struct http_req *req, struct http_resp *resp)
 	json_t *arr;
 	int rc;
 
-	for (; rs->filters && rs->filters[nf] && nf < CRUD_FILTERS_MAX; nf++) {
-		allowed[2 + nf] = rs->filters[nf];
-		filter[nf] = http_req_query(req, rs->filters[nf]);
+	for (; rs->filters && rs->filters[nf].name && nf < CRUD_FILTERS_MAX; nf++) {
+		allowed[2 + nf] = rs->filters[nf].name;
+		*(const char **)((char *)&f + rs->filters[nf].field) =
+		    http_req_query(req, rs->filters[nf].name);
 	}
 	if (http_req_check_query(req, allowed, &e)) {
 		http_problem(resp, &e);
@@ -405,7 +414,7 @@ void crud_list(struct http_req *req, struct http_resp *resp)
 	{
 		struct store *s = app_read_begin(req->app);
 
-		rc = rs->list(s, filter, after, limit, &items, &n, &more, &e);
+		rc = store_obj_list(s, rs->store_kind, &f, after, limit, &items, &n, &more, &e);
 		app_read_done(req->app, s);
 	}
 	if (rc) {
@@ -419,5 +428,5 @@ void crud_list(struct http_req *req, struct http_resp *resp)
 	          json_pack("{s:o, s:o}", "items", arr, "next",
 	                    more && n ? json_string(rs->id((char *)items + (n - 1) * rs->size))
 	                              : json_null()));
-	rs->free_list(items, n);
+	store_objs_free(rs->store_kind, items, n);
 }

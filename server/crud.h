@@ -2,8 +2,8 @@
  * The shape every collection shares (SPEC "Conventions"): POST/GET/PUT/DELETE
  * on /v1/<c>[/{id}], idempotent creates with client ids, ETag/If-Match, lists
  * with limit/after and reference filters, and waiting for the apply. A
- * resource supplies the translation and the store calls; crud_* handlers do
- * the rest.
+ * resource supplies the translation and names its kind of object, which the
+ * store's verbs take; crud_* handlers do the rest.
  */
 #ifndef VR_CRUD_H
 #define VR_CRUD_H
@@ -24,10 +24,17 @@ struct store;
 #define CRUD_LIMIT_DEFAULT 100
 #define CRUD_LIMIT_MAX 1000
 
+/* A reference filter a list takes: its query parameter and where it goes in a store_filter. */
+struct crud_filter {
+	const char *name;
+	size_t field; /* offsetof(struct store_filter, ...) */
+};
+
 struct crud_resource {
-	const char *collection; /* "/v1/routes" */
-	enum recon_obj kind;    /* what the reconciler is told a write changed */
-	size_t size;            /* sizeof the model struct */
+	const char *collection;     /* "/v1/routes" */
+	enum recon_obj kind;        /* what the reconciler is told a write changed */
+	enum store_kind store_kind; /* what the store calls these objects */
+	size_t size;                /* sizeof the model struct */
 	/* Body -> object (already zeroed, defaults to be set here), validated. */
 	int (*from_json)(json_t *body, void *obj, struct vr_err *e);
 	json_t *(*to_json)(struct app *app, const void *obj);
@@ -36,18 +43,14 @@ struct crud_resource {
 	/* Whether text is a well-formed id of this kind: the only cursors a list takes. */
 	bool (*id_valid)(const char *text);
 	int64_t (*rev)(const void *obj);
-	/* Store calls; the handler holds the store lock around them. */
+	/*
+	 * The create, when it needs what only the app knows (route tables: the
+	 * kernel's table numbers); NULL: store_obj_create. Called with the store
+	 * lock held. Every other store call is the store's verb for store_kind.
+	 */
 	int (*create)(struct app *app, void *obj, struct vr_err *e);
-	int (*get)(struct store *s, const char *id, void *obj, struct vr_err *e);
-	int (*replace)(struct app *app, void *obj, int64_t if_rev, struct vr_err *e);
-	int (*del)(struct app *app, const char *id, int64_t if_rev, struct vr_err *e);
-	/* filter: the value of each name in filters, in order (NULL when absent). */
-	int (*list)(struct store *s, const char *const *filter, const char *after, size_t limit,
-	            void **items, size_t *n, bool *more, struct vr_err *e);
-	void (*free_list)(void *items, size_t n);
-	const char *const
-	    *filters; /* reference fields accepted as query filters, NULL-terminated */
-	enum store_kind store_kind; /* for undoing a write (?require_active=true) */
+	/* Reference fields accepted as query filters, ended by a NULL name. */
+	const struct crud_filter *filters;
 };
 
 void crud_create(struct http_req *req, struct http_resp *resp);

@@ -255,7 +255,7 @@ static void import_keeps_the_kernel(void **state)
 	snprintf(keep.name, sizeof(keep.name), "keep");
 	keep.table = 10009;
 	assert_int_equal(model_rtb_validate(&keep, &e), 0);
-	assert_int_equal(store_rtb_create(fx->s, &keep, NULL, 0, &e), STORE_CREATED);
+	assert_int_equal(store_obj_create(fx->s, STORE_RTB, &keep, &e), STORE_CREATED);
 	assert_true(db_empty(fx->s));
 
 	assert_int_equal(adopt_survey(&fake, &f, why, sizeof(why)), 0);
@@ -266,7 +266,8 @@ static void import_keeps_the_kernel(void **state)
 	assert_int_equal(n.tables, 1);
 	assert_false(db_empty(fx->s));
 
-	assert_int_equal(store_rtb_list(fx->s, NULL, 100, &tv, &nt, &more, &e), 0);
+	assert_int_equal(
+	    store_obj_list(fx->s, STORE_RTB, NULL, NULL, 100, (void **)&tv, &nt, &more, &e), 0);
 	assert_int_equal(nt, 3); /* main, keep, table-10007 */
 	for (size_t i = 0; i < nt; i++) {
 		if (tv[i].table == 10007) {
@@ -279,7 +280,8 @@ static void import_keeps_the_kernel(void **state)
 	assert_true(t10007[0]);
 	model_rtbs_free(tv, nt);
 
-	assert_int_equal(store_route_list(fx->s, NULL, NULL, 100, &rv, &nr, &more, &e), 0);
+	assert_int_equal(
+	    store_obj_list(fx->s, STORE_ROUTE, NULL, NULL, 100, (void **)&rv, &nr, &more, &e), 0);
 	assert_int_equal(nr, 3);
 	for (size_t i = 0; i < nr; i++) {
 		if (!strcmp(rv[i].destination, "10.20.0.0/16")) {
@@ -300,7 +302,8 @@ static void import_keeps_the_kernel(void **state)
 	}
 	model_routes_free(rv, nr);
 
-	assert_int_equal(store_subnet_list(fx->s, NULL, NULL, NULL, 100, &sv, &ns, &more, &e), 0);
+	assert_int_equal(
+	    store_obj_list(fx->s, STORE_SUBNET, NULL, NULL, 100, (void **)&sv, &ns, &more, &e), 0);
 	assert_int_equal(ns, 1);
 	assert_string_equal(sv[0].cidr_text, "192.168.160.0/24");
 	assert_string_equal(sv[0].router_ip_text, "192.168.160.1");

@@ -77,7 +77,7 @@ static void add_route(struct fixture *f, const char *dst, const char *via, const
 	snprintf(r.via_text, sizeof(r.via_text), "%s", via ? via : "");
 	snprintf(r.dev, sizeof(r.dev), "%s", dev ? dev : "");
 	assert_int_equal(model_route_validate(&r, &e), 0);
-	assert_int_equal(store_route_create(f->s, &r, &e), STORE_CREATED);
+	assert_int_equal(store_obj_create(f->s, STORE_ROUTE, &r, &e), STORE_CREATED);
 	recon_kick(f->r, r.rev, RECON_ROUTE, r.id);
 	assert_int_equal(recon_wait(f->r, r.rev, WAIT_MS), 0);
 	snprintf(id, ID_MAX, "%s", r.id);
@@ -152,10 +152,10 @@ static void test_replace_delete(void **state)
 	int64_t rev;
 
 	add_route(f, "192.168.100.0/24", "192.168.150.3", NULL, id);
-	assert_int_equal(store_route_get(f->s, id, &r, &e), 0);
+	assert_int_equal(store_obj_get(f->s, STORE_ROUTE, id, &r, &e), 0);
 	snprintf(r.via_text, sizeof(r.via_text), "192.168.150.4");
 	assert_int_equal(model_route_validate(&r, &e), 0);
-	assert_int_equal(store_route_replace(f->s, &r, 0, &e), 0);
+	assert_int_equal(store_obj_replace(f->s, STORE_ROUTE, &r, 0, &e), 0);
 	recon_kick(f->r, r.rev, RECON_ROUTE, id);
 	assert_int_equal(recon_wait(f->r, r.rev, WAIT_MS), 0);
 	assert_int_equal(fake_count(), 1);
@@ -163,14 +163,14 @@ static void test_replace_delete(void **state)
 
 	/* A new metric is a new key: the old one goes, the new one comes. */
 	r.metric = 50;
-	assert_int_equal(store_route_replace(f->s, &r, 0, &e), 0);
+	assert_int_equal(store_obj_replace(f->s, STORE_ROUTE, &r, 0, &e), 0);
 	recon_kick(f->r, r.rev, RECON_ROUTE, id);
 	assert_int_equal(recon_wait(f->r, r.rev, WAIT_MS), 0);
 	assert_int_equal(fake_count(), 1);
 	assert_int_equal(fk.r[0].metric, 50);
 	model_route_clear(&r);
 
-	assert_int_equal(store_route_delete(f->s, id, 0, &e), 0);
+	assert_int_equal(store_obj_delete(f->s, STORE_ROUTE, id, 0, &e), 0);
 	rev = store_revision(f->s);
 	recon_kick(f->r, rev, RECON_ROUTE, id);
 	assert_int_equal(recon_wait(f->r, rev, WAIT_MS), 0);
@@ -211,18 +211,18 @@ static void test_table_renumber(void **state)
 	snprintf(t.name, sizeof(t.name), "blue");
 	t.table = 100;
 	assert_int_equal(model_rtb_validate(&t, &e), 0);
-	assert_int_equal(store_rtb_create(f->s, &t, NULL, 0, &e), STORE_CREATED);
+	assert_int_equal(store_obj_create(f->s, STORE_RTB, &t, &e), STORE_CREATED);
 	snprintf(r.table_id, sizeof(r.table_id), "%s", t.id);
 	snprintf(r.destination, sizeof(r.destination), "10.1.0.0/16");
 	r.type = ROUTE_BLACKHOLE;
 	assert_int_equal(model_route_validate(&r, &e), 0);
-	assert_int_equal(store_route_create(f->s, &r, &e), STORE_CREATED);
+	assert_int_equal(store_obj_create(f->s, STORE_ROUTE, &r, &e), STORE_CREATED);
 	recon_kick(f->r, r.rev, RECON_ROUTE, r.id);
 	assert_int_equal(recon_wait(f->r, r.rev, WAIT_MS), 0);
 	assert_int_equal(fk.r[0].table, 100);
 
 	t.table = 200;
-	assert_int_equal(store_rtb_replace(f->s, &t, 0, &e), 0);
+	assert_int_equal(store_obj_replace(f->s, STORE_RTB, &t, 0, &e), 0);
 	recon_kick(f->r, t.rev, RECON_ROUTE_TABLE, t.id);
 	assert_int_equal(recon_wait(f->r, t.rev, WAIT_MS), 0);
 	assert_int_equal(fake_count(), 1);
@@ -243,7 +243,7 @@ static void add_subnet(struct fixture *f, const char *name, const char *cidr, co
 	snprintf(sn.interface, sizeof(sn.interface), "%s", ifname);
 	snprintf(sn.table_id, sizeof(sn.table_id), "%s", table_id);
 	assert_int_equal(model_subnet_validate(&sn, &e), 0);
-	assert_int_equal(store_subnet_create(f->s, &sn, &e), STORE_CREATED);
+	assert_int_equal(store_obj_create(f->s, STORE_SUBNET, &sn, &e), STORE_CREATED);
 	recon_kick(f->r, sn.rev, RECON_SUBNET, sn.id);
 	assert_int_equal(recon_wait(f->r, sn.rev, WAIT_MS), 0);
 	snprintf(id, ID_MAX, "%s", sn.id);
@@ -280,7 +280,7 @@ static void test_subnets_settings(void **state)
 	snprintf(t.name, sizeof(t.name), "blue");
 	t.table = 100;
 	assert_int_equal(model_rtb_validate(&t, &e), 0);
-	assert_int_equal(store_rtb_create(f->s, &t, NULL, 0, &e), STORE_CREATED);
+	assert_int_equal(store_obj_create(f->s, STORE_RTB, &t, &e), STORE_CREATED);
 	add_subnet(f, "net02", "192.168.100.0/24", "192.168.100.3", "eth0", t.id, b);
 	assert_int_equal(fk.nrl, 2); /* the lookup, and the unreachable rule after it */
 	{
@@ -320,7 +320,7 @@ static void test_subnets_settings(void **state)
 	assert_int_equal(stats.drift_repairs_addrs, 2);
 
 	/* Deleting a subnet removes its address and rule, nothing else. */
-	assert_int_equal(store_subnet_delete(f->s, b, 0, &e), 0);
+	assert_int_equal(store_obj_delete(f->s, STORE_SUBNET, b, 0, &e), 0);
 	recon_kick(f->r, store_revision(f->s), RECON_SUBNET, b);
 	assert_int_equal(recon_wait(f->r, store_revision(f->s), WAIT_MS), 0);
 	assert_int_equal(fk.na, 1);
@@ -399,7 +399,7 @@ static void make_table(struct fixture *f, const char *name, uint32_t number, str
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	t->table = number;
 	assert_int_equal(model_rtb_validate(t, &e), 0);
-	assert_int_equal(store_rtb_create(f->s, t, NULL, 0, &e), STORE_CREATED);
+	assert_int_equal(store_obj_create(f->s, STORE_RTB, t, &e), STORE_CREATED);
 }
 
 static void set_subnet_table(struct fixture *f, const char *id, const char *table_id)
@@ -407,10 +407,10 @@ static void set_subnet_table(struct fixture *f, const char *id, const char *tabl
 	struct subnet sn = {0};
 	struct vr_err e = {0};
 
-	assert_int_equal(store_subnet_get(f->s, id, &sn, &e), 0);
+	assert_int_equal(store_obj_get(f->s, STORE_SUBNET, id, &sn, &e), 0);
 	snprintf(sn.table_id, sizeof(sn.table_id), "%s", table_id);
 	assert_int_equal(model_subnet_validate(&sn, &e), 0);
-	assert_int_equal(store_subnet_replace(f->s, &sn, 0, &e), 0);
+	assert_int_equal(store_obj_replace(f->s, STORE_SUBNET, &sn, 0, &e), 0);
 	recon_kick(f->r, sn.rev, RECON_SUBNET, sn.id);
 	assert_int_equal(recon_wait(f->r, sn.rev, WAIT_MS), 0);
 	model_subnet_clear(&sn);
@@ -515,7 +515,7 @@ static void test_assoc(void **state)
 	r.type = ROUTE_BLACKHOLE;
 	r.metric = PLAN_CONNECTED_METRIC;
 	assert_int_equal(model_route_validate(&r, &e), 0);
-	assert_int_equal(store_route_create(f->s, &r, &e), STORE_CREATED);
+	assert_int_equal(store_obj_create(f->s, STORE_ROUTE, &r, &e), STORE_CREATED);
 	recon_kick(f->r, r.rev, RECON_ROUTE, r.id);
 	assert_int_equal(recon_wait(f->r, r.rev, WAIT_MS), 0);
 	snprintf(rid, sizeof(rid), "%s", r.id);
@@ -526,7 +526,7 @@ static void test_assoc(void **state)
 	assert_int_equal(fake_count(), 2);
 	recon_stats(f->r, &st);
 	assert_int_equal(st.routes_owned, 2);
-	assert_int_equal(store_route_delete(f->s, rid, 0, &e), 0);
+	assert_int_equal(store_obj_delete(f->s, STORE_ROUTE, rid, 0, &e), 0);
 	recon_kick(f->r, store_revision(f->s), RECON_ROUTE, rid);
 	assert_int_equal(recon_wait(f->r, store_revision(f->s), WAIT_MS), 0);
 	assert_int_equal(fake_route_at(100, 192, 168, 150)->type, RTN_UNICAST);
@@ -591,7 +591,7 @@ static void test_assoc_whole(void **state)
 	recon_status(f->r, held, &os);
 	assert_int_equal(os.state, OBJ_ACTIVE);
 	assert_int_equal(routes_in(100, PLAN_CONNECTED_METRIC), 1);
-	assert_int_equal(store_subnet_delete(f->s, gone, 0, &e), 0);
+	assert_int_equal(store_obj_delete(f->s, STORE_SUBNET, gone, 0, &e), 0);
 	model_rtb_clear(&t);
 }
 
@@ -620,7 +620,7 @@ static void test_renumber_not_drift(void **state)
 		snprintf(r.destination, sizeof(r.destination), "%s", dst[i]);
 		r.type = ROUTE_BLACKHOLE;
 		assert_int_equal(model_route_validate(&r, &e), 0);
-		assert_int_equal(store_route_create(f->s, &r, &e), STORE_CREATED);
+		assert_int_equal(store_obj_create(f->s, STORE_ROUTE, &r, &e), STORE_CREATED);
 		recon_kick(f->r, r.rev, RECON_ROUTE, r.id);
 		assert_int_equal(recon_wait(f->r, r.rev, WAIT_MS), 0);
 		snprintf(id, sizeof(id), "%s", r.id);
@@ -631,7 +631,7 @@ static void test_renumber_not_drift(void **state)
 	assert_int_equal(fk.nrl, 2);
 
 	t.table = 200;
-	assert_int_equal(store_rtb_replace(f->s, &t, 0, &e), 0);
+	assert_int_equal(store_obj_replace(f->s, STORE_RTB, &t, 0, &e), 0);
 	recon_kick(f->r, t.rev, RECON_ROUTE_TABLE, t.id);
 	assert_int_equal(recon_wait(f->r, t.rev, WAIT_MS), 0);
 	assert_int_equal(routes_in(100, UINT32_MAX), 0);
@@ -653,9 +653,9 @@ static void test_renumber_not_drift(void **state)
 		/* The router address moves to another link: the user's change too. */
 		struct subnet s = {0};
 
-		assert_int_equal(store_subnet_get(f->s, sn, &s, &e), 0);
+		assert_int_equal(store_obj_get(f->s, STORE_SUBNET, sn, &s, &e), 0);
 		snprintf(s.interface, sizeof(s.interface), "eth1");
-		assert_int_equal(store_subnet_replace(f->s, &s, 0, &e), 0);
+		assert_int_equal(store_obj_replace(f->s, STORE_SUBNET, &s, 0, &e), 0);
 		recon_kick(f->r, s.rev, RECON_SUBNET, s.id);
 		assert_int_equal(recon_wait(f->r, s.rev, WAIT_MS), 0);
 		assert_int_equal(fk.a[0].ifindex, 3);

@@ -167,17 +167,17 @@ static void test_store_restore(void **state)
 	int64_t rev = 0, now;
 
 	expect_status(f, "POST", "/v1/routes", ROUTE, 201);
-	assert_int_equal(store_route_get(s, "rt-0a", &old, &e), 0);
-	assert_int_equal(store_route_get(s, "rt-0a", &r, &e), 0);
+	assert_int_equal(store_obj_get(s, STORE_ROUTE, "rt-0a", &old, &e), 0);
+	assert_int_equal(store_obj_get(s, STORE_ROUTE, "rt-0a", &r, &e), 0);
 	r.metric = 5;
-	assert_int_equal(store_route_replace(s, &r, 0, &e), 0);
+	assert_int_equal(store_obj_replace(s, STORE_ROUTE, &r, 0, &e), 0);
 	/* Not the version a write made (a later write stands): 412. */
 	assert_int_equal(store_obj_restore(s, STORE_ROUTE, &old, r.rev - 1, &rev, &e), -1);
 	assert_int_equal(e.status, 412);
 	now = store_revision(s);
 	assert_int_equal(store_obj_restore(s, STORE_ROUTE, &old, r.rev, &rev, &e), 0);
 	assert_int_equal(rev, now + 1);
-	assert_int_equal(store_route_get(s, "rt-0a", &cur, &e), 0);
+	assert_int_equal(store_obj_get(s, STORE_ROUTE, "rt-0a", &cur, &e), 0);
 	assert_int_equal(cur.metric, 0);
 	assert_int_equal(cur.rev, old.rev);
 	assert_string_equal(cur.updated_at, old.updated_at);

@@ -1,4 +1,4 @@
-/* core/store.c against real SQLite files in a temporary directory. */
+/* The store (core/store_*.c) against real SQLite files in a temporary directory. */
 #include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -146,7 +146,7 @@ static void mkrtb(struct route_table *t, const char *id, const char *name, uint3
 static int64_t add_route(struct store *s, struct route *r)
 {
 	struct vr_err e = {0};
-	int rc = store_route_create(s, r, &e);
+	int rc = store_obj_create(s, STORE_ROUTE, r, &e);
 
 	if (rc != STORE_CREATED)
 		fail_msg("create %s: %d %s: %s", r->destination, e.status, e.field, e.msg);
@@ -156,7 +156,7 @@ static int64_t add_route(struct store *s, struct route *r)
 static void add_rtb(struct store *s, struct route_table *t)
 {
 	struct vr_err e = {0};
-	int rc = store_rtb_create(s, t, NULL, 0, &e);
+	int rc = store_obj_create(s, STORE_RTB, t, &e);
 
 	if (rc != STORE_CREATED)
 		fail_msg("create %s: %d %s: %s", t->name, e.status, e.field, e.msg);
@@ -175,13 +175,15 @@ static char *snapshot(struct store *s)
 
 	assert_non_null(m);
 	fprintf(m, "rev %lld\n", (long long)store_revision(s));
-	assert_int_equal(store_rtb_list(s, NULL, 1000, &t, &n, &more, &e), 0);
+	assert_int_equal(store_obj_list(s, STORE_RTB, NULL, NULL, 1000, (void **)&t, &n, &more, &e),
+	                 0);
 	for (i = 0; i < n; i++)
 		fprintf(m, "rtb %s|%s|%u|%s|%s|%s|%lld\n", t[i].id, t[i].name, t[i].table,
 		        t[i].description ? t[i].description : "", t[i].created_at, t[i].updated_at,
 		        (long long)t[i].rev);
 	model_rtbs_free(t, n);
-	assert_int_equal(store_route_list(s, NULL, NULL, 1000, &r, &n, &more, &e), 0);
+	assert_int_equal(
+	    store_obj_list(s, STORE_ROUTE, NULL, NULL, 1000, (void **)&r, &n, &more, &e), 0);
 	for (i = 0; i < n; i++)
 		fprintf(m, "rt %s|%s|%s|%d|%s|%s|%u|%s|%s|%s|%lld\n", r[i].id, r[i].table_id,
 		        r[i].destination, r[i].type, r[i].via_text, r[i].dev, r[i].metric,
@@ -208,7 +210,7 @@ static void test_migrate_fresh(void **state)
 	assert_string_equal(v, "wal");
 	/* The built-in table is the first write. */
 	assert_int_equal(store_revision(f->s), 1);
-	assert_int_equal(store_rtb_get(f->s, RTB_MAIN_ID, &t, &e), 0);
+	assert_int_equal(store_obj_get(f->s, STORE_RTB, RTB_MAIN_ID, &t, &e), 0);
 	assert_string_equal(t.name, "main");
 	assert_int_equal(t.table, RTB_MAIN_TABLE);
 	assert_int_equal(t.rev, 1);
@@ -225,18 +227,18 @@ static void test_reopen_keeps_data(void **state)
 	struct vr_err e = {0};
 	char v[64];
 
-	assert_int_equal(store_rtb_get(f->s, RTB_MAIN_ID, &main1, &e), 0);
+	assert_int_equal(store_obj_get(f->s, STORE_RTB, RTB_MAIN_ID, &main1, &e), 0);
 	mkroute(&r, NULL, NULL, "10.1.0.0/16", "192.0.2.1", NULL, 5);
 	add_route(f->s, &r);
 	assert_int_equal(store_revision(f->s), 2);
 
 	reopen(f);
 	assert_int_equal(store_revision(f->s), 2);
-	assert_int_equal(store_route_get(f->s, r.id, &got, &e), 0);
+	assert_int_equal(store_obj_get(f->s, STORE_ROUTE, r.id, &got, &e), 0);
 	assert_string_equal(got.destination, "10.1.0.0/16");
 	assert_int_equal(got.metric, 5);
 	/* A re-run migration would have re-created main with new timestamps (or failed). */
-	assert_int_equal(store_rtb_get(f->s, RTB_MAIN_ID, &main2, &e), 0);
+	assert_int_equal(store_obj_get(f->s, STORE_RTB, RTB_MAIN_ID, &main2, &e), 0);
 	assert_string_equal(main1.created_at, main2.created_at);
 	raw_query(f->path, "SELECT count(*) FROM route_tables", v, sizeof(v));
 	assert_string_equal(v, "1");
@@ -318,21 +320,21 @@ static void test_revision_bumps(void **state)
 
 	/* Same id, same body: nothing written. */
 	mkroute(&again, "rt-aa", NULL, "10.0.0.0/8", NULL, "eth0", 0);
-	assert_int_equal(store_route_create(f->s, &again, &e), STORE_EXISTS);
+	assert_int_equal(store_obj_create(f->s, STORE_ROUTE, &again, &e), STORE_EXISTS);
 	assert_int_equal(store_revision(f->s), rev + 2);
 
 	/* Refused write: nothing written. */
 	mkroute(&dup, NULL, NULL, "10.0.0.0/8", NULL, "eth1", 0);
-	assert_int_equal(store_route_create(f->s, &dup, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_ROUTE, &dup, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_int_equal(store_revision(f->s), rev + 2);
 
 	r.metric = 7;
-	assert_int_equal(store_route_replace(f->s, &r, 0, &e), 0);
+	assert_int_equal(store_obj_replace(f->s, STORE_ROUTE, &r, 0, &e), 0);
 	assert_int_equal(r.rev, rev + 3);
-	assert_int_equal(store_route_delete(f->s, r.id, 0, &e), 0);
+	assert_int_equal(store_obj_delete(f->s, STORE_ROUTE, r.id, 0, &e), 0);
 	assert_int_equal(store_revision(f->s), rev + 4);
-	assert_int_equal(store_rtb_delete(f->s, t.id, 0, &e), 0);
+	assert_int_equal(store_obj_delete(f->s, STORE_RTB, t.id, 0, &e), 0);
 	assert_int_equal(store_revision(f->s), rev + 5);
 	model_rtb_clear(&t);
 }
@@ -353,7 +355,7 @@ static void test_rtb_crud(void **state)
 	assert_int_equal(t.table, RTB_AUTO_FIRST);
 	assert_string_equal(t.created_at, t.updated_at);
 
-	assert_int_equal(store_rtb_get(f->s, t.id, &got, &e), 0);
+	assert_int_equal(store_obj_get(f->s, STORE_RTB, t.id, &got, &e), 0);
 	assert_true(model_rtb_same(&t, &got));
 	assert_string_equal(got.description, "first");
 	assert_int_equal(got.rev, t.rev);
@@ -365,9 +367,9 @@ static void test_rtb_crud(void **state)
 	t.description = strdup("second");
 	t.table = 0;
 	snprintf(t.name, sizeof(t.name), "bluer");
-	assert_int_equal(store_rtb_replace(f->s, &t, 0, &e), 0);
+	assert_int_equal(store_obj_replace(f->s, STORE_RTB, &t, 0, &e), 0);
 	assert_int_equal(t.table, RTB_AUTO_FIRST);
-	assert_int_equal(store_rtb_get(f->s, t.id, &got, &e), 0);
+	assert_int_equal(store_obj_get(f->s, STORE_RTB, t.id, &got, &e), 0);
 	assert_string_equal(got.name, "bluer");
 	assert_string_equal(got.description, "second");
 	assert_int_equal(got.table, RTB_AUTO_FIRST);
@@ -378,12 +380,13 @@ static void test_rtb_crud(void **state)
 
 	/* Explicit renumbering. */
 	t.table = 100;
-	assert_int_equal(store_rtb_replace(f->s, &t, 0, &e), 0);
-	assert_int_equal(store_rtb_get(f->s, t.id, &got, &e), 0);
+	assert_int_equal(store_obj_replace(f->s, STORE_RTB, &t, 0, &e), 0);
+	assert_int_equal(store_obj_get(f->s, STORE_RTB, t.id, &got, &e), 0);
 	assert_int_equal(got.table, 100);
 	model_rtb_clear(&got);
 
-	assert_int_equal(store_rtb_list(f->s, NULL, 100, &v, &n, &more, &e), 0);
+	assert_int_equal(
+	    store_obj_list(f->s, STORE_RTB, NULL, NULL, 100, (void **)&v, &n, &more, &e), 0);
 	assert_int_equal(n, 2);
 	assert_false(more);
 	/* Ordered by id: "rtb-<hex>" < "rtb-main" since digits and a-f sort before 'm'. */
@@ -392,14 +395,14 @@ static void test_rtb_crud(void **state)
 	assert_null(v[1].description);
 	model_rtbs_free(v, n);
 
-	assert_int_equal(store_rtb_delete(f->s, t.id, 0, &e), 0);
-	assert_int_equal(store_rtb_get(f->s, t.id, &got, &e), -1);
+	assert_int_equal(store_obj_delete(f->s, STORE_RTB, t.id, 0, &e), 0);
+	assert_int_equal(store_obj_get(f->s, STORE_RTB, t.id, &got, &e), -1);
 	assert_int_equal(e.status, 404);
 	err_clear(&e);
-	assert_int_equal(store_rtb_delete(f->s, t.id, 0, &e), -1);
+	assert_int_equal(store_obj_delete(f->s, STORE_RTB, t.id, 0, &e), -1);
 	assert_int_equal(e.status, 404);
 	err_clear(&e);
-	assert_int_equal(store_rtb_replace(f->s, &t, 0, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_RTB, &t, 0, &e), -1);
 	assert_int_equal(e.status, 404);
 	model_rtb_clear(&t);
 }
@@ -411,13 +414,13 @@ static void test_rtb_main(void **state)
 	struct vr_err e = {0};
 	int64_t rev;
 
-	assert_int_equal(store_rtb_delete(f->s, RTB_MAIN_ID, 0, &e), -1);
+	assert_int_equal(store_obj_delete(f->s, STORE_RTB, RTB_MAIN_ID, 0, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_non_null(strstr(e.msg, "cannot be deleted"));
 
 	mkrtb(&t, RTB_MAIN_ID, "primary", 254, NULL);
 	err_clear(&e);
-	assert_int_equal(store_rtb_replace(f->s, &t, 0, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_RTB, &t, 0, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_string_equal(e.field, "name");
 	assert_non_null(strstr(e.msg, "cannot be renamed"));
@@ -425,7 +428,7 @@ static void test_rtb_main(void **state)
 
 	mkrtb(&t, RTB_MAIN_ID, "main", 100, NULL);
 	err_clear(&e);
-	assert_int_equal(store_rtb_replace(f->s, &t, 0, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_RTB, &t, 0, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_string_equal(e.field, "table");
 	assert_non_null(strstr(e.msg, "cannot be renumbered"));
@@ -434,16 +437,16 @@ static void test_rtb_main(void **state)
 	/* Retrying the creation of main itself is harmless. */
 	rev = store_revision(f->s);
 	mkrtb(&t, RTB_MAIN_ID, "main", 0, NULL);
-	assert_int_equal(store_rtb_create(f->s, &t, NULL, 0, &e), STORE_EXISTS);
+	assert_int_equal(store_obj_create(f->s, STORE_RTB, &t, &e), STORE_EXISTS);
 	assert_int_equal(t.table, 254);
 	assert_int_equal(store_revision(f->s), rev);
 	model_rtb_clear(&t);
 
 	/* Its description is the user's. */
 	mkrtb(&t, RTB_MAIN_ID, "main", 0, "the kernel's main table");
-	assert_int_equal(store_rtb_replace(f->s, &t, 0, &e), 0);
+	assert_int_equal(store_obj_replace(f->s, STORE_RTB, &t, 0, &e), 0);
 	assert_int_equal(t.table, 254);
-	assert_int_equal(store_rtb_get(f->s, RTB_MAIN_ID, &got, &e), 0);
+	assert_int_equal(store_obj_get(f->s, STORE_RTB, RTB_MAIN_ID, &got, &e), 0);
 	assert_string_equal(got.description, "the kernel's main table");
 	assert_int_equal(got.table, 254);
 	assert_int_equal(got.rev, rev + 1);
@@ -461,7 +464,7 @@ static void test_rtb_conflicts(void **state)
 	add_rtb(f->s, &a);
 
 	mkrtb(&b, NULL, "blue", 101, NULL);
-	assert_int_equal(store_rtb_create(f->s, &b, NULL, 0, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_RTB, &b, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_string_equal(e.field, "name");
 	assert_non_null(strstr(e.msg, a.id));
@@ -470,7 +473,7 @@ static void test_rtb_conflicts(void **state)
 
 	mkrtb(&b, NULL, "green", 100, NULL);
 	err_clear(&e);
-	assert_int_equal(store_rtb_create(f->s, &b, NULL, 0, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_RTB, &b, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_string_equal(e.field, "table");
 	assert_non_null(strstr(e.msg, "table 100"));
@@ -479,7 +482,7 @@ static void test_rtb_conflicts(void **state)
 
 	mkrtb(&b, NULL, "green", 254, NULL);
 	err_clear(&e);
-	assert_int_equal(store_rtb_create(f->s, &b, NULL, 0, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_RTB, &b, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_string_equal(e.field, "table");
 	assert_non_null(strstr(e.msg, RTB_MAIN_ID));
@@ -490,7 +493,7 @@ static void test_rtb_conflicts(void **state)
 	add_rtb(f->s, &b);
 	snprintf(b.name, sizeof(b.name), "blue");
 	err_clear(&e);
-	assert_int_equal(store_rtb_replace(f->s, &b, 0, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_RTB, &b, 0, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_string_equal(e.field, "name");
 
@@ -498,7 +501,7 @@ static void test_rtb_conflicts(void **state)
 	snprintf(b.name, sizeof(b.name), "green");
 	b.table = 255;
 	err_clear(&e);
-	assert_int_equal(store_rtb_replace(f->s, &b, 0, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_RTB, &b, 0, &e), -1);
 	assert_int_equal(e.status, 422);
 	model_rtb_clear(&a);
 	model_rtb_clear(&b);
@@ -523,7 +526,7 @@ static void test_rtb_auto_numbers(void **state)
 	model_rtb_clear(&c);
 
 	mkrtb(&c, NULL, "d", 0, NULL);
-	assert_int_equal(store_rtb_create(f->s, &c, NULL, 0, &e), STORE_CREATED);
+	assert_int_equal(store_obj_create(f->s, STORE_RTB, &c, &e), STORE_CREATED);
 	assert_int_equal(c.table, RTB_AUTO_FIRST + 1);
 	model_rtb_clear(&c);
 
@@ -546,13 +549,13 @@ static void test_rtb_in_use(void **state)
 	assert_int_equal(r.table, t.table);
 
 	rev = store_revision(f->s);
-	assert_int_equal(store_rtb_delete(f->s, t.id, 0, &e), -1);
+	assert_int_equal(store_obj_delete(f->s, STORE_RTB, t.id, 0, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_non_null(strstr(e.msg, r.id));
 	assert_int_equal(store_revision(f->s), rev);
 
-	assert_int_equal(store_route_delete(f->s, r.id, 0, &e), 0);
-	assert_int_equal(store_rtb_delete(f->s, t.id, 0, &e), 0);
+	assert_int_equal(store_obj_delete(f->s, STORE_ROUTE, r.id, 0, &e), 0);
+	assert_int_equal(store_obj_delete(f->s, STORE_RTB, t.id, 0, &e), 0);
 	model_rtb_clear(&t);
 }
 
@@ -574,7 +577,7 @@ static void test_route_crud(void **state)
 	assert_int_equal(r.table, RTB_MAIN_TABLE);
 	assert_string_equal(r.created_at, r.updated_at);
 
-	assert_int_equal(store_route_get(f->s, r.id, &got, &e), 0);
+	assert_int_equal(store_obj_get(f->s, STORE_ROUTE, r.id, &got, &e), 0);
 	assert_true(model_route_same(&r, &got));
 	assert_string_equal(got.description, "to net02");
 	assert_int_equal(got.table, RTB_MAIN_TABLE);
@@ -592,10 +595,10 @@ static void test_route_crud(void **state)
 		snprintf(id, sizeof(id), "%s", r.id);
 		snprintf(created, sizeof(created), "%s", r.created_at);
 		mkroute_type(&r, ROUTE_BLACKHOLE, id, NULL, "192.168.100.0/24", 10);
-		assert_int_equal(store_route_replace(f->s, &r, 0, &e), 0);
+		assert_int_equal(store_obj_replace(f->s, STORE_ROUTE, &r, 0, &e), 0);
 		assert_string_equal(r.created_at, created);
 	}
-	assert_int_equal(store_route_get(f->s, r.id, &got, &e), 0);
+	assert_int_equal(store_obj_get(f->s, STORE_ROUTE, r.id, &got, &e), 0);
 	assert_int_equal(got.type, ROUTE_BLACKHOLE);
 	assert_int_equal(got.metric, 10);
 	assert_string_equal(got.via_text, "");
@@ -606,22 +609,24 @@ static void test_route_crud(void **state)
 	assert_string_equal(got.updated_at, r.updated_at);
 	model_route_clear(&got);
 
-	assert_int_equal(store_route_list(f->s, NULL, NULL, 10, &v, &n, &more, &e), 0);
+	assert_int_equal(
+	    store_obj_list(f->s, STORE_ROUTE, NULL, NULL, 10, (void **)&v, &n, &more, &e), 0);
 	assert_int_equal(n, 1);
 	assert_false(more);
 	assert_string_equal(v[0].id, r.id);
 	model_routes_free(v, n);
 
-	assert_int_equal(store_route_delete(f->s, r.id, 0, &e), 0);
-	assert_int_equal(store_route_get(f->s, r.id, &got, &e), -1);
+	assert_int_equal(store_obj_delete(f->s, STORE_ROUTE, r.id, 0, &e), 0);
+	assert_int_equal(store_obj_get(f->s, STORE_ROUTE, r.id, &got, &e), -1);
 	assert_int_equal(e.status, 404);
 	err_clear(&e);
-	assert_int_equal(store_route_delete(f->s, r.id, 0, &e), -1);
+	assert_int_equal(store_obj_delete(f->s, STORE_ROUTE, r.id, 0, &e), -1);
 	assert_int_equal(e.status, 404);
 	err_clear(&e);
-	assert_int_equal(store_route_replace(f->s, &r, 0, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_ROUTE, &r, 0, &e), -1);
 	assert_int_equal(e.status, 404);
-	assert_int_equal(store_route_list(f->s, NULL, NULL, 10, &v, &n, &more, &e), 0);
+	assert_int_equal(
+	    store_obj_list(f->s, STORE_ROUTE, NULL, NULL, 10, (void **)&v, &n, &more, &e), 0);
 	assert_int_equal(n, 0);
 	model_routes_free(v, n);
 }
@@ -630,7 +635,7 @@ static void expect_dup(struct store *s, struct route *r, const struct route *exi
 {
 	struct vr_err e = {0};
 
-	assert_int_equal(store_route_create(s, r, &e), -1);
+	assert_int_equal(store_obj_create(s, STORE_ROUTE, r, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_string_equal(e.field, "destination");
 	assert_non_null(strstr(e.msg, "already exists in table"));
@@ -655,7 +660,7 @@ static void test_route_duplicates(void **state)
 		         "a route to 192.168.100.0/24 with metric 0 already exists in table "
 		         "rtb-main (%s); multipath",
 		         a.id);
-		assert_int_equal(store_route_create(f->s, &x, &e), -1);
+		assert_int_equal(store_obj_create(f->s, STORE_ROUTE, &x, &e), -1);
 		/* The words, then why: one next hop per table, destination and metric. */
 		assert_true(strncmp(e.msg, want, strlen(want)) == 0);
 		assert_non_null(strstr(e.msg, "not supported"));
@@ -683,7 +688,7 @@ static void test_route_duplicates(void **state)
 	add_route(f->s, &d6);
 	mkroute(&x, NULL, NULL, "2001:db8::/64", "2001:db8:1::2", NULL, 1024);
 	expect_dup(f->s, &x, &d6);
-	assert_int_equal(store_route_create(f->s, &x, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_ROUTE, &x, &e), -1);
 	assert_non_null(strstr(e.msg, "1024"));
 	mkroute(&x, NULL, NULL, "2001:db8::/64", "2001:db8:1::2", NULL, 1);
 	add_route(f->s, &x);
@@ -694,12 +699,12 @@ static void test_route_duplicates(void **state)
 	/* A replace that collides. */
 	b.metric = 0;
 	err_clear(&e);
-	assert_int_equal(store_route_replace(f->s, &b, 0, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_ROUTE, &b, 0, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_non_null(strstr(e.msg, a.id));
 	/* A replace of a route onto its own key is no conflict. */
 	a.description = strdup("same key");
-	assert_int_equal(store_route_replace(f->s, &a, 0, &e), 0);
+	assert_int_equal(store_obj_replace(f->s, STORE_ROUTE, &a, 0, &e), 0);
 	model_route_clear(&a);
 	model_rtb_clear(&t);
 }
@@ -712,7 +717,7 @@ static void test_route_unknown_table(void **state)
 	int64_t rev = store_revision(f->s);
 
 	mkroute(&r, NULL, "rtb-abc", "10.0.0.0/8", NULL, "eth0", 0);
-	assert_int_equal(store_route_create(f->s, &r, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_ROUTE, &r, &e), -1);
 	assert_int_equal(e.status, 422);
 	assert_string_equal(e.field, "route_table_id");
 	assert_string_equal(e.msg, "route table \"rtb-abc\" does not exist");
@@ -722,7 +727,7 @@ static void test_route_unknown_table(void **state)
 	add_route(f->s, &r);
 	snprintf(r.table_id, sizeof(r.table_id), "rtb-abc");
 	err_clear(&e);
-	assert_int_equal(store_route_replace(f->s, &r, 0, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_ROUTE, &r, 0, &e), -1);
 	assert_int_equal(e.status, 422);
 	assert_string_equal(e.field, "route_table_id");
 }
@@ -742,7 +747,7 @@ static void test_idempotent_create(void **state)
 
 	mkroute(&again, "rt-0123abcd", NULL, "10.2.0.0/16", NULL, "eth0", 3);
 	again.description = strdup("retry me");
-	assert_int_equal(store_route_create(f->s, &again, &e), STORE_EXISTS);
+	assert_int_equal(store_obj_create(f->s, STORE_ROUTE, &again, &e), STORE_EXISTS);
 	assert_int_equal(store_revision(f->s), rev);
 	assert_string_equal(again.created_at, r.created_at);
 	assert_int_equal(again.rev, r.rev);
@@ -751,7 +756,7 @@ static void test_idempotent_create(void **state)
 	model_route_clear(&again);
 
 	mkroute(&other, "rt-0123abcd", NULL, "10.2.0.0/16", NULL, "eth0", 4);
-	assert_int_equal(store_route_create(f->s, &other, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_ROUTE, &other, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_string_equal(e.field, "id");
 	assert_string_equal(e.msg, "id rt-0123abcd already exists with a different body");
@@ -763,16 +768,16 @@ static void test_idempotent_create(void **state)
 	add_rtb(f->s, &t);
 	rev = store_revision(f->s);
 	mkrtb(&t2, "rtb-00ff", "blue", 0, "x");
-	assert_int_equal(store_rtb_create(f->s, &t2, NULL, 0, &e), STORE_EXISTS);
+	assert_int_equal(store_obj_create(f->s, STORE_RTB, &t2, &e), STORE_EXISTS);
 	assert_int_equal(t2.table, t.table);
 	assert_string_equal(t2.created_at, t.created_at);
 	assert_int_equal(t2.rev, t.rev);
 	model_rtb_clear(&t2);
 	mkrtb(&t2, "rtb-00ff", "blue", t.table, "x");
-	assert_int_equal(store_rtb_create(f->s, &t2, NULL, 0, &e), STORE_EXISTS);
+	assert_int_equal(store_obj_create(f->s, STORE_RTB, &t2, &e), STORE_EXISTS);
 	model_rtb_clear(&t2);
 	mkrtb(&t2, "rtb-00ff", "blue", 0, "y");
-	assert_int_equal(store_rtb_create(f->s, &t2, NULL, 0, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_RTB, &t2, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_string_equal(e.field, "id");
 	assert_int_equal(t2.table, 0);
@@ -793,32 +798,32 @@ static void test_if_match(void **state)
 	add_route(f->s, &r);
 	old = r.rev;
 	r.metric = 1;
-	assert_int_equal(store_route_replace(f->s, &r, old, &e), 0);
+	assert_int_equal(store_obj_replace(f->s, STORE_ROUTE, &r, old, &e), 0);
 	assert_true(r.rev > old);
 
 	r.metric = 2;
-	assert_int_equal(store_route_replace(f->s, &r, old, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_ROUTE, &r, old, &e), -1);
 	assert_int_equal(e.status, 412);
 	assert_non_null(strstr(e.msg, "If-Match"));
 	assert_non_null(strstr(e.msg, "does not match the current ETag"));
 	err_clear(&e);
-	assert_int_equal(store_route_delete(f->s, r.id, old, &e), -1);
+	assert_int_equal(store_obj_delete(f->s, STORE_ROUTE, r.id, old, &e), -1);
 	assert_int_equal(e.status, 412);
-	assert_int_equal(store_route_delete(f->s, r.id, r.rev, &e), 0);
+	assert_int_equal(store_obj_delete(f->s, STORE_ROUTE, r.id, r.rev, &e), 0);
 
 	mkrtb(&t, NULL, "blue", 0, NULL);
 	add_rtb(f->s, &t);
 	old = t.rev;
 	/* A change: a replace with the same fields would write nothing and keep the rev. */
 	t.description = strdup("changed");
-	assert_int_equal(store_rtb_replace(f->s, &t, old, &e), 0);
+	assert_int_equal(store_obj_replace(f->s, STORE_RTB, &t, old, &e), 0);
 	err_clear(&e);
-	assert_int_equal(store_rtb_replace(f->s, &t, old, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_RTB, &t, old, &e), -1);
 	assert_int_equal(e.status, 412);
 	err_clear(&e);
-	assert_int_equal(store_rtb_delete(f->s, t.id, old, &e), -1);
+	assert_int_equal(store_obj_delete(f->s, STORE_RTB, t.id, old, &e), -1);
 	assert_int_equal(e.status, 412);
-	assert_int_equal(store_rtb_delete(f->s, t.id, t.rev, &e), 0);
+	assert_int_equal(store_obj_delete(f->s, STORE_RTB, t.id, t.rev, &e), 0);
 	model_rtb_clear(&t);
 }
 
@@ -838,29 +843,34 @@ static void test_pagination(void **state)
 		mkroute(&r, ids[i], NULL, dst, NULL, "eth0", 0);
 		add_route(f->s, &r);
 	}
-	assert_int_equal(store_route_list(f->s, NULL, NULL, 2, &v, &n, &more, &e), 0);
+	assert_int_equal(
+	    store_obj_list(f->s, STORE_ROUTE, NULL, NULL, 2, (void **)&v, &n, &more, &e), 0);
 	assert_int_equal(n, 2);
 	assert_true(more);
 	assert_string_equal(v[0].id, "rt-01");
 	assert_string_equal(v[1].id, "rt-02");
 	model_routes_free(v, n);
-	assert_int_equal(store_route_list(f->s, NULL, "rt-02", 2, &v, &n, &more, &e), 0);
+	assert_int_equal(
+	    store_obj_list(f->s, STORE_ROUTE, NULL, "rt-02", 2, (void **)&v, &n, &more, &e), 0);
 	assert_int_equal(n, 2);
 	assert_true(more);
 	assert_string_equal(v[0].id, "rt-03");
 	assert_string_equal(v[1].id, "rt-04");
 	model_routes_free(v, n);
-	assert_int_equal(store_route_list(f->s, NULL, "rt-04", 2, &v, &n, &more, &e), 0);
+	assert_int_equal(
+	    store_obj_list(f->s, STORE_ROUTE, NULL, "rt-04", 2, (void **)&v, &n, &more, &e), 0);
 	assert_int_equal(n, 1);
 	assert_false(more);
 	assert_string_equal(v[0].id, "rt-05");
 	model_routes_free(v, n);
 	/* Exactly a full page: no next. */
-	assert_int_equal(store_route_list(f->s, NULL, "rt-02", 3, &v, &n, &more, &e), 0);
+	assert_int_equal(
+	    store_obj_list(f->s, STORE_ROUTE, NULL, "rt-02", 3, (void **)&v, &n, &more, &e), 0);
 	assert_int_equal(n, 3);
 	assert_false(more);
 	model_routes_free(v, n);
-	assert_int_equal(store_route_list(f->s, NULL, "rt-05", 2, &v, &n, &more, &e), 0);
+	assert_int_equal(
+	    store_obj_list(f->s, STORE_ROUTE, NULL, "rt-05", 2, (void **)&v, &n, &more, &e), 0);
 	assert_int_equal(n, 0);
 	assert_false(more);
 	model_routes_free(v, n);
@@ -870,7 +880,8 @@ static void test_pagination(void **state)
 		mkroute(&r, NULL, NULL, dst, NULL, "eth0", 0);
 		add_route(f->s, &r);
 	}
-	assert_int_equal(store_route_list(f->s, NULL, NULL, 1000, &v, &n, &more, &e), 0);
+	assert_int_equal(
+	    store_obj_list(f->s, STORE_ROUTE, NULL, NULL, 1000, (void **)&v, &n, &more, &e), 0);
 	assert_int_equal(n, 105);
 	assert_false(more);
 	for (i = 1; i < n; i++)
@@ -883,12 +894,14 @@ static void test_pagination(void **state)
 	mkrtb(&t, "rtb-02", "two", 0, NULL);
 	add_rtb(f->s, &t);
 	model_rtb_clear(&t);
-	assert_int_equal(store_rtb_list(f->s, NULL, 1, &tv, &n, &more, &e), 0);
+	assert_int_equal(
+	    store_obj_list(f->s, STORE_RTB, NULL, NULL, 1, (void **)&tv, &n, &more, &e), 0);
 	assert_int_equal(n, 1);
 	assert_true(more);
 	assert_string_equal(tv[0].id, "rtb-01");
 	model_rtbs_free(tv, n);
-	assert_int_equal(store_rtb_list(f->s, "rtb-01", 5, &tv, &n, &more, &e), 0);
+	assert_int_equal(
+	    store_obj_list(f->s, STORE_RTB, NULL, "rtb-01", 5, (void **)&tv, &n, &more, &e), 0);
 	assert_int_equal(n, 2);
 	assert_false(more);
 	assert_string_equal(tv[0].id, "rtb-02");
@@ -914,7 +927,9 @@ static void test_filter_by_table(void **state)
 	mkroute(&r, "rt-3", t.id, "10.2.0.0/16", NULL, "eth0", 0);
 	add_route(f->s, &r);
 
-	assert_int_equal(store_route_list(f->s, t.id, NULL, 10, &v, &n, &more, &e), 0);
+	assert_int_equal(store_obj_list(f->s, STORE_ROUTE, &(struct store_filter){.table_id = t.id},
+	                                NULL, 10, (void **)&v, &n, &more, &e),
+	                 0);
 	assert_int_equal(n, 2);
 	for (i = 0; i < n; i++) {
 		assert_string_equal(v[i].table_id, t.id);
@@ -922,16 +937,24 @@ static void test_filter_by_table(void **state)
 	}
 	assert_string_equal(v[0].id, "rt-2");
 	model_routes_free(v, n);
-	assert_int_equal(store_route_list(f->s, t.id, "rt-2", 1, &v, &n, &more, &e), 0);
+	assert_int_equal(store_obj_list(f->s, STORE_ROUTE, &(struct store_filter){.table_id = t.id},
+	                                "rt-2", 1, (void **)&v, &n, &more, &e),
+	                 0);
 	assert_int_equal(n, 1);
 	assert_false(more);
 	assert_string_equal(v[0].id, "rt-3");
 	model_routes_free(v, n);
-	assert_int_equal(store_route_list(f->s, RTB_MAIN_ID, NULL, 10, &v, &n, &more, &e), 0);
+	assert_int_equal(store_obj_list(f->s, STORE_ROUTE,
+	                                &(struct store_filter){.table_id = RTB_MAIN_ID}, NULL, 10,
+	                                (void **)&v, &n, &more, &e),
+	                 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(v[0].id, "rt-1");
 	model_routes_free(v, n);
-	assert_int_equal(store_route_list(f->s, "rtb-none", NULL, 10, &v, &n, &more, &e), 0);
+	assert_int_equal(store_obj_list(f->s, STORE_ROUTE,
+	                                &(struct store_filter){.table_id = "rtb-none"}, NULL, 10,
+	                                (void **)&v, &n, &more, &e),
+	                 0);
 	assert_int_equal(n, 0);
 	model_routes_free(v, n);
 	model_rtb_clear(&t);
@@ -954,31 +977,31 @@ static void test_failed_writes_change_nothing(void **state)
 	before = snapshot(f->s);
 
 	mkroute(&x, NULL, t.id, "10.1.0.0/16", NULL, "eth1", 0);
-	assert_int_equal(store_route_create(f->s, &x, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_ROUTE, &x, &e), -1);
 	mkroute(&x, NULL, "rtb-dead", "10.1.0.0/16", NULL, "eth1", 0);
-	assert_int_equal(store_route_create(f->s, &x, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_ROUTE, &x, &e), -1);
 	mkroute(&x, a.id, NULL, "10.1.0.0/16", NULL, "eth1", 0);
-	assert_int_equal(store_route_create(f->s, &x, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_ROUTE, &x, &e), -1);
 	mkroute(&x, b.id, NULL, "2001:db8::/64", NULL, "eth0", 1024);
-	assert_int_equal(store_route_replace(f->s, &x, b.rev + 100, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_ROUTE, &x, b.rev + 100, &e), -1);
 	assert_int_equal(e.status, 412);
 	/* Moving a onto b's key (same table, IPv6 0 == 1024) fails after the revision bump. */
 	mkroute(&x, a.id, NULL, "2001:db8::/64", NULL, "eth0", 1024);
-	assert_int_equal(store_route_replace(f->s, &x, 0, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_ROUTE, &x, 0, &e), -1);
 	assert_int_equal(e.status, 409);
 	/* Host bits set: the store validates again rather than trust its caller. */
 	mkroute(&x, "rt-77", NULL, "10.0.0.0/8", NULL, "eth0", 0);
 	snprintf(x.destination, sizeof(x.destination), "10.0.0.1/8");
-	assert_int_equal(store_route_create(f->s, &x, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_ROUTE, &x, &e), -1);
 	assert_int_equal(e.status, 422);
-	assert_int_equal(store_route_delete(f->s, "rt-77", 0, &e), -1);
-	assert_int_equal(store_rtb_delete(f->s, t.id, 0, &e), -1);
-	assert_int_equal(store_rtb_delete(f->s, RTB_MAIN_ID, 0, &e), -1);
+	assert_int_equal(store_obj_delete(f->s, STORE_ROUTE, "rt-77", 0, &e), -1);
+	assert_int_equal(store_obj_delete(f->s, STORE_RTB, t.id, 0, &e), -1);
+	assert_int_equal(store_obj_delete(f->s, STORE_RTB, RTB_MAIN_ID, 0, &e), -1);
 	mkrtb(&t2, NULL, "blue", 0, NULL);
-	assert_int_equal(store_rtb_create(f->s, &t2, NULL, 0, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_RTB, &t2, &e), -1);
 	model_rtb_clear(&t2);
 	mkrtb(&t2, t.id, "main", 0, NULL);
-	assert_int_equal(store_rtb_replace(f->s, &t2, 0, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_RTB, &t2, 0, &e), -1);
 	model_rtb_clear(&t2);
 
 	after = snapshot(f->s);
@@ -1097,7 +1120,7 @@ static void mkrule(struct sg_rule *r, const char *id, const char *group, enum sg
 static void add_sg(struct store *s, struct security_group *g)
 {
 	struct vr_err e = {0};
-	int rc = store_sg_create(s, g, &e);
+	int rc = store_obj_create(s, STORE_SG, g, &e);
 
 	if (rc != STORE_CREATED)
 		fail_msg("create group %s: %d %s: %s", g->name, e.status, e.field, e.msg);
@@ -1106,7 +1129,7 @@ static void add_sg(struct store *s, struct security_group *g)
 static void add_rule(struct store *s, struct sg_rule *r)
 {
 	struct vr_err e = {0};
-	int rc = store_sg_rule_create(s, r, &e);
+	int rc = store_obj_create(s, STORE_SGR, r, &e);
 
 	if (rc != STORE_CREATED)
 		fail_msg("create rule in %s: %d %s: %s", r->group_id, e.status, e.field, e.msg);
@@ -1125,7 +1148,8 @@ static char *sg_snapshot(struct store *s)
 
 	assert_non_null(m);
 	fprintf(m, "rev %lld\n", (long long)store_revision(s));
-	assert_int_equal(store_sg_list(s, NULL, 1000, &g, &n, &more, &e), 0);
+	assert_int_equal(store_obj_list(s, STORE_SG, NULL, NULL, 1000, (void **)&g, &n, &more, &e),
+	                 0);
 	for (i = 0; i < n; i++) {
 		fprintf(m, "sg %s|%s|%s|%s|%s|%lld|", g[i].id, g[i].name,
 		        g[i].description ? g[i].description : "", g[i].created_at, g[i].updated_at,
@@ -1135,7 +1159,8 @@ static char *sg_snapshot(struct store *s)
 		fputc('\n', m);
 	}
 	model_sgs_free(g, n);
-	assert_int_equal(store_sg_rule_list(s, NULL, NULL, 1000, &r, &n, &more, &e), 0);
+	assert_int_equal(store_obj_list(s, STORE_SGR, NULL, NULL, 1000, (void **)&r, &n, &more, &e),
+	                 0);
 	for (i = 0; i < n; i++)
 		fprintf(m, "sgr %s|%s|%d|%d|%d:%lld|%d:%lld|%s|%s|%s|%s|%s|%lld\n", r[i].id,
 		        r[i].group_id, r[i].direction, r[i].protocol, r[i].port_from_set,
@@ -1169,7 +1194,7 @@ static void test_sg_crud(void **state)
 	assert_int_equal(store_revision(f->s), rev + 1);
 	assert_string_equal(g.created_at, g.updated_at);
 
-	assert_int_equal(store_sg_get(f->s, g.id, &got, &e), 0);
+	assert_int_equal(store_obj_get(f->s, STORE_SG, g.id, &got, &e), 0);
 	assert_string_equal(got.name, "web");
 	assert_string_equal(got.description, "web servers");
 	assert_int_equal(got.ntargets, 3);
@@ -1187,11 +1212,11 @@ static void test_sg_crud(void **state)
 
 	/* Replace: new name, targets reordered and changed, no description. */
 	mksg(&x, g.id, "web2", NULL, new_targets);
-	assert_int_equal(store_sg_replace(f->s, &x, g.rev + 7, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_SG, &x, g.rev + 7, &e), -1);
 	assert_int_equal(e.status, 412);
-	assert_int_equal(store_sg_replace(f->s, &x, g.rev, &e), 0);
+	assert_int_equal(store_obj_replace(f->s, STORE_SG, &x, g.rev, &e), 0);
 	assert_int_equal(x.rev, rev + 2);
-	assert_int_equal(store_sg_get(f->s, g.id, &got, &e), 0);
+	assert_int_equal(store_obj_get(f->s, STORE_SG, g.id, &got, &e), 0);
 	assert_string_equal(got.name, "web2");
 	assert_null(got.description);
 	assert_int_equal(got.ntargets, 2);
@@ -1203,28 +1228,29 @@ static void test_sg_crud(void **state)
 
 	/* Emptied: a group may have no targets. */
 	mksg(&x, g.id, "web2", NULL, NULL);
-	assert_int_equal(store_sg_replace(f->s, &x, 0, &e), 0);
-	assert_int_equal(store_sg_get(f->s, g.id, &got, &e), 0);
+	assert_int_equal(store_obj_replace(f->s, STORE_SG, &x, 0, &e), 0);
+	assert_int_equal(store_obj_get(f->s, STORE_SG, g.id, &got, &e), 0);
 	assert_int_equal(got.ntargets, 0);
 	assert_null(got.targets);
 	model_sg_clear(&got);
 	model_sg_clear(&x);
 
-	assert_int_equal(store_sg_list(f->s, NULL, 10, &v, &n, &more, &e), 0);
+	assert_int_equal(store_obj_list(f->s, STORE_SG, NULL, NULL, 10, (void **)&v, &n, &more, &e),
+	                 0);
 	assert_int_equal(n, 1);
 	assert_false(more);
 	model_sgs_free(v, n);
 
 	mksg(&x, "sg-dead", "ghost", NULL, NULL);
-	assert_int_equal(store_sg_replace(f->s, &x, 0, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_SG, &x, 0, &e), -1);
 	assert_int_equal(e.status, 404);
 	model_sg_clear(&x);
-	assert_int_equal(store_sg_get(f->s, "sg-dead", &got, &e), -1);
+	assert_int_equal(store_obj_get(f->s, STORE_SG, "sg-dead", &got, &e), -1);
 	assert_int_equal(e.status, 404);
-	assert_int_equal(store_sg_delete(f->s, g.id, 1, &e), -1);
+	assert_int_equal(store_obj_delete(f->s, STORE_SG, g.id, 1, &e), -1);
 	assert_int_equal(e.status, 412);
-	assert_int_equal(store_sg_delete(f->s, g.id, 0, &e), 0);
-	assert_int_equal(store_sg_delete(f->s, g.id, 0, &e), -1);
+	assert_int_equal(store_obj_delete(f->s, STORE_SG, g.id, 0, &e), 0);
+	assert_int_equal(store_obj_delete(f->s, STORE_SG, g.id, 0, &e), -1);
 	assert_int_equal(e.status, 404);
 	assert_int_equal(store_revision(f->s), rev + 4);
 	model_sg_clear(&g);
@@ -1245,37 +1271,37 @@ static void test_sg_conflicts(void **state)
 	rev = store_revision(f->s);
 
 	mksg(&x, NULL, "web", NULL, NULL);
-	assert_int_equal(store_sg_create(f->s, &x, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_SG, &x, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_string_equal(e.field, "name");
 	assert_non_null(strstr(e.msg, "sg-0a"));
 	model_sg_clear(&x);
 	mksg(&x, b.id, "web", NULL, NULL);
-	assert_int_equal(store_sg_replace(f->s, &x, 0, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_SG, &x, 0, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_string_equal(e.field, "name");
 	model_sg_clear(&x);
 
 	/* Same id, same body: the stored object back, nothing written. */
 	mksg(&x, "sg-0a", "web", NULL, web_targets);
-	assert_int_equal(store_sg_create(f->s, &x, &e), STORE_EXISTS);
+	assert_int_equal(store_obj_create(f->s, STORE_SG, &x, &e), STORE_EXISTS);
 	assert_int_equal(x.rev, a.rev);
 	assert_string_equal(x.created_at, a.created_at);
 	assert_true(x.targets[1].local);
 	model_sg_clear(&x);
 	/* Same targets in another order is another body. */
 	mksg(&x, "sg-0a", "web", NULL, reordered);
-	assert_int_equal(store_sg_create(f->s, &x, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_SG, &x, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_string_equal(e.field, "id");
 	model_sg_clear(&x);
 	mksg(&x, "sg-0a", "web", "other", web_targets);
-	assert_int_equal(store_sg_create(f->s, &x, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_SG, &x, &e), -1);
 	assert_int_equal(e.status, 409);
 	model_sg_clear(&x);
 	/* The store validates rather than trust its caller. */
 	mksg(&x, NULL, "bad", NULL, (const char *const[]){"10.0.0.1/8", NULL});
-	assert_int_equal(store_sg_create(f->s, &x, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_SG, &x, &e), -1);
 	assert_int_equal(e.status, 422);
 	assert_string_equal(e.field, "targets[0]");
 	model_sg_clear(&x);
@@ -1301,7 +1327,7 @@ static void test_sg_rule_crud(void **state)
 	add_rule(f->s, &r);
 	assert_true(strncmp(r.id, "sgr-", 4) == 0);
 	assert_int_equal(r.rev, rev + 1);
-	assert_int_equal(store_sg_rule_get(f->s, r.id, &got, &e), 0);
+	assert_int_equal(store_obj_get(f->s, STORE_SGR, r.id, &got, &e), 0);
 	assert_true(model_sg_rule_same(&r, &got));
 	assert_true(got.has_ports);
 	assert_int_equal(got.port_from, 22);
@@ -1312,10 +1338,10 @@ static void test_sg_rule_crud(void **state)
 
 	/* Replace: no ports, a remote group instead of a cidr (itself), another direction. */
 	mkrule(&x, r.id, g.id, SG_EGRESS, SG_PROTO_ALL, NOPORT, NOPORT, NULL, g.id);
-	assert_int_equal(store_sg_rule_replace(f->s, &x, r.rev + 1, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_SGR, &x, r.rev + 1, &e), -1);
 	assert_int_equal(e.status, 412);
-	assert_int_equal(store_sg_rule_replace(f->s, &x, r.rev, &e), 0);
-	assert_int_equal(store_sg_rule_get(f->s, r.id, &got, &e), 0);
+	assert_int_equal(store_obj_replace(f->s, STORE_SGR, &x, r.rev, &e), 0);
+	assert_int_equal(store_obj_get(f->s, STORE_SGR, r.id, &got, &e), 0);
 	assert_false(got.port_from_set);
 	assert_false(got.port_to_set);
 	assert_false(got.has_ports);
@@ -1328,14 +1354,14 @@ static void test_sg_rule_crud(void **state)
 	model_sg_rule_clear(&got);
 
 	mkrule(&x, "sgr-dead", g.id, SG_EGRESS, SG_PROTO_ALL, NOPORT, NOPORT, "::/0", NULL);
-	assert_int_equal(store_sg_rule_replace(f->s, &x, 0, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_SGR, &x, 0, &e), -1);
 	assert_int_equal(e.status, 404);
-	assert_int_equal(store_sg_rule_get(f->s, "sgr-dead", &got, &e), -1);
+	assert_int_equal(store_obj_get(f->s, STORE_SGR, "sgr-dead", &got, &e), -1);
 	assert_int_equal(e.status, 404);
-	assert_int_equal(store_sg_rule_delete(f->s, r.id, 1, &e), -1);
+	assert_int_equal(store_obj_delete(f->s, STORE_SGR, r.id, 1, &e), -1);
 	assert_int_equal(e.status, 412);
-	assert_int_equal(store_sg_rule_delete(f->s, r.id, 0, &e), 0);
-	assert_int_equal(store_sg_rule_delete(f->s, r.id, 0, &e), -1);
+	assert_int_equal(store_obj_delete(f->s, STORE_SGR, r.id, 0, &e), 0);
+	assert_int_equal(store_obj_delete(f->s, STORE_SGR, r.id, 0, &e), -1);
 	assert_int_equal(e.status, 404);
 	assert_int_equal(store_revision(f->s), rev + 3);
 	model_sg_rule_clear(&r);
@@ -1357,26 +1383,26 @@ static void test_sg_rule_refs(void **state)
 	rev = store_revision(f->s);
 
 	mkrule(&x, NULL, "sg-dead", SG_INGRESS, SG_PROTO_TCP, NOPORT, NOPORT, "0.0.0.0/0", NULL);
-	assert_int_equal(store_sg_rule_create(f->s, &x, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_SGR, &x, &e), -1);
 	assert_int_equal(e.status, 422);
 	assert_string_equal(e.field, "security_group_id");
 	assert_non_null(strstr(e.msg, "sg-dead"));
 	mkrule(&x, NULL, g.id, SG_INGRESS, SG_PROTO_TCP, NOPORT, NOPORT, NULL, "sg-beef");
-	assert_int_equal(store_sg_rule_create(f->s, &x, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_SGR, &x, &e), -1);
 	assert_int_equal(e.status, 422);
 	assert_string_equal(e.field, "remote_security_group_id");
 	assert_non_null(strstr(e.msg, "sg-beef"));
 	mkrule(&x, r.id, "sg-dead", SG_INGRESS, SG_PROTO_ICMP, NOPORT, NOPORT, "0.0.0.0/0", NULL);
-	assert_int_equal(store_sg_rule_replace(f->s, &x, 0, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_SGR, &x, 0, &e), -1);
 	assert_int_equal(e.status, 422);
 	assert_string_equal(e.field, "security_group_id");
 	mkrule(&x, r.id, g.id, SG_INGRESS, SG_PROTO_ICMP, NOPORT, NOPORT, NULL, "sg-beef");
-	assert_int_equal(store_sg_rule_replace(f->s, &x, 0, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_SGR, &x, 0, &e), -1);
 	assert_int_equal(e.status, 422);
 	assert_string_equal(e.field, "remote_security_group_id");
 	/* Validated again in the store: icmp never matches an IPv6 peer. */
 	mkrule(&x, NULL, g.id, SG_INGRESS, SG_PROTO_ICMP, NOPORT, NOPORT, "::/0", NULL);
-	assert_int_equal(store_sg_rule_create(f->s, &x, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_SGR, &x, &e), -1);
 	assert_int_equal(e.status, 422);
 	assert_string_equal(e.field, "cidr");
 	assert_int_equal(store_revision(f->s), rev);
@@ -1405,18 +1431,18 @@ static void test_sg_rule_duplicates(void **state)
 
 	/* The same cidr written another way is the same rule. */
 	mkrule(&x, NULL, a.id, SG_INGRESS, SG_PROTO_TCP, 80, 80, "2001:DB8:0::/32", NULL);
-	assert_int_equal(store_sg_rule_create(f->s, &x, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_SGR, &x, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_non_null(strstr(e.msg, r1.id));
 	assert_non_null(strstr(e.msg, "ingress tcp ports 80-80 from 2001:db8::/32"));
 	mkrule(&x, NULL, a.id, SG_INGRESS, SG_PROTO_TCP, NOPORT, NOPORT, NULL, b.id);
-	assert_int_equal(store_sg_rule_create(f->s, &x, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_SGR, &x, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_non_null(strstr(e.msg, r2.id));
 	assert_non_null(strstr(e.msg, "from security group"));
 	/* Moving r3 onto r2. */
 	mkrule(&x, r3.id, a.id, SG_INGRESS, SG_PROTO_TCP, NOPORT, NOPORT, NULL, b.id);
-	assert_int_equal(store_sg_rule_replace(f->s, &x, 0, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_SGR, &x, 0, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_non_null(strstr(e.msg, r2.id));
 	assert_int_equal(store_revision(f->s), rev);
@@ -1439,7 +1465,7 @@ static void test_sg_rule_duplicates(void **state)
 	/* A replace that keeps its own key is not a conflict with itself. */
 	mkrule(&x, r1.id, a.id, SG_INGRESS, SG_PROTO_TCP, 80, 80, "2001:db8::/32", NULL);
 	x.description = strdup("http");
-	assert_int_equal(store_sg_rule_replace(f->s, &x, 0, &e), 0);
+	assert_int_equal(store_obj_replace(f->s, STORE_SGR, &x, 0, &e), 0);
 	model_sg_rule_clear(&x);
 	model_sg_clear(&a);
 	model_sg_clear(&b);
@@ -1460,17 +1486,17 @@ static void test_sg_rule_idempotent(void **state)
 	rev = store_revision(f->s);
 
 	mkrule(&x, "sgr-01", "sg-01", SG_INGRESS, SG_PROTO_TCP, 443, 443, "0.0.0.0/0", NULL);
-	assert_int_equal(store_sg_rule_create(f->s, &x, &e), STORE_EXISTS);
+	assert_int_equal(store_obj_create(f->s, STORE_SGR, &x, &e), STORE_EXISTS);
 	assert_int_equal(x.rev, r.rev);
 	assert_true(x.has_ports);
 	assert_string_equal(x.created_at, r.created_at);
 	mkrule(&x, "sgr-01", "sg-01", SG_INGRESS, SG_PROTO_TCP, 443, 444, "0.0.0.0/0", NULL);
-	assert_int_equal(store_sg_rule_create(f->s, &x, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_SGR, &x, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_string_equal(e.field, "id");
 	/* A different object's id is not this one's. */
 	mkrule(&x, "sgr-02", "sg-01", SG_INGRESS, SG_PROTO_TCP, 443, 443, "0.0.0.0/0", NULL);
-	assert_int_equal(store_sg_rule_create(f->s, &x, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_SGR, &x, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_int_equal(store_revision(f->s), rev);
 	model_sg_clear(&g);
@@ -1499,19 +1525,19 @@ static void test_sg_delete_cascade(void **state)
 	add_rule(f->s, &r3);
 	rev = store_revision(f->s);
 
-	assert_int_equal(store_sg_delete(f->s, a.id, 0, &e), 0);
+	assert_int_equal(store_obj_delete(f->s, STORE_SG, a.id, 0, &e), 0);
 	assert_int_equal(store_revision(f->s), rev + 1);
-	assert_int_equal(store_sg_rule_get(f->s, r1.id, &got, &e), -1);
+	assert_int_equal(store_obj_get(f->s, STORE_SGR, r1.id, &got, &e), -1);
 	assert_int_equal(e.status, 404);
-	assert_int_equal(store_sg_rule_get(f->s, r2.id, &got, &e), -1);
-	assert_int_equal(store_sg_rule_get(f->s, r3.id, &got, &e), -1);
+	assert_int_equal(store_obj_get(f->s, STORE_SGR, r2.id, &got, &e), -1);
+	assert_int_equal(store_obj_get(f->s, STORE_SGR, r3.id, &got, &e), -1);
 	raw_query(f->path, "SELECT count(*) FROM security_group_rules", v, sizeof(v));
 	assert_string_equal(v, "0");
 	/* Only b's target is left. */
 	raw_query(f->path, "SELECT count(*) FROM sg_targets", v, sizeof(v));
 	assert_string_equal(v, "1");
 	/* b no longer named by anything: deletable. */
-	assert_int_equal(store_sg_delete(f->s, b.id, 0, &e), 0);
+	assert_int_equal(store_obj_delete(f->s, STORE_SG, b.id, 0, &e), 0);
 	model_sg_clear(&a);
 	model_sg_clear(&b);
 }
@@ -1532,7 +1558,7 @@ static void test_sg_delete_referenced(void **state)
 	add_rule(f->s, &r);
 	before = sg_snapshot(f->s);
 
-	assert_int_equal(store_sg_delete(f->s, a.id, 0, &e), -1);
+	assert_int_equal(store_obj_delete(f->s, STORE_SG, a.id, 0, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_non_null(strstr(e.msg, r.id));
 	assert_non_null(strstr(e.msg, b.id));
@@ -1543,11 +1569,11 @@ static void test_sg_delete_referenced(void **state)
 
 	/* Pointing the rule elsewhere releases a. */
 	mkrule(&x, r.id, b.id, SG_INGRESS, SG_PROTO_TCP, 5432, 5432, NULL, b.id);
-	assert_int_equal(store_sg_rule_replace(f->s, &x, 0, &e), 0);
-	assert_int_equal(store_sg_delete(f->s, a.id, 0, &e), 0);
+	assert_int_equal(store_obj_replace(f->s, STORE_SGR, &x, 0, &e), 0);
+	assert_int_equal(store_obj_delete(f->s, STORE_SG, a.id, 0, &e), 0);
 	/* b holds a rule naming itself: still deletable, and the rule goes too. */
-	assert_int_equal(store_sg_delete(f->s, b.id, 0, &e), 0);
-	assert_int_equal(store_sg_rule_delete(f->s, r.id, 0, &e), -1);
+	assert_int_equal(store_obj_delete(f->s, STORE_SG, b.id, 0, &e), 0);
+	assert_int_equal(store_obj_delete(f->s, STORE_SGR, r.id, 0, &e), -1);
 	assert_int_equal(e.status, 404);
 	model_sg_clear(&a);
 	model_sg_clear(&b);
@@ -1578,9 +1604,9 @@ static void test_sg_lists(void **state)
 	}
 	/* Walk all rules three at a time. */
 	while (more) {
-		assert_int_equal(
-		    store_sg_rule_list(f->s, NULL, after[0] ? after : NULL, 3, &rv, &n, &more, &e),
-		    0);
+		assert_int_equal(store_obj_list(f->s, STORE_SGR, NULL, after[0] ? after : NULL, 3,
+		                                (void **)&rv, &n, &more, &e),
+		                 0);
 		assert_true(n <= 3);
 		for (size_t k = 0; k < n; k++)
 			assert_true(strcmp(rv[k].id, after) > 0);
@@ -1590,22 +1616,29 @@ static void test_sg_lists(void **state)
 		model_sg_rules_free(rv, n);
 	}
 	assert_int_equal(seen, 7);
-	assert_int_equal(store_sg_rule_list(f->s, ids[0], NULL, 100, &rv, &n, &more, &e), 0);
+	assert_int_equal(store_obj_list(f->s, STORE_SGR, &(struct store_filter){.group_id = ids[0]},
+	                                NULL, 100, (void **)&rv, &n, &more, &e),
+	                 0);
 	assert_int_equal(n, 4);
 	for (size_t k = 0; k < n; k++)
 		assert_string_equal(rv[k].group_id, ids[0]);
 	model_sg_rules_free(rv, n);
-	assert_int_equal(store_sg_rule_list(f->s, "sg-none", NULL, 100, &rv, &n, &more, &e), 0);
+	assert_int_equal(store_obj_list(f->s, STORE_SGR,
+	                                &(struct store_filter){.group_id = "sg-none"}, NULL, 100,
+	                                (void **)&rv, &n, &more, &e),
+	                 0);
 	assert_int_equal(n, 0);
 	model_sg_rules_free(rv, n);
 
-	assert_int_equal(store_sg_list(f->s, NULL, 1, &gv, &n, &more, &e), 0);
+	assert_int_equal(store_obj_list(f->s, STORE_SG, NULL, NULL, 1, (void **)&gv, &n, &more, &e),
+	                 0);
 	assert_int_equal(n, 1);
 	assert_true(more);
 	assert_int_equal(gv[0].ntargets, 3);
 	snprintf(after, sizeof(after), "%s", gv[0].id);
 	model_sgs_free(gv, n);
-	assert_int_equal(store_sg_list(f->s, after, 1, &gv, &n, &more, &e), 0);
+	assert_int_equal(
+	    store_obj_list(f->s, STORE_SG, NULL, after, 1, (void **)&gv, &n, &more, &e), 0);
 	assert_int_equal(n, 1);
 	assert_false(more);
 	assert_true(strcmp(gv[0].id, after) > 0);
@@ -1629,30 +1662,30 @@ static void test_sg_failed_writes_change_nothing(void **state)
 	before = sg_snapshot(f->s);
 
 	mksg(&x, a.id, "b", NULL, NULL); /* rename onto b: fails after the revision bump */
-	assert_int_equal(store_sg_replace(f->s, &x, 0, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_SG, &x, 0, &e), -1);
 	assert_int_equal(e.status, 409);
 	model_sg_clear(&x);
 	mksg(&x, a.id, "a", NULL, (const char *const[]){"10.0.0.0/8", "banana", NULL});
-	assert_int_equal(store_sg_replace(f->s, &x, 0, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_SG, &x, 0, &e), -1);
 	assert_int_equal(e.status, 422);
 	model_sg_clear(&x);
 	mksg(&x, a.id, "a2", NULL, NULL);
-	assert_int_equal(store_sg_replace(f->s, &x, a.rev + 50, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_SG, &x, a.rev + 50, &e), -1);
 	assert_int_equal(e.status, 412);
 	model_sg_clear(&x);
-	assert_int_equal(store_sg_delete(f->s, a.id, 0, &e), -1);
+	assert_int_equal(store_obj_delete(f->s, STORE_SG, a.id, 0, &e), -1);
 	assert_int_equal(e.status, 409);
 	mkrule(&y, NULL, b.id, SG_INGRESS, SG_PROTO_TCP, 1, 2, NULL, a.id);
-	assert_int_equal(store_sg_rule_create(f->s, &y, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_SGR, &y, &e), -1);
 	assert_int_equal(e.status, 409);
 	mkrule(&y, NULL, "sg-77", SG_INGRESS, SG_PROTO_TCP, 1, 2, NULL, a.id);
-	assert_int_equal(store_sg_rule_create(f->s, &y, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_SGR, &y, &e), -1);
 	assert_int_equal(e.status, 422);
 	mkrule(&y, r.id, b.id, SG_INGRESS, SG_PROTO_TCP, 2, 1, NULL, a.id);
-	assert_int_equal(store_sg_rule_replace(f->s, &y, 0, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_SGR, &y, 0, &e), -1);
 	assert_int_equal(e.status, 422);
 	assert_string_equal(e.field, "port_from");
-	assert_int_equal(store_sg_rule_delete(f->s, "sgr-77", 0, &e), -1);
+	assert_int_equal(store_obj_delete(f->s, STORE_SGR, "sgr-77", 0, &e), -1);
 	assert_int_equal(e.status, 404);
 
 	after = sg_snapshot(f->s);
@@ -1739,7 +1772,7 @@ static void mksubnet(struct subnet *sn, const char *id, const char *name, const 
 static void add_subnet(struct store *s, struct subnet *sn)
 {
 	struct vr_err e = {0};
-	int rc = store_subnet_create(s, sn, &e);
+	int rc = store_obj_create(s, STORE_SUBNET, sn, &e);
 
 	if (rc != STORE_CREATED)
 		fail_msg("create subnet %s: %d %s: %s", sn->name, e.status, e.field, e.msg);
@@ -1758,7 +1791,8 @@ static char *net_snapshot(struct store *s)
 
 	assert_non_null(m);
 	fprintf(m, "rev %lld\n", (long long)store_revision(s));
-	assert_int_equal(store_subnet_list(s, NULL, NULL, NULL, 1000, &v, &n, &more, &e), 0);
+	assert_int_equal(
+	    store_obj_list(s, STORE_SUBNET, NULL, NULL, 1000, (void **)&v, &n, &more, &e), 0);
 	for (i = 0; i < n; i++)
 		fprintf(m, "subnet %s|%s|%s|%s|%s|%s|%s|%s|%s|%lld\n", v[i].id, v[i].name,
 		        v[i].cidr_text, v[i].interface, v[i].router_ip_text, v[i].table_id,
@@ -1792,7 +1826,7 @@ static void test_subnet_crud(void **state)
 	assert_int_equal(sn.table, RTB_MAIN_TABLE);
 	assert_string_equal(sn.created_at, sn.updated_at);
 
-	assert_int_equal(store_subnet_get(f->s, sn.id, &got, &e), 0);
+	assert_int_equal(store_obj_get(f->s, STORE_SUBNET, sn.id, &got, &e), 0);
 	assert_string_equal(got.name, "lan");
 	assert_string_equal(got.cidr_text, "192.168.150.0/24");
 	assert_string_equal(got.interface, "eth0");
@@ -1814,10 +1848,10 @@ static void test_subnet_crud(void **state)
 	snprintf(sn.interface, sizeof(sn.interface), "eth1");
 	snprintf(sn.router_ip_text, sizeof(sn.router_ip_text), "192.168.150.254");
 	snprintf(sn.table_id, sizeof(sn.table_id), "%s", t.id);
-	assert_int_equal(store_subnet_replace(f->s, &sn, 0, &e), 0);
+	assert_int_equal(store_obj_replace(f->s, STORE_SUBNET, &sn, 0, &e), 0);
 	assert_int_equal(sn.rev, rev + 3);
 	assert_int_equal(sn.table, t.table);
-	assert_int_equal(store_subnet_get(f->s, sn.id, &got, &e), 0);
+	assert_int_equal(store_obj_get(f->s, STORE_SUBNET, sn.id, &got, &e), 0);
 	assert_string_equal(got.name, "lan2");
 	assert_string_equal(got.interface, "eth1");
 	assert_string_equal(got.router_ip_text, "192.168.150.254");
@@ -1828,30 +1862,31 @@ static void test_subnet_crud(void **state)
 	model_subnet_clear(&got);
 
 	/* If-Match. */
-	assert_int_equal(store_subnet_replace(f->s, &sn, sn.rev - 1, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_SUBNET, &sn, sn.rev - 1, &e), -1);
 	assert_int_equal(e.status, 412);
-	assert_int_equal(store_subnet_delete(f->s, sn.id, sn.rev - 1, &e), -1);
+	assert_int_equal(store_obj_delete(f->s, STORE_SUBNET, sn.id, sn.rev - 1, &e), -1);
 	assert_int_equal(e.status, 412);
 
-	assert_int_equal(store_subnet_list(f->s, NULL, NULL, NULL, 100, &v, &n, &more, &e), 0);
+	assert_int_equal(
+	    store_obj_list(f->s, STORE_SUBNET, NULL, NULL, 100, (void **)&v, &n, &more, &e), 0);
 	assert_int_equal(n, 1);
 	assert_false(more);
 	assert_string_equal(v[0].id, sn.id);
 	assert_int_equal(v[0].table, t.table);
 	model_subnets_free(v, n);
 
-	assert_int_equal(store_subnet_delete(f->s, sn.id, sn.rev, &e), 0);
+	assert_int_equal(store_obj_delete(f->s, STORE_SUBNET, sn.id, sn.rev, &e), 0);
 	assert_int_equal(store_revision(f->s), rev + 4);
 	err_clear(&e);
-	assert_int_equal(store_subnet_get(f->s, sn.id, &got, &e), -1);
+	assert_int_equal(store_obj_get(f->s, STORE_SUBNET, sn.id, &got, &e), -1);
 	assert_int_equal(e.status, 404);
-	assert_int_equal(store_subnet_delete(f->s, sn.id, 0, &e), -1);
+	assert_int_equal(store_obj_delete(f->s, STORE_SUBNET, sn.id, 0, &e), -1);
 	assert_int_equal(e.status, 404);
-	assert_int_equal(store_subnet_replace(f->s, &sn, 0, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_SUBNET, &sn, 0, &e), -1);
 	assert_int_equal(e.status, 404);
 	assert_int_equal(store_revision(f->s), rev + 4);
 	/* With the subnet gone, the table can go. */
-	assert_int_equal(store_rtb_delete(f->s, t.id, 0, &e), 0);
+	assert_int_equal(store_obj_delete(f->s, STORE_RTB, t.id, 0, &e), 0);
 	model_rtb_clear(&t);
 }
 
@@ -1873,35 +1908,35 @@ static void test_subnet_conflicts(void **state)
 
 	/* Inside a, containing a, equal to a: each overlaps, on any interface. */
 	mksubnet(&x, NULL, "x", "10.0.5.0/24", "eth9", "10.0.5.1", NULL);
-	assert_int_equal(store_subnet_create(f->s, &x, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_SUBNET, &x, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_string_equal(e.field, "cidr");
 	assert_non_null(strstr(e.msg, "subnet-0a"));
 	assert_non_null(strstr(e.msg, "10.0.0.0/16"));
 	mksubnet(&x, NULL, "x", "10.0.0.0/8", "eth9", "10.200.0.1", NULL);
-	assert_int_equal(store_subnet_create(f->s, &x, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_SUBNET, &x, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_non_null(strstr(e.msg, "subnet-0a"));
 	mksubnet(&x, NULL, "x", "2001:DB8::/64", "eth9", "2001:db8::2", NULL);
-	assert_int_equal(store_subnet_create(f->s, &x, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_SUBNET, &x, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_non_null(strstr(e.msg, "subnet-0b"));
 	/* A duplicate name. */
 	mksubnet(&x, NULL, "a", "10.9.0.0/16", "eth9", "10.9.0.1", NULL);
-	assert_int_equal(store_subnet_create(f->s, &x, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_SUBNET, &x, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_string_equal(e.field, "name");
 	assert_non_null(strstr(e.msg, "subnet-0a"));
 	/* A replace may keep its own cidr, but not grow into a neighbour's. */
 	snprintf(c.router_ip_text, sizeof(c.router_ip_text), "10.1.0.2");
-	assert_int_equal(store_subnet_replace(f->s, &c, 0, &e), 0);
+	assert_int_equal(store_obj_replace(f->s, STORE_SUBNET, &c, 0, &e), 0);
 	rev = store_revision(f->s);
 	mksubnet(&x, "subnet-0c", "c", "10.0.0.0/15", "eth1", "10.1.0.1", NULL);
-	assert_int_equal(store_subnet_replace(f->s, &x, 0, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_SUBNET, &x, 0, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_non_null(strstr(e.msg, "subnet-0a"));
 	mksubnet(&x, "subnet-0c", "b", "10.1.0.0/16", "eth1", "10.1.0.1", NULL);
-	assert_int_equal(store_subnet_replace(f->s, &x, 0, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_SUBNET, &x, 0, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_string_equal(e.field, "name");
 	/* Adjacent is not overlapping. */
@@ -1919,13 +1954,13 @@ static void test_subnet_refs_and_idempotence(void **state)
 	int64_t rev;
 
 	mksubnet(&x, NULL, "a", "10.0.0.0/24", "eth0", "10.0.0.1", "rtb-77");
-	assert_int_equal(store_subnet_create(f->s, &x, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_SUBNET, &x, &e), -1);
 	assert_int_equal(e.status, 422);
 	assert_string_equal(e.field, "route_table_id");
 	assert_non_null(strstr(e.msg, "rtb-77"));
 	/* Not inside cidr: the model's 422 comes through the store. */
 	mksubnet(&x, NULL, "a", "10.0.0.0/24", "eth0", "10.0.1.1", NULL);
-	assert_int_equal(store_subnet_create(f->s, &x, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_SUBNET, &x, &e), -1);
 	assert_int_equal(e.status, 422);
 	assert_string_equal(e.field, "router_ip");
 
@@ -1939,26 +1974,26 @@ static void test_subnet_refs_and_idempotence(void **state)
 	/* The same id and body again: the stored object, nothing written. */
 	mksubnet(&x, "subnet-01", "a", "10.0.0.0/24", "eth0", "10.0.0.1", "rtb-0b");
 	x.description = strdup("d");
-	assert_int_equal(store_subnet_create(f->s, &x, &e), STORE_EXISTS);
+	assert_int_equal(store_obj_create(f->s, STORE_SUBNET, &x, &e), STORE_EXISTS);
 	assert_string_equal(x.created_at, a.created_at);
 	assert_int_equal(x.rev, a.rev);
 	assert_int_equal(x.table, t.table);
 	model_subnet_clear(&x);
 	/* The same id with another body. */
 	mksubnet(&x, "subnet-01", "a", "10.0.0.0/24", "eth0", "10.0.0.2", "rtb-0b");
-	assert_int_equal(store_subnet_create(f->s, &x, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_SUBNET, &x, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_string_equal(e.field, "id");
 	assert_int_equal(store_revision(f->s), rev);
 
 	/* The table is in use by the subnet. */
-	assert_int_equal(store_rtb_delete(f->s, "rtb-0b", 0, &e), -1);
+	assert_int_equal(store_obj_delete(f->s, STORE_RTB, "rtb-0b", 0, &e), -1);
 	assert_int_equal(e.status, 409);
 	assert_non_null(strstr(e.msg, "subnet-01"));
 	assert_non_null(strstr(e.msg, "subnet"));
 	assert_int_equal(store_revision(f->s), rev);
-	assert_int_equal(store_subnet_delete(f->s, "subnet-01", 0, &e), 0);
-	assert_int_equal(store_rtb_delete(f->s, "rtb-0b", 0, &e), 0);
+	assert_int_equal(store_obj_delete(f->s, STORE_SUBNET, "subnet-01", 0, &e), 0);
+	assert_int_equal(store_obj_delete(f->s, STORE_RTB, "rtb-0b", 0, &e), 0);
 	model_subnet_clear(&a);
 	model_rtb_clear(&t);
 }
@@ -1986,36 +2021,51 @@ static void test_subnet_lists(void **state)
 		add_subnet(f->s, &sn);
 	}
 	/* Pages in id order. */
-	assert_int_equal(store_subnet_list(f->s, NULL, NULL, NULL, 2, &v, &n, &more, &e), 0);
+	assert_int_equal(
+	    store_obj_list(f->s, STORE_SUBNET, NULL, NULL, 2, (void **)&v, &n, &more, &e), 0);
 	assert_int_equal(n, 2);
 	assert_true(more);
 	assert_string_equal(v[0].id, "subnet-01");
 	assert_string_equal(v[1].id, "subnet-02");
 	model_subnets_free(v, n);
-	assert_int_equal(store_subnet_list(f->s, NULL, NULL, "subnet-04", 2, &v, &n, &more, &e), 0);
+	assert_int_equal(
+	    store_obj_list(f->s, STORE_SUBNET, NULL, "subnet-04", 2, (void **)&v, &n, &more, &e),
+	    0);
 	assert_int_equal(n, 1);
 	assert_false(more);
 	assert_string_equal(v[0].id, "subnet-05");
 	model_subnets_free(v, n);
 	/* Filters, alone and together. i = 0, 1 are in rtb-0b; odd i on eth1. */
-	assert_int_equal(store_subnet_list(f->s, "rtb-0b", NULL, NULL, 100, &v, &n, &more, &e), 0);
+	assert_int_equal(store_obj_list(f->s, STORE_SUBNET,
+	                                &(struct store_filter){.table_id = "rtb-0b"}, NULL, 100,
+	                                (void **)&v, &n, &more, &e),
+	                 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(v[0].id, "subnet-04");
 	assert_string_equal(v[1].id, "subnet-05");
 	assert_int_equal(v[0].table, t.table);
 	model_subnets_free(v, n);
-	assert_int_equal(store_subnet_list(f->s, NULL, "eth1", NULL, 100, &v, &n, &more, &e), 0);
+	assert_int_equal(store_obj_list(f->s, STORE_SUBNET,
+	                                &(struct store_filter){.interface = "eth1"}, NULL, 100,
+	                                (void **)&v, &n, &more, &e),
+	                 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(v[0].id, "subnet-02");
 	assert_string_equal(v[1].id, "subnet-04");
 	model_subnets_free(v, n);
-	assert_int_equal(store_subnet_list(f->s, RTB_MAIN_ID, "eth0", NULL, 100, &v, &n, &more, &e),
-	                 0);
+	assert_int_equal(
+	    store_obj_list(f->s, STORE_SUBNET,
+	                   &(struct store_filter){.table_id = RTB_MAIN_ID, .interface = "eth0"},
+	                   NULL, 100, (void **)&v, &n, &more, &e),
+	    0);
 	assert_int_equal(n, 2);
 	assert_string_equal(v[0].id, "subnet-01");
 	assert_string_equal(v[1].id, "subnet-03");
 	model_subnets_free(v, n);
-	assert_int_equal(store_subnet_list(f->s, NULL, "eth7", NULL, 100, &v, &n, &more, &e), 0);
+	assert_int_equal(store_obj_list(f->s, STORE_SUBNET,
+	                                &(struct store_filter){.interface = "eth7"}, NULL, 100,
+	                                (void **)&v, &n, &more, &e),
+	                 0);
 	assert_int_equal(n, 0);
 	model_subnets_free(v, n);
 	model_rtb_clear(&t);
@@ -2037,18 +2087,18 @@ static void test_subnet_failed_writes_change_nothing(void **state)
 	before = net_snapshot(f->s);
 
 	mksubnet(&x, a.id, "b", "10.0.0.0/24", "eth0", "10.0.0.1", NULL);
-	assert_int_equal(store_subnet_replace(f->s, &x, 0, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_SUBNET, &x, 0, &e), -1);
 	assert_int_equal(e.status, 409);
 	mksubnet(&x, a.id, "a", "10.0.0.0/24", "eth0", "10.0.0.1", "rtb-99");
-	assert_int_equal(store_subnet_replace(f->s, &x, 0, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_SUBNET, &x, 0, &e), -1);
 	assert_int_equal(e.status, 422);
 	mksubnet(&x, a.id, "a", "10.0.0.0/24", "eth0", "10.0.0.0", NULL);
-	assert_int_equal(store_subnet_replace(f->s, &x, 0, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_SUBNET, &x, 0, &e), -1);
 	assert_int_equal(e.status, 422);
 	mksubnet(&x, NULL, "c", "fd00::/48", "eth1", "fd00::2", NULL);
-	assert_int_equal(store_subnet_create(f->s, &x, &e), -1);
+	assert_int_equal(store_obj_create(f->s, STORE_SUBNET, &x, &e), -1);
 	assert_int_equal(e.status, 409);
-	assert_int_equal(store_subnet_delete(f->s, "subnet-77", 0, &e), -1);
+	assert_int_equal(store_obj_delete(f->s, STORE_SUBNET, "subnet-77", 0, &e), -1);
 	assert_int_equal(e.status, 404);
 	set.fwd_v6 = true;
 	assert_int_equal(store_settings_put(f->s, &set, 1, &e), -1);
@@ -2128,7 +2178,7 @@ static void test_migrate_003_keeps_revision(void **state)
 
 	mkroute(&r, NULL, NULL, "10.1.0.0/16", NULL, "eth0", 0);
 	add_route(f->s, &r);
-	assert_int_equal(store_route_delete(f->s, r.id, 0, &e), 0);
+	assert_int_equal(store_obj_delete(f->s, STORE_ROUTE, r.id, 0, &e), 0);
 	rev = store_revision(f->s);
 	assert_true(rev > 1);
 	store_close(f->s);
@@ -2231,14 +2281,14 @@ static void test_replace_unchanged(void **state)
 
 	/* The table without a number keeps the stored one: still the same table. */
 	mkrtb(&t2, t.id, "blue", 0, "words");
-	assert_int_equal(store_rtb_replace(f->s, &t2, t.rev, &e), STORE_UNCHANGED);
+	assert_int_equal(store_obj_replace(f->s, STORE_RTB, &t2, t.rev, &e), STORE_UNCHANGED);
 	assert_int_equal(t2.rev, t.rev);
 	assert_int_equal(t2.table, t.table);
 	assert_string_equal(t2.updated_at, t.updated_at);
 	model_rtb_clear(&t2);
 
 	mkroute(&r2, r.id, NULL, "10.3.0.0/16", "10.0.0.1", NULL, 5);
-	assert_int_equal(store_route_replace(f->s, &r2, 0, &e), STORE_UNCHANGED);
+	assert_int_equal(store_obj_replace(f->s, STORE_ROUTE, &r2, 0, &e), STORE_UNCHANGED);
 	assert_int_equal(r2.rev, r.rev);
 	assert_string_equal(r2.updated_at, r.updated_at);
 	assert_string_equal(r2.created_at, r.created_at);
@@ -2246,20 +2296,20 @@ static void test_replace_unchanged(void **state)
 	model_route_clear(&r2);
 
 	mksg(&g2, g.id, "web", "d", targets);
-	assert_int_equal(store_sg_replace(f->s, &g2, 0, &e), STORE_UNCHANGED);
+	assert_int_equal(store_obj_replace(f->s, STORE_SG, &g2, 0, &e), STORE_UNCHANGED);
 	assert_int_equal(g2.rev, g.rev);
 	assert_string_equal(g2.updated_at, g.updated_at);
 	assert_int_equal(g2.ntargets, 2);
 	model_sg_clear(&g2);
 
 	mkrule(&sr2, sr.id, g.id, SG_INGRESS, SG_PROTO_TCP, 22, 22, "10.1.0.0/16", NULL);
-	assert_int_equal(store_sg_rule_replace(f->s, &sr2, 0, &e), STORE_UNCHANGED);
+	assert_int_equal(store_obj_replace(f->s, STORE_SGR, &sr2, 0, &e), STORE_UNCHANGED);
 	assert_int_equal(sr2.rev, sr.rev);
 	assert_string_equal(sr2.updated_at, sr.updated_at);
 	model_sg_rule_clear(&sr2);
 
 	mksubnet(&sn2, sn.id, "lan", "192.168.7.0/24", "eth1", "192.168.7.1", t.id);
-	assert_int_equal(store_subnet_replace(f->s, &sn2, 0, &e), STORE_UNCHANGED);
+	assert_int_equal(store_obj_replace(f->s, STORE_SUBNET, &sn2, 0, &e), STORE_UNCHANGED);
 	assert_int_equal(sn2.rev, sn.rev);
 	assert_string_equal(sn2.updated_at, sn.updated_at);
 	model_subnet_clear(&sn2);
@@ -2274,14 +2324,14 @@ static void test_replace_unchanged(void **state)
 
 	/* A stale If-Match is still a 412, changed or not. */
 	mkroute(&r2, r.id, NULL, "10.3.0.0/16", "10.0.0.1", NULL, 5);
-	assert_int_equal(store_route_replace(f->s, &r2, r.rev + 1, &e), -1);
+	assert_int_equal(store_obj_replace(f->s, STORE_ROUTE, &r2, r.rev + 1, &e), -1);
 	assert_int_equal(e.status, 412);
 	model_route_clear(&r2);
 
 	/* One field differs: a write, a new revision. */
 	snprintf(updated, sizeof(updated), "%s", r.updated_at);
 	mkroute(&r2, r.id, NULL, "10.3.0.0/16", "10.0.0.1", NULL, 6);
-	assert_int_equal(store_route_replace(f->s, &r2, 0, &e), 0);
+	assert_int_equal(store_obj_replace(f->s, STORE_ROUTE, &r2, 0, &e), 0);
 	assert_int_equal(r2.rev, rev + 1);
 	assert_string_not_equal(r2.updated_at, updated);
 	model_route_clear(&r2);

@@ -1,5 +1,5 @@
 /*
- * core/store.c at start and while running: private files, the integrity
+ * The store (core/store_db.c) at start and while running: private files, the integrity
  * check, "holds no desired state", and the probe behind GET /healthz.
  * Damage is remembered process-wide, so the tests that damage a file run last.
  */
@@ -58,7 +58,7 @@ static void add_route(struct store *s, const char *dst)
 	snprintf(r.via_text, sizeof(r.via_text), "192.168.1.1");
 	r.description = strdup("a description long enough to take some room in a page of the file");
 	assert_int_equal(model_route_validate(&r, &e), 0);
-	assert_int_equal(store_route_create(s, &r, &e), STORE_CREATED);
+	assert_int_equal(store_obj_create(s, STORE_ROUTE, &r, &e), STORE_CREATED);
 	model_route_clear(&r);
 }
 
@@ -140,7 +140,7 @@ static void desired_empty(void **state)
 	snprintf(t.name, sizeof(t.name), "t");
 	t.table = 10009;
 	assert_int_equal(model_rtb_validate(&t, &e), 0);
-	assert_int_equal(store_rtb_create(s, &t, NULL, 0, &e), STORE_CREATED);
+	assert_int_equal(store_obj_create(s, STORE_RTB, &t, &e), STORE_CREATED);
 	assert_int_equal(store_desired_empty(s, &empty, &e), 0);
 	assert_true(empty);
 	/* A route does. */
@@ -152,18 +152,19 @@ static void desired_empty(void **state)
 		size_t n = 0;
 		bool more = false;
 
-		assert_int_equal(store_route_list(s, NULL, NULL, 10, &v, &n, &more, &e), 0);
+		assert_int_equal(
+		    store_obj_list(s, STORE_ROUTE, NULL, NULL, 10, (void **)&v, &n, &more, &e), 0);
 		assert_int_equal(n, 1);
 		snprintf(rid, sizeof(rid), "%s", v[0].id);
 		model_routes_free(v, n);
 	}
-	assert_int_equal(store_route_delete(s, rid, 0, &e), 0);
+	assert_int_equal(store_obj_delete(s, STORE_ROUTE, rid, 0, &e), 0);
 	assert_int_equal(store_desired_empty(s, &empty, &e), 0);
 	assert_true(empty);
 	/* So does a security group, even without rules. */
 	snprintf(g.name, sizeof(g.name), "g");
 	assert_int_equal(model_sg_validate(&g, &e), 0);
-	assert_int_equal(store_sg_create(s, &g, &e), STORE_CREATED);
+	assert_int_equal(store_obj_create(s, STORE_SG, &g, &e), STORE_CREATED);
 	assert_int_equal(store_desired_empty(s, &empty, &e), 0);
 	assert_false(empty);
 	model_sg_clear(&g);

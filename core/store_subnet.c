@@ -1,0 +1,179 @@
+/*
+ * Subnets: their columns, their table, the overlap check, and the
+ * reconciler's read of them with the settings.
+ */
+#include "store_int.h"
+
+#include <string.h>
+#include <sys/socket.h>
+
+#include <sqlite3.h>
+
+/* The columns of SN_COLS; cidr and router_ip are parsed again, as they were validated. */
+static int sn_from_row(struct store *s, sqlite3_stmt *q, void *o, bool with_desc, struct vr_err *e)
+{
+	struct subnet *sn = o;
+	int64_t no = sqlite3_column_int64(q, 10);
+	struct vr_err ignored;
+
+	memset(sn, 0, sizeof(*sn));
+	if (col_copy(q, 0, sn->id, sizeof(sn->id)) < 0 ||
+	    col_copy(q, 1, sn->name, sizeof(sn->name)) < 0 ||
+	    col_copy(q, 2, sn->cidr_text, sizeof(sn->cidr_text)) < 0 ||
+	    col_copy(q, 3, sn->interface, sizeof(sn->interface)) < 0 ||
+	    col_copy(q, 4, sn->router_ip_text, sizeof(sn->router_ip_text)) < 0 ||
+	    col_copy(q, 5, sn->table_id, sizeof(sn->table_id)) < 0 ||
+	    col_copy(q, 7, sn->created_at, sizeof(sn->created_at)) < 0 ||
+	    col_copy(q, 8, sn->updated_at, sizeof(sn->updated_at)) < 0 || no <= 0 ||
+	    no > UINT32_MAX)
+		return corrupt(e, "subnet", sn->id);
+	sn->rev = sqlite3_column_int64(q, 9);
+	sn->table = (uint32_t)no;
+	if (model_subnet_validate(sn, &ignored) < 0)
+		return corrupt(e, "subnet", sn->id);
+	return with_desc ? col_desc(q, 6, &sn->description, e) : 0;
+}
+
+/* The canonical network, which validation made agree with the cidr text. */
+static void sn_key(const void *o, char *key)
+{
+	const struct subnet *sn = o;
+
+	cidr_format_prefix(&sn->cidr, key, CIDR_STR_MAX);
+}
+
+static int sn_bind(sqlite3_stmt *q, const void *o, const char *key)
+{
+	const struct subnet *sn = o;
+
+	if (bind_text(q, 1, sn->id, false) != SQLITE_OK ||
+	    bind_text(q, 2, sn->name, false) != SQLITE_OK ||
+	    bind_text(q, 3, sn->cidr_text, false) != SQLITE_OK ||
+	    bind_text(q, 4, key, false) != SQLITE_OK ||
+	    sqlite3_bind_int(q, 5, sn->cidr.addr.family == AF_INET6 ? 6 : 4) != SQLITE_OK ||
+	    bind_text(q, 6, sn->interface, false) != SQLITE_OK ||
+	    bind_text(q, 7, sn->router_ip_text, false) != SQLITE_OK ||
+	    bind_text(q, 8, sn->table_id, false) != SQLITE_OK ||
+	    bind_text(q, 9, sn->description, false) != SQLITE_OK ||
+	    bind_text(q, 10, sn->created_at, false) != SQLITE_OK ||
+	    bind_text(q, 11, sn->updated_at, false) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 12, sn->rev) != SQLITE_OK)
+		return -1;
+	return 0;
+}
+
+/*
+ * 409 naming the first other subnet of the same family whose cidr shares an
+ * address with sn's: their router addresses and connected routes would
+ * collide on the one router this namespace is.
+ */
+static int sn_check_overlap(struct store *s, const struct subnet *sn, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, ST_SN_FAMILY);
+	char id[ID_MAX], name[NAME_MAX_LEN + 1], cidr[CIDR_STR_MAX];
+	struct prefix p;
+	int ret = -1;
+	int rc;
+
+	if (sqlite3_bind_int(q, 1, sn->cidr.addr.family == AF_INET6 ? 6 : 4) != SQLITE_OK ||
+	    bind_text(q, 2, sn->id, false) != SQLITE_OK) {
+		store_db_err(s, e, "binding");
+		goto out;
+	}
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (col_copy(q, 0, id, sizeof(id)) < 0 || col_copy(q, 1, name, sizeof(name)) < 0 ||
+		    col_copy(q, 2, cidr, sizeof(cidr)) < 0 ||
+		    cidr_parse_prefix(cidr, false, &p) < 0) {
+			corrupt(e, "subnet", id);
+			goto out;
+		}
+		if (!cidr_overlaps(&sn->cidr, &p))
+			continue;
+		err_set(e, HTTP_CONFLICT, "cidr", "cidr %s overlaps subnet %s (\"%s\", cidr %s)",
+		        sn->cidr_text, id, name, cidr);
+		goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		store_db_err(s, e, "looking for overlapping subnets");
+		goto out;
+	}
+	ret = 0;
+out:
+	st_done(q);
+	return ret;
+}
+
+/* Resolve the table (422 when it does not exist); 409 for a cidr overlapping another's. */
+static int sn_prepare(struct store *s, void *o, const void *old, const void *arg, struct vr_err *e)
+{
+	struct subnet *sn = o;
+
+	if (store_table_no(s, sn->table_id, &sn->table, e) < 0)
+		return -1;
+	return sn_check_overlap(s, sn, e);
+}
+
+static int sn_dangling(const void *o, struct vr_err *e)
+{
+	const struct subnet *sn = o;
+
+	return store_no_table(e, sn->table_id);
+}
+
+/* Name the other subnet holding sn's name; else it is the cidr_key index. */
+static int sn_unique(struct store *s, const void *o, const char *key, const char *dbmsg,
+                     struct vr_err *e)
+{
+	const struct subnet *sn = o;
+
+	if (store_name_taken(s, STORE_SUBNET, ST_SN_BY_NAME, sn,
+	                     "looking for the conflicting subnet", e) < 0)
+		return -1;
+	/* sn_check_overlap normally answers first. */
+	return err_set(e, HTTP_CONFLICT, "cidr", "subnet %s: cidr %s is already used (%s)", sn->id,
+	               sn->cidr_text, dbmsg);
+}
+
+/* One statement for every filter combination: NULL matches any. */
+static enum st sn_list_by(const struct store_filter *f, const char *bind[LIST_BIND_MAX], size_t *n)
+{
+	bind[0] = f->table_id;
+	bind[1] = f->interface;
+	*n = 2;
+	return ST_SN_LIST;
+}
+
+KIND_MODEL_FNS(subnet)
+
+const struct kind store_kind_subnet = {
+    KIND(subnet, SN, struct subnet, "subnets", SUBNET_PREFIX, "subnet"),
+    .name = offsetof(struct subnet, name),
+    .from_row = sn_from_row,
+    .index_key = sn_key,
+    .bind = sn_bind,
+    .prepare = sn_prepare,
+    .dangling = sn_dangling,
+    .unique = sn_unique,
+    .list_by = sn_list_by,
+};
+
+/* ---- the reconciler's read ---- */
+
+int store_net_load(struct store *s, struct subnet **subs, size_t *n, struct settings *set,
+                   int64_t *rev, struct vr_err *e)
+{
+	int ret;
+
+	*subs = NULL;
+	*n = 0;
+	/* One read transaction: subnets and settings are exactly those of the revision returned. */
+	if (store_read_begin(s, rev, e) < 0)
+		return -1;
+	ret = store_settings_read(s, set, e);
+	if (ret == 0)
+		ret = store_obj_load(s, STORE_SUBNET, false, LIST_INITIAL, (void **)subs, n, e);
+	ret = store_read_end(s, ret, e);
+	if (ret < 0)
+		store_obj_unload(STORE_SUBNET, (void **)subs, n);
+	return ret;
+}
