@@ -38,6 +38,7 @@ declare -A E2E_DAEMON_PID=()
 declare -A E2E_DAEMON_ARGS=()
 declare -A E2E_TOKEN=()
 declare -A E2E_HOST=() # per namespace: where its daemon's API is reached (e2e_daemon)
+declare -A E2E_SCHEME=() # per namespace: https when its daemon has --tls-cert (e2e_daemon)
 
 E2E_PORT=8080
 E2E_HEALTH_TIMEOUT=${E2E_HEALTH_TIMEOUT:-15}
@@ -266,13 +267,16 @@ e2e_daemon() {
 	# printf with no arguments would still print '' and become one empty argument.
 	if (($# > 0)); then E2E_DAEMON_ARGS[$ns]=$(printf '%q ' "$@"); else E2E_DAEMON_ARGS[$ns]=''; fi
 	# The API is reached on the address of a --listen given (a wildcard: on loopback).
-	local host=127.0.0.1 prev="" a
+	# With --tls-cert it speaks HTTPS: e2e_curl's callers give the CA (--cacert).
+	local host=127.0.0.1 prev="" a scheme=http
 	for a in "$@"; do
 		[[ $prev != --listen ]] || host=${a%:*}
+		[[ $a != --tls-cert ]] || scheme=https
 		prev=$a
 	done
 	case $host in 0.0.0.0) host=127.0.0.1 ;; "[::]") host="[::1]" ;; esac
 	E2E_HOST[$ns]=$host
+	E2E_SCHEME[$ns]=$scheme
 	echo "=== $(date +%T.%N) start: vrouterd $*" >>"$dir/vrouterd.log"
 	ip netns exec "$ns" "$VROUTERD" --listen "127.0.0.1:$E2E_PORT" --db "$dir/vrouter.db" \
 		--token-file "$dir/token" --log-level "${E2E_LOG_LEVEL:-debug}" "$@" \
@@ -287,7 +291,8 @@ e2e_daemon() {
 			unset "E2E_DAEMON_PID[$ns]"
 			e2e_fatal "vrouterd in $ns exited at start (status $rc)" "$(tail -n 40 "$dir/vrouterd.log")"
 		fi
-		if ip netns exec "$ns" curl -sf -o /dev/null --max-time 1 "http://$host:$E2E_PORT/healthz"; then
+		# (-k: up is all this asks; the tests check the certificate themselves)
+		if ip netns exec "$ns" curl -ksf -o /dev/null --max-time 1 "$scheme://$host:$E2E_PORT/healthz"; then
 			break
 		fi
 		((SECONDS < deadline)) || e2e_fatal "vrouterd in $ns did not answer /healthz within ${E2E_HEALTH_TIMEOUT}s" "$(tail -n 40 "$dir/vrouterd.log")"
@@ -479,7 +484,7 @@ e2e_curl() {
 	: >"$E2E_TMP/body"
 	: >"$E2E_TMP/headers"
 	code=$(ip netns exec "$ns" curl -sS -X "$method" -o "$E2E_TMP/body" -D "$E2E_TMP/headers" \
-		-w '%{http_code}' --max-time 60 "$@" "http://${E2E_HOST[$ns]:-127.0.0.1}:$E2E_PORT$path" 2>"$E2E_TMP/curl.err") || rc=$?
+		-w '%{http_code}' --max-time 60 "$@" "${E2E_SCHEME[$ns]:-http}://${E2E_HOST[$ns]:-127.0.0.1}:$E2E_PORT$path" 2>"$E2E_TMP/curl.err") || rc=$?
 	if [[ -z $code || $code == 000 ]]; then
 		code="000"
 		echo "curl exit $rc: $(cat "$E2E_TMP/curl.err")" >>"$E2E_TMP/body"
