@@ -39,6 +39,9 @@ declare -A E2E_DAEMON_ARGS=()
 declare -A E2E_TOKEN=()
 declare -A E2E_HOST=() # per namespace: where its daemon's API is reached (e2e_daemon)
 declare -A E2E_SCHEME=() # per namespace: https when its daemon has --tls-cert (e2e_daemon)
+# A command e2e_daemon runs vrouterd under, inside the namespace; it must exec its
+# arguments (test_service.sh: the systemd unit's user, capabilities and read-only /proc/sys).
+E2E_DAEMON_WRAP=()
 
 E2E_PORT=8080
 E2E_HEALTH_TIMEOUT=${E2E_HEALTH_TIMEOUT:-15}
@@ -278,8 +281,8 @@ e2e_daemon() {
 	E2E_HOST[$ns]=$host
 	E2E_SCHEME[$ns]=$scheme
 	echo "=== $(date +%T.%N) start: vrouterd $*" >>"$dir/vrouterd.log"
-	ip netns exec "$ns" "$VROUTERD" --listen "127.0.0.1:$E2E_PORT" --db "$dir/vrouter.db" \
-		--token-file "$dir/token" --log-level "${E2E_LOG_LEVEL:-debug}" "$@" \
+	ip netns exec "$ns" "${E2E_DAEMON_WRAP[@]}" "$VROUTERD" --listen "127.0.0.1:$E2E_PORT" \
+		--db "$dir/vrouter.db" --token-file "$dir/token" --log-level "${E2E_LOG_LEVEL:-debug}" "$@" \
 		</dev/null >>"$dir/vrouterd.log" 2>&1 &
 	pid=$!
 	E2E_DAEMON_PID[$ns]=$pid
