@@ -20,7 +20,9 @@ PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libn
 # browser, through the npm package playwright-core; the OpenAPI checks (tests/api) run
 # redocly and ajv. Node and npm come from Debian where the commands are missing (a node
 # from elsewhere, e.g. NodeSource's, which bundles npm, is used as it is).
-TEST_PACKAGES=(chromium openssl systemd)
+# openssl makes test_tls's certificates, systemd-analyze rates the unit (test_service),
+# lintian checks the package (test_package).
+TEST_PACKAGES=(chromium openssl systemd lintian)
 NODE_TEST_DIRS=(tests/web tests/api)
 DB_DIR=/var/lib/vrouter
 LISTEN=127.0.0.1:8080
