@@ -101,6 +101,11 @@ e2e_api "$R" PUT '/v1/settings?require_active=true' '{"forwarding":{"ipv4":false
 e2e_expect_status 422 "other forwarding values: refused"
 check_match "saying why" 'IP forwarding: Read-only file system' "$(e2e_jq .detail)"
 check_eq "forwarding is unchanged" "1" "$(ip netns exec "$R" sysctl -n net.ipv4.ip_forward)"
+e2e_api "$R" PUT /v1/settings '{"forwarding":{"ipv4":false,"ipv6":false}}' >/dev/null
+e2e_expect_status 200 "without require_active: stored"
+check_poll "its status says it cannot be applied" 10 bash -c \
+	"ip netns exec '$R' curl -sS -H 'Authorization: Bearer $(e2e_token "$R")' http://127.0.0.1:$E2E_PORT/v1/settings | jq -e '.status.state != \"active\" and (.status.reason | test(\"Read-only file system\"))'"
+check_eq "forwarding is still unchanged" "1" "$(ip netns exec "$R" sysctl -n net.ipv4.ip_forward)"
 check "the daemon is alive" e2e__alive "$PID"
 
 e2e_done
