@@ -113,18 +113,20 @@ harness_alive() {
 harness_daemon() {
 	local ns=$1 dir=$2
 	local -n pids=${HARNESS_REC}_DAEMON_PID port=${HARNESS_REC}_PORT
+	local -n wrap=${HARNESS_REC}_DAEMON_WRAP # a command vrouterd runs under, if the caller has one
 	shift 2
-	ip netns exec "$ns" "$VROUTERD" --listen "127.0.0.1:$port" --db "$dir/vrouter.db" \
+	ip netns exec "$ns" ${wrap[@]+"${wrap[@]}"} "$VROUTERD" --listen "127.0.0.1:$port" --db "$dir/vrouter.db" \
 		--token-file "$dir/token" "$@" </dev/null >>"$dir/vrouterd.log" 2>&1 &
 	pids[$ns]=$!
 }
 
-# harness_daemon_ready NS DIR HOST SECONDS: wait up to SECONDS for the vrouterd started
-# in NS with DIR to answer http://HOST:<REC>_PORT/healthz. 0 with its token in
+# harness_daemon_ready NS DIR HOST SECONDS [SCHEME]: wait up to SECONDS for the vrouterd
+# started in NS with DIR to answer SCHEME://HOST:<REC>_PORT/healthz (SCHEME http unless
+# given; https is not verified: up is all this asks, tests check certificates themselves). 0 with its token in
 # <REC>_TOKEN[NS]; otherwise 1 with why in HARNESS_ERR. One that exited is no longer
 # recorded; one that still runs is, so that the end stops it.
 harness_daemon_ready() {
-	local ns=$1 dir=$2 host=$3 secs=$4 pid deadline rc=0
+	local ns=$1 dir=$2 host=$3 secs=$4 scheme=${5:-http} pid deadline rc=0
 	local -n pids=${HARNESS_REC}_DAEMON_PID port=${HARNESS_REC}_PORT tokens=${HARNESS_REC}_TOKEN
 	pid=${pids[$ns]}
 	HARNESS_ERR=""
@@ -136,7 +138,7 @@ harness_daemon_ready() {
 			HARNESS_ERR="vrouterd in $ns exited at start (status $rc)"
 			return 1
 		fi
-		if ip netns exec "$ns" curl -sf -o /dev/null --max-time 1 "http://$host:$port/healthz"; then
+		if ip netns exec "$ns" curl -ksf -o /dev/null --max-time 1 "$scheme://$host:$port/healthz"; then
 			break
 		fi
 		if ((SECONDS >= deadline)); then

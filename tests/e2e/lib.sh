@@ -46,6 +46,10 @@ declare -A E2E_DAEMON_PID=()
 declare -A E2E_DAEMON_ARGS=()
 declare -A E2E_TOKEN=()
 declare -A E2E_HOST=() # per namespace: where its daemon's API is reached (e2e_daemon)
+declare -A E2E_SCHEME=() # per namespace: https when its daemon has --tls-cert (e2e_daemon)
+# A command e2e_daemon runs vrouterd under, inside the namespace; it must exec its
+# arguments (test_service.sh: the systemd unit's user, capabilities and read-only /proc/sys).
+E2E_DAEMON_WRAP=()
 
 E2E_PORT=8080
 E2E_HEALTH_TIMEOUT=${E2E_HEALTH_TIMEOUT:-15}
@@ -232,16 +236,19 @@ e2e_daemon() {
 	# printf with no arguments would still print '' and become one empty argument.
 	if (($# > 0)); then E2E_DAEMON_ARGS[$ns]=$(printf '%q ' "$@"); else E2E_DAEMON_ARGS[$ns]=''; fi
 	# The API is reached on the address of a --listen given (a wildcard: on loopback).
-	local host=127.0.0.1 prev="" a
+	# With --tls-cert it speaks HTTPS: e2e_curl's callers give the CA (--cacert).
+	local host=127.0.0.1 prev="" a scheme=http
 	for a in "$@"; do
 		[[ $prev != --listen ]] || host=${a%:*}
+		[[ $a != --tls-cert ]] || scheme=https
 		prev=$a
 	done
 	case $host in 0.0.0.0) host=127.0.0.1 ;; "[::]") host="[::1]" ;; esac
 	E2E_HOST[$ns]=$host
+	E2E_SCHEME[$ns]=$scheme
 	echo "=== $(date +%T.%N) start: vrouterd $*" >>"$dir/vrouterd.log"
 	harness_daemon "$ns" "$dir" --log-level "${E2E_LOG_LEVEL:-debug}" "$@"
-	harness_daemon_ready "$ns" "$dir" "$host" "$E2E_HEALTH_TIMEOUT" ||
+	harness_daemon_ready "$ns" "$dir" "$host" "$E2E_HEALTH_TIMEOUT" "$scheme" ||
 		e2e_fatal "$HARNESS_ERR" "$(tail -n 40 "$dir/vrouterd.log")"
 }
 
@@ -398,7 +405,7 @@ e2e_curl() {
 	: >"$E2E_TMP/body"
 	: >"$E2E_TMP/headers"
 	code=$(ip netns exec "$ns" curl -sS -X "$method" -o "$E2E_TMP/body" -D "$E2E_TMP/headers" \
-		-w '%{http_code}' --max-time 60 "$@" "http://${E2E_HOST[$ns]:-127.0.0.1}:$E2E_PORT$path" 2>"$E2E_TMP/curl.err") || rc=$?
+		-w '%{http_code}' --max-time 60 "$@" "${E2E_SCHEME[$ns]:-http}://${E2E_HOST[$ns]:-127.0.0.1}:$E2E_PORT$path" 2>"$E2E_TMP/curl.err") || rc=$?
 	if [[ -z $code || $code == 000 ]]; then
 		code="000"
 		echo "curl exit $rc: $(cat "$E2E_TMP/curl.err")" >>"$E2E_TMP/body"
