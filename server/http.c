@@ -302,7 +302,8 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct http_resp *r)
 		if (mr)
 			r->owned = NULL;
 	} else if (r->raw) {
-		mr = MHD_create_response_from_buffer(r->raw_len, (void *)r->raw,
+		/* PERSISTENT: MHD only reads it (its prototype lacks the const). */
+		mr = MHD_create_response_from_buffer(r->raw_len, (void *)(uintptr_t)r->raw,
 		                                     MHD_RESPMEM_PERSISTENT);
 	} else if (r->body) {
 		size_t len;
