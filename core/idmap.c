@@ -9,7 +9,8 @@
 #define IDMAP_MIN_CAP 64
 
 struct slot {
-	const char *key; /* NULL = empty; TOMBSTONE = deleted; ours to free unless the map borrows */
+	const char
+	    *key; /* NULL = empty; TOMBSTONE = deleted; ours to free unless the map borrows */
 	void *value;
 };
 

@@ -122,7 +122,8 @@ static char *dump(const struct sgc *c)
  * The text of one chain or set block ("chain in_sg-a {" ... "\t}"), copied into out.
  * Not inlined: GCC 12 at -O3 then warns of a dangling pointer that is not there.
  */
-__attribute__((noinline)) static const char *block(const char *text, const char *head, char *out, size_t len)
+__attribute__((noinline)) static const char *block(const char *text, const char *head, char *out,
+                                                   size_t len)
 {
 	const char *p = strstr(text, head), *e;
 
