@@ -2,8 +2,8 @@
 # The script behind the README's two commands.
 #
 #   deploy/setup.sh run  [vrouterd flags...]   install what is missing, build, start vrouterd
-#   deploy/setup.sh test [--unit]              install what is missing, build (normal and
-#                                              ASan/UBSan), run the tests of both builds
+#   deploy/setup.sh test [--unit]              install what is missing, build (normal,
+#                                              ASan/UBSan, Release), run the tests
 #
 # Both re-run themselves with sudo when not root (packages, /etc/iproute2, network
 # namespaces for the end-to-end tests). Nothing here changes the host's network: the
@@ -22,7 +22,7 @@ PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libn
 # from elsewhere, e.g. NodeSource's, which bundles npm, is used as it is).
 # openssl makes test_tls's certificates, systemd-analyze rates the unit (test_service),
 # lintian checks the package (test_package).
-TEST_PACKAGES=(chromium openssl systemd lintian)
+TEST_PACKAGES=(chromium openssl systemd lintian clang-format)
 NODE_TEST_DIRS=(tests/web tests/api)
 DB_DIR=/var/lib/vrouter
 LISTEN=127.0.0.1:8080
@@ -39,7 +39,8 @@ usage: deploy/setup.sh run [vrouterd flags...]
 
   run    install missing packages, build into build/, start build/vrouterd in the
          foreground (database /var/lib/vrouter/vrouter.db, API on 127.0.0.1:8080)
-  test   also build build-asan/ (-DVR_SANITIZE=ON) and run ctest in both builds at once;
+  test   also build build-asan/ (-DVR_SANITIZE=ON, asserts on) and build-rel/ (Release),
+         run ctest in build/ and build-asan/ at once and the unit tests in build-rel/;
          the browser and OpenAPI tests also need chromium, node, npm and `npm ci` in
          tests/web and tests/api, which it installs; --unit runs only the unit tests
          (ctest -L unit)
@@ -168,31 +169,37 @@ cmd_test() {
 	install_test_deps
 	build build
 	build build-asan -DVR_SANITIZE=ON
+	build build-rel -DCMAKE_BUILD_TYPE=Release
 
 	# Sanitizer reports make the test fail, with a stack trace.
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:strict_string_checks=1}
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-	local rc1=0 rc2=0 s1 s2 start=$SECONDS pid jobs
+	local rc1=0 rc2=0 rc3=0 s1 s2 s3 start=$SECONDS pid2 pid3 jobs
 	LOG_DIR=$(mktemp -d)
 	trap 'rm -rf "$LOG_DIR"' EXIT
 	# The end-to-end tests mostly wait (timeouts that must expire, daemons that must
 	# converge), so both builds run at once, several tests each; every test works in its
-	# own namespaces. Each line of output is tagged with its build.
+	# own namespaces. Each line of output is tagged with its build. The Release build
+	# (-O3, no asserts) runs the unit tests beside them.
 	jobs=$(($(nproc) + 1))
-	step "ctest in build/ and build-asan/ at once (-j $jobs each)"
+	step "ctest in build/ and build-asan/ at once (-j $jobs each), unit tests in build-rel/"
 	run_ctest build-asan "$LOG_DIR/asan.log" "$jobs" "${ctest_args[@]}" &
-	pid=$!
+	pid2=$!
+	run_ctest build-rel "$LOG_DIR/rel.log" 1 -L unit &
+	pid3=$!
 	run_ctest build "$LOG_DIR/build.log" "$jobs" "${ctest_args[@]}" || rc1=$?
-	wait "$pid" || rc2=$?
+	wait "$pid2" || rc2=$?
+	wait "$pid3" || rc3=$?
 	s1=$(ctest_summary "$LOG_DIR/build.log" build)
 	s2=$(ctest_summary "$LOG_DIR/asan.log" build-asan)
+	s3=$(ctest_summary "$LOG_DIR/rel.log" build-rel)
 
 	echo
-	if ((rc1 == 0 && rc2 == 0)); then
-		echo "setup.sh test: PASS in $((SECONDS - start))s (build: $s1; build-asan: $s2)"
+	if ((rc1 == 0 && rc2 == 0 && rc3 == 0)); then
+		echo "setup.sh test: PASS in $((SECONDS - start))s (build: $s1; build-asan: $s2; build-rel, unit: $s3)"
 	else
-		echo "setup.sh test: FAIL in $((SECONDS - start))s (build: $s1; build-asan: $s2)"
+		echo "setup.sh test: FAIL in $((SECONDS - start))s (build: $s1; build-asan: $s2; build-rel, unit: $s3)"
 		return 1
 	fi
 }
