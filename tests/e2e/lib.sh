@@ -217,6 +217,34 @@ e2e_link() { harness_link "$@"; }
 # e2e_in NS CMD...: run CMD inside NS.
 e2e_in() { harness_in "$@"; }
 
+# e2e_lab: the seed lab (lab_topology, from deploy/lab-topology.sh, which the test
+# sources) in three new namespaces: router $R, net01 $N1, net02 $N2.
+# shellcheck disable=SC2034 # R, N1, N2 are the caller's
+e2e_lab() {
+	e2e_ns router
+	R=$E2E_NS
+	e2e_ns net01
+	N1=$E2E_NS
+	e2e_ns net02
+	N2=$E2E_NS
+	lab_topology "$R" "$N1" "$N2"
+}
+
+# e2e_lab2: the two-router lab (lab2_topology, deploy/lab-topology.sh) in four new
+# namespaces: net01 $N1 -- r1 $R1 -- transit -- r2 $R2 -- net02 $N2.
+# shellcheck disable=SC2034 # R1, R2, N1, N2 are the caller's
+e2e_lab2() {
+	e2e_ns r1
+	R1=$E2E_NS
+	e2e_ns r2
+	R2=$E2E_NS
+	e2e_ns net01
+	N1=$E2E_NS
+	e2e_ns net02
+	N2=$E2E_NS
+	lab2_topology "$R1" "$R2" "$N1" "$N2"
+}
+
 # e2e_bg NS CMD...: run CMD inside NS in the background (killed at cleanup); pid in $E2E_BG.
 e2e_bg() { harness_bg "$@"; }
 

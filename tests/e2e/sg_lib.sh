@@ -5,19 +5,14 @@
 # (ours and a foreign one). Source it after lib.sh. Everything runs inside the test's
 # namespaces.
 
-# sg_lab: the seed lab in three new namespaces, router $R, net01 $N1 and net02 $N2
+# sg_lab [-4]: the seed lab in three new namespaces, router $R, net01 $N1 and net02 $N2
 # (deploy/lab-topology.sh, sourced by the test), with routes between net01 and net02 set
-# by hand, IPv4 and IPv6.
+# by hand, IPv4 and IPv6 (IPv4 only with -4).
 sg_lab() {
-	e2e_ns router
-	R=$E2E_NS
-	e2e_ns net01
-	N1=$E2E_NS
-	e2e_ns net02
-	N2=$E2E_NS
-	lab_topology "$R" "$N1" "$N2"
+	e2e_lab
 	ip -n "$N1" route add 192.168.100.0/24 via 192.168.150.3
 	ip -n "$N2" route add 192.168.150.0/24 via 192.168.100.3
+	[[ ${1:-} != -4 ]] || return 0
 	ip -n "$N1" -6 route add fd00:100::/64 via fd00:150::3
 	ip -n "$N2" -6 route add fd00:150::/64 via fd00:100::3
 }

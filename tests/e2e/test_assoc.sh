@@ -135,15 +135,7 @@ obj_state() {
 # ---------------------------------------------------------------- (a) the lab
 
 e2e_step "(a) the lab: net01 -- r1 -- transit -- r2 -- net02, through the APIs"
-e2e_ns r1
-R1=$E2E_NS
-e2e_ns r2
-R2=$E2E_NS
-e2e_ns net01
-N1=$E2E_NS
-e2e_ns net02
-N2=$E2E_NS
-lab2_topology "$R1" "$R2" "$N1" "$N2"
+e2e_lab2
 # A connected network of r1 that vrouter does not own, with a host at its far end.
 ip -n "$R1" addr add 10.99.9.1/24 dev enp0s2
 ip -n "$R2" addr add 10.99.9.2/24 dev enp0s1

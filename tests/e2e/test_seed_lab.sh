@@ -52,13 +52,7 @@ state_is() { [[ $(route_state "$1" "$2") == "$3" ]]; }
 # ---------------------------------------------------------------- the lab
 
 e2e_step "build the lab: router, net01, net02"
-e2e_ns router
-R=$E2E_NS
-e2e_ns net01
-N1=$E2E_NS
-e2e_ns net02
-N2=$E2E_NS
-lab_topology "$R" "$N1" "$N2"
+e2e_lab
 check "router reaches net01" ping_ok "$R" 192.168.150.2
 check "router reaches net02" ping_ok "$R" 192.168.100.2
 check "router reaches net01 over IPv6" ping_ok "$R" fd00:150::2

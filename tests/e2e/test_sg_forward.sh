@@ -39,15 +39,7 @@ state_of() { # state_of COLLECTION ID
 # ---------------------------------------------------------------- the lab
 
 e2e_step "build the lab; routes by hand on net01 and net02; a second address on net01"
-e2e_ns router
-R=$E2E_NS
-e2e_ns net01
-N1=$E2E_NS
-e2e_ns net02
-N2=$E2E_NS
-lab_topology "$R" "$N1" "$N2"
-ip -n "$N1" route add 192.168.100.0/24 via 192.168.150.3
-ip -n "$N2" route add 192.168.150.0/24 via 192.168.100.3
+sg_lab -4
 ip -n "$N1" addr add 192.168.150.4/24 dev enp0s1 # a second client in net01's subnet
 ip netns exec "$R" nft add table inet foreign
 ip netns exec "$R" nft add chain inet foreign forward_foreign '{ type filter hook forward priority 10; policy accept; }'

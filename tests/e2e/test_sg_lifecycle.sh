@@ -84,15 +84,7 @@ not_tampered() { check_eq "$1: nft list table inet vrouter unchanged" "$T0" "$(v
 # ---------------------------------------------------------------- the lab
 
 e2e_step "build the lab; routes by hand on net01 and net02"
-e2e_ns router
-R=$E2E_NS
-e2e_ns net01
-N1=$E2E_NS
-e2e_ns net02
-N2=$E2E_NS
-lab_topology "$R" "$N1" "$N2"
-ip -n "$N1" route add 192.168.100.0/24 via 192.168.150.3
-ip -n "$N2" route add 192.168.150.0/24 via 192.168.100.3
+sg_lab -4
 
 e2e_step "(i) a daemon with no groups never creates the table"
 monitor_start empty

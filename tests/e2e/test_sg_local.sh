@@ -43,15 +43,7 @@ states() { # states COLLECTION: "id state" per item
 # ---------------------------------------------------------------- the lab
 
 e2e_step "build the lab; routes between net01 and net02 by hand; a foreign table on net02"
-e2e_ns router
-R=$E2E_NS
-e2e_ns net01
-N1=$E2E_NS
-e2e_ns net02
-N2=$E2E_NS
-lab_topology "$R" "$N1" "$N2"
-ip -n "$N1" route add 192.168.100.0/24 via 192.168.150.3
-ip -n "$N2" route add 192.168.150.0/24 via 192.168.100.3
+sg_lab -4
 ip netns exec "$N2" nft add table inet foreign
 ip netns exec "$N2" nft add chain inet foreign input '{ type filter hook input priority 10; policy accept; }'
 ip netns exec "$N2" nft add rule inet foreign input tcp dport 9999 accept

@@ -100,15 +100,7 @@ bad_jq() { jq -r "$1" "$E2E_TMP/bad_body" 2>/dev/null; }
 # ---------------------------------------------------------------- the lab
 
 e2e_step "build the lab: net01 -- r1 -- transit -- r2 -- net02 (routers bare)"
-e2e_ns r1
-R1=$E2E_NS
-e2e_ns r2
-R2=$E2E_NS
-e2e_ns net01
-N1=$E2E_NS
-e2e_ns net02
-N2=$E2E_NS
-lab2_topology "$R1" "$R2" "$N1" "$N2"
+e2e_lab2
 # A second host on net02's side: the blackhole host route must cut 192.168.100.2 only.
 ip -n "$N2" addr add 192.168.100.4/24 dev enp0s1
 

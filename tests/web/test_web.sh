@@ -25,15 +25,9 @@ command -v node >/dev/null || e2e_fatal "node is missing: apt-get install nodejs
 	e2e_fatal "tests/web/node_modules is missing: run (cd tests/web && npm ci), as deploy/setup.sh test does"
 
 e2e_step "lab"
-e2e_ns router
-R=$E2E_NS
-e2e_ns net01
-N1=$E2E_NS
-e2e_ns net02
-N2=$E2E_NS
+e2e_lab
 e2e_ns browser # node runs here: no link but lo, so the test itself can reach nothing
 B=$E2E_NS
-lab_topology "$R" "$N1" "$N2"
 e2e_daemon "$R"
 e2e_daemon "$N1"
 e2e_daemon "$N2"
