@@ -428,7 +428,7 @@ int recon_sync_route(struct recon *r, const char *id)
 
 	recon_assert_thread(r);
 	rc = store_obj_get(r->store, STORE_ROUTE, id, &rt, &e);
-	if (rc && e.status != 404) {
+	if (rc && e.code != VR_ERR_NOT_FOUND) {
 		log_warnx("reading route %s: %s", id, e.msg);
 		return 2;
 	}
