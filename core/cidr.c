@@ -15,12 +15,9 @@
 size_t cidr_addr_len(int family)
 {
 	switch (family) {
-	case AF_INET:
-		return 4;
-	case AF_INET6:
-		return 16;
-	default:
-		return 0;
+	case AF_INET: return 4;
+	case AF_INET6: return 16;
+	default: return 0;
 	}
 }
 

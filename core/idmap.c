@@ -9,9 +9,16 @@
 #define IDMAP_MIN_CAP 64
 
 struct slot {
-	char *key; /* NULL = empty; TOMBSTONE = deleted */
+	const char
+	    *key; /* NULL = empty; TOMBSTONE = deleted; ours to free unless the map borrows */
 	void *value;
 };
+
+/* A key the map copied (it is const in the slot because a borrowing map shares that field). */
+static void key_free(const char *key)
+{
+	free((void *)(uintptr_t)key);
+}
 
 struct idmap {
 	struct slot *slots;
@@ -54,7 +61,7 @@ void idmap_free(struct idmap *m)
 		return;
 	for (size_t i = 0; i < m->cap && !m->ref; i++)
 		if (m->slots[i].key && m->slots[i].key != TOMBSTONE)
-			free(m->slots[i].key);
+			key_free(m->slots[i].key);
 	free(m->slots);
 	free(m);
 }
@@ -123,7 +130,7 @@ int idmap_put(struct idmap *m, const char *id, void *value)
 		;
 	if (!m->slots[i].key)
 		m->used++;
-	m->slots[i].key = m->ref ? (char *)id : strdup(id);
+	m->slots[i].key = m->ref ? id : strdup(id);
 	if (!m->slots[i].key)
 		return -ENOMEM;
 	m->slots[i].value = value;
@@ -140,7 +147,7 @@ void *idmap_del(struct idmap *m, const char *id)
 		return NULL;
 	v = s->value;
 	if (!m->ref)
-		free(s->key);
+		key_free(s->key);
 	s->key = TOMBSTONE;
 	s->value = NULL;
 	m->live--;

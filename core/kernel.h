@@ -39,9 +39,9 @@
 struct kroute {
 	uint32_t table;
 	struct prefix dst;
-	uint8_t type;	   /* RTN_UNICAST, RTN_BLACKHOLE, RTN_UNREACHABLE, RTN_PROHIBIT */
+	uint8_t type;      /* RTN_UNICAST, RTN_BLACKHOLE, RTN_UNREACHABLE, RTN_PROHIBIT */
 	struct ipaddr via; /* family 0 = no gateway */
-	int oif;	   /* 0 = no device; route_dump gives -1 for a multipath route */
+	int oif;           /* 0 = no device; route_dump gives -1 for a multipath route */
 	/*
 	 * IPv6: the kernel stores metric 0 as 1024 and route_dump reports 1024,
 	 * so callers must pass 1024 for an IPv6 route with metric 0.
@@ -205,7 +205,7 @@ struct kernel_ops {
 	void *nft;
 	/* Send one batch, every ack read; on failure *failed is the refused message (1..n). */
 	int (*nft_send)(void *nft, const struct sgc_batch *b, size_t *failed, char *why,
-			size_t len);
+	                size_t len);
 	/* 0 when the kernel holds exactly c, 1 when it differs (why says how), -errno. */
 	int (*nft_check)(void *nft, const struct sgc *c, char *why, size_t len);
 	/* Delete the table if it exists (0 when absent afterwards). */

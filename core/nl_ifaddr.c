@@ -118,7 +118,7 @@ static bool parse_addr(const struct nlmsghdr *h, struct addr_info *out)
 	alen = cidr_addr_len(ifa->ifa_family);
 	if (!alen || ifa->ifa_prefixlen > alen * 8)
 		return false;
-	if (nlmsg_parse((struct nlmsghdr *)h, sizeof(*ifa), tb, NLAD_IFA_MAX, NULL) < 0)
+	if (nl_xport_parse(h, sizeof(*ifa), tb, NLAD_IFA_MAX) < 0)
 		return false;
 	/* IFA_LOCAL is the address itself; IFA_ADDRESS the peer on a point-to-point link. */
 	at = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];

@@ -27,6 +27,7 @@
 
 struct nl_msg;
 struct nlmsghdr;
+struct nlattr;
 
 /* The largest request an object file builds: every batch has room for one. */
 #define NL_MSG_MAX 512
@@ -111,6 +112,11 @@ ssize_t nl_xport_events_read(struct nl_xport *x, struct nlmsghdr **msgs);
 
 /* libnl's NLE_* code as -errno. */
 int nl_xport_errno(int nle);
+/*
+ * nlmsg_parse for a message the caller only reads: tb[0..max] point into h.
+ * 0 or libnl's negative NLE_* code.
+ */
+int nl_xport_parse(const struct nlmsghdr *h, int hdrlen, struct nlattr **tb, int max);
 /*
  * Words for the failures the transport itself causes (a lost or missing
  * answer, no memory): true when err (sign ignored) is one of them.

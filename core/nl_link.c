@@ -298,7 +298,7 @@ static bool netconf_resync(const struct nl_link *l, const struct nlmsghdr *h)
 		f = 1;
 	else
 		return false;
-	if (nlmsg_parse((struct nlmsghdr *)h, sizeof(*ncm), tb, NETCONFA_MAX, NULL) < 0)
+	if (nl_xport_parse(h, sizeof(*ncm), tb, NETCONFA_MAX) < 0)
 		return true;
 	if (!tb[NETCONFA_IFINDEX] || !tb[NETCONFA_FORWARDING] ||
 	    (int32_t)nla_get_u32(tb[NETCONFA_IFINDEX]) != NETCONFA_IFINDEX_ALL)

@@ -51,7 +51,7 @@ static bool parse_rule(const struct nlmsghdr *h, struct rule_info *out)
 	alen = cidr_addr_len(frh->family);
 	if (!alen || frh->src_len > alen * 8)
 		return false;
-	if (nlmsg_parse((struct nlmsghdr *)h, sizeof(*frh), tb, NLRU_FRA_MAX, NULL) < 0)
+	if (nl_xport_parse(h, sizeof(*frh), tb, NLRU_FRA_MAX) < 0)
 		return false;
 	memset(out, 0, sizeof(*out));
 	out->action = frh->action;

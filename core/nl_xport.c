@@ -59,6 +59,12 @@ struct nl_xport {
 	struct mmsghdr *mm;
 };
 
+int nl_xport_parse(const struct nlmsghdr *h, int hdrlen, struct nlattr **tb, int max)
+{
+	/* libnl only reads the message; its prototype lacks the const. */
+	return nlmsg_parse((struct nlmsghdr *)(uintptr_t)h, hdrlen, tb, max, NULL);
+}
+
 int nl_xport_errno(int nle)
 {
 	switch (nle < 0 ? -nle : nle) {

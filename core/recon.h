@@ -25,7 +25,7 @@ struct recon_stats {
 	bool last_apply_ok;
 	char last_error[REASON_MAX];
 	uint64_t applies;
-	uint64_t apply_failures; /* applies in which at least one object failed */
+	uint64_t apply_failures;       /* applies in which at least one object failed */
 	uint64_t drift_repairs_routes; /* owned routes found missing or changed and put back */
 	uint64_t drift_repairs_addrs;
 	uint64_t drift_repairs_rules;
@@ -33,12 +33,12 @@ struct recon_stats {
 	uint64_t drift_repairs_nft;
 	uint64_t addrs_owned;
 	uint64_t rules_owned;
-	uint64_t nft_objects; /* sets, chains and elements of table inet vrouter; 0 = no table */
+	uint64_t nft_objects;    /* sets, chains and elements of table inet vrouter; 0 = no table */
 	uint64_t objects_failed; /* subnets, settings, groups and rules in state failed */
 	bool forwarding_managed;
-	bool fwd_v4, fwd_v6; /* the kernel's values as last read */
-	uint64_t routes_owned;	       /* owned routes in the kernel after the last apply */
-	uint64_t routes_failed;	       /* desired routes in state failed */
+	bool fwd_v4, fwd_v6;    /* the kernel's values as last read */
+	uint64_t routes_owned;  /* owned routes in the kernel after the last apply */
+	uint64_t routes_failed; /* desired routes in state failed */
 };
 
 /*
@@ -48,7 +48,7 @@ struct recon_stats {
  * block (copied; NULL: none).
  */
 int recon_start(const char *db_path, const struct kernel_ops *k, int resync_ms,
-		const struct sgc_listen *api, struct recon **out, struct vr_err *e)
+                const struct sgc_listen *api, struct recon **out, struct vr_err *e)
     __attribute__((warn_unused_result));
 /* Stop the thread. Owned kernel objects are left in place. NULL-safe. */
 void recon_stop(struct recon *r);

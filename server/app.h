@@ -19,7 +19,7 @@ struct sgc_listen;
 #define APP_READERS 8 /* read-only database handles shared by the HTTP threads */
 
 struct app {
-	struct store *store;	 /* guarded by store_lock; every write goes through it */
+	struct store *store; /* guarded by store_lock; every write goes through it */
 	pthread_mutex_t store_lock;
 	/*
 	 * Reads take a handle of their own (WAL lets them run beside a write and
@@ -32,8 +32,8 @@ struct app {
 	size_t nidle;
 	pthread_mutex_t reader_lock;
 	pthread_cond_t reader_free;
-	struct recon *recon;	 /* NULL in tests that run without a kernel */
-	char token[TOKEN_MAX];   /* bearer token; never logged; replaced on SIGHUP */
+	struct recon *recon;         /* NULL in tests that run without a kernel */
+	char token[TOKEN_MAX];       /* bearer token; never logged; replaced on SIGHUP */
 	pthread_rwlock_t token_lock; /* guards token */
 	/*
 	 * GET /healthz's own handle on the database (app_readers_open opens
@@ -43,7 +43,7 @@ struct app {
 	struct store *probe;
 	pthread_mutex_t probe_lock;
 	const struct sgc_listen *api; /* the API's listening socket (anti-lockout); NULL: none */
-	int apply_timeout_ms;	 /* how long a write waits for its apply */
+	int apply_timeout_ms;         /* how long a write waits for its apply */
 	/*
 	 * GET /v1/interfaces: every link of the namespace with its addresses
 	 * (kernel.h's links_list and kernel_links_free). Called from HTTP

@@ -19,6 +19,7 @@
 #include "http_guard.h"
 #include "log.h"
 #include "metrics.h"
+#include "tls.h"
 
 /* A client that stops reading an answer: MHD closes it after this long without progress. */
 #define HTTP_CONN_TIMEOUT_S 30
@@ -30,6 +31,7 @@ struct http_server {
 	struct MHD_Daemon *d;
 	struct http_guard *guard;
 	struct app *app;
+	struct tls *tls; /* served over TLS; NULL: plain HTTP */
 	uint16_t port;
 };
 
@@ -321,7 +323,8 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct http_resp *r)
 		if (mr)
 			r->owned = NULL;
 	} else if (r->raw) {
-		mr = MHD_create_response_from_buffer(r->raw_len, (void *)r->raw,
+		/* PERSISTENT: MHD only reads it (its prototype lacks the const). */
+		mr = MHD_create_response_from_buffer(r->raw_len, (void *)(uintptr_t)r->raw,
 		                                     MHD_RESPMEM_PERSISTENT);
 	} else if (r->body) {
 		size_t len;
@@ -736,6 +739,12 @@ fail:
 
 int http_start(struct app *app, const char *listen, struct http_server **out, struct vr_err *e)
 {
+	return http_start_tls(app, listen, NULL, out, e);
+}
+
+int http_start_tls(struct app *app, const char *listen, struct tls *tls, struct http_server **out,
+                   struct vr_err *e)
+{
 	struct sockaddr_storage ss;
 	unsigned socklen;
 	struct http_server *s;
@@ -746,38 +755,65 @@ int http_start(struct app *app, const char *listen, struct http_server **out, st
 	 */
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
 	                 MHD_USE_POLL | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
+	/*
+	 * Over TLS the certificate comes from tls_retrieve at each handshake, so
+	 * that tls_reload can replace it. Without TLS only the END is given.
+	 */
+	struct MHD_OptionItem tls_opts[] = {
+	    {MHD_OPTION_HTTPS_CERT_CALLBACK2, 0, (void *)tls_retrieve},
+	    {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES},
+	    {MHD_OPTION_END, 0, NULL},
+	};
 	int fd, rc;
 
 	*out = NULL;
 	if (http_parse_listen(listen, &ss, &socklen, e))
 		return -EINVAL;
+	if (tls && (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES ||
+	            MHD_is_feature_supported(MHD_FEATURE_HTTPS_CERT_CALLBACK2) != MHD_YES))
+		return err_set(
+		           e, VR_ERR_INTERNAL, "listen",
+		           "this libmicrohttpd is built without the TLS support --tls-cert needs"),
+		       -ENOTSUP;
+	if (tls && (rc = tls_serve(tls)) < 0)
+		return err_set(e, VR_ERR_INTERNAL, "listen",
+		               "another server presents a certificate already"),
+		       rc;
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s) {
+		tls_unserve(tls);
 		return err_set(e, VR_ERR_INTERNAL, NULL, "out of memory"), -ENOMEM;
+	}
 	s->app = app;
+	s->tls = tls;
 	fd = listen_socket(&ss, socklen, &s->port);
 	if (fd < 0) {
+		tls_unserve(tls);
 		free(s);
 		err_set(e, VR_ERR_INTERNAL, "listen", "cannot listen on %s: %s", listen,
 		        strerror(-fd));
 		return fd;
 	}
-	s->guard = http_guard_new(fd);
+	s->guard = http_guard_new(fd, tls != NULL);
 	if (!s->guard) {
 		close(fd);
+		tls_unserve(tls);
 		free(s);
 		return err_set(e, VR_ERR_INTERNAL, NULL, "out of memory"), -ENOMEM;
 	}
-	s->d = MHD_start_daemon(
-	    flags, 0, NULL, NULL, on_request, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-	    MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify, s->guard, MHD_OPTION_URI_LOG_CALLBACK,
-	    uri_log, s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MHD_CONN_LIMIT,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S, MHD_OPTION_END);
+	s->d = MHD_start_daemon(flags | (tls ? MHD_USE_TLS : 0), 0, NULL, NULL, on_request, s,
+	                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+	                        MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify, s->guard,
+	                        MHD_OPTION_URI_LOG_CALLBACK, uri_log, s,
+	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MHD_CONN_LIMIT,
+	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
+	                        MHD_OPTION_ARRAY, tls ? tls_opts : tls_opts + 2, MHD_OPTION_END);
 	rc = s->d ? http_guard_run(s->guard, s->d) : -(errno ? errno : ENOMEM);
 	if (rc < 0) {
 		if (s->d)
 			MHD_stop_daemon(s->d);
 		http_guard_free(s->guard);
+		tls_unserve(tls);
 		free(s);
 		err_set(e, VR_ERR_INTERNAL, "listen", "cannot serve on %s: %s", listen,
 		        strerror(-rc));
@@ -795,6 +831,7 @@ void http_stop(struct http_server *s)
 	http_guard_stop(s->guard);
 	MHD_stop_daemon(s->d);
 	http_guard_free(s->guard);
+	tls_unserve(s->tls);
 	free(s);
 }
 

@@ -15,6 +15,7 @@
 
 struct app;
 struct http_server;
+struct tls;
 
 #define HTTP_PARAMS_MAX 4
 #define HTTP_BODY_MAX_DEFAULT (1024 * 1024) /* bytes; endpoints may choose their own */
@@ -108,6 +109,13 @@ int64_t http_if_match_rev(const char *if_match);
  */
 int http_start(struct app *app, const char *listen, struct http_server **out, struct vr_err *e)
     __attribute__((warn_unused_result));
+/*
+ * http_start, over TLS when tls is not NULL: TLS 1.2 and 1.3 only, presenting
+ * tls's certificate at each handshake (tls_reload replaces it for the next
+ * ones). One TLS server per process.
+ */
+int http_start_tls(struct app *app, const char *listen, struct tls *tls, struct http_server **out,
+                   struct vr_err *e) __attribute__((warn_unused_result));
 void http_stop(struct http_server *s);
 /* The port actually bound (useful when listening on port 0 in tests). */
 uint16_t http_port(const struct http_server *s);

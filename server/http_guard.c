@@ -29,6 +29,7 @@
 #define HTTP_TIMEOUT 408
 #define HTTP_TOO_MANY 429
 #define HTTP_UNAVAILABLE 503
+#define TLS_HANDSHAKE 0x16 /* the first byte of a TLS handshake record (a ClientHello) */
 
 /* A connection's state word: its phase in the top bits, its deadline (ms) below. */
 #define STATE_SHIFT 60
@@ -54,8 +55,15 @@ struct pending {
 	bool draining;    /* answered: read and dropped until EOF or the deadline */
 };
 
+/* A TLS connection handed to MHD, until MHD reports it started: its first head's deadline. */
+struct handoff {
+	int fd;
+	int64_t deadline; /* ms */
+};
+
 struct http_guard {
 	int listen_fd;
+	bool tls;    /* the port speaks TLS: no plain-text answers but to plain HTTP */
 	int wake[2]; /* written to stop the thread */
 	pthread_t thread;
 	bool running;
@@ -63,6 +71,8 @@ struct http_guard {
 	int64_t accept_after; /* ms: out of descriptors, accepting waits a tick */
 	pthread_mutex_t lock; /* live, and the descriptors of its connections */
 	struct http_guard_conn *live;
+	struct handoff hand[HTTP_CONN_LIMIT]; /* under lock */
+	size_t nhand;
 	/* The thread's own: */
 	struct pending pend[HTTP_CONN_LIMIT];
 	size_t npend;
@@ -136,13 +146,16 @@ static void set_lowat(int fd, size_t n)
  * shutdown that MHD's thread sees as the client leaving. false when gc moved
  * on meanwhile (it is no longer late, or someone else cuts it).
  */
-static bool live_cut(struct http_guard_conn *gc, uint64_t st, const char *why)
+static bool live_cut(const struct http_guard *g, struct http_guard_conn *gc, uint64_t st,
+                     const char *why)
 {
 	unsigned phase = phase_of(st);
 
 	if (!atomic_compare_exchange_strong(&gc->state, &st, (uint64_t)PHASE_CUT << STATE_SHIFT))
 		return false;
-	if (phase == HTTP_PHASE_HEAD || phase == HTTP_PHASE_BODY || phase == HTTP_PHASE_BODY_AUTH)
+	/* Over TLS the stream is MHD's session: plain bytes in it would only be garbage. */
+	if (!g->tls &&
+	    (phase == HTTP_PHASE_HEAD || phase == HTTP_PHASE_BODY || phase == HTTP_PHASE_BODY_AUTH))
 		send_problem(gc->fd, HTTP_TIMEOUT, why);
 	shutdown(gc->fd, SHUT_RDWR);
 	log_debug("http: closed connection %d: %s", gc->fd, why);
@@ -179,7 +192,8 @@ static void pending_close(struct http_guard *g, size_t i, int status, const char
 
 	while (recv(p->fd, g->peek, sizeof(g->peek), MSG_DONTWAIT) > 0)
 		;
-	send_problem(p->fd, status, detail);
+	if (!g->tls) /* a TLS client waiting here has sent nothing yet */
+		send_problem(p->fd, status, detail);
 	pending_drop(g, i);
 }
 
@@ -243,8 +257,8 @@ static bool evict(struct http_guard *g)
 		}
 	}
 	if (best_live)
-		done =
-		    live_cut(best_live, best_st, "closed to make room: every connection was taken");
+		done = live_cut(g, best_live, best_st,
+		                "closed to make room: every connection was taken");
 	pthread_mutex_unlock(&g->lock);
 	if (best_live)
 		return done;
@@ -256,9 +270,11 @@ static bool evict(struct http_guard *g)
 	return true;
 }
 
-static void refuse(int fd, int status, const char *detail)
+/* Over TLS a refusal is a close: the client expects a handshake, not an HTTP answer. */
+static void refuse(const struct http_guard *g, int fd, int status, const char *detail)
 {
-	send_problem(fd, status, detail);
+	if (!g->tls)
+		send_problem(fd, status, detail);
 	close(fd);
 }
 
@@ -285,19 +301,101 @@ static void accept_some(struct http_guard *g, int64_t now)
 		addr_key((struct sockaddr *)&p.addr, p.key);
 		count(g, p.key, &same, &all);
 		if (same >= HTTP_CONN_PER_ADDR) {
-			refuse(p.fd, HTTP_TOO_MANY,
+			refuse(g, p.fd, HTTP_TOO_MANY,
 			       "too many connections from this address (at most " STR(
 			           HTTP_CONN_PER_ADDR) "): reuse one, or close some");
 			continue;
 		}
 		if ((all >= HTTP_CONN_LIMIT && !evict(g)) || g->npend == HTTP_CONN_LIMIT) {
-			refuse(p.fd, HTTP_UNAVAILABLE,
+			refuse(g, p.fd, HTTP_UNAVAILABLE,
 			       "every connection is busy with a request: try again shortly");
 			continue;
 		}
 		p.deadline = now + HTTP_HEAD_TIMEOUT_S * 1000;
 		g->pend[g->npend++] = p;
 	}
+}
+
+/*
+ * Remember the deadline of TLS connection fd's first head until MHD reports
+ * it started (on MHD's thread). Entries that are past their deadline, or for
+ * a descriptor MHD closed before it started, are dropped on the way.
+ */
+static void handoff_put(struct http_guard *g, int fd, int64_t deadline, int64_t now)
+{
+	size_t j = 0;
+
+	pthread_mutex_lock(&g->lock);
+	for (size_t k = 0; k < g->nhand; k++)
+		if (g->hand[k].fd != fd && g->hand[k].deadline > now)
+			g->hand[j++] = g->hand[k];
+	g->nhand = j;
+	if (g->nhand < HTTP_CONN_LIMIT)
+		g->hand[g->nhand++] = (struct handoff){.fd = fd, .deadline = deadline};
+	pthread_mutex_unlock(&g->lock);
+}
+
+/* The deadline handoff_put left for fd, taken (lock held). */
+static bool handoff_take(struct http_guard *g, int fd, int64_t *deadline)
+{
+	for (size_t k = 0; k < g->nhand; k++) {
+		if (g->hand[k].fd != fd)
+			continue;
+		*deadline = g->hand[k].deadline;
+		g->hand[k] = g->hand[--g->nhand];
+		return true;
+	}
+	return false;
+}
+
+/* Give pending connection i to MHD; a TLS one keeps its accept's deadline for its head. */
+static void hand_over(struct http_guard *g, size_t i, int64_t now)
+{
+	struct pending h = g->pend[i];
+	int64_t unused;
+
+	g->pend[i] = g->pend[--g->npend];
+	if (g->tls)
+		handoff_put(g, h.fd, h.deadline, now);
+	/* MHD takes the descriptor over, also when it fails (it closes it then). */
+	if (MHD_add_connection(g->d, h.fd, (struct sockaddr *)&h.addr, h.alen) != MHD_YES) {
+		log_warn("http: handing a connection to libmicrohttpd");
+		if (g->tls) {
+			pthread_mutex_lock(&g->lock);
+			handoff_take(g, h.fd, &unused);
+			pthread_mutex_unlock(&g->lock);
+		}
+	}
+}
+
+/*
+ * TLS: pending connection i sent its first byte. A handshake goes to MHD,
+ * plain HTTP gets a 400 saying what to use, anything else is closed.
+ */
+static void pending_tls(struct http_guard *g, size_t i, int64_t now)
+{
+	unsigned char c;
+	ssize_t n = recv(g->pend[i].fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		pending_drop(g, i);
+		return;
+	}
+	if (c == TLS_HANDSHAKE) {
+		hand_over(g, i, now);
+		return;
+	}
+	if (c >= 'A' && c <= 'Z') { /* a request method */
+		log_debug("http: plain HTTP on the TLS port");
+		pending_answer(g, i, 400,
+		               "this port speaks HTTPS (TLS): plain HTTP is not served here; use "
+		               "https://",
+		               now);
+		return;
+	}
+	pending_drop(g, i);
 }
 
 /*
@@ -316,6 +414,10 @@ static void pending_read(struct http_guard *g, size_t i, bool ended, int64_t now
 		n = recv(p->fd, buf, sizeof(g->peek), MSG_DONTWAIT);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 			pending_drop(g, i);
+		return;
+	}
+	if (g->tls) {
+		pending_tls(g, i, now);
 		return;
 	}
 	n = recv(p->fd, buf, HTTP_HEAD_MAX, MSG_PEEK | MSG_DONTWAIT);
@@ -346,14 +448,7 @@ static void pending_read(struct http_guard *g, size_t i, bool ended, int64_t now
 	}
 	if (p->seen)
 		set_lowat(p->fd, 1);
-	{
-		struct pending h = *p;
-
-		g->pend[i] = g->pend[--g->npend];
-		/* MHD takes the descriptor over, also when it fails (it closes it then). */
-		if (MHD_add_connection(g->d, h.fd, (struct sockaddr *)&h.addr, h.alen) != MHD_YES)
-			log_warn("http: handing a connection to libmicrohttpd");
-	}
+	hand_over(g, i, now);
 }
 
 /* Close MHD's connections that are past their deadline. */
@@ -367,7 +462,7 @@ static void live_scan(struct http_guard *g, int64_t now)
 		if (phase == PHASE_CUT || phase == HTTP_PHASE_WORK ||
 		    (int64_t)(st & STATE_DEADLINE) > now)
 			continue;
-		live_cut(c, st,
+		live_cut(g, c, st,
 		         phase == HTTP_PHASE_IDLE   ? "idle for " STR(HTTP_IDLE_TIMEOUT_S) " s"
 		         : phase == HTTP_PHASE_HEAD ? "the request head did not arrive within " STR(
 		                                          HTTP_HEAD_TIMEOUT_S) " s"
@@ -421,7 +516,7 @@ static void *guard_main(void *arg)
 	return NULL;
 }
 
-struct http_guard *http_guard_new(int listen_fd)
+struct http_guard *http_guard_new(int listen_fd, bool tls)
 {
 	struct http_guard *g = calloc(1, sizeof(*g));
 
@@ -432,6 +527,7 @@ struct http_guard *http_guard_new(int listen_fd)
 		return NULL;
 	}
 	g->listen_fd = listen_fd;
+	g->tls = tls;
 	pthread_mutex_init(&g->lock, NULL);
 	return g;
 }
@@ -470,6 +566,11 @@ void http_guard_free(struct http_guard *g)
 	free(g);
 }
 
+static uint64_t state_at(enum http_phase p, int64_t deadline)
+{
+	return (uint64_t)p << STATE_SHIFT | ((uint64_t)deadline & STATE_DEADLINE);
+}
+
 static uint64_t state_for(enum http_phase p, size_t expect)
 {
 	int64_t now = now_ms(), deadline;
@@ -484,7 +585,7 @@ static uint64_t state_for(enum http_phase p, size_t expect)
 		break;
 	default: deadline = 0; break;
 	}
-	return (uint64_t)p << STATE_SHIFT | ((uint64_t)deadline & STATE_DEADLINE);
+	return state_at(p, deadline);
 }
 
 void http_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -492,6 +593,7 @@ void http_guard_notify(void *cls, struct MHD_Connection *c, void **socket_contex
 {
 	struct http_guard *g = cls;
 	struct http_guard_conn *gc = *socket_context;
+	int64_t deadline;
 
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		const union MHD_ConnectionInfo *fd =
@@ -508,8 +610,11 @@ void http_guard_notify(void *cls, struct MHD_Connection *c, void **socket_contex
 		}
 		gc->fd = fd->connect_fd;
 		addr_key(addr ? addr->client_addr : NULL, gc->key);
-		atomic_init(&gc->state, state_for(HTTP_PHASE_HEAD, 0));
 		pthread_mutex_lock(&g->lock);
+		/* A TLS connection's handshake and first head count from its accept. */
+		atomic_init(&gc->state, handoff_take(g, gc->fd, &deadline)
+		                            ? state_at(HTTP_PHASE_HEAD, deadline)
+		                            : state_for(HTTP_PHASE_HEAD, 0));
 		gc->next = g->live;
 		if (g->live)
 			g->live->prev = gc;
@@ -550,6 +655,8 @@ bool http_guard_phase(struct http_guard_conn *gc, enum http_phase p, size_t expe
 	do {
 		if (phase_of(st) == PHASE_CUT)
 			return false;
+		if (p == HTTP_PHASE_HEAD && phase_of(st) == HTTP_PHASE_HEAD)
+			return true;
 	} while (!atomic_compare_exchange_weak(&gc->state, &st, next));
 	return true;
 }

@@ -6,8 +6,13 @@
  * to libmicrohttpd. It keeps watching the connections MHD serves and cuts
  * those that take too long to send a request's head or body, so slow clients
  * cannot hold every slot: when all are taken, the slowest one gives way.
- * (The head is read as plain HTTP: serving TLS would need the checks after
- * the handshake, and only the caps and deadlines before it.)
+ *
+ * Over TLS the head is encrypted: the guard then reads only the first byte,
+ * hands a TLS handshake to libmicrohttpd at once (the handshake and the
+ * first head still have HTTP_HEAD_TIMEOUT_S from the accept), answers plain
+ * HTTP with a 400 saying the port speaks TLS, and sends no plain-text
+ * answer into a TLS connection: refusals (caps) and cuts (deadlines) close
+ * it without one. Malformed heads are then libmicrohttpd's to answer.
  */
 #ifndef VR_HTTP_GUARD_H
 #define VR_HTTP_GUARD_H
@@ -40,8 +45,11 @@ enum http_phase {
 	HTTP_PHASE_WORK,      /* handling the request, sending the answer */
 };
 
-/* A guard for listen_fd (bound, listening); it takes the descriptor over. NULL: no memory. */
-struct http_guard *http_guard_new(int listen_fd);
+/*
+ * A guard for listen_fd (bound, listening); it takes the descriptor over.
+ * tls: the port speaks TLS (see above). NULL: no memory.
+ */
+struct http_guard *http_guard_new(int listen_fd, bool tls);
 /* Start accepting for d (whose MHD_OPTION_NOTIFY_CONNECTION is http_guard_notify). 0 or -errno. */
 int http_guard_run(struct http_guard *g, struct MHD_Daemon *d) __attribute__((warn_unused_result));
 /* Stop accepting: the thread ends, connections not yet handed to MHD are closed. */
@@ -56,8 +64,10 @@ void http_guard_notify(void *cls, struct MHD_Connection *c, void **socket_contex
 struct http_guard_conn *http_guard_conn_of(struct MHD_Connection *c);
 /*
  * Connection gc moves to phase p; expect is the body size for the BODY phases
- * (its deadline grows with it). false when the guard is cutting the connection
- * (past its deadline, or giving way): the request must not go on.
+ * (its deadline grows with it). A connection already in HTTP_PHASE_HEAD keeps
+ * its deadline (a new connection's first head counts from its accept). false
+ * when the guard is cutting the connection (past its deadline, or giving
+ * way): the request must not go on.
  */
 bool http_guard_phase(struct http_guard_conn *gc, enum http_phase p, size_t expect);
 

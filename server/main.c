@@ -27,6 +27,7 @@
 #include "recon.h"
 #include "sgc.h"
 #include "store.h"
+#include "tls.h"
 #include "token.h"
 #include "version.h"
 
@@ -97,8 +98,13 @@ static void usage(FILE *f)
 	    "usage: vrouterd [options]\n"
 	    "Keeps desired routes in SQLite and enforces them in this network namespace.\n"
 	    "Run it in another namespace with: ip netns exec NS vrouterd ...\n"
-	    "One vrouterd per namespace and per database; SIGHUP reloads the token file.\n\n"
+	    "One vrouterd per namespace and per database; SIGHUP reloads the token file\n"
+	    "and the TLS certificate and key.\n\n"
 	    "  --listen ADDR:PORT      HTTP API address, IPv4 or [IPv6] (default %s)\n"
+	    "  --tls-cert FILE         serve HTTPS (TLS 1.2 and 1.3 only) with this PEM\n"
+	    "                          certificate chain, the server's certificate first\n"
+	    "  --tls-key FILE          its PEM private key, unencrypted, not readable by\n"
+	    "                          others (both or neither; reloaded on SIGHUP)\n"
 	    "  --db FILE               SQLite database, created (0600) and migrated on first\n"
 	    "                          start; checked (PRAGMA quick_check) at every start\n"
 	    "                          (default %s)\n"
@@ -117,8 +123,9 @@ static void usage(FILE *f)
 	    "  --log-level LEVEL       error, warn, info or debug (default info)\n"
 	    "  --help                  this text\n"
 	    "  --version               print the version\n\n"
-	    "A refused start (another vrouterd, a damaged database, a bad token file, owned\n"
-	    "objects and no desired state) exits with status %d.\n",
+	    "A refused start (another vrouterd, a damaged database, a bad token file or\n"
+	    "TLS certificate or key, owned objects and no desired state) exits with\n"
+	    "status %d.\n",
 	    DEFAULT_LISTEN, DEFAULT_DB, TOKEN_MIN_LEN, TOKEN_MAX_LEN, DEFAULT_RESYNC_S,
 	    EXIT_REFUSED);
 }
@@ -167,11 +174,28 @@ static void reload_token(struct app *app, const char *path)
 	log_info("SIGHUP: %s", same ? "the token is unchanged" : "a new token is in force");
 }
 
+/* SIGHUP: read the certificate and key again; bad ones leave the pair in force. */
+static void reload_tls(struct tls *tls)
+{
+	char why[TLS_WHY_MAX], info[TLS_INFO_MAX];
+	bool changed = false;
+
+	log_info("SIGHUP: reloading the TLS certificate and key");
+	if (tls_reload(tls, &changed, why, sizeof(why))) {
+		log_error("SIGHUP: TLS: %s; the certificate in force stays", why);
+		return;
+	}
+	tls_describe(tls, info, sizeof(info));
+	log_info("SIGHUP: TLS: %s for new connections: %s",
+	         changed ? "a new certificate is in force" : "the certificate is unchanged", info);
+}
+
 /*
  * Until SIGTERM or SIGINT: reload on SIGHUP, and answer daemons that ask
  * whether this namespace is taken. Returns the signal that ended it.
  */
-static int serve(struct app *app, int sigfd, struct instance *inst, const char *token_file)
+static int serve(struct app *app, int sigfd, struct instance *inst, const char *token_file,
+                 struct tls *tls)
 {
 	for (;;) {
 		struct pollfd pfd[2] = {{.fd = sigfd, .events = POLLIN},
@@ -192,6 +216,8 @@ static int serve(struct app *app, int sigfd, struct instance *inst, const char *
 		if (si.ssi_signo != SIGHUP)
 			return (int)si.ssi_signo;
 		reload_token(app, token_file);
+		if (tls)
+			reload_tls(tls);
 	}
 }
 
@@ -199,6 +225,8 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"listen", required_argument, NULL, 'l'},
+	    {"tls-cert", required_argument, NULL, 'C'},
+	    {"tls-key", required_argument, NULL, 'K'},
 	    {"db", required_argument, NULL, 'd'},
 	    {"token-file", required_argument, NULL, 't'},
 	    {"resync-interval", required_argument, NULL, 'r'},
@@ -210,6 +238,8 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *listen = DEFAULT_LISTEN, *db = DEFAULT_DB, *token_file = NULL;
+	const char *tls_cert = NULL, *tls_key = NULL;
+	struct tls *tls = NULL;
 	char token_path[PATH_MAX];
 	char why[ADOPT_WHY_MAX + PATH_MAX];
 	long resync_s = DEFAULT_RESYNC_S;
@@ -229,6 +259,8 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l': listen = optarg; break;
+		case 'C': tls_cert = optarg; break;
+		case 'K': tls_key = optarg; break;
 		case 'd': db = optarg; break;
 		case 't': token_file = optarg; break;
 		case 'r': {
@@ -278,6 +310,11 @@ int main(int argc, char **argv)
 	if (optind < argc) {
 		fprintf(stderr, "vrouterd: unexpected argument \"%s\"\n", argv[optind]);
 		usage(stderr);
+		return 2;
+	}
+	if (!tls_cert != !tls_key) {
+		fprintf(stderr, "vrouterd: --tls-cert and --tls-key go together (%s is missing)\n",
+		        tls_cert ? "--tls-key" : "--tls-cert");
 		return 2;
 	}
 	{
@@ -347,6 +384,17 @@ int main(int argc, char **argv)
 		status = EXIT_REFUSED;
 		goto out;
 	}
+	if (tls_cert) {
+		char twhy[TLS_WHY_MAX], info[TLS_INFO_MAX];
+
+		if (tls_open(tls_cert, tls_key, &tls, twhy, sizeof(twhy))) {
+			log_error("refusing to start: TLS: %s", twhy);
+			status = EXIT_REFUSED;
+			goto out;
+		}
+		tls_describe(tls, info, sizeof(info));
+		log_info("TLS: serving %s", info);
+	}
 	rc = store_open_checked(db, &app.store, &e);
 	if (rc) {
 		log_error("%s%s", rc == -EUCLEAN ? "refusing to start: " : "", e.msg);
@@ -391,17 +439,18 @@ int main(int argc, char **argv)
 		log_error("reconciler: %s", e.msg);
 		goto out;
 	}
-	if (http_start(&app, listen, &http, &e)) {
+	if (http_start_tls(&app, listen, tls, &http, &e)) {
 		log_error("%s", e.msg);
 		goto out;
 	}
-	log_info("vrouterd %s listening on %s (database %s, token %s)", vr_version(), listen, db,
-	         token_file);
-	sig = serve(&app, sigfd, inst, token_file);
+	log_info("vrouterd %s listening on %s://%s (database %s, token %s)", vr_version(),
+	         tls ? "https" : "http", listen, db, token_file);
+	sig = serve(&app, sigfd, inst, token_file, tls);
 	log_info("%s: shutting down; kernel state is left in place", strsignal(sig));
 	status = 0;
 out:
 	http_stop(http);
+	tls_close(tls);
 	recon_stop(app.recon);
 	nft_detach(&k);
 	if (k_open)

@@ -18,10 +18,18 @@
 #
 # Environment (set by run.sh): BENCH_SRC (checkout), VROUTERD, BENCH_BIN (connrate,
 # mhd_min), BENCH_OUT (file the result lines are appended to), BENCH_QUICK (1 = short).
+#
+# Namespaces, processes and daemons are tests/harness.sh's mechanism (the end-to-end
+# tests share it); its records are the BENCH_* variables below.
+
+# shellcheck source=tests/harness.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../harness.sh"
 
 BENCH_NAME=""
 BENCH_PREFIX=""
 BENCH_TMP=""
+BENCH_NS=""
+BENCH_BG=""
 BENCH_NAMESPACES=()
 BENCH_BG_PIDS=()
 declare -A BENCH_DAEMON_PID=()
@@ -48,74 +56,29 @@ bench__on_err() {
 
 bench_init() {
 	BENCH_NAME=$1
-	local rnd
-	rnd=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
-	# Interface-name-like and short: namespaces are listed by `ip netns`.
-	BENCH_PREFIX="vrbench-${BENCH_NAME}-$$-${rnd}"
-	trap bench_cleanup EXIT
-	trap 'exit 130' INT
-	trap 'exit 143' TERM
-	trap 'bench__on_err $? $LINENO "$BASH_COMMAND"' ERR
+	harness_start BENCH bench "$BENCH_NAME" bench_cleanup bench__on_err
 	[[ $(id -u) -eq 0 ]] || bench_fail "must run as root (network namespaces): sudo tests/bench/run.sh"
 	BENCH_SRC=${BENCH_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 	VROUTERD=${VROUTERD:-$BENCH_SRC/build/vrouterd}
 	BENCH_BIN=${BENCH_BIN:-$BENCH_SRC/build/bench}
-	BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/${BENCH_PREFIX}.XXXXXX")
-	chmod 700 "$BENCH_TMP"
+	harness_tmpdir
 	blog "prefix $BENCH_PREFIX, temp $BENCH_TMP"
 }
 
 # bench_ns NAME: namespace <prefix>-NAME with lo up; its name in $BENCH_NS.
-bench_ns() {
-	local ns="${BENCH_PREFIX}-$1"
-	BENCH_NAMESPACES+=("$ns") # recorded first: removed even if the rest fails
-	ip netns add "$ns"
-	ip -n "$ns" link set lo up
-	BENCH_NS=$ns
-}
+bench_ns() { harness_ns "$1"; }
 
 # bench_link NS1 IF1 NS2 IF2: veth pair created inside the namespaces, both ends up.
-bench_link() {
-	ip -n "$1" link add "$2" type veth peer name "$4" netns "$3"
-	ip -n "$1" link set "$2" up
-	ip -n "$3" link set "$4" up
-}
+bench_link() { harness_link "$@"; }
 
 # bench_in NS CMD...
-bench_in() {
-	local ns=$1
-	shift
-	ip netns exec "$ns" "$@"
-}
+bench_in() { harness_in "$@"; }
 
 # bench_bg NS CMD...: in the background, killed at cleanup; pid in $BENCH_BG.
-bench_bg() {
-	local ns=$1
-	shift
-	ip netns exec "$ns" "$@" </dev/null &
-	BENCH_BG=$!
-	disown "$BENCH_BG"
-	BENCH_BG_PIDS+=("$BENCH_BG")
-}
+bench_bg() { harness_bg "$@"; }
 
 # bench_poll SECONDS CMD...: run CMD every 0.05 s until it succeeds (0) or time is up (1).
-bench_poll() {
-	local secs=$1 deadline
-	shift
-	deadline=$(($(date +%s%N) + secs * 1000000000))
-	while :; do
-		"$@" >/dev/null 2>&1 && return 0
-		(($(date +%s%N) < deadline)) || return 1
-		sleep 0.05
-	done
-}
-
-bench__alive() {
-	local st
-	[[ -r /proc/$1/stat ]] || return 1
-	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-	[[ -n $st && $st != Z ]]
-}
+bench_poll() { harness_poll "$1" 0.05 "${@:2}"; }
 
 bench_daemon_dir() { echo "$BENCH_TMP/daemon-$1"; }
 
@@ -123,7 +86,7 @@ bench_daemon_dir() { echo "$BENCH_TMP/daemon-$1"; }
 # temp dir, kept across restarts), wait for /healthz (at most 60 s). Returns 1 with the
 # reason in $BENCH_ERR when it does not come up.
 bench_daemon() {
-	local ns=$1 dir pid deadline
+	local ns=$1 dir
 	shift
 	dir=$(bench_daemon_dir "$ns")
 	mkdir -p "$dir"
@@ -133,46 +96,17 @@ bench_daemon() {
 		return 1
 	fi
 	echo "=== $(date +%T.%N) start" >>"$dir/vrouterd.log"
-	ip netns exec "$ns" "$VROUTERD" --listen "127.0.0.1:$BENCH_PORT" --db "$dir/vrouter.db" \
-		--token-file "$dir/token" --log-level "${BENCH_LOG_LEVEL:-info}" "$@" \
-		</dev/null >>"$dir/vrouterd.log" 2>&1 &
-	pid=$!
-	BENCH_DAEMON_PID[$ns]=$pid
-	deadline=$((SECONDS + 60))
-	while :; do
-		if ! bench__alive "$pid"; then
-			unset "BENCH_DAEMON_PID[$ns]"
-			BENCH_ERR="vrouterd in $ns exited at start: $(tail -n 5 "$dir/vrouterd.log" | tr '\n' ' ')"
-			return 1
-		fi
-		if ip netns exec "$ns" curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$BENCH_PORT/healthz"; then
-			break
-		fi
-		if ((SECONDS >= deadline)); then
-			BENCH_ERR="vrouterd in $ns did not answer /healthz within 60 s"
-			return 1
-		fi
-		sleep 0.05
-	done
-	BENCH_TOKEN[$ns]=$(tr -d ' \t\r\n' <"$dir/token")
+	harness_daemon "$ns" "$dir" --log-level "${BENCH_LOG_LEVEL:-info}" "$@"
+	if ! harness_daemon_ready "$ns" "$dir" 127.0.0.1 60; then
+		BENCH_ERR="$HARNESS_ERR: $(tail -n 5 "$dir/vrouterd.log" | tr '\n' ' ')"
+		return 1
+	fi
 }
 
 # bench_stop NS: SIGTERM, wait (at most 20 s), then SIGKILL.
 bench_stop() {
-	local ns=$1 pid i
-	pid=${BENCH_DAEMON_PID[$ns]:-}
-	[[ -n $pid ]] || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 200; i++)); do
-		bench__alive "$pid" || break
-		sleep 0.1
-	done
-	if bench__alive "$pid"; then
-		blog "warning: vrouterd in $ns did not exit within 20 s of SIGTERM; killed"
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-	unset "BENCH_DAEMON_PID[$ns]"
+	[[ -n ${BENCH_DAEMON_PID[$1]:-} ]] || return 0
+	harness_stop "$1" 20 || blog "warning: vrouterd in $1 did not exit within 20 s of SIGTERM; killed"
 }
 
 # bench_api NS METHOD PATH [JSON]: request with the daemon's token; body to stdout,
@@ -256,14 +190,9 @@ bench_router_ns() {
 # daemon's temp dir. For benchmarks that make a namespace per run: the next run does not
 # share the kernel with hundreds of thousands of routes of the last one.
 bench_ns_del() {
-	local ns=$1 p
+	local ns=$1
 	bench_stop "$ns"
-	if [[ -e /run/netns/$ns ]]; then
-		for p in $(ip netns pids "$ns" 2>/dev/null); do
-			kill -KILL "$p" 2>/dev/null || true
-		done
-		ip netns del "$ns" 2>/dev/null || blog "warning: could not delete namespace $ns"
-	fi
+	harness_ns_del "$ns" || blog "warning: could not delete namespace $ns"
 	[[ -n ${BENCH_KEEP:-} ]] || rm -rf -- "$(bench_daemon_dir "$ns")"
 }
 
@@ -328,30 +257,11 @@ bench_last_put_log() {
 bench_vm() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
 
 bench_cleanup() {
-	local rc=$? ns p
+	local rc=$? p
 	set +eE
 	trap - ERR INT TERM
-	for ns in "${!BENCH_DAEMON_PID[@]}"; do
-		kill -TERM "${BENCH_DAEMON_PID[$ns]}" 2>/dev/null
-	done
-	for p in "${BENCH_BG_PIDS[@]}"; do
-		kill -TERM "$p" 2>/dev/null
-	done
+	harness_signal TERM # a chance to exit cleanly; the teardown kills what is left
 	sleep 0.3
-	for ns in "${!BENCH_DAEMON_PID[@]}"; do
-		kill -KILL "${BENCH_DAEMON_PID[$ns]}" 2>/dev/null
-	done
-	for p in "${BENCH_BG_PIDS[@]}"; do
-		kill -KILL "$p" 2>/dev/null
-	done
-	for ns in "${BENCH_NAMESPACES[@]}"; do
-		[[ -e /run/netns/$ns ]] || continue
-		for p in $(ip netns pids "$ns" 2>/dev/null); do
-			kill -KILL "$p" 2>/dev/null
-		done
-		ip netns del "$ns" 2>/dev/null || blog "warning: could not delete namespace $ns"
-	done
-	wait 2>/dev/null
 	if ((rc != 0)) && [[ -n $BENCH_TMP ]]; then
 		for p in "$BENCH_TMP"/daemon-*/vrouterd.log; do
 			[[ -f $p ]] || continue
@@ -359,13 +269,7 @@ bench_cleanup() {
 			tail -n 30 "$p" >&2
 		done
 	fi
-	if [[ -n $BENCH_TMP && -d $BENCH_TMP ]]; then
-		if [[ -n ${BENCH_KEEP:-} ]]; then
-			blog "kept $BENCH_TMP (BENCH_KEEP set)"
-		else
-			rm -rf -- "$BENCH_TMP"
-		fi
-	fi
+	harness_teardown blog
 	exit "$rc"
 }
 

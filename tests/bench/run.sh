@@ -28,7 +28,7 @@ REPO_DIR=$(cd "$HERE/../.." && pwd)
 ALL=(sg-connrate api-rps routes-apply post-latency sg-apply memory startup)
 PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libnl-3-dev
 	libnl-route-3-dev libnftnl-dev libmnl-dev libsqlite3-dev libcmocka-dev nftables iproute2
-	curl jq procps sqlite3 wrk)
+	curl jq procps sqlite3 wrk libgnutls28-dev)
 
 usage() {
 	sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'

@@ -722,7 +722,8 @@ static void check_links(struct kernel_ops *k)
 
 	/* Administratively down vs no carrier. */
 	sh("ip link set " PEER " down");
-	/* The peer's carrier loss reaches LINK through linkwatch, which may lag: poll (2 s at most). */
+	/* The peer's carrier loss reaches LINK through linkwatch, which may lag: poll (2 s at
+	 * most). */
 	for (int i = 0; i < 40; i++) {
 		kernel_links_free(v, n);
 		v = NULL;

@@ -21,10 +21,18 @@
 #
 # Tests use `set -Eeuo pipefail`: a command that fails outside a check aborts the
 # test with a message naming the command and line. Checks do not abort: they count.
+#
+# Namespaces, processes and daemons are tests/harness.sh's mechanism (the benchmarks
+# share it); its records are the E2E_* variables below.
+
+# shellcheck source=tests/harness.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../harness.sh"
 
 E2E_NAME=""
 E2E_PREFIX=""
 E2E_TMP=""
+E2E_NS=""
+E2E_BG=""
 E2E_STEP="setup"
 E2E_PASSED=0
 E2E_FAILED=0
@@ -38,6 +46,10 @@ declare -A E2E_DAEMON_PID=()
 declare -A E2E_DAEMON_ARGS=()
 declare -A E2E_TOKEN=()
 declare -A E2E_HOST=() # per namespace: where its daemon's API is reached (e2e_daemon)
+declare -A E2E_SCHEME=() # per namespace: https when its daemon has --tls-cert (e2e_daemon)
+# A command e2e_daemon runs vrouterd under, inside the namespace; it must exec its
+# arguments (test_service.sh: the systemd unit's user, capabilities and read-only /proc/sys).
+E2E_DAEMON_WRAP=()
 
 E2E_PORT=8080
 E2E_HEALTH_TIMEOUT=${E2E_HEALTH_TIMEOUT:-15}
@@ -128,18 +140,7 @@ check_no_match() {
 }
 
 # e2e_poll SECONDS CMD...: run CMD every 0.1 s until it succeeds (0) or time is up (1).
-e2e_poll() {
-	local secs=$1 deadline
-	shift
-	deadline=$(($(date +%s%N) + secs * 1000000000))
-	while :; do
-		if "$@" >/dev/null 2>&1; then
-			return 0
-		fi
-		(($(date +%s%N) < deadline)) || return 1
-		sleep 0.1
-	done
-}
+e2e_poll() { harness_poll "$1" 0.1 "${@:2}"; }
 
 # check_poll MESSAGE SECONDS CMD...: CMD succeeds within SECONDS.
 check_poll() {
@@ -163,13 +164,7 @@ e2e__on_err() {
 # e2e_init NAME: unique names, temp dir, cleanup trap, root and tool checks.
 e2e_init() {
 	E2E_NAME=$1
-	local rnd
-	rnd=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
-	E2E_PREFIX="vre2e-${E2E_NAME}-$$-${rnd}"
-	trap e2e_cleanup EXIT
-	trap 'exit 130' INT
-	trap 'exit 143' TERM
-	trap 'e2e__on_err $? $LINENO "$BASH_COMMAND"' ERR
+	harness_start E2E e2e "$E2E_NAME" e2e_cleanup e2e__on_err
 
 	if [[ $(id -u) -ne 0 ]]; then
 		e2e_fatal "must run as root: end-to-end tests create network namespaces (run: sudo deploy/setup.sh test)"
@@ -186,8 +181,7 @@ e2e_init() {
 	VROUTERD=${VROUTERD:-$E2E_SRC/build/vrouterd}
 	[[ -x $VROUTERD ]] || e2e_fatal "vrouterd not found at $VROUTERD: build first (cmake -S . -B build && cmake --build build)"
 
-	E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/${E2E_PREFIX}.XXXXXX")
-	chmod 700 "$E2E_TMP"
+	harness_tmpdir
 	e2e_log "--- [$E2E_NAME] prefix $E2E_PREFIX, vrouterd $VROUTERD, temp $E2E_TMP"
 	e2e__watchdog
 }
@@ -210,47 +204,23 @@ e2e__watchdog() {
 
 # e2e_ns NAME: create namespace <prefix>-NAME with lo up; its name is left in $E2E_NS.
 e2e_ns() {
-	local ns="${E2E_PREFIX}-$1"
-	E2E_NAMESPACES+=("$ns") # recorded first: cleaned up even if the rest fails
-	ip netns add "$ns"
-	ip -n "$ns" link set lo up
+	harness_ns "$1"
 	# ICMP errors (unreachable, prohibited) answer every probe: the kernel's per-peer
 	# rate limit would otherwise swallow some when a test probes the same host often.
-	ip netns exec "$ns" sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0
-	E2E_NS=$ns
+	ip netns exec "$E2E_NS" sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0
 }
 
 # e2e_link NS1 IF1 NS2 IF2: veth pair, IF1 in NS1 and IF2 in NS2 (NS1 may equal NS2),
 # created directly inside the namespaces, both ends up.
-e2e_link() {
-	ip -n "$1" link add "$2" type veth peer name "$4" netns "$3"
-	ip -n "$1" link set "$2" up
-	ip -n "$3" link set "$4" up
-}
+e2e_link() { harness_link "$@"; }
 
 # e2e_in NS CMD...: run CMD inside NS.
-e2e_in() {
-	local ns=$1
-	shift
-	ip netns exec "$ns" "$@"
-}
+e2e_in() { harness_in "$@"; }
 
 # e2e_bg NS CMD...: run CMD inside NS in the background (killed at cleanup); pid in $E2E_BG.
-e2e_bg() {
-	local ns=$1
-	shift
-	ip netns exec "$ns" "$@" </dev/null &
-	E2E_BG=$!
-	disown "$E2E_BG" # no "Killed" job reports when cleanup kills it
-	E2E_BG_PIDS+=("$E2E_BG")
-}
+e2e_bg() { harness_bg "$@"; }
 
-e2e__alive() { # running and not a zombie
-	local st
-	[[ -r /proc/$1/stat ]] || return 1
-	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-	[[ -n $st && $st != Z ]]
-}
+e2e__alive() { harness_alive "$1"; } # running and not a zombie
 
 e2e__daemon_dir() { echo "$E2E_TMP/$1"; }
 
@@ -259,42 +229,27 @@ e2e__daemon_dir() { echo "$E2E_TMP/$1"; }
 e2e_daemon() {
 	local ns=$1
 	shift
-	local dir pid deadline
+	local dir
 	dir=$(e2e__daemon_dir "$ns")
 	mkdir -p "$dir"
 	[[ -z ${E2E_DAEMON_PID[$ns]:-} ]] || e2e_fatal "e2e_daemon: a daemon already runs in $ns"
 	# printf with no arguments would still print '' and become one empty argument.
 	if (($# > 0)); then E2E_DAEMON_ARGS[$ns]=$(printf '%q ' "$@"); else E2E_DAEMON_ARGS[$ns]=''; fi
 	# The API is reached on the address of a --listen given (a wildcard: on loopback).
-	local host=127.0.0.1 prev="" a
+	# With --tls-cert it speaks HTTPS: e2e_curl's callers give the CA (--cacert).
+	local host=127.0.0.1 prev="" a scheme=http
 	for a in "$@"; do
 		[[ $prev != --listen ]] || host=${a%:*}
+		[[ $a != --tls-cert ]] || scheme=https
 		prev=$a
 	done
 	case $host in 0.0.0.0) host=127.0.0.1 ;; "[::]") host="[::1]" ;; esac
 	E2E_HOST[$ns]=$host
+	E2E_SCHEME[$ns]=$scheme
 	echo "=== $(date +%T.%N) start: vrouterd $*" >>"$dir/vrouterd.log"
-	ip netns exec "$ns" "$VROUTERD" --listen "127.0.0.1:$E2E_PORT" --db "$dir/vrouter.db" \
-		--token-file "$dir/token" --log-level "${E2E_LOG_LEVEL:-debug}" "$@" \
-		</dev/null >>"$dir/vrouterd.log" 2>&1 &
-	pid=$!
-	E2E_DAEMON_PID[$ns]=$pid
-	deadline=$((SECONDS + E2E_HEALTH_TIMEOUT))
-	while :; do
-		if ! e2e__alive "$pid"; then
-			local rc=0
-			wait "$pid" || rc=$?
-			unset "E2E_DAEMON_PID[$ns]"
-			e2e_fatal "vrouterd in $ns exited at start (status $rc)" "$(tail -n 40 "$dir/vrouterd.log")"
-		fi
-		if ip netns exec "$ns" curl -sf -o /dev/null --max-time 1 "http://$host:$E2E_PORT/healthz"; then
-			break
-		fi
-		((SECONDS < deadline)) || e2e_fatal "vrouterd in $ns did not answer /healthz within ${E2E_HEALTH_TIMEOUT}s" "$(tail -n 40 "$dir/vrouterd.log")"
-		sleep 0.1
-	done
-	[[ -s $dir/token ]] || e2e_fatal "vrouterd in $ns did not create its token file $dir/token"
-	E2E_TOKEN[$ns]=$(tr -d ' \t\r\n' <"$dir/token")
+	harness_daemon "$ns" "$dir" --log-level "${E2E_LOG_LEVEL:-debug}" "$@"
+	harness_daemon_ready "$ns" "$dir" "$host" "$E2E_HEALTH_TIMEOUT" "$scheme" ||
+		e2e_fatal "$HARNESS_ERR" "$(tail -n 40 "$dir/vrouterd.log")"
 }
 
 # e2e_daemon_fails NS [extra vrouterd args...]: start vrouterd in NS as e2e_daemon does
@@ -327,20 +282,11 @@ e2e_token_file() { echo "$(e2e__daemon_dir "$1")/token"; }
 # with status 0 on SIGTERM is a failure (it must shut down cleanly; leak reports of the
 # sanitizer build also end here).
 e2e_stop() {
-	local ns=$1 pid rc=0 i
-	pid=${E2E_DAEMON_PID[$ns]:-}
-	[[ -n $pid ]] || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < E2E_STOP_TIMEOUT * 10; i++)); do
-		e2e__alive "$pid" || break
-		sleep 0.1
-	done
-	if e2e__alive "$pid"; then
+	local ns=$1 rc
+	[[ -n ${E2E_DAEMON_PID[$ns]:-} ]] || return 0
+	harness_stop "$ns" "$E2E_STOP_TIMEOUT" ||
 		fail "vrouterd in $ns did not exit within ${E2E_STOP_TIMEOUT}s of SIGTERM; killed"
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || rc=$?
-	unset "E2E_DAEMON_PID[$ns]"
+	rc=$HARNESS_EXIT
 	echo "=== $(date +%T.%N) stopped (SIGTERM), exit status $rc" >>"$(e2e__daemon_dir "$ns")/vrouterd.log"
 	if ((rc != 0)); then
 		fail "vrouterd in $ns exited with status $rc on SIGTERM (expected 0)" \
@@ -428,7 +374,7 @@ e2e_done() {
 # e2e_cleanup (EXIT trap): kill what the test started, delete its namespaces and temp
 # dir. After an abort, print the logs too.
 e2e_cleanup() {
-	local rc=$? ns p
+	local rc=$? p
 	set +eE
 	trap - ERR INT TERM
 	if ((E2E_DONE == 0)); then
@@ -444,27 +390,7 @@ e2e_cleanup() {
 		kill "$E2E_WATCHDOG" 2>/dev/null
 		[[ -n $p ]] && kill $p 2>/dev/null
 	fi
-	for ns in "${!E2E_DAEMON_PID[@]}"; do
-		kill -KILL "${E2E_DAEMON_PID[$ns]}" 2>/dev/null
-	done
-	for p in "${E2E_BG_PIDS[@]}"; do
-		kill -KILL "$p" 2>/dev/null
-	done
-	for ns in "${E2E_NAMESPACES[@]}"; do
-		[[ -e /run/netns/$ns ]] || continue
-		for p in $(ip netns pids "$ns" 2>/dev/null); do
-			kill -KILL "$p" 2>/dev/null
-		done
-		ip netns del "$ns" 2>/dev/null || e2e_log "warning: could not delete namespace $ns"
-	done
-	wait 2>/dev/null
-	if [[ -n $E2E_TMP && -d $E2E_TMP ]]; then
-		if [[ -n ${E2E_KEEP:-} ]]; then
-			e2e_log "kept $E2E_TMP (E2E_KEEP set)"
-		else
-			rm -rf -- "$E2E_TMP"
-		fi
-	fi
+	harness_teardown e2e_log
 	exit "$rc"
 }
 
@@ -479,7 +405,7 @@ e2e_curl() {
 	: >"$E2E_TMP/body"
 	: >"$E2E_TMP/headers"
 	code=$(ip netns exec "$ns" curl -sS -X "$method" -o "$E2E_TMP/body" -D "$E2E_TMP/headers" \
-		-w '%{http_code}' --max-time 60 "$@" "http://${E2E_HOST[$ns]:-127.0.0.1}:$E2E_PORT$path" 2>"$E2E_TMP/curl.err") || rc=$?
+		-w '%{http_code}' --max-time 60 "$@" "${E2E_SCHEME[$ns]:-http}://${E2E_HOST[$ns]:-127.0.0.1}:$E2E_PORT$path" 2>"$E2E_TMP/curl.err") || rc=$?
 	if [[ -z $code || $code == 000 ]]; then
 		code="000"
 		echo "curl exit $rc: $(cat "$E2E_TMP/curl.err")" >>"$E2E_TMP/body"

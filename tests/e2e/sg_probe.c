@@ -1,5 +1,5 @@
 /*
- * Drives the security-group compiler (core/sgc.c) and the nftables adapter
+ * Drives the security-group compiler (core/sgc_*.c) and the nftables adapter
  * (core/nft.c) against a real kernel. Run it only inside a throwaway network
  * namespace (it refuses the root namespace's nftables):
  *

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The security-group compiler and nftables adapter (core/sgc.c, core/nft.c) against the
+# The security-group compiler and nftables adapter (core/sgc_*.c, core/nft.c) against the
 # real kernel, through tests/e2e/sg_probe.c, in namespaces of the test's own (sg_probe
 # refuses the root namespace): no daemon involved.
 #   - dump: the compiled table without a kernel (API port honoured);

@@ -950,9 +950,15 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, http_fixture_setup, http_fixture_teardown)
 	const struct CMUnitTest tests[] = {
-	    T(test_fresh),      T(test_roundtrip),       T(test_dry_run),
-	    T(test_invalid),    T(test_ids_and_changes), T(test_settings_and_main),
-	    T(test_body_limit), T(test_kernel_plan),    T(test_first_replace_defers_fks),
+	    T(test_fresh),
+	    T(test_roundtrip),
+	    T(test_dry_run),
+	    T(test_invalid),
+	    T(test_ids_and_changes),
+	    T(test_settings_and_main),
+	    T(test_body_limit),
+	    T(test_kernel_plan),
+	    T(test_first_replace_defers_fks),
 	    T(test_kernel_plan_assoc),
 	};
 #undef T

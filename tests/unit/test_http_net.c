@@ -26,11 +26,14 @@
 static void etag_of(const struct reply *r, char *buf, size_t size)
 {
 	const char *h = strstr(r->headers, "ETag: ");
-	char fmt[32];
+	size_t n;
 
 	assert_non_null(h);
-	snprintf(fmt, sizeof(fmt), "ETag: %%%zus", size - 1);
-	assert_true(sscanf(h, fmt, buf) == 1);
+	h += strlen("ETag: ");
+	n = strcspn(h, " \t\r\n");
+	assert_true(n > 0 && n < size);
+	memcpy(buf, h, n);
+	buf[n] = '\0';
 }
 
 /* ---- subnets ---- */

@@ -403,7 +403,11 @@ static void test_rule_validation(void **state)
 	json_int_t rev = status_revision(f);
 
 	for (size_t i = 0; i < N_ELEMS(templates); i++) {
+		/* The bodies are templates from the table above, each with one %1$s. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
 		snprintf(bodies[i], sizeof(bodies[i]), templates[i].body, sg);
+#pragma GCC diagnostic pop
 		cases[i] = templates[i];
 		cases[i].body = bodies[i];
 	}

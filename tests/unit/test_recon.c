@@ -232,7 +232,7 @@ static void test_table_renumber(void **state)
 }
 
 static void add_subnet(struct fixture *f, const char *name, const char *cidr, const char *rip,
-		       const char *ifname, const char *table_id, char id[ID_MAX])
+                       const char *ifname, const char *table_id, char id[ID_MAX])
 {
 	struct subnet sn = {0};
 	struct vr_err e = {0};
@@ -308,7 +308,7 @@ static void test_subnets_settings(void **state)
 	assert_int_equal(st.state, OBJ_ACTIVE);
 	pthread_mutex_lock(&fk.lock);
 	fk.fwd4 = false; /* sysctl -w by hand */
-	fk.na = 0;	 /* address removed by hand */
+	fk.na = 0;       /* address removed by hand */
 	pthread_mutex_unlock(&fk.lock);
 	assert_int_equal(write(fk.efd, &one, sizeof(one)), sizeof(one));
 	for (int i = 0; i < 200 && !(fk.fwd4 && fk.na == 2); i++)
