@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "grow.h"
 #include "idmap.h"
 #include "log.h"
 #include "metrics.h"
@@ -562,16 +563,10 @@ void recon_kick(struct recon *r, int64_t rev, enum recon_obj kind, const char *i
 	if (kind == RECON_ALL || !id || r->nqueue >= RECON_QUEUE_MAX) {
 		r->full_pending = true;
 	} else {
-		if (r->nqueue == r->capqueue) {
-			size_t cap = r->capqueue ? r->capqueue * 2 : 16;
-			struct change *nq = realloc(r->queue, cap * sizeof(*nq));
-
-			if (!nq) {
-				r->full_pending = true;
-				goto wake;
-			}
-			r->queue = nq;
-			r->capqueue = cap;
+		if (vr_grow((void **)&r->queue, &r->capqueue, r->nqueue + 1, sizeof(*r->queue),
+		            RECON_QUEUE_MAX)) {
+			r->full_pending = true;
+			goto wake;
 		}
 		r->queue[r->nqueue].rev = rev;
 		r->queue[r->nqueue].kind = kind;

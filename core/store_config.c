@@ -186,7 +186,7 @@ static int diff_note(struct store_diff_ids *l, const char *id, struct vr_err *e)
 static int gone_note(struct cfg *x, enum store_kind k, const char *id, struct vr_err *e)
 {
 	if (store_array_grow((void **)&x->gone[k], &x->capgone[k], x->ngone[k], sizeof(*x->gone[k]),
-	                     LIST_INITIAL, e) < 0)
+	                     LIST_MAX, e) < 0)
 		return -1;
 	snprintf(x->gone[k][x->ngone[k]++], ID_MAX, "%s", id);
 	return diff_note(&x->d->removed[k], id, e);
@@ -306,7 +306,7 @@ static int cfg_merge_array(struct cfg *x, enum store_kind k, struct vr_err *e)
 /* Read the stored objects of kind k into x->cur[k] and merge them with the items. */
 static int cfg_merge_stored(struct cfg *x, enum store_kind k, struct vr_err *e)
 {
-	if (store_obj_load(x->s, k, true, LIST_INITIAL, &x->cur[k], &x->ncur[k], e) < 0)
+	if (store_obj_load(x->s, k, true, LIST_MAX, &x->cur[k], &x->ncur[k], e) < 0)
 		return -1;
 	return cfg_merge_array(x, k, e);
 }
@@ -379,8 +379,8 @@ static int cfg_tables(struct cfg *x, const uint32_t *avoid, size_t navoid, struc
 	uint32_t *v = NULL, lo, hi;
 	int ret = -1;
 
-	if (store_obj_load(x->s, STORE_RTB, true, LIST_INITIAL, &x->cur[STORE_RTB],
-	                   &x->ncur[STORE_RTB], e) < 0)
+	if (store_obj_load(x->s, STORE_RTB, true, LIST_MAX, &x->cur[STORE_RTB], &x->ncur[STORE_RTB],
+	                   e) < 0)
 		return -1;
 	cur = x->cur[STORE_RTB];
 	for (size_t i = 0; i < x->ncur[STORE_RTB]; i++)

@@ -37,8 +37,8 @@
 #define NO_MULTIPATH                                                                               \
 	"multipath (several next hops for one destination and metric, ECMP) is not supported: "    \
 	"give this route another metric, or change the one that exists"
-/* First allocation of a list; it doubles from there. */
-#define LIST_INITIAL 64
+/* Objects of one kind a list holds (a growth bound): a whole-state count is a u32 too. */
+#define LIST_MAX ((size_t)UINT32_MAX)
 /* A database error's words about a kind: "listing security group rules". */
 #define NOUN_WHAT_MAX 64
 /* Most filter values one list statement binds (after ?1 after and ?2 limit). */
@@ -223,8 +223,11 @@ static inline int corrupt(struct vr_err *e, const char *what, const char *id)
 	return err_set(e, VR_ERR_INTERNAL, "", "database: stored %s %s is malformed", what, id);
 }
 
-/* Make room for one more element of size elem in *v holding n of *cap, first first. */
-int store_array_grow(void **v, size_t *cap, size_t n, size_t elem, size_t first, struct vr_err *e)
+/*
+ * Make room for one more element of size elem in *v holding n of *cap, at
+ * most max (vr_grow; new room zeroed). 0, or -1 with e INTERNAL.
+ */
+int store_array_grow(void **v, size_t *cap, size_t n, size_t elem, size_t max, struct vr_err *e)
     __attribute__((warn_unused_result));
 
 /* ---- what every kind of object shares (store_obj.c) ---- */
@@ -396,8 +399,8 @@ int store_name_taken(struct store *s, enum store_kind k, enum st which, const vo
  */
 int store_walk_rows(struct store *s, enum store_kind k, bool with_desc, walk_fn fn, void *arg,
                     const char *what, struct vr_err *e) __attribute__((warn_unused_result));
-/* Every stored object of kind k, in id order, into a new array (first: its first allocation). */
-int store_obj_load(struct store *s, enum store_kind k, bool with_desc, size_t first, void **out,
+/* Every stored object of kind k, in id order, into a new array of at most max. */
+int store_obj_load(struct store *s, enum store_kind k, bool with_desc, size_t max, void **out,
                    size_t *n, struct vr_err *e) __attribute__((warn_unused_result));
 /* Free what store_obj_load gave, for a load that fails after it. */
 void store_obj_unload(enum store_kind k, void **v, size_t *n);

@@ -5,12 +5,15 @@
  */
 #include "store_int.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sqlite3.h>
+
+#include "grow.h"
 
 /* ---- what every kind of object shares ---- */
 
@@ -346,24 +349,15 @@ out:
 
 /* ---- lists ---- */
 
-/* Make room for one more element of size elem in *v holding n of *cap, first first. */
-int store_array_grow(void **v, size_t *cap, size_t n, size_t elem, size_t first, struct vr_err *e)
+/* Make room for one more element of size elem in *v holding n of *cap, at most max. */
+int store_array_grow(void **v, size_t *cap, size_t n, size_t elem, size_t max, struct vr_err *e)
 {
-	size_t ncap;
-	void *nv;
+	int err = vr_grow(v, cap, n + 1, elem, max);
 
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : first;
-	if (ncap > SIZE_MAX / elem)
-		return oom(e);
-	nv = realloc(*v, ncap * elem);
-	if (!nv)
-		return oom(e);
-	memset((char *)nv + *cap * elem, 0, (ncap - *cap) * elem);
-	*v = nv;
-	*cap = ncap;
-	return 0;
+	if (err == -E2BIG)
+		return err_set(e, VR_ERR_INTERNAL, "", "database: a list of more than %zu rows",
+		               max);
+	return err ? oom(e) : 0;
 }
 
 /* LIMIT for a page of limit rows plus one more, which tells whether there is a next page. */
@@ -380,10 +374,10 @@ static int bind_filter(sqlite3_stmt *q, int i, const char *v)
 
 /*
  * Read every row q yields, at most limit (SIZE_MAX: all), into a new array
- * whose first allocation holds first objects (it doubles from there).
+ * that may grow to max objects.
  */
 static int obj_collect(struct store *s, enum store_kind k, sqlite3_stmt *q, size_t limit,
-                       bool with_desc, size_t first, void **out, size_t *n, bool *more,
+                       bool with_desc, size_t max, void **out, size_t *n, bool *more,
                        struct vr_err *e)
 {
 	const struct kind *d = store_kinds[k];
@@ -398,7 +392,7 @@ static int obj_collect(struct store *s, enum store_kind k, sqlite3_stmt *q, size
 			*more = true;
 			break;
 		}
-		if (store_array_grow((void **)&v, &cap, cnt, d->size, first, e) < 0)
+		if (store_array_grow((void **)&v, &cap, cnt, d->size, max, e) < 0)
 			goto out;
 		if (d->from_row(s, q, v + cnt * d->size, with_desc, e) < 0)
 			goto out;
@@ -443,7 +437,7 @@ int store_obj_list(struct store *s, enum store_kind k, const struct store_filter
 		store_db_err(s, e, "binding");
 		goto out;
 	}
-	ret = obj_collect(s, k, q, limit, true, LIST_INITIAL, out, n, more, e);
+	ret = obj_collect(s, k, q, limit, true, LIST_MAX, out, n, more, e);
 out:
 	st_done(q);
 	return ret;
@@ -484,13 +478,13 @@ out:
 	return ret;
 }
 
-/* Every stored object of kind k, in id order, into a new array (first: its first allocation). */
-int store_obj_load(struct store *s, enum store_kind k, bool with_desc, size_t first, void **out,
+/* Every stored object of kind k, in id order, into a new array of at most max. */
+int store_obj_load(struct store *s, enum store_kind k, bool with_desc, size_t max, void **out,
                    size_t *n, struct vr_err *e)
 {
 	sqlite3_stmt *q = st_get(s, store_kinds[k]->load);
 	bool more = false;
-	int ret = obj_collect(s, k, q, SIZE_MAX, with_desc, first, out, n, &more, e);
+	int ret = obj_collect(s, k, q, SIZE_MAX, with_desc, max, out, n, &more, e);
 
 	st_done(q);
 	return ret;

@@ -9,9 +9,6 @@
 
 #include <sqlite3.h>
 
-/* First allocation of a group's targets. */
-#define SG_TARGETS_FIRST 4
-
 /* ---- groups ---- */
 
 /* Canonical text of a target: the uniqueness key in sg_targets. */
@@ -32,9 +29,8 @@ static int sg_targets_read(struct store *s, struct security_group *g, struct vr_
 	int rc;
 
 	for (rc = store_step_id(s, q, g->id, e); rc == SQLITE_ROW; rc = sqlite3_step(q)) {
-		/* Groups have few targets; a list's first 64 would waste memory per group. */
 		if (store_array_grow((void **)&g->targets, &cap, g->ntargets, sizeof(*g->targets),
-		                     SG_TARGETS_FIRST, e) < 0)
+		                     SG_TARGETS_MAX, e) < 0)
 			goto out;
 		if (col_copy(q, 0, g->targets[g->ntargets].text, sizeof(g->targets[0].text)) < 0) {
 			corrupt(e, "security group", g->id);
@@ -366,9 +362,9 @@ int store_sg_load(struct store *s, struct security_group **groups, size_t *ng,
 	/* One read transaction: groups and rules are exactly those of the revision returned. */
 	if (store_read_begin(s, rev, e) < 0)
 		return -1;
-	ret = store_obj_load(s, STORE_SG, false, LIST_INITIAL, (void **)groups, ng, e);
+	ret = store_obj_load(s, STORE_SG, false, LIST_MAX, (void **)groups, ng, e);
 	if (ret == 0)
-		ret = store_obj_load(s, STORE_SGR, false, LIST_INITIAL, (void **)rules, nr, e);
+		ret = store_obj_load(s, STORE_SGR, false, LIST_MAX, (void **)rules, nr, e);
 	ret = store_read_end(s, ret, e);
 	if (ret < 0) {
 		store_obj_unload(STORE_SG, (void **)groups, ng);

@@ -171,7 +171,7 @@ int store_net_load(struct store *s, struct subnet **subs, size_t *n, struct sett
 		return -1;
 	ret = store_settings_read(s, set, e);
 	if (ret == 0)
-		ret = store_obj_load(s, STORE_SUBNET, false, LIST_INITIAL, (void **)subs, n, e);
+		ret = store_obj_load(s, STORE_SUBNET, false, LIST_MAX, (void **)subs, n, e);
 	ret = store_read_end(s, ret, e);
 	if (ret < 0)
 		store_obj_unload(STORE_SUBNET, (void **)subs, n);
