@@ -21,6 +21,7 @@
 #include "api.h"
 #include "app.h"
 #include "crud.h"
+#include "grow.h"
 #include "http.h"
 #include "log.h"
 #include "preview.h"
@@ -64,18 +65,14 @@ static int text_add(struct text *t, const char *s, size_t n)
 	if (t->full)
 		return -1;
 	if (t->len + n + 1 > t->cap) {
-		size_t cap = t->cap ? t->cap : CONFIG_TEXT_FIRST;
-		char *np;
+		size_t need = t->len + n + 1;
 
-		while (cap < t->len + n + 1 && cap <= CONFIG_TEXT_MAX)
-			cap *= 2;
-		np = cap < t->len + n + 1 ? NULL : realloc(t->p, cap);
-		if (!np) {
+		if (vr_grow((void **)&t->p, &t->cap,
+		            need > CONFIG_TEXT_FIRST ? need : CONFIG_TEXT_FIRST, 1,
+		            CONFIG_TEXT_MAX)) {
 			t->full = true;
 			return -1;
 		}
-		t->p = np;
-		t->cap = cap;
 	}
 	memcpy(t->p + t->len, s, n);
 	t->len += n;
