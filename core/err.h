@@ -1,7 +1,7 @@
 /*
  * An error as core means it: what kind of failure (its code), the offending
- * field, and words naming the bad value. Core knows nothing of HTTP; server/
- * maps a code to a status in one place (http_status_of).
+ * field, and words naming the bad value. How a code is reported to a client
+ * is server/'s business, decided there in one place.
  */
 #ifndef VR_ERR_H
 #define VR_ERR_H
