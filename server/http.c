@@ -328,6 +328,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct http_resp *r)
 		                                     MHD_RESPMEM_PERSISTENT);
 	} else if (r->body) {
 		size_t len;
+		char *nl;
 
 		text = json_dumps(r->body, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		if (!text)
@@ -335,9 +336,12 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct http_resp *r)
 		len = strlen(text);
 		text[len] = '\0';
 		/* One trailing newline, so curl output ends cleanly in a terminal. */
-		text = realloc(text, len + 2);
-		if (!text)
+		nl = realloc(text, len + 2);
+		if (!nl) {
+			free(text);
 			return MHD_NO;
+		}
+		text = nl;
 		text[len] = '\n';
 		text[len + 1] = '\0';
 		mr = MHD_create_response_from_buffer(len + 1, text, MHD_RESPMEM_MUST_FREE);
