@@ -241,6 +241,37 @@ bench_put_config() {
 	PUT_S=${out#* }
 }
 
+# bench_apply_config NS FILE WHAT: PUT FILE as /v1/config (bench_put_config) and wait up to
+# 60 s for GET /v1/status to say converged; fails the benchmark otherwise (WHAT names the
+# document in messages). MS: request to response, ms. An answer sent before convergence
+# counts in NOT_CONVERGED (the caller reports it).
+bench_apply_config() {
+	local ns=$1 file=$2 what=$3 conv
+	bench_put_config "$ns" "$file"
+	[[ $PUT_CODE == 200 ]] || bench_fail "PUT /v1/config of $what answered $PUT_CODE: $(head -c 300 "$BENCH_TMP/put.json") $(cat "$BENCH_TMP/put.err")"
+	MS=$(s_to_ms "$PUT_S")
+	conv=$(jq -r '.apply.converged' "$BENCH_TMP/put.json")
+	if [[ $conv != true ]]; then
+		blog "warning: the answer to PUT /v1/config says converged: $conv ($(jq -c .apply "$BENCH_TMP/put.json"))"
+		NOT_CONVERGED=$((${NOT_CONVERGED:-0} + 1))
+	fi
+	bench_poll 60 bench_converged "$ns" || bench_fail "vrouterd did not converge within 60 s of its answer: $(bench_api "$ns" GET /v1/status | head -c 300)"
+}
+
+# bench_ip_batch FILE N NAME: the anchor of the route benchmarks: `ip -batch FILE` in a new
+# router namespace (bench_router_ns NAME), which must leave N vrouter routes; ms in MS.
+bench_ip_batch() {
+	local file=$1 n=$2 ns t0 got
+	bench_router_ns "$3"
+	ns=$BENCH_NS
+	t0=$(now_ns)
+	ip -n "$ns" -batch "$file" || bench_fail "ip -batch of $n routes failed"
+	MS=$(ms_since "$t0")
+	got=$(bench_kernel_routes "$ns")
+	((got == n)) || bench_fail "ip -batch: $got routes in the kernel, expected $n"
+	bench_ns_del "$ns"
+}
+
 # bench_converged NS: 0 when GET /v1/status says converged and applied == desired.
 bench_converged() {
 	local st

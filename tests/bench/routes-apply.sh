@@ -31,33 +31,15 @@ for t in curl jq ip; do
 done
 
 # run_anchor N ROUND: ms in $MS.
-run_anchor() {
-	local n=$1 ns t0 got
-	bench_router_ns "ip-$n-$2"
-	ns=$BENCH_NS
-	t0=$(now_ns)
-	ip -n "$ns" -batch "$BENCH_TMP/routes-$n.ip" || bench_fail "ip -batch of $n routes failed"
-	MS=$(ms_since "$t0")
-	got=$(bench_kernel_routes "$ns")
-	((got == n)) || bench_fail "ip -batch: $got routes in the kernel, expected $n"
-	bench_ns_del "$ns"
-}
+run_anchor() { bench_ip_batch "$BENCH_TMP/routes-$1.ip" "$1" "ip-$1-$2"; }
 
 # run_ours N ROUND: ms in $MS (request to response), the daemon's own split in $SPLIT.
 run_ours() {
-	local n=$1 ns got conv
+	local n=$1 ns got
 	bench_router_ns "vr-$n-$2"
 	ns=$BENCH_NS
 	bench_daemon "$ns" || bench_fail "$BENCH_ERR"
-	bench_put_config "$ns" "$BENCH_TMP/routes-$n.json"
-	[[ $PUT_CODE == 200 ]] || bench_fail "PUT /v1/config of $n routes answered $PUT_CODE: $(head -c 300 "$BENCH_TMP/put.json") $(cat "$BENCH_TMP/put.err")"
-	MS=$(s_to_ms "$PUT_S")
-	conv=$(jq -r '.apply.converged' "$BENCH_TMP/put.json")
-	if [[ $conv != true ]]; then
-		blog "warning: the answer to PUT /v1/config says converged: $conv ($(jq -c .apply "$BENCH_TMP/put.json"))"
-		NOT_CONVERGED=$((NOT_CONVERGED + 1))
-	fi
-	bench_poll 60 bench_converged "$ns" || bench_fail "vrouterd did not converge within 60 s of its answer: $(bench_api "$ns" GET /v1/status | head -c 300)"
+	bench_apply_config "$ns" "$BENCH_TMP/routes-$n.json" "$n routes"
 	got=$(bench_kernel_routes "$ns")
 	((got == n)) || bench_fail "vrouterd: $got routes in the kernel, expected $n"
 	SPLIT=$(bench_last_put_log "$ns")

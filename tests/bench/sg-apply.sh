@@ -66,19 +66,11 @@ run_anchor() {
 }
 
 run_ours() {
-	local ns conv elems
+	local ns elems
 	bench_router_ns "vr-$1"
 	ns=$BENCH_NS
 	bench_daemon "$ns" || bench_fail "$BENCH_ERR"
-	bench_put_config "$ns" "$BENCH_TMP/sg.json"
-	[[ $PUT_CODE == 200 ]] || bench_fail "PUT /v1/config of $RULES rules answered $PUT_CODE: $(head -c 300 "$BENCH_TMP/put.json") $(cat "$BENCH_TMP/put.err")"
-	MS=$(s_to_ms "$PUT_S")
-	conv=$(jq -r '.apply.converged' "$BENCH_TMP/put.json")
-	if [[ $conv != true ]]; then
-		blog "warning: the answer to PUT /v1/config says converged: $conv ($(jq -c .apply "$BENCH_TMP/put.json"))"
-		NOT_CONVERGED=$((NOT_CONVERGED + 1))
-	fi
-	bench_poll 60 bench_converged "$ns" || bench_fail "vrouterd did not converge within 60 s of its answer: $(bench_api "$ns" GET /v1/status | head -c 300)"
+	bench_apply_config "$ns" "$BENCH_TMP/sg.json" "$RULES rules"
 	bench_in "$ns" nft list table inet vrouter >"$BENCH_TMP/vrouter.nft" 2>"$BENCH_TMP/nft.err" ||
 		bench_fail "converged, but there is no table inet vrouter: $(head -c 200 "$BENCH_TMP/nft.err")"
 	elems=$(grep -oE '\. (tcp|6) \. [0-9]+' "$BENCH_TMP/vrouter.nft" | wc -l || true)

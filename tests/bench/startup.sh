@@ -52,17 +52,7 @@ bench_ns_del "$SEED"
 blog "seed database: $N routes, revision $DESIRED, $(du -sh "$BENCH_TMP/seed" | cut -f1); the seed daemon took $STOP_MS ms to exit after SIGTERM"
 rm -f "$BENCH_TMP/routes.json"
 
-run_anchor() {
-	local ns got t0
-	bench_router_ns "ip-$1"
-	ns=$BENCH_NS
-	t0=$(now_ns)
-	ip -n "$ns" -batch "$BENCH_TMP/routes.ip" || bench_fail "ip -batch of $N routes failed"
-	MS=$(ms_since "$t0")
-	got=$(bench_kernel_routes "$ns")
-	((got == N)) || bench_fail "ip -batch: $got routes in the kernel, expected $N"
-	bench_ns_del "$ns"
-}
+run_anchor() { bench_ip_batch "$BENCH_TMP/routes.ip" "$N" "ip-$1"; }
 
 # wait_converged NS PID: poll GET /v1/status from inside NS, one curl every ~10 ms (no
 # other process per poll: the poll must not slow down what it measures), until it says
