@@ -100,6 +100,16 @@ static void status(struct http_req *req, struct http_resp *resp)
 	http_json(resp, 200, o);
 }
 
+/* Who the caller is: its token's name and scope (the web UI's read-only mode). */
+static void whoami(struct http_req *req, struct http_resp *resp)
+{
+	const char *name = http_req_token_name(req);
+
+	http_json(resp, 200,
+	          json_pack("{s:s, s:s}", "name", name ? name : "", "scope",
+	                    http_req_token_write(req) ? "write" : "read"));
+}
+
 const struct http_endpoint api_endpoints[] = {
     {"GET", "/healthz", healthz, NULL, 0, 0},
     {"GET", "/openapi.yaml", api_web_file, "openapi.yaml", 0, 0},
@@ -108,6 +118,7 @@ const struct http_endpoint api_endpoints[] = {
     {"GET", "/ui/{file}", api_web_file, NULL, 0, 0},
     {"GET", "/metrics", metrics, NULL, 0, 0},
     {"GET", "/v1/status", status, NULL, 0, 0},
+    {"GET", "/v1/whoami", whoami, NULL, 0, 0},
 
     {"POST", "/v1/route-tables", crud_create, &api_route_tables, 0, 0},
     {"GET", "/v1/route-tables", crud_list, &api_route_tables, 0, 0},

@@ -1,4 +1,4 @@
-/* What every handler can reach: the store, the reconciler, the token. */
+/* What every handler can reach: the store, the reconciler, the tokens. */
 #ifndef VR_APP_H
 #define VR_APP_H
 
@@ -33,8 +33,8 @@ struct app {
 	pthread_mutex_t reader_lock;
 	pthread_cond_t reader_free;
 	struct recon *recon;         /* NULL in tests that run without a kernel */
-	char token[TOKEN_MAX];       /* bearer token; never logged; replaced on SIGHUP */
-	pthread_rwlock_t token_lock; /* guards token */
+	struct token_set tokens;     /* bearer tokens; never logged; replaced on SIGHUP */
+	pthread_rwlock_t token_lock; /* guards tokens */
 	/*
 	 * GET /healthz's own handle on the database (app_readers_open opens
 	 * it): each probe drops its page cache and reads from the file.

@@ -38,10 +38,12 @@ struct http_server {
 /* Per-request state across the access handler's calls, from the request line on. */
 struct req_ctx {
 	const struct http_endpoint *ep;
-	struct http_guard_conn *gc;    /* the guard's watch on this connection (NULL: none) */
-	bool started;                  /* the access handler was called for this request */
-	bool authed;                   /* it carries the right token */
-	struct http_reject bad_target; /* the target as sent is refused (status 0: it is fine) */
+	struct http_guard_conn *gc;      /* the guard's watch on this connection (NULL: none) */
+	bool started;                    /* the access handler was called for this request */
+	bool authed;                     /* it carries the right token */
+	bool token_write;                /* that token's scope is write */
+	char token_name[TOKEN_NAME_MAX]; /* that token's name, copied: SIGHUP may replace it */
+	struct http_reject bad_target;   /* the target as sent is refused (status 0: it is fine) */
 	struct timespec start;
 	char path[HTTP_PATH_MAX];
 	const char *params[HTTP_PARAMS_MAX];
@@ -59,6 +61,7 @@ static const char *reason_phrase(int status)
 	case 204: return "No Content";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
@@ -180,6 +183,16 @@ int64_t http_if_match_rev(const char *v)
 	return *end ? -1 : n;
 }
 
+const char *http_req_token_name(const struct http_req *req)
+{
+	return req->token_name;
+}
+
+bool http_req_token_write(const struct http_req *req)
+{
+	return req->token_write;
+}
+
 const char *http_req_query(struct http_req *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
@@ -277,26 +290,32 @@ static const struct http_endpoint *find_endpoint(const char *method, const char 
 	return NULL;
 }
 
-static bool token_ok(struct app *app, const char *hdr)
+/* Whether hdr carries one of the tokens; then its name and scope go into ctx. */
+static bool token_ok(struct app *app, const char *hdr, struct req_ctx *ctx)
 {
 	const char *given;
-	size_t glen, tlen, i;
-	unsigned char diff = 0;
+	int k;
 
 	if (!hdr || strncasecmp(hdr, "Bearer ", 7))
 		return false;
 	given = hdr + 7;
 	while (*given == ' ')
 		given++;
-	glen = strlen(given);
-	/* SIGHUP may replace the token meanwhile. */
+	/* SIGHUP may replace the tokens meanwhile. */
 	pthread_rwlock_rdlock(&app->token_lock);
-	tlen = strlen(app->token);
-	/* Constant time in the token's length: no early exit on the first difference. */
-	for (i = 0; i < tlen; i++)
-		diff |= (unsigned char)app->token[i] ^ (unsigned char)(i < glen ? given[i] : 0);
+	k = token_match(&app->tokens, given, strlen(given));
+	if (k >= 0) {
+		memcpy(ctx->token_name, app->tokens.v[k].name, sizeof(ctx->token_name));
+		ctx->token_write = app->tokens.v[k].scope == TOKEN_WRITE;
+	}
 	pthread_rwlock_unlock(&app->token_lock);
-	return diff == 0 && glen == tlen && tlen > 0;
+	return k >= 0;
+}
+
+/* Methods a read token may use: the ones that change nothing. */
+static bool is_read_method(const char *method)
+{
+	return !strcmp(method, "GET") || !strcmp(method, "HEAD");
 }
 
 static bool is_json_type(const char *ct)
@@ -437,8 +456,10 @@ static bool admit(struct http_server *srv, struct MHD_Connection *c, const char 
 	ctx->ep = find_endpoint(method, url, ctx->path, ctx->params, r.allow, sizeof(r.allow));
 	if (!strncmp(url, "/v1/", 4) || !strcmp(url, "/v1")) {
 		/* Authenticate before saying anything about the path. */
-		if (!token_ok(srv->app, MHD_lookup_connection_value(
-		                            c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION))) {
+		if (!token_ok(srv->app,
+		              MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+		                                          MHD_HTTP_HEADER_AUTHORIZATION),
+		              ctx)) {
 			r.allow[0] = '\0';
 			http_problemf(&r, 401, NULL, "missing or wrong bearer token");
 			goto queue;
@@ -454,6 +475,13 @@ static bool admit(struct http_server *srv, struct MHD_Connection *c, const char 
 		goto queue;
 	}
 	r.allow[0] = '\0';
+	if (ctx->authed && !ctx->token_write && !is_read_method(method)) {
+		/* Before the body is read: nothing of it reaches a handler. */
+		http_problemf(&r, 403, NULL,
+		              "the token \"%s\" has scope read; %s needs a token with scope write",
+		              ctx->token_name, method);
+		goto queue;
+	}
 	ctx->max = ctx->ep->max_body ? ctx->ep->max_body : HTTP_BODY_MAX_DEFAULT;
 	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl && content_length_differs(c, cl)) {
@@ -486,6 +514,8 @@ static void dispatch(struct http_server *srv, struct MHD_Connection *c, const ch
 	    .path = ctx->path,
 	    .conn = c,
 	    .cls = ctx->ep->cls,
+	    .token_name = ctx->authed ? ctx->token_name : NULL,
+	    .token_write = ctx->authed && ctx->token_write,
 	};
 	const char *ct;
 

@@ -37,6 +37,9 @@ struct http_req {
 	 */
 	char *raw;
 	size_t raw_len;
+	/* The authenticated token (paths under /v1/): http_req_token_name, _write. */
+	const char *token_name;
+	bool token_write;
 };
 
 struct http_resp {
@@ -71,6 +74,15 @@ struct http_endpoint {
 
 /* The table, terminated by an entry with method NULL (server/api.c). */
 extern const struct http_endpoint api_endpoints[];
+
+/*
+ * The name of the token the request was authenticated with (the token file's
+ * NAME; "default" for a one-token file), valid during the handler; NULL on
+ * paths that need no token (/healthz, /metrics, the web UI's files).
+ */
+const char *http_req_token_name(const struct http_req *req);
+/* Whether that token has scope write (false: read, or no token). */
+bool http_req_token_write(const struct http_req *req);
 
 /* Query parameter or NULL. */
 const char *http_req_query(struct http_req *req, const char *name);

@@ -108,10 +108,13 @@ static void usage(FILE *f)
 	    "  --db FILE               SQLite database, created (0600) and migrated on first\n"
 	    "                          start; checked (PRAGMA quick_check) at every start\n"
 	    "                          (default %s)\n"
-	    "  --token-file FILE       bearer token: %d to %d visible ASCII characters, the\n"
-	    "                          file private to its owner (0600); created with 32\n"
-	    "                          random bytes as hex if missing (default: \"token\"\n"
-	    "                          beside the database)\n"
+	    "  --token-file FILE       bearer tokens, one a line: NAME SCOPE TOKEN, scope\n"
+	    "                          read or write, token %d to %d visible ASCII\n"
+	    "                          characters (# comments); or one token alone, a\n"
+	    "                          write token named default. Private to its owner\n"
+	    "                          (0600); created with one token of 32 random bytes\n"
+	    "                          as hex if missing (default: \"token\" beside the\n"
+	    "                          database)\n"
 	    "  --take-over             when the database holds no desired state but the\n"
 	    "                          namespace holds routes, rules, addresses or table inet\n"
 	    "                          vrouter that vrouter owns, start anyway and remove them\n"
@@ -155,23 +158,36 @@ static int make_parent_dirs(const char *file)
 	return 0;
 }
 
-/* SIGHUP: read the token file again; a bad one leaves the token in force. */
+/* The tokens' names and scopes (never the tokens) in the log. */
+static void log_tokens(const char *when, const struct token_set *s)
+{
+	char names[1024];
+	size_t off = 0;
+
+	names[0] = '\0';
+	for (size_t i = 0; i < s->n && off < sizeof(names); i++)
+		off +=
+		    (size_t)snprintf(names + off, sizeof(names) - off, "%s%s (%s)", i ? ", " : "",
+		                     s->v[i].name, token_scope_name(s->v[i].scope));
+	log_info("%s%zu token%s in force: %s", when, s->n, s->n == 1 ? "" : "s", names);
+}
+
+/* SIGHUP: read the token file again; a bad one leaves the tokens in force. */
 static void reload_token(struct app *app, const char *path)
 {
-	char token[TOKEN_MAX], why[TOKEN_WHY_MAX + PATH_MAX];
-	bool same;
+	struct token_set tokens;
+	char why[TOKEN_WHY_MAX + PATH_MAX];
 
 	log_info("SIGHUP: reloading the token file %s", path);
-	if (token_load(path, false, token, sizeof(token), why, sizeof(why))) {
-		log_error("SIGHUP: %s; the token in force stays", why);
+	if (token_load(path, false, &tokens, why, sizeof(why))) {
+		log_error("SIGHUP: %s; the tokens in force stay", why);
 		return;
 	}
 	pthread_rwlock_wrlock(&app->token_lock);
-	same = !strcmp(app->token, token);
-	memcpy(app->token, token, sizeof(token));
+	memcpy(&app->tokens, &tokens, sizeof(tokens));
 	pthread_rwlock_unlock(&app->token_lock);
-	explicit_bzero(token, sizeof(token));
-	log_info("SIGHUP: %s", same ? "the token is unchanged" : "a new token is in force");
+	explicit_bzero(&tokens, sizeof(tokens));
+	log_tokens("SIGHUP: ", &app->tokens);
 }
 
 /* SIGHUP: read the certificate and key again; bad ones leave the pair in force. */
@@ -379,11 +395,12 @@ int main(int argc, char **argv)
 		status = rc == -EBUSY ? EXIT_REFUSED : 1;
 		goto out;
 	}
-	if (token_load(token_file, true, app.token, sizeof(app.token), why, sizeof(why))) {
+	if (token_load(token_file, true, &app.tokens, why, sizeof(why))) {
 		log_error("refusing to start: %s", why);
 		status = EXIT_REFUSED;
 		goto out;
 	}
+	log_tokens("", &app.tokens);
 	if (tls_cert) {
 		char twhy[TLS_WHY_MAX], info[TLS_INFO_MAX];
 
@@ -461,7 +478,7 @@ out:
 	store_close(app.store);
 	pthread_mutex_destroy(&app.store_lock);
 	pthread_rwlock_destroy(&app.token_lock);
-	explicit_bzero(app.token, sizeof(app.token));
+	explicit_bzero(&app.tokens, sizeof(app.tokens));
 	instance_release(inst);
 	if (sigfd >= 0)
 		close(sigfd);

@@ -22,6 +22,7 @@ const main = document.getElementById('main');
 const nav = document.getElementById('nav');
 const pulse = document.getElementById('pulse');
 const signout = document.getElementById('signout');
+const scopeBadge = document.getElementById('scope');
 
 let page = null;
 let status = null;
@@ -85,6 +86,7 @@ function signIn(message) {
   page = null;
   nav.hidden = true;
   signout.hidden = true;
+  showScope(null);
   clear(pulse);
   clear(main);
   document.title = 'Sign in · vrouter';
@@ -123,9 +125,27 @@ function signIn(message) {
   input.focus();
 }
 
+// Read-only mode for a read token: the badge, and no control that would write.
+function showScope(scope) {
+  const ro = scope === 'read';
+  document.body.classList.toggle('read-only', ro);
+  scopeBadge.hidden = !ro;
+}
+
+async function learnScope() {
+  try {
+    const { data } = await api('GET', '/v1/whoami');
+    showScope(data.scope);
+    if (data.scope === 'read') scopeBadge.title = `The token "${data.name}" has scope read: it can look at everything and change nothing`;
+  } catch {
+    showScope('write'); // the API answers writes it refuses with 403 anyway
+  }
+}
+
 function started() {
   nav.hidden = false;
   signout.hidden = false;
+  learnScope();
   if (!timer) timer = setInterval(tick, POLL_MS);
 }
 

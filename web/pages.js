@@ -83,7 +83,7 @@ export function listView(opts) {
   const create = () => openEditor({ kind: opts.kind, preset: opts.preset ? opts.preset(state.filters) : undefined, onDone: reload });
 
   const toolbar = h('div', { class: 'toolbar' },
-    h('button', { type: 'button', class: 'primary', onclick: create, dataset: { new: opts.kind } }, `New ${k.one}`));
+    h('button', { type: 'button', class: 'primary', onclick: create, dataset: { new: opts.kind, write: '' } }, `New ${k.one}`));
   for (const f of k.filters) {
     const id = nextId('flt');
     const sel = h('select', { id, dataset: { filter: f.name } }, h('option', { value: '' }, f.all));
@@ -142,8 +142,8 @@ export function listView(opts) {
     for (const o of items) {
       const actions = h('td', { class: 'acts' },
         (opts.actions ? opts.actions(o) : []),
-        h('button', { type: 'button', class: 'small', dataset: { key: `${o.id}:edit` }, 'aria-label': `Edit ${k.one} ${k.label(o)}`, onclick: () => editObj(o) }, 'Edit'),
-        h('button', { type: 'button', class: 'small danger', dataset: { key: `${o.id}:delete` }, 'aria-label': `Delete ${k.one} ${k.label(o)}`, onclick: () => openDelete({ kind: opts.kind, obj: o, onDone: reload }) }, 'Delete'));
+        h('button', { type: 'button', class: 'small', dataset: { key: `${o.id}:edit`, write: '' }, 'aria-label': `Edit ${k.one} ${k.label(o)}`, onclick: () => editObj(o) }, 'Edit'),
+        h('button', { type: 'button', class: 'small danger', dataset: { key: `${o.id}:delete`, write: '' }, 'aria-label': `Delete ${k.one} ${k.label(o)}`, onclick: () => openDelete({ kind: opts.kind, obj: o, onDone: reload }) }, 'Delete'));
       const tr = h('tr', { dataset: { id: o.id, state: (o.status && o.status.state) || '' } },
         cols.map((c) => h('td', { 'data-label': c.label }, c.render(o))),
         opts.noStatus ? null : h('td', { 'data-label': 'status' }, badge(o.status)),
@@ -405,7 +405,7 @@ export function settingsPage(main) {
     h('div', { class: 'check' }, v4, h('label', { for: 'fwd-v4' }, code('forwarding.ipv4')), h('p', { class: 'hint', id: 'fwd-v4-hint' }, 'route IPv4 packets between interfaces')),
     h('div', { class: 'check' }, v6, h('label', { for: 'fwd-v6' }, code('forwarding.ipv6')), h('p', { class: 'hint', id: 'fwd-v6-hint' }, 'route IPv6 packets between interfaces')),
     exp.el,
-    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save')));
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', dataset: { write: '' } }, 'Save')));
   form.addEventListener('change', () => { dirty = true; update(); });
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -473,7 +473,7 @@ export function configPage(main) {
   const general = h('div', { class: 'form-error', role: 'alert', tabindex: '-1', hidden: true });
   const plan = h('section', { class: 'panel', 'aria-labelledby': 'cfg-plan-h', hidden: true });
   const rev = h('span', { dataset: { k: 'config.etag' } });
-  const applyBtn = h('button', { type: 'button', class: 'danger', disabled: true }, 'Apply this plan');
+  const applyBtn = h('button', { type: 'button', class: 'danger', disabled: true, dataset: { write: '' } }, 'Apply this plan');
   const exp = exportPanel('');
   let etag = null;
   let planned = null; // the exact text that was previewed
@@ -537,7 +537,7 @@ export function configPage(main) {
     ta,
     h('p', { class: 'hint', id: 'cfg-hint' }, 'Keys: route_tables, routes, subnets, security_groups, security_group_rules, settings. Objects keep their ids; a kind left out is emptied (settings: left as is).'),
     h('div', { class: 'actions' },
-      h('button', { type: 'button', class: 'primary', onclick: preview }, 'Preview (dry run)'),
+      h('button', { type: 'button', class: 'primary', onclick: preview, dataset: { write: '' } }, 'Preview (dry run)'),
       h('button', { type: 'button', onclick: () => load().catch(fail) }, 'Reload'),
     ),
     exp.el), plan);

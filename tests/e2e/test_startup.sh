@@ -272,7 +272,7 @@ bad_token group-readable 640 "$GOOD\n" 'mode 0?640|readable'
 bad_token world-writable 602 "$GOOD\n" 'mode 0?602|writable|accessible'
 bad_token short 600 "0123456789012345678901234567890\n" '31 characters.*at least 32|at least 32'
 bad_token long 600 "$(printf 'a%.0s' {1..256})\n" '256 bytes.*at most 255|longer than 255'
-bad_token control 600 "0123456789abcdef\t0123456789abcdef0123\n" 'control character'
+bad_token control 600 "0123456789abcdef\x010123456789abcdef0123\n" 'control character'
 bad_token empty 600 "" 'empty'
 # ok_token NAME CONTENT: a daemon starts with it and accepts it.
 ok_token() {

@@ -78,7 +78,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	FUZZ_CHECK(store_open(fx.db, &fx.app.store, &e) == 0, "store_open: %s", e.msg);
 	pthread_mutex_init(&fx.app.store_lock, NULL);
 	pthread_rwlock_init(&fx.app.token_lock, NULL);
-	snprintf(fx.app.token, sizeof(fx.app.token), "%s", FUZZ_TOKEN);
+	fx.app.tokens.n = 1;
+	snprintf(fx.app.tokens.v[0].name, sizeof(fx.app.tokens.v[0].name), "fuzz");
+	fx.app.tokens.v[0].scope = TOKEN_WRITE;
+	snprintf(fx.app.tokens.v[0].secret, sizeof(fx.app.tokens.v[0].secret), "%s", FUZZ_TOKEN);
 	FUZZ_CHECK(http_start(&fx.app, "127.0.0.1:0", &fx.srv, &e) == 0, "http_start: %s", e.msg);
 	fx.port = http_port(fx.srv);
 	atexit(stop);

@@ -114,7 +114,10 @@ int http_fixture_setup(void **state)
 	snprintf(f->db, sizeof(f->db), "%s/v.db", f->dir);
 	assert_int_equal(store_open(f->db, &f->app.store, &e), 0);
 	pthread_mutex_init(&f->app.store_lock, NULL);
-	snprintf(f->app.token, sizeof(f->app.token), "%s", TOKEN);
+	f->app.tokens.n = 1;
+	snprintf(f->app.tokens.v[0].name, sizeof(f->app.tokens.v[0].name), "test");
+	f->app.tokens.v[0].scope = TOKEN_WRITE;
+	snprintf(f->app.tokens.v[0].secret, sizeof(f->app.tokens.v[0].secret), "%s", TOKEN);
 	assert_int_equal(http_start(&f->app, "127.0.0.1:0", &f->srv, &e), 0);
 	f->port = http_port(f->srv);
 	assert_true(f->port > 0);

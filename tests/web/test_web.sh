@@ -31,6 +31,15 @@ B=$E2E_NS
 e2e_daemon "$R"
 e2e_daemon "$N1"
 e2e_daemon "$N2"
+# net01 gets a second token, scope read, for the UI's read-only mode.
+READ_TOKEN=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+printf 'default write %s\nviewer read %s\n' "$(e2e_token "$N1")" "$READ_TOKEN" >"$(e2e_token_file "$N1")"
+kill -HUP "${E2E_DAEMON_PID[$N1]}"
+read_token_in_force() {
+	[[ $(ip netns exec "$N1" curl -s -H "Authorization: Bearer $READ_TOKEN" "http://127.0.0.1:$E2E_PORT/v1/whoami") == *viewer* ]]
+}
+e2e_poll 5 read_token_in_force ||
+	e2e_fatal "net01's daemon did not take its read token on SIGHUP"
 
 ART=${VR_WEB_ARTIFACTS:-$E2E_TMP/artifacts}
 rm -rf -- "$ART"
@@ -41,7 +50,7 @@ result=$E2E_TMP/web-result.json
 rc=0
 ip netns exec "$B" env VR_WEB_RESULT="$result" VR_WEB_ARTIFACTS="$ART" \
 	VR_WEB_NS_ROUTER="$R" VR_WEB_TOKEN_ROUTER="$(e2e_token "$R")" \
-	VR_WEB_NS_NET01="$N1" VR_WEB_TOKEN_NET01="$(e2e_token "$N1")" \
+	VR_WEB_NS_NET01="$N1" VR_WEB_TOKEN_NET01="$(e2e_token "$N1")" VR_WEB_READ_TOKEN_NET01="$READ_TOKEN" \
 	VR_WEB_NS_NET02="$N2" VR_WEB_TOKEN_NET02="$(e2e_token "$N2")" \
 	TMPDIR="$E2E_TMP" node "$HERE/ui.test.mjs" </dev/null || rc=$?
 if [[ -s $result ]]; then

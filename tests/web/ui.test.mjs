@@ -20,6 +20,9 @@ for (const h of ['router', 'net01', 'net02']) {
   HOSTS[h] = { name: h, ns: process.env[`VR_WEB_NS_${h.toUpperCase()}`], token: process.env[`VR_WEB_TOKEN_${h.toUpperCase()}`] };
   if (!HOSTS[h].ns || !HOSTS[h].token) throw new Error(`VR_WEB_NS_${h.toUpperCase()} / VR_WEB_TOKEN_${h.toUpperCase()} not set: run test_web.sh`);
 }
+// net01's second token, scope read (test_web.sh adds it to that daemon's token file).
+const READ_TOKEN = process.env.VR_WEB_READ_TOKEN_NET01;
+if (!READ_TOKEN) throw new Error('VR_WEB_READ_TOKEN_NET01 not set: run test_web.sh');
 const AXE = fs.readFileSync(path.join(HERE, 'node_modules/axe-core/axe.min.js'), 'utf8');
 const PAGES = ['', 'topology', 'routes', 'subnets', 'security-groups', 'interfaces', 'settings', 'config'];
 const WIDTHS = [1280, 390];
@@ -594,10 +597,52 @@ async function main() {
   });
 
   section('sign out');
+  await check('a write token shows no read-only badge', async () => {
+    expect(await p1.locator('#scope').isHidden(), 'the read-only badge is shown');
+  });
   await check('sign out forgets the token', async () => {
     await p1.click('#signout');
     await p1.locator('#token').waitFor();
     expect(await p1.evaluate(() => sessionStorage.length) === 0, 'token still stored');
+  });
+
+  section('a read token: read-only mode');
+  await check('a read token signs in and shows the read-only badge', async () => {
+    await p1.fill('#token', READ_TOKEN);
+    await p1.click('form.signin button[type=submit]');
+    await p1.locator('nav#nav').waitFor({ state: 'visible' });
+    await p1.locator('#scope').waitFor({ state: 'visible' });
+    expect((await p1.textContent('#scope')).trim() === 'read-only', 'the badge does not say read-only');
+  });
+  const hiddenWrites = async (hash, min) => {
+    await go(b1, hash);
+    const n = await p1.locator('[data-write]').count();
+    expect(n >= min, `#/${hash}: ${n} write controls rendered, expected at least ${min}`);
+    for (let i = 0; i < n; i++) expect(await p1.locator('[data-write]').nth(i).isHidden(), `#/${hash}: write control ${i} is shown`);
+  };
+  await check('routes: no New, Edit or Delete button is offered', async () => {
+    expect((await curlApi(net01, 'POST', '/v1/routes', { destination: '10.77.0.0/16', via: '192.168.150.3' })).status === 201, 'setup route');
+    await go(b1, 'routes');
+    await p1.locator('tr', { hasText: '10.77.0.0/16' }).waitFor();
+    await hiddenWrites('routes', 3);
+  });
+  await check('settings: no Save; config: no Preview (hence no Apply)', async () => {
+    await hiddenWrites('settings', 1);
+    await hiddenWrites('config', 1); // Preview; Apply comes only after a preview
+  });
+  await check('the read token\'s write is refused by the API (403), the route unchanged', async () => {
+    const r = await curlApi({ ...net01, token: READ_TOKEN }, 'POST', '/v1/routes', { destination: '10.78.0.0/16', via: '192.168.150.3' });
+    expect(r.status === 403, `status ${r.status}`);
+    const list = await curlApi(net01, 'GET', '/v1/routes');
+    expect(!JSON.stringify(list.data).includes('10.78.0.0'), 'the refused route was stored');
+    const mine = list.data.items.find((o) => o.destination === '10.77.0.0/16');
+    expect(mine && (await curlApi(net01, 'DELETE', `/v1/routes/${mine.id}`)).status === 204, 'cleanup of 10.77.0.0/16');
+  });
+  await check('signing out leaves read-only mode', async () => {
+    await p1.click('#signout');
+    await p1.locator('#token').waitFor();
+    expect(await p1.locator('#scope').isHidden(), 'the badge stays after sign-out');
+    expect(!(await p1.evaluate(() => document.body.classList.contains('read-only'))), 'body still read-only');
   });
 
   section('console and network');
