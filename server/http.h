@@ -72,6 +72,14 @@ struct http_endpoint {
 /* The table, terminated by an entry with method NULL (server/api.c). */
 extern const struct http_endpoint api_endpoints[];
 
+/*
+ * The name of the token that authenticated req, for the audit log. Until
+ * named tokens land (branch i14-tokens) there is one token, and its name is
+ * HTTP_TOKEN_NAME_DEFAULT.
+ */
+#define HTTP_TOKEN_NAME_DEFAULT "default"
+const char *http_req_token_name(const struct http_req *req);
+
 /* Query parameter or NULL. */
 const char *http_req_query(struct http_req *req, const char *name);
 /* 400 naming the first query parameter not in allowed (NULL-terminated); 0 if all known. */
