@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "grow.h"
 #include "log.h"
 #include "model.h"
 #include "plan.h"
@@ -176,6 +177,9 @@ void adopt_describe(const struct adopt_found *f, char *buf, size_t len)
 
 /* ---- import ---- */
 
+/* Route tables one adoption makes: as many table numbers as netlink dumps (NLR_TABLES_MAX). */
+#define ADOPT_TABLES_MAX ((size_t)1024 * 1024)
+
 struct imp {
 	struct store_config c;
 	size_t cap_tables;
@@ -195,19 +199,14 @@ static const char *link_name(const struct imp *x, int ifindex)
 /* Room for one more route table in x->c.tables. */
 static int tables_room(struct imp *x, char *why, size_t len)
 {
-	size_t cap = x->cap_tables ? x->cap_tables * 2 : 8;
-	struct route_table *v;
+	int err = vr_grow((void **)&x->c.tables, &x->cap_tables, x->c.ntables + 1,
+	                  sizeof(*x->c.tables), ADOPT_TABLES_MAX);
 
-	if (x->c.ntables < x->cap_tables)
-		return 0;
-	v = realloc(x->c.tables, cap * sizeof(*v));
-	if (!v) {
+	if (err == -E2BIG)
+		snprintf(why, len, "more than %zu route tables", ADOPT_TABLES_MAX);
+	else if (err)
 		snprintf(why, len, "out of memory");
-		return -ENOMEM;
-	}
-	x->c.tables = v;
-	x->cap_tables = cap;
-	return 0;
+	return err;
 }
 
 /* The id of the route table with kernel number table, added ("table-N") when there is none. */

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 #define HTTP_SERIES_MAX 256 /* distinct (pattern, method, status); more are folded into "other" */
 #define PATTERN_MAX 64
 
@@ -173,6 +175,9 @@ void metrics_reset(void)
 	pthread_mutex_unlock(&lock);
 }
 
+/* The rendered text's bound: its series are bounded (HTTP_SERIES_MAX), so it stays far below. */
+#define METRICS_TEXT_MAX ((size_t)16 * 1024 * 1024)
+
 /* A growable text buffer; on allocation failure it stays failed and render returns NULL. */
 struct buf {
 	char *p;
@@ -200,13 +205,10 @@ static void bprintf(struct buf *b, const char *fmt, ...)
 			b->len += (size_t)n;
 			return;
 		}
-		b->cap = b->cap * 2 + (size_t)n;
-		char *np = realloc(b->p, b->cap);
-		if (!np) {
+		if (vr_grow((void **)&b->p, &b->cap, b->len + (size_t)n + 1, 1, METRICS_TEXT_MAX)) {
 			b->failed = true;
 			return;
 		}
-		b->p = np;
 	}
 }
 

@@ -10,7 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HTTP_UNPROCESSABLE 422
 /* Kernel tables a route table may not claim: RT_TABLE_DEFAULT and RT_TABLE_LOCAL. */
 #define TABLE_DEFAULT 253u
 #define TABLE_LOCAL 255u
@@ -58,7 +57,7 @@ const char *model_obj_state_name(enum obj_state s)
 	return obj_state_names[s];
 }
 
-/* Record a 422 for field and return -EINVAL, the validators' one failure code. */
+/* Record INVALID for field and return -EINVAL, the validators' one failure code. */
 static int invalid(struct vr_err *e, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -70,7 +69,7 @@ static int invalid(struct vr_err *e, const char *field, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	err_set(e, HTTP_UNPROCESSABLE, field, "%s", msg);
+	err_set(e, VR_ERR_INVALID, field, "%s", msg);
 	return -EINVAL;
 }
 

@@ -12,13 +12,13 @@
 #include "cidr.h"
 #include "err.h"
 
-#define ID_MAX 48	  /* prefix + up to 40 lowercase hex digits + NUL */
+#define ID_MAX 48 /* prefix + up to 40 lowercase hex digits + NUL */
 #define ID_HEX_MAX 40
-#define ID_HEX_NEW 16	  /* length of the hex part of server-assigned ids */
+#define ID_HEX_NEW 16     /* length of the hex part of server-assigned ids */
 #define NAME_MAX_LEN 128  /* route table / subnet / group names, bytes */
 #define DESC_MAX_LEN 1024 /* descriptions, bytes */
-#define IFNAME_MAX 16	  /* IFNAMSIZ */
-#define TIME_MAX 32	  /* "2026-11-26T13:22:32.123Z" */
+#define IFNAME_MAX 16     /* IFNAMSIZ */
+#define TIME_MAX 32       /* "2026-11-26T13:22:32.123Z" */
 #define REASON_MAX 256
 
 #define RTB_MAIN_ID "rtb-main"
@@ -39,7 +39,7 @@ struct obj_status {
 struct route_table {
 	char id[ID_MAX];
 	char name[NAME_MAX_LEN + 1];
-	uint32_t table; /* kernel table number; 0 = let the server assign one */
+	uint32_t table;    /* kernel table number; 0 = let the server assign one */
 	char *description; /* malloc'd, NULL means "" */
 	char created_at[TIME_MAX];
 	char updated_at[TIME_MAX];
@@ -48,13 +48,13 @@ struct route_table {
 
 struct route {
 	char id[ID_MAX];
-	char table_id[ID_MAX];		     /* default "rtb-main" */
-	char destination[CIDR_STR_MAX];	     /* as written by the client */
-	enum route_type type;		     /* default unicast */
-	char via_text[CIDR_STR_MAX];	     /* as written; "" = none */
-	char dev[IFNAME_MAX];		     /* "" = none */
-	uint32_t metric;		     /* default 0 */
-	char *description;		     /* malloc'd, NULL means "" */
+	char table_id[ID_MAX];          /* default "rtb-main" */
+	char destination[CIDR_STR_MAX]; /* as written by the client */
+	enum route_type type;           /* default unicast */
+	char via_text[CIDR_STR_MAX];    /* as written; "" = none */
+	char dev[IFNAME_MAX];           /* "" = none */
+	uint32_t metric;                /* default 0 */
+	char *description;              /* malloc'd, NULL means "" */
 	char created_at[TIME_MAX];
 	char updated_at[TIME_MAX];
 	int64_t rev;
@@ -66,25 +66,24 @@ struct route {
 	uint32_t table;
 };
 
-
 /* ---- security groups ---- */
 
-#define SG_TARGETS_MAX 256 /* targets per group */
+#define SG_TARGETS_MAX 256      /* targets per group */
 #define SG_TARGET_LOCAL "local" /* the target meaning this host itself */
 #define SG_PORT_MAX 65535
 
 /* One target as written: an address, a CIDR, or "local" (this host itself). */
 struct sg_target {
 	char text[CIDR_STR_MAX];
-	bool local;	  /* "local" */
-	struct prefix p;  /* parsed when !local; a bare address is a host prefix */
+	bool local;      /* "local" */
+	struct prefix p; /* parsed when !local; a bare address is a host prefix */
 };
 
 struct security_group {
 	char id[ID_MAX];
 	char name[NAME_MAX_LEN + 1];
-	char *description;	    /* malloc'd, NULL means "" */
-	struct sg_target *targets;  /* malloc'd array, in the order given */
+	char *description;         /* malloc'd, NULL means "" */
+	struct sg_target *targets; /* malloc'd array, in the order given */
 	size_t ntargets;
 	char created_at[TIME_MAX];
 	char updated_at[TIME_MAX];
@@ -105,9 +104,9 @@ struct sg_rule {
 	/* Filled by model_sg_rule_validate: both ports given (tcp/udp only); else all ports. */
 	bool has_ports;
 	uint16_t port_from, port_to;
-	char cidr_text[CIDR_STR_MAX];  /* as written; "" when remote_group_id is used */
-	struct prefix cidr;	       /* parsed cidr_text */
-	char remote_group_id[ID_MAX];  /* "" when cidr is used */
+	char cidr_text[CIDR_STR_MAX]; /* as written; "" when remote_group_id is used */
+	struct prefix cidr;           /* parsed cidr_text */
+	char remote_group_id[ID_MAX]; /* "" when cidr is used */
 	char *description;
 	char created_at[TIME_MAX];
 	char updated_at[TIME_MAX];
@@ -130,16 +129,17 @@ void model_id_new(const char *prefix, char *buf);
 
 /*
  * Check a route as written and fill r->dst and r->via. Errors name the JSON
- * field and quote the value: 422 for semantic problems (bad CIDR, host bits
+ * field and quote the value: INVALID for semantic problems (bad CIDR, host bits
  * set, via of the wrong family, an IPv6 link-local via without dev, unicast
  * without via or dev, bad id, bad dev name, description too long). In every
  * address field of every object, an IPv4-mapped IPv6 address or prefix
- * (inside ::ffff:0:0/96) is a 422 naming the IPv4 spelling: IPv4 traffic
+ * (inside ::ffff:0:0/96) is INVALID naming the IPv4 spelling: IPv4 traffic
  * never matches it.
  */
 int model_route_validate(struct route *r, struct vr_err *e) __attribute__((warn_unused_result));
 
-/* 422 for a bad id, empty/too long name, reserved table number (253, 255); table 0 means "assign one". */
+/* INVALID for a bad id, empty/too long name, reserved table number (253, 255); table 0 means
+ * "assign one". */
 int model_rtb_validate(struct route_table *t, struct vr_err *e) __attribute__((warn_unused_result));
 
 /* True when the writable fields of a and b are identical as written. */
@@ -160,7 +160,7 @@ int model_sg_protocol_parse(const char *s);
 const char *model_sg_protocol_name(enum sg_protocol p);
 
 /*
- * Check a security group as written and fill each target's local/p. 422
+ * Check a security group as written and fill each target's local/p. INVALID
  * naming the field for a bad id ("sg-"), a missing, too long or unprintable
  * name, more than SG_TARGETS_MAX targets, a target that is neither "local"
  * nor an address or CIDR, host bits set (field "targets[i]"), a target given
@@ -171,7 +171,7 @@ int model_sg_validate(struct security_group *g, struct vr_err *e)
     __attribute__((warn_unused_result));
 
 /*
- * Check a rule as written and fill has_ports/port_from/port_to and cidr. 422
+ * Check a rule as written and fill has_ports/port_from/port_to and cidr. INVALID
  * naming the field for a bad id ("sgr-") or group id, a direction or protocol
  * out of range, ports with a protocol other than tcp/udp, one port without the
  * other, a port outside 1..65535 or port_from > port_to, both or neither of
@@ -236,7 +236,7 @@ struct settings {
 };
 
 /*
- * Check a subnet as written and fill s->cidr and s->router_ip. 422 naming the
+ * Check a subnet as written and fill s->cidr and s->router_ip. INVALID naming the
  * field for: a bad id ("subnet-"), a missing/too long/unprintable name, a
  * cidr that is not a CIDR, has host bits set or has prefix length 0, a
  * router_ip that is not a bare address, of the other family, outside cidr,

@@ -24,6 +24,7 @@
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
 
+#include "grow.h"
 #include "log.h"
 
 /* One datagram from the kernel; its dump skbs are at most 32 KiB. */
@@ -96,24 +97,11 @@ bool nl_xport_reason(int err, char *buf, size_t len)
 
 int nl_xport_grow(void **v, size_t *cap, size_t n, size_t size, size_t max, const char *what)
 {
-	size_t ncap;
-	void *nv;
+	int err = vr_grow(v, cap, n + 1, size, max);
 
-	if (n < *cap)
-		return 0;
-	if (n >= max) {
+	if (err == -E2BIG)
 		log_warnx("netlink: more than %zu %s, dump refused", max, what);
-		return -E2BIG;
-	}
-	ncap = *cap ? *cap * 2 : 64;
-	if (ncap > max)
-		ncap = max;
-	nv = realloc(*v, ncap * size);
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	*cap = ncap;
-	return 0;
+	return err;
 }
 
 /* Ask for a buffer size, forcing past the sysctl limit when we may; returns what we got. */

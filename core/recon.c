@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "grow.h"
 #include "idmap.h"
 #include "log.h"
 #include "metrics.h"
@@ -481,7 +482,7 @@ int recon_start(const char *db_path, const struct kernel_ops *k, int resync_ms,
 	*out = NULL;
 	r = calloc(1, sizeof(*r));
 	if (!r)
-		return err_set(e, 500, NULL, "out of memory"), -ENOMEM;
+		return err_set(e, VR_ERR_INTERNAL, NULL, "out of memory"), -ENOMEM;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -500,7 +501,7 @@ int recon_start(const char *db_path, const struct kernel_ops *k, int resync_ms,
 	r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (!r->routes || !r->net || !r->sg || r->wake_fd < 0) {
 		rc = -ENOMEM;
-		err_set(e, 500, NULL, "reconciler set-up: %s", strerror(errno));
+		err_set(e, VR_ERR_INTERNAL, NULL, "reconciler set-up: %s", strerror(errno));
 		goto fail;
 	}
 	rc = store_open(db_path, &r->store, e);
@@ -509,7 +510,7 @@ int recon_start(const char *db_path, const struct kernel_ops *k, int resync_ms,
 	r->stats.desired_rev = store_revision(r->store);
 	rc = pthread_create(&r->thread, NULL, recon_main, r);
 	if (rc) {
-		err_set(e, 500, NULL, "starting the reconciler: %s", strerror(rc));
+		err_set(e, VR_ERR_INTERNAL, NULL, "starting the reconciler: %s", strerror(rc));
 		rc = -rc;
 		goto fail;
 	}
@@ -562,16 +563,10 @@ void recon_kick(struct recon *r, int64_t rev, enum recon_obj kind, const char *i
 	if (kind == RECON_ALL || !id || r->nqueue >= RECON_QUEUE_MAX) {
 		r->full_pending = true;
 	} else {
-		if (r->nqueue == r->capqueue) {
-			size_t cap = r->capqueue ? r->capqueue * 2 : 16;
-			struct change *nq = realloc(r->queue, cap * sizeof(*nq));
-
-			if (!nq) {
-				r->full_pending = true;
-				goto wake;
-			}
-			r->queue = nq;
-			r->capqueue = cap;
+		if (vr_grow((void **)&r->queue, &r->capqueue, r->nqueue + 1, sizeof(*r->queue),
+		            RECON_QUEUE_MAX)) {
+			r->full_pending = true;
+			goto wake;
 		}
 		r->queue[r->nqueue].rev = rev;
 		r->queue[r->nqueue].kind = kind;

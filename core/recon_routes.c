@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "idmap.h"
 #include "log.h"
 #include "metrics.h"
@@ -57,6 +58,9 @@ struct dslot {
  * beside the old one: at 100,000 routes two maps at once cost tens of
  * megabytes.
  */
+/* Desired routes one pass loads: as many as the netlink adapter dumps back (NLR_ROUTES_MAX). */
+#define RECON_ROUTES_MAX ((size_t)4 * 1024 * 1024)
+
 struct route_pass {
 	struct recon *r;
 	/* load */
@@ -94,17 +98,12 @@ static int collect_route(void *arg, const struct route *rt)
 	struct route_pass *rp = arg;
 	struct rentry tmp = {0};
 	struct dslot *d;
+	int err;
 
 	recon_assert_thread(rp->r);
-	if (rp->n == rp->cap) {
-		size_t cap = rp->cap ? rp->cap * 2 : 1024;
-		struct dslot *nv = realloc(rp->v, cap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		rp->v = nv;
-		rp->cap = cap;
-	}
+	err = vr_grow((void **)&rp->v, &rp->cap, rp->n + 1, sizeof(*rp->v), RECON_ROUTES_MAX);
+	if (err)
+		return err;
 	rentry_from_route(rp->r, &tmp, rt);
 	d = &rp->v[rp->n++];
 	snprintf(d->id, sizeof(d->id), "%s", rt->id);
@@ -428,7 +427,7 @@ int recon_sync_route(struct recon *r, const char *id)
 
 	recon_assert_thread(r);
 	rc = store_obj_get(r->store, STORE_ROUTE, id, &rt, &e);
-	if (rc && e.status != 404) {
+	if (rc && e.code != VR_ERR_NOT_FOUND) {
 		log_warnx("reading route %s: %s", id, e.msg);
 		return 2;
 	}

@@ -28,6 +28,10 @@ struct msg_info {
 	char origin[ID_MAX];
 };
 
+/* Growth bounds: a message's sequence number (b_seq) is a u32; a batch's bytes. */
+#define SGC_BATCH_MSGS_MAX ((size_t)UINT32_MAX - 1)
+#define SGC_BATCH_BYTES_MAX ((size_t)1 << 32)
+
 struct sgc_batch {
 	char *buf;
 	size_t len, cap;
@@ -93,7 +97,7 @@ bool sgc_batch_elements_only(const struct sgc_batch *b)
 /* Room for one more message of at most SGC_MSG_MAX bytes. */
 static char *b_reserve(struct sgc_batch *b)
 {
-	if (sgc_grow((void **)&b->buf, &b->cap, b->len + SGC_MSG_MAX, 1))
+	if (vr_grow((void **)&b->buf, &b->cap, b->len + SGC_MSG_MAX, 1, SGC_BATCH_BYTES_MAX))
 		return NULL;
 	memset(b->buf + b->len, 0, SGC_MSG_MAX);
 	return b->buf + b->len;
@@ -125,7 +129,7 @@ static int b_commit(struct sgc_batch *b, struct nlmsghdr *nlh, int type, const c
 
 	if (nlh->nlmsg_len > SGC_MSG_MAX)
 		abort(); /* memory past the reservation was written: a bug, not an input */
-	if (sgc_grow((void **)&b->mi, &b->capmi, b->nmi + 1, sizeof(*b->mi)))
+	if (vr_grow((void **)&b->mi, &b->capmi, b->nmi + 1, sizeof(*b->mi), SGC_BATCH_MSGS_MAX))
 		return -ENOMEM;
 	b->len += NLMSG_ALIGN(nlh->nlmsg_len);
 	m = &b->mi[b->nmi++];

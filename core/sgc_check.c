@@ -87,10 +87,12 @@ static int texts_elem_cb(struct nftnl_set_elem *e, void *data)
 {
 	struct texts *t = data;
 	char *s = elem_text(e);
+	int err = s ? vr_grow((void **)&t->v, &t->cap, t->n + 1, sizeof(*t->v), SGC_SET_ELEMS_MAX)
+	            : -ENOMEM;
 
-	if (!s || sgc_grow((void **)&t->v, &t->cap, t->n + 1, sizeof(*t->v))) {
+	if (err) {
 		free(s);
-		t->err = -ENOMEM;
+		t->err = err;
 		return -1;
 	}
 	t->v[t->n++] = s;

@@ -86,7 +86,8 @@ static int note_remote(struct cctx *x, const char *id)
 	for (size_t i = 0; i < x->nremote; i++)
 		if (!strcmp(x->remote[i], id))
 			return 0;
-	if (sgc_grow((void **)&x->remote, &x->capremote, x->nremote + 1, sizeof(*x->remote)))
+	if (vr_grow((void **)&x->remote, &x->capremote, x->nremote + 1, sizeof(*x->remote),
+	            SGC_OBJS_MAX))
 		return -ENOMEM;
 	x->remote[x->nremote] = strdup(id);
 	if (!x->remote[x->nremote])

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "grow.h"
 #include "model.h"
 #include "sgc.h"
 
@@ -48,6 +49,14 @@ enum set_shape {
 	SHAPE_PROTO_PORT,      /* inet_proto . inet_service, interval */
 	SHAPE_ICMP6_TYPE,      /* icmpv6_type, exact */
 };
+
+/*
+ * Growth bounds (vr_grow) of what one compile builds: far above what the
+ * largest states measured (tests/bench) yield; they stop a runaway, not a user.
+ */
+#define SGC_SET_ELEMS_MAX ((size_t)1 << 24)   /* elements of one set */
+#define SGC_CHAIN_RULES_MAX ((size_t)1 << 24) /* rules of one chain */
+#define SGC_OBJS_MAX ((size_t)1 << 24)        /* sets, chains or counters of one compile */
 
 struct ir_set {
 	char name[SGC_NAME_MAX];
@@ -117,8 +126,6 @@ struct sgc {
 
 /* ---- sgc_ir.c: helpers ---- */
 
-/* Make room for need elements of elsz bytes in *v (capacity *cap). 0 or -ENOMEM. */
-int sgc_grow(void **v, size_t *cap, size_t need, size_t elsz) __attribute__((warn_unused_result));
 /* qsort and bsearch, tolerating an empty (possibly NULL) array. */
 void sgc_sort(void *v, size_t n, size_t sz, int (*cmp)(const void *, const void *));
 void *sgc_search(const void *key, const void *v, size_t n, size_t sz,

@@ -34,23 +34,6 @@ NAMED_FIRST(ir_counter);
 
 /* ---- helpers ---- */
 
-int sgc_grow(void **v, size_t *cap, size_t need, size_t elsz)
-{
-	size_t n = *cap ? *cap : 8;
-	void *p;
-
-	if (need <= *cap)
-		return 0;
-	while (n < need)
-		n *= 2;
-	p = realloc(*v, n * elsz);
-	if (!p)
-		return -ENOMEM;
-	*v = p;
-	*cap = n;
-	return 0;
-}
-
 void sgc_sort(void *v, size_t n, size_t sz, int (*cmp)(const void *, const void *))
 {
 	if (n > 1)
@@ -201,7 +184,7 @@ static void *named_add(void **v, size_t *n, size_t *cap, size_t sz, const char *
 {
 	char *p;
 
-	if (sgc_grow(v, cap, *n + 1, sz))
+	if (vr_grow(v, cap, *n + 1, sz, SGC_OBJS_MAX))
 		return NULL;
 	p = (char *)*v + (*n)++ * sz;
 	memset(p, 0, sz);
@@ -257,7 +240,7 @@ struct ir_rule *sgc_rule_add(struct ir_chain *ch, enum rule_kind k)
 {
 	struct ir_rule *r;
 
-	if (sgc_grow((void **)&ch->r, &ch->cap, ch->nr + 1, sizeof(*ch->r)))
+	if (vr_grow((void **)&ch->r, &ch->cap, ch->nr + 1, sizeof(*ch->r), SGC_CHAIN_RULES_MAX))
 		return NULL;
 	r = &ch->r[ch->nr++];
 	memset(r, 0, sizeof(*r));
@@ -279,7 +262,7 @@ struct ir_elem *sgc_elem_add(struct ir_set *s)
 {
 	struct ir_elem *e;
 
-	if (sgc_grow((void **)&s->el, &s->cap, s->nel + 1, sizeof(*s->el)))
+	if (vr_grow((void **)&s->el, &s->cap, s->nel + 1, sizeof(*s->el), SGC_SET_ELEMS_MAX))
 		return NULL;
 	e = &s->el[s->nel++];
 	memset(e, 0, sizeof(*e));

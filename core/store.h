@@ -3,8 +3,10 @@
  * Every write is one transaction that also bumps the desired revision; it
  * returns only once the transaction is committed (WAL, synchronous=FULL).
  * A handle is used by one thread at a time (callers lock, or open one each).
- * Errors fill a struct vr_err whose status is the HTTP meaning:
- * 404 unknown id, 409 conflict, 422 bad reference, 500 database failure.
+ * Errors fill a struct vr_err; below, codes are named without VR_ERR_:
+ * NOT_FOUND unknown id, CONFLICT duplicate or overlap, REFERENCED a delete of
+ * an object still used, PRECONDITION a stale revision, INVALID bad reference,
+ * INTERNAL database failure.
  */
 #ifndef VR_STORE_H
 #define VR_STORE_H
@@ -76,35 +78,35 @@ const char *store_kind_key(enum store_kind k);
  *
  * create: an empty id gets a new one. Returns STORE_CREATED, STORE_EXISTS (an
  * id stored already with the same body: obj is filled with the stored object,
- * nothing written) or -1: 409 for an id with a different body. On success obj
+ * nothing written) or -1: CONFLICT for an id with a different body. On success obj
  * gets its timestamps and rev (routes and subnets: their table number).
- * replace: the writable fields of obj->id; 0, STORE_UNCHANGED or -1: 404 when
- * the id is missing, 412 when if_rev > 0 and is not its stored rev.
- * delete: 404, 412 as replace. Besides, per kind:
+ * replace: the writable fields of obj->id; 0, STORE_UNCHANGED or -1: NOT_FOUND when
+ * the id is missing, PRECONDITION when if_rev > 0 and is not its stored rev.
+ * delete: NOT_FOUND, PRECONDITION as replace. Besides, per kind:
  *
  * - Route tables: a table without a number gets a free one in
  *   [RTB_AUTO_FIRST, RTB_AUTO_LAST] (see store_rtb_create); a write that
- *   fails leaves obj's number as the caller gave it. 409 for a duplicate name
- *   or table number; rtb-main is never renamed, renumbered or deleted (409);
- *   a delete is a 409 while a route or subnet uses the table (the message
+ *   fails leaves obj's number as the caller gave it. CONFLICT for a duplicate name
+ *   or table number; rtb-main is never renamed, renumbered or deleted (CONFLICT);
+ *   a delete is REFERENCED while a route or subnet uses the table (the message
  *   names one).
- * - Routes: 422 when table_id does not exist; 409 for a route with the same
+ * - Routes: INVALID when table_id does not exist; CONFLICT for a route with the same
  *   table, destination (compared canonically) and metric.
- * - Subnets: 422 for a route_table_id that does not exist; 409 for a
+ * - Subnets: INVALID for a route_table_id that does not exist; CONFLICT for a
  *   duplicate name or a cidr overlapping another subnet's (same family; the
  *   message names that subnet).
- * - Security groups: 409 for a duplicate name; targets are kept in the order
+ * - Security groups: CONFLICT for a duplicate name; targets are kept in the order
  *   given; replace replaces name, description and all targets. A delete takes
- *   the group's targets and its own rules along; 409 while a rule of another
+ *   the group's targets and its own rules along; REFERENCED while a rule of another
  *   group names it as remote_security_group_id (the message names that rule).
- * - Security group rules: 422 naming security_group_id or
- *   remote_security_group_id when that group does not exist; 409 for a rule
+ * - Security group rules: INVALID naming security_group_id or
+ *   remote_security_group_id when that group does not exist; CONFLICT for a rule
  *   of the same group, direction, protocol, ports (as written) and peer (cidr
  *   compared canonically, or the same remote group).
  */
 int store_obj_create(struct store *s, enum store_kind k, void *obj, struct vr_err *e)
     __attribute__((warn_unused_result));
-/* The stored object id into out (404 when there is none); free it with its model_*_clear. */
+/* The stored object id into out (NOT_FOUND when there is none); free it with its model_*_clear. */
 int store_obj_get(struct store *s, enum store_kind k, const char *id, void *out, struct vr_err *e)
     __attribute__((warn_unused_result));
 int store_obj_replace(struct store *s, enum store_kind k, void *obj, int64_t if_rev,
@@ -158,7 +160,7 @@ int store_sg_load(struct store *s, struct security_group **groups, size_t *ng,
  * Settings (one object, always present). get fills out; before the first put
  * out->managed is false and the forwarding flags are false. put stores
  * fwd_v4/fwd_v6 from set, marks them managed, bumps the revision, and fills
- * set->managed/rev/updated_at; 412 when if_rev > 0 and != the stored rev.
+ * set->managed/rev/updated_at; PRECONDITION when if_rev > 0 and != the stored rev.
  * Managed settings equal to set: STORE_UNCHANGED, set filled as stored.
  */
 int store_settings_get(struct store *s, struct settings *out, struct vr_err *e)
@@ -237,8 +239,8 @@ struct store_diff {
  * c is checked as a whole before anything is written, with the same rules
  * as the single-object writes, references resolved within c (a route's
  * route_table_id must be a table of c or rtb-main, a rule's groups groups of
- * c): 409 for an id given twice, a duplicate route key, name, table number,
- * rule, overlapping subnets; 422 for a reference to an object c lacks; 412
+ * c): CONFLICT for an id given twice, a duplicate route key, name, table number,
+ * rule, overlapping subnets; INVALID for a reference to an object c lacks; PRECONDITION
  * when if_rev > 0 and is not the current revision. Errors name the item as
  * "<kind>[<index>].<field>". On any error nothing changes.
  *
@@ -267,8 +269,8 @@ int store_config_walk(struct store *s,
  * Undo a write (?require_active=true): put back o, an object of kind k as
  * store_obj_get read it before the write, with its own rev, created_at and
  * updated_at, so its ETag is the one it had. Only while the stored object is
- * still the version the undone write made (rev if_rev): 412 when a later
- * write replaced it, 404 when it is gone; checked like a replace otherwise.
+ * still the version the undone write made (rev if_rev): PRECONDITION when a later
+ * write replaced it, NOT_FOUND when it is gone; checked like a replace otherwise.
  * Bumps the desired revision (into *rev) like any write, for the reconciler.
  */
 int store_obj_restore(struct store *s, enum store_kind k, void *o, int64_t if_rev, int64_t *rev,

@@ -170,7 +170,7 @@ int store_audit_list(struct store *s, const struct store_event_filter *f, int64_
 			*more = true;
 			break;
 		}
-		if (store_array_grow((void **)&v, &cap, *n, sizeof(*v), LIST_INITIAL, e) < 0)
+		if (store_array_grow((void **)&v, &cap, *n, sizeof(*v), limit, e) < 0)
 			goto out;
 		if (ev_from_row(q, &v[*n]) < 0) {
 			corrupt(e, "event", "");

@@ -52,10 +52,10 @@ static char *item_id(const struct cfg *x, enum store_kind k, size_t i)
 
 /* An error about item i of kind k; field names its field ("routes[17].destination"), NULL the item.
  */
-static int item_err(struct vr_err *e, int status, enum store_kind k, size_t i, const char *field,
-                    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static int item_err(struct vr_err *e, int status, enum store_kind k, size_t i, const char *field,
-                    const char *fmt, ...)
+static int item_err(struct vr_err *e, enum vr_errc code, enum store_kind k, size_t i,
+                    const char *field, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static int item_err(struct vr_err *e, enum vr_errc code, enum store_kind k, size_t i,
+                    const char *field, const char *fmt, ...)
 {
 	char path[ERR_FIELD_MAX], msg[ERR_MSG_MAX];
 	va_list ap;
@@ -67,7 +67,7 @@ static int item_err(struct vr_err *e, int status, enum store_kind k, size_t i, c
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return err_set(e, status, path, "%s", msg);
+	return err_set(e, code, path, "%s", msg);
 }
 
 /* Point an error from a single-object write at item i of kind k. */
@@ -75,10 +75,10 @@ static int item_wrap(struct vr_err *e, enum store_kind k, size_t i, const char *
 {
 	char msg[ERR_MSG_MAX];
 
-	if (e->status >= HTTP_INTERNAL)
+	if (e->code == VR_ERR_INTERNAL)
 		return -1;
 	snprintf(msg, sizeof(msg), "%s", e->msg);
-	return item_err(e, e->status, k, i, e->field, "%s %s: %s", store_kinds[k]->noun, id, msg);
+	return item_err(e, e->code, k, i, e->field, "%s %s: %s", store_kinds[k]->noun, id, msg);
 }
 
 /* ---- sorting item indices ---- */
@@ -143,7 +143,7 @@ static int cfg_ids(struct cfg *x, enum store_kind k, struct vr_err *e)
 	if (!x->ord[k] || !x->op[k])
 		return oom(e);
 	if (first_dup(x, k, x->ord[k], by_id, &lo, &hi))
-		return item_err(e, HTTP_CONFLICT, k, hi, "id", "id %s is also %s[%u]",
+		return item_err(e, VR_ERR_CONFLICT, k, hi, "id", "id %s is also %s[%u]",
 		                item_id(x, k, hi), store_kinds[k]->key, lo);
 	return 0;
 }
@@ -186,7 +186,7 @@ static int diff_note(struct store_diff_ids *l, const char *id, struct vr_err *e)
 static int gone_note(struct cfg *x, enum store_kind k, const char *id, struct vr_err *e)
 {
 	if (store_array_grow((void **)&x->gone[k], &x->capgone[k], x->ngone[k], sizeof(*x->gone[k]),
-	                     LIST_INITIAL, e) < 0)
+	                     LIST_MAX, e) < 0)
 		return -1;
 	snprintf(x->gone[k][x->ngone[k]++], ID_MAX, "%s", id);
 	return diff_note(&x->d->removed[k], id, e);
@@ -306,7 +306,7 @@ static int cfg_merge_array(struct cfg *x, enum store_kind k, struct vr_err *e)
 /* Read the stored objects of kind k into x->cur[k] and merge them with the items. */
 static int cfg_merge_stored(struct cfg *x, enum store_kind k, struct vr_err *e)
 {
-	if (store_obj_load(x->s, k, true, LIST_INITIAL, &x->cur[k], &x->ncur[k], e) < 0)
+	if (store_obj_load(x->s, k, true, LIST_MAX, &x->cur[k], &x->ncur[k], e) < 0)
 		return -1;
 	return cfg_merge_array(x, k, e);
 }
@@ -321,7 +321,7 @@ static int by_name(const void *a, const void *b, void *arg)
 	              obj_cfield(item_at(sc->x, sc->k, *(const uint32_t *)b), off));
 }
 
-/* 409 for the later of two items of kind k with the same name; v: indices sorted by_name. */
+/* CONFLICT for the later of two items of kind k with the same name; v: indices sorted by_name. */
 static int cfg_names(const struct cfg *x, enum store_kind k, const uint32_t *v, struct vr_err *e)
 {
 	const struct kind *d = store_kinds[k];
@@ -329,7 +329,7 @@ static int cfg_names(const struct cfg *x, enum store_kind k, const uint32_t *v, 
 
 	if (!first_dup(x, k, v, by_name, &lo, &hi))
 		return 0;
-	return item_err(e, HTTP_CONFLICT, k, hi, "name", "a %s named \"%s\" is also %s[%u] (%s)",
+	return item_err(e, VR_ERR_CONFLICT, k, hi, "name", "a %s named \"%s\" is also %s[%u] (%s)",
 	                d->noun, (const char *)obj_cfield(item_at(x, k, hi), d->name), d->key, lo,
 	                item_id(x, k, lo));
 }
@@ -364,8 +364,8 @@ static int rtb_assign(struct cfg *x, const uint32_t *avoid, size_t navoid, struc
 			continue;
 		no = store_rtb_nos_free(&used, no);
 		if (!no)
-			return item_err(e, HTTP_CONFLICT, STORE_RTB, i, "table", RTB_NONE_FREE_FMT,
-			                RTB_AUTO_FIRST, RTB_AUTO_LAST);
+			return item_err(e, VR_ERR_CONFLICT, STORE_RTB, i, "table",
+			                RTB_NONE_FREE_FMT, RTB_AUTO_FIRST, RTB_AUTO_LAST);
 		t[i].table = no;
 		store_rtb_nos_mark(&used, no);
 	}
@@ -379,8 +379,8 @@ static int cfg_tables(struct cfg *x, const uint32_t *avoid, size_t navoid, struc
 	uint32_t *v = NULL, lo, hi;
 	int ret = -1;
 
-	if (store_obj_load(x->s, STORE_RTB, true, LIST_INITIAL, &x->cur[STORE_RTB],
-	                   &x->ncur[STORE_RTB], e) < 0)
+	if (store_obj_load(x->s, STORE_RTB, true, LIST_MAX, &x->cur[STORE_RTB], &x->ncur[STORE_RTB],
+	                   e) < 0)
 		return -1;
 	cur = x->cur[STORE_RTB];
 	for (size_t i = 0; i < x->ncur[STORE_RTB]; i++)
@@ -396,12 +396,12 @@ static int cfg_tables(struct cfg *x, const uint32_t *avoid, size_t navoid, struc
 
 		/* The same words as a route table replace (store_rtb.c). */
 		if (strcmp(m->name, x->main_cur.name))
-			return item_err(e, HTTP_CONFLICT, STORE_RTB, (size_t)x->main_doc, "name",
+			return item_err(e, VR_ERR_CONFLICT, STORE_RTB, (size_t)x->main_doc, "name",
 			                "the built-in main table %s cannot be renamed (name must "
 			                "stay \"%s\")",
 			                RTB_MAIN_ID, x->main_cur.name);
 		if (m->table != RTB_MAIN_TABLE)
-			return item_err(e, HTTP_CONFLICT, STORE_RTB, (size_t)x->main_doc, "table",
+			return item_err(e, VR_ERR_CONFLICT, STORE_RTB, (size_t)x->main_doc, "table",
 			                "the built-in main table %s cannot be renumbered (table "
 			                "must stay %u)",
 			                RTB_MAIN_ID, RTB_MAIN_TABLE);
@@ -410,11 +410,11 @@ static int cfg_tables(struct cfg *x, const uint32_t *avoid, size_t navoid, struc
 		 */
 		for (size_t i = 0; i < x->n[STORE_RTB]; i++) {
 			if (!strcmp(t[i].name, x->main_cur.name))
-				return item_err(e, HTTP_CONFLICT, STORE_RTB, i, "name",
+				return item_err(e, VR_ERR_CONFLICT, STORE_RTB, i, "name",
 				                "a route table named \"%s\" already exists (%s)",
 				                t[i].name, RTB_MAIN_ID);
 			if (t[i].table == RTB_MAIN_TABLE)
-				return item_err(e, HTTP_CONFLICT, STORE_RTB, i, "table",
+				return item_err(e, VR_ERR_CONFLICT, STORE_RTB, i, "table",
 				                "table %u is already used by route table %s",
 				                t[i].table, RTB_MAIN_ID);
 		}
@@ -430,7 +430,7 @@ static int cfg_tables(struct cfg *x, const uint32_t *avoid, size_t navoid, struc
 		goto out;
 	qsort_r(v, x->n[STORE_RTB], sizeof(*v), rtb_by_no, &(struct sort_ctx){x, STORE_RTB});
 	if (first_dup(x, STORE_RTB, v, rtb_by_no, &lo, &hi)) {
-		item_err(e, HTTP_CONFLICT, STORE_RTB, hi, "table",
+		item_err(e, VR_ERR_CONFLICT, STORE_RTB, hi, "table",
 		         "table %u is also used by route_tables[%u] (%s)", t[hi].table, lo,
 		         t[lo].id);
 		goto out;
@@ -456,14 +456,14 @@ out:
 	return ret;
 }
 
-/* 422 unless table_id is a table after the replace; fills *no with its number. */
+/* INVALID unless table_id is a table after the replace; fills *no with its number. */
 static int table_ref(struct cfg *x, enum store_kind k, size_t i, const char *table_id, uint32_t *no,
                      struct vr_err *e)
 {
 	const struct route_table *t = idmap_get(x->tables, table_id);
 
 	if (!t)
-		return item_err(e, HTTP_UNPROCESSABLE, k, i, "route_table_id",
+		return item_err(e, VR_ERR_INVALID, k, i, "route_table_id",
 		                "route table \"%s\" does not exist (it is not in route_tables)",
 		                table_id);
 	*no = t->table;
@@ -518,7 +518,7 @@ static int cfg_routes(struct cfg *x, struct vr_err *e)
 		return oom(e);
 	if (first_dup(x, STORE_ROUTE, v, route_by_key, &lo, &hi)) {
 		store_kind_route.index_key(&r[hi], key);
-		item_err(e, HTTP_CONFLICT, STORE_ROUTE, hi, "destination",
+		item_err(e, VR_ERR_CONFLICT, STORE_ROUTE, hi, "destination",
 		         "a route to %s with metric %u in table %s is also routes[%u] "
 		         "(%s)%s; " NO_MULTIPATH,
 		         key, r[hi].metric, r[hi].table_id, lo, r[lo].id,
@@ -585,7 +585,7 @@ static int cfg_subnets(struct cfg *x, struct vr_err *e)
 		if (a->cidr.addr.family != b->cidr.addr.family ||
 		    !cidr_overlaps(&a->cidr, &b->cidr))
 			continue;
-		item_err(e, HTTP_CONFLICT, STORE_SUBNET, h, "cidr",
+		item_err(e, VR_ERR_CONFLICT, STORE_SUBNET, h, "cidr",
 		         "cidr %s overlaps subnets[%u] (%s, \"%s\", cidr %s)", sn[h].cidr_text, l,
 		         sn[l].id, sn[l].name, sn[l].cidr_text);
 		goto out;
@@ -653,13 +653,12 @@ static int cfg_rules(struct cfg *x, struct vr_err *e)
 		return -1;
 	for (size_t i = 0; i < x->n[STORE_SGR]; i++) {
 		if (find_id(x, STORE_SG, r[i].group_id) < 0)
-			return item_err(e, HTTP_UNPROCESSABLE, STORE_SGR, i, "security_group_id",
+			return item_err(e, VR_ERR_INVALID, STORE_SGR, i, "security_group_id",
 			                "security group \"%s\" does not exist (it is not in "
 			                "security_groups)",
 			                r[i].group_id);
 		if (r[i].remote_group_id[0] && find_id(x, STORE_SG, r[i].remote_group_id) < 0)
-			return item_err(e, HTTP_UNPROCESSABLE, STORE_SGR, i,
-			                "remote_security_group_id",
+			return item_err(e, VR_ERR_INVALID, STORE_SGR, i, "remote_security_group_id",
 			                "security group \"%s\" does not exist (it is not in "
 			                "security_groups)",
 			                r[i].remote_group_id);
@@ -672,7 +671,7 @@ static int cfg_rules(struct cfg *x, struct vr_err *e)
 
 		store_kind_sgr.index_key(&r[hi], key);
 		store_sgr_describe(&r[hi], key, what, sizeof(what));
-		item_err(e, HTTP_CONFLICT, STORE_SGR, hi, NULL,
+		item_err(e, VR_ERR_CONFLICT, STORE_SGR, hi, NULL,
 		         "security group %s has this rule twice: %s, also security_group_rules[%u] "
 		         "(%s)",
 		         r[hi].group_id, what, lo, r[lo].id);
@@ -834,15 +833,15 @@ int store_config_replace(struct store *s, struct store_config *c, int64_t if_rev
 	x.n[STORE_SGR] = c->nrules;
 	for (int k = 0; k < STORE_KINDS; k++)
 		if (x.n[k] > UINT32_MAX)
-			return err_set(e, 413, store_kinds[k]->key, "%s: too many items (%zu)",
-			               store_kinds[k]->key, x.n[k]);
+			return err_set(e, VR_ERR_TOO_LARGE, store_kinds[k]->key,
+			               "%s: too many items (%zu)", store_kinds[k]->key, x.n[k]);
 
 	if (store_tx_begin(s, e) < 0)
 		return -1;
 	if (store_rev_read(s, &cur_rev, e) < 0)
 		goto out;
 	if (if_rev > 0 && if_rev != cur_rev) {
-		err_set(e, HTTP_PRECONDITION, "",
+		err_set(e, VR_ERR_PRECONDITION, "",
 		        "If-Match \"%" PRId64 "\" does not match the current revision \"%" PRId64
 		        "\"",
 		        if_rev, cur_rev);

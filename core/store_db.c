@@ -175,10 +175,10 @@ static void damage_note(struct store *s)
 
 int store_db_err(struct store *s, struct vr_err *e, const char *what)
 {
-	/* Constraint conflicts are the client's (409/422) and never come through here. */
+	/* Constraint conflicts are the client's (CONFLICT, INVALID) and never come through here. */
 	metrics_sqlite_error();
 	damage_note(s);
-	return err_set(e, HTTP_INTERNAL, "", "database: %s: %s", what, sqlite3_errmsg(s->db));
+	return err_set(e, VR_ERR_INTERNAL, "", "database: %s: %s", what, sqlite3_errmsg(s->db));
 }
 
 /* Run a statement that returns no rows. */
@@ -374,7 +374,7 @@ int store_db_exec(struct store *s, const char *sql, struct vr_err *e)
 	int ret = 0;
 
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK)
-		ret = err_set(e, HTTP_INTERNAL, "", "database: %s: %s", sql,
+		ret = err_set(e, VR_ERR_INTERNAL, "", "database: %s: %s", sql,
 		              msg ? msg : sqlite3_errmsg(s->db));
 	sqlite3_free(msg);
 	return ret;
@@ -395,7 +395,7 @@ static int db_query_text(struct store *s, const char *sql, char *buf, size_t siz
 		goto out;
 	}
 	if (col_copy(q, 0, buf, size) < 0) {
-		err_set(e, HTTP_INTERNAL, "", "database: %s: unexpected answer", sql);
+		err_set(e, VR_ERR_INTERNAL, "", "database: %s: unexpected answer", sql);
 		goto out;
 	}
 	ret = 0;
@@ -413,7 +413,7 @@ static int db_pragmas(struct store *s, const char *path, struct vr_err *e)
 	 * that is not a database fails here; say which file.
 	 */
 	if (db_query_text(s, "PRAGMA journal_mode = WAL", v, sizeof(v), e) < 0)
-		return err_set(e, HTTP_INTERNAL, "", "cannot open database %s: %s", path,
+		return err_set(e, VR_ERR_INTERNAL, "", "cannot open database %s: %s", path,
 		               sqlite3_errmsg(s->db));
 	/* Still durable without WAL (rollback journal + FULL sync), only slower for readers. */
 	if (strcmp(v, "wal") != 0)
@@ -426,7 +426,7 @@ static int db_pragmas(struct store *s, const char *path, struct vr_err *e)
 	if (db_query_text(s, "PRAGMA foreign_keys", v, sizeof(v), e) < 0)
 		return -1;
 	if (strcmp(v, "1") != 0)
-		return err_set(e, HTTP_INTERNAL, "",
+		return err_set(e, VR_ERR_INTERNAL, "",
 		               "database %s: SQLite refuses foreign_keys=ON; references would go "
 		               "unchecked",
 		               path);
@@ -454,7 +454,7 @@ static int db_migrate_one(struct store *s, size_t i, struct vr_err *e)
 
 	/* A missing file would shift every later migration onto the wrong version. */
 	if (strtoul(m->name, NULL, 10) != i + 1)
-		return err_set(e, HTTP_INTERNAL, "",
+		return err_set(e, VR_ERR_INTERNAL, "",
 		               "migration %s is out of sequence: expected number %03zu", m->name,
 		               i + 1);
 	if (store_db_exec(s, "BEGIN IMMEDIATE", e) < 0)
@@ -467,7 +467,7 @@ static int db_migrate_one(struct store *s, size_t i, struct vr_err *e)
 		goto out;
 	}
 	if (sqlite3_exec(s->db, m->text, NULL, NULL, &msg) != SQLITE_OK) {
-		err_set(e, HTTP_INTERNAL, "", "database: migration %s failed: %s", m->name,
+		err_set(e, VR_ERR_INTERNAL, "", "database: migration %s failed: %s", m->name,
 		        msg ? msg : sqlite3_errmsg(s->db));
 		goto out;
 	}
@@ -494,7 +494,7 @@ static int db_migrate(struct store *s, const char *path, struct vr_err *e)
 	if (db_user_version(s, &v, e) < 0)
 		return -1;
 	if (v < 0 || v > (int64_t)embedded_migrations_n)
-		return err_set(e, HTTP_INTERNAL, "",
+		return err_set(e, VR_ERR_INTERNAL, "",
 		               "database %s has schema version %" PRId64
 		               ", newer than this vrouterd knows (%zu): run a newer vrouterd or "
 		               "restore a backup",
@@ -530,7 +530,7 @@ static int db_create_private(const char *path, struct vr_err *e)
 	}
 	if (errno == EEXIST)
 		return 0;
-	return err_set(e, HTTP_INTERNAL, "", "cannot open database %s: creating it: %s", path,
+	return err_set(e, VR_ERR_INTERNAL, "", "cannot open database %s: creating it: %s", path,
 	               strerror(errno));
 }
 
@@ -576,11 +576,11 @@ static int db_quick_check(struct store *s, const char *path, struct vr_err *e)
 		return 0;
 	if (used >= 2 && !strcmp(found + used - 2, "; "))
 		found[used - 2] = '\0';
-	return err_set(e, HTTP_INTERNAL, "",
+	return err_set(e, VR_ERR_INTERNAL, "",
 	               "database %s failed its integrity check (PRAGMA quick_check): %s", path,
 	               found);
 sqlite_failed:
-	err_set(e, HTTP_INTERNAL, "",
+	err_set(e, VR_ERR_INTERNAL, "",
 	        "database %s failed its integrity check (PRAGMA quick_check): %s", path,
 	        sqlite3_errmsg(s->db));
 	sqlite3_finalize(q);
@@ -607,7 +607,7 @@ static int db_open(const char *path, bool check, struct store **out, struct vr_e
 	}
 	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc != SQLITE_OK) {
-		err_set(e, HTTP_INTERNAL, "", "cannot open database %s: %s", path,
+		err_set(e, VR_ERR_INTERNAL, "", "cannot open database %s: %s", path,
 		        s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 		goto out;
 	}
@@ -653,7 +653,7 @@ static int damage_get(struct vr_err *e)
 
 	pthread_mutex_lock(&damage_lock);
 	if (damage[0])
-		ret = err_set(e, HTTP_INTERNAL, "", "%s", damage);
+		ret = err_set(e, VR_ERR_INTERNAL, "", "%s", damage);
 	pthread_mutex_unlock(&damage_lock);
 	return ret;
 }
@@ -670,7 +670,7 @@ int store_probe(struct store *s, struct vr_err *e)
 	/* Writes would go to a file nobody finds again: the state is lost at the next start. */
 	if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK &&
 	    moved)
-		return err_set(e, HTTP_INTERNAL, "",
+		return err_set(e, VR_ERR_INTERNAL, "",
 		               "database %s was deleted or replaced while open: what is written "
 		               "now would be lost at the next start",
 		               path);
@@ -679,7 +679,7 @@ int store_probe(struct store *s, struct vr_err *e)
 	if (store_read_begin(s, &rev, &read_e) < 0) {
 		if (damage_get(e) < 0)
 			return -1;
-		return err_set(e, HTTP_INTERNAL, "", "database %s cannot be read: %s", path,
+		return err_set(e, VR_ERR_INTERNAL, "", "database %s cannot be read: %s", path,
 		               read_e.msg);
 	}
 	store_tx_end(s);

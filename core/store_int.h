@@ -30,12 +30,6 @@
 #include "model.h"
 #include "store.h"
 
-#define HTTP_NOT_FOUND 404
-#define HTTP_CONFLICT 409
-#define HTTP_PRECONDITION 412
-#define HTTP_UNPROCESSABLE 422
-#define HTTP_INTERNAL 500
-
 /*
  * What a second next hop for one table, destination and metric is told: a
  * route here is one kernel route with one gateway; ECMP would need routes
@@ -44,8 +38,8 @@
 #define NO_MULTIPATH                                                                               \
 	"multipath (several next hops for one destination and metric, ECMP) is not supported: "    \
 	"give this route another metric, or change the one that exists"
-/* First allocation of a list; it doubles from there. */
-#define LIST_INITIAL 64
+/* Objects of one kind a list holds (a growth bound): a whole-state count is a u32 too. */
+#define LIST_MAX ((size_t)UINT32_MAX)
 /* A database error's words about a kind: "listing security group rules". */
 #define NOUN_WHAT_MAX 64
 /* Most filter values one list statement binds (after ?1 after and ?2 limit). */
@@ -124,7 +118,7 @@ struct store {
 
 /* ---- store_db.c: errors, transactions, lookups, the revision ---- */
 
-/* A database failure as a 500 naming what was done; notes a damaged file for store_probe. */
+/* A database failure as INTERNAL naming what was done; notes a damaged file for store_probe. */
 int store_db_err(struct store *s, struct vr_err *e, const char *what);
 /* Run constant SQL (no rows) outside the cached statements. */
 int store_db_exec(struct store *s, const char *sql, struct vr_err *e);
@@ -181,7 +175,7 @@ int store_first_ids(struct store *s, enum st which, const char *p1, const char *
 
 static inline int oom(struct vr_err *e)
 {
-	return err_set(e, HTTP_INTERNAL, "", "out of memory");
+	return err_set(e, VR_ERR_INTERNAL, "", "out of memory");
 }
 
 static inline sqlite3_stmt *st_get(struct store *s, enum st i)
@@ -239,11 +233,14 @@ static inline int col_desc(sqlite3_stmt *q, int col, char **out, struct vr_err *
 
 static inline int corrupt(struct vr_err *e, const char *what, const char *id)
 {
-	return err_set(e, HTTP_INTERNAL, "", "database: stored %s %s is malformed", what, id);
+	return err_set(e, VR_ERR_INTERNAL, "", "database: stored %s %s is malformed", what, id);
 }
 
-/* Make room for one more element of size elem in *v holding n of *cap, first first. */
-int store_array_grow(void **v, size_t *cap, size_t n, size_t elem, size_t first, struct vr_err *e)
+/*
+ * Make room for one more element of size elem in *v holding n of *cap, at
+ * most max (vr_grow; new room zeroed). 0, or -1 with e INTERNAL.
+ */
+int store_array_grow(void **v, size_t *cap, size_t n, size_t elem, size_t max, struct vr_err *e)
     __attribute__((warn_unused_result));
 
 /* ---- what every kind of object shares (store_obj.c) ---- */
@@ -252,7 +249,7 @@ int store_array_grow(void **v, size_t *cap, size_t n, size_t elem, size_t first,
  * One kind of object as the shared reads and writes see it: its statements,
  * how a row becomes an object, what a write checks on top of the common
  * steps, and how its constraint failures read. A NULL hook does nothing (for
- * dangling and unique: the plain 409). Each kind's file defines its own.
+ * dangling and unique: the plain CONFLICT). Each kind's file defines its own.
  */
 struct kind {
 	const char *key;    /* its array in a whole-state document */
@@ -292,9 +289,9 @@ struct kind {
 	 * same again.
 	 */
 	void (*unfill)(void *o, const void *asked);
-	/* 409 for an object no one may delete, before anything is read. */
+	/* CONFLICT for an object no one may delete, before anything is read. */
 	int (*may_delete)(const char *id, struct vr_err *e);
-	/* 409 while something else still needs object id. */
+	/* REFERENCED while something else still needs object id. */
 	int (*held)(struct store *s, const char *id, struct vr_err *e);
 	/* The errors of a failed foreign key and of a failed unique index (naming the other). */
 	int (*dangling)(const void *o, struct vr_err *e);
@@ -398,11 +395,11 @@ int store_obj_read(struct store *s, enum store_kind k, const char *id, void *out
 /* Run statement which (the kind's insert or update) for o, then write its children. */
 int store_obj_write(struct store *s, enum store_kind k, enum st which, const void *o,
                     struct vr_err *e) __attribute__((warn_unused_result));
-/* Delete row id of kind k; a still-referenced row is a 409. */
+/* Delete row id of kind k; a still-referenced row is REFERENCED. */
 int store_row_delete(struct store *s, enum store_kind k, const char *id, struct vr_err *e)
     __attribute__((warn_unused_result));
 /*
- * 409 on name when another object of kind k holds o's name (statement which
+ * CONFLICT on name when another object of kind k holds o's name (statement which
  * finds it; what names the search in a database error): -1 with e filled
  * then, 0 when none does.
  */
@@ -415,8 +412,8 @@ int store_name_taken(struct store *s, enum store_kind k, enum st which, const vo
  */
 int store_walk_rows(struct store *s, enum store_kind k, bool with_desc, walk_fn fn, void *arg,
                     const char *what, struct vr_err *e) __attribute__((warn_unused_result));
-/* Every stored object of kind k, in id order, into a new array (first: its first allocation). */
-int store_obj_load(struct store *s, enum store_kind k, bool with_desc, size_t first, void **out,
+/* Every stored object of kind k, in id order, into a new array of at most max. */
+int store_obj_load(struct store *s, enum store_kind k, bool with_desc, size_t max, void **out,
                    size_t *n, struct vr_err *e) __attribute__((warn_unused_result));
 /* Free what store_obj_load gave, for a load that fails after it. */
 void store_obj_unload(enum store_kind k, void **v, size_t *n);
@@ -434,9 +431,9 @@ void store_rtb_nos_mark(struct rtb_nos *u, uint32_t no);
 /* The lowest number >= from in the range that is not taken; 0 when none is left. */
 uint32_t store_rtb_nos_free(const struct rtb_nos *u, uint32_t from);
 
-/* store_rtb.c: 422 naming route_table_id, the table an object refers to does not exist. */
+/* store_rtb.c: INVALID naming route_table_id, the table an object refers to does not exist. */
 int store_no_table(struct vr_err *e, const char *table_id);
-/* store_rtb.c: the kernel number of table table_id into *no; 422 when it does not exist. */
+/* store_rtb.c: the kernel number of table table_id into *no; INVALID when it does not exist. */
 int store_table_no(struct store *s, const char *table_id, uint32_t *no, struct vr_err *e)
     __attribute__((warn_unused_result));
 /* store_route.c: mirrors routes.metric_key: the kernel stores IPv6 metric 0 as 1024. */

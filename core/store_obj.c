@@ -5,12 +5,15 @@
  */
 #include "store_int.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sqlite3.h>
+
+#include "grow.h"
 
 /* ---- what every kind of object shares ---- */
 
@@ -23,14 +26,14 @@ const struct kind *const store_kinds[STORE_KINDS] = {
 static int precondition(struct vr_err *e, const char *what, const char *id, int64_t if_rev,
                         int64_t rev)
 {
-	return err_set(e, HTTP_PRECONDITION, "",
+	return err_set(e, VR_ERR_PRECONDITION, "",
 	               "If-Match revision %" PRId64 " does not match the current ETag of %s %s "
 	               "(revision %" PRId64 ")",
 	               if_rev, what, id, rev);
 }
 
 /*
- * 409 on name when another object of kind k holds o's name (statement which
+ * CONFLICT on name when another object of kind k holds o's name (statement which
  * finds it; what names the search in a database error): -1 with e filled
  * then, 0 when none does.
  */
@@ -44,7 +47,7 @@ int store_name_taken(struct store *s, enum store_kind k, enum st which, const vo
 	if (store_first_ids(s, which, name, o, other, NULL, what, e) < 0)
 		return -1;
 	if (other[0])
-		return err_set(e, HTTP_CONFLICT, "name", "a %s named \"%s\" already exists (%s)",
+		return err_set(e, VR_ERR_CONFLICT, "name", "a %s named \"%s\" already exists (%s)",
 		               d->noun, name, other);
 	return 0;
 }
@@ -80,7 +83,8 @@ out:
 	return ret;
 }
 
-/* The stored object id into out: 404 when there is none, 412 when if_rev > 0 is not its rev. */
+/* The stored object id into out: NOT_FOUND when there is none, PRECONDITION when if_rev > 0 is not
+ * its rev. */
 static int obj_get(struct store *s, enum store_kind k, const char *id, void *out, int64_t if_rev,
                    struct vr_err *e)
 {
@@ -90,13 +94,13 @@ static int obj_get(struct store *s, enum store_kind k, const char *id, void *out
 	if (rc < 0)
 		return -1;
 	if (rc == 0)
-		return err_set(e, HTTP_NOT_FOUND, "", "%s %s does not exist", d->noun, id);
+		return err_set(e, VR_ERR_NOT_FOUND, "", "%s %s does not exist", d->noun, id);
 	if (if_rev > 0 && if_rev != obj_rev(d, out))
 		return precondition(e, d->noun, id, if_rev, obj_rev(d, out));
 	return 0;
 }
 
-/* Turn a constraint failure of a write of o into a 409 or 422. */
+/* Turn a constraint failure of a write of o into CONFLICT or INVALID. */
 static int obj_conflict(struct store *s, enum store_kind k, const void *o, const char *key, int rc,
                         const char *dbmsg, struct vr_err *e)
 {
@@ -104,15 +108,15 @@ static int obj_conflict(struct store *s, enum store_kind k, const void *o, const
 	const char *id = o;
 
 	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-		return err_set(e, HTTP_CONFLICT, "id", "id %s already exists", id);
+		return err_set(e, VR_ERR_CONFLICT, "id", "id %s already exists", id);
 	/* prepare ran in this transaction; this is the schema agreeing with it. */
 	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY && d->dangling)
 		return d->dangling(o, e);
 	if (rc == SQLITE_CONSTRAINT_CHECK)
-		return err_set(e, HTTP_UNPROCESSABLE, "", "%s %s: %s", d->noun, id, dbmsg);
+		return err_set(e, VR_ERR_INVALID, "", "%s %s: %s", d->noun, id, dbmsg);
 	if (rc == SQLITE_CONSTRAINT_UNIQUE && d->unique)
 		return d->unique(s, o, key, dbmsg, e);
-	return err_set(e, HTTP_CONFLICT, "", "%s %s: %s", d->noun, id, dbmsg);
+	return err_set(e, VR_ERR_CONFLICT, "", "%s %s: %s", d->noun, id, dbmsg);
 }
 
 /* Run statement which (the kind's insert or update) for o, then write its children. */
@@ -136,7 +140,7 @@ int store_obj_write(struct store *s, enum store_kind k, enum st which, const voi
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_DONE) {
 		if (sqlite3_changes(s->db) != 1) {
-			err_set(e, HTTP_NOT_FOUND, "", "%s %s does not exist", d->noun, id);
+			err_set(e, VR_ERR_NOT_FOUND, "", "%s %s does not exist", d->noun, id);
 			goto out;
 		}
 		st_done(q);
@@ -147,7 +151,7 @@ int store_obj_write(struct store *s, enum store_kind k, enum st which, const voi
 	st_done(q);
 	if ((rc & 0xff) == SQLITE_CONSTRAINT)
 		return obj_conflict(s, k, o, key, rc, dbmsg, e);
-	return err_set(e, HTTP_INTERNAL, "", "database: writing %s %s: %s", d->noun, id, dbmsg);
+	return err_set(e, VR_ERR_INTERNAL, "", "database: writing %s %s: %s", d->noun, id, dbmsg);
 out:
 	st_done(q);
 	return ret;
@@ -194,7 +198,7 @@ static int obj_write_end(struct store *s, const struct kind *d, void *o, union a
 /*
  * Create o in one transaction. An id that is stored already makes
  * STORE_EXISTS with o replaced by the stored object when the bodies are the
- * same, a 409 when not; an empty id gets a new one. arg goes to prepare
+ * same, CONFLICT when not; an empty id gets a new one. arg goes to prepare
  * (NULL from store_obj_create).
  */
 int store_obj_create_with(struct store *s, enum store_kind k, void *o, const void *arg,
@@ -216,7 +220,7 @@ int store_obj_create_with(struct store *s, enum store_kind k, void *o, const voi
 			if (d->inherit)
 				d->inherit(o, &old);
 			if (!d->same(&old, o)) {
-				err_set(e, HTTP_CONFLICT, "id",
+				err_set(e, VR_ERR_CONFLICT, "id",
 				        "id %s already exists with a different body", id);
 				goto out;
 			}
@@ -243,7 +247,7 @@ out:
 }
 
 /*
- * Write o over the stored object o->id in one transaction (404, 412 as
+ * Write o over the stored object o->id in one transaction (NOT_FOUND, PRECONDITION as
  * obj_get). A replace (undo NULL) gives o a new rev and updated_at; an undo
  * keeps o's own, as it was read before the write it undoes, and gets the new
  * revision in *undo. 0, or STORE_UNCHANGED with o filled from the stored
@@ -285,7 +289,7 @@ out:
 	return obj_write_end(s, d, o, &old, &asked, ret);
 }
 
-/* Delete row id of kind k; a still-referenced row is a 409. */
+/* Delete row id of kind k; a still-referenced row is REFERENCED. */
 int store_row_delete(struct store *s, enum store_kind k, const char *id, struct vr_err *e)
 {
 	sqlite3_stmt *q = st_get(s, store_kinds[k]->del);
@@ -297,7 +301,8 @@ int store_row_delete(struct store *s, enum store_kind k, const char *id, struct 
 		goto out;
 	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
 		/* A referrer the callers did not look for first; the schema catches it. */
-		err_set(e, HTTP_CONFLICT, "", "%s %s is still in use", store_kinds[k]->noun, id);
+		err_set(e, VR_ERR_REFERENCED, "", "%s %s is still in use", store_kinds[k]->noun,
+		        id);
 		goto out;
 	}
 	if (rc != SQLITE_DONE) {
@@ -310,7 +315,8 @@ out:
 	return ret;
 }
 
-/* Delete the stored object id in one transaction (404, 412 as obj_get; 409 while held). */
+/* Delete the stored object id in one transaction (NOT_FOUND, PRECONDITION as obj_get; REFERENCED
+ * while held). */
 static int obj_delete(struct store *s, enum store_kind k, const char *id, int64_t if_rev,
                       struct vr_err *e)
 {
@@ -343,24 +349,15 @@ out:
 
 /* ---- lists ---- */
 
-/* Make room for one more element of size elem in *v holding n of *cap, first first. */
-int store_array_grow(void **v, size_t *cap, size_t n, size_t elem, size_t first, struct vr_err *e)
+/* Make room for one more element of size elem in *v holding n of *cap, at most max. */
+int store_array_grow(void **v, size_t *cap, size_t n, size_t elem, size_t max, struct vr_err *e)
 {
-	size_t ncap;
-	void *nv;
+	int err = vr_grow(v, cap, n + 1, elem, max);
 
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : first;
-	if (ncap > SIZE_MAX / elem)
-		return oom(e);
-	nv = realloc(*v, ncap * elem);
-	if (!nv)
-		return oom(e);
-	memset((char *)nv + *cap * elem, 0, (ncap - *cap) * elem);
-	*v = nv;
-	*cap = ncap;
-	return 0;
+	if (err == -E2BIG)
+		return err_set(e, VR_ERR_INTERNAL, "", "database: a list of more than %zu rows",
+		               max);
+	return err ? oom(e) : 0;
 }
 
 /* LIMIT for a page of limit rows plus one more, which tells whether there is a next page. */
@@ -377,10 +374,10 @@ static int bind_filter(sqlite3_stmt *q, int i, const char *v)
 
 /*
  * Read every row q yields, at most limit (SIZE_MAX: all), into a new array
- * whose first allocation holds first objects (it doubles from there).
+ * that may grow to max objects.
  */
 static int obj_collect(struct store *s, enum store_kind k, sqlite3_stmt *q, size_t limit,
-                       bool with_desc, size_t first, void **out, size_t *n, bool *more,
+                       bool with_desc, size_t max, void **out, size_t *n, bool *more,
                        struct vr_err *e)
 {
 	const struct kind *d = store_kinds[k];
@@ -395,7 +392,7 @@ static int obj_collect(struct store *s, enum store_kind k, sqlite3_stmt *q, size
 			*more = true;
 			break;
 		}
-		if (store_array_grow((void **)&v, &cap, cnt, d->size, first, e) < 0)
+		if (store_array_grow((void **)&v, &cap, cnt, d->size, max, e) < 0)
 			goto out;
 		if (d->from_row(s, q, v + cnt * d->size, with_desc, e) < 0)
 			goto out;
@@ -440,7 +437,7 @@ int store_obj_list(struct store *s, enum store_kind k, const struct store_filter
 		store_db_err(s, e, "binding");
 		goto out;
 	}
-	ret = obj_collect(s, k, q, limit, true, LIST_INITIAL, out, n, more, e);
+	ret = obj_collect(s, k, q, limit, true, LIST_MAX, out, n, more, e);
 out:
 	st_done(q);
 	return ret;
@@ -481,13 +478,13 @@ out:
 	return ret;
 }
 
-/* Every stored object of kind k, in id order, into a new array (first: its first allocation). */
-int store_obj_load(struct store *s, enum store_kind k, bool with_desc, size_t first, void **out,
+/* Every stored object of kind k, in id order, into a new array of at most max. */
+int store_obj_load(struct store *s, enum store_kind k, bool with_desc, size_t max, void **out,
                    size_t *n, struct vr_err *e)
 {
 	sqlite3_stmt *q = st_get(s, store_kinds[k]->load);
 	bool more = false;
-	int ret = obj_collect(s, k, q, SIZE_MAX, with_desc, first, out, n, &more, e);
+	int ret = obj_collect(s, k, q, SIZE_MAX, with_desc, max, out, n, &more, e);
 
 	st_done(q);
 	return ret;

@@ -80,7 +80,7 @@ static int route_bind(sqlite3_stmt *q, const void *o, const char *key)
 	return 0;
 }
 
-/* Fill r->table with the kernel number of r->table_id (422 when it does not exist). */
+/* Fill r->table with the kernel number of r->table_id (INVALID when it does not exist). */
 static int route_prepare(struct store *s, void *o, const void *old, const void *arg,
                          struct vr_err *e)
 {
@@ -124,10 +124,10 @@ static int route_unique(struct store *s, const void *o, const char *key, const c
 		goto out;
 	}
 	if (!other[0])
-		err_set(e, HTTP_CONFLICT, "destination", "route %s: %s", r->id, dbmsg);
+		err_set(e, VR_ERR_CONFLICT, "destination", "route %s: %s", r->id, dbmsg);
 	else
 		err_set(
-		    e, HTTP_CONFLICT, "destination",
+		    e, VR_ERR_CONFLICT, "destination",
 		    "a route to %s with metric %u already exists in table %s (%s)%s; " NO_MULTIPATH,
 		    key, metric, r->table_id, other,
 		    metric != r->metric ? "; the kernel counts IPv6 metric 0 as 1024" : "");

@@ -68,9 +68,9 @@ static int rtb_unique(struct store *s, const void *o, const char *key, const cha
 	                    other, NULL, "looking for a conflicting route table", e) < 0)
 		return -1;
 	if (other[0])
-		return err_set(e, HTTP_CONFLICT, "table",
+		return err_set(e, VR_ERR_CONFLICT, "table",
 		               "table %u is already used by route table %s", t->table, other);
-	return err_set(e, HTTP_CONFLICT, "", "route table %s: %s", t->id, dbmsg);
+	return err_set(e, VR_ERR_CONFLICT, "", "route table %s: %s", t->id, dbmsg);
 }
 
 /* Lowest number in [RTB_AUTO_FIRST, RTB_AUTO_LAST] used by no table and not in avoid. */
@@ -100,7 +100,7 @@ static int rtb_auto_table(struct store *s, const uint32_t *avoid, size_t navoid,
 		ret = 0;
 		goto out;
 	}
-	err_set(e, HTTP_CONFLICT, "table", RTB_NONE_FREE_FMT, RTB_AUTO_FIRST, RTB_AUTO_LAST);
+	err_set(e, VR_ERR_CONFLICT, "table", RTB_NONE_FREE_FMT, RTB_AUTO_FIRST, RTB_AUTO_LAST);
 out:
 	st_done(q);
 	return ret;
@@ -129,18 +129,18 @@ static int rtb_prepare(struct store *s, void *o, const void *old, const void *ar
 		                                 &t->table, e);
 	if (strcmp(t->id, RTB_MAIN_ID) == 0 && strcmp(t->name, cur->name) != 0)
 		return err_set(
-		    e, HTTP_CONFLICT, "name",
+		    e, VR_ERR_CONFLICT, "name",
 		    "the built-in main table %s cannot be renamed (name must stay \"%s\")",
 		    RTB_MAIN_ID, cur->name);
 	if (strcmp(t->id, RTB_MAIN_ID) == 0 && t->table != RTB_MAIN_TABLE)
 		return err_set(
-		    e, HTTP_CONFLICT, "table",
+		    e, VR_ERR_CONFLICT, "table",
 		    "the built-in main table %s cannot be renumbered (table must stay %u)",
 		    RTB_MAIN_ID, RTB_MAIN_TABLE);
 	return 0;
 }
 
-/* A table stays while a route or a subnet uses it: 409 naming one. */
+/* A table stays while a route or a subnet uses it: REFERENCED naming one. */
 static int rtb_held(struct store *s, const char *id, struct vr_err *e)
 {
 	char user[ID_MAX];
@@ -149,14 +149,14 @@ static int rtb_held(struct store *s, const char *id, struct vr_err *e)
 	                    e) < 0)
 		return -1;
 	if (user[0])
-		return err_set(e, HTTP_CONFLICT, "", "route table %s is still used by route %s", id,
-		               user);
+		return err_set(e, VR_ERR_REFERENCED, "", "route table %s is still used by route %s",
+		               id, user);
 	if (store_first_ids(s, ST_RTB_SUBNET_USER, id, NULL, user, NULL,
 	                    "looking for users of a table", e) < 0)
 		return -1;
 	if (user[0])
-		return err_set(e, HTTP_CONFLICT, "", "route table %s is still used by subnet %s",
-		               id, user);
+		return err_set(e, VR_ERR_REFERENCED, "",
+		               "route table %s is still used by subnet %s", id, user);
 	return 0;
 }
 
@@ -164,8 +164,8 @@ static int rtb_held(struct store *s, const char *id, struct vr_err *e)
 static int rtb_may_delete(const char *id, struct vr_err *e)
 {
 	if (strcmp(id, RTB_MAIN_ID) == 0)
-		return err_set(e, HTTP_CONFLICT, "", "the built-in main table %s cannot be deleted",
-		               RTB_MAIN_ID);
+		return err_set(e, VR_ERR_CONFLICT, "",
+		               "the built-in main table %s cannot be deleted", RTB_MAIN_ID);
 	return 0;
 }
 
@@ -218,14 +218,14 @@ uint32_t store_rtb_nos_free(const struct rtb_nos *u, uint32_t from)
 
 /* ---- what routes and subnets ask of their table ---- */
 
-/* 422 naming route_table_id: the table an object refers to does not exist. */
+/* INVALID naming route_table_id: the table an object refers to does not exist. */
 int store_no_table(struct vr_err *e, const char *table_id)
 {
-	return err_set(e, HTTP_UNPROCESSABLE, "route_table_id", "route table \"%s\" does not exist",
+	return err_set(e, VR_ERR_INVALID, "route_table_id", "route table \"%s\" does not exist",
 	               table_id);
 }
 
-/* The kernel number of table table_id into *no; 422 when that table does not exist. */
+/* The kernel number of table table_id into *no; INVALID when that table does not exist. */
 int store_table_no(struct store *s, const char *table_id, uint32_t *no, struct vr_err *e)
 {
 	struct route_table t = {0};

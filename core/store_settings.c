@@ -16,7 +16,7 @@ int store_settings_read(struct store *s, struct settings *out, struct vr_err *e)
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_DONE) {
 		/* Migration 003 inserts the row and nothing deletes it. */
-		err_set(e, HTTP_INTERNAL, "", "database: the settings row is missing");
+		err_set(e, VR_ERR_INTERNAL, "", "database: the settings row is missing");
 		goto out;
 	}
 	if (rc != SQLITE_ROW) {
@@ -67,7 +67,7 @@ out:
 }
 
 /*
- * Write set over the settings in one transaction (412 when if_rev > 0 is not
+ * Write set over the settings in one transaction (PRECONDITION when if_rev > 0 is not
  * the stored rev). A put (undo NULL) marks them managed with a new rev and
  * updated_at; an undo keeps set's own and gets the new revision in *undo.
  */
@@ -83,7 +83,7 @@ static int settings_overwrite(struct store *s, struct settings *set, int64_t if_
 	if (store_settings_read(s, &old, e) < 0)
 		goto out;
 	if (if_rev > 0 && if_rev != old.rev) {
-		err_set(e, HTTP_PRECONDITION, "",
+		err_set(e, VR_ERR_PRECONDITION, "",
 		        "If-Match revision %" PRId64
 		        " does not match the current ETag of the settings (revision %" PRId64 ")",
 		        if_rev, old.rev);

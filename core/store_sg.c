@@ -9,9 +9,6 @@
 
 #include <sqlite3.h>
 
-/* First allocation of a group's targets. */
-#define SG_TARGETS_FIRST 4
-
 /* ---- groups ---- */
 
 /* Canonical text of a target: the uniqueness key in sg_targets. */
@@ -32,9 +29,8 @@ static int sg_targets_read(struct store *s, struct security_group *g, struct vr_
 	int rc;
 
 	for (rc = store_step_id(s, q, g->id, e); rc == SQLITE_ROW; rc = sqlite3_step(q)) {
-		/* Groups have few targets; a list's first 64 would waste memory per group. */
 		if (store_array_grow((void **)&g->targets, &cap, g->ntargets, sizeof(*g->targets),
-		                     SG_TARGETS_FIRST, e) < 0)
+		                     SG_TARGETS_MAX, e) < 0)
 			goto out;
 		if (col_copy(q, 0, g->targets[g->ntargets].text, sizeof(g->targets[0].text)) < 0) {
 			corrupt(e, "security group", g->id);
@@ -114,7 +110,7 @@ static int sg_write_targets(struct store *s, const void *o, struct vr_err *e)
 		st_done(q);
 		/* Validation refuses repeats; this is the schema agreeing with it. */
 		if ((rc & 0xff) == SQLITE_CONSTRAINT)
-			return err_set(e, HTTP_UNPROCESSABLE, "targets",
+			return err_set(e, VR_ERR_INVALID, "targets",
 			               "targets[%zu] \"%s\" repeats an earlier target", i,
 			               g->targets[i].text);
 		if (rc != SQLITE_DONE)
@@ -132,7 +128,7 @@ static int sg_unique(struct store *s, const void *o, const char *key, const char
 	if (store_name_taken(s, STORE_SG, ST_SG_BY_NAME, g,
 	                     "looking for the conflicting security group", e) < 0)
 		return -1;
-	return err_set(e, HTTP_CONFLICT, "", "security group %s: %s", g->id, dbmsg);
+	return err_set(e, VR_ERR_CONFLICT, "", "security group %s: %s", g->id, dbmsg);
 }
 
 /*
@@ -147,7 +143,7 @@ static int sg_held(struct store *s, const char *id, struct vr_err *e)
 	                    "looking for rules naming a security group", e) < 0)
 		return -1;
 	if (rule[0])
-		return err_set(e, HTTP_CONFLICT, "",
+		return err_set(e, VR_ERR_REFERENCED, "",
 		               "security group %s is still referenced by rule %s of security group "
 		               "%s (remote_security_group_id); delete or change that rule first",
 		               id, rule, group);
@@ -249,7 +245,7 @@ static int sg_exists(struct store *s, const char *id, bool *yes, struct vr_err *
 	return 0;
 }
 
-/* 422 naming the field when the rule's group or remote group does not exist. */
+/* INVALID naming the field when the rule's group or remote group does not exist. */
 static int sgr_prepare(struct store *s, void *o, const void *old, const void *arg, struct vr_err *e)
 {
 	const struct sg_rule *r = o;
@@ -258,14 +254,14 @@ static int sgr_prepare(struct store *s, void *o, const void *old, const void *ar
 	if (sg_exists(s, r->group_id, &yes, e) < 0)
 		return -1;
 	if (!yes)
-		return err_set(e, HTTP_UNPROCESSABLE, "security_group_id",
+		return err_set(e, VR_ERR_INVALID, "security_group_id",
 		               "security group \"%s\" does not exist", r->group_id);
 	if (!r->remote_group_id[0] || strcmp(r->remote_group_id, r->group_id) == 0)
 		return 0;
 	if (sg_exists(s, r->remote_group_id, &yes, e) < 0)
 		return -1;
 	if (!yes)
-		return err_set(e, HTTP_UNPROCESSABLE, "remote_security_group_id",
+		return err_set(e, VR_ERR_INVALID, "remote_security_group_id",
 		               "security group \"%s\" does not exist", r->remote_group_id);
 	return 0;
 }
@@ -274,7 +270,7 @@ static int sgr_dangling(const void *o, struct vr_err *e)
 {
 	const struct sg_rule *r = o;
 
-	return err_set(e, HTTP_UNPROCESSABLE, "security_group_id",
+	return err_set(e, VR_ERR_INVALID, "security_group_id",
 	               "rule %s names a security group that does not exist", r->id);
 }
 
@@ -318,10 +314,10 @@ static int sgr_unique(struct store *s, const void *o, const char *cidr_key, cons
 		return -1;
 	store_sgr_describe(r, cidr_key, what, sizeof(what));
 	if (other[0])
-		return err_set(e, HTTP_CONFLICT, "",
+		return err_set(e, VR_ERR_CONFLICT, "",
 		               "security group %s already has a rule allowing %s (%s)", r->group_id,
 		               what, other);
-	return err_set(e, HTTP_CONFLICT, "", "security group rule %s: %s", r->id, dbmsg);
+	return err_set(e, VR_ERR_CONFLICT, "", "security group rule %s: %s", r->id, dbmsg);
 }
 
 /*
@@ -366,9 +362,9 @@ int store_sg_load(struct store *s, struct security_group **groups, size_t *ng,
 	/* One read transaction: groups and rules are exactly those of the revision returned. */
 	if (store_read_begin(s, rev, e) < 0)
 		return -1;
-	ret = store_obj_load(s, STORE_SG, false, LIST_INITIAL, (void **)groups, ng, e);
+	ret = store_obj_load(s, STORE_SG, false, LIST_MAX, (void **)groups, ng, e);
 	if (ret == 0)
-		ret = store_obj_load(s, STORE_SGR, false, LIST_INITIAL, (void **)rules, nr, e);
+		ret = store_obj_load(s, STORE_SGR, false, LIST_MAX, (void **)rules, nr, e);
 	ret = store_read_end(s, ret, e);
 	if (ret < 0) {
 		store_obj_unload(STORE_SG, (void **)groups, ng);

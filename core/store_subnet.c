@@ -63,7 +63,7 @@ static int sn_bind(sqlite3_stmt *q, const void *o, const char *key)
 }
 
 /*
- * 409 naming the first other subnet of the same family whose cidr shares an
+ * CONFLICT naming the first other subnet of the same family whose cidr shares an
  * address with sn's: their router addresses and connected routes would
  * collide on the one router this namespace is.
  */
@@ -89,7 +89,7 @@ static int sn_check_overlap(struct store *s, const struct subnet *sn, struct vr_
 		}
 		if (!cidr_overlaps(&sn->cidr, &p))
 			continue;
-		err_set(e, HTTP_CONFLICT, "cidr", "cidr %s overlaps subnet %s (\"%s\", cidr %s)",
+		err_set(e, VR_ERR_CONFLICT, "cidr", "cidr %s overlaps subnet %s (\"%s\", cidr %s)",
 		        sn->cidr_text, id, name, cidr);
 		goto out;
 	}
@@ -103,7 +103,7 @@ out:
 	return ret;
 }
 
-/* Resolve the table (422 when it does not exist); 409 for a cidr overlapping another's. */
+/* Resolve the table (INVALID when it does not exist); CONFLICT for a cidr overlapping another's. */
 static int sn_prepare(struct store *s, void *o, const void *old, const void *arg, struct vr_err *e)
 {
 	struct subnet *sn = o;
@@ -130,8 +130,8 @@ static int sn_unique(struct store *s, const void *o, const char *key, const char
 	                     "looking for the conflicting subnet", e) < 0)
 		return -1;
 	/* sn_check_overlap normally answers first. */
-	return err_set(e, HTTP_CONFLICT, "cidr", "subnet %s: cidr %s is already used (%s)", sn->id,
-	               sn->cidr_text, dbmsg);
+	return err_set(e, VR_ERR_CONFLICT, "cidr", "subnet %s: cidr %s is already used (%s)",
+	               sn->id, sn->cidr_text, dbmsg);
 }
 
 /* One statement for every filter combination: NULL matches any. */
@@ -171,7 +171,7 @@ int store_net_load(struct store *s, struct subnet **subs, size_t *n, struct sett
 		return -1;
 	ret = store_settings_read(s, set, e);
 	if (ret == 0)
-		ret = store_obj_load(s, STORE_SUBNET, false, LIST_INITIAL, (void **)subs, n, e);
+		ret = store_obj_load(s, STORE_SUBNET, false, LIST_MAX, (void **)subs, n, e);
 	ret = store_read_end(s, ret, e);
 	if (ret < 0)
 		store_obj_unload(STORE_SUBNET, (void **)subs, n);

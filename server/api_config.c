@@ -21,15 +21,12 @@
 #include "api.h"
 #include "app.h"
 #include "crud.h"
+#include "grow.h"
 #include "http.h"
 #include "log.h"
 #include "preview.h"
 #include "recon.h"
 #include "store.h"
-
-#define HTTP_BAD_REQUEST 400
-#define HTTP_UNPROCESSABLE 422
-#define HTTP_INTERNAL 500
 
 /* The largest document GET writes; a state bigger than this answers 500. */
 #define CONFIG_TEXT_MAX (512u * 1024 * 1024)
@@ -68,18 +65,14 @@ static int text_add(struct text *t, const char *s, size_t n)
 	if (t->full)
 		return -1;
 	if (t->len + n + 1 > t->cap) {
-		size_t cap = t->cap ? t->cap : CONFIG_TEXT_FIRST;
-		char *np;
+		size_t need = t->len + n + 1;
 
-		while (cap < t->len + n + 1 && cap <= CONFIG_TEXT_MAX)
-			cap *= 2;
-		np = cap < t->len + n + 1 ? NULL : realloc(t->p, cap);
-		if (!np) {
+		if (vr_grow((void **)&t->p, &t->cap,
+		            need > CONFIG_TEXT_FIRST ? need : CONFIG_TEXT_FIRST, 1,
+		            CONFIG_TEXT_MAX)) {
 			t->full = true;
 			return -1;
 		}
-		t->p = np;
-		t->cap = cap;
 	}
 	memcpy(t->p + t->len, s, n);
 	t->len += n;
@@ -131,17 +124,17 @@ static int get_item(void *arg, enum store_kind kind, const void *obj, struct vr_
 	int rc;
 
 	if (open_part(w, (int)kind) < 0 || text_str(&w->t, w->items++ ? ",\n" : "\n") < 0)
-		return err_set(e, HTTP_INTERNAL, NULL, "the document exceeds %u bytes",
+		return err_set(e, VR_ERR_INTERNAL, NULL, "the document exceeds %u bytes",
 		               CONFIG_TEXT_MAX);
 	o = part_rs[kind]->to_json(w->app, obj);
 	if (!o)
-		return err_set(e, HTTP_INTERNAL, NULL, "out of memory");
+		return err_set(e, VR_ERR_INTERNAL, NULL, "out of memory");
 	for (const char *const *k = computed_keys; *k; k++)
 		json_object_del(o, *k);
 	rc = json_dump_callback(o, text_dump_cb, &w->t, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	if (rc)
-		return err_set(e, HTTP_INTERNAL, NULL, "the document exceeds %u bytes",
+		return err_set(e, VR_ERR_INTERNAL, NULL, "the document exceeds %u bytes",
 		               CONFIG_TEXT_MAX);
 	return 0;
 }
@@ -167,7 +160,7 @@ void api_config_get(struct http_req *req, struct http_resp *resp)
 		app_read_done(req->app, s);
 	}
 	if (rc == 0 && open_part(&w, PART_SETTINGS) < 0)
-		rc = err_set(&e, HTTP_INTERNAL, NULL, "the document exceeds %u bytes",
+		rc = err_set(&e, VR_ERR_INTERNAL, NULL, "the document exceeds %u bytes",
 		             CONFIG_TEXT_MAX);
 	/* Settings nobody set are the kernel's: a document carrying them would take them over. */
 	if (set.managed)
@@ -177,7 +170,7 @@ void api_config_get(struct http_req *req, struct http_resp *resp)
 	else
 		snprintf(tail, sizeof(tail), "\n}\n");
 	if (rc == 0 && text_str(&w.t, tail) < 0)
-		rc = err_set(&e, HTTP_INTERNAL, NULL, "the document exceeds %u bytes",
+		rc = err_set(&e, VR_ERR_INTERNAL, NULL, "the document exceeds %u bytes",
 		             CONFIG_TEXT_MAX);
 	if (rc) {
 		free(w.t.p);
@@ -233,7 +226,7 @@ static int bad_json(const struct doc *d, size_t pos, const char *what, struct vr
 			col++;
 		}
 	}
-	return err_set(e, HTTP_BAD_REQUEST, NULL, "malformed JSON at line %zu column %zu: %s", line,
+	return err_set(e, VR_ERR_MALFORMED, NULL, "malformed JSON at line %zu column %zu: %s", line,
 	               col + 1, what);
 }
 
@@ -318,7 +311,7 @@ static int doc_scan(struct doc *d, struct vr_err *e)
 	if (i >= d->len || d->t[i] != '{')
 		return i >= d->len
 		           ? bad_json(d, i, "'{' expected", e)
-		           : err_set(e, HTTP_BAD_REQUEST, NULL,
+		           : err_set(e, VR_ERR_MALFORMED, NULL,
 		                     "the document must be a JSON object {\"route_tables\": "
 		                     "[...], \"routes\": [...], ...}");
 	i = skip_ws(d, i + 1);
@@ -342,7 +335,7 @@ static int doc_scan(struct doc *d, struct vr_err *e)
 		for (p = 0; p <= PART_SETTINGS && strcmp(key, part_key(p)); p++)
 			;
 		if (p > PART_SETTINGS) {
-			err_set(e, HTTP_BAD_REQUEST, key,
+			err_set(e, VR_ERR_MALFORMED, key,
 			        "unknown key \"%s\": a document has route_tables, routes, subnets, "
 			        "security_groups, security_group_rules and settings",
 			        key);
@@ -449,12 +442,12 @@ static int conv_item(const struct doc *d, size_t i, size_t at, size_t end, void 
 
 	/* Both passes find the same extents; this only guards the array's bound. */
 	if (i >= pc->n)
-		return err_set(e, HTTP_INTERNAL, NULL, "%s: more items than counted", key);
+		return err_set(e, VR_ERR_INTERNAL, NULL, "%s: more items than counted", key);
 	v = load_slice(d, at, end, JSON_DECODE_ANY, e);
 	if (!v)
 		return -1;
 	if (!json_is_object(v)) {
-		err_set(&ie, HTTP_UNPROCESSABLE, "", "%s[%zu] must be an object", key, i);
+		err_set(&ie, VR_ERR_INVALID, "", "%s[%zu] must be an object", key, i);
 		snprintf(ie.field, sizeof(ie.field), "%s[%zu]", key, i);
 		errs_add(pc->errs, &ie);
 	} else if (rs->from_json(v, obj, &ie)) {
@@ -487,7 +480,7 @@ static int doc_part(const struct doc *d, enum store_kind k, void **items, size_t
 		if (!v)
 			return -1;
 		json_decref(v);
-		return err_set(e, HTTP_UNPROCESSABLE, key, "%s must be an array of objects", key);
+		return err_set(e, VR_ERR_INVALID, key, "%s must be an array of objects", key);
 	}
 	/* Count first: one allocation of the exact size. */
 	count = each_item(d, k, NULL, NULL, e);
@@ -495,7 +488,7 @@ static int doc_part(const struct doc *d, enum store_kind k, void **items, size_t
 		return -1;
 	pc.items = calloc(count ? (size_t)count : 1, part_rs[k]->size);
 	if (!pc.items)
-		return err_set(e, HTTP_INTERNAL, NULL, "out of memory");
+		return err_set(e, VR_ERR_INTERNAL, NULL, "out of memory");
 	*items = pc.items;
 	*n = pc.n = (size_t)count;
 	return each_item(d, k, conv_item, &pc, e) < 0 ? -1 : 0;
@@ -512,7 +505,7 @@ static int doc_settings(const struct doc *d, struct store_config *c, struct errs
 		return -1;
 	if (!json_is_object(v)) {
 		json_decref(v);
-		return err_set(e, HTTP_UNPROCESSABLE, "settings",
+		return err_set(e, VR_ERR_INVALID, "settings",
 		               "settings must be an object {\"forwarding\": {\"ipv4\": bool, "
 		               "\"ipv6\": bool}}");
 	}
@@ -786,18 +779,18 @@ void api_config_put(struct http_req *req, struct http_resp *resp)
 		if (!strcmp(dry_arg, "true") || !strcmp(dry_arg, "1")) {
 			dry = true;
 		} else if (strcmp(dry_arg, "false") && strcmp(dry_arg, "0")) {
-			err_set(&e, HTTP_UNPROCESSABLE, "dry_run",
+			err_set(&e, VR_ERR_INVALID, "dry_run",
 			        "dry_run \"%s\" must be true or false", dry_arg);
 			goto fail;
 		}
 	}
 	if (if_rev < 0) {
-		err_set(&e, 412, NULL, "If-Match %s does not match the current ETag",
-		        req->if_match);
+		err_set(&e, VR_ERR_PRECONDITION, NULL,
+		        "If-Match %s does not match the current ETag", req->if_match);
 		goto fail;
 	}
 	if (!req->raw) {
-		err_set(&e, HTTP_BAD_REQUEST, NULL,
+		err_set(&e, VR_ERR_MALFORMED, NULL,
 		        "a JSON object body is required ({} empties the desired state)");
 		goto fail;
 	}

@@ -48,7 +48,7 @@ static int query_after(struct http_req *req, int64_t *after, struct vr_err *e)
 	errno = 0;
 	v = strtoll(a, &end, 10);
 	if (errno || *end || a[0] < '0' || a[0] > '9' || v < 1)
-		return err_set(e, 400, "after",
+		return err_set(e, VR_ERR_MALFORMED, "after",
 		               "after must be the \"next\" of the page before (an event id, a "
 		               "positive integer)");
 	*after = v;

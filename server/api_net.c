@@ -13,9 +13,6 @@
 #include "model.h"
 #include "store.h"
 
-#define HTTP_BAD_REQUEST 400
-#define HTTP_UNPROCESSABLE 422
-#define HTTP_UNAVAILABLE 503
 /* The reconciler's status id for the settings object (there is only one). */
 #define SETTINGS_ID "settings"
 
@@ -127,9 +124,9 @@ static void settings_reply(struct app *app, struct http_resp *resp, const struct
 }
 
 /* An error about forwarding.<key>, with that path as its field. */
-static int forwarding_err(struct vr_err *e, int status, const char *key, const char *what)
+static int forwarding_err(struct vr_err *e, enum vr_errc code, const char *key, const char *what)
 {
-	err_set(e, status, "", "forwarding.%s %s", key, what);
+	err_set(e, code, "", "forwarding.%s %s", key, what);
 	snprintf(e->field, sizeof(e->field), "forwarding.%s", key);
 	return -1;
 }
@@ -140,9 +137,9 @@ static int forwarding_flag(json_t *fwd, const char *key, bool *dst, struct vr_er
 	json_t *v = jsonv_get(fwd, key);
 
 	if (!v)
-		return forwarding_err(e, HTTP_UNPROCESSABLE, key, "is required (true or false)");
+		return forwarding_err(e, VR_ERR_INVALID, key, "is required (true or false)");
 	if (!json_is_boolean(v))
-		return forwarding_err(e, HTTP_UNPROCESSABLE, key, "must be true or false");
+		return forwarding_err(e, VR_ERR_INVALID, key, "must be true or false");
 	*dst = json_is_true(v);
 	return 0;
 }
@@ -155,15 +152,15 @@ static int settings_from_json(json_t *body, struct settings *set, struct vr_err 
 	json_t *v;
 
 	if (!body)
-		return err_set(e, HTTP_BAD_REQUEST, NULL, "a JSON object body is required");
+		return err_set(e, VR_ERR_MALFORMED, NULL, "a JSON object body is required");
 	if (jsonv_check_keys(body, settings_keys, settings_computed, e))
 		return -1;
 	fwd = jsonv_get(body, "forwarding");
 	if (!fwd)
-		return err_set(e, HTTP_UNPROCESSABLE, "forwarding",
+		return err_set(e, VR_ERR_INVALID, "forwarding",
 		               "forwarding is required: {\"ipv4\": bool, \"ipv6\": bool}");
 	if (!json_is_object(fwd))
-		return err_set(e, HTTP_UNPROCESSABLE, "forwarding",
+		return err_set(e, VR_ERR_INVALID, "forwarding",
 		               "forwarding must be an object {\"ipv4\": bool, \"ipv6\": bool}");
 	json_object_foreach(fwd, key, v)
 	{
@@ -173,7 +170,7 @@ static int settings_from_json(json_t *body, struct settings *set, struct vr_err 
 			known = known || !strcmp(*k, key);
 		if (known)
 			continue;
-		return forwarding_err(e, HTTP_BAD_REQUEST, key,
+		return forwarding_err(e, VR_ERR_MALFORMED, key,
 		                      "is not a field (forwarding has ipv4 and ipv6)");
 	}
 	if (forwarding_flag(fwd, "ipv4", &set->fwd_v4, e) ||
@@ -342,14 +339,13 @@ void api_interfaces_list(struct http_req *req, struct http_resp *resp)
 	}
 	if (!app->links_list) {
 		http_problemf(
-		    resp, HTTP_UNAVAILABLE, NULL,
+		    resp, 503, NULL,
 		    "this vrouterd runs without a kernel adapter: links cannot be listed");
 		return;
 	}
 	rc = app->links_list(app->query_ctx, &links, &nl);
 	if (rc < 0) {
-		http_problemf(resp, HTTP_UNAVAILABLE, NULL, "listing the links failed: %s",
-		              strerror(-rc));
+		http_problemf(resp, 503, NULL, "listing the links failed: %s", strerror(-rc));
 		return;
 	}
 	{
@@ -373,7 +369,7 @@ void api_interfaces_list(struct http_req *req, struct http_resp *resp)
 		errno = 0;
 		a = strtol(after, &end, 10);
 		if (errno || *end || end == after || a < 0) {
-			http_problemf(resp, HTTP_BAD_REQUEST, "after",
+			http_problemf(resp, 400, "after",
 			              "after \"%s\" is not a cursor of /v1/interfaces: give the "
 			              "\"next\" of the page before (a link index)",
 			              after);

@@ -29,7 +29,7 @@ static int rtb_from_json(json_t *body, void *obj, struct vr_err *e)
 		return -1;
 	/* 0 would read back as the number assigned: not what was written. */
 	if (have_table && t->table == 0)
-		return err_set(e, 422, "table",
+		return err_set(e, VR_ERR_INVALID, "table",
 		               "table 0 is not a kernel table number: omit table (or send null) to "
 		               "have one assigned, or give one of 1..4294967295");
 	return model_rtb_validate(t, e);
@@ -116,11 +116,11 @@ static int route_from_json(json_t *body, void *obj, struct vr_err *e)
 	    jsonv_strdup(body, "description", &r->description, DESC_MAX_LEN, e))
 		return -1;
 	if (!have_dst)
-		return err_set(e, 422, "destination", "destination is required");
+		return err_set(e, VR_ERR_INVALID, "destination", "destination is required");
 	t = model_route_type_parse(type);
 	if (t < 0)
 		return err_set(
-		    e, 422, "type",
+		    e, VR_ERR_INVALID, "type",
 		    "type \"%s\" is not one of unicast, blackhole, unreachable, prohibit", type);
 	r->type = (enum route_type)t;
 	return model_route_validate(r, e);

@@ -10,8 +10,6 @@
 #include "model.h"
 #include "store.h"
 
-#define HTTP_UNPROCESSABLE 422
-
 static const char *const computed_keys[] = {"status", "created_at", "updated_at", NULL};
 
 /* ---- security groups ---- */
@@ -28,18 +26,18 @@ static int sg_targets_from_json(json_t *body, struct security_group *g, struct v
 	if (!arr)
 		return 0;
 	if (!json_is_array(arr))
-		return err_set(e, HTTP_UNPROCESSABLE, "targets",
+		return err_set(e, VR_ERR_INVALID, "targets",
 		               "targets must be an array of strings (\"local\", addresses, CIDRs)");
 	n = json_array_size(arr);
 	if (n > SG_TARGETS_MAX)
-		return err_set(e, HTTP_UNPROCESSABLE, "targets",
+		return err_set(e, VR_ERR_INVALID, "targets",
 		               "targets has %zu entries, at most %d are allowed", n,
 		               SG_TARGETS_MAX);
 	if (n == 0)
 		return 0;
 	g->targets = calloc(n, sizeof(*g->targets));
 	if (!g->targets)
-		return err_set(e, 500, NULL, "out of memory");
+		return err_set(e, VR_ERR_INTERNAL, NULL, "out of memory");
 	json_array_foreach(arr, i, v)
 	{
 		char field[ERR_FIELD_MAX];
@@ -47,14 +45,14 @@ static int sg_targets_from_json(json_t *body, struct security_group *g, struct v
 
 		snprintf(field, sizeof(field), "targets[%zu]", i);
 		if (!json_is_string(v))
-			return err_set(e, HTTP_UNPROCESSABLE, field, "%s must be a string", field);
+			return err_set(e, VR_ERR_INVALID, field, "%s must be a string", field);
 		len = json_string_length(v);
 		if (len >= sizeof(g->targets[i].text))
-			return err_set(e, HTTP_UNPROCESSABLE, field,
+			return err_set(e, VR_ERR_INVALID, field,
 			               "%s is too long (%zu bytes, at most %zu)", field, len,
 			               sizeof(g->targets[i].text) - 1);
 		if (strlen(json_string_value(v)) != len)
-			return err_set(e, HTTP_UNPROCESSABLE, field,
+			return err_set(e, VR_ERR_INVALID, field,
 			               "%s must not contain NUL characters", field);
 		memcpy(g->targets[i].text, json_string_value(v), len + 1);
 		g->ntargets = i + 1;
@@ -144,7 +142,7 @@ static int port_from_json(json_t *body, const char *key, bool *set, int64_t *dst
 	if (!v)
 		return 0;
 	if (!json_is_integer(v))
-		return err_set(e, HTTP_UNPROCESSABLE, key, "%s must be an integer 1..%d", key,
+		return err_set(e, VR_ERR_INVALID, key, "%s must be an integer 1..%d", key,
 		               SG_PORT_MAX);
 	*dst = json_integer_value(v);
 	return 0;
@@ -160,10 +158,10 @@ static int enum_from_json(json_t *body, const char *key, int (*parse)(const char
 	if (jsonv_str(body, key, text, sizeof(text), &present, e))
 		return -1;
 	if (!present)
-		return err_set(e, HTTP_UNPROCESSABLE, key, "%s is required (%s)", key, names);
+		return err_set(e, VR_ERR_INVALID, key, "%s is required (%s)", key, names);
 	*dst = parse(text);
 	if (*dst < 0)
-		return err_set(e, HTTP_UNPROCESSABLE, key, "%s \"%s\" is not one of %s", key, text,
+		return err_set(e, VR_ERR_INVALID, key, "%s \"%s\" is not one of %s", key, text,
 		               names);
 	return 0;
 }
@@ -177,7 +175,7 @@ static int nonempty_from_json(json_t *body, const char *key, char *dst, size_t l
 	if (jsonv_str(body, key, dst, len, &present, e))
 		return -1;
 	if (present && !dst[0])
-		return err_set(e, HTTP_UNPROCESSABLE, key,
+		return err_set(e, VR_ERR_INVALID, key,
 		               "%s is empty; omit it instead (a rule has cidr or "
 		               "remote_security_group_id)",
 		               key);

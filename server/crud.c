@@ -57,7 +57,7 @@ int crud_query_require_active(struct http_req *req, bool *on, struct vr_err *e)
 	if (!v || !strcmp(v, "false") || !strcmp(v, "0"))
 		return 0;
 	if (strcmp(v, "true") && strcmp(v, "1"))
-		return err_set(e, 422, "require_active",
+		return err_set(e, VR_ERR_INVALID, "require_active",
 		               "require_active \"%s\" must be true or false", v);
 	*on = true;
 	return 0;
@@ -68,14 +68,15 @@ int crud_require_active(struct app *app, const char *id, struct vr_err *e)
 	struct obj_status st = {.state = OBJ_PENDING};
 
 	if (!app->recon)
-		return err_set(e, 503, "",
+		return err_set(e, VR_ERR_UNAVAILABLE, "",
 		               "%s cannot become active: this daemon runs without a kernel", id);
 	recon_status(app->recon, id, &st);
 	if (st.state == OBJ_ACTIVE)
 		return 0;
 	if (st.state == OBJ_FAILED)
-		return err_set(e, 422, "", "%s would not become active: %s", id, st.reason);
-	return err_set(e, 503, "",
+		return err_set(e, VR_ERR_INVALID, "", "%s would not become active: %s", id,
+		               st.reason);
+	return err_set(e, VR_ERR_UNAVAILABLE, "",
 	               "%s is not active yet: its kernel apply did not finish within %d ms", id,
 	               app->apply_timeout_ms);
 }
@@ -96,11 +97,11 @@ void crud_undone(struct app *app, int64_t rev, const struct vr_err *ue, const ch
 	if (rev > 0) {
 		crud_wait(app, rev); /* the kernel is back as it was when the client hears of it */
 		snprintf(more, sizeof(more), "%s (require_active=true)", what);
-	} else if (ue->status == 404 || ue->status == 412) {
+	} else if (ue->code == VR_ERR_NOT_FOUND || ue->code == VR_ERR_PRECONDITION) {
 		snprintf(more, sizeof(more), "a later write has replaced it since, and stands");
 	} else {
 		snprintf(more, sizeof(more), "and undoing the write failed: %s", ue->msg);
-		e->status = 500;
+		e->code = VR_ERR_INTERNAL;
 	}
 	err_append(e, more);
 }
@@ -188,7 +189,7 @@ static int create_one(struct app *app, const struct crud_resource *rs, void *obj
 static int body_required(struct http_req *req, struct vr_err *e)
 {
 	if (!req->body)
-		return err_set(e, 400, NULL, "a JSON object body is required");
+		return err_set(e, VR_ERR_MALFORMED, NULL, "a JSON object body is required");
 	return 0;
 }
 
@@ -263,8 +264,8 @@ static int if_match(struct http_req *req, int64_t *rev, struct vr_err *e)
 {
 	*rev = http_if_match_rev(req->if_match);
 	if (*rev < 0)
-		return err_set(e, 412, NULL, "If-Match %s does not match the current ETag",
-		               req->if_match);
+		return err_set(e, VR_ERR_PRECONDITION, NULL,
+		               "If-Match %s does not match the current ETag", req->if_match);
 	return 0;
 }
 
@@ -294,8 +295,8 @@ void crud_replace(struct http_req *req, struct http_resp *resp)
 		goto fail;
 	id = jsonv_get(req->body, "id");
 	if (id && !(json_is_string(id) && !strcmp(json_string_value(id), req->params[0]))) {
-		err_set(&e, 422, "id", "id in the body must be \"%s\", the id in the path",
-		        req->params[0]);
+		err_set(&e, VR_ERR_INVALID, "id",
+		        "id in the body must be \"%s\", the id in the path", req->params[0]);
 		goto fail;
 	}
 	/* The path names the object; the body carries the same id (or none). */
@@ -365,8 +366,8 @@ int crud_query_limit(struct http_req *req, size_t *limit, struct vr_err *e)
 	errno = 0;
 	v = strtol(lim, &end, 10);
 	if (errno || *end || end == lim || v < 1 || v > CRUD_LIMIT_MAX)
-		return err_set(e, 422, "limit", "limit \"%s\" must be an integer 1..%d", lim,
-		               CRUD_LIMIT_MAX);
+		return err_set(e, VR_ERR_INVALID, "limit", "limit \"%s\" must be an integer 1..%d",
+		               lim, CRUD_LIMIT_MAX);
 	*limit = (size_t)v;
 	return 0;
 }

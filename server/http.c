@@ -39,10 +39,10 @@ struct http_server {
 /* Per-request state across the access handler's calls, from the request line on. */
 struct req_ctx {
 	const struct http_endpoint *ep;
-	struct http_guard_conn *gc; /* the guard's watch on this connection (NULL: none) */
-	bool started;               /* the access handler was called for this request */
-	bool authed;                /* it carries the right token */
-	struct vr_err bad_target;   /* the target as sent is refused (status 0: it is fine) */
+	struct http_guard_conn *gc;    /* the guard's watch on this connection (NULL: none) */
+	bool started;                  /* the access handler was called for this request */
+	bool authed;                   /* it carries the right token */
+	struct http_reject bad_target; /* the target as sent is refused (status 0: it is fine) */
 	struct timespec start;
 	char path[HTTP_PATH_MAX];
 	const char *params[HTTP_PARAMS_MAX];
@@ -84,36 +84,57 @@ void http_json(struct http_resp *resp, int status, json_t *body)
 	resp->content_type = NULL;
 }
 
-void http_problem(struct http_resp *resp, const struct vr_err *e)
+int http_status_of(enum vr_errc code)
 {
-	int status = e->status ? e->status : 500;
+	switch (code) {
+	case VR_ERR_MALFORMED: return 400;
+	case VR_ERR_NOT_FOUND: return 404;
+	case VR_ERR_CONFLICT: return 409;
+	case VR_ERR_REFERENCED: return 409;
+	case VR_ERR_PRECONDITION: return 412;
+	case VR_ERR_TOO_LARGE: return 413;
+	case VR_ERR_INVALID: return 422;
+	case VR_ERR_UNAVAILABLE: return 503;
+	case VR_ERR_NONE: /* an error without a code is a fault of ours */
+	case VR_ERR_INTERNAL: break;
+	}
+	return 500;
+}
+
+/* The problem+json answer: status, detail msg, and field (may be "") with msg under errors. */
+static void problem(struct http_resp *resp, int status, const char *field, const char *msg)
+{
 	json_t *p = json_object();
 
 	json_object_set_new(p, "type", json_string("about:blank"));
 	json_object_set_new(p, "title", json_string(reason_phrase(status)));
 	json_object_set_new(p, "status", json_integer(status));
-	json_object_set_new(p, "detail", json_string(e->msg));
-	if (e->field[0]) {
+	json_object_set_new(p, "detail", json_string(msg));
+	if (field[0]) {
 		json_t *item = json_object();
 
-		json_object_set_new(item, "field", json_string(e->field));
-		json_object_set_new(item, "message", json_string(e->msg));
+		json_object_set_new(item, "field", json_string(field));
+		json_object_set_new(item, "message", json_string(msg));
 		json_object_set_new(p, "errors", json_pack("[o]", item));
 	}
 	http_json(resp, status, p);
 	resp->content_type = "application/problem+json";
 }
 
+void http_problem(struct http_resp *resp, const struct vr_err *e)
+{
+	problem(resp, http_status_of(e->code), e->field, e->msg);
+}
+
 void http_problemf(struct http_resp *resp, int status, const char *field, const char *fmt, ...)
 {
-	struct vr_err e = {.status = status};
+	char msg[ERR_MSG_MAX];
 	va_list ap;
 
-	snprintf(e.field, sizeof(e.field), "%s", field ? field : "");
 	va_start(ap, fmt);
-	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	http_problem(resp, &e);
+	problem(resp, status, field ? field : "", msg);
 }
 
 char *http_problem_response(int status, const char *detail, size_t *len)
@@ -188,7 +209,7 @@ int http_req_check_query(struct http_req *req, const char *const *allowed, struc
 
 	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_visit, &q);
 	if (q.bad)
-		return err_set(e, 400, q.bad, "unknown query parameter \"%s\"", q.bad);
+		return err_set(e, VR_ERR_MALFORMED, q.bad, "unknown query parameter \"%s\"", q.bad);
 	return 0;
 }
 
@@ -603,8 +624,8 @@ static struct req_ctx *new_ctx(struct MHD_Connection *c, const char *uri)
 		return NULL;
 	clock_gettime(CLOCK_MONOTONIC, &ctx->start);
 	ctx->gc = http_guard_conn_of(c);
-	if (uri && http_frame_target(uri, strlen(uri), &ctx->bad_target) == 0)
-		err_clear(&ctx->bad_target);
+	if (uri) /* a refusal sets bad_target.status */
+		(void)http_frame_target(uri, strlen(uri), &ctx->bad_target);
 	return ctx;
 }
 
@@ -630,7 +651,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (!http_guard_phase(ctx->gc, HTTP_PHASE_WORK, 0))
 			return MHD_NO;
 		if (ctx->bad_target.status) {
-			http_problem(&r, &ctx->bad_target);
+			http_problemf(&r, ctx->bad_target.status, NULL, "%s", ctx->bad_target.msg);
 			observe(ctx, method, r.status);
 			return send_and_free(c, &r);
 		}
@@ -737,36 +758,37 @@ int http_parse_listen(const char *listen, void *ss_out, unsigned *socklen, struc
 
 	memset(ss, 0, sizeof(*ss));
 	if (!listen || !*listen)
-		return err_set(e, 400, "listen", "empty listen address");
+		return err_set(e, VR_ERR_MALFORMED, "listen", "empty listen address");
 	if (*h == '[') {
 		const char *rb = strchr(h, ']');
 
 		if (!rb || rb[1] != ':')
-			return err_set(e, 400, "listen", "listen \"%s\": expected [IPv6]:PORT",
-			               listen);
+			return err_set(e, VR_ERR_MALFORMED, "listen",
+			               "listen \"%s\": expected [IPv6]:PORT", listen);
 		h++;
 		hlen = (size_t)(rb - h);
 		colon = rb + 1;
 	} else {
 		colon = strrchr(h, ':');
 		if (!colon)
-			return err_set(e, 400, "listen", "listen \"%s\": expected ADDR:PORT",
-			               listen);
+			return err_set(e, VR_ERR_MALFORMED, "listen",
+			               "listen \"%s\": expected ADDR:PORT", listen);
 		hlen = (size_t)(colon - h);
 	}
 	if (hlen == 0 || hlen >= sizeof(host))
-		return err_set(e, 400, "listen", "listen \"%s\": bad address", listen);
+		return err_set(e, VR_ERR_MALFORMED, "listen", "listen \"%s\": bad address", listen);
 	memcpy(host, h, hlen);
 	host[hlen] = '\0';
 	errno = 0;
 	port = strtol(colon + 1, &end, 10);
 	if (errno || *end || end == colon + 1 || port < 0 || port > 65535)
-		return err_set(e, 400, "listen", "listen \"%s\": bad port", listen);
+		return err_set(e, VR_ERR_MALFORMED, "listen", "listen \"%s\": bad port", listen);
 	if (*listen == '[') {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
 
 		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
-			return err_set(e, 400, "listen", "listen \"%s\": bad IPv6 address", listen);
+			return err_set(e, VR_ERR_MALFORMED, "listen",
+			               "listen \"%s\": bad IPv6 address", listen);
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons((uint16_t)port);
 		*socklen = sizeof(*s6);
@@ -774,7 +796,8 @@ int http_parse_listen(const char *listen, void *ss_out, unsigned *socklen, struc
 		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
 
 		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
-			return err_set(e, 400, "listen", "listen \"%s\": bad IPv4 address", listen);
+			return err_set(e, VR_ERR_MALFORMED, "listen",
+			               "listen \"%s\": bad IPv4 address", listen);
 		s4->sin_family = AF_INET;
 		s4->sin_port = htons((uint16_t)port);
 		*socklen = sizeof(*s4);
@@ -843,16 +866,17 @@ int http_start_tls(struct app *app, const char *listen, struct tls *tls, struct 
 	if (tls && (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES ||
 	            MHD_is_feature_supported(MHD_FEATURE_HTTPS_CERT_CALLBACK2) != MHD_YES))
 		return err_set(
-		           e, 500, "listen",
+		           e, VR_ERR_INTERNAL, "listen",
 		           "this libmicrohttpd is built without the TLS support --tls-cert needs"),
 		       -ENOTSUP;
 	if (tls && (rc = tls_serve(tls)) < 0)
-		return err_set(e, 500, "listen", "another server presents a certificate already"),
+		return err_set(e, VR_ERR_INTERNAL, "listen",
+		               "another server presents a certificate already"),
 		       rc;
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		tls_unserve(tls);
-		return err_set(e, 500, NULL, "out of memory"), -ENOMEM;
+		return err_set(e, VR_ERR_INTERNAL, NULL, "out of memory"), -ENOMEM;
 	}
 	s->app = app;
 	s->tls = tls;
@@ -860,7 +884,8 @@ int http_start_tls(struct app *app, const char *listen, struct tls *tls, struct 
 	if (fd < 0) {
 		tls_unserve(tls);
 		free(s);
-		err_set(e, 500, "listen", "cannot listen on %s: %s", listen, strerror(-fd));
+		err_set(e, VR_ERR_INTERNAL, "listen", "cannot listen on %s: %s", listen,
+		        strerror(-fd));
 		return fd;
 	}
 	s->guard = http_guard_new(fd, tls != NULL);
@@ -868,7 +893,7 @@ int http_start_tls(struct app *app, const char *listen, struct tls *tls, struct 
 		close(fd);
 		tls_unserve(tls);
 		free(s);
-		return err_set(e, 500, NULL, "out of memory"), -ENOMEM;
+		return err_set(e, VR_ERR_INTERNAL, NULL, "out of memory"), -ENOMEM;
 	}
 	s->d = MHD_start_daemon(flags | (tls ? MHD_USE_TLS : 0), 0, NULL, NULL, on_request, s,
 	                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
@@ -884,7 +909,8 @@ int http_start_tls(struct app *app, const char *listen, struct tls *tls, struct 
 		http_guard_free(s->guard);
 		tls_unserve(tls);
 		free(s);
-		err_set(e, 500, "listen", "cannot serve on %s: %s", listen, strerror(-rc));
+		err_set(e, VR_ERR_INTERNAL, "listen", "cannot serve on %s: %s", listen,
+		        strerror(-rc));
 		return rc;
 	}
 	*out = s;

@@ -85,9 +85,14 @@ const char *http_req_query(struct http_req *req, const char *name);
 /* 400 naming the first query parameter not in allowed (NULL-terminated); 0 if all known. */
 int http_req_check_query(struct http_req *req, const char *const *allowed, struct vr_err *e);
 
-/* Set resp to a problem+json for e (status, title, detail, errors[field]). */
+/*
+ * The HTTP status a core error answers with: the one place codes become
+ * statuses (CONFLICT and REFERENCED are both 409; NONE, INTERNAL are 500).
+ */
+int http_status_of(enum vr_errc code);
+/* Set resp to a problem+json for e (http_status_of its code, title, detail, errors[field]). */
 void http_problem(struct http_resp *resp, const struct vr_err *e);
-/* Shorthand: http_problem for (status, field, printf-message). */
+/* A problem+json with an HTTP status of its own, field (NULL: none), printf-message. */
 void http_problemf(struct http_resp *resp, int status, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /*

@@ -1,5 +1,7 @@
 #include "http_frame.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -35,6 +37,20 @@ static int hexval(char c)
 	return -1;
 }
 
+/* Fill r with status and the message; returns -1 so callers can `return reject(...)`. */
+static int reject(struct http_reject *r, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int reject(struct http_reject *r, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->status = status;
+	va_start(ap, fmt);
+	vsnprintf(r->msg, sizeof(r->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 /* How much of s (n bytes) to quote: printable ASCII only, so the message stays valid JSON text. */
 static int quotable(const char *s, size_t n)
 {
@@ -45,30 +61,30 @@ static int quotable(const char *s, size_t n)
 	return (int)k;
 }
 
-int http_frame_target(const char *t, size_t len, struct vr_err *e)
+int http_frame_target(const char *t, size_t len, struct http_reject *e)
 {
 	const char *q = memchr(t, '?', len);
 	size_t path = q ? (size_t)(q - t) : len;
 
 	if (len > HTTP_TARGET_MAX)
-		return err_set(e, HTTP_URI_TOO_LONG, "",
-		               "the request target is %zu bytes, at most %d", len, HTTP_TARGET_MAX);
+		return reject(e, HTTP_URI_TOO_LONG, "the request target is %zu bytes, at most %d",
+		              len, HTTP_TARGET_MAX);
 	if (path >= HTTP_PATH_MAX)
-		return err_set(e, HTTP_URI_TOO_LONG, "", "the path is %zu bytes, at most %d", path,
-		               HTTP_PATH_MAX - 1);
+		return reject(e, HTTP_URI_TOO_LONG, "the path is %zu bytes, at most %d", path,
+		              HTTP_PATH_MAX - 1);
 	for (size_t i = 0; i < len; i++) {
 		int hi, lo;
 
 		if (is_ctl((unsigned char)t[i]))
-			return err_set(e, HTTP_BAD_REQUEST, "",
-			               "the request target has a control byte (0x%02x at byte %zu)",
-			               (unsigned char)t[i], i);
+			return reject(e, HTTP_BAD_REQUEST,
+			              "the request target has a control byte (0x%02x at byte %zu)",
+			              (unsigned char)t[i], i);
 		if (t[i] != '%' || i + 2 >= len || (hi = hexval(t[i + 1])) < 0 ||
 		    (lo = hexval(t[i + 2])) < 0)
 			continue;
 		if (is_ctl((unsigned char)(hi << 4 | lo)))
-			return err_set(
-			    e, HTTP_BAD_REQUEST, "",
+			return reject(
+			    e, HTTP_BAD_REQUEST,
 			    "the request target \"%.*s\" encodes a control byte (%%%c%c at "
 			    "byte %zu): ids and values never hold one",
 			    quotable(t, len), t, t[i + 1], t[i + 2], i);
@@ -77,25 +93,25 @@ int http_frame_target(const char *t, size_t len, struct vr_err *e)
 }
 
 /* The request line "METHOD SP TARGET SP HTTP/1.x" (n bytes, no line end). */
-static int request_line(const char *l, size_t n, struct vr_err *e)
+static int request_line(const char *l, size_t n, struct http_reject *e)
 {
 	const char *sp1 = memchr(l, ' ', n), *sp2;
 	size_t m, tlen;
 
 	if (!sp1 || sp1 == l)
-		return err_set(e, HTTP_BAD_REQUEST, "",
-		               "the request line \"%.*s\" is not METHOD TARGET HTTP/1.1",
-		               quotable(l, n), l);
+		return reject(e, HTTP_BAD_REQUEST,
+		              "the request line \"%.*s\" is not METHOD TARGET HTTP/1.1",
+		              quotable(l, n), l);
 	m = (size_t)(sp1 - l);
 	for (size_t i = 0; i < m; i++)
 		if (!is_tchar((unsigned char)l[i]) || m > METHOD_MAX)
-			return err_set(e, HTTP_BAD_REQUEST, "",
-			               "the method \"%.*s\" is not a token", quotable(l, m), l);
+			return reject(e, HTTP_BAD_REQUEST, "the method \"%.*s\" is not a token",
+			              quotable(l, m), l);
 	sp2 = memchr(sp1 + 1, ' ', n - m - 1);
 	if (!sp2 || sp2 == sp1 + 1)
-		return err_set(e, HTTP_BAD_REQUEST, "",
-		               "the request line \"%.*s\" is not METHOD TARGET HTTP/1.1",
-		               quotable(l, n), l);
+		return reject(e, HTTP_BAD_REQUEST,
+		              "the request line \"%.*s\" is not METHOD TARGET HTTP/1.1",
+		              quotable(l, n), l);
 	tlen = (size_t)(sp2 - sp1 - 1);
 	if (http_frame_target(sp1 + 1, tlen, e) < 0)
 		return -1;
@@ -106,10 +122,10 @@ static int request_line(const char *l, size_t n, struct vr_err *e)
 	if (n == 8 && !memcmp(l, "HTTP/", 5) && l[5] >= '0' && l[5] <= '9' && l[6] == '.' &&
 	    l[7] >= '0' && l[7] <= '9')
 		/* Bad input, so a 400 (SPEC: never a 5xx), not RFC 9110's 505. */
-		return err_set(e, HTTP_BAD_REQUEST, "",
-		               "%.8s is not supported: this server speaks HTTP/1.1", l);
-	return err_set(e, HTTP_BAD_REQUEST, "", "\"%.*s\" is not an HTTP version (HTTP/1.1)",
-	               quotable(l, n), l);
+		return reject(e, HTTP_BAD_REQUEST,
+		              "%.8s is not supported: this server speaks HTTP/1.1", l);
+	return reject(e, HTTP_BAD_REQUEST, "\"%.*s\" is not an HTTP version (HTTP/1.1)",
+	              quotable(l, n), l);
 }
 
 /* What the headers say about the body, gathered over every header line. */
@@ -120,56 +136,56 @@ struct framing {
 };
 
 /* The value of a Content-Length header: digits only, the same in every such header. */
-static int content_length(struct framing *f, const char *v, size_t n, struct vr_err *e)
+static int content_length(struct framing *f, const char *v, size_t n, struct http_reject *e)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
 		if (v[i] < '0' || v[i] > '9')
-			return err_set(e, HTTP_BAD_REQUEST, "",
-			               "Content-Length \"%.*s\" is not a number of bytes",
-			               quotable(v, n), v);
+			return reject(e, HTTP_BAD_REQUEST,
+			              "Content-Length \"%.*s\" is not a number of bytes",
+			              quotable(v, n), v);
 	if (n == 0)
-		return err_set(e, HTTP_BAD_REQUEST, "", "Content-Length is empty");
+		return reject(e, HTTP_BAD_REQUEST, "Content-Length is empty");
 	if (f->cl && (f->cl_len != n || memcmp(f->cl, v, n)))
-		return err_set(
-		    e, HTTP_BAD_REQUEST, "",
+		return reject(
+		    e, HTTP_BAD_REQUEST,
 		    "Content-Length is given twice, as %.*s and %.*s: which body is meant?",
 		    quotable(f->cl, f->cl_len), f->cl, quotable(v, n), v);
 	/* Leading zeros do not make a number bigger. */
 	for (i = 0; i + 1 < n && v[i] == '0'; i++)
 		;
 	if (n - i > CL_DIGITS_MAX)
-		return err_set(e, HTTP_TOO_LARGE, "", "Content-Length %.*s is too large",
-		               quotable(v, n), v);
+		return reject(e, HTTP_TOO_LARGE, "Content-Length %.*s is too large", quotable(v, n),
+		              v);
 	f->cl = v;
 	f->cl_len = n;
 	return 0;
 }
 
 /* One header line "name: value" (n bytes, no line end). */
-static int header_line(struct framing *f, const char *l, size_t n, struct vr_err *e)
+static int header_line(struct framing *f, const char *l, size_t n, struct http_reject *e)
 {
 	const char *colon = memchr(l, ':', n);
 	size_t name, vs, ve;
 
 	if (l[0] == ' ' || l[0] == '\t')
-		return err_set(e, HTTP_BAD_REQUEST, "",
-		               "a header line starts with white space (obsolete line folding)");
+		return reject(e, HTTP_BAD_REQUEST,
+		              "a header line starts with white space (obsolete line folding)");
 	if (!colon || colon == l)
-		return err_set(e, HTTP_BAD_REQUEST, "",
-		               "the header line \"%.*s\" has no name: value", quotable(l, n), l);
+		return reject(e, HTTP_BAD_REQUEST, "the header line \"%.*s\" has no name: value",
+		              quotable(l, n), l);
 	name = (size_t)(colon - l);
 	for (size_t i = 0; i < name; i++)
 		if (!is_tchar((unsigned char)l[i]))
-			return err_set(e, HTTP_BAD_REQUEST, "",
-			               "the header name \"%.*s\" is not a token", quotable(l, name),
-			               l);
+			return reject(e, HTTP_BAD_REQUEST,
+			              "the header name \"%.*s\" is not a token", quotable(l, name),
+			              l);
 	for (size_t i = name + 1; i < n; i++)
 		if (is_ctl((unsigned char)l[i]) && l[i] != '\t')
-			return err_set(e, HTTP_BAD_REQUEST, "",
-			               "the header %.*s has a control byte (0x%02x) in its value",
-			               quotable(l, name), l, (unsigned char)l[i]);
+			return reject(e, HTTP_BAD_REQUEST,
+			              "the header %.*s has a control byte (0x%02x) in its value",
+			              quotable(l, name), l, (unsigned char)l[i]);
 	for (vs = name + 1; vs < n && (l[vs] == ' ' || l[vs] == '\t'); vs++)
 		;
 	for (ve = n; ve > vs && (l[ve - 1] == ' ' || l[ve - 1] == '\t'); ve--)
@@ -178,8 +194,8 @@ static int header_line(struct framing *f, const char *l, size_t n, struct vr_err
 		return content_length(f, l + vs, ve - vs, e);
 	if (name == 17 && !strncasecmp(l, "Transfer-Encoding", 17)) {
 		if (f->te || ve - vs != 7 || strncasecmp(l + vs, "chunked", 7))
-			return err_set(
-			    e, HTTP_BAD_REQUEST, "",
+			return reject(
+			    e, HTTP_BAD_REQUEST,
 			    "Transfer-Encoding \"%.*s\": only one, chunked, is understood",
 			    quotable(l + vs, ve - vs), l + vs);
 		f->te = true;
@@ -187,7 +203,7 @@ static int header_line(struct framing *f, const char *l, size_t n, struct vr_err
 	return 0;
 }
 
-long http_frame_check(const char *buf, size_t len, struct vr_err *e)
+long http_frame_check(const char *buf, size_t len, struct http_reject *e)
 {
 	struct framing f = {0};
 	size_t at = 0;
@@ -200,19 +216,19 @@ long http_frame_check(const char *buf, size_t len, struct vr_err *e)
 		if (!nl) {
 			/* A request line longer than any acceptable one will not get better. */
 			if (first && len > HTTP_TARGET_MAX + METHOD_MAX + sizeof(" HTTP/1.1\r\n"))
-				return err_set(e, HTTP_URI_TOO_LONG, "",
-				               "the request target is over %d bytes",
-				               HTTP_TARGET_MAX);
+				return reject(e, HTTP_URI_TOO_LONG,
+				              "the request target is over %d bytes",
+				              HTTP_TARGET_MAX);
 			if (len >= HTTP_HEAD_MAX)
-				return err_set(e, HTTP_HEADERS_TOO_LARGE, "",
-				               "the request head is over %d bytes", HTTP_HEAD_MAX);
+				return reject(e, HTTP_HEADERS_TOO_LARGE,
+				              "the request head is over %d bytes", HTTP_HEAD_MAX);
 			return 0;
 		}
 		n = (size_t)(nl - line);
 		at += n + 1;
 		if (at > HTTP_HEAD_MAX)
-			return err_set(e, HTTP_HEADERS_TOO_LARGE, "",
-			               "the request head is over %d bytes", HTTP_HEAD_MAX);
+			return reject(e, HTTP_HEADERS_TOO_LARGE,
+			              "the request head is over %d bytes", HTTP_HEAD_MAX);
 		if (n && line[n - 1] == '\r')
 			n--;
 		if (first) {
@@ -226,7 +242,7 @@ long http_frame_check(const char *buf, size_t len, struct vr_err *e)
 		}
 	}
 	if (f.te && f.cl)
-		return err_set(e, HTTP_BAD_REQUEST, "",
-		               "both Content-Length and Transfer-Encoding: which body is meant?");
+		return reject(e, HTTP_BAD_REQUEST,
+		              "both Content-Length and Transfer-Encoding: which body is meant?");
 	return (long)at;
 }

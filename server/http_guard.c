@@ -406,7 +406,7 @@ static void pending_read(struct http_guard *g, size_t i, bool ended, int64_t now
 {
 	char *buf = g->peek;
 	struct pending *p = &g->pend[i];
-	struct vr_err e = {0};
+	struct http_reject e = {0};
 	ssize_t n;
 	long rc;
 

@@ -25,11 +25,11 @@ int jsonv_check_keys(json_t *body, const char *const *writable, const char *cons
 	json_t *v;
 
 	if (!json_is_object(body))
-		return err_set(e, 400, NULL, "request body must be a JSON object");
+		return err_set(e, VR_ERR_MALFORMED, NULL, "request body must be a JSON object");
 	json_object_foreach(body, key, v)
 	{
 		if (!in_list(key, writable) && !in_list(key, computed))
-			return err_set(e, 400, key, "unknown field \"%s\"", key);
+			return err_set(e, VR_ERR_MALFORMED, key, "unknown field \"%s\"", key);
 	}
 	return 0;
 }
@@ -44,13 +44,13 @@ int jsonv_str(json_t *body, const char *key, char *dst, size_t len, bool *presen
 	if (!v)
 		return 0;
 	if (!json_is_string(v))
-		return err_set(e, 422, key, "%s must be a string", key);
+		return err_set(e, VR_ERR_INVALID, key, "%s must be a string", key);
 	n = json_string_length(v);
 	if (n >= len)
-		return err_set(e, 422, key, "%s is too long (%zu bytes, at most %zu)", key, n,
-		               len - 1);
+		return err_set(e, VR_ERR_INVALID, key, "%s is too long (%zu bytes, at most %zu)",
+		               key, n, len - 1);
 	if (strlen(json_string_value(v)) != n)
-		return err_set(e, 422, key, "%s must not contain NUL characters", key);
+		return err_set(e, VR_ERR_INVALID, key, "%s must not contain NUL characters", key);
 	memcpy(dst, json_string_value(v), n + 1);
 	return 0;
 }
@@ -63,16 +63,17 @@ int jsonv_strdup(json_t *body, const char *key, char **dst, size_t max, struct v
 	if (!v)
 		return 0;
 	if (!json_is_string(v))
-		return err_set(e, 422, key, "%s must be a string", key);
+		return err_set(e, VR_ERR_INVALID, key, "%s must be a string", key);
 	n = json_string_length(v);
 	if (n > max)
-		return err_set(e, 422, key, "%s is too long (%zu bytes, at most %zu)", key, n, max);
+		return err_set(e, VR_ERR_INVALID, key, "%s is too long (%zu bytes, at most %zu)",
+		               key, n, max);
 	if (strlen(json_string_value(v)) != n)
-		return err_set(e, 422, key, "%s must not contain NUL characters", key);
+		return err_set(e, VR_ERR_INVALID, key, "%s must not contain NUL characters", key);
 	free(*dst);
 	*dst = strdup(json_string_value(v));
 	if (!*dst)
-		return err_set(e, 500, NULL, "out of memory");
+		return err_set(e, VR_ERR_INTERNAL, NULL, "out of memory");
 	return 0;
 }
 
@@ -86,10 +87,10 @@ int jsonv_u32(json_t *body, const char *key, uint32_t *dst, bool *present, struc
 	if (!v)
 		return 0;
 	if (!json_is_integer(v))
-		return err_set(e, 422, key, "%s must be an integer", key);
+		return err_set(e, VR_ERR_INVALID, key, "%s must be an integer", key);
 	n = json_integer_value(v);
 	if (n < 0 || n > (json_int_t)UINT32_MAX)
-		return err_set(e, 422, key, "%s %lld is out of range 0..4294967295", key,
+		return err_set(e, VR_ERR_INVALID, key, "%s %lld is out of range 0..4294967295", key,
 		               (long long)n);
 	*dst = (uint32_t)n;
 	return 0;

@@ -10,6 +10,7 @@
 
 #include "api.h"
 #include "fuzz.h"
+#include "http.h"
 #include "store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -19,9 +20,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc = api_config_parse((const char *)data, size, &c, &e);
 
 	if (rc) {
-		FUZZ_CHECK(e.status == 400 || e.status == 422, "refused with %d: %s", e.status,
-		           e.msg);
-		FUZZ_CHECK(e.msg[0], "refused (%d) without a word", e.status);
+		int status = http_status_of(e.code);
+
+		FUZZ_CHECK(status == 400 || status == 422, "refused with %d: %s", status, e.msg);
+		FUZZ_CHECK(e.msg[0], "refused (%d) without a word", status);
 	}
 	if (rc == 0) {
 		json_error_t jerr;

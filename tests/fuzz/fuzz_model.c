@@ -11,6 +11,7 @@
 #include "api.h"
 #include "app.h"
 #include "fuzz.h"
+#include "http.h"
 #include "model.h"
 
 static const struct crud_resource *const resources[] = {
@@ -19,9 +20,10 @@ static const struct crud_resource *const resources[] = {
 
 static void check_refusal(const char *what, const struct vr_err *e)
 {
-	FUZZ_CHECK(e->status == 400 || e->status == 422, "%s: refused with %d: %s", what, e->status,
-	           e->msg);
-	FUZZ_CHECK(e->msg[0], "%s: refused (%d) without a word", what, e->status);
+	int status = http_status_of(e->code);
+
+	FUZZ_CHECK(status == 400 || status == 422, "%s: refused with %d: %s", what, status, e->msg);
+	FUZZ_CHECK(e->msg[0], "%s: refused (%d) without a word", what, status);
 }
 
 /* What a GET shows for obj, without the kernel's status (no reconciler here). */
@@ -49,7 +51,7 @@ static void check_resource(const struct crud_resource *rs, json_t *body)
 	j1 = shown(rs, obj);
 	FUZZ_CHECK(j1, "%s: no JSON for an accepted object", rs->collection);
 	FUZZ_CHECK(rs->from_json(j1, back, &e) == 0, "%s: its own JSON is refused: %d %s: %s",
-	           rs->collection, e.status, e.field, e.msg);
+	           rs->collection, http_status_of(e.code), e.field, e.msg);
 	j2 = shown(rs, back);
 	if (!json_equal(j1, j2)) {
 		char *a = json_dumps(j1, JSON_COMPACT | JSON_SORT_KEYS);

@@ -71,7 +71,7 @@ static void test_cases(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct frame_case *c = &cases[i];
-		struct vr_err e = {0};
+		struct http_reject e = {0};
 		size_t len = strlen(c->head);
 		long rc = http_frame_check(c->head, len, &e);
 		int got = rc > 0 ? 1 : rc == 0 ? 0 : e.status;
@@ -89,7 +89,7 @@ static void test_head_length(void **state)
 {
 	const char *req =
 	    "POST /v1/routes HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}GET / HTTP/1.1\r\n";
-	struct vr_err e = {0};
+	struct http_reject e = {0};
 
 	(void)state;
 	assert_int_equal(http_frame_check(req, strlen(req), &e), (long)(strstr(req, "{}") - req));
@@ -99,7 +99,7 @@ static void test_head_length(void **state)
 static void test_limits(void **state)
 {
 	char *buf = malloc(HTTP_HEAD_MAX + 64);
-	struct vr_err e = {0};
+	struct http_reject e = {0};
 	size_t n;
 
 	(void)state;
@@ -120,14 +120,14 @@ static void test_limits(void **state)
 	n = (size_t)sprintf(buf, "GET /v1/routes?x=");
 	memset(buf + n, 'a', HTTP_TARGET_MAX + 100);
 	n += HTTP_TARGET_MAX + 100;
-	err_clear(&e);
+	e = (struct http_reject){0};
 	assert_int_equal(http_frame_check(buf, n, &e), -1);
 	assert_int_equal(e.status, 414);
 	/* A head with no end within HTTP_HEAD_MAX: 431. */
 	n = (size_t)sprintf(buf, "GET / HTTP/1.1\r\n");
 	while (n < HTTP_HEAD_MAX + 8)
 		n += (size_t)sprintf(buf + n, "X-Filler: %028d\r\n", 0);
-	err_clear(&e);
+	e = (struct http_reject){0};
 	assert_int_equal(http_frame_check(buf, n, &e), -1);
 	assert_int_equal(e.status, 431);
 	/* The same, still arriving below the limit: more is needed. */

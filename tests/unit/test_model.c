@@ -267,7 +267,7 @@ static void test_route_validate_ok(void **state)
 		if (rc != 0)
 			fail_msg("route %s via %s dev %s: rc %d (%s: %s)", c->dst, c->via, c->dev,
 			         rc, e.field, e.msg);
-		assert_int_equal(e.status, 0);
+		assert_int_equal(e.code, VR_ERR_NONE);
 		assert_int_equal(r.dst.addr.family, c->family);
 		cidr_format_prefix(&r.dst, buf, sizeof(buf));
 		assert_string_equal(buf, c->dst_canon);
@@ -393,9 +393,10 @@ static void test_route_validate_errors(void **state)
 		rc = model_route_validate(&r, &e);
 		if (rc >= 0)
 			fail_msg("case %zu (%s): accepted, want 422 on %s", i, c->dst, c->field);
-		if (e.status != 422 || strcmp(e.field, c->field) != 0 || !strstr(e.msg, c->msg))
+		if (e.code != VR_ERR_INVALID || strcmp(e.field, c->field) != 0 ||
+		    !strstr(e.msg, c->msg))
 			fail_msg("case %zu (%s): got %d %s \"%s\", want 422 %s \"...%s...\"", i,
-			         c->dst, e.status, e.field, e.msg, c->field, c->msg);
+			         c->dst, (int)e.code, e.field, e.msg, c->field, c->msg);
 		assert_true(utf8_valid(e.msg));
 	}
 }
@@ -417,10 +418,10 @@ static void test_route_validate_description(void **state)
 	assert_non_null(r.description);
 	memset(r.description, 'd', DESC_MAX_LEN);
 	assert_int_equal(model_route_validate(&r, &e), 0);
-	assert_int_equal(e.status, 0);
+	assert_int_equal(e.code, VR_ERR_NONE);
 	r.description[DESC_MAX_LEN] = 'd';
 	assert_true(model_route_validate(&r, &e) < 0);
-	assert_int_equal(e.status, 422);
+	assert_int_equal(e.code, VR_ERR_INVALID);
 	assert_string_equal(e.field, "description");
 	assert_non_null(strstr(e.msg, "1024"));
 	model_route_clear(&r);
@@ -460,7 +461,7 @@ static void test_route_validate_unterminated(void **state)
 	memset(r.destination, '1', sizeof(r.destination));
 	err_clear(&e);
 	assert_true(model_route_validate(&r, &e) < 0);
-	assert_int_equal(e.status, 422);
+	assert_int_equal(e.code, VR_ERR_INVALID);
 	assert_string_equal(e.field, "destination");
 
 	route_init(&r, "rtb-main", "10.0.0.0/8", ROUTE_UNICAST, NULL, "eth0");
@@ -536,15 +537,16 @@ static void test_rtb_validate(void **state)
 			if (rc != 0)
 				fail_msg("rtb %s \"%s\" %u: rc %d (%s: %s)", c->id, c->name,
 				         c->table, rc, e.field, e.msg);
-			assert_int_equal(e.status, 0);
+			assert_int_equal(e.code, VR_ERR_NONE);
 			continue;
 		}
 		if (rc >= 0)
 			fail_msg("rtb %s \"%s\" %u: accepted, want %s", c->id, c->name, c->table,
 			         c->field);
-		if (e.status != 422 || strcmp(e.field, c->field) != 0 || !strstr(e.msg, c->msg))
+		if (e.code != VR_ERR_INVALID || strcmp(e.field, c->field) != 0 ||
+		    !strstr(e.msg, c->msg))
 			fail_msg("rtb %s \"%s\" %u: got %d %s \"%s\", want 422 %s \"...%s...\"",
-			         c->id, c->name, c->table, e.status, e.field, e.msg, c->field,
+			         c->id, c->name, c->table, (int)e.code, e.field, e.msg, c->field,
 			         c->msg);
 	}
 }
@@ -564,7 +566,7 @@ static void test_rtb_validate_lengths(void **state)
 	/* The whole array without a NUL: one byte too long. */
 	memset(t.name, 'n', sizeof(t.name));
 	assert_true(model_rtb_validate(&t, &e) < 0);
-	assert_int_equal(e.status, 422);
+	assert_int_equal(e.code, VR_ERR_INVALID);
 	assert_string_equal(e.field, "name");
 	assert_non_null(strstr(e.msg, "128"));
 
@@ -587,7 +589,7 @@ static void test_rtb_validate_lengths(void **state)
 	t.description[DESC_MAX_LEN] = 'd';
 	err_clear(&e);
 	assert_true(model_rtb_validate(&t, &e) < 0);
-	assert_int_equal(e.status, 422);
+	assert_int_equal(e.code, VR_ERR_INVALID);
 	assert_string_equal(e.field, "description");
 	model_rtb_clear(&t);
 	assert_null(t.description);
@@ -921,9 +923,10 @@ static void test_sg_validate_errors(void **state)
 		err_clear(&e);
 		if (model_sg_validate(&g, &e) >= 0)
 			fail_msg("case %zu: accepted, want 422 on %s", i, c->field);
-		if (e.status != 422 || strcmp(e.field, c->field) != 0 || !strstr(e.msg, c->msg))
+		if (e.code != VR_ERR_INVALID || strcmp(e.field, c->field) != 0 ||
+		    !strstr(e.msg, c->msg))
 			fail_msg("case %zu: got %d %s \"%s\", want 422 %s \"...%s...\"", i,
-			         e.status, e.field, e.msg, c->field, c->msg);
+			         (int)e.code, e.field, e.msg, c->field, c->msg);
 		assert_true(utf8_valid(e.msg));
 	}
 }
@@ -947,7 +950,7 @@ static void test_sg_validate_limits(void **state)
 	assert_int_equal(model_sg_validate(&g, &e), 0);
 	g.ntargets = SG_TARGETS_MAX + 1;
 	assert_int_equal(model_sg_validate(&g, &e), -EINVAL);
-	assert_int_equal(e.status, 422);
+	assert_int_equal(e.code, VR_ERR_INVALID);
 	assert_string_equal(e.field, "targets");
 	assert_non_null(strstr(e.msg, "257"));
 	g.ntargets = SG_TARGETS_MAX;
@@ -1042,7 +1045,7 @@ static void test_sg_rule_validate_ok(void **state)
 	/* A group may name itself: members talk to each other. */
 	sgr_init(&r, "sg-01", SG_INGRESS, SG_PROTO_TCP, 5432, 5432, NULL, "sg-01");
 	assert_int_equal(model_sg_rule_validate(&r, &e), 0);
-	assert_int_equal(e.status, 0);
+	assert_int_equal(e.code, VR_ERR_NONE);
 	/* Single host as a /32. */
 	sgr_init(&r, "sg-01", SG_INGRESS, SG_PROTO_TCP, NOPORT, NOPORT, "10.1.2.3/32", NULL);
 	assert_int_equal(model_sg_rule_validate(&r, &e), 0);
@@ -1133,9 +1136,10 @@ static void test_sg_rule_validate_errors(void **state)
 		err_clear(&e);
 		if (model_sg_rule_validate(&r, &e) >= 0)
 			fail_msg("case %zu: accepted, want 422 on %s", i, c->field);
-		if (e.status != 422 || strcmp(e.field, c->field) != 0 || !strstr(e.msg, c->msg))
+		if (e.code != VR_ERR_INVALID || strcmp(e.field, c->field) != 0 ||
+		    !strstr(e.msg, c->msg))
 			fail_msg("case %zu: got %d %s \"%s\", want 422 %s \"...%s...\"", i,
-			         e.status, e.field, e.msg, c->field, c->msg);
+			         (int)e.code, e.field, e.msg, c->field, c->msg);
 		assert_true(utf8_valid(e.msg));
 		/* A refused rule carries no half-parsed ports. */
 		assert_false(r.has_ports);
@@ -1333,8 +1337,8 @@ static void test_subnet_validate_ok(void **state)
 		subnet_init(&s, "lan", c->cidr, "eth0", c->router_ip, NULL);
 		err_clear(&e);
 		if (model_subnet_validate(&s, &e) != 0)
-			fail_msg("case %zu (%s, %s): %d %s: %s", i, c->cidr, c->router_ip, e.status,
-			         e.field, e.msg);
+			fail_msg("case %zu (%s, %s): %d %s: %s", i, c->cidr, c->router_ip,
+			         (int)e.code, e.field, e.msg);
 		assert_int_equal(s.cidr.addr.family, c->family);
 		assert_int_equal(s.cidr.len, c->len);
 		assert_int_equal(cidr_parse_addr(c->router_ip, &want), 0);
@@ -1445,9 +1449,11 @@ static void test_subnet_validate_errors(void **state)
 			fail_msg("case %zu (%s, %s): accepted, want 422 on %s", i, c->cidr,
 			         c->router_ip, c->field);
 		assert_int_equal(rc, -EINVAL);
-		if (e.status != 422 || strcmp(e.field, c->field) != 0 || !strstr(e.msg, c->msg))
+		if (e.code != VR_ERR_INVALID || strcmp(e.field, c->field) != 0 ||
+		    !strstr(e.msg, c->msg))
 			fail_msg("case %zu (%s, %s): got %d %s \"%s\", want 422 %s \"...%s...\"", i,
-			         c->cidr, c->router_ip, e.status, e.field, e.msg, c->field, c->msg);
+			         c->cidr, c->router_ip, (int)e.code, e.field, e.msg, c->field,
+			         c->msg);
 		assert_true(utf8_valid(e.msg));
 	}
 }

@@ -173,7 +173,7 @@ static void test_store_restore(void **state)
 	assert_int_equal(store_obj_replace(s, STORE_ROUTE, &r, 0, &e), 0);
 	/* Not the version a write made (a later write stands): 412. */
 	assert_int_equal(store_obj_restore(s, STORE_ROUTE, &old, r.rev - 1, &rev, &e), -1);
-	assert_int_equal(e.status, 412);
+	assert_int_equal(e.code, VR_ERR_PRECONDITION);
 	now = store_revision(s);
 	assert_int_equal(store_obj_restore(s, STORE_ROUTE, &old, r.rev, &rev, &e), 0);
 	assert_int_equal(rev, now + 1);
@@ -185,7 +185,7 @@ static void test_store_restore(void **state)
 	/* Gone: 404. */
 	expect_status(f, "DELETE", "/v1/routes/rt-0a", NULL, 204);
 	assert_int_equal(store_obj_restore(s, STORE_ROUTE, &old, old.rev, &rev, &e), -1);
-	assert_int_equal(e.status, 404);
+	assert_int_equal(e.code, VR_ERR_NOT_FOUND);
 	model_route_clear(&old);
 	model_route_clear(&cur);
 	model_route_clear(&r);

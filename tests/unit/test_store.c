@@ -149,7 +149,7 @@ static int64_t add_route(struct store *s, struct route *r)
 	int rc = store_obj_create(s, STORE_ROUTE, r, &e);
 
 	if (rc != STORE_CREATED)
-		fail_msg("create %s: %d %s: %s", r->destination, e.status, e.field, e.msg);
+		fail_msg("create %s: %d %s: %s", r->destination, (int)e.code, e.field, e.msg);
 	return r->rev;
 }
 
@@ -159,7 +159,7 @@ static void add_rtb(struct store *s, struct route_table *t)
 	int rc = store_obj_create(s, STORE_RTB, t, &e);
 
 	if (rc != STORE_CREATED)
-		fail_msg("create %s: %d %s: %s", t->name, e.status, e.field, e.msg);
+		fail_msg("create %s: %d %s: %s", t->name, (int)e.code, e.field, e.msg);
 }
 
 /* Everything the store holds, as text, to compare before and after a refused write. */
@@ -260,7 +260,7 @@ static void test_newer_schema_refused(void **state)
 	raw_exec(f->path, sql);
 	assert_int_equal(store_open(f->path, &s2, &e), -1);
 	assert_null(s2);
-	assert_int_equal(e.status, 500);
+	assert_int_equal(e.code, VR_ERR_INTERNAL);
 	assert_non_null(strstr(e.msg, "newer than this vrouterd knows"));
 	/* Put it back so teardown's checks see the database as it was. */
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = %zu", embedded_migrations_n);
@@ -279,7 +279,7 @@ static void test_open_errors(void **state)
 	snprintf(path, sizeof(path), "%s/missing/vrouter.db", f->dir);
 	assert_int_equal(store_open(path, &s2, &e), -1);
 	assert_null(s2);
-	assert_int_equal(e.status, 500);
+	assert_int_equal(e.code, VR_ERR_INTERNAL);
 	assert_non_null(strstr(e.msg, "cannot open database"));
 	assert_non_null(strstr(e.msg, path));
 
@@ -292,7 +292,7 @@ static void test_open_errors(void **state)
 	err_clear(&e);
 	assert_int_equal(store_open(path, &s2, &e), -1);
 	assert_null(s2);
-	assert_int_equal(e.status, 500);
+	assert_int_equal(e.code, VR_ERR_INTERNAL);
 	assert_non_null(strstr(e.msg, "cannot open database"));
 	assert_non_null(strstr(e.msg, "not a database"));
 	db_remove(path);
@@ -326,7 +326,7 @@ static void test_revision_bumps(void **state)
 	/* Refused write: nothing written. */
 	mkroute(&dup, NULL, NULL, "10.0.0.0/8", NULL, "eth1", 0);
 	assert_int_equal(store_obj_create(f->s, STORE_ROUTE, &dup, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_int_equal(store_revision(f->s), rev + 2);
 
 	r.metric = 7;
@@ -397,13 +397,13 @@ static void test_rtb_crud(void **state)
 
 	assert_int_equal(store_obj_delete(f->s, STORE_RTB, t.id, 0, &e), 0);
 	assert_int_equal(store_obj_get(f->s, STORE_RTB, t.id, &got, &e), -1);
-	assert_int_equal(e.status, 404);
+	assert_int_equal(e.code, VR_ERR_NOT_FOUND);
 	err_clear(&e);
 	assert_int_equal(store_obj_delete(f->s, STORE_RTB, t.id, 0, &e), -1);
-	assert_int_equal(e.status, 404);
+	assert_int_equal(e.code, VR_ERR_NOT_FOUND);
 	err_clear(&e);
 	assert_int_equal(store_obj_replace(f->s, STORE_RTB, &t, 0, &e), -1);
-	assert_int_equal(e.status, 404);
+	assert_int_equal(e.code, VR_ERR_NOT_FOUND);
 	model_rtb_clear(&t);
 }
 
@@ -415,13 +415,13 @@ static void test_rtb_main(void **state)
 	int64_t rev;
 
 	assert_int_equal(store_obj_delete(f->s, STORE_RTB, RTB_MAIN_ID, 0, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_non_null(strstr(e.msg, "cannot be deleted"));
 
 	mkrtb(&t, RTB_MAIN_ID, "primary", 254, NULL);
 	err_clear(&e);
 	assert_int_equal(store_obj_replace(f->s, STORE_RTB, &t, 0, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_string_equal(e.field, "name");
 	assert_non_null(strstr(e.msg, "cannot be renamed"));
 	model_rtb_clear(&t);
@@ -429,7 +429,7 @@ static void test_rtb_main(void **state)
 	mkrtb(&t, RTB_MAIN_ID, "main", 100, NULL);
 	err_clear(&e);
 	assert_int_equal(store_obj_replace(f->s, STORE_RTB, &t, 0, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_string_equal(e.field, "table");
 	assert_non_null(strstr(e.msg, "cannot be renumbered"));
 	model_rtb_clear(&t);
@@ -465,7 +465,7 @@ static void test_rtb_conflicts(void **state)
 
 	mkrtb(&b, NULL, "blue", 101, NULL);
 	assert_int_equal(store_obj_create(f->s, STORE_RTB, &b, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_string_equal(e.field, "name");
 	assert_non_null(strstr(e.msg, a.id));
 	assert_int_equal(b.table, 101);
@@ -474,7 +474,7 @@ static void test_rtb_conflicts(void **state)
 	mkrtb(&b, NULL, "green", 100, NULL);
 	err_clear(&e);
 	assert_int_equal(store_obj_create(f->s, STORE_RTB, &b, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_string_equal(e.field, "table");
 	assert_non_null(strstr(e.msg, "table 100"));
 	assert_non_null(strstr(e.msg, a.id));
@@ -483,7 +483,7 @@ static void test_rtb_conflicts(void **state)
 	mkrtb(&b, NULL, "green", 254, NULL);
 	err_clear(&e);
 	assert_int_equal(store_obj_create(f->s, STORE_RTB, &b, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_string_equal(e.field, "table");
 	assert_non_null(strstr(e.msg, RTB_MAIN_ID));
 	model_rtb_clear(&b);
@@ -494,7 +494,7 @@ static void test_rtb_conflicts(void **state)
 	snprintf(b.name, sizeof(b.name), "blue");
 	err_clear(&e);
 	assert_int_equal(store_obj_replace(f->s, STORE_RTB, &b, 0, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_string_equal(e.field, "name");
 
 	/* Reserved numbers never get in, even past validation. */
@@ -502,7 +502,7 @@ static void test_rtb_conflicts(void **state)
 	b.table = 255;
 	err_clear(&e);
 	assert_int_equal(store_obj_replace(f->s, STORE_RTB, &b, 0, &e), -1);
-	assert_int_equal(e.status, 422);
+	assert_int_equal(e.code, VR_ERR_INVALID);
 	model_rtb_clear(&a);
 	model_rtb_clear(&b);
 }
@@ -550,7 +550,7 @@ static void test_rtb_in_use(void **state)
 
 	rev = store_revision(f->s);
 	assert_int_equal(store_obj_delete(f->s, STORE_RTB, t.id, 0, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_REFERENCED);
 	assert_non_null(strstr(e.msg, r.id));
 	assert_int_equal(store_revision(f->s), rev);
 
@@ -618,13 +618,13 @@ static void test_route_crud(void **state)
 
 	assert_int_equal(store_obj_delete(f->s, STORE_ROUTE, r.id, 0, &e), 0);
 	assert_int_equal(store_obj_get(f->s, STORE_ROUTE, r.id, &got, &e), -1);
-	assert_int_equal(e.status, 404);
+	assert_int_equal(e.code, VR_ERR_NOT_FOUND);
 	err_clear(&e);
 	assert_int_equal(store_obj_delete(f->s, STORE_ROUTE, r.id, 0, &e), -1);
-	assert_int_equal(e.status, 404);
+	assert_int_equal(e.code, VR_ERR_NOT_FOUND);
 	err_clear(&e);
 	assert_int_equal(store_obj_replace(f->s, STORE_ROUTE, &r, 0, &e), -1);
-	assert_int_equal(e.status, 404);
+	assert_int_equal(e.code, VR_ERR_NOT_FOUND);
 	assert_int_equal(
 	    store_obj_list(f->s, STORE_ROUTE, NULL, NULL, 10, (void **)&v, &n, &more, &e), 0);
 	assert_int_equal(n, 0);
@@ -636,7 +636,7 @@ static void expect_dup(struct store *s, struct route *r, const struct route *exi
 	struct vr_err e = {0};
 
 	assert_int_equal(store_obj_create(s, STORE_ROUTE, r, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_string_equal(e.field, "destination");
 	assert_non_null(strstr(e.msg, "already exists in table"));
 	assert_non_null(strstr(e.msg, existing->id));
@@ -700,7 +700,7 @@ static void test_route_duplicates(void **state)
 	b.metric = 0;
 	err_clear(&e);
 	assert_int_equal(store_obj_replace(f->s, STORE_ROUTE, &b, 0, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_non_null(strstr(e.msg, a.id));
 	/* A replace of a route onto its own key is no conflict. */
 	a.description = strdup("same key");
@@ -718,7 +718,7 @@ static void test_route_unknown_table(void **state)
 
 	mkroute(&r, NULL, "rtb-abc", "10.0.0.0/8", NULL, "eth0", 0);
 	assert_int_equal(store_obj_create(f->s, STORE_ROUTE, &r, &e), -1);
-	assert_int_equal(e.status, 422);
+	assert_int_equal(e.code, VR_ERR_INVALID);
 	assert_string_equal(e.field, "route_table_id");
 	assert_string_equal(e.msg, "route table \"rtb-abc\" does not exist");
 	assert_int_equal(store_revision(f->s), rev);
@@ -728,7 +728,7 @@ static void test_route_unknown_table(void **state)
 	snprintf(r.table_id, sizeof(r.table_id), "rtb-abc");
 	err_clear(&e);
 	assert_int_equal(store_obj_replace(f->s, STORE_ROUTE, &r, 0, &e), -1);
-	assert_int_equal(e.status, 422);
+	assert_int_equal(e.code, VR_ERR_INVALID);
 	assert_string_equal(e.field, "route_table_id");
 }
 
@@ -757,7 +757,7 @@ static void test_idempotent_create(void **state)
 
 	mkroute(&other, "rt-0123abcd", NULL, "10.2.0.0/16", NULL, "eth0", 4);
 	assert_int_equal(store_obj_create(f->s, STORE_ROUTE, &other, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_string_equal(e.field, "id");
 	assert_string_equal(e.msg, "id rt-0123abcd already exists with a different body");
 	assert_int_equal(store_revision(f->s), rev);
@@ -778,7 +778,7 @@ static void test_idempotent_create(void **state)
 	model_rtb_clear(&t2);
 	mkrtb(&t2, "rtb-00ff", "blue", 0, "y");
 	assert_int_equal(store_obj_create(f->s, STORE_RTB, &t2, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_string_equal(e.field, "id");
 	assert_int_equal(t2.table, 0);
 	assert_int_equal(store_revision(f->s), rev);
@@ -803,12 +803,12 @@ static void test_if_match(void **state)
 
 	r.metric = 2;
 	assert_int_equal(store_obj_replace(f->s, STORE_ROUTE, &r, old, &e), -1);
-	assert_int_equal(e.status, 412);
+	assert_int_equal(e.code, VR_ERR_PRECONDITION);
 	assert_non_null(strstr(e.msg, "If-Match"));
 	assert_non_null(strstr(e.msg, "does not match the current ETag"));
 	err_clear(&e);
 	assert_int_equal(store_obj_delete(f->s, STORE_ROUTE, r.id, old, &e), -1);
-	assert_int_equal(e.status, 412);
+	assert_int_equal(e.code, VR_ERR_PRECONDITION);
 	assert_int_equal(store_obj_delete(f->s, STORE_ROUTE, r.id, r.rev, &e), 0);
 
 	mkrtb(&t, NULL, "blue", 0, NULL);
@@ -819,10 +819,10 @@ static void test_if_match(void **state)
 	assert_int_equal(store_obj_replace(f->s, STORE_RTB, &t, old, &e), 0);
 	err_clear(&e);
 	assert_int_equal(store_obj_replace(f->s, STORE_RTB, &t, old, &e), -1);
-	assert_int_equal(e.status, 412);
+	assert_int_equal(e.code, VR_ERR_PRECONDITION);
 	err_clear(&e);
 	assert_int_equal(store_obj_delete(f->s, STORE_RTB, t.id, old, &e), -1);
-	assert_int_equal(e.status, 412);
+	assert_int_equal(e.code, VR_ERR_PRECONDITION);
 	assert_int_equal(store_obj_delete(f->s, STORE_RTB, t.id, t.rev, &e), 0);
 	model_rtb_clear(&t);
 }
@@ -984,16 +984,16 @@ static void test_failed_writes_change_nothing(void **state)
 	assert_int_equal(store_obj_create(f->s, STORE_ROUTE, &x, &e), -1);
 	mkroute(&x, b.id, NULL, "2001:db8::/64", NULL, "eth0", 1024);
 	assert_int_equal(store_obj_replace(f->s, STORE_ROUTE, &x, b.rev + 100, &e), -1);
-	assert_int_equal(e.status, 412);
+	assert_int_equal(e.code, VR_ERR_PRECONDITION);
 	/* Moving a onto b's key (same table, IPv6 0 == 1024) fails after the revision bump. */
 	mkroute(&x, a.id, NULL, "2001:db8::/64", NULL, "eth0", 1024);
 	assert_int_equal(store_obj_replace(f->s, STORE_ROUTE, &x, 0, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	/* Host bits set: the store validates again rather than trust its caller. */
 	mkroute(&x, "rt-77", NULL, "10.0.0.0/8", NULL, "eth0", 0);
 	snprintf(x.destination, sizeof(x.destination), "10.0.0.1/8");
 	assert_int_equal(store_obj_create(f->s, STORE_ROUTE, &x, &e), -1);
-	assert_int_equal(e.status, 422);
+	assert_int_equal(e.code, VR_ERR_INVALID);
 	assert_int_equal(store_obj_delete(f->s, STORE_ROUTE, "rt-77", 0, &e), -1);
 	assert_int_equal(store_obj_delete(f->s, STORE_RTB, t.id, 0, &e), -1);
 	assert_int_equal(store_obj_delete(f->s, STORE_RTB, RTB_MAIN_ID, 0, &e), -1);
@@ -1123,7 +1123,7 @@ static void add_sg(struct store *s, struct security_group *g)
 	int rc = store_obj_create(s, STORE_SG, g, &e);
 
 	if (rc != STORE_CREATED)
-		fail_msg("create group %s: %d %s: %s", g->name, e.status, e.field, e.msg);
+		fail_msg("create group %s: %d %s: %s", g->name, (int)e.code, e.field, e.msg);
 }
 
 static void add_rule(struct store *s, struct sg_rule *r)
@@ -1132,7 +1132,7 @@ static void add_rule(struct store *s, struct sg_rule *r)
 	int rc = store_obj_create(s, STORE_SGR, r, &e);
 
 	if (rc != STORE_CREATED)
-		fail_msg("create rule in %s: %d %s: %s", r->group_id, e.status, e.field, e.msg);
+		fail_msg("create rule in %s: %d %s: %s", r->group_id, (int)e.code, e.field, e.msg);
 }
 
 /* Groups, targets and rules as text, to compare before and after refused writes. */
@@ -1213,7 +1213,7 @@ static void test_sg_crud(void **state)
 	/* Replace: new name, targets reordered and changed, no description. */
 	mksg(&x, g.id, "web2", NULL, new_targets);
 	assert_int_equal(store_obj_replace(f->s, STORE_SG, &x, g.rev + 7, &e), -1);
-	assert_int_equal(e.status, 412);
+	assert_int_equal(e.code, VR_ERR_PRECONDITION);
 	assert_int_equal(store_obj_replace(f->s, STORE_SG, &x, g.rev, &e), 0);
 	assert_int_equal(x.rev, rev + 2);
 	assert_int_equal(store_obj_get(f->s, STORE_SG, g.id, &got, &e), 0);
@@ -1243,15 +1243,15 @@ static void test_sg_crud(void **state)
 
 	mksg(&x, "sg-dead", "ghost", NULL, NULL);
 	assert_int_equal(store_obj_replace(f->s, STORE_SG, &x, 0, &e), -1);
-	assert_int_equal(e.status, 404);
+	assert_int_equal(e.code, VR_ERR_NOT_FOUND);
 	model_sg_clear(&x);
 	assert_int_equal(store_obj_get(f->s, STORE_SG, "sg-dead", &got, &e), -1);
-	assert_int_equal(e.status, 404);
+	assert_int_equal(e.code, VR_ERR_NOT_FOUND);
 	assert_int_equal(store_obj_delete(f->s, STORE_SG, g.id, 1, &e), -1);
-	assert_int_equal(e.status, 412);
+	assert_int_equal(e.code, VR_ERR_PRECONDITION);
 	assert_int_equal(store_obj_delete(f->s, STORE_SG, g.id, 0, &e), 0);
 	assert_int_equal(store_obj_delete(f->s, STORE_SG, g.id, 0, &e), -1);
-	assert_int_equal(e.status, 404);
+	assert_int_equal(e.code, VR_ERR_NOT_FOUND);
 	assert_int_equal(store_revision(f->s), rev + 4);
 	model_sg_clear(&g);
 }
@@ -1272,13 +1272,13 @@ static void test_sg_conflicts(void **state)
 
 	mksg(&x, NULL, "web", NULL, NULL);
 	assert_int_equal(store_obj_create(f->s, STORE_SG, &x, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_string_equal(e.field, "name");
 	assert_non_null(strstr(e.msg, "sg-0a"));
 	model_sg_clear(&x);
 	mksg(&x, b.id, "web", NULL, NULL);
 	assert_int_equal(store_obj_replace(f->s, STORE_SG, &x, 0, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_string_equal(e.field, "name");
 	model_sg_clear(&x);
 
@@ -1292,17 +1292,17 @@ static void test_sg_conflicts(void **state)
 	/* Same targets in another order is another body. */
 	mksg(&x, "sg-0a", "web", NULL, reordered);
 	assert_int_equal(store_obj_create(f->s, STORE_SG, &x, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_string_equal(e.field, "id");
 	model_sg_clear(&x);
 	mksg(&x, "sg-0a", "web", "other", web_targets);
 	assert_int_equal(store_obj_create(f->s, STORE_SG, &x, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	model_sg_clear(&x);
 	/* The store validates rather than trust its caller. */
 	mksg(&x, NULL, "bad", NULL, (const char *const[]){"10.0.0.1/8", NULL});
 	assert_int_equal(store_obj_create(f->s, STORE_SG, &x, &e), -1);
-	assert_int_equal(e.status, 422);
+	assert_int_equal(e.code, VR_ERR_INVALID);
 	assert_string_equal(e.field, "targets[0]");
 	model_sg_clear(&x);
 	assert_int_equal(store_revision(f->s), rev);
@@ -1339,7 +1339,7 @@ static void test_sg_rule_crud(void **state)
 	/* Replace: no ports, a remote group instead of a cidr (itself), another direction. */
 	mkrule(&x, r.id, g.id, SG_EGRESS, SG_PROTO_ALL, NOPORT, NOPORT, NULL, g.id);
 	assert_int_equal(store_obj_replace(f->s, STORE_SGR, &x, r.rev + 1, &e), -1);
-	assert_int_equal(e.status, 412);
+	assert_int_equal(e.code, VR_ERR_PRECONDITION);
 	assert_int_equal(store_obj_replace(f->s, STORE_SGR, &x, r.rev, &e), 0);
 	assert_int_equal(store_obj_get(f->s, STORE_SGR, r.id, &got, &e), 0);
 	assert_false(got.port_from_set);
@@ -1355,14 +1355,14 @@ static void test_sg_rule_crud(void **state)
 
 	mkrule(&x, "sgr-dead", g.id, SG_EGRESS, SG_PROTO_ALL, NOPORT, NOPORT, "::/0", NULL);
 	assert_int_equal(store_obj_replace(f->s, STORE_SGR, &x, 0, &e), -1);
-	assert_int_equal(e.status, 404);
+	assert_int_equal(e.code, VR_ERR_NOT_FOUND);
 	assert_int_equal(store_obj_get(f->s, STORE_SGR, "sgr-dead", &got, &e), -1);
-	assert_int_equal(e.status, 404);
+	assert_int_equal(e.code, VR_ERR_NOT_FOUND);
 	assert_int_equal(store_obj_delete(f->s, STORE_SGR, r.id, 1, &e), -1);
-	assert_int_equal(e.status, 412);
+	assert_int_equal(e.code, VR_ERR_PRECONDITION);
 	assert_int_equal(store_obj_delete(f->s, STORE_SGR, r.id, 0, &e), 0);
 	assert_int_equal(store_obj_delete(f->s, STORE_SGR, r.id, 0, &e), -1);
-	assert_int_equal(e.status, 404);
+	assert_int_equal(e.code, VR_ERR_NOT_FOUND);
 	assert_int_equal(store_revision(f->s), rev + 3);
 	model_sg_rule_clear(&r);
 	model_sg_clear(&g);
@@ -1384,26 +1384,26 @@ static void test_sg_rule_refs(void **state)
 
 	mkrule(&x, NULL, "sg-dead", SG_INGRESS, SG_PROTO_TCP, NOPORT, NOPORT, "0.0.0.0/0", NULL);
 	assert_int_equal(store_obj_create(f->s, STORE_SGR, &x, &e), -1);
-	assert_int_equal(e.status, 422);
+	assert_int_equal(e.code, VR_ERR_INVALID);
 	assert_string_equal(e.field, "security_group_id");
 	assert_non_null(strstr(e.msg, "sg-dead"));
 	mkrule(&x, NULL, g.id, SG_INGRESS, SG_PROTO_TCP, NOPORT, NOPORT, NULL, "sg-beef");
 	assert_int_equal(store_obj_create(f->s, STORE_SGR, &x, &e), -1);
-	assert_int_equal(e.status, 422);
+	assert_int_equal(e.code, VR_ERR_INVALID);
 	assert_string_equal(e.field, "remote_security_group_id");
 	assert_non_null(strstr(e.msg, "sg-beef"));
 	mkrule(&x, r.id, "sg-dead", SG_INGRESS, SG_PROTO_ICMP, NOPORT, NOPORT, "0.0.0.0/0", NULL);
 	assert_int_equal(store_obj_replace(f->s, STORE_SGR, &x, 0, &e), -1);
-	assert_int_equal(e.status, 422);
+	assert_int_equal(e.code, VR_ERR_INVALID);
 	assert_string_equal(e.field, "security_group_id");
 	mkrule(&x, r.id, g.id, SG_INGRESS, SG_PROTO_ICMP, NOPORT, NOPORT, NULL, "sg-beef");
 	assert_int_equal(store_obj_replace(f->s, STORE_SGR, &x, 0, &e), -1);
-	assert_int_equal(e.status, 422);
+	assert_int_equal(e.code, VR_ERR_INVALID);
 	assert_string_equal(e.field, "remote_security_group_id");
 	/* Validated again in the store: icmp never matches an IPv6 peer. */
 	mkrule(&x, NULL, g.id, SG_INGRESS, SG_PROTO_ICMP, NOPORT, NOPORT, "::/0", NULL);
 	assert_int_equal(store_obj_create(f->s, STORE_SGR, &x, &e), -1);
-	assert_int_equal(e.status, 422);
+	assert_int_equal(e.code, VR_ERR_INVALID);
 	assert_string_equal(e.field, "cidr");
 	assert_int_equal(store_revision(f->s), rev);
 	model_sg_clear(&g);
@@ -1432,18 +1432,18 @@ static void test_sg_rule_duplicates(void **state)
 	/* The same cidr written another way is the same rule. */
 	mkrule(&x, NULL, a.id, SG_INGRESS, SG_PROTO_TCP, 80, 80, "2001:DB8:0::/32", NULL);
 	assert_int_equal(store_obj_create(f->s, STORE_SGR, &x, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_non_null(strstr(e.msg, r1.id));
 	assert_non_null(strstr(e.msg, "ingress tcp ports 80-80 from 2001:db8::/32"));
 	mkrule(&x, NULL, a.id, SG_INGRESS, SG_PROTO_TCP, NOPORT, NOPORT, NULL, b.id);
 	assert_int_equal(store_obj_create(f->s, STORE_SGR, &x, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_non_null(strstr(e.msg, r2.id));
 	assert_non_null(strstr(e.msg, "from security group"));
 	/* Moving r3 onto r2. */
 	mkrule(&x, r3.id, a.id, SG_INGRESS, SG_PROTO_TCP, NOPORT, NOPORT, NULL, b.id);
 	assert_int_equal(store_obj_replace(f->s, STORE_SGR, &x, 0, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_non_null(strstr(e.msg, r2.id));
 	assert_int_equal(store_revision(f->s), rev);
 
@@ -1492,12 +1492,12 @@ static void test_sg_rule_idempotent(void **state)
 	assert_string_equal(x.created_at, r.created_at);
 	mkrule(&x, "sgr-01", "sg-01", SG_INGRESS, SG_PROTO_TCP, 443, 444, "0.0.0.0/0", NULL);
 	assert_int_equal(store_obj_create(f->s, STORE_SGR, &x, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_string_equal(e.field, "id");
 	/* A different object's id is not this one's. */
 	mkrule(&x, "sgr-02", "sg-01", SG_INGRESS, SG_PROTO_TCP, 443, 443, "0.0.0.0/0", NULL);
 	assert_int_equal(store_obj_create(f->s, STORE_SGR, &x, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_int_equal(store_revision(f->s), rev);
 	model_sg_clear(&g);
 }
@@ -1528,7 +1528,7 @@ static void test_sg_delete_cascade(void **state)
 	assert_int_equal(store_obj_delete(f->s, STORE_SG, a.id, 0, &e), 0);
 	assert_int_equal(store_revision(f->s), rev + 1);
 	assert_int_equal(store_obj_get(f->s, STORE_SGR, r1.id, &got, &e), -1);
-	assert_int_equal(e.status, 404);
+	assert_int_equal(e.code, VR_ERR_NOT_FOUND);
 	assert_int_equal(store_obj_get(f->s, STORE_SGR, r2.id, &got, &e), -1);
 	assert_int_equal(store_obj_get(f->s, STORE_SGR, r3.id, &got, &e), -1);
 	raw_query(f->path, "SELECT count(*) FROM security_group_rules", v, sizeof(v));
@@ -1559,7 +1559,7 @@ static void test_sg_delete_referenced(void **state)
 	before = sg_snapshot(f->s);
 
 	assert_int_equal(store_obj_delete(f->s, STORE_SG, a.id, 0, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_REFERENCED);
 	assert_non_null(strstr(e.msg, r.id));
 	assert_non_null(strstr(e.msg, b.id));
 	after = sg_snapshot(f->s);
@@ -1574,7 +1574,7 @@ static void test_sg_delete_referenced(void **state)
 	/* b holds a rule naming itself: still deletable, and the rule goes too. */
 	assert_int_equal(store_obj_delete(f->s, STORE_SG, b.id, 0, &e), 0);
 	assert_int_equal(store_obj_delete(f->s, STORE_SGR, r.id, 0, &e), -1);
-	assert_int_equal(e.status, 404);
+	assert_int_equal(e.code, VR_ERR_NOT_FOUND);
 	model_sg_clear(&a);
 	model_sg_clear(&b);
 }
@@ -1663,30 +1663,30 @@ static void test_sg_failed_writes_change_nothing(void **state)
 
 	mksg(&x, a.id, "b", NULL, NULL); /* rename onto b: fails after the revision bump */
 	assert_int_equal(store_obj_replace(f->s, STORE_SG, &x, 0, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	model_sg_clear(&x);
 	mksg(&x, a.id, "a", NULL, (const char *const[]){"10.0.0.0/8", "banana", NULL});
 	assert_int_equal(store_obj_replace(f->s, STORE_SG, &x, 0, &e), -1);
-	assert_int_equal(e.status, 422);
+	assert_int_equal(e.code, VR_ERR_INVALID);
 	model_sg_clear(&x);
 	mksg(&x, a.id, "a2", NULL, NULL);
 	assert_int_equal(store_obj_replace(f->s, STORE_SG, &x, a.rev + 50, &e), -1);
-	assert_int_equal(e.status, 412);
+	assert_int_equal(e.code, VR_ERR_PRECONDITION);
 	model_sg_clear(&x);
 	assert_int_equal(store_obj_delete(f->s, STORE_SG, a.id, 0, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_REFERENCED);
 	mkrule(&y, NULL, b.id, SG_INGRESS, SG_PROTO_TCP, 1, 2, NULL, a.id);
 	assert_int_equal(store_obj_create(f->s, STORE_SGR, &y, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	mkrule(&y, NULL, "sg-77", SG_INGRESS, SG_PROTO_TCP, 1, 2, NULL, a.id);
 	assert_int_equal(store_obj_create(f->s, STORE_SGR, &y, &e), -1);
-	assert_int_equal(e.status, 422);
+	assert_int_equal(e.code, VR_ERR_INVALID);
 	mkrule(&y, r.id, b.id, SG_INGRESS, SG_PROTO_TCP, 2, 1, NULL, a.id);
 	assert_int_equal(store_obj_replace(f->s, STORE_SGR, &y, 0, &e), -1);
-	assert_int_equal(e.status, 422);
+	assert_int_equal(e.code, VR_ERR_INVALID);
 	assert_string_equal(e.field, "port_from");
 	assert_int_equal(store_obj_delete(f->s, STORE_SGR, "sgr-77", 0, &e), -1);
-	assert_int_equal(e.status, 404);
+	assert_int_equal(e.code, VR_ERR_NOT_FOUND);
 
 	after = sg_snapshot(f->s);
 	assert_string_equal(before, after);
@@ -1775,7 +1775,7 @@ static void add_subnet(struct store *s, struct subnet *sn)
 	int rc = store_obj_create(s, STORE_SUBNET, sn, &e);
 
 	if (rc != STORE_CREATED)
-		fail_msg("create subnet %s: %d %s: %s", sn->name, e.status, e.field, e.msg);
+		fail_msg("create subnet %s: %d %s: %s", sn->name, (int)e.code, e.field, e.msg);
 }
 
 /* Subnets and settings as text, to compare before and after refused writes. */
@@ -1863,9 +1863,9 @@ static void test_subnet_crud(void **state)
 
 	/* If-Match. */
 	assert_int_equal(store_obj_replace(f->s, STORE_SUBNET, &sn, sn.rev - 1, &e), -1);
-	assert_int_equal(e.status, 412);
+	assert_int_equal(e.code, VR_ERR_PRECONDITION);
 	assert_int_equal(store_obj_delete(f->s, STORE_SUBNET, sn.id, sn.rev - 1, &e), -1);
-	assert_int_equal(e.status, 412);
+	assert_int_equal(e.code, VR_ERR_PRECONDITION);
 
 	assert_int_equal(
 	    store_obj_list(f->s, STORE_SUBNET, NULL, NULL, 100, (void **)&v, &n, &more, &e), 0);
@@ -1879,11 +1879,11 @@ static void test_subnet_crud(void **state)
 	assert_int_equal(store_revision(f->s), rev + 4);
 	err_clear(&e);
 	assert_int_equal(store_obj_get(f->s, STORE_SUBNET, sn.id, &got, &e), -1);
-	assert_int_equal(e.status, 404);
+	assert_int_equal(e.code, VR_ERR_NOT_FOUND);
 	assert_int_equal(store_obj_delete(f->s, STORE_SUBNET, sn.id, 0, &e), -1);
-	assert_int_equal(e.status, 404);
+	assert_int_equal(e.code, VR_ERR_NOT_FOUND);
 	assert_int_equal(store_obj_replace(f->s, STORE_SUBNET, &sn, 0, &e), -1);
-	assert_int_equal(e.status, 404);
+	assert_int_equal(e.code, VR_ERR_NOT_FOUND);
 	assert_int_equal(store_revision(f->s), rev + 4);
 	/* With the subnet gone, the table can go. */
 	assert_int_equal(store_obj_delete(f->s, STORE_RTB, t.id, 0, &e), 0);
@@ -1909,22 +1909,22 @@ static void test_subnet_conflicts(void **state)
 	/* Inside a, containing a, equal to a: each overlaps, on any interface. */
 	mksubnet(&x, NULL, "x", "10.0.5.0/24", "eth9", "10.0.5.1", NULL);
 	assert_int_equal(store_obj_create(f->s, STORE_SUBNET, &x, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_string_equal(e.field, "cidr");
 	assert_non_null(strstr(e.msg, "subnet-0a"));
 	assert_non_null(strstr(e.msg, "10.0.0.0/16"));
 	mksubnet(&x, NULL, "x", "10.0.0.0/8", "eth9", "10.200.0.1", NULL);
 	assert_int_equal(store_obj_create(f->s, STORE_SUBNET, &x, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_non_null(strstr(e.msg, "subnet-0a"));
 	mksubnet(&x, NULL, "x", "2001:DB8::/64", "eth9", "2001:db8::2", NULL);
 	assert_int_equal(store_obj_create(f->s, STORE_SUBNET, &x, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_non_null(strstr(e.msg, "subnet-0b"));
 	/* A duplicate name. */
 	mksubnet(&x, NULL, "a", "10.9.0.0/16", "eth9", "10.9.0.1", NULL);
 	assert_int_equal(store_obj_create(f->s, STORE_SUBNET, &x, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_string_equal(e.field, "name");
 	assert_non_null(strstr(e.msg, "subnet-0a"));
 	/* A replace may keep its own cidr, but not grow into a neighbour's. */
@@ -1933,11 +1933,11 @@ static void test_subnet_conflicts(void **state)
 	rev = store_revision(f->s);
 	mksubnet(&x, "subnet-0c", "c", "10.0.0.0/15", "eth1", "10.1.0.1", NULL);
 	assert_int_equal(store_obj_replace(f->s, STORE_SUBNET, &x, 0, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_non_null(strstr(e.msg, "subnet-0a"));
 	mksubnet(&x, "subnet-0c", "b", "10.1.0.0/16", "eth1", "10.1.0.1", NULL);
 	assert_int_equal(store_obj_replace(f->s, STORE_SUBNET, &x, 0, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_string_equal(e.field, "name");
 	/* Adjacent is not overlapping. */
 	mksubnet(&x, NULL, "d", "10.2.0.0/16", "eth1", "10.2.0.1", NULL);
@@ -1955,13 +1955,13 @@ static void test_subnet_refs_and_idempotence(void **state)
 
 	mksubnet(&x, NULL, "a", "10.0.0.0/24", "eth0", "10.0.0.1", "rtb-77");
 	assert_int_equal(store_obj_create(f->s, STORE_SUBNET, &x, &e), -1);
-	assert_int_equal(e.status, 422);
+	assert_int_equal(e.code, VR_ERR_INVALID);
 	assert_string_equal(e.field, "route_table_id");
 	assert_non_null(strstr(e.msg, "rtb-77"));
 	/* Not inside cidr: the model's 422 comes through the store. */
 	mksubnet(&x, NULL, "a", "10.0.0.0/24", "eth0", "10.0.1.1", NULL);
 	assert_int_equal(store_obj_create(f->s, STORE_SUBNET, &x, &e), -1);
-	assert_int_equal(e.status, 422);
+	assert_int_equal(e.code, VR_ERR_INVALID);
 	assert_string_equal(e.field, "router_ip");
 
 	mkrtb(&t, "rtb-0b", "blue", 0, NULL);
@@ -1982,13 +1982,13 @@ static void test_subnet_refs_and_idempotence(void **state)
 	/* The same id with another body. */
 	mksubnet(&x, "subnet-01", "a", "10.0.0.0/24", "eth0", "10.0.0.2", "rtb-0b");
 	assert_int_equal(store_obj_create(f->s, STORE_SUBNET, &x, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_string_equal(e.field, "id");
 	assert_int_equal(store_revision(f->s), rev);
 
 	/* The table is in use by the subnet. */
 	assert_int_equal(store_obj_delete(f->s, STORE_RTB, "rtb-0b", 0, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_REFERENCED);
 	assert_non_null(strstr(e.msg, "subnet-01"));
 	assert_non_null(strstr(e.msg, "subnet"));
 	assert_int_equal(store_revision(f->s), rev);
@@ -2088,21 +2088,21 @@ static void test_subnet_failed_writes_change_nothing(void **state)
 
 	mksubnet(&x, a.id, "b", "10.0.0.0/24", "eth0", "10.0.0.1", NULL);
 	assert_int_equal(store_obj_replace(f->s, STORE_SUBNET, &x, 0, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	mksubnet(&x, a.id, "a", "10.0.0.0/24", "eth0", "10.0.0.1", "rtb-99");
 	assert_int_equal(store_obj_replace(f->s, STORE_SUBNET, &x, 0, &e), -1);
-	assert_int_equal(e.status, 422);
+	assert_int_equal(e.code, VR_ERR_INVALID);
 	mksubnet(&x, a.id, "a", "10.0.0.0/24", "eth0", "10.0.0.0", NULL);
 	assert_int_equal(store_obj_replace(f->s, STORE_SUBNET, &x, 0, &e), -1);
-	assert_int_equal(e.status, 422);
+	assert_int_equal(e.code, VR_ERR_INVALID);
 	mksubnet(&x, NULL, "c", "fd00::/48", "eth1", "fd00::2", NULL);
 	assert_int_equal(store_obj_create(f->s, STORE_SUBNET, &x, &e), -1);
-	assert_int_equal(e.status, 409);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	assert_int_equal(store_obj_delete(f->s, STORE_SUBNET, "subnet-77", 0, &e), -1);
-	assert_int_equal(e.status, 404);
+	assert_int_equal(e.code, VR_ERR_NOT_FOUND);
 	set.fwd_v6 = true;
 	assert_int_equal(store_settings_put(f->s, &set, 1, &e), -1);
-	assert_int_equal(e.status, 412);
+	assert_int_equal(e.code, VR_ERR_PRECONDITION);
 
 	after = net_snapshot(f->s);
 	assert_string_equal(before, after);
@@ -2131,7 +2131,7 @@ static void test_settings(void **state)
 	/* A PUT with a stale If-Match changes nothing. */
 	set = (struct settings){.fwd_v4 = true, .fwd_v6 = false};
 	assert_int_equal(store_settings_put(f->s, &set, got.rev + 5, &e), -1);
-	assert_int_equal(e.status, 412);
+	assert_int_equal(e.code, VR_ERR_PRECONDITION);
 	assert_non_null(strstr(e.msg, "If-Match"));
 	assert_int_equal(store_revision(f->s), rev);
 
@@ -2156,7 +2156,7 @@ static void test_settings(void **state)
 	assert_int_equal(set.rev, first + 1);
 	assert_int_equal(store_revision(f->s), first + 1);
 	assert_int_equal(store_settings_put(f->s, &set, first, &e), -1);
-	assert_int_equal(e.status, 412);
+	assert_int_equal(e.code, VR_ERR_PRECONDITION);
 
 	reopen(f);
 	assert_int_equal(store_settings_get(f->s, &got, &e), 0);
@@ -2327,7 +2327,7 @@ static void test_replace_unchanged(void **state)
 	/* A stale If-Match is still a 412, changed or not. */
 	mkroute(&r2, r.id, NULL, "10.3.0.0/16", "10.0.0.1", NULL, 5);
 	assert_int_equal(store_obj_replace(f->s, STORE_ROUTE, &r2, r.rev + 1, &e), -1);
-	assert_int_equal(e.status, 412);
+	assert_int_equal(e.code, VR_ERR_PRECONDITION);
 	model_route_clear(&r2);
 
 	/* One field differs: a write, a new revision. */

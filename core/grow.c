@@ -1,0 +1,34 @@
+#include "grow.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int vr_grow(void **v, size_t *cap, size_t need, size_t elem, size_t max)
+{
+	size_t limit = elem ? SIZE_MAX / elem : SIZE_MAX;
+	size_t ncap;
+	void *nv;
+
+	if (need <= *cap)
+		return 0;
+	if (need > max)
+		return -E2BIG;
+	if (need > limit)
+		return -ENOMEM;
+	if (limit > max)
+		limit = max;
+	ncap = *cap ? *cap : VR_GROW_FIRST;
+	while (ncap < need)
+		ncap = ncap > limit / 2 ? limit : ncap * 2;
+	if (ncap > limit)
+		ncap = limit;
+	nv = realloc(*v, ncap * elem);
+	if (!nv)
+		return -ENOMEM;
+	memset((char *)nv + *cap * elem, 0, (ncap - *cap) * elem);
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
