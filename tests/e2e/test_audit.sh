@@ -4,7 +4,8 @@
 # token name, client address, method, path, object id, status and revision, newest
 # first; PUT /v1/config with its plan's counts; refused writes with their status (a
 # 4xx, no revision); a write undone by ?require_active=true as its 201 and then its 422;
-# no event for a request without the token. Paging (limit/after), the object_id and
+# writes that change nothing (an unchanged replace, a dry run) without a revision; no
+# event for a request without the token. Paging (limit/after), the object_id and
 # token_name filters, bad queries, and the retention bound (--audit-keep) after a
 # restart.
 set -Eeuo pipefail
@@ -119,6 +120,18 @@ e2e_api "$H" GET /v1/events >/dev/null
 check_eq "only the newest 3 are kept" 3 "$(e2e_jq '.items | length')"
 check_eq "the newest is that write" "DELETE rt-c2 204" "$(ev 0 '"\(.method) \(.object_id) \(.status)"')"
 check_eq "then the two before it" "$(echo "$ALL" | cut -d' ' -f1-2)" "$(e2e_jq '[.items[1:][].id] | join(" ")')"
+
+e2e_step "writes that change nothing: recorded, without a revision"
+e2e_api "$H" PUT /v1/routes/rt-c1 '{"destination":"10.3.0.0/16","type":"unreachable"}' >/dev/null
+e2e_expect_status 200 "a replace with the stored body"
+e2e_api "$H" GET /v1/events >/dev/null
+check_eq "recorded with no revision" "PUT rt-c1 200 null" "$(ev 0 '"\(.method) \(.object_id) \(.status) \(.revision)"')"
+e2e_api "$H" PUT '/v1/config?dry_run=true' '{"routes":[]}' >/dev/null
+e2e_expect_status 200 "a dry run"
+e2e_api "$H" GET /v1/events >/dev/null
+check_eq "recorded with no revision and no plan" "PUT /v1/config 200 null null" "$(ev 0 '"\(.method) \(.path) \(.status) \(.revision) \(.plan)"')"
+check_eq "still 3 events" 3 "$(e2e_jq '.items | length')"
+
 e2e_daemon_fails "$H" --audit-keep 0
 check_eq "--audit-keep 0 is refused" 2 "$E2E_EXIT"
 
