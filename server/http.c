@@ -42,6 +42,7 @@ struct req_ctx {
 	struct http_guard_conn *gc;    /* the guard's watch on this connection (NULL: none) */
 	bool started;                  /* the access handler was called for this request */
 	bool authed;                   /* it carries the right token */
+	const char *token_name;        /* the name of that token (http_req_token_name) */
 	struct http_reject bad_target; /* the target as sent is refused (status 0: it is fine) */
 	struct timespec start;
 	char path[HTTP_PATH_MAX];
@@ -425,8 +426,7 @@ static bool content_length_differs(struct MHD_Connection *c, const char *cl)
 
 const char *http_req_token_name(const struct http_req *req)
 {
-	(void)req;
-	return HTTP_TOKEN_NAME_DEFAULT;
+	return req->token_name ? req->token_name : "";
 }
 
 /* Whether method changes state: an authenticated request with it is audited. */
@@ -484,7 +484,11 @@ static void audit_end(struct app *app, struct store_event *ev, int status)
 static void audit_refused(struct http_server *srv, struct MHD_Connection *c, const char *method,
                           const char *url, const struct req_ctx *ctx, int status)
 {
-	struct http_req req = {.app = srv->app, .method = method, .path = url, .conn = c};
+	struct http_req req = {.app = srv->app,
+	                       .method = method,
+	                       .path = url,
+	                       .conn = c,
+	                       .token_name = ctx->token_name};
 	struct store_event ev;
 
 	if (!ctx->authed || !audited(method))
@@ -511,6 +515,8 @@ static bool admit(struct http_server *srv, struct MHD_Connection *c, const char 
 			goto queue;
 		}
 		ctx->authed = true;
+		/* Until named tokens: the one token's name. */
+		ctx->token_name = HTTP_TOKEN_NAME_DEFAULT;
 	}
 	if (!ctx->ep) {
 		if (r.allow[0])
@@ -556,6 +562,7 @@ static void dispatch(struct http_server *srv, struct MHD_Connection *c, const ch
 	    .path = ctx->path,
 	    .conn = c,
 	    .cls = ctx->ep->cls,
+	    .token_name = ctx->token_name,
 	};
 
 	memcpy(req.params, ctx->params, sizeof(req.params));

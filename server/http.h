@@ -30,6 +30,7 @@ struct http_req {
 	const char *if_match;                /* If-Match header or NULL */
 	void *conn;                          /* opaque: for http_req_query */
 	const void *cls;                     /* the endpoint's cls */
+	const char *token_name;              /* the authenticating token's name; NULL: none */
 	/*
 	 * HTTP_RAW_BODY endpoints: the body as sent (NUL-terminated, raw_len
 	 * bytes), not parsed; NULL when none was sent. The handler owns it and
@@ -73,9 +74,9 @@ struct http_endpoint {
 extern const struct http_endpoint api_endpoints[];
 
 /*
- * The name of the token that authenticated req, for the audit log. Until
- * named tokens land (branch i14-tokens) there is one token, and its name is
- * HTTP_TOKEN_NAME_DEFAULT.
+ * The name of the token that authenticated req ("" when none did), for the
+ * audit log. Until named tokens land (branch i14-tokens) there is one token,
+ * and the authentication (http.c, admit) names it HTTP_TOKEN_NAME_DEFAULT.
  */
 #define HTTP_TOKEN_NAME_DEFAULT "default"
 const char *http_req_token_name(const struct http_req *req);
