@@ -291,4 +291,68 @@ void store_config_clear(struct store_config *c);
 int store_routes_each(struct store *s, int (*fn)(void *arg, const struct route *r), void *arg,
                       int64_t *rev, struct vr_err *e) __attribute__((warn_unused_result));
 
+/* ---- the audit log (store_audit.c) ---- */
+
+/* How many events a handle keeps unless told otherwise (store_audit_keep). */
+#define STORE_AUDIT_KEEP_DEFAULT 100000
+#define STORE_EVENT_TOKEN_MAX 64
+#define STORE_EVENT_CLIENT_MAX 64 /* an IPv6 address and a scope */
+#define STORE_EVENT_METHOD_MAX 16
+#define STORE_EVENT_PATH_MAX 512
+#define STORE_EVENT_OBJECT_MAX 128 /* an id as the request named it, perhaps malformed */
+/* The object id of an event about the settings. */
+#define STORE_SETTINGS_ID "settings"
+
+/*
+ * One write request as the audit log holds it. Texts longer than their
+ * buffer are cut short. object_id "": not about one object; rev 0: nothing
+ * committed; has_plan: PUT /v1/config's plan counts (over every kind).
+ */
+struct store_event {
+	int64_t id; /* assigned when recorded; 0 before */
+	char time[TIME_MAX];
+	char token[STORE_EVENT_TOKEN_MAX];
+	char client[STORE_EVENT_CLIENT_MAX];
+	char method[STORE_EVENT_METHOD_MAX];
+	char path[STORE_EVENT_PATH_MAX];
+	char object_id[STORE_EVENT_OBJECT_MAX];
+	int status;
+	int64_t rev;
+	bool has_plan;
+	int64_t added, changed, removed, unchanged;
+};
+
+/*
+ * Arm ev for the calling thread (NULL disarms): the first write this thread
+ * commits on any handle from now on inserts ev, with the object id, the
+ * revision and (PUT /v1/config) the plan's counts the write fills in, in
+ * the write's own transaction, and sets ev->id. ev->status is what the caller
+ * answers when the write commits. A write that rolls back records nothing
+ * (ev->id stays 0); neither do later writes once ev->id is set.
+ */
+void store_audit_arm(struct store_event *ev);
+/*
+ * Record ev in a transaction of its own (a write that was refused or that
+ * changed nothing: there is no change to share one with); sets ev->time and
+ * ev->id. Old events are pruned as in a write.
+ */
+int store_audit_record(struct store *s, struct store_event *ev, struct vr_err *e)
+    __attribute__((warn_unused_result));
+/* Keep at most keep (>= 1) events: every recording drops what is older. */
+void store_audit_keep(struct store *s, int64_t keep);
+
+/* What an event list keeps, each field NULL for any. */
+struct store_event_filter {
+	const char *object_id;
+	const char *token;
+};
+
+/*
+ * Up to limit events with id < before (0: from the newest) that pass f,
+ * newest first, into *out (free() it); *more tells whether older ones pass too.
+ */
+int store_audit_list(struct store *s, const struct store_event_filter *f, int64_t before,
+                     size_t limit, struct store_event **out, size_t *n, bool *more,
+                     struct vr_err *e) __attribute__((warn_unused_result));
+
 #endif

@@ -871,7 +871,7 @@ int store_config_replace(struct store *s, struct store_config *c, int64_t if_rev
 		ret = 0;
 		goto out; /* rolled back below */
 	}
-	if (store_tx_commit(s, e) < 0)
+	if (store_write_commit(s, NULL, d, e) < 0)
 		goto out;
 	d->rev = x.rev;
 	ret = 0;

@@ -140,6 +140,14 @@ static const char *const st_sql[ST__N] = {
      * that groups swapping names never collide half way.
      */
     [ST_SG_PARK] = "UPDATE security_groups SET name = char(1) || id WHERE id = ?1",
+    [ST_EV_INSERT] = "INSERT INTO events (time, token_name, client, method, path, object_id, "
+                     "status, revision, plan_added, plan_changed, plan_removed, plan_unchanged) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [ST_EV_PRUNE] = "DELETE FROM events WHERE id <= ?1",
+    [ST_EV_LIST] = "SELECT id, time, token_name, client, method, path, object_id, status, "
+                   "revision, plan_added, plan_changed, plan_removed, plan_unchanged FROM events "
+                   "WHERE id < ?1 AND (?3 IS NULL OR object_id = ?3) AND "
+                   "(?4 IS NULL OR token_name = ?4) ORDER BY id DESC LIMIT ?2",
 };
 
 /*
@@ -592,6 +600,7 @@ static int db_open(const char *path, bool check, struct store **out, struct vr_e
 		oom(e);
 		return -ENOMEM;
 	}
+	s->audit_keep = STORE_AUDIT_KEEP_DEFAULT;
 	if (db_create_private(path, e) < 0) {
 		ret = -EIO;
 		goto out;

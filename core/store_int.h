@@ -9,6 +9,7 @@
  *                     each kind's own columns, checks and conflict messages
  *   store_settings.c  the one settings row
  *   store_config.c    the whole desired state at once (GET/PUT /v1/config)
+ *   store_audit.c     the audit log: one event per write, in the write's transaction
  *
  * store.h stays the contract. Everything here is private to those files:
  * the functions they share carry the store_ prefix, the small helpers below
@@ -103,12 +104,16 @@ enum st {
 	ST_SET_GET,
 	ST_SET_PUT,
 	ST_SG_PARK,
+	ST_EV_INSERT,
+	ST_EV_PRUNE,
+	ST_EV_LIST,
 	ST__N
 };
 
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST__N];
+	int64_t audit_keep; /* events kept (store_audit_keep) */
 };
 
 /* ---- store_db.c: errors, transactions, lookups, the revision ---- */
@@ -123,6 +128,14 @@ int store_tx_begin(struct store *s, struct vr_err *e) __attribute__((warn_unused
 int store_tx_commit(struct store *s, struct vr_err *e) __attribute__((warn_unused_result));
 /* Undo whatever the open transaction did; a no-op once it committed. */
 void store_tx_end(struct store *s);
+/*
+ * Commit a write transaction that changed the desired state, with its audit
+ * event when the calling thread armed one (store_audit_arm): object_id is the
+ * object written (NULL: none), d the plan of a whole-state replace (NULL:
+ * not one).
+ */
+int store_write_commit(struct store *s, const char *object_id, const struct store_diff *d,
+                       struct vr_err *e) __attribute__((warn_unused_result));
 /* A read transaction and the revision it sees: what is read until store_tx_end belongs to it. */
 int store_read_begin(struct store *s, int64_t *rev, struct vr_err *e)
     __attribute__((warn_unused_result));

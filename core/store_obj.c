@@ -239,7 +239,7 @@ int store_obj_create_with(struct store *s, enum store_kind k, void *o, const voi
 	memcpy(obj_field(o, d->updated_at), obj_field(o, d->created_at), TIME_MAX);
 	if (store_obj_write(s, k, d->insert, o, e) < 0)
 		goto out;
-	if (store_tx_commit(s, e) < 0)
+	if (store_write_commit(s, id, NULL, e) < 0)
 		goto out;
 	ret = STORE_CREATED;
 out:
@@ -282,7 +282,7 @@ static int obj_overwrite(struct store *s, enum store_kind k, void *o, int64_t if
 	}
 	if (store_obj_write(s, k, d->update, o, e) < 0)
 		goto out;
-	if (store_tx_commit(s, e) < 0)
+	if (store_write_commit(s, o, NULL, e) < 0)
 		goto out;
 	ret = 0;
 out:
@@ -338,7 +338,7 @@ static int obj_delete(struct store *s, enum store_kind k, const char *id, int64_
 		goto out;
 	if (store_rev_bump(s, &rev, e) < 0)
 		goto out;
-	if (store_tx_commit(s, e) < 0)
+	if (store_write_commit(s, id, NULL, e) < 0)
 		goto out;
 	ret = 0;
 out:

@@ -102,7 +102,7 @@ static int settings_overwrite(struct store *s, struct settings *set, int64_t if_
 	}
 	if (store_settings_write(s, &neu, e) < 0)
 		goto out;
-	if (store_tx_commit(s, e) < 0)
+	if (store_write_commit(s, STORE_SETTINGS_ID, NULL, e) < 0)
 		goto out;
 	*set = neu;
 	ret = 0;

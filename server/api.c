@@ -159,5 +159,7 @@ const struct http_endpoint api_endpoints[] = {
     /* The whole state in one document: 100,000 routes and more, parsed item by item. */
     {"PUT", "/v1/config", api_config_put, NULL, API_CONFIG_BODY_MAX, HTTP_RAW_BODY},
 
+    {"GET", "/v1/events", api_events_list, NULL, 0, 0},
+
     {NULL, NULL, NULL, NULL, 0, 0},
 };

@@ -36,6 +36,8 @@ void api_web_file(struct http_req *req, struct http_resp *resp);
 #define API_CONFIG_BODY_MAX (64u * 1024 * 1024)
 void api_config_get(struct http_req *req, struct http_resp *resp);
 void api_config_put(struct http_req *req, struct http_resp *resp);
+/* GET /v1/events: the audit log, newest first (api_events.c). */
+void api_events_list(struct http_req *req, struct http_resp *resp);
 /*
  * What PUT /v1/config does with the text before the store sees it (len bytes,
  * no NUL needed): 0 and c filled, or -1 with e the answer's problem, a 400

@@ -425,9 +425,13 @@ void crud_list(struct http_req *req, struct http_resp *resp)
 	arr = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, rs->to_json(req->app, (char *)items + i * rs->size));
-	http_json(resp, 200,
-	          json_pack("{s:o, s:o}", "items", arr, "next",
-	                    more && n ? json_string(rs->id((char *)items + (n - 1) * rs->size))
-	                              : json_null()));
+	crud_page(resp, arr, more && n ? rs->id((char *)items + (n - 1) * rs->size) : NULL);
 	store_objs_free(rs->store_kind, items, n);
+}
+
+void crud_page(struct http_resp *resp, json_t *items, const char *next)
+{
+	http_json(resp, 200,
+	          json_pack("{s:o, s:o}", "items", items, "next",
+	                    next ? json_string(next) : json_null()));
 }

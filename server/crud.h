@@ -59,6 +59,9 @@ void crud_replace(struct http_req *req, struct http_resp *resp);
 void crud_delete(struct http_req *req, struct http_resp *resp);
 void crud_list(struct http_req *req, struct http_resp *resp);
 
+/* 200 with a page of a list: {"items": items (stolen), "next": next, null when NULL}. */
+void crud_page(struct http_resp *resp, json_t *items, const char *next);
+
 /* ?limit= as every list takes it: default CRUD_LIMIT_DEFAULT, 422 outside 1..CRUD_LIMIT_MAX. */
 int crud_query_limit(struct http_req *req, size_t *limit, struct vr_err *e)
     __attribute__((warn_unused_result));

@@ -19,6 +19,7 @@
 #include "http_guard.h"
 #include "log.h"
 #include "metrics.h"
+#include "store.h"
 #include "tls.h"
 
 /* A client that stops reading an answer: MHD closes it after this long without progress. */
@@ -445,6 +446,75 @@ static bool content_length_differs(struct MHD_Connection *c, const char *cl)
 	return k.differs;
 }
 
+/* Whether method changes state: an authenticated request with it is audited. */
+static bool audited(const char *method)
+{
+	return !strcmp(method, "POST") || !strcmp(method, "PUT") || !strcmp(method, "DELETE") ||
+	       !strcmp(method, "PATCH");
+}
+
+/* The event of req as far as the request tells it; status: what a committed write answers. */
+static void audit_init(struct store_event *ev, const struct http_req *req)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	const char *token = http_req_token_name(req);
+
+	memset(ev, 0, sizeof(*ev));
+	snprintf(ev->token, sizeof(ev->token), "%s", token ? token : "");
+	snprintf(ev->method, sizeof(ev->method), "%s", req->method);
+	snprintf(ev->path, sizeof(ev->path), "%s", req->path);
+	if (req->params[0])
+		snprintf(ev->object_id, sizeof(ev->object_id), "%s", req->params[0]);
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+		          ev->client, sizeof(ev->client));
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		          ev->client, sizeof(ev->client));
+	ev->status = !strcmp(req->method, "POST")     ? 201
+	             : !strcmp(req->method, "DELETE") ? 204
+	                                              : 200;
+}
+
+/*
+ * After the request: when no write committed ev with the answer status
+ * (refused, nothing changed, or undone), record it on its own.
+ */
+static void audit_end(struct app *app, struct store_event *ev, int status)
+{
+	struct vr_err e = {0};
+	int rc;
+
+	if ((ev->id && ev->status == status) || !app->store)
+		return;
+	ev->status = status;
+	ev->rev = 0;
+	pthread_mutex_lock(&app->store_lock);
+	rc = store_audit_record(app->store, ev, &e);
+	pthread_mutex_unlock(&app->store_lock);
+	if (rc < 0)
+		log_warnx("%s %s: not recorded in the audit log: %s", ev->method, ev->path, e.msg);
+}
+
+/* A write refused before it reached a handler (authenticated: anyone else is not recorded). */
+static void audit_refused(struct http_server *srv, struct MHD_Connection *c, const char *method,
+                          const char *url, const struct req_ctx *ctx, int status)
+{
+	struct http_req req = {.app = srv->app,
+	                       .method = method,
+	                       .path = url,
+	                       .conn = c,
+	                       .token_name = ctx->token_name};
+	struct store_event ev;
+
+	if (!ctx->authed || !audited(method))
+		return;
+	audit_init(&ev, &req);
+	audit_end(srv->app, &ev, status);
+}
+
 /* First call for a request: route, authenticate, check headers. Returns true if a response was
  * queued. */
 static bool admit(struct http_server *srv, struct MHD_Connection *c, const char *url,
@@ -500,10 +570,13 @@ static bool admit(struct http_server *srv, struct MHD_Connection *c, const char 
 		ctx->expect = (size_t)strtoull(cl, NULL, 10);
 	return false;
 queue:
+	audit_refused(srv, c, method, url, ctx, r.status);
 	observe(ctx, method, r.status);
 	*ret = send_and_free(c, &r);
 	return true;
 }
+
+static void serve(struct req_ctx *ctx, struct http_req *req_, struct http_resp *r);
 
 static void dispatch(struct http_server *srv, struct MHD_Connection *c, const char *method,
                      struct req_ctx *ctx, struct http_resp *r)
@@ -517,10 +590,30 @@ static void dispatch(struct http_server *srv, struct MHD_Connection *c, const ch
 	    .token_name = ctx->authed ? ctx->token_name : NULL,
 	    .token_write = ctx->authed && ctx->token_write,
 	};
-	const char *ct;
 
 	memcpy(req.params, ctx->params, sizeof(req.params));
 	req.if_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);
+	if (ctx->authed && audited(method)) {
+		struct store_event ev;
+
+		audit_init(&ev, &req);
+		/* The handler's committed write records ev in its own transaction. */
+		store_audit_arm(&ev);
+		serve(ctx, &req, r);
+		store_audit_arm(NULL);
+		audit_end(srv->app, &ev, r->status ? r->status : 500);
+		return;
+	}
+	serve(ctx, &req, r);
+}
+
+/* Check the body against the endpoint, parse it and call the handler. */
+static void serve(struct req_ctx *ctx, struct http_req *req_, struct http_resp *r)
+{
+	struct http_req req = *req_;
+	struct MHD_Connection *c = req.conn;
+	const char *ct;
+
 	if (ctx->too_big) {
 		http_problemf(r, 413, NULL, "request body exceeds the limit of %zu bytes",
 		              ctx->max);

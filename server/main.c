@@ -34,6 +34,8 @@
 #define DEFAULT_LISTEN "127.0.0.1:8080"
 #define DEFAULT_DB "/var/lib/vrouter/vrouter.db"
 #define DEFAULT_RESYNC_S 30
+/* --audit-keep's bound: a billion events is far beyond any disk it is meant for. */
+#define AUDIT_KEEP_MAX 1000000000LL
 #define APPLY_TIMEOUT_MS 60000
 /*
  * Exit status of a start refused for a reason that only the operator can
@@ -123,6 +125,8 @@ static void usage(FILE *f)
 	    "                          policy rules desired state instead, leaving the kernel\n"
 	    "                          as it is (refused while table inet vrouter exists)\n"
 	    "  --resync-interval SEC   full kernel resync period (default %d)\n"
+	    "  --audit-keep N          keep the newest N events of the audit log, GET\n"
+	    "                          /v1/events (default %d)\n"
 	    "  --log-level LEVEL       error, warn, info or debug (default info)\n"
 	    "  --help                  this text\n"
 	    "  --version               print the version\n\n"
@@ -130,7 +134,7 @@ static void usage(FILE *f)
 	    "TLS certificate or key, owned objects and no desired state) exits with\n"
 	    "status %d.\n",
 	    DEFAULT_LISTEN, DEFAULT_DB, TOKEN_MIN_LEN, TOKEN_MAX_LEN, DEFAULT_RESYNC_S,
-	    EXIT_REFUSED);
+	    STORE_AUDIT_KEEP_DEFAULT, EXIT_REFUSED);
 }
 
 /* mkdir -p for the database's directory; new directories are private. */
@@ -249,6 +253,7 @@ int main(int argc, char **argv)
 	    {"log-level", required_argument, NULL, 'L'},
 	    {"take-over", no_argument, NULL, 'T'},
 	    {"import-owned", no_argument, NULL, 'I'},
+	    {"audit-keep", required_argument, NULL, 'A'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -259,6 +264,7 @@ int main(int argc, char **argv)
 	char token_path[PATH_MAX];
 	char why[ADOPT_WHY_MAX + PATH_MAX];
 	long resync_s = DEFAULT_RESYNC_S;
+	long long audit_keep = STORE_AUDIT_KEEP_DEFAULT;
 	enum adopt_mode adopt = ADOPT_REFUSE;
 	struct instance *inst = NULL;
 	int sigfd = -1;
@@ -288,6 +294,20 @@ int main(int argc, char **argv)
 				        "vrouterd: --resync-interval \"%s\": expected 1..86400 "
 				        "seconds\n",
 				        optarg);
+				return 2;
+			}
+			break;
+		}
+		case 'A': {
+			char *end;
+
+			errno = 0;
+			audit_keep = strtoll(optarg, &end, 10);
+			if (errno || *end || end == optarg || audit_keep < 1 ||
+			    audit_keep > AUDIT_KEEP_MAX) {
+				fprintf(stderr,
+				        "vrouterd: --audit-keep \"%s\": expected 1..%lld events\n",
+				        optarg, (long long)AUDIT_KEEP_MAX);
 				return 2;
 			}
 			break;
@@ -418,6 +438,7 @@ int main(int argc, char **argv)
 		status = rc == -EUCLEAN ? EXIT_REFUSED : 1;
 		goto out;
 	}
+	store_audit_keep(app.store, audit_keep);
 	if (app_readers_open(&app, db, APP_READERS, &e)) {
 		log_error("database %s: %s", db, e.msg);
 		goto out;

@@ -2,7 +2,7 @@
 
 import { h, clear, toast } from './dom.js';
 import { api, poll, auth, ApiError } from './api.js';
-import { overviewPage, routesPage, subnetsPage, groupsPage, interfacesPage, settingsPage, configPage, noteStatus } from './pages.js';
+import { overviewPage, routesPage, subnetsPage, groupsPage, interfacesPage, eventsPage, settingsPage, configPage, noteStatus } from './pages.js';
 import { topologyPage } from './topology.js';
 
 const POLL_MS = 1000; // changes made elsewhere show within about a second
@@ -14,6 +14,7 @@ const PAGES = {
   subnets: ['Subnets', subnetsPage],
   'security-groups': ['Security groups', groupsPage],
   interfaces: ['Interfaces', interfacesPage],
+  events: ['Events', eventsPage],
   settings: ['Settings', settingsPage],
   config: ['Config', configPage],
 };

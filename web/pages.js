@@ -386,6 +386,65 @@ export function interfacesPage(main) {
   return { refresh };
 }
 
+// ---------------------------------------------------------------- events
+
+// The audit log (GET /v1/events), newest first: paged, filtered by object and token.
+export function eventsPage(main, params) {
+  main.append(...pageHead('Events', 'Every write request made with the token, newest first: who (token name, client address), what (method, path, object), and how it ended (status, the revision it committed). Refused writes are here too.'));
+  const state = { limit: 50, after: null, back: [], filters: {} };
+  for (const n of ['object_id', 'token_name']) if (params && params[n]) state.filters[n] = params[n];
+  const tbody = h('tbody');
+  const prev = h('button', { type: 'button', class: 'small', disabled: true }, '← Previous');
+  const next = h('button', { type: 'button', class: 'small', disabled: true }, 'Next →');
+  const toolbar = h('div', { class: 'toolbar' });
+  for (const n of ['object_id', 'token_name']) {
+    const id = nextId('evf');
+    const input = h('input', { id, type: 'search', autocomplete: 'off', value: state.filters[n] || '', dataset: { filter: n } });
+    input.addEventListener('change', () => {
+      const v = input.value.trim();
+      if (v) state.filters[n] = v; else delete state.filters[n];
+      state.after = null;
+      state.back = [];
+      refresh();
+    });
+    toolbar.append(h('span', { class: 'tf' }, h('label', { for: id }, code(n)), input));
+  }
+  let last = null;
+  const cols = ['time', 'token', 'client', 'request', 'object', 'status', 'revision', 'plan'];
+  const sec = h('section', { class: 'panel', 'aria-labelledby': 'ev-h', dataset: { list: 'events' } }, h('h2', { id: 'ev-h' }, 'Audit log'),
+    toolbar,
+    h('div', { class: 'tablewrap' }, h('table', { class: 'list', 'aria-labelledby': 'ev-h' },
+      h('thead', {}, h('tr', {}, cols.map((c) => h('th', { scope: 'col' }, c)))), tbody)),
+    h('div', { class: 'pager' }, prev, next));
+  main.append(sec);
+  prev.addEventListener('click', () => { state.after = state.back.pop() || null; refresh(); });
+  next.addEventListener('click', () => { state.back.push(state.after); state.after = last.next; refresh(); });
+  const plan = (p) => (p ? `+${p.added} ~${p.changed} -${p.removed} =${p.unchanged}` : '—');
+  async function refresh() {
+    const q = new URLSearchParams({ limit: String(state.limit) });
+    if (state.after) q.set('after', state.after);
+    for (const [n, v] of Object.entries(state.filters)) q.set(n, v);
+    const r = await poll(`/v1/events?${q}`);
+    if (!r.changed && last === r.data) return;
+    last = r.data;
+    clear(tbody);
+    for (const e of r.data.items) {
+      tbody.append(h('tr', { dataset: { id: String(e.id) } },
+        h('td', { 'data-label': 'time' }, fmtTime(e.time)),
+        h('td', { 'data-label': 'token' }, code(e.token_name)),
+        h('td', { 'data-label': 'client' }, dash(e.client)),
+        h('td', { 'data-label': 'request' }, code(`${e.method} ${e.path}`)),
+        h('td', { 'data-label': 'object' }, e.object_id ? h('a', { href: hrefFor(e.object_id) }, e.object_id) : '—'),
+        h('td', { 'data-label': 'status' }, h('span', { class: `badge ${e.status < 400 ? 'active' : 'failed'}` }, String(e.status))),
+        h('td', { 'data-label': 'revision' }, dash(e.revision)),
+        h('td', { 'data-label': 'plan' }, plan(e.plan))));
+    }
+    prev.disabled = !state.back.length && !state.after;
+    next.disabled = !r.data.next;
+  }
+  return { refresh };
+}
+
 // ---------------------------------------------------------------- settings
 
 export function settingsPage(main) {

@@ -2183,10 +2183,12 @@ static void test_migrate_003_keeps_revision(void **state)
 	assert_true(rev > 1);
 	store_close(f->s);
 	f->s = NULL;
-	raw_exec(f->path, "DROP TABLE subnets; DROP TABLE settings; PRAGMA user_version = 2");
+	/* As version 2 left it: no tables of the later migrations. */
+	raw_exec(f->path, "DROP TABLE events; DROP TABLE subnets; DROP TABLE settings; "
+	                  "PRAGMA user_version = 2");
 	reopen(f);
 	raw_query(f->path, "PRAGMA user_version", v, sizeof(v));
-	assert_int_equal(atoi(v), 3);
+	assert_int_equal(atoi(v), (int)embedded_migrations_n);
 	assert_int_equal(store_revision(f->s), rev);
 	assert_int_equal(store_settings_get(f->s, &got, &e), 0);
 	assert_false(got.managed);

@@ -255,7 +255,11 @@ static void checked_open_refuses_damaged_pages(void **state)
 	long pages = filled_db(f);
 
 	assert_true(pages > 20);
-	damage_pages(f->path, pages / 2, 4);
+	/*
+	 * The last pages hold the routes the fill wrote; the schema's own pages
+	 * come earlier (damaged, the open fails before the check can run).
+	 */
+	damage_pages(f->path, pages - 4, 4);
 	assert_int_equal(store_open_checked(f->path, &s, &e), -EUCLEAN);
 	assert_null(s);
 	assert_non_null(strstr(e.msg, f->path));

@@ -24,7 +24,7 @@ for (const h of ['router', 'net01', 'net02']) {
 const READ_TOKEN = process.env.VR_WEB_READ_TOKEN_NET01;
 if (!READ_TOKEN) throw new Error('VR_WEB_READ_TOKEN_NET01 not set: run test_web.sh');
 const AXE = fs.readFileSync(path.join(HERE, 'node_modules/axe-core/axe.min.js'), 'utf8');
-const PAGES = ['', 'topology', 'routes', 'subnets', 'security-groups', 'interfaces', 'settings', 'config'];
+const PAGES = ['', 'topology', 'routes', 'subnets', 'security-groups', 'interfaces', 'events', 'settings', 'config'];
 const WIDTHS = [1280, 390];
 const LIVE_MS = 2000; // changes made elsewhere must show within this
 
@@ -564,6 +564,31 @@ async function main() {
     await list.locator('select[data-filter="route_table_id"]').selectOption('');
     for (const id of made) expect((await curlApi(net01, 'DELETE', `/v1/routes/${id}`)).status === 204, `DELETE ${id}`);
     await p1.waitForFunction(() => document.querySelectorAll('section[data-list="route"] tbody tr[data-id]').length === 2);
+  });
+  await check('net01 events: the newest write first; the object_id filter keeps one route\'s create and delete; Next pages on', async () => {
+    const ev = await curlApi(net01, 'GET', '/v1/events?limit=1000');
+    expect(ev.status === 200 && ev.data.items.length > 24, `GET /v1/events: ${ev.status}, ${ev.data.items && ev.data.items.length} events`);
+    const newest = ev.data.items[0];
+    await go(b1, 'events');
+    const list = p1.locator('section[data-list="events"]');
+    const rows = list.locator('tbody tr[data-id]');
+    await list.locator(`tbody tr[data-id="${newest.id}"]`).waitFor();
+    expect(await rows.first().getAttribute('data-id') === String(newest.id), 'the first row is not the newest event');
+    expect((await rows.first().textContent()).includes(`${newest.method} ${newest.path}`), await rows.first().textContent());
+    const made = ev.data.items.find((e) => e.method === 'DELETE' && e.status === 204 && e.object_id && e.object_id.startsWith('rt-'));
+    await list.locator('input[data-filter="object_id"]').fill(made.object_id);
+    await list.locator('input[data-filter="object_id"]').press('Enter');
+    await p1.waitForFunction(() => document.querySelectorAll('section[data-list="events"] tbody tr[data-id]').length === 2);
+    const texts = await rows.allTextContents();
+    expect(/DELETE/.test(texts[0]) && /POST/.test(texts[1]), texts.join(' | '));
+    await list.locator('input[data-filter="object_id"]').fill('');
+    await list.locator('input[data-filter="object_id"]').press('Enter');
+    await p1.waitForFunction(() => document.querySelectorAll('section[data-list="events"] tbody tr[data-id]').length > 2);
+    if (ev.data.items.length > 50) {
+      await list.locator('button', { hasText: 'Next' }).click();
+      await list.locator(`tbody tr[data-id="${ev.data.items[50].id}"]`).waitFor();
+      expect(await rows.first().getAttribute('data-id') === String(ev.data.items[50].id), 'the second page does not start at the 51st event');
+    }
   });
 
   section('delete everything again, in the UI');
