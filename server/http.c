@@ -511,6 +511,7 @@ static void audit_refused(struct http_server *srv, struct MHD_Connection *c, con
 
 	if (!ctx->authed || !audited(method))
 		return;
+	memcpy(req.params, ctx->params, sizeof(req.params)); /* the object id, when routed */
 	audit_init(&ev, &req);
 	audit_end(srv->app, &ev, status);
 }

@@ -82,6 +82,10 @@ e2e_api "$NS" GET "/v1/routes/$ID" >/dev/null
 e2e_expect_status 200 "the route is still there"
 check_eq "unchanged: its gateway" 192.168.150.3 "$(e2e_jq .via)"
 check_eq "a read token on an unknown path still gets 404" 404 "$(code "$R" POST /v1/nothing '{}')"
+e2e_api "$NS" GET "/v1/events?object_id=$ID" >/dev/null
+check_eq "the audit log names each write's token: the create by admin, the refusals by viewer" \
+	"viewer DELETE 403,viewer PUT 403,admin POST 201" \
+	"$(e2e_jq '[.items[] | "\(.token_name) \(.method) \(.status)"] | join(",")')"
 
 e2e_step "(c) the log names the tokens and holds none of them"
 check_match "the start is logged with names and scopes" '2 tokens in force: admin \(write\), viewer \(read\)' "$(cat "$LOG")"
