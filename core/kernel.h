@@ -136,6 +136,54 @@ struct klink {
 };
 
 /*
+ * Diagnostics (issue 13): the kernel's own answer for one packet, as
+ * "ip route get [fibmatch] DST from SRC iif DEV" gives it.
+ */
+struct kroute_query {
+	struct ipaddr dst;
+	struct ipaddr src; /* family 0 = none (required with iif) */
+	int iif;           /* 0 = a packet this host sends (output lookup) */
+};
+
+struct kroute_answer {
+	uint8_t type;      /* RTN_UNICAST, RTN_LOCAL, RTN_BLACKHOLE, RTN_PROHIBIT, ... */
+	uint32_t table;    /* table of the matched route */
+	struct prefix dst; /* the matched route's prefix (a fibmatch lookup), 0/0 for a default */
+	struct ipaddr via; /* family 0 = directly connected */
+	int oif;           /* 0 = none */
+	struct ipaddr prefsrc;
+	uint8_t protocol; /* rtm_protocol of the matched route (VR_RTPROT = ours) */
+	uint32_t metric;
+};
+
+/* A connection-tracking entry, original direction. */
+struct kflow {
+	uint8_t l4proto; /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6 */
+	struct ipaddr src, dst;
+	uint16_t sport, dport;                /* icmp: id in sport, type << 8 | code in dport */
+	bool seen_reply;                      /* IPS_SEEN_REPLY: something came back */
+	bool assured;                         /* IPS_ASSURED */
+	uint8_t tcp_state;                    /* TCP_CONNTRACK_* for tcp, 0 otherwise */
+	uint32_t timeout;                     /* seconds left */
+	uint64_t packets_orig, packets_reply; /* 0 when accounting is off */
+};
+
+/* Which flows kernel_ops.ct_find reports: 0 / family 0 fields match anything. */
+struct kflow_query {
+	uint8_t l4proto;
+	struct ipaddr src, dst;
+	uint16_t dport;
+};
+
+/* A named counter object of table inet vrouter. */
+struct kcounter {
+	char name[64];
+	uint64_t packets, bytes;
+};
+
+struct sock_filter;
+
+/*
  * Not thread-safe: one thread (the reconciler) drives one kernel_ops; code on
  * another thread that needs the kernel opens its own with nl_kernel_open.
  */
@@ -199,6 +247,24 @@ struct kernel_ops {
 	int (*tables_in_use)(void *ctx, uint32_t **out, size_t *n);
 
 	/*
+	 * Diagnostics. route_get: the kernel's route lookup for q (RTM_GETROUTE;
+	 * with q->iif as an input lookup, so policy rules and forwarding count).
+	 * Returns 0 with *a filled, or the kernel's -errno (-ENETUNREACH no route,
+	 * -EHOSTUNREACH, -EACCES, -EINVAL, -EXDEV, ...); for a reject route
+	 * (blackhole, unreachable, prohibit) a->type names it whatever the errno.
+	 */
+	int (*route_get)(void *ctx, const struct kroute_query *q, struct kroute_answer *a);
+	/* Connection-tracking entries matching q (ctnetlink dump); *out malloc'd. */
+	int (*ct_find)(void *ctx, const struct kflow_query *q, struct kflow **out, size_t *n);
+	/*
+	 * A packet socket (AF_PACKET, every protocol) on link ifindex with the
+	 * classic BPF program prog[0..len) attached before it is bound, so it
+	 * never reads an unfiltered packet. Returns the descriptor (the caller
+	 * owns it) or -errno.
+	 */
+	int (*capture_open)(void *ctx, int ifindex, const struct sock_filter *prog, size_t len);
+
+	/*
 	 * nftables, table inet vrouter (nft.c; nft_attach fills these). NULL
 	 * when not attached: security groups then stay pending.
 	 */
@@ -213,6 +279,8 @@ struct kernel_ops {
 	int (*nft_events_fd)(void *nft);
 	/* True when someone else changed the table or notifications were lost. */
 	bool (*nft_events_drain)(void *nft);
+	/* Every named counter of table inet vrouter; *out malloc'd; n = 0 without the table. */
+	int (*nft_counters)(void *nft, struct kcounter **out, size_t *n);
 };
 
 /* The libnl-backed kernel for the current network namespace. */
