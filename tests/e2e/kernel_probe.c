@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1043,6 +1044,66 @@ static int run_bench(size_t n)
 	return 0;
 }
 
+/* ---- diagnostics: one answer printed per call, for test_kernel_diag.sh ---- */
+
+static const char *rtn_name(uint8_t t)
+{
+	static const char *const names[] = {
+	    [RTN_UNSPEC] = "none",         [RTN_UNICAST] = "unicast",
+	    [RTN_LOCAL] = "local",         [RTN_BROADCAST] = "broadcast",
+	    [RTN_ANYCAST] = "anycast",     [RTN_MULTICAST] = "multicast",
+	    [RTN_BLACKHOLE] = "blackhole", [RTN_UNREACHABLE] = "unreachable",
+	    [RTN_PROHIBIT] = "prohibit",   [RTN_THROW] = "throw",
+	};
+
+	return t < sizeof(names) / sizeof(names[0]) && names[t] ? names[t] : "other";
+}
+
+static void print_addr(const char *key, const struct ipaddr *a)
+{
+	char buf[CIDR_STR_MAX] = "-";
+
+	if (a->family)
+		cidr_format_addr(a, buf, sizeof(buf));
+	printf(" %s=%s", key, buf);
+}
+
+/*
+ * route-get DST [SRC IIF]: one line, "ret=0|-ERRNO type=... table=... dst=PREFIX
+ * via=... dev=... src=... proto=N metric=N" ("-" for none), as route_get answered.
+ */
+static int run_route_get(int argc, char **argv)
+{
+	struct kernel_ops k;
+	struct kroute_query q = {0};
+	struct kroute_answer a;
+	char dst[CIDR_STR_MAX] = "-", dev[IF_NAMESIZE] = "-";
+	int rc;
+
+	if (cidr_parse_addr(argv[0], &q.dst) ||
+	    (argc >= 3 &&
+	     (cidr_parse_addr(argv[1], &q.src) || !(q.iif = (int)if_nametoindex(argv[2]))))) {
+		fprintf(stderr, "route-get: bad arguments\n");
+		return 2;
+	}
+	if (nl_kernel_open_query(&k))
+		return 2;
+	memset(&a, 0xa5, sizeof(a)); /* whatever route_get leaves unset shows */
+	rc = k.route_get(k.ctx, &q, &a);
+	if (a.type || a.dst.addr.family)
+		cidr_format_prefix(&a.dst, dst, sizeof(dst));
+	if (a.oif > 0 && !if_indextoname((unsigned)a.oif, dev))
+		snprintf(dev, sizeof(dev), "#%d", a.oif);
+	printf("ret=%s type=%s table=%u dst=%s", rc ? strerrorname_np(-rc) : "0", rtn_name(a.type),
+	       a.table, dst);
+	print_addr("via", &a.via);
+	printf(" dev=%s", dev);
+	print_addr("src", &a.prefsrc);
+	printf(" proto=%u metric=%u\n", a.protocol, a.metric);
+	nl_kernel_close(&k);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (!in_own_netns()) {
@@ -1058,6 +1119,8 @@ int main(int argc, char **argv)
 		return run_check();
 	if (argc >= 3 && strcmp(argv[1], "bench") == 0)
 		return run_bench(strtoul(argv[2], NULL, 10));
-	fprintf(stderr, "usage: %s check | bench N\n", argv[0]);
+	if (argc >= 3 && strcmp(argv[1], "route-get") == 0)
+		return run_route_get(argc - 2, argv + 2);
+	fprintf(stderr, "usage: %s check | bench N | route-get DST [SRC IIF]\n", argv[0]);
 	return 2;
 }
