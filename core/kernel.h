@@ -276,7 +276,13 @@ struct kernel_ops {
 	 * q->src of another family than q->dst, or q->iif without q->src: -EINVAL.
 	 */
 	int (*route_get)(void *ctx, const struct kroute_query *q, struct kroute_answer *a);
-	/* Connection-tracking entries matching q (ctnetlink dump); *out malloc'd. */
+	/*
+	 * Connection-tracking entries matching q (ctnetlink dump); *out malloc'd.
+	 * A namespace tracks connections only once something asks for it (an nft
+	 * "ct" expression, such as the guard's): before that the answer is empty.
+	 * Packet counters stay 0 unless net.netfilter.nf_conntrack_acct is 1.
+	 * A dump torn by changing entries is read again, then taken as it is.
+	 */
 	int (*ct_find)(void *ctx, const struct kflow_query *q, struct kflow **out, size_t *n);
 	/*
 	 * A packet socket (AF_PACKET, every protocol) on link ifindex with the

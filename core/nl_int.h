@@ -5,6 +5,7 @@
  *   nl_kernel.c  assembles kernel_ops; hands each notification to its owner
  *   nl_route.c   routes         nl_ifaddr.c  addresses (and the set we own)
  *   nl_rule.c    policy rules   nl_link.c    links, forwarding, interface names
+ *   nl_ct.c      connection tracking (read only, its own netfilter socket)
  *   nl_xport.c   the transport: sockets, dumps, ack-matched batches,
  *                extended acks; it knows no object type
  *
@@ -193,6 +194,10 @@ void nl_rule_batch(struct nl_xport_batch *b, const struct krule_op *ops, size_t 
 int nl_rule_tables(struct nl_xport *x, uint32_t **out, size_t *n)
     __attribute__((warn_unused_result));
 bool nl_rule_event(const struct nlmsghdr *h, uint32_t port, bool *resync);
+
+/* nl_ct.c: connection-tracking entries matching q (ct_find in kernel.h); its own socket. */
+int nl_ct_find(const struct kflow_query *q, struct kflow **out, size_t *n)
+    __attribute__((warn_unused_result));
 
 /* nl_link.c: links, interface names, and forwarding with its last known value. */
 struct nl_link;

@@ -257,6 +257,11 @@ static int k_route_get(void *ctx, const struct kroute_query *q, struct kroute_an
 	return nl_route_get(k->x, q, fwd, a);
 }
 
+static int k_ct_find(void *ctx, const struct kflow_query *q, struct kflow **out, size_t *n)
+{
+	return nl_ct_find(q, out, n);
+}
+
 static void kernel_free(struct nl_kernel *k)
 {
 	if (!k)
@@ -308,6 +313,7 @@ static int kernel_open(struct kernel_ops *out, bool with_events)
 	    .links_list = k_links_list,
 	    .tables_in_use = k_tables_in_use,
 	    .route_get = k_route_get,
+	    .ct_find = k_ct_find,
 	};
 	return 0;
 }

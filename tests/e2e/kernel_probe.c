@@ -1104,6 +1104,68 @@ static int run_route_get(int argc, char **argv)
 	return 0;
 }
 
+/* "any" or an address; false when it is neither. */
+static bool arg_addr(const char *s, struct ipaddr *a)
+{
+	memset(a, 0, sizeof(*a));
+	return !strcmp(s, "any") || !cidr_parse_addr(s, a);
+}
+
+/*
+ * ct PROTO SRC DST DPORT (each "any", DPORT 0 = any; PROTO tcp, udp, icmp,
+ * icmpv6 or a number): ct_find's flows, one line each, "proto=N src=A
+ * dst=B sport=N dport=N reply=0|1 assured=0|1 state=N timeout=N
+ * packets=ORIG/REPLY", then "flows=N".
+ */
+static int run_ct(char **argv)
+{
+	static const struct {
+		const char *name;
+		uint8_t num;
+	} protos[] = {{"any", 0}, {"tcp", 6}, {"udp", 17}, {"icmp", 1}, {"icmpv6", 58}};
+	struct kflow_query q = {0};
+	struct kernel_ops k;
+	struct kflow *v = NULL;
+	size_t n = 0, i;
+	bool known = false;
+	int rc;
+
+	for (i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
+		if (!strcmp(argv[0], protos[i].name)) {
+			q.l4proto = protos[i].num;
+			known = true;
+		}
+	if (!known)
+		q.l4proto = (uint8_t)atoi(argv[0]);
+	if (!arg_addr(argv[1], &q.src) || !arg_addr(argv[2], &q.dst)) {
+		fprintf(stderr, "ct: bad address\n");
+		return 2;
+	}
+	q.dport = (uint16_t)atoi(argv[3]);
+	if (nl_kernel_open_query(&k))
+		return 2;
+	rc = k.ct_find(k.ctx, &q, &v, &n);
+	if (rc) {
+		printf("ret=%s\n", strerrorname_np(-rc));
+		nl_kernel_close(&k);
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		printf("proto=%u", v[i].l4proto);
+		print_addr("src", &v[i].src);
+		print_addr("dst", &v[i].dst);
+		printf(" sport=%u dport=%u reply=%d assured=%d state=%u timeout=%u "
+		       "packets=%llu/%llu\n",
+		       v[i].sport, v[i].dport, v[i].seen_reply, v[i].assured, v[i].tcp_state,
+		       v[i].timeout, (unsigned long long)v[i].packets_orig,
+		       (unsigned long long)v[i].packets_reply);
+	}
+	printf("flows=%zu\n", n);
+	free(v);
+	nl_kernel_close(&k);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (!in_own_netns()) {
@@ -1121,6 +1183,10 @@ int main(int argc, char **argv)
 		return run_bench(strtoul(argv[2], NULL, 10));
 	if (argc >= 3 && strcmp(argv[1], "route-get") == 0)
 		return run_route_get(argc - 2, argv + 2);
-	fprintf(stderr, "usage: %s check | bench N | route-get DST [SRC IIF]\n", argv[0]);
+	if (argc >= 6 && strcmp(argv[1], "ct") == 0)
+		return run_ct(argv + 2);
+	fprintf(stderr,
+	        "usage: %s check | bench N | route-get DST [SRC IIF] | ct PROTO SRC DST DPORT\n",
+	        argv[0]);
 	return 2;
 }

@@ -4,6 +4,9 @@
 #   route_get: a route via a gateway, a connected route, a local address, blackhole,
 #     unreachable and prohibit routes (IPv4 and IPv6), no route, an input lookup with
 #     forwarding on and off, a policy rule steering to another table, our protocol;
+#   ct_find: after a ping and a TCP connection net01 -> net02, answered, then unanswered
+#     once net02 has no route back (the article's story): the flows, their state and
+#     counters, and the query's filters;
 # Every answer is checked field by field against what the kernel was given.
 # shellcheck disable=SC2317 # helpers run through check
 set -Eeuo pipefail
@@ -102,5 +105,48 @@ expect_route "forwarding back on: forwarded again" \
 	"ret=0 type=unicast table=254 dst=192.168.100.0/24 via=- dev=enp0s2 src=192.168.100.3 proto=2 metric=0" "$R" 192.168.100.2 192.168.150.2 enp0s1
 expect_route "a source of the other family: EINVAL before asking the kernel" \
 	"ret=EINVAL type=none table=0 dst=- via=- dev=- src=- proto=0 metric=0" "$R" 10.9.1.1 fd00:150::2 enp0s1
+
+e2e_step "ct_find: conntrack on the router (a ct rule turns tracking on, accounting on)"
+ip netns exec "$R" sysctl -qw net.netfilter.nf_conntrack_acct=1
+ip netns exec "$R" nft add table inet diagct
+ip netns exec "$R" nft add chain inet diagct fw '{ type filter hook forward priority 0; }'
+ip netns exec "$R" nft add rule inet diagct fw ct state new counter
+# ct NS PROTO SRC DST DPORT: ct_find's flows, one line each, then flows=N.
+ct() { ip netns exec "$1" "$PROBE" ct "${@:2}"; }
+check_eq "no flow before any traffic" "flows=0" "$(ct "$R" any any any 0)"
+
+e2e_step "ct_find: a ping answered, a TCP connection answered"
+check "ping net01 -> net02 (2 echoes)" e2e_in "$N1" ping -c2 -i0.2 -W2 192.168.100.2
+out=$(ct "$R" icmp 192.168.150.2 192.168.100.2 0)
+check_match "one icmp flow, echo request (type 8: dport 2048), replied, 2/2 packets" \
+	'^proto=1 src=192\.168\.150\.2 dst=192\.168\.100\.2 sport=[0-9]+ dport=2048 reply=1 assured=0 state=0 timeout=[0-9]+ packets=2/2$' "$(head -1 <<<"$out")"
+check_eq "exactly one icmp flow" "flows=1" "$(tail -1 <<<"$out")"
+check "tcp net01 -> net02:12345 answered" tcp_ok "$N1" "$N2" 192.168.100.2 12345
+out=$(ct "$R" tcp 192.168.150.2 192.168.100.2 12345)
+check_match "the tcp flow: replied, assured, closed (TIME_WAIT 7 or CLOSE 8), packets both ways" \
+	'^proto=6 src=192\.168\.150\.2 dst=192\.168\.100\.2 sport=[0-9]+ dport=12345 reply=1 assured=1 state=[78] timeout=[0-9]+ packets=[3-9][0-9]*/[2-9][0-9]*$' "$(head -1 <<<"$out")"
+check_eq "exactly one flow to port 12345" "flows=1" "$(tail -1 <<<"$out")"
+check "ping net01 -> net02 over IPv6" e2e_in "$N1" ping -6 -c1 -W2 fd00:100::2
+check_match "the IPv6 echo: icmpv6 (58), type 128 (dport 32768), replied" \
+	'^proto=58 src=fd00:150::2 dst=fd00:100::2 sport=[0-9]+ dport=32768 reply=1 assured=0 state=0 timeout=[0-9]+ packets=1/1$' \
+	"$(ct "$R" icmpv6 fd00:150::2 any 0 | head -1)"
+
+e2e_step "ct_find: net02 loses its route back; a TCP connection and a ping go unanswered"
+ip -n "$N2" route del 192.168.150.0/24
+e2e_bg "$N2" nc -l 12346
+check_poll "net02 listens on 12346" 5 listening "$N2" 12346
+check_not "tcp net01 -> net02:12346 gets no answer" e2e_in "$N1" nc -z -w1 192.168.100.2 12346
+out=$(ct "$R" tcp 192.168.150.2 192.168.100.2 12346)
+check_match "the tcp flow: unreplied, SYN_SENT (1), packets out, none back" \
+	'^proto=6 src=192\.168\.150\.2 dst=192\.168\.100\.2 sport=[0-9]+ dport=12346 reply=0 assured=0 state=1 timeout=[0-9]+ packets=[1-9][0-9]*/0$' "$(head -1 <<<"$out")"
+check_eq "exactly one flow to port 12346" "flows=1" "$(tail -1 <<<"$out")"
+check_not "ping net01 -> net02 gets no answer" e2e_in "$N1" ping -c1 -W1 192.168.100.2
+out=$(ct "$R" icmp 192.168.150.2 192.168.100.2 0)
+check_eq "two icmp flows now" "flows=2" "$(tail -1 <<<"$out")"
+check_match "one of them unreplied, 1/0 packets" 'dport=2048 reply=0 assured=0 state=0 timeout=[0-9]+ packets=1/0$' "$out"
+check_eq "the query filters: nothing to port 9" "flows=0" "$(ct "$R" tcp any any 9)"
+check_eq "the query filters: no udp" "flows=0" "$(ct "$R" udp any any 0)"
+check_eq "the query filters: nothing from net02" "flows=0" "$(ct "$R" any 192.168.100.2 any 0)"
+check_eq "every flow: 2 icmp, 2 tcp, 1 icmpv6" "flows=5" "$(ct "$R" any any any 0 | tail -1)"
 
 e2e_done
