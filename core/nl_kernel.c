@@ -241,6 +241,11 @@ out:
 	return err;
 }
 
+static int k_capture_open(void *ctx, int ifindex, const struct sock_filter *prog, size_t len)
+{
+	return nl_packet_open(ifindex, prog, len);
+}
+
 static void kernel_free(struct nl_kernel *k)
 {
 	if (!k)
@@ -291,6 +296,7 @@ static int kernel_open(struct kernel_ops *out, bool with_events)
 	    .forwarding_set = k_forwarding_set,
 	    .links_list = k_links_list,
 	    .tables_in_use = k_tables_in_use,
+	    .capture_open = k_capture_open,
 	};
 	return 0;
 }
