@@ -18,6 +18,12 @@ void store_audit_arm(struct store_event *ev)
 	armed = ev;
 }
 
+void store_audit_object(const char *object_id)
+{
+	if (armed)
+		snprintf(armed->object_id, sizeof(armed->object_id), "%s", object_id);
+}
+
 void store_audit_keep(struct store *s, int64_t keep)
 {
 	s->audit_keep = keep < 1 ? 1 : keep;

@@ -11,6 +11,7 @@ struct recon;
 struct klink;
 struct kernel_ops;
 struct sgc_listen;
+struct capture_mgr;
 
 #include "token.h"
 
@@ -65,6 +66,8 @@ struct app {
 	 */
 	int (*kernel_query)(void *ctx, int (*fn)(const struct kernel_ops *k, void *arg), void *arg);
 	void *query_ctx; /* handed to links_list, tables_in_use and kernel_query */
+	/* Packet captures (api_capture.c); NULL when there is no kernel: 503. */
+	struct capture_mgr *captures;
 };
 
 struct vr_err;
