@@ -32,7 +32,6 @@
 
 #include "log.h"
 
-#define CAPTURE_PREFIX "cap-"
 #define SLOTS (2 * CAPTURE_MAX)
 #define READS_PER_ROUND 64 /* packets read from one socket before the others get a turn */
 #define PCAP_HDR_LEN 24
@@ -459,6 +458,11 @@ void capture_mgr_free(struct capture_mgr *m)
 
 static int req_check(const struct capture_req *r, struct vr_err *e)
 {
+	if (r->id[0] && !model_id_valid(r->id, CAPTURE_PREFIX))
+		return err_set(
+		    e, VR_ERR_INVALID, "id",
+		    "id \"%s\" is not a capture id: \"%s\" and 1 to 40 lowercase hex digits", r->id,
+		    CAPTURE_PREFIX);
 	if (!model_ifname_valid(r->ifname))
 		return err_set(
 		    e, VR_ERR_INVALID, "interface",
@@ -540,6 +544,10 @@ int capture_start(struct capture_mgr *m, const struct capture_req *r, struct cap
 		        CAPTURE_MAX, ids, CAPTURE_KEEP_S / 60);
 		goto out;
 	}
+	if (r->id[0] && find(m, r->id, NULL)) {
+		err_set(e, VR_ERR_CONFLICT, "id", "capture %s exists already", r->id);
+		goto out;
+	}
 	for (;;) {
 		for (size_t i = 0; i < SLOTS && !s; i++)
 			if (!m->slots[i].used)
@@ -562,8 +570,11 @@ int capture_start(struct capture_mgr *m, const struct capture_req *r, struct cap
 	}
 	s->cap = s->len = PCAP_HDR_LEN;
 	pcap_header(s->buf);
-	model_id_new(CAPTURE_PREFIX, s->info.id);
 	s->info.req = *r;
+	if (r->id[0])
+		snprintf(s->info.id, sizeof(s->info.id), "%s", r->id);
+	else
+		model_id_new(CAPTURE_PREFIX, s->info.id);
 	s->info.state = CAPTURE_RUNNING;
 	s->info.bytes = s->len;
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -647,8 +658,8 @@ int capture_delete(struct capture_mgr *m, const char *id, struct vr_err *e)
 	return s ? 0 : -1;
 }
 
-int capture_take_pcap(struct capture_mgr *m, const char *id, unsigned char **buf, size_t *len,
-                      struct vr_err *e)
+int capture_pcap(struct capture_mgr *m, const char *id, bool download, unsigned char **buf,
+                 size_t *len, struct vr_err *e)
 {
 	struct slot *s;
 	int ret = -1;
@@ -667,11 +678,24 @@ int capture_take_pcap(struct capture_mgr *m, const char *id, unsigned char **buf
 		        id, s->info.packets, id);
 		goto out;
 	}
-	*buf = s->buf;
+	*buf = malloc(s->len);
+	if (!*buf) {
+		err_set(e, VR_ERR_INTERNAL, NULL, "out of memory copying capture %s", id);
+		goto out;
+	}
+	memcpy(*buf, s->buf, s->len);
 	*len = s->len;
-	s->buf = NULL;
-	s->gone = true;
-	wake(m);
+	if (download && !s->info.downloaded) {
+		struct timespec now;
+
+		s->info.downloaded = true;
+		clock_gettime(CLOCK_MONOTONIC, &s->expires);
+		s->expires.tv_sec += CAPTURE_DOWNLOADED_S;
+		clock_gettime(CLOCK_REALTIME, &now);
+		now.tv_sec += CAPTURE_DOWNLOADED_S;
+		time_text(&now, s->info.expires_at);
+		wake(m);
+	}
 	ret = 0;
 out:
 	pthread_mutex_unlock(&m->lock);

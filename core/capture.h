@@ -27,6 +27,8 @@
 #define CAPTURE_SNAPLEN 65535                /* bytes kept of each packet */
 #define CAPTURE_FILTER_MAX 1024              /* a filter's length in bytes */
 #define CAPTURE_KEEP_S 3600                  /* a finished capture is forgotten after this */
+#define CAPTURE_DOWNLOADED_S 60 /* and this soon after its file was downloaded (a retry's time) */
+#define CAPTURE_PREFIX "cap-"
 #define CAPTURE_REASON_MAX 16
 #define CAPTURE_ERROR_MAX 256
 
@@ -37,6 +39,7 @@ enum capture_state { CAPTURE_RUNNING, CAPTURE_DONE, CAPTURE_FAILED };
 
 /* What to capture. */
 struct capture_req {
+	char id[ID_MAX]; /* the client's choice, CAPTURE_PREFIX + hex digits; "" = a new one */
 	char ifname[IFNAME_MAX];
 	char filter[CAPTURE_FILTER_MAX + 1]; /* pcap filter syntax; "" = every packet */
 	uint32_t max_packets;                /* 1..CAPTURE_PACKETS_MAX */
@@ -56,6 +59,7 @@ struct capture_info {
 	uint64_t packets;              /* packets in the file */
 	uint64_t bytes;                /* the file's size so far, header included */
 	uint64_t dropped;              /* packets the kernel dropped for want of room */
+	bool downloaded;               /* its file was downloaded: it is forgotten soon */
 	char started_at[TIME_MAX];
 	char ended_at[TIME_MAX];   /* "" while running */
 	char expires_at[TIME_MAX]; /* "" while running */
@@ -88,8 +92,9 @@ int capture_filter_compile(const char *filter, struct sock_filter **prog, size_t
 /*
  * Check r, compile its filter, open the socket and start reading. 0 with
  * *out the new capture; -1 with e: INVALID naming the field (a limit out of
- * range, a bad interface name, an unknown link, a filter that does not
- * compile), CONFLICT when CAPTURE_MAX captures are held, UNAVAILABLE when
+ * range, a bad id or interface name, an unknown link, a filter that does
+ * not compile), CONFLICT when CAPTURE_MAX captures are held or the id is
+ * taken, UNAVAILABLE when
  * the kernel cannot give a packet socket.
  */
 int capture_start(struct capture_mgr *m, const struct capture_req *r, struct capture_info *out,
@@ -106,11 +111,13 @@ int capture_stop(struct capture_mgr *m, const char *id, struct capture_info *out
 int capture_delete(struct capture_mgr *m, const char *id, struct vr_err *e)
     __attribute__((warn_unused_result));
 /*
- * The finished capture's pcap file, handed over (*buf malloc'd, *len bytes):
- * the capture is forgotten. NOT_FOUND; CONFLICT while it is still running.
+ * A copy of the finished capture's pcap file (*buf malloc'd, *len bytes).
+ * With download, the capture is then forgotten within CAPTURE_DOWNLOADED_S
+ * (a failed transfer can be retried until then); without (a HEAD), nothing
+ * changes. NOT_FOUND; CONFLICT while it is still running.
  */
-int capture_take_pcap(struct capture_mgr *m, const char *id, unsigned char **buf, size_t *len,
-                      struct vr_err *e) __attribute__((warn_unused_result));
+int capture_pcap(struct capture_mgr *m, const char *id, bool download, unsigned char **buf,
+                 size_t *len, struct vr_err *e) __attribute__((warn_unused_result));
 
 /* "running", "done", "failed". */
 const char *capture_state_name(enum capture_state s);

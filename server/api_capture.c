@@ -83,6 +83,7 @@ static json_t *capture_json(const struct capture_info *c)
 	json_object_set_new(o, "packets", json_integer((json_int_t)c->packets));
 	json_object_set_new(o, "bytes", json_integer((json_int_t)c->bytes));
 	json_object_set_new(o, "dropped", json_integer((json_int_t)c->dropped));
+	json_object_set_new(o, "downloaded", json_boolean(c->downloaded));
 	json_object_set_new(o, "started_at", json_string(c->started_at));
 	json_object_set_new(o, "ended_at", opt_str(c->ended_at));
 	json_object_set_new(o, "expires_at", opt_str(c->expires_at));
@@ -101,7 +102,11 @@ static bool available(struct http_req *req, struct http_resp *resp)
 
 static int req_from_json(json_t *body, struct capture_req *r, struct vr_err *e)
 {
-	static const char *const keys[] = {"interface",   "filter",    "max_packets",
+	/* What GET shows beside the request: a capture as shown can be sent again. */
+	static const char *const computed[] = {
+	    "state",      "stop_reason", "error",    "packets",    "bytes", "dropped",
+	    "downloaded", "started_at",  "ended_at", "expires_at", "pcap",  NULL};
+	static const char *const keys[] = {"id",          "interface", "filter", "max_packets",
 	                                   "max_seconds", "max_bytes", NULL};
 	bool has_if = false;
 
@@ -112,7 +117,8 @@ static int req_from_json(json_t *body, struct capture_req *r, struct vr_err *e)
 		return err_set(e, VR_ERR_MALFORMED, NULL,
 		               "a JSON object {\"interface\", \"filter\", \"max_packets\", "
 		               "\"max_seconds\"} is required");
-	if (jsonv_check_keys(body, keys, NULL, e) ||
+	if (jsonv_check_keys(body, keys, computed, e) ||
+	    jsonv_str(body, "id", r->id, sizeof(r->id), NULL, e) ||
 	    jsonv_str(body, "interface", r->ifname, sizeof(r->ifname), &has_if, e) ||
 	    jsonv_str(body, "filter", r->filter, sizeof(r->filter), NULL, e) ||
 	    jsonv_u32(body, "max_packets", &r->max_packets, NULL, e) ||
@@ -212,7 +218,9 @@ void api_capture_pcap(struct http_req *req, struct http_resp *resp)
 
 	if (!available(req, resp))
 		return;
-	if (capture_take_pcap(req->app->captures, req->params[0], &buf, &len, &e)) {
+	/* A HEAD is no download: it leaves the capture as it is. */
+	if (capture_pcap(req->app->captures, req->params[0], strcmp(req->method, "HEAD") != 0, &buf,
+	                 &len, &e)) {
 		http_problem(resp, &e);
 		return;
 	}

@@ -83,11 +83,19 @@ check_eq "tcpdump -r shows 3 echo requests net01 -> net02" 3 \
 check_no_match "and no reply (net02 has no route back)" 'echo reply' "$read_out"
 check_eq "the header's snaplen reads back" "65535" \
 	"$(tcpdump -r "$E2E_TMP/ping.pcap" 2>&1 >/dev/null | sed -n 's/.*snapshot length \([0-9]*\).*/\1/p')"
+e2e_curl "$R" HEAD "$CAPS/$CID/pcap" -I -H "Authorization: Bearer $(e2e_token "$R")" >/dev/null
+check_eq "HEAD .../pcap" 200 "$E2E_STATUS"
 e2e_api "$R" GET "$CAPS/$CID" >/dev/null
-e2e_expect_status 404 "downloaded: the capture is forgotten"
+check_eq "downloaded" true "$(e2e_jq .downloaded)"
+left=$(($(date -u -d "$(e2e_jq .expires_at)" +%s) - $(date -u +%s)))
+check "it will be forgotten within a minute (in ${left}s)" test "$left" -ge 50 -a "$left" -le 61
+e2e_api "$R" DELETE "$CAPS/$CID" >/dev/null
+e2e_expect_status 204 "DELETE forgets it at once"
+e2e_api "$R" GET "$CAPS/$CID" >/dev/null
+e2e_expect_status 404 "then it is gone"
 e2e_api "$R" GET "/v1/events?object_id=$CID" >/dev/null
 check_eq "the start is in the audit log, with the capture's id" "POST $CAPS 201" \
-	"$(e2e_jq '.items[0] | "\(.method) \(.path) \(.status)"')"
+	"$(e2e_jq '.items[] | select(.method == "POST") | "\(.method) \(.path) \(.status)"')"
 
 e2e_step "the filter runs in the kernel: a udp filter keeps no ping; max_seconds ends it"
 start '{"interface":"enp0s2","filter":"udp port 9","max_seconds":1}'
@@ -103,6 +111,7 @@ check_eq "no packet passed the filter" 0 "$(cap_field "$CID" .packets)"
 download "$CID" "$E2E_TMP/empty.pcap"
 check_eq "an empty capture downloads" 200 "$E2E_STATUS"
 check "tcpdump -r reads the empty file" tcpdump -nr "$E2E_TMP/empty.pcap"
+e2e_api "$R" DELETE "$CAPS/$CID" >/dev/null
 
 e2e_step "stop early, keep the file"
 start '{"interface":"enp0s2","max_seconds":60}'
@@ -114,6 +123,9 @@ check_eq "stopped" "done stopped" "$(e2e_jq '"\(.state) \(.stop_reason)"')"
 download "$CID" "$E2E_TMP/stopped.pcap"
 check_eq "the stopped capture downloads" 200 "$E2E_STATUS"
 check_match "and holds the pings" 'ICMP echo request' "$(tcpdump -nr "$E2E_TMP/stopped.pcap" 2>/dev/null)"
+e2e_api "$R" DELETE "$CAPS/$CID" >/dev/null
+e2e_api "$R" GET "$CAPS" >/dev/null
+check_eq "none held now" 0 "$(e2e_jq '.items | length')"
 
 e2e_step "at most 4 captures at once"
 ids=()

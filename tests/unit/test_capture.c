@@ -154,7 +154,7 @@ static void test_packets_and_file(void **state)
 	assert_true(f->fake.last_len > 2);
 	assert_int_equal(c.state, CAPTURE_RUNNING);
 	assert_int_equal(strncmp(c.id, "cap-", 4), 0);
-	assert_int_equal(capture_take_pcap(f->m, c.id, &buf, &len, &e), -1);
+	assert_int_equal(capture_pcap(f->m, c.id, true, &buf, &len, &e), -1);
 	assert_int_equal(e.code, VR_ERR_CONFLICT);
 	for (int i = 0; i < 5; i++)
 		send_packet(f->fake.peer[0], (unsigned char)('a' + i), 60 + (size_t)i);
@@ -165,7 +165,7 @@ static void test_packets_and_file(void **state)
 	assert_int_equal(c.bytes, 24 + (16 + 60) + (16 + 61) + (16 + 62));
 	assert_true(c.ended_at[0] && c.expires_at[0]);
 
-	assert_int_equal(capture_take_pcap(f->m, c.id, &buf, &len, &e), 0);
+	assert_int_equal(capture_pcap(f->m, c.id, true, &buf, &len, &e), 0);
 	assert_int_equal(len, c.bytes);
 	assert_int_equal(get32(buf), 0xa1b2c3d4);
 	assert_int_equal(buf[4] | buf[5] << 8, 2);
@@ -186,9 +186,29 @@ static void test_packets_and_file(void **state)
 	}
 	assert_int_equal(off, len);
 	free(buf);
-	/* Downloaded: forgotten. */
-	assert_int_equal(capture_get(f->m, c.id, &c, &e), -1);
-	assert_int_equal(e.code, VR_ERR_NOT_FOUND);
+	/* Downloaded: still there for a retry, forgotten soon. */
+	assert_int_equal(capture_get(f->m, c.id, &c, &e), 0);
+	assert_true(c.downloaded);
+	assert_true(strcmp(c.expires_at, c.ended_at) > 0);
+}
+
+static void test_client_id(void **state)
+{
+	struct fx *f = *state;
+	struct capture_req r = req("eth0", "", 10, 10, CAPTURE_BYTES_MAX);
+	struct capture_info c;
+	struct vr_err e = {0};
+
+	snprintf(r.id, sizeof(r.id), "cap-00c0ffee");
+	assert_int_equal(capture_start(f->m, &r, &c, &e), 0);
+	assert_string_equal(c.id, "cap-00c0ffee");
+	assert_int_equal(capture_start(f->m, &r, &c, &e), -1);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
+	assert_string_equal(e.field, "id");
+	snprintf(r.id, sizeof(r.id), "rt-00c0ffee");
+	assert_int_equal(capture_start(f->m, &r, &c, &e), -1);
+	assert_int_equal(e.code, VR_ERR_INVALID);
+	assert_string_equal(e.field, "id");
 }
 
 static void test_bytes_bound(void **state)
@@ -253,16 +273,16 @@ static void test_count_stop_delete(void **state)
 	assert_int_equal(c[1].state, CAPTURE_DONE);
 	assert_string_equal(c[1].reason, "stopped");
 	assert_int_equal(c[1].packets, 1);
-	assert_int_equal(capture_take_pcap(f->m, c[1].id, &buf, &len, &e), 0);
+	assert_int_equal(capture_pcap(f->m, c[1].id, true, &buf, &len, &e), 0);
 	assert_int_equal(len, 24 + 16 + 80);
 	free(buf);
 
 	assert_int_equal(capture_delete(f->m, c[0].id, &e), 0);
 	assert_int_equal(capture_delete(f->m, c[0].id, &e), -1);
 	assert_int_equal(e.code, VR_ERR_NOT_FOUND);
-	assert_int_equal(capture_list(f->m, l), CAPTURE_MAX - 2);
-	for (int i = 0; i < 2; i++)
-		assert_int_equal(capture_start(f->m, &r, &c[CAPTURE_MAX], &e), 0);
+	/* The downloaded one is held until its grace ends. */
+	assert_int_equal(capture_list(f->m, l), CAPTURE_MAX - 1);
+	assert_int_equal(capture_start(f->m, &r, &c[CAPTURE_MAX], &e), 0);
 	assert_int_equal(capture_list(f->m, l), CAPTURE_MAX);
 }
 
@@ -313,6 +333,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_filter_compile),
 	    cmocka_unit_test_setup_teardown(test_packets_and_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_client_id, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bytes_bound, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_seconds_bound, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_count_stop_delete, setup, teardown),
