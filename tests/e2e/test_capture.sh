@@ -127,6 +127,22 @@ e2e_api "$R" DELETE "$CAPS/$CID" >/dev/null
 e2e_api "$R" GET "$CAPS" >/dev/null
 check_eq "none held now" 0 "$(e2e_jq '.items | length')"
 
+e2e_step "the link goes away: the capture fails and says why, keeping what it read"
+ip -n "$R" link add cap0 type veth peer name cap1
+ip -n "$R" link set cap0 up
+ip -n "$R" link set cap1 up
+start '{"interface":"cap0","max_seconds":60}'
+e2e_expect_status 201 "POST $CAPS on cap0"
+ip -n "$R" link del cap0
+cap_failed() { [[ $(cap_field "$1" .state) == failed ]]; }
+check_poll "it fails" 5 cap_failed "$CID"
+check_match "naming the link and the error" 'cap0: Network is down' "$(cap_field "$CID" .error)"
+check_eq "stop_reason" error "$(cap_field "$CID" .stop_reason)"
+download "$CID" "$E2E_TMP/failed.pcap"
+check_eq "its file still downloads" 200 "$E2E_STATUS"
+check "and tcpdump reads it" tcpdump -nr "$E2E_TMP/failed.pcap"
+e2e_api "$R" DELETE "$CAPS/$CID" >/dev/null
+
 e2e_step "at most 4 captures at once"
 ids=()
 for i in 1 2 3 4; do
