@@ -24,6 +24,11 @@ void store_audit_object(const char *object_id)
 		snprintf(armed->object_id, sizeof(armed->object_id), "%s", object_id);
 }
 
+struct store_event *store_audit_armed(void)
+{
+	return armed;
+}
+
 void store_audit_keep(struct store *s, int64_t keep)
 {
 	s->audit_keep = keep < 1 ? 1 : keep;
