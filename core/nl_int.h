@@ -6,6 +6,7 @@
  *   nl_route.c   routes         nl_ifaddr.c  addresses (and the set we own)
  *   nl_rule.c    policy rules   nl_link.c    links, forwarding, interface names
  *   nl_ct.c      connection tracking (read only, its own netfilter socket)
+ *   nl_packet.c  packet sockets for captures (no netlink)
  *   nl_xport.c   the transport: sockets, dumps, ack-matched batches,
  *                extended acks; it knows no object type
  *
@@ -217,5 +218,15 @@ int nl_link_forwarding_set(struct nl_link *l, bool v4, bool v6) __attribute__((w
 int nl_link_forwarding_of(int ifindex, int family, bool *on) __attribute__((warn_unused_result));
 /* Link and netconf notifications. */
 bool nl_link_event(const struct nl_link *l, const struct nlmsghdr *h, bool *resync);
+
+/*
+ * nl_packet.c: a packet socket on link ifindex, every protocol, with the
+ * classic BPF program prog[0..len) attached before it is bound (see
+ * capture_open in kernel.h); non-blocking, close-on-exec, timestamped.
+ * The descriptor or -errno.
+ */
+struct sock_filter;
+int nl_packet_open(int ifindex, const struct sock_filter *prog, size_t len)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -262,6 +262,11 @@ static int k_ct_find(void *ctx, const struct kflow_query *q, struct kflow **out,
 	return nl_ct_find(q, out, n);
 }
 
+static int k_capture_open(void *ctx, int ifindex, const struct sock_filter *prog, size_t len)
+{
+	return nl_packet_open(ifindex, prog, len);
+}
+
 static void kernel_free(struct nl_kernel *k)
 {
 	if (!k)
@@ -314,6 +319,7 @@ static int kernel_open(struct kernel_ops *out, bool with_events)
 	    .tables_in_use = k_tables_in_use,
 	    .route_get = k_route_get,
 	    .ct_find = k_ct_find,
+	    .capture_open = k_capture_open,
 	};
 	return 0;
 }

@@ -345,6 +345,11 @@ void store_audit_arm(struct store_event *ev);
 /* What the calling thread armed (NULL: nothing), to run its write on another thread. */
 struct store_event *store_audit_armed(void);
 /*
+ * The armed event, if any, is about object_id: for a write that stores
+ * nothing, so no commit names its object (starting a packet capture).
+ */
+void store_audit_object(const char *object_id);
+/*
  * Record ev in a transaction of its own (a write that was refused or that
  * changed nothing: there is no change to share one with); sets ev->time and
  * ev->id. Old events are pruned as in a write.

@@ -18,6 +18,12 @@ void store_audit_arm(struct store_event *ev)
 	armed = ev;
 }
 
+void store_audit_object(const char *object_id)
+{
+	if (armed)
+		snprintf(armed->object_id, sizeof(armed->object_id), "%s", object_id);
+}
+
 struct store_event *store_audit_armed(void)
 {
 	return armed;

@@ -15,14 +15,14 @@ cd "$REPO_DIR"
 
 PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libnl-3-dev
 	libnl-route-3-dev libnftnl-dev libmnl-dev libsqlite3-dev libcmocka-dev nftables iproute2
-	iputils-ping netcat-openbsd curl jq procps sqlite3 libgnutls28-dev)
+	iputils-ping netcat-openbsd curl jq procps sqlite3 libgnutls28-dev libpcap-dev)
 # `test` only: the browser tests (tests/web) drive Debian's chromium, never a downloaded
 # browser, through the npm package playwright-core; the OpenAPI checks (tests/api) run
 # redocly and ajv. Node and npm come from Debian where the commands are missing (a node
 # from elsewhere, e.g. NodeSource's, which bundles npm, is used as it is).
 # openssl makes test_tls's certificates, systemd-analyze rates the unit (test_service),
-# lintian checks the package (test_package).
-TEST_PACKAGES=(chromium openssl systemd lintian clang-format)
+# lintian checks the package (test_package), tcpdump reads the captures' files (test_capture).
+TEST_PACKAGES=(chromium openssl systemd lintian clang-format tcpdump)
 NODE_TEST_DIRS=(tests/web tests/api)
 DB_DIR=/var/lib/vrouter
 LISTEN=127.0.0.1:8080

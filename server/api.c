@@ -161,5 +161,12 @@ const struct http_endpoint api_endpoints[] = {
 
     {"GET", "/v1/events", api_events_list, NULL, 0, 0},
 
+    {"POST", "/v1/diagnostics/captures", api_capture_start, NULL, 0, 0},
+    {"GET", "/v1/diagnostics/captures", api_capture_list, NULL, 0, 0},
+    {"GET", "/v1/diagnostics/captures/{id}", api_capture_get, NULL, 0, 0},
+    {"DELETE", "/v1/diagnostics/captures/{id}", api_capture_delete, NULL, 0, 0},
+    {"POST", "/v1/diagnostics/captures/{id}/stop", api_capture_stop, NULL, 0, 0},
+    {"GET", "/v1/diagnostics/captures/{id}/pcap", api_capture_pcap, NULL, 0, 0},
+
     {NULL, NULL, NULL, NULL, 0, 0},
 };

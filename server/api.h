@@ -4,6 +4,7 @@
 
 #include "crud.h"
 
+struct app;
 struct settings;
 struct store_config;
 
@@ -38,6 +39,20 @@ void api_config_get(struct http_req *req, struct http_resp *resp);
 void api_config_put(struct http_req *req, struct http_resp *resp);
 /* GET /v1/events: the audit log, newest first (api_events.c). */
 void api_events_list(struct http_req *req, struct http_resp *resp);
+/*
+ * /v1/diagnostics/captures (api_capture.c): bounded packet captures. Start,
+ * list, show, stop early, delete, and download the pcap file (which forgets
+ * the capture). api_captures_open gives app its capture manager, over
+ * app->kernel_query; 0 or -errno.
+ */
+int api_captures_open(struct app *app) __attribute__((warn_unused_result));
+void api_captures_close(struct app *app);
+void api_capture_start(struct http_req *req, struct http_resp *resp);
+void api_capture_list(struct http_req *req, struct http_resp *resp);
+void api_capture_get(struct http_req *req, struct http_resp *resp);
+void api_capture_stop(struct http_req *req, struct http_resp *resp);
+void api_capture_delete(struct http_req *req, struct http_resp *resp);
+void api_capture_pcap(struct http_req *req, struct http_resp *resp);
 /*
  * What PUT /v1/config does with the text before the store sees it (len bytes,
  * no NUL needed): 0 and c filled, or -1 with e the answer's problem, a 400

@@ -12,6 +12,7 @@ struct recon;
 struct klink;
 struct kernel_ops;
 struct sgc_listen;
+struct capture_mgr;
 struct app;
 struct store_event;
 struct vr_err;
@@ -93,6 +94,8 @@ struct app {
 	 */
 	int (*kernel_query)(void *ctx, int (*fn)(const struct kernel_ops *k, void *arg), void *arg);
 	void *query_ctx; /* handed to links_list, tables_in_use and kernel_query */
+	/* Packet captures (api_capture.c); NULL when there is no kernel: 503. */
+	struct capture_mgr *captures;
 };
 
 /* Initialise app's locks (before any other app_* call). */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "adopt.h"
+#include "api.h"
 #include "app.h"
 #include "http.h"
 #include "instance.h"
@@ -478,6 +479,11 @@ int main(int argc, char **argv)
 	app.tables_in_use = query_tables;
 	app.kernel_query = query_run;
 	app.query_ctx = &qk;
+	rc = api_captures_open(&app);
+	if (rc) {
+		log_error("packet captures: %s", strerror(-rc));
+		goto out;
+	}
 	if (recon_start(db, &k, (int)resync_s * 1000, &api, &app.recon, &e)) {
 		log_error("reconciler: %s", e.msg);
 		goto out;
@@ -494,6 +500,7 @@ int main(int argc, char **argv)
 out:
 	http_stop(http);
 	tls_close(tls);
+	api_captures_close(&app);
 	recon_stop(app.recon);
 	nft_detach(&k);
 	if (k_open)

@@ -24,7 +24,7 @@ for (const h of ['router', 'net01', 'net02']) {
 const READ_TOKEN = process.env.VR_WEB_READ_TOKEN_NET01;
 if (!READ_TOKEN) throw new Error('VR_WEB_READ_TOKEN_NET01 not set: run test_web.sh');
 const AXE = fs.readFileSync(path.join(HERE, 'node_modules/axe-core/axe.min.js'), 'utf8');
-const PAGES = ['', 'topology', 'routes', 'subnets', 'security-groups', 'interfaces', 'events', 'settings', 'config'];
+const PAGES = ['', 'topology', 'routes', 'subnets', 'security-groups', 'interfaces', 'events', 'captures', 'settings', 'config'];
 const WIDTHS = [1280, 390];
 const LIVE_MS = 2000; // changes made elsewhere must show within this
 
@@ -530,6 +530,56 @@ async function main() {
   }
   await b2.page.emulateMedia({ colorScheme: 'light' });
 
+  section('captures: start, watch the count, download');
+  const pr = br.page;
+  await go(br, 'captures');
+  await check('router: a capture on enp0s2 during a ping counts the echo requests up to its bound, and downloads as a pcap file', async () => {
+    await pr.locator('#cap-interface option[value="enp0s2"]').waitFor({ state: 'attached' });
+    await pr.selectOption('#cap-interface', 'enp0s2');
+    await pr.fill('#cap-filter', 'icmp and dst host 192.168.100.2');
+    await pr.fill('#cap-max_packets', '3');
+    await pr.fill('#cap-max_seconds', '30');
+    const curl = await pr.textContent('form pre[data-export="curl"]');
+    expect(curl.includes('--json \'{"interface":"enp0s2","filter":"icmp and dst host 192.168.100.2","max_packets":3,"max_seconds":30}\'') &&
+      curl.includes('/v1/diagnostics/captures/ID/pcap'), `the curl shown: ${curl}`);
+    await pr.click('form button[type=submit]:has-text("Start capture")');
+    const r = row(br, 'captures', 'enp0s2');
+    await r.first().waitFor();
+    const id = await r.first().getAttribute('data-id');
+    expect((await r.first().getAttribute('data-state')) === 'running', 'not running after the start');
+    const ping = await run(router.ns, ['ping', '-c5', '-i0.3', '-W1', '192.168.100.2']);
+    expect(/5 packets transmitted/.test(ping.stdout), ping.stdout + ping.stderr);
+    await pr.waitForFunction((i) => {
+      const tr = document.querySelector(`section[data-list="captures"] tr[data-id="${i}"]`);
+      return tr && tr.dataset.state === 'done' && tr.querySelector('[data-k="packets"]').textContent === '3 of 3';
+    }, id, { timeout: 5000 });
+    const [dl] = await Promise.all([pr.waitForEvent('download'), r.first().locator('button', { hasText: 'Download' }).click()]);
+    expect(dl.suggestedFilename() === `${id}.pcap`, `file name ${dl.suggestedFilename()}`);
+    const file = path.join(os.tmpdir(), `vrweb-${id}.pcap`);
+    await dl.saveAs(file);
+    const buf = fs.readFileSync(file);
+    fs.rmSync(file, { force: true });
+    expect(buf.readUInt32LE(0) === 0xa1b2c3d4 && buf.readUInt32LE(20) === 1, `not a little-endian Ethernet pcap file: ${buf.subarray(0, 24).toString('hex')}`);
+    // 3 records of 98-byte echo requests (14 + 20 + 8 + 56) after the 24-byte header.
+    expect(buf.length === 24 + 3 * (16 + 98), `${buf.length} bytes`);
+    const c = await curlApi(router, 'GET', `/v1/diagnostics/captures/${id}`);
+    expect(c.status === 200 && c.data.downloaded === true && c.data.packets === 3, JSON.stringify(c.data));
+    await r.first().locator('button', { hasText: 'Delete' }).click();
+    await r.first().waitFor({ state: 'detached' });
+  });
+  await check('router: a filter that does not compile is shown at the filter field, with libpcap\'s words', async () => {
+    expectHttpError(br, 422);
+    await pr.fill('#cap-filter', 'icmp and and');
+    await pr.click('form button[type=submit]:has-text("Start capture")');
+    await pr.locator('#cap-filter-err').waitFor({ state: 'visible' });
+    const text = await pr.locator('#cap-filter-err').textContent();
+    expect(/syntax error/.test(text), text);
+    expect(await pr.locator('#cap-filter').getAttribute('aria-invalid') === 'true', 'filter not marked invalid');
+    await axeCheck(br, 'captures with an error');
+    const l = await curlApi(router, 'GET', '/v1/diagnostics/captures');
+    expect(l.data.items.length === 0, JSON.stringify(l.data.items));
+  });
+
   section('paging and filters');
   await go(b1, 'routes');
   await check('net01: 12 routes page by 10 (Next, Previous); the text filter and the route_table_id filter narrow the list', async () => {
@@ -650,6 +700,9 @@ async function main() {
     await go(b1, 'routes');
     await p1.locator('tr', { hasText: '10.77.0.0/16' }).waitFor();
     await hiddenWrites('routes', 3);
+  });
+  await check('captures: no Start, Stop or Delete button is offered', async () => {
+    await hiddenWrites('captures', 1);
   });
   await check('settings: no Save; config: no Preview (hence no Apply)', async () => {
     await hiddenWrites('settings', 1);
