@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -623,6 +625,36 @@ static void close_others(const int *keep, size_t nkeep)
 	closedir(d);
 }
 
+/*
+ * What the privileged process needs of root: CAP_NET_ADMIN (netlink, nftables,
+ * socket buffers past the limits) and CAP_NET_RAW (packet sockets). The rest
+ * goes, from the bounding set too where that may change; no new privileges.
+ */
+static void keep_net_caps(void)
+{
+	const uint32_t keep = 1u << CAP_NET_ADMIN | 1u << CAP_NET_RAW;
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2];
+
+	for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
+		if (!(cap < 32 && (keep & 1u << cap)) &&
+		    prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 &&
+		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0))
+			break; /* no CAP_SETPCAP: the bounding set is not ours to change */
+	if (syscall(SYS_capget, &h, d) == 0) {
+		for (int i = 0; i < 2; i++) {
+			uint32_t m = i == 0 ? keep : 0;
+
+			d[i].effective &= m;
+			d[i].permitted &= m;
+			d[i].inheritable &= m;
+		}
+		if (syscall(SYS_capset, &h, d))
+			log_warn("privsep: dropping the capabilities the kernel side does not use");
+	}
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
 struct serve_arg {
 	int sock, kev, nev;
 	bool query;
@@ -650,6 +682,7 @@ static void child(int recon, int query, int kev, int nev, int life, pid_t parent
 	if (getppid() != parent)
 		_exit(0);
 	close_others(keep, sizeof(keep) / sizeof(keep[0]));
+	keep_net_caps();
 	/* SIGTERM ends it; ^C and SIGHUP are the front's (it closes the channels). */
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, SIG_IGN);

@@ -48,9 +48,11 @@ for set in CapInh CapPrm CapEff CapBnd CapAmb; do
 done
 check_match "front end: no new privileges" '^NoNewPrivs:	1$' "$st"
 pst=$(status_of "$PRIV")
-capeff=$(awk '$1 == "CapEff:" {print $2}' <<<"$pst")
-check "the privileged process has CAP_NET_ADMIN (bit 12) in CapEff=$capeff" \
-	test $((0x$capeff >> 12 & 1)) = 1
+# CAP_NET_ADMIN (bit 12) and CAP_NET_RAW (bit 13): 0x3000; root's other capabilities go.
+for set in CapEff CapPrm CapBnd; do
+	check_match "privileged process $set: CAP_NET_ADMIN and CAP_NET_RAW only" "^$set:	0000000000003000$" "$pst"
+done
+check_match "privileged process: no new privileges" '^NoNewPrivs:	1$' "$pst"
 check "the database is the front end's" test "$(stat -c %u "$(e2e__daemon_dir "$R")/vrouter.db")" = "$VR_UID"
 check_eq "the token file is the front end's, 0600" "$VR_UID 600" "$(stat -c '%u %a' "$(e2e_token_file "$R")")"
 check_match "the log says how it runs" 'front end runs as user vrouter with no capability' \
