@@ -215,8 +215,8 @@ int privdrop_check_db(const struct privdrop_user *u, const char *db, char *why, 
 	if (access(dir, W_OK | X_OK)) {
 		snprintf(why, len,
 		         "the database directory %s is not writable by user %s, which runs the "
-		         "HTTP front end (it keeps the database): `chown %s: %s`, or choose "
-		         "another --db or --user",
+		         "HTTP front end (it keeps the database): `chown %s: %s` (and let it "
+		         "through the directories above), or choose another --db or --user",
 		         dir, u->name, u->name, dir);
 		return -EACCES;
 	}
