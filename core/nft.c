@@ -21,18 +21,20 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <endian.h>
 
 #include "grow.h"
 #include "log.h"
 
-#define RBUF_SIZE (64 * 1024)        /* one netlink read: a dump part or an ack */
-#define REQ_BUF_SIZE 4096            /* one GET request */
-#define REPLY_WAIT_MS 5000           /* a GET that gets no answer in this long failed */
-#define ACK_WAIT_MS 1000             /* acks are queued before sendmsg returns; margin */
-#define ACK_ROOM 2048                /* receive buffer per expected ack (skb truesize) */
-#define BUF_BASE (256 * 1024)        /* socket buffers never shrink below this */
-#define BUF_MAX (256 * 1024 * 1024)  /* nor grow beyond this */
-#define MON_RCVBUF (8 * 1024 * 1024) /* notifications of a large rebuild of our own */
+#define RBUF_SIZE (64 * 1024)           /* one netlink read: a dump part or an ack */
+#define REQ_BUF_SIZE 4096               /* one GET request */
+#define REPLY_WAIT_MS 5000              /* a GET that gets no answer in this long failed */
+#define ACK_WAIT_MS 1000                /* acks are queued before sendmsg returns; margin */
+#define ACK_ROOM 2048                   /* receive buffer per expected ack (skb truesize) */
+#define BUF_BASE (256 * 1024)           /* socket buffers never shrink below this */
+#define BUF_MAX (256 * 1024 * 1024)     /* nor grow beyond this */
+#define MON_RCVBUF (8 * 1024 * 1024)    /* notifications of a large rebuild of our own */
+#define NFT_RAW_MAX (256 * 1024 * 1024) /* a whole table dump; as large as a batch may be */
 
 struct nft {
 	struct mnl_socket *cmd; /* batches and GETs; owns the table */
@@ -193,10 +195,10 @@ static void extack(const struct nlmsghdr *nlh, char *out, size_t len)
 	}
 }
 
-int nft_send(struct nft *n, const struct sgc_batch *b, size_t *failed, char *why, size_t len)
+int nft_send_raw(struct nft *n, const void *data, size_t blen, size_t nm, size_t *failed, char *why,
+                 size_t len)
 {
-	size_t blen, nm = sgc_batch_nmsgs(b), got = 0, bad = 0;
-	const void *data = sgc_batch_data(b, &blen);
+	size_t got = 0, bad = 0;
 	struct nlmsghdr *nlh;
 	char *buf = NULL, ext[256] = "", bext[256] = "";
 	int err = 0, batch_err = 0, rc = 0, left;
@@ -284,12 +286,9 @@ int nft_send(struct nft *n, const struct sgc_batch *b, size_t *failed, char *why
 		}
 	}
 	if (err) {
-		const char *origin = sgc_batch_msg_origin(b, bad);
-
 		*failed = bad;
 		rc = err;
-		snprintf(why, len, "nftables refused to %s%s%s: %s%s", sgc_batch_msg_what(b, bad),
-		         origin[0] ? " for " : "", origin, strerror(-err), ext);
+		snprintf(why, len, "%s%s", strerror(-err), ext);
 	} else if (batch_err) {
 		rc = batch_err;
 		snprintf(why, len, "nftables refused the transaction: %s%s", strerror(-batch_err),
@@ -301,6 +300,31 @@ int nft_send(struct nft *n, const struct sgc_batch *b, size_t *failed, char *why
 	}
 out:
 	free(buf);
+	return rc;
+}
+
+void nft_send_why(const struct sgc_batch *b, size_t failed, const char *detail, char *why,
+                  size_t len)
+{
+	const char *origin;
+	char d[NFT_WHY_MAX];
+
+	if (!failed || failed > sgc_batch_nmsgs(b))
+		return;
+	origin = sgc_batch_msg_origin(b, failed);
+	snprintf(d, sizeof(d), "%s", detail);
+	snprintf(why, len, "nftables refused to %s%s%s: %s", sgc_batch_msg_what(b, failed),
+	         origin[0] ? " for " : "", origin, d);
+}
+
+int nft_send(struct nft *n, const struct sgc_batch *b, size_t *failed, char *why, size_t len)
+{
+	size_t blen;
+	const void *data = sgc_batch_data(b, &blen);
+	int rc = nft_send_raw(n, data, blen, sgc_batch_nmsgs(b), failed, why, len);
+
+	if (rc && *failed)
+		nft_send_why(b, *failed, why, why, len);
 	return rc;
 }
 
@@ -499,10 +523,42 @@ static int request_counters(struct nft *n, mnl_cb_t cb, void *data)
 	return request(n, nlh, cb, data);
 }
 
+/* The raw answer of a dump: every message appended as the kernel sent it. */
+struct raw {
+	char *p;
+	size_t len, cap;
+	struct dump *d; /* also parse sets here (their names are needed for elements) */
+};
+
+static int raw_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct raw *r = data;
+	size_t need = NLMSG_ALIGN(nlh->nlmsg_len);
+
+	if (r->len + need > NFT_RAW_MAX)
+		return MNL_CB_ERROR;
+	if (r->len + need > r->cap) {
+		size_t cap = r->cap ? r->cap : RBUF_SIZE;
+		char *p;
+
+		while (cap < r->len + need)
+			cap *= 2;
+		p = realloc(r->p, cap);
+		if (!p)
+			return MNL_CB_ERROR;
+		r->p = p;
+		r->cap = cap;
+	}
+	memcpy(r->p + r->len, nlh, nlh->nlmsg_len);
+	memset(r->p + r->len + nlh->nlmsg_len, 0, need - nlh->nlmsg_len);
+	r->len += need;
+	return r->d ? set_cb(nlh, r->d) : MNL_CB_OK;
+}
+
 static int dump_set_elems(struct nftnl_set *s, void *data)
 {
 	struct nft *n = ((void **)data)[0];
-	struct dump *d = ((void **)data)[1];
+	struct raw *r = ((void **)data)[1];
 	char buf[REQ_BUF_SIZE];
 	struct nftnl_set *q = nftnl_set_alloc();
 	struct nlmsghdr *nlh;
@@ -515,24 +571,125 @@ static int dump_set_elems(struct nftnl_set *s, void *data)
 	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP, n->seq++);
 	nftnl_set_elems_nlmsg_build_payload(nlh, q);
 	nftnl_set_free(q);
-	d->cur = s;
-	rc = request(n, nlh, elem_cb, d);
+	rc = request(n, nlh, raw_cb, r);
 	return rc ? -1 : 0;
 }
 
-int nft_table_check(struct nft *n, const struct sgc *c, char *why, size_t len)
+/* Dump one object type of the table (a GET with only the table's name) into r. */
+static int dump_type(struct nft *n, uint16_t type, struct raw *r)
 {
-	struct nft_table_info info;
-	struct dump d = {0};
 	char buf[REQ_BUF_SIZE];
 	struct nlmsghdr *nlh;
-	void *pair[2] = {n, &d};
+
+	nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, NLM_F_DUMP, n->seq++);
+	mnl_attr_put_strz(nlh, 1, SGC_TABLE); /* NFTA_{CHAIN,RULE,SET,OBJ}_TABLE */
+	if (type == NFT_MSG_GETOBJ)
+		mnl_attr_put_u32(nlh, NFTA_OBJ_TYPE, htobe32(NFT_OBJECT_COUNTER));
+	return request(n, nlh, raw_cb, r);
+}
+
+int nft_table_dump(struct nft *n, struct nft_table_info *info, void **raw, size_t *rawlen,
+                   char *why, size_t len)
+{
+	struct dump d = {0};
+	struct raw r = {0};
+	void *pair[2] = {n, &r};
 	int rc;
 
-	rc = nft_table_probe(n, &info, why, len);
-	if (rc)
+	*raw = NULL;
+	*rawlen = 0;
+	why[0] = '\0';
+	rc = nft_table_probe(n, info, why, len);
+	if (rc || !info->exists)
 		return rc;
-	if (!info.exists) {
+	d.sets = nftnl_set_list_alloc();
+	if (!d.sets)
+		return -ENOMEM;
+	rc = dump_type(n, NFT_MSG_GETCHAIN, &r);
+	if (!rc)
+		rc = dump_type(n, NFT_MSG_GETRULE, &r);
+	if (!rc) {
+		r.d = &d;
+		rc = dump_type(n, NFT_MSG_GETSET, &r);
+		r.d = NULL;
+	}
+	if (!rc && nftnl_set_list_foreach(d.sets, dump_set_elems, pair))
+		rc = errno ? -errno : -EIO;
+	if (!rc)
+		rc = dump_type(n, NFT_MSG_GETOBJ, &r);
+	nftnl_set_list_free(d.sets);
+	if (rc == -ENOENT) { /* deleted while we read it */
+		free(r.p);
+		memset(info, 0, sizeof(*info));
+		snprintf(why, len, "table inet %s vanished while being read", SGC_TABLE);
+		return 1;
+	}
+	if (rc) {
+		free(r.p);
+		snprintf(why, len, "reading table inet %s: %s", SGC_TABLE, strerror(-rc));
+		return rc;
+	}
+	*raw = r.p;
+	*rawlen = r.len;
+	return 0;
+}
+
+/* The set an element message is for, by the name it carries. */
+static struct nftnl_set *elem_set(const struct nlmsghdr *nlh, struct nftnl_set_list *sets)
+{
+	const struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+	{
+		if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_SET &&
+		    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0)
+			return nftnl_set_list_lookup_byname(sets, mnl_attr_get_str(a));
+	}
+	return NULL;
+}
+
+/* Parse the raw dump into lists, one callback per message as a live dump would call. */
+static int parse_raw(const void *raw, size_t rawlen, struct dump *d)
+{
+	const struct nlmsghdr *nlh;
+	int left, rc = MNL_CB_OK;
+
+	if (rawlen > NFT_RAW_MAX)
+		return -EMSGSIZE;
+	left = (int)rawlen;
+	for (nlh = raw; rc == MNL_CB_OK && mnl_nlmsg_ok(nlh, left);
+	     nlh = mnl_nlmsg_next(nlh, &left)) {
+		if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct nfgenmsg))
+			return -EBADMSG;
+		switch (NFNL_MSG_TYPE(nlh->nlmsg_type)) {
+		case NFT_MSG_NEWCHAIN: rc = chain_cb(nlh, d); break;
+		case NFT_MSG_NEWRULE: rc = rule_cb(nlh, d); break;
+		case NFT_MSG_NEWSET: rc = set_cb(nlh, d); break;
+		case NFT_MSG_NEWOBJ: rc = obj_cb(nlh, d); break;
+		case NFT_MSG_NEWSETELEM: {
+			struct nftnl_set *s = elem_set(nlh, d->sets);
+
+			if (!s)
+				return -EBADMSG;
+			d->cur = s;
+			rc = elem_cb(nlh, d);
+			break;
+		}
+		default: return -EBADMSG;
+		}
+	}
+	if (rc != MNL_CB_OK)
+		return -EBADMSG;
+	return left == 0 ? 0 : -EBADMSG;
+}
+
+int nft_table_compare(const struct nft_table_info *info, const void *raw, size_t rawlen,
+                      const struct sgc *c, char *why, size_t len)
+{
+	struct dump d = {0};
+	int rc;
+
+	if (!info->exists) {
 		if (sgc_empty(c))
 			return 0;
 		snprintf(why, len, "table inet %s is missing", SGC_TABLE);
@@ -542,15 +699,15 @@ int nft_table_check(struct nft *n, const struct sgc *c, char *why, size_t len)
 		snprintf(why, len, "table inet %s exists with nothing to enforce", SGC_TABLE);
 		return 1;
 	}
-	if (info.flags != sgc_table_flags(c)) {
+	if (info->flags != sgc_table_flags(c)) {
 		snprintf(why, len, "table inet %s has flags 0x%x, not 0x%x%s", SGC_TABLE,
-		         info.flags, sgc_table_flags(c),
-		         info.flags & NFT_TABLE_F_OWNER ? "" : " (not owned)");
+		         info->flags, sgc_table_flags(c),
+		         info->flags & NFT_TABLE_F_OWNER ? "" : " (not owned)");
 		return 1;
 	}
-	if ((info.flags & NFT_TABLE_F_OWNER) && !info.ours) {
+	if ((info->flags & NFT_TABLE_F_OWNER) && !info->ours) {
 		snprintf(why, len, "table inet %s is owned by another socket (port id %u)",
-		         SGC_TABLE, info.owner);
+		         SGC_TABLE, info->owner);
 		return 1;
 	}
 	d.chains = nftnl_chain_list_alloc();
@@ -561,57 +718,7 @@ int nft_table_check(struct nft *n, const struct sgc *c, char *why, size_t len)
 		rc = -ENOMEM;
 		goto out;
 	}
-	{
-		struct nftnl_chain *q = nftnl_chain_alloc();
-
-		if (!q) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		nftnl_chain_set_str(q, NFTNL_CHAIN_TABLE, SGC_TABLE);
-		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_INET, NLM_F_DUMP,
-		                            n->seq++);
-		nftnl_chain_nlmsg_build_payload(nlh, q);
-		nftnl_chain_free(q);
-		rc = request(n, nlh, chain_cb, &d);
-	}
-	if (!rc) {
-		struct nftnl_rule *q = nftnl_rule_alloc();
-
-		if (!q) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		nftnl_rule_set_str(q, NFTNL_RULE_TABLE, SGC_TABLE);
-		nlh =
-		    nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET, NLM_F_DUMP, n->seq++);
-		nftnl_rule_nlmsg_build_payload(nlh, q);
-		nftnl_rule_free(q);
-		rc = request(n, nlh, rule_cb, &d);
-	}
-	if (!rc) {
-		struct nftnl_set *q = nftnl_set_alloc();
-
-		if (!q) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		nftnl_set_set_str(q, NFTNL_SET_TABLE, SGC_TABLE);
-		nlh =
-		    nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSET, NFPROTO_INET, NLM_F_DUMP, n->seq++);
-		nftnl_set_nlmsg_build_payload(nlh, q);
-		nftnl_set_free(q);
-		rc = request(n, nlh, set_cb, &d);
-	}
-	if (!rc && nftnl_set_list_foreach(d.sets, dump_set_elems, pair))
-		rc = -EIO;
-	if (!rc)
-		rc = request_counters(n, obj_cb, &d);
-	if (rc == -ENOENT) { /* deleted while we read it */
-		snprintf(why, len, "table inet %s vanished while being read", SGC_TABLE);
-		rc = 1;
-		goto out;
-	}
+	rc = parse_raw(raw, rawlen, &d);
 	if (rc) {
 		snprintf(why, len, "reading table inet %s: %s", SGC_TABLE, strerror(-rc));
 		goto out;
@@ -628,6 +735,20 @@ out:
 		nftnl_set_list_free(d.sets);
 	if (d.objs)
 		nftnl_obj_list_free(d.objs);
+	return rc;
+}
+
+int nft_table_check(struct nft *n, const struct sgc *c, char *why, size_t len)
+{
+	struct nft_table_info info;
+	void *raw;
+	size_t rawlen;
+	int rc = nft_table_dump(n, &info, &raw, &rawlen, why, len);
+
+	if (rc)
+		return rc;
+	rc = nft_table_compare(&info, raw, rawlen, c, why, len);
+	free(raw);
 	return rc;
 }
 

@@ -51,6 +51,19 @@ uint32_t nft_portid(const struct nft *n);
 int nft_send(struct nft *n, const struct sgc_batch *b, size_t *failed, char *why, size_t len)
     __attribute__((warn_unused_result));
 
+/*
+ * nft_send's two halves, for the privilege-separated daemon (privsep.h): the
+ * privileged process sends the batch's bytes (nm messages between begin and
+ * end) with nft_send_raw, which says why as nft_send does except that for a
+ * refused message (*failed > 0) why holds only "<strerror>[ (<extended ack>)]";
+ * nft_send_why, where the batch is known, turns that detail into nft_send's
+ * words (detail may be why itself).
+ */
+int nft_send_raw(struct nft *n, const void *data, size_t blen, size_t nm, size_t *failed, char *why,
+                 size_t len) __attribute__((warn_unused_result));
+void nft_send_why(const struct sgc_batch *b, size_t failed, const char *detail, char *why,
+                  size_t len);
+
 /* Does `inet vrouter` exist, with which flags, owned by whom. 0 or -errno. */
 int nft_table_probe(struct nft *n, struct nft_table_info *info, char *why, size_t len)
     __attribute__((warn_unused_result));
@@ -68,6 +81,20 @@ int nft_table_delete(struct nft *n, char *why, size_t len) __attribute__((warn_u
  * differs (why names the first difference), -errno when it could not read.
  */
 int nft_table_check(struct nft *n, const struct sgc *c, char *why, size_t len)
+    __attribute__((warn_unused_result));
+
+/*
+ * nft_table_check's two halves, so that the comparison (parsing) can run
+ * without privilege: nft_table_dump probes the table into *info and, when it
+ * exists, reads its chains, rules, sets with their elements and counters as
+ * the kernel's raw netlink messages into *raw (malloc'd, *rawlen bytes).
+ * 0, 1 when the table vanished while being read (why says so), or -errno.
+ * nft_table_compare answers as nft_table_check from what the dump gave.
+ */
+int nft_table_dump(struct nft *n, struct nft_table_info *info, void **raw, size_t *rawlen,
+                   char *why, size_t len) __attribute__((warn_unused_result));
+int nft_table_compare(const struct nft_table_info *info, const void *raw, size_t rawlen,
+                      const struct sgc *c, char *why, size_t len)
     __attribute__((warn_unused_result));
 
 /* The notification socket, to poll for POLLIN. */

@@ -306,11 +306,12 @@ cmd_up() { # cmd_up up|up2 [--mgmt]
 	trap 'rc=$?; if ((rc != 0)); then echo "lab.sh: up failed, cleaning up" >&2; cmd_down >/dev/null || true; fi' EXIT
 
 	mkdir -p -- "$DIR"
-	chmod 700 "$DIR"
+	chmod 711 "$DIR" # vrouterd's front end (user vrouter) reaches its host's directory
 	: >"$DIR/.vrlab"
 	for h in "${hosts[@]}"; do
 		rm -rf -- "${DIR:?}/$h"
 		mkdir -m 700 -- "$DIR/$h"
+		! id -u vrouter >/dev/null 2>&1 || chown vrouter: "$DIR/$h"
 		ip netns add "$(ns_of "$h")"
 	done
 	if [[ $mode == up2 ]]; then

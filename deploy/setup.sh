@@ -83,6 +83,14 @@ install_rt_protos() {
 	install -m 0644 deploy/rt_protos.d/vrouter.conf /etc/iproute2/rt_protos.d/vrouter.conf
 }
 
+# The user vrouterd's HTTP front end runs as when started as root (vrouterd --user; the
+# same account the Debian package and deploy/vrouterd.service use).
+ensure_user() {
+	id -u vrouter >/dev/null 2>&1 && return 0
+	step "creating the system user vrouter"
+	useradd --system --home-dir "$DB_DIR" --no-create-home --shell /usr/sbin/nologin vrouter
+}
+
 # What the tests need beyond PACKAGES: chromium, node and npm, and each Node test folder's
 # packages exactly as locked (npm ci), unless its node_modules already holds that lock.
 install_test_deps() {
@@ -109,7 +117,9 @@ build() { # build DIR [cmake args...]
 
 cmd_run() {
 	build build
-	install -d -m 0700 "$DB_DIR"
+	# The database belongs to the front end's user (a root-owned one from before is given).
+	install -d -m 0700 -o vrouter -g vrouter "$DB_DIR"
+	chown vrouter: "$DB_DIR"
 	cat <<EOF
 
 vrouterd: API on http://$LISTEN, database $DB_DIR/vrouter.db
@@ -228,6 +238,7 @@ main() {
 	command -v dpkg-query >/dev/null || die "this script expects a Debian/Ubuntu system (dpkg, apt-get)"
 	ensure_packages
 	install_rt_protos
+	ensure_user
 	case $cmd in
 	run) cmd_run "$@" ;;
 	test) cmd_test "$@" ;;

@@ -1,4 +1,9 @@
-/* vrouterd: the REST-managed virtual router daemon for the network namespace it runs in. */
+/*
+ * vrouterd: the REST-managed virtual router daemon for the network namespace it runs in.
+ * main() forks first (core/privsep.h): this process goes on as the front end, without
+ * capabilities (as --user when started as root); the child keeps CAP_NET_ADMIN and
+ * performs the kernel operations the front asks for.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -25,6 +30,8 @@
 #include "kernel.h"
 #include "log.h"
 #include "nft.h"
+#include "privdrop.h"
+#include "privsep.h"
 #include "recon.h"
 #include "sgc.h"
 #include "store.h"
@@ -130,6 +137,15 @@ static void usage(FILE *f)
 	    "  --resync-interval SEC   full kernel resync period (default %d)\n"
 	    "  --audit-keep N          keep the newest N events of the audit log, GET\n"
 	    "                          /v1/events (default %d)\n"
+	    "  --user NAME             started as root, the HTTP front end (HTTP, JSON, the\n"
+	    "                          database, the token file) runs as this user, with no\n"
+	    "                          capability (default %s); only a small process that\n"
+	    "                          talks netlink and nftables for it keeps CAP_NET_ADMIN\n"
+	    "                          (and CAP_NET_RAW). The database's directory must be\n"
+	    "                          writable by NAME: missing directories are created for\n"
+	    "                          it, and the database and the token file are given\n"
+	    "                          to it. Not started as root, the front end only drops\n"
+	    "                          its capabilities\n"
 	    "  --log-level LEVEL       error, warn, info or debug (default info)\n"
 	    "  --help                  this text\n"
 	    "  --version               print the version\n\n"
@@ -137,7 +153,7 @@ static void usage(FILE *f)
 	    "TLS certificate or key, owned objects and no desired state) exits with\n"
 	    "status %d.\n",
 	    DEFAULT_LISTEN, DEFAULT_DB, TOKEN_MIN_LEN, TOKEN_MAX_LEN, DEFAULT_RESYNC_S,
-	    STORE_AUDIT_KEEP_DEFAULT, EXIT_REFUSED);
+	    STORE_AUDIT_KEEP_DEFAULT, PRIVDROP_DEFAULT_USER, EXIT_REFUSED);
 }
 
 /* mkdir -p for the database's directory; new directories are private. */
@@ -218,17 +234,23 @@ static void reload_tls(struct tls *tls)
  * whether this namespace is taken. Returns the signal that ended it.
  */
 static int serve(struct app *app, int sigfd, struct instance *inst, const char *token_file,
-                 struct tls *tls)
+                 struct tls *tls, int life)
 {
 	for (;;) {
-		struct pollfd pfd[2] = {{.fd = sigfd, .events = POLLIN},
-		                        {.fd = instance_fd(inst), .events = POLLIN}};
+		struct pollfd pfd[3] = {{.fd = sigfd, .events = POLLIN},
+		                        {.fd = instance_fd(inst), .events = POLLIN},
+		                        {.fd = life, .events = POLLRDHUP}};
 		struct signalfd_siginfo si;
 
-		if (poll(pfd, 2, -1) < 0) {
+		if (poll(pfd, 3, -1) < 0) {
 			if (errno != EINTR)
 				log_warn("poll");
 			continue;
+		}
+		if (pfd[2].revents) {
+			log_error("the privileged process ended; stopping (kernel state is left in "
+			          "place)");
+			return 0;
 		}
 		if (pfd[1].revents & POLLIN)
 			instance_answer(inst);
@@ -257,12 +279,15 @@ int main(int argc, char **argv)
 	    {"take-over", no_argument, NULL, 'T'},
 	    {"import-owned", no_argument, NULL, 'I'},
 	    {"audit-keep", required_argument, NULL, 'A'},
+	    {"user", required_argument, NULL, 'U'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *listen = DEFAULT_LISTEN, *db = DEFAULT_DB, *token_file = NULL;
-	const char *tls_cert = NULL, *tls_key = NULL;
+	const char *tls_cert = NULL, *tls_key = NULL, *user = PRIVDROP_DEFAULT_USER;
+	struct privdrop_user pu;
+	struct privsep *ps = NULL;
 	struct tls *tls = NULL;
 	char token_path[PATH_MAX];
 	char why[ADOPT_WHY_MAX + PATH_MAX];
@@ -287,6 +312,7 @@ int main(int argc, char **argv)
 		case 'C': tls_cert = optarg; break;
 		case 'K': tls_key = optarg; break;
 		case 'd': db = optarg; break;
+		case 'U': user = optarg; break;
 		case 't': token_file = optarg; break;
 		case 'r': {
 			char *end;
@@ -388,6 +414,36 @@ int main(int argc, char **argv)
 		token_file = token_path;
 	}
 
+	/*
+	 * The split, before anything reads a file or a socket of the outside world:
+	 * the privileged child closes all but its channels; this process drops its
+	 * privileges before it opens the database, the token file or the listener.
+	 */
+	if (privdrop_lookup(user, &pu, why, sizeof(why))) {
+		log_error("refusing to start: %s", why);
+		return EXIT_REFUSED;
+	}
+	rc = privsep_fork(&ps);
+	if (rc) {
+		log_error("starting the privileged process: %s", strerror(-rc));
+		return 1;
+	}
+	if (privdrop_prepare_db(&pu, db, token_file, why, sizeof(why)) ||
+	    privdrop_drop(&pu, why, sizeof(why))) {
+		log_error("refusing to start: %s", why);
+		privsep_close(ps, 5000);
+		return EXIT_REFUSED;
+	}
+	if (pu.switch_user && privdrop_check_db(&pu, db, why, sizeof(why))) {
+		log_error("refusing to start: %s", why);
+		privsep_close(ps, 5000);
+		return EXIT_REFUSED;
+	}
+	log_info("the HTTP front end runs %s%s with no capability; the privileged process "
+	         "(pid %d) talks to the kernel",
+	         pu.switch_user ? "as user " : "", pu.switch_user ? pu.name : "",
+	         (int)privsep_pid(ps));
+
 	/* Signals are read from sigfd by serve(); every thread started from here inherits the mask.
 	 */
 	sigemptyset(&sigs);
@@ -446,13 +502,13 @@ int main(int argc, char **argv)
 		log_error("database %s: %s", db, e.msg);
 		goto out;
 	}
-	rc = nl_kernel_open(&k);
+	rc = privsep_kernel_open(ps, &k);
 	if (rc) {
 		log_error("netlink: %s", strerror(-rc));
 		goto out;
 	}
 	k_open = true;
-	rc = nft_attach(&k, why, sizeof(why));
+	rc = privsep_nft_attach(ps, &k, why, sizeof(why));
 	if (rc) {
 		log_error("nftables: %s", why);
 		goto out;
@@ -465,15 +521,12 @@ int main(int argc, char **argv)
 		status = rc > 0 ? EXIT_REFUSED : 1;
 		goto out;
 	}
-	rc = nl_kernel_open_query(&qk.k);
+	rc = privsep_kernel_open_query(ps, &qk.k);
 	if (rc) {
 		log_error("netlink: %s", strerror(-rc));
 		goto out;
 	}
 	qk_open = true;
-	/* Counters for diagnostics; without them the answer says "not available". */
-	if (nft_attach_query(&qk.k, why, sizeof(why)))
-		log_warnx("nftables (counters for diagnostics): %s", why);
 	app.links_list = query_links;
 	app.links_free = kernel_links_free;
 	app.tables_in_use = query_tables;
@@ -494,20 +547,20 @@ int main(int argc, char **argv)
 	}
 	log_info("vrouterd %s listening on %s://%s (database %s, token %s)", vr_version(),
 	         tls ? "https" : "http", listen, db, token_file);
-	sig = serve(&app, sigfd, inst, token_file, tls);
-	log_info("%s: shutting down; kernel state is left in place", strsignal(sig));
-	status = 0;
+	sig = serve(&app, sigfd, inst, token_file, tls, privsep_life_fd(ps));
+	if (sig) {
+		log_info("%s: shutting down; kernel state is left in place", strsignal(sig));
+		status = 0;
+	}
 out:
 	http_stop(http);
 	tls_close(tls);
 	api_captures_close(&app);
 	recon_stop(app.recon);
-	nft_detach(&k);
 	if (k_open)
-		nl_kernel_close(&k);
-	nft_detach(&qk.k);
+		privsep_kernel_close(&k);
 	if (qk_open)
-		nl_kernel_close(&qk.k);
+		privsep_kernel_close(&qk.k);
 	app_readers_close(&app);
 	store_close(app.store);
 	pthread_mutex_destroy(&app.store_lock);
@@ -516,5 +569,7 @@ out:
 	instance_release(inst);
 	if (sigfd >= 0)
 		close(sigfd);
+	/* The privileged process exits when its channels close. */
+	privsep_close(ps, 5000);
 	return status;
 }

@@ -107,6 +107,19 @@ harness_alive() {
 	[[ -n $st && $st != Z ]]
 }
 
+# harness_state_dir DIR: DIR exists and, when root owns it, belongs to the user vrouterd's
+# front end runs as (vrouter: deploy/setup.sh creates it), which also gets through the temp
+# dir (0711) to reach it: vrouterd started as root keeps its database as that user. Without
+# the user vrouterd refuses to start and says how to create it.
+harness_state_dir() {
+	local dir=$1
+	local -n tmp=${HARNESS_REC}_TMP
+	mkdir -p "$dir"
+	id -u vrouter >/dev/null 2>&1 || return 0
+	[[ $(stat -c %u "$dir") != 0 ]] || chown vrouter: "$dir"
+	[[ -z $tmp ]] || chmod 0711 "$tmp"
+}
+
 # harness_daemon NS DIR [vrouterd args...]: start $VROUTERD in the background in NS on
 # 127.0.0.1:<REC>_PORT (args may override that), its database and token file in DIR,
 # its output appended to DIR/vrouterd.log; its pid in <REC>_DAEMON_PID[NS].
@@ -115,6 +128,7 @@ harness_daemon() {
 	local -n pids=${HARNESS_REC}_DAEMON_PID port=${HARNESS_REC}_PORT
 	local -n wrap=${HARNESS_REC}_DAEMON_WRAP # a command vrouterd runs under, if the caller has one
 	shift 2
+	harness_state_dir "$dir"
 	ip netns exec "$ns" ${wrap[@]+"${wrap[@]}"} "$VROUTERD" --listen "127.0.0.1:$port" --db "$dir/vrouter.db" \
 		--token-file "$dir/token" "$@" </dev/null >>"$dir/vrouterd.log" 2>&1 &
 	pids[$ns]=$!

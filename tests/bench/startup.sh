@@ -86,7 +86,7 @@ run_ours() {
 	bench_router_ns "vr-$1"
 	ns=$BENCH_NS
 	dir=$(bench_daemon_dir "$ns")
-	mkdir -p "$dir"
+	harness_state_dir "$dir" # the front end (user vrouter) keeps the database
 	cp -p "$BENCH_TMP/seed"/* "$dir/"
 	sync
 	echo "=== $(date +%T.%N) start" >>"$dir/vrouterd.log"

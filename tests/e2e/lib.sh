@@ -289,7 +289,7 @@ e2e_daemon_fails() {
 	local ns=$1 dir rc=0
 	shift
 	dir=$(e2e__daemon_dir "$ns")
-	mkdir -p "$dir"
+	harness_state_dir "$dir"
 	echo "=== $(date +%T.%N) start, expected to refuse: vrouterd $*" >>"$dir/vrouterd.log"
 	timeout -k 5 "${E2E_FAIL_TIMEOUT:-5}" ip netns exec "$ns" "$VROUTERD" \
 		--listen "127.0.0.1:$E2E_PORT" --db "$dir/vrouter.db" --token-file "$dir/token" \

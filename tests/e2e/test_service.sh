@@ -35,8 +35,8 @@ check "exposure $score is 2.0 or lower" awk -v s="$score" 'BEGIN { exit !(s != "
 check_eq "systemd-analyze --threshold=20 passes (exit 0)" 0 "$rc"
 check_no_match "no unknown or misspelt setting" 'Unknown|Failed to parse|Invalid' "$out"
 check_eq "its own user" "vrouter" "$(unit_value User)"
-check_eq "CAP_NET_ADMIN is the only capability it may hold" "CAP_NET_ADMIN" "$(unit_value CapabilityBoundingSet)"
-check_eq "and the one it gets" "CAP_NET_ADMIN" "$(unit_value AmbientCapabilities)"
+check_eq "CAP_NET_ADMIN and CAP_NET_RAW are the only capabilities it may hold" "CAP_NET_ADMIN CAP_NET_RAW" "$(unit_value CapabilityBoundingSet)"
+check_eq "and the ones it gets (for the privileged process)" "CAP_NET_ADMIN CAP_NET_RAW" "$(unit_value AmbientCapabilities)"
 check_eq "/proc/sys is read-only" "yes" "$(unit_value ProtectKernelTunables)"
 check_match "the state directory is /var/lib/vrouter" '^vrouter$' "$(unit_value StateDirectory)"
 check_match "the database is there" '--db /var/lib/vrouter/' "$(unit_value ExecStart)"
@@ -64,18 +64,28 @@ chmod 0711 "$E2E_TMP" # (the user reaches its directory; mktemp made this 0700)
 E2E_DAEMON_WRAP=(unshare --mount --propagation private bash -c '
 	mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys || exit 71
 	exec setpriv --reuid="$0" --regid="$0" --clear-groups --no-new-privs \
-		--bounding-set=-all,+net_admin --inh-caps=-all,+net_admin --ambient-caps=-all,+net_admin "$@"' "$SVC_UID")
+		--bounding-set=-all,+net_admin,+net_raw --inh-caps=-all,+net_admin,+net_raw \
+		--ambient-caps=-all,+net_admin,+net_raw "$@"' "$SVC_UID")
 e2e_daemon "$R"
 E2E_DAEMON_WRAP=()
 PID=${E2E_DAEMON_PID[$R]}
 st=$(cat "/proc/$PID/status")
 check_eq "it is vrouterd" "vrouterd" "$(cat "/proc/$PID/comm")"
 check_match "it runs as uid $SVC_UID" "^Uid:	$SVC_UID	$SVC_UID	$SVC_UID	$SVC_UID$" "$st"
-# CAP_NET_ADMIN is bit 12: 0x1000.
-for set in CapEff CapPrm CapAmb CapBnd; do
-	check_match "$set: CAP_NET_ADMIN only" "^$set:	0000000000001000$" "$st"
+# The main process is the HTTP front end: no capability (its bounding set needs
+# CAP_SETPCAP to shrink; with everything else empty and no_new_privs it is unusable).
+# Its child talks to the kernel: CAP_NET_ADMIN (bit 12) and CAP_NET_RAW (bit 13), 0x3000.
+for set in CapInh CapEff CapPrm CapAmb; do
+	check_match "front end $set: empty" "^$set:	0000000000000000$" "$st"
 done
+check_match "front end CapBnd: the unit's" "^CapBnd:	0000000000003000$" "$st"
 check_match "no new privileges" '^NoNewPrivs:	1$' "$st"
+PRIV=$(pgrep -P "$PID")
+pst=$(cat "/proc/$PRIV/status")
+check_match "the privileged process runs as uid $SVC_UID too" "^Uid:	$SVC_UID	" "$pst"
+for set in CapEff CapPrm CapAmb; do
+	check_match "privileged process $set: CAP_NET_ADMIN and CAP_NET_RAW" "^$set:	0000000000003000$" "$pst"
+done
 check "/proc/sys is read-only for it" bash -c "grep -Eq '^[^ ]+ /proc/sys [^ ]+ ro[, ]' /proc/$PID/mounts"
 check_eq "its token file is its own, 0600" "$SVC_UID 600" "$(stat -c '%u %a' "$(e2e_token_file "$R")")"
 

@@ -218,6 +218,7 @@ e2e_stop "$R"
 
 e2e_step "(e) modes of the files vrouterd creates"
 mkdir -m 755 "$E2E_TMP/modes"
+harness_state_dir "$E2E_TMP/modes" # the front end (user vrouter) keeps the database
 umask 022
 e2e_daemon "$P" --db "$E2E_TMP/modes/vrouter.db"
 api "$P" POST /v1/route-tables '{"name":"m"}' # a write, so the -wal file has content
@@ -255,6 +256,7 @@ e2e_stop "$P"
 e2e_step "(f) bad token files are refused at start"
 TOKDIR=$E2E_TMP/tokens
 mkdir -m 700 "$TOKDIR"
+harness_state_dir "$TOKDIR" # the front end (user vrouter) reads the token files
 GOOD=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
 # bad_token NAME MODE CONTENT ERE: refused, naming the file and the problem. CONTENT is
 # printf-escaped (\n, \t).
@@ -299,7 +301,7 @@ e2e_daemon "$P" --db "$E2E_TMP/big/vrouter.db"
 api "$P" PUT /v1/config "@$E2E_TMP/big.json"
 e2e_expect_status 200 "300 routes"
 e2e_stop "$P"
-mkdir -p "$E2E_TMP/bad"
+harness_state_dir "$E2E_TMP/bad"
 cp "$E2E_TMP/big/vrouter.db" "$E2E_TMP/bad/vrouter.db"
 PAGES=$(($(stat -c %s "$E2E_TMP/bad/vrouter.db") / 4096))
 check "the database has more than 20 pages ($PAGES)" test "$PAGES" -gt 20

@@ -26,20 +26,25 @@ command -v openssl >/dev/null || e2e_fatal "openssl is missing (deploy/setup.sh 
 HEAD_S=10 # server/http_guard.h HTTP_HEAD_TIMEOUT_S
 C=$E2E_TMP/certs
 mkdir -p "$C"
+# vrouterd's front end (user vrouter) reads the certificate and key: it gets through the
+# directories, and keys are root:vrouter 0640 as README "HTTPS" says.
+chmod 0711 "$E2E_TMP" "$C"
 
 # ca NAME: a self-signed CA (P-256), NAME.pem and NAME.key.
 ca() {
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
 		-subj "/CN=vrouter test $1" -keyout "$C/$1.key" -out "$C/$1.pem" 2>/dev/null
 }
-# server NAME CA: a certificate for 127.0.0.1 signed by CA, NAME.pem and NAME.key (0600).
+# server NAME CA: a certificate for 127.0.0.1 signed by CA, NAME.pem and NAME.key
+# (root:vrouter 0640).
 server() {
 	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$1" \
 		-keyout "$C/$1.key" -out "$C/$1.csr" 2>/dev/null
 	printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$C/$1.ext"
 	openssl x509 -req -in "$C/$1.csr" -CA "$C/$2.pem" -CAkey "$C/$2.key" -CAcreateserial \
 		-days 1 -extfile "$C/$1.ext" -out "$C/$1.pem" 2>/dev/null
-	chmod 600 "$C/$1.key"
+	chgrp vrouter "$C/$1.key"
+	chmod 640 "$C/$1.key"
 }
 
 e2e_step "set-up: certificates, one namespace, one daemon over TLS"
@@ -49,7 +54,7 @@ server vrouter-a ca1
 server vrouter-b ca1
 # The daemon reads these two paths; (e) puts another pair there.
 cp "$C/vrouter-a.pem" "$C/serve.pem"
-install -m 0600 "$C/vrouter-a.key" "$C/serve.key"
+install -m 0640 -g vrouter "$C/vrouter-a.key" "$C/serve.key"
 e2e_ns api
 NS=$E2E_NS
 e2e_daemon "$NS" --tls-cert "$C/serve.pem" --tls-key "$C/serve.key"
@@ -146,7 +151,7 @@ printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' >&7
 check_poll "the old connection: a first request answered" 5 bash -c "(( \$(grep -c '^HTTP/1.1 200' '$E2E_TMP/old.conn') >= 1 ))"
 check_match "the old connection got certificate a" 'subject=CN ?= ?vrouter-a' "$(cat "$E2E_TMP/old.conn")"
 cp "$C/vrouter-b.pem" "$C/serve.pem"
-install -m 0600 "$C/vrouter-b.key" "$C/serve.key"
+install -m 0640 -g vrouter "$C/vrouter-b.key" "$C/serve.key"
 kill -HUP "$PID"
 check_poll "the log says a new certificate is in force" 5 grep -Eq 'a new certificate is in force for new connections: CN ?= ?vrouter-b' "$LOG"
 check_match "a new connection gets certificate b" 'CN ?= ?vrouter-b' "$(subject_of_new)"

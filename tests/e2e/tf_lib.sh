@@ -111,6 +111,7 @@ tf_lab_up() {
 		E2E_NAMESPACES+=("$(ns_of "$h")")
 	done
 	TF_MGMT=$(ns_of mgmt)
+	chmod 0711 "$E2E_TMP" # the daemons' front ends (user vrouter) reach their lab dirs
 	VRLAB=$LAB VRLAB_DIR=$LAB_DIR VROUTERD=$VROUTERD "$E2E_SRC/deploy/lab.sh" up --mgmt >"$TF_TMP/lab-up.log" 2>&1 ||
 		e2e_fatal "deploy/lab.sh up --mgmt failed" "$(cat "$TF_TMP/lab-up.log")"
 	pass "deploy/lab.sh up --mgmt"

@@ -23,7 +23,7 @@ set -Eeuo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$HERE/../.." && pwd)
-ALL=(cidr model config http)
+ALL=(cidr model config http privsep)
 BUILD_DIR=${FUZZ_BUILD:-$REPO_DIR/build-fuzz}
 JOBS=${FUZZ_JOBS:-2}
 OUT=$BUILD_DIR/fuzz
