@@ -500,14 +500,29 @@ static void test_assoc(void **state)
 		usleep(10 * 1000);
 	}
 	assert_int_equal(st.routes_owned, 1);
-	pthread_mutex_lock(&fk.lock);
-	fk.eth1_down = false;
-	pthread_mutex_unlock(&fk.lock);
-	assert_true(notify_until(copies_two));
-	usleep(50 * 1000);
-	repairs(f, rep);
-	assert_int_equal(rep[0], 1);
-	assert_int_equal(rep[2], 1);
+	/*
+	 * A pass that read the links just before eth1 went down and the routes just
+	 * after sees the copy missing on a link it believes up, and repairs it once
+	 * (the real kernel allows the same interleaving: link down, then its routes
+	 * flushed, between a pass's two dumps). Once a pass has seen the link down,
+	 * nothing more is repaired.
+	 */
+	{
+		uint64_t down[3];
+
+		repairs(f, down);
+		assert_true(down[0] <= 2);
+		assert_int_equal(down[2], 1);
+		pthread_mutex_lock(&fk.lock);
+		fk.eth1_down = false;
+		pthread_mutex_unlock(&fk.lock);
+		assert_true(notify_until(copies_two));
+		usleep(50 * 1000);
+		/* Coming back up is not drift: the copy is put back without a repair. */
+		repairs(f, rep);
+		assert_int_equal(rep[0], down[0]);
+		assert_int_equal(rep[2], 1);
+	}
 
 	/* A user route on a copy's very key takes it; deleting it gives the key back. */
 	snprintf(r.table_id, sizeof(r.table_id), "%s", t.id);

@@ -240,8 +240,10 @@ async function main() {
   // The router's daemon has served nothing yet. The daemon's part (every file of the
   // first page, one after the other, as curl gets them) must stay under 100 ms; the
   // browser's own time (renderer start, parsing, layout) is measured and reported:
-  // on this shared 2-core machine it mostly measures the machine's load.
-  await check('the first page\'s files come from a fresh daemon in under 100 ms on loopback', async () => {
+  // on this shared 2-core machine it mostly measures the machine's load. Under ASan
+  // (VR_SANITIZE=1), which slows the daemon several times over, it is measured only.
+  const sanitized = process.env.VR_SANITIZE === '1';
+  await check(`the first page's files come from a fresh daemon ${sanitized ? '(measured only: ASan build)' : 'in under 100 ms on loopback'}`, async () => {
     const files = ['/', '/ui/style.css', ...fs.readdirSync(path.join(SRC, 'web')).filter((f) => f.endsWith('.js')).map((f) => `/ui/${f}`), '/ui/icon.svg'];
     const argv = ['curl', '-sS', '--fail'];
     for (const f of files) argv.push('-o', '/dev/null', `${ORIGIN}${f}`);
@@ -252,7 +254,7 @@ async function main() {
     const ms = rows.reduce((a, [t]) => a + t * 1000, 0);
     const bytes = rows.reduce((a, [, b]) => a + b, 0);
     log(`       ${files.length} files, ${bytes} bytes, ${ms.toFixed(1)} ms in all (one connection each, in sequence)`);
-    expect(ms < 100, `${ms.toFixed(1)} ms`);
+    expect(sanitized || ms < 100, `${ms.toFixed(1)} ms`);
   });
   const br = await openBrowser(router);
   await check('the first page in the browser: measured (navigation timing)', async () => {
