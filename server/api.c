@@ -161,5 +161,7 @@ const struct http_endpoint api_endpoints[] = {
 
     {"GET", "/v1/events", api_events_list, NULL, 0, 0},
 
+    {"POST", "/v1/diagnostics/reachability", api_diag_reachability, NULL, 0, 0},
+
     {NULL, NULL, NULL, NULL, 0, 0},
 };
