@@ -252,9 +252,37 @@ struct kernel_ops {
 	 * Returns 0 with *a filled, or the kernel's -errno (-ENETUNREACH no route,
 	 * -EHOSTUNREACH, -EACCES, -EINVAL, -EXDEV, ...); for a reject route
 	 * (blackhole, unreachable, prohibit) a->type names it whatever the errno.
+	 *
+	 * On success: type, via, oif and prefsrc are the packet's own answer
+	 * ("ip route get"); table, dst, protocol and metric those of the route it
+	 * matched ("ip route get fibmatch"); prefsrc falls back to the route's.
+	 * What the kernel answers (seen on Linux 6.18, tests/e2e/test_kernel_diag.sh),
+	 * IPv4 and IPv6 alike, output lookups and input lookups with forwarding on:
+	 *   blackhole   -EINVAL        unreachable  -EHOSTUNREACH
+	 *   prohibit    -EACCES        no route     -ENETUNREACH
+	 * A failed lookup names no route, fibmatch neither: route_get then names
+	 * the most specific route of the errno's type holding q->dst in any table
+	 * (type, table, dst, protocol, metric; a->type stays RTN_UNSPEC when there
+	 * is none, e.g. -EINVAL for a martian source). With several tables
+	 * holding such a route, the one named may not be the one the rules chose.
+	 * Forwarding off: an IPv4 input lookup (q->iif) on a link that does not
+	 * forward fails with -EHOSTUNREACH for every destination that is not
+	 * local, before the route's type counts (ip_route_input_slow): then no
+	 * route is named (a->type RTN_UNSPEC), even for an unreachable route.
+	 * IPv6 input lookups ignore forwarding (ip6_forward drops the packet
+	 * later) and answer as with forwarding on. A local destination answers
+	 * type RTN_LOCAL on "lo"; IPv4 reports its table as 254 (main) while no
+	 * policy rule exists (the kernel keeps local merged into main), 255 after.
+	 * q->src of another family than q->dst, or q->iif without q->src: -EINVAL.
 	 */
 	int (*route_get)(void *ctx, const struct kroute_query *q, struct kroute_answer *a);
-	/* Connection-tracking entries matching q (ctnetlink dump); *out malloc'd. */
+	/*
+	 * Connection-tracking entries matching q (ctnetlink dump); *out malloc'd.
+	 * A namespace tracks connections only once something asks for it (an nft
+	 * "ct" expression, such as the guard's): before that the answer is empty.
+	 * Packet counters stay 0 unless net.netfilter.nf_conntrack_acct is 1.
+	 * A dump torn by changing entries is read again, then taken as it is.
+	 */
 	int (*ct_find)(void *ctx, const struct kflow_query *q, struct kflow **out, size_t *n);
 	/*
 	 * A packet socket (AF_PACKET, every protocol) on link ifindex with the

@@ -5,6 +5,7 @@
  *   nl_kernel.c  assembles kernel_ops; hands each notification to its owner
  *   nl_route.c   routes         nl_ifaddr.c  addresses (and the set we own)
  *   nl_rule.c    policy rules   nl_link.c    links, forwarding, interface names
+ *   nl_ct.c      connection tracking (read only, its own netfilter socket)
  *   nl_xport.c   the transport: sockets, dumps, ack-matched batches,
  *                extended acks; it knows no object type
  *
@@ -70,6 +71,16 @@ struct nl_xport_dump {
 };
 
 int nl_xport_dump(struct nl_xport *x, const struct nl_xport_dump *d)
+    __attribute__((warn_unused_result));
+
+/*
+ * One request and its answer: req (NLM_F_REQUEST and NLM_F_ACK are set
+ * here, the sequence number too) is sent, cb gets every message answering
+ * it, and the kernel's ack ends the exchange: 0, or the kernel's -errno
+ * (not logged: for a question such as RTM_GETROUTE it is the answer).
+ */
+int nl_xport_request(struct nl_xport *x, struct nlmsghdr *req, const char *what,
+                     int (*cb)(struct nlmsghdr *h, void *arg), void *arg)
     __attribute__((warn_unused_result));
 
 /*
@@ -145,6 +156,14 @@ void nl_route_batch(struct nl_xport_batch *b, const struct kroute_op *ops, size_
 int nl_route_tables(struct nl_xport *x, uint32_t **out, size_t *n)
     __attribute__((warn_unused_result));
 bool nl_route_event(const struct nlmsghdr *h, uint32_t port, bool *resync);
+/*
+ * The kernel's lookup for q (route_get in kernel.h): the plain answer for
+ * the packet, then the fibmatch one for the route it matched. On a reject
+ * route's errno, with name_reject, the most specific route of that type
+ * holding q->dst (any table) is named in *a.
+ */
+int nl_route_get(struct nl_xport *x, const struct kroute_query *q, bool name_reject,
+                 struct kroute_answer *a) __attribute__((warn_unused_result));
 
 /* nl_ifaddr.c: addresses, and the set of those we believe we own. */
 struct nl_ifaddr;
@@ -176,6 +195,10 @@ int nl_rule_tables(struct nl_xport *x, uint32_t **out, size_t *n)
     __attribute__((warn_unused_result));
 bool nl_rule_event(const struct nlmsghdr *h, uint32_t port, bool *resync);
 
+/* nl_ct.c: connection-tracking entries matching q (ct_find in kernel.h); its own socket. */
+int nl_ct_find(const struct kflow_query *q, struct kflow **out, size_t *n)
+    __attribute__((warn_unused_result));
+
 /* nl_link.c: links, interface names, and forwarding with its last known value. */
 struct nl_link;
 int nl_link_new(struct nl_link **out) __attribute__((warn_unused_result));
@@ -190,6 +213,8 @@ int nl_link_attach(struct klink *v, size_t n, const struct kaddr *addrs, size_t 
 int nl_link_forwarding_get(struct nl_link *l, bool *v4, bool *v6)
     __attribute__((warn_unused_result));
 int nl_link_forwarding_set(struct nl_link *l, bool v4, bool v6) __attribute__((warn_unused_result));
+/* Forwarding of family on one link (net.ipv4.conf.DEV.forwarding): 0 or -errno. */
+int nl_link_forwarding_of(int ifindex, int family, bool *on) __attribute__((warn_unused_result));
 /* Link and netconf notifications. */
 bool nl_link_event(const struct nl_link *l, const struct nlmsghdr *h, bool *resync);
 

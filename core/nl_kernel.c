@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -241,6 +242,26 @@ out:
 	return err;
 }
 
+/*
+ * An IPv4 input lookup on a link that does not forward fails with
+ * -EHOSTUNREACH before the route's type counts (ip_route_input_slow), the
+ * same errno an unreachable route gives: no route is named then.
+ */
+static int k_route_get(void *ctx, const struct kroute_query *q, struct kroute_answer *a)
+{
+	struct nl_kernel *k = ctx;
+	bool fwd = true;
+
+	if (q->iif > 0 && q->dst.family == AF_INET && nl_link_forwarding_of(q->iif, AF_INET, &fwd))
+		fwd = true; /* unreadable: let the kernel's answer stand */
+	return nl_route_get(k->x, q, fwd, a);
+}
+
+static int k_ct_find(void *ctx, const struct kflow_query *q, struct kflow **out, size_t *n)
+{
+	return nl_ct_find(q, out, n);
+}
+
 static void kernel_free(struct nl_kernel *k)
 {
 	if (!k)
@@ -291,6 +312,8 @@ static int kernel_open(struct kernel_ops *out, bool with_events)
 	    .forwarding_set = k_forwarding_set,
 	    .links_list = k_links_list,
 	    .tables_in_use = k_tables_in_use,
+	    .route_get = k_route_get,
+	    .ct_find = k_ct_find,
 	};
 	return 0;
 }

@@ -129,6 +129,20 @@ int nl_link_forwarding_get(struct nl_link *l, bool *v4, bool *v6)
 	return 0;
 }
 
+int nl_link_forwarding_of(int ifindex, int family, bool *on)
+{
+	char name[IF_NAMESIZE], path[128];
+	int v = 0, err;
+
+	if (ifindex <= 0 || !if_indextoname((unsigned)ifindex, name))
+		return -ENODEV;
+	snprintf(path, sizeof(path), "/proc/sys/net/%s/conf/%s/forwarding",
+	         family == AF_INET6 ? "ipv6" : "ipv4", name);
+	err = sysctl_read(path, &v);
+	*on = v;
+	return err;
+}
+
 int nl_link_forwarding_set(struct nl_link *l, bool v4, bool v6)
 {
 	const int want[2] = {v4, v6};

@@ -30,6 +30,52 @@
 static const int inet[] = {AF_INET, AF_INET6};
 
 /*
+ * The next hop of a route message of family: its gateway (family 0 for
+ * none) and device; a multipath route of more than one hop gets oif -1.
+ * False when the message is malformed.
+ */
+static bool parse_nexthop(struct nlattr **tb, int family, struct ipaddr *via, int *oif)
+{
+	size_t alen = cidr_addr_len(family);
+
+	if (tb[RTA_MULTIPATH]) {
+		struct rtnexthop *nh = nla_data(tb[RTA_MULTIPATH]);
+		int left = nla_len(tb[RTA_MULTIPATH]);
+		struct nlattr *ntb[RTA_MAX + 1];
+
+		if (left < (int)sizeof(*nh) || nh->rtnh_len < sizeof(*nh) || nh->rtnh_len > left)
+			return false;
+		/* We never create multipath routes: report one that cannot match. */
+		if (RTNH_ALIGN(nh->rtnh_len) < left) {
+			*oif = -1;
+			return true;
+		}
+		*oif = nh->rtnh_ifindex;
+		if (nla_parse(ntb, RTA_MAX, (struct nlattr *)RTNH_DATA(nh),
+		              nh->rtnh_len - (int)sizeof(*nh), NULL) < 0)
+			return false;
+		tb[RTA_GATEWAY] = ntb[RTA_GATEWAY];
+		tb[RTA_VIA] = ntb[RTA_VIA];
+	} else if (tb[RTA_OIF]) {
+		*oif = (int)nla_get_u32(tb[RTA_OIF]);
+	}
+	if (tb[RTA_GATEWAY] && (size_t)nla_len(tb[RTA_GATEWAY]) >= alen) {
+		via->family = family;
+		memcpy(via->a, nla_data(tb[RTA_GATEWAY]), alen);
+	} else if (tb[RTA_VIA] && nla_len(tb[RTA_VIA]) >= (int)sizeof(struct rtvia)) {
+		/* An IPv4 route through an IPv6 gateway. */
+		struct rtvia *rv = nla_data(tb[RTA_VIA]);
+		size_t vlen = cidr_addr_len(rv->rtvia_family);
+
+		if (vlen && (size_t)nla_len(tb[RTA_VIA]) >= sizeof(*rv) + vlen) {
+			via->family = rv->rtvia_family;
+			memcpy(via->a, rv->rtvia_addr, vlen);
+		}
+	}
+	return true;
+}
+
+/*
  * Fill r from an RTM_NEWROUTE if it is one of ours. Returns false for
  * foreign, cloned, unparsable or non-IP routes.
  */
@@ -60,42 +106,7 @@ static bool parse_route(struct nlmsghdr *h, struct kroute *r)
 		memcpy(r->dst.addr.a, nla_data(tb[RTA_DST]), alen);
 	if (r->type != RTN_UNICAST)
 		return true;
-
-	if (tb[RTA_MULTIPATH]) {
-		struct rtnexthop *nh = nla_data(tb[RTA_MULTIPATH]);
-		int left = nla_len(tb[RTA_MULTIPATH]);
-		struct nlattr *ntb[RTA_MAX + 1];
-
-		if (left < (int)sizeof(*nh) || nh->rtnh_len < sizeof(*nh) || nh->rtnh_len > left)
-			return false;
-		/* We never create multipath routes: report one that cannot match. */
-		if (RTNH_ALIGN(nh->rtnh_len) < left) {
-			r->oif = -1;
-			return true;
-		}
-		r->oif = nh->rtnh_ifindex;
-		if (nla_parse(ntb, RTA_MAX, (struct nlattr *)RTNH_DATA(nh),
-		              nh->rtnh_len - (int)sizeof(*nh), NULL) < 0)
-			return false;
-		tb[RTA_GATEWAY] = ntb[RTA_GATEWAY];
-		tb[RTA_VIA] = ntb[RTA_VIA];
-	} else if (tb[RTA_OIF]) {
-		r->oif = (int)nla_get_u32(tb[RTA_OIF]);
-	}
-	if (tb[RTA_GATEWAY] && (size_t)nla_len(tb[RTA_GATEWAY]) >= alen) {
-		r->via.family = rtm->rtm_family;
-		memcpy(r->via.a, nla_data(tb[RTA_GATEWAY]), alen);
-	} else if (tb[RTA_VIA] && nla_len(tb[RTA_VIA]) >= (int)sizeof(struct rtvia)) {
-		/* An IPv4 route through an IPv6 gateway. */
-		struct rtvia *via = nla_data(tb[RTA_VIA]);
-		size_t vlen = cidr_addr_len(via->rtvia_family);
-
-		if (vlen && (size_t)nla_len(tb[RTA_VIA]) >= sizeof(*via) + vlen) {
-			r->via.family = via->rtvia_family;
-			memcpy(r->via.a, via->rtvia_addr, vlen);
-		}
-	}
-	return true;
+	return parse_nexthop(tb, rtm->rtm_family, &r->via, &r->oif);
 }
 
 struct route_acc {
@@ -333,6 +344,161 @@ int nl_route_tables(struct nl_xport *x, uint32_t **out, size_t *nout)
 	}
 	*out = acc.v;
 	*nout = acc.n;
+	return err;
+}
+
+/* ---- the kernel's own lookup (route_get) ---- */
+
+/* Fill a from an RTM_NEWROUTE answering an RTM_GETROUTE (a fibmatch one or not). */
+static int answer_cb(struct nlmsghdr *h, void *arg)
+{
+	struct kroute_answer *a = arg;
+	struct nlattr *tb[RTA_MAX + 1];
+	const struct rtmsg *rtm;
+	size_t alen;
+
+	if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)))
+		return 0;
+	rtm = NLMSG_DATA(h);
+	alen = cidr_addr_len(rtm->rtm_family);
+	if (!alen || rtm->rtm_dst_len > alen * 8 ||
+	    nl_xport_parse(h, sizeof(*rtm), tb, RTA_MAX) < 0)
+		return -EBADMSG;
+	memset(a, 0, sizeof(*a));
+	a->type = rtm->rtm_type;
+	a->protocol = rtm->rtm_protocol;
+	a->table = tb[RTA_TABLE] ? nla_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
+	a->metric = tb[RTA_PRIORITY] ? nla_get_u32(tb[RTA_PRIORITY]) : 0;
+	a->dst.addr.family = rtm->rtm_family;
+	a->dst.len = rtm->rtm_dst_len;
+	if (tb[RTA_DST] && (size_t)nla_len(tb[RTA_DST]) >= alen)
+		memcpy(a->dst.addr.a, nla_data(tb[RTA_DST]), alen);
+	if (tb[RTA_PREFSRC] && (size_t)nla_len(tb[RTA_PREFSRC]) >= alen) {
+		a->prefsrc.family = rtm->rtm_family;
+		memcpy(a->prefsrc.a, nla_data(tb[RTA_PREFSRC]), alen);
+	}
+	return parse_nexthop(tb, rtm->rtm_family, &a->via, &a->oif) ? 0 : -EBADMSG;
+}
+
+/* One RTM_GETROUTE for q, fibmatch or not: 0 with *a filled, or the kernel's -errno. */
+static int get_once(struct nl_xport *x, const struct kroute_query *q, bool fibmatch,
+                    struct kroute_answer *a)
+{
+	struct nl_msg *msg = nlmsg_alloc_size(NL_MSG_MAX);
+	size_t alen = cidr_addr_len(q->dst.family);
+	struct rtmsg rtm = {
+	    .rtm_family = (uint8_t)q->dst.family,
+	    .rtm_dst_len = (uint8_t)(alen * 8),
+	    .rtm_flags = fibmatch ? RTM_F_FIB_MATCH : 0,
+	};
+	int err = 0;
+
+	memset(a, 0, sizeof(*a));
+	if (!msg)
+		return -ENOMEM;
+	if (q->src.family)
+		rtm.rtm_src_len = rtm.rtm_dst_len;
+	/*
+	 * Without RTM_F_LOOKUP_TABLE IPv4 says "main" for every answer; IPv6
+	 * gives the real table and refuses the flag (strict checking).
+	 */
+	if (q->dst.family == AF_INET)
+		rtm.rtm_flags |= RTM_F_LOOKUP_TABLE;
+	if (!nlmsg_put(msg, 0, 0, RTM_GETROUTE, 0, 0) ||
+	    nlmsg_append(msg, &rtm, sizeof(rtm), NLMSG_ALIGNTO) < 0 ||
+	    nla_put(msg, RTA_DST, (int)alen, q->dst.a) < 0 ||
+	    (q->src.family && nla_put(msg, RTA_SRC, (int)alen, q->src.a) < 0) ||
+	    (q->iif && nla_put_u32(msg, RTA_IIF, (uint32_t)q->iif) < 0))
+		err = -ENOMEM;
+	if (!err)
+		err = nl_xport_request(x, nlmsg_hdr(msg), "route lookup", answer_cb, a);
+	nlmsg_free(msg);
+	return err;
+}
+
+/* What a reject route's lookup fails with (fib_props in the kernel, both families). */
+static uint8_t reject_type(int err)
+{
+	switch (err) {
+	case -EINVAL: return RTN_BLACKHOLE;
+	case -EHOSTUNREACH: return RTN_UNREACHABLE;
+	case -EACCES: return RTN_PROHIBIT;
+	default: return RTN_UNSPEC;
+	}
+}
+
+/* The most specific route of type for dst, any table (the best so far in a). */
+struct reject_acc {
+	const struct ipaddr *dst;
+	uint8_t type;
+	bool found;
+	struct kroute_answer a;
+};
+
+static int reject_cb(struct nlmsghdr *h, void *arg)
+{
+	struct reject_acc *acc = arg;
+	const struct rtmsg *rtm;
+	struct kroute_answer a;
+
+	if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)))
+		return 0;
+	rtm = NLMSG_DATA(h);
+	if (rtm->rtm_family != acc->dst->family || rtm->rtm_type != acc->type ||
+	    (rtm->rtm_flags & RTM_F_CLONED) || answer_cb(h, &a))
+		return 0;
+	if (!cidr_contains(&a.dst, acc->dst))
+		return 0;
+	if (acc->found && (a.dst.len < acc->a.dst.len ||
+	                   (a.dst.len == acc->a.dst.len && a.metric >= acc->a.metric)))
+		return 0;
+	acc->a = a;
+	acc->found = true;
+	return 0;
+}
+
+int nl_route_get(struct nl_xport *x, const struct kroute_query *q, bool name_reject,
+                 struct kroute_answer *a)
+{
+	struct kroute_answer fib;
+	size_t count = 0;
+	int err;
+
+	memset(a, 0, sizeof(*a));
+	if (!cidr_addr_len(q->dst.family) || (q->src.family && q->src.family != q->dst.family) ||
+	    (q->iif && !q->src.family) || q->iif < 0)
+		return -EINVAL;
+	/* The packet's own answer: its type, next hop and source... */
+	err = get_once(x, q, false, a);
+	if (!err) {
+		/* ...and the route it matched: its prefix, table, protocol and metric. */
+		err = get_once(x, q, true, &fib);
+		if (err) {
+			memset(a, 0, sizeof(*a));
+			return err;
+		}
+		a->table = fib.table;
+		a->dst = fib.dst;
+		a->protocol = fib.protocol;
+		a->metric = fib.metric;
+		if (!a->prefsrc.family)
+			a->prefsrc = fib.prefsrc;
+		return 0;
+	}
+	/*
+	 * A reject route fails the lookup, fibmatch too, with an errno of its
+	 * type: name the most specific route of that type for dst.
+	 */
+	memset(a, 0, sizeof(*a));
+	if (!name_reject || reject_type(err) == RTN_UNSPEC)
+		return err;
+	{
+		struct reject_acc acc = {.dst = &q->dst, .type = reject_type(err)};
+		int derr = dump_routes(x, 0, reject_cb, &acc, &count, true);
+
+		if (!derr && acc.found)
+			*a = acc.a;
+	}
 	return err;
 }
 

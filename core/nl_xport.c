@@ -288,12 +288,14 @@ static ssize_t recv_one(struct nl_xport *x, struct nl_sock *sk, int flags)
 }
 
 /*
- * Send the dump request req (its sequence number is filled in here) and
- * hand every message of the answer to d->cb until NLMSG_DONE. Sets *intr
- * when the kernel marked the dump torn.
+ * Send req (its sequence number is filled in here) and hand every message
+ * of the answer to cb until NLMSG_DONE, or until the ack when acked (a
+ * request sent with NLM_F_ACK: an ack with error 0 ends it). Sets *intr
+ * when the kernel marked a dump torn. A refusal is logged only for a dump:
+ * a request's error is its answer.
  */
-static int dump_one(struct nl_xport *x, struct nlmsghdr *req, const struct nl_xport_dump *d,
-                    bool *intr)
+static int exchange(struct nl_xport *x, struct nlmsghdr *req, const char *what, bool acked,
+                    int (*cb)(struct nlmsghdr *h, void *arg), void *arg, bool *intr)
 {
 	uint32_t seq = ++x->seq;
 	int err;
@@ -310,7 +312,7 @@ static int dump_one(struct nl_xport *x, struct nlmsghdr *req, const struct nl_xp
 
 		if (len < 0) {
 			errno = (int)-len;
-			log_warn("netlink: reading the %s dump", d->what);
+			log_warn("netlink: reading the %s answer", what);
 			return len == -EAGAIN ? -ETIMEDOUT : (int)len;
 		}
 		left = (int)len;
@@ -326,7 +328,7 @@ static int dump_one(struct nl_xport *x, struct nlmsghdr *req, const struct nl_xp
 				if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(int)))
 					memcpy(&derr, NLMSG_DATA(h), sizeof(derr));
 				if (derr < 0)
-					log_warnx("netlink: %s dump failed: %s", d->what,
+					log_warnx("netlink: %s dump failed: %s", what,
 					          strerror(-derr));
 				return derr < 0 ? derr : 0;
 			}
@@ -335,15 +337,26 @@ static int dump_one(struct nl_xport *x, struct nlmsghdr *req, const struct nl_xp
 
 				if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
 					return -EBADMSG;
-				log_warnx("netlink: %s dump refused: %s", d->what,
+				if (acked)
+					return e->error > 0 ? -e->error : e->error;
+				log_warnx("netlink: %s dump refused: %s", what,
 				          strerror(-e->error));
 				return e->error ? e->error : -EBADMSG;
 			}
-			err = d->cb(h, d->arg);
+			err = cb(h, arg);
 			if (err)
 				return err;
 		}
 	}
+}
+
+int nl_xport_request(struct nl_xport *x, struct nlmsghdr *req, const char *what,
+                     int (*cb)(struct nlmsghdr *h, void *arg), void *arg)
+{
+	bool intr = false;
+
+	req->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	return exchange(x, req, what, true, cb, arg, &intr);
 }
 
 int nl_xport_dump(struct nl_xport *x, const struct nl_xport_dump *d)
@@ -368,7 +381,7 @@ int nl_xport_dump(struct nl_xport *x, const struct nl_xport_dump *d)
 			req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 			memcpy(req.body, d->hdr, d->hlen);
 			req.body[0] = (uint8_t)d->families[f];
-			err = dump_one(x, &req.h, d, &intr);
+			err = exchange(x, &req.h, d->what, false, d->cb, d->arg, &intr);
 			if (err)
 				return err;
 		}

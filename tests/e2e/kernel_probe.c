@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1043,6 +1044,128 @@ static int run_bench(size_t n)
 	return 0;
 }
 
+/* ---- diagnostics: one answer printed per call, for test_kernel_diag.sh ---- */
+
+static const char *rtn_name(uint8_t t)
+{
+	static const char *const names[] = {
+	    [RTN_UNSPEC] = "none",         [RTN_UNICAST] = "unicast",
+	    [RTN_LOCAL] = "local",         [RTN_BROADCAST] = "broadcast",
+	    [RTN_ANYCAST] = "anycast",     [RTN_MULTICAST] = "multicast",
+	    [RTN_BLACKHOLE] = "blackhole", [RTN_UNREACHABLE] = "unreachable",
+	    [RTN_PROHIBIT] = "prohibit",   [RTN_THROW] = "throw",
+	};
+
+	return t < sizeof(names) / sizeof(names[0]) && names[t] ? names[t] : "other";
+}
+
+static void print_addr(const char *key, const struct ipaddr *a)
+{
+	char buf[CIDR_STR_MAX] = "-";
+
+	if (a->family)
+		cidr_format_addr(a, buf, sizeof(buf));
+	printf(" %s=%s", key, buf);
+}
+
+/*
+ * route-get DST [SRC IIF]: one line, "ret=0|-ERRNO type=... table=... dst=PREFIX
+ * via=... dev=... src=... proto=N metric=N" ("-" for none), as route_get answered.
+ */
+static int run_route_get(int argc, char **argv)
+{
+	struct kernel_ops k;
+	struct kroute_query q = {0};
+	struct kroute_answer a;
+	char dst[CIDR_STR_MAX] = "-", dev[IF_NAMESIZE] = "-";
+	int rc;
+
+	if (cidr_parse_addr(argv[0], &q.dst) ||
+	    (argc >= 3 &&
+	     (cidr_parse_addr(argv[1], &q.src) || !(q.iif = (int)if_nametoindex(argv[2]))))) {
+		fprintf(stderr, "route-get: bad arguments\n");
+		return 2;
+	}
+	if (nl_kernel_open_query(&k))
+		return 2;
+	memset(&a, 0xa5, sizeof(a)); /* whatever route_get leaves unset shows */
+	rc = k.route_get(k.ctx, &q, &a);
+	if (a.type || a.dst.addr.family)
+		cidr_format_prefix(&a.dst, dst, sizeof(dst));
+	if (a.oif > 0 && !if_indextoname((unsigned)a.oif, dev))
+		snprintf(dev, sizeof(dev), "#%d", a.oif);
+	printf("ret=%s type=%s table=%u dst=%s", rc ? strerrorname_np(-rc) : "0", rtn_name(a.type),
+	       a.table, dst);
+	print_addr("via", &a.via);
+	printf(" dev=%s", dev);
+	print_addr("src", &a.prefsrc);
+	printf(" proto=%u metric=%u\n", a.protocol, a.metric);
+	nl_kernel_close(&k);
+	return 0;
+}
+
+/* "any" or an address; false when it is neither. */
+static bool arg_addr(const char *s, struct ipaddr *a)
+{
+	memset(a, 0, sizeof(*a));
+	return !strcmp(s, "any") || !cidr_parse_addr(s, a);
+}
+
+/*
+ * ct PROTO SRC DST DPORT (each "any", DPORT 0 = any; PROTO tcp, udp, icmp,
+ * icmpv6 or a number): ct_find's flows, one line each, "proto=N src=A
+ * dst=B sport=N dport=N reply=0|1 assured=0|1 state=N timeout=N
+ * packets=ORIG/REPLY", then "flows=N".
+ */
+static int run_ct(char **argv)
+{
+	static const struct {
+		const char *name;
+		uint8_t num;
+	} protos[] = {{"any", 0}, {"tcp", 6}, {"udp", 17}, {"icmp", 1}, {"icmpv6", 58}};
+	struct kflow_query q = {0};
+	struct kernel_ops k;
+	struct kflow *v = NULL;
+	size_t n = 0, i;
+	bool known = false;
+	int rc;
+
+	for (i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
+		if (!strcmp(argv[0], protos[i].name)) {
+			q.l4proto = protos[i].num;
+			known = true;
+		}
+	if (!known)
+		q.l4proto = (uint8_t)atoi(argv[0]);
+	if (!arg_addr(argv[1], &q.src) || !arg_addr(argv[2], &q.dst)) {
+		fprintf(stderr, "ct: bad address\n");
+		return 2;
+	}
+	q.dport = (uint16_t)atoi(argv[3]);
+	if (nl_kernel_open_query(&k))
+		return 2;
+	rc = k.ct_find(k.ctx, &q, &v, &n);
+	if (rc) {
+		printf("ret=%s\n", strerrorname_np(-rc));
+		nl_kernel_close(&k);
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		printf("proto=%u", v[i].l4proto);
+		print_addr("src", &v[i].src);
+		print_addr("dst", &v[i].dst);
+		printf(" sport=%u dport=%u reply=%d assured=%d state=%u timeout=%u "
+		       "packets=%llu/%llu\n",
+		       v[i].sport, v[i].dport, v[i].seen_reply, v[i].assured, v[i].tcp_state,
+		       v[i].timeout, (unsigned long long)v[i].packets_orig,
+		       (unsigned long long)v[i].packets_reply);
+	}
+	printf("flows=%zu\n", n);
+	free(v);
+	nl_kernel_close(&k);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (!in_own_netns()) {
@@ -1058,6 +1181,12 @@ int main(int argc, char **argv)
 		return run_check();
 	if (argc >= 3 && strcmp(argv[1], "bench") == 0)
 		return run_bench(strtoul(argv[2], NULL, 10));
-	fprintf(stderr, "usage: %s check | bench N\n", argv[0]);
+	if (argc >= 3 && strcmp(argv[1], "route-get") == 0)
+		return run_route_get(argc - 2, argv + 2);
+	if (argc >= 6 && strcmp(argv[1], "ct") == 0)
+		return run_ct(argv + 2);
+	fprintf(stderr,
+	        "usage: %s check | bench N | route-get DST [SRC IIF] | ct PROTO SRC DST DPORT\n",
+	        argv[0]);
 	return 2;
 }
