@@ -14,8 +14,9 @@
 #     route table; a reject route on the way back: NO_RETURN_ROUTE naming it;
 #   a route whose gateway is on no connected network: ROUTE_NOT_APPLIED naming it.
 # The route, return path and observation checks need the kernel adapter's route_get and
-# ct_find; a build without them makes the daemon say so ("unknown"), and this test then
-# stops after the checks that do not need them with exit 77 (skipped), naming why.
+# ct_find, the drop counter its nft_counters on the query kernel; a build without them
+# makes the daemon say so ("unknown", no counter), and this test then ends with exit 77
+# (skipped) after the checks that do not need them, naming why.
 # shellcheck disable=SC2317,SC2016 # helpers run through check
 set -Eeuo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -154,8 +155,14 @@ if ((KERNEL_FACTS == 0)); then
 	exit 77
 fi
 
-e2e_step "the guard's drop counter was named with the blocked flow"
-check_match "drop counter of $GW" "^counter drop_in_$GW packets [1-9][0-9]* bytes " "$DROPS"
+e2e_step "the guard's drop counter was named with the blocked flow, as nft counts it"
+COUNTERS=1
+if [[ -z $DROPS ]]; then
+	COUNTERS=0 # the adapter's nft_counters is missing: the test ends skipped (below)
+	e2e_log "no drop counter in the answer: this vrouterd's query kernel has no nft_counters"
+else
+	check_match "drop counter of $GW" "^counter drop_in_$GW packets [1-9][0-9]* bytes " "$DROPS"
+fi
 
 e2e_step "the article's missing return route: NO_REPLY_OBSERVED after a ping, fixed on net02"
 api POST /v1/security-group-rules '{"security_group_id":"'"$GW"'","direction":"ingress","protocol":"icmp","cidr":"0.0.0.0/0"}'
@@ -221,4 +228,11 @@ check_match "with the reconciler's reason" 'gateway 10\.0\.0\.1 is not on any co
 check_eq "suggests replacing its gateway" "PUT /v1/routes/$GR NEXT_HOP" \
 	"$(e2e_jq '"\(.suggestion.method) \(.suggestion.path) \(.suggestion.body.via)"')"
 
+if ((COUNTERS == 0 && E2E_FAILED == 0)); then
+	e2e_step "skipped: the guard's drop counters need nft_counters in the query kernel"
+	e2e_stop_all
+	E2E_DONE=1
+	e2e_log "$E2E_PASSED passed, $E2E_FAILED failed, the drop counter check skipped"
+	exit 77
+fi
 e2e_done
