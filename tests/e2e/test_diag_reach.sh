@@ -155,6 +155,15 @@ if ((KERNEL_FACTS == 0)); then
 	exit 77
 fi
 
+e2e_step "IPv6: the working path through the router, the kernel's lookup named"
+reach "$R" fd00:150::2 fd00:100::2 icmpv6
+check_eq "reachable" true "$(e2e_jq .reachable)"
+check_eq "forwarding" "net.ipv6.conf.all.forwarding = 1" "$(hop forwarding kernel)"
+check_match "the kernel's route" '^fd00:100::/64 dev enp0s2 table 254' "$(hop route kernel)"
+check_eq "return path" pass "$(hop return_path verdict)"
+e2e_api "$R" POST /v1/diagnostics/reachability '{"source":"fd00:150::2","destination":"fd00:100::2","protocol":"icmp"}' >/dev/null
+check_eq "icmp with IPv6 addresses is refused" 422 "$(e2e_last_status)"
+
 e2e_step "the guard's drop counter was named with the blocked flow, as nft counts it"
 COUNTERS=1
 if [[ -z $DROPS ]]; then
