@@ -270,8 +270,15 @@ static void answer_words(const struct dctx *d, const struct kroute_answer *a, ch
 	}
 	if (a->oif && !is_reject(a->type))
 		snprintf(dev, sizeof(dev), " dev %s", link_name(d, a->oif));
+	/* As /etc/iproute2/rt_protos and deploy/rt_protos.d name them. */
 	if (a->protocol == VR_RTPROT)
 		snprintf(proto, sizeof(proto), " proto vrouter");
+	else if (a->protocol == RTPROT_KERNEL)
+		snprintf(proto, sizeof(proto), " proto kernel");
+	else if (a->protocol == RTPROT_BOOT)
+		snprintf(proto, sizeof(proto), " proto boot");
+	else if (a->protocol == RTPROT_STATIC)
+		snprintf(proto, sizeof(proto), " proto static");
 	else
 		snprintf(proto, sizeof(proto), " proto %u", a->protocol);
 	say(buf, len, "%s%s%s%s%s table %u%s metric %u",
@@ -784,19 +791,21 @@ static uint8_t l4proto_of(enum sg_protocol p)
 /* One conntrack entry as "conntrack -L" prints it (abridged). */
 static size_t flow_words(const struct kflow *f, const char *proto, char *buf, size_t len)
 {
-	char s[CIDR_STR_MAX], t[CIDR_STR_MAX];
+	char s[CIDR_STR_MAX], t[CIDR_STR_MAX], pk[32] = "";
 	int n;
 
 	cidr_format_addr(&f->src, s, sizeof(s));
 	cidr_format_addr(&f->dst, t, sizeof(t));
+	/* Packet counts exist only with net.netfilter.nf_conntrack_acct = 1. */
+	if (f->packets_orig || f->packets_reply)
+		snprintf(pk, sizeof(pk), " packets=%" PRIu64, f->packets_orig);
 	if (f->l4proto == IPPROTO_ICMP || f->l4proto == IPPROTO_ICMPV6)
-		n = snprintf(buf, len, "%s src=%s dst=%s type=%u code=%u id=%u %spackets=%" PRIu64,
-		             proto, s, t, f->dport >> 8, f->dport & 0xff, f->sport,
-		             f->seen_reply ? "" : "[UNREPLIED] ", f->packets_orig);
+		n = snprintf(buf, len, "%s src=%s dst=%s type=%u code=%u id=%u%s%s", proto, s, t,
+		             f->dport >> 8, f->dport & 0xff, f->sport,
+		             f->seen_reply ? "" : " [UNREPLIED]", pk);
 	else
-		n = snprintf(buf, len, "%s src=%s dst=%s sport=%u dport=%u %spackets=%" PRIu64,
-		             proto, s, t, f->sport, f->dport, f->seen_reply ? "" : "[UNREPLIED] ",
-		             f->packets_orig);
+		n = snprintf(buf, len, "%s src=%s dst=%s sport=%u dport=%u%s%s", proto, s, t,
+		             f->sport, f->dport, f->seen_reply ? "" : " [UNREPLIED]", pk);
 	return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
 }
 
