@@ -307,7 +307,12 @@ struct kernel_ops {
 	int (*nft_events_fd)(void *nft);
 	/* True when someone else changed the table or notifications were lost. */
 	bool (*nft_events_drain)(void *nft);
-	/* Every named counter of table inet vrouter; *out malloc'd; n = 0 without the table. */
+	/*
+	 * Every named counter of table inet vrouter; *out malloc'd; n = 0
+	 * without the table. The guard's are drop_in_<group id> and
+	 * drop_eg_<group id> (sgc.h). nft_attach_query gives a read-only handle
+	 * with only this op, for a thread other than the reconciler.
+	 */
 	int (*nft_counters)(void *nft, struct kcounter **out, size_t *n);
 };
 

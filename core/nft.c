@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "grow.h"
 #include "log.h"
 
 #define RBUF_SIZE (64 * 1024)        /* one netlink read: a dump part or an ack */
@@ -74,7 +75,8 @@ void nft_close(struct nft *n)
 	free(n);
 }
 
-int nft_open(struct nft **out, char *why, size_t len)
+/* The command socket, and with monitor the notification socket. */
+static int nft_open_sockets(struct nft **out, bool monitor, char *why, size_t len)
 {
 	struct nft *n = calloc(1, sizeof(*n));
 	int one = 1, grp = NFNLGRP_NFTABLES, rc;
@@ -97,6 +99,8 @@ int nft_open(struct nft **out, char *why, size_t len)
 	mnl_socket_setsockopt(n->cmd, NETLINK_CAP_ACK, &one, sizeof(one));
 	set_buf(n->cmd, SO_SNDBUF, SO_SNDBUFFORCE, &n->sndbuf, BUF_BASE);
 	set_buf(n->cmd, SO_RCVBUF, SO_RCVBUFFORCE, &n->rcvbuf, BUF_BASE);
+	if (!monitor)
+		goto done;
 
 	n->mon = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (!n->mon || mnl_socket_bind(n->mon, 0, MNL_SOCKET_AUTOPID) < 0 ||
@@ -106,12 +110,18 @@ int nft_open(struct nft **out, char *why, size_t len)
 		goto fail;
 	}
 	set_buf(n->mon, SO_RCVBUF, SO_RCVBUFFORCE, NULL, MON_RCVBUF);
+done:
 	n->seq = (uint32_t)time(NULL);
 	*out = n;
 	return 0;
 fail:
 	nft_close(n);
 	return rc ? rc : -EIO;
+}
+
+int nft_open(struct nft **out, char *why, size_t len)
+{
+	return nft_open_sockets(out, true, why, len);
 }
 
 uint32_t nft_portid(const struct nft *n)
@@ -121,7 +131,7 @@ uint32_t nft_portid(const struct nft *n)
 
 int nft_events_fd(const struct nft *n)
 {
-	return mnl_socket_get_fd(n->mon);
+	return n->mon ? mnl_socket_get_fd(n->mon) : -1;
 }
 
 /* Throw away anything left on the command socket (a late answer to an earlier request). */
@@ -472,6 +482,23 @@ static int obj_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/* Dump the counter objects of our table, each message to cb. */
+static int request_counters(struct nft *n, mnl_cb_t cb, void *data)
+{
+	char buf[REQ_BUF_SIZE];
+	struct nftnl_obj *q = nftnl_obj_alloc();
+	struct nlmsghdr *nlh;
+
+	if (!q)
+		return -ENOMEM;
+	nftnl_obj_set_str(q, NFTNL_OBJ_TABLE, SGC_TABLE);
+	nftnl_obj_set_u32(q, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETOBJ, NFPROTO_INET, NLM_F_DUMP, n->seq++);
+	nftnl_obj_nlmsg_build_payload(nlh, q);
+	nftnl_obj_free(q);
+	return request(n, nlh, cb, data);
+}
+
 static int dump_set_elems(struct nftnl_set *s, void *data)
 {
 	struct nft *n = ((void **)data)[0];
@@ -578,21 +605,8 @@ int nft_table_check(struct nft *n, const struct sgc *c, char *why, size_t len)
 	}
 	if (!rc && nftnl_set_list_foreach(d.sets, dump_set_elems, pair))
 		rc = -EIO;
-	if (!rc) {
-		struct nftnl_obj *q = nftnl_obj_alloc();
-
-		if (!q) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		nftnl_obj_set_str(q, NFTNL_OBJ_TABLE, SGC_TABLE);
-		nftnl_obj_set_u32(q, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
-		nlh =
-		    nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETOBJ, NFPROTO_INET, NLM_F_DUMP, n->seq++);
-		nftnl_obj_nlmsg_build_payload(nlh, q);
-		nftnl_obj_free(q);
-		rc = request(n, nlh, obj_cb, &d);
-	}
+	if (!rc)
+		rc = request_counters(n, obj_cb, &d);
 	if (rc == -ENOENT) { /* deleted while we read it */
 		snprintf(why, len, "table inet %s vanished while being read", SGC_TABLE);
 		rc = 1;
@@ -617,6 +631,69 @@ out:
 	return rc;
 }
 
+/* ---- counters ---- */
+
+/* Counters kept per answer: two per security group. */
+#define CTR_MAX (256u * 1024)
+
+struct ctr_acc {
+	struct kcounter *v;
+	size_t n, cap;
+	int err;
+};
+
+static int counter_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct ctr_acc *acc = data;
+	struct nftnl_obj *o = nftnl_obj_alloc();
+	const char *name;
+	int rc = MNL_CB_OK;
+
+	if (!o)
+		return MNL_CB_ERROR;
+	if (nftnl_obj_nlmsg_parse(nlh, o) < 0 ||
+	    !ours(nftnl_obj_get_str(o, NFTNL_OBJ_TABLE), nftnl_obj_get_u32(o, NFTNL_OBJ_FAMILY)) ||
+	    nftnl_obj_get_u32(o, NFTNL_OBJ_TYPE) != NFT_OBJECT_COUNTER ||
+	    !(name = nftnl_obj_get_str(o, NFTNL_OBJ_NAME)))
+		goto out;
+	if (strlen(name) >= sizeof(acc->v->name)) {
+		log_warnx("nftables: counter %s: name too long to report", name);
+		goto out;
+	}
+	acc->err = vr_grow((void **)&acc->v, &acc->cap, acc->n + 1, sizeof(*acc->v), CTR_MAX);
+	if (acc->err) {
+		rc = MNL_CB_ERROR;
+		goto out;
+	}
+	snprintf(acc->v[acc->n].name, sizeof(acc->v[acc->n].name), "%s", name);
+	acc->v[acc->n].packets = nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_PKTS);
+	acc->v[acc->n].bytes = nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_BYTES);
+	acc->n++;
+out:
+	nftnl_obj_free(o);
+	return rc;
+}
+
+int nft_counters(struct nft *n, struct kcounter **out, size_t *nout)
+{
+	struct ctr_acc acc = {0};
+	int rc = request_counters(n, counter_cb, &acc);
+
+	*out = NULL;
+	*nout = 0;
+	if (acc.err)
+		rc = acc.err;
+	if (rc == -ENOENT) /* no table, so no counters */
+		rc = 0;
+	if (rc) {
+		free(acc.v);
+		return rc;
+	}
+	*out = acc.v;
+	*nout = acc.n;
+	return 0;
+}
+
 /* ---- notifications ---- */
 
 /* The table an nf_tables notification is about: attribute 1 of every object type. */
@@ -638,8 +715,11 @@ static const char *event_table(const struct nlmsghdr *nlh)
 
 bool nft_events_drain(struct nft *n)
 {
-	int fd = mnl_socket_get_fd(n->mon);
+	int fd = n->mon ? mnl_socket_get_fd(n->mon) : -1;
 	bool changed = false;
+
+	if (fd < 0)
+		return false;
 
 	for (;;) {
 		ssize_t r = recv(fd, n->rbuf, RBUF_SIZE, MSG_DONTWAIT);
@@ -694,6 +774,11 @@ static int ops_delete(void *nft, char *why, size_t len)
 	return nft_table_delete(nft, why, len);
 }
 
+static int ops_counters(void *nft, struct kcounter **out, size_t *n)
+{
+	return nft_counters(nft, out, n);
+}
+
 static int ops_events_fd(void *nft)
 {
 	return nft_events_fd(nft);
@@ -717,6 +802,19 @@ int nft_attach(struct kernel_ops *k, char *why, size_t len)
 	k->nft_delete = ops_delete;
 	k->nft_events_fd = ops_events_fd;
 	k->nft_events_drain = ops_events_drain;
+	k->nft_counters = ops_counters;
+	return 0;
+}
+
+int nft_attach_query(struct kernel_ops *k, char *why, size_t len)
+{
+	struct nft *n = NULL;
+	int rc = nft_open_sockets(&n, false, why, len);
+
+	if (rc)
+		return rc;
+	k->nft = n;
+	k->nft_counters = ops_counters;
 	return 0;
 }
 
@@ -731,4 +829,5 @@ void nft_detach(struct kernel_ops *k)
 	k->nft_delete = NULL;
 	k->nft_events_fd = NULL;
 	k->nft_events_drain = NULL;
+	k->nft_counters = NULL;
 }

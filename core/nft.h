@@ -21,6 +21,7 @@
 #define NFT_WHY_MAX 512 /* room for a reason naming the failing message */
 
 struct nft;
+struct kcounter;
 
 struct nft_table_info {
 	bool exists;
@@ -79,6 +80,13 @@ int nft_events_fd(const struct nft *n);
  */
 bool nft_events_drain(struct nft *n);
 
+/*
+ * Every named counter of `inet vrouter` with its packets and bytes; *out
+ * malloc'd, n = 0 when the table does not exist. 0 or -errno.
+ */
+int nft_counters(struct nft *n, struct kcounter **out, size_t *nout)
+    __attribute__((warn_unused_result));
+
 struct kernel_ops;
 
 /*
@@ -86,6 +94,13 @@ struct kernel_ops;
  * operations; nft_detach closes it (the table stays, fail closed).
  */
 int nft_attach(struct kernel_ops *k, char *why, size_t len) __attribute__((warn_unused_result));
+/*
+ * A read-only handle for another thread's questions: only the command
+ * socket (no notifications), only k's nft_counters; it never sends a batch,
+ * so it never owns the table. nft_detach closes it.
+ */
+int nft_attach_query(struct kernel_ops *k, char *why, size_t len)
+    __attribute__((warn_unused_result));
 void nft_detach(struct kernel_ops *k);
 
 #endif

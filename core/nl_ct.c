@@ -235,7 +235,8 @@ int nl_ct_find(const struct kflow_query *q, struct kflow **out, size_t *nout)
 		err = acc.err;
 	} else if (err < 0) {
 		log_warnx("conntrack: dump failed: %s", nl_geterror(err));
-		err = nl_xport_errno(err);
+		/* The socket's receive timeout ran out: the kernel did not answer. */
+		err = err == -NLE_AGAIN ? -ETIMEDOUT : nl_xport_errno(err);
 	}
 	nl_socket_free(sk);
 	if (err < 0) {

@@ -75,6 +75,13 @@ int nl_xport_errno(int nle)
 	case NLE_RANGE:
 	case NLE_INVAL: return -EINVAL;
 	case NLE_MSGSIZE: return -EMSGSIZE;
+	case NLE_OPNOTSUPP: return -EOPNOTSUPP;
+	case NLE_PROTO_MISMATCH: return -EPROTONOSUPPORT;
+	case NLE_OBJ_NOTFOUND: return -ENOENT;
+	case NLE_NOACCESS: return -EACCES;
+	case NLE_BUSY: return -EBUSY;
+	case NLE_NODEV: return -ENODEV;
+	case NLE_AGAIN: return -EAGAIN;
 	default: return -EIO;
 	}
 }

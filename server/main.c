@@ -53,7 +53,9 @@
 
 /*
  * A second kernel handle for the HTTP threads' read-only questions (links,
- * tables in use): the reconciler's sockets are its own. One question at a time.
+ * tables in use, diagnostics: route_get, ct_find, and nft_counters through a
+ * read-only nftables handle): the reconciler's sockets are its own. One
+ * question at a time.
  */
 struct query_kernel {
 	struct kernel_ops k;
@@ -468,6 +470,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	qk_open = true;
+	/* Counters for diagnostics; without them the answer says "not available". */
+	if (nft_attach_query(&qk.k, why, sizeof(why)))
+		log_warnx("nftables (counters for diagnostics): %s", why);
 	app.links_list = query_links;
 	app.links_free = kernel_links_free;
 	app.tables_in_use = query_tables;
@@ -493,6 +498,7 @@ out:
 	nft_detach(&k);
 	if (k_open)
 		nl_kernel_close(&k);
+	nft_detach(&qk.k);
 	if (qk_open)
 		nl_kernel_close(&qk.k);
 	app_readers_close(&app);

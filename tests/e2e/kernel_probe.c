@@ -25,6 +25,7 @@
 
 #include "kernel.h"
 #include "log.h"
+#include "nft.h"
 #include "plan.h"
 
 #define LINK "kp0"
@@ -1166,6 +1167,39 @@ static int run_ct(char **argv)
 	return 0;
 }
 
+/*
+ * counters: nft_counters through a read-only handle (the daemon owns the
+ * table meanwhile), one "NAME packets=N bytes=N" line each, then "counters=N".
+ */
+static int run_counters(void)
+{
+	struct kernel_ops k;
+	struct kcounter *v = NULL;
+	char why[NFT_WHY_MAX];
+	size_t n = 0;
+	int rc;
+
+	if (nl_kernel_open_query(&k))
+		return 2;
+	rc = nft_attach_query(&k, why, sizeof(why));
+	if (rc) {
+		printf("ret=%s (%s)\n", strerrorname_np(-rc), why);
+		nl_kernel_close(&k);
+		return 1;
+	}
+	rc = k.nft_counters(k.nft, &v, &n);
+	if (rc)
+		printf("ret=%s\n", strerrorname_np(-rc));
+	for (size_t i = 0; i < n; i++)
+		printf("%s packets=%llu bytes=%llu\n", v[i].name, (unsigned long long)v[i].packets,
+		       (unsigned long long)v[i].bytes);
+	printf("counters=%zu\n", n);
+	free(v);
+	nft_detach(&k);
+	nl_kernel_close(&k);
+	return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (!in_own_netns()) {
@@ -1185,8 +1219,11 @@ int main(int argc, char **argv)
 		return run_route_get(argc - 2, argv + 2);
 	if (argc >= 6 && strcmp(argv[1], "ct") == 0)
 		return run_ct(argv + 2);
+	if (argc >= 2 && strcmp(argv[1], "counters") == 0)
+		return run_counters();
 	fprintf(stderr,
-	        "usage: %s check | bench N | route-get DST [SRC IIF] | ct PROTO SRC DST DPORT\n",
+	        "usage: %s check | bench N | route-get DST [SRC IIF] | ct PROTO SRC DST DPORT | "
+	        "counters\n",
 	        argv[0]);
 	return 2;
 }

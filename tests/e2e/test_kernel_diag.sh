@@ -7,6 +7,8 @@
 #   ct_find: after a ping and a TCP connection net01 -> net02, answered, then unanswered
 #     once net02 has no route back (the article's story): the flows, their state and
 #     counters, and the query's filters;
+#   nft_counters: none before the daemon; after it applied a security group, the group's
+#     drop counter as nft lists it, unchanged by allowed traffic, counting what it drops.
 # Every answer is checked field by field against what the kernel was given.
 # shellcheck disable=SC2317 # helpers run through check
 set -Eeuo pipefail
@@ -148,5 +150,40 @@ check_eq "the query filters: nothing to port 9" "flows=0" "$(ct "$R" tcp any any
 check_eq "the query filters: no udp" "flows=0" "$(ct "$R" udp any any 0)"
 check_eq "the query filters: nothing from net02" "flows=0" "$(ct "$R" any 192.168.100.2 any 0)"
 check_eq "every flow: 2 icmp, 2 tcp, 1 icmpv6" "flows=5" "$(ct "$R" any any any 0 | tail -1)"
+
+e2e_step "nft_counters: no table inet vrouter yet, no counters"
+ip -n "$N2" route add 192.168.150.0/24 via 192.168.100.3
+ip -n "$R" route del 10.30.0.0/16 proto 245 # owned routes with no desired state stop a start
+# counters NS: nft_counters through a read-only handle of its own.
+counters() { ip netns exec "$1" "$PROBE" counters; }
+check_eq "before the daemon: none" "counters=0" "$(counters "$R")"
+
+e2e_step "nft_counters: the daemon applies a group guarding net02 (tcp/12345 from net01's subnet)"
+e2e_daemon "$R"
+e2e_api "$R" POST /v1/security-groups '{"name":"server","targets":["192.168.100.2"]}' >/dev/null
+e2e_expect_status 201 "POST group server"
+G=$(e2e_jq .id)
+e2e_api "$R" POST /v1/security-group-rules "{\"security_group_id\":\"$G\",\"direction\":\"ingress\",\"protocol\":\"tcp\",\"port_from\":12345,\"port_to\":12345,\"cidr\":\"192.168.150.0/24\"}" >/dev/null
+e2e_expect_status 201 "POST rule: ingress tcp/12345 from 192.168.150.0/24"
+check_eq "the rule is active" active "$(e2e_jq .status.state)"
+check_no_match "the daemon's query kernel has its nftables handle (no warning)" 'counters for diagnostics' \
+	"$(cat "$(e2e__daemon_dir "$R")/vrouterd.log")"
+out=$(counters "$R")
+check_match "the group's drop counter, at zero" "^drop_in_$G packets=0 bytes=0\$" "$out"
+check_eq "the same counters as nft lists" \
+	"$(ip netns exec "$R" nft -j list counters table inet vrouter | jq -r '.nftables[] | select(.counter) | .counter | "\(.name) packets=\(.packets) bytes=\(.bytes)"' | sort)" \
+	"$(grep -v '^counters=' <<<"$out" | sort)"
+
+e2e_step "nft_counters: what the group drops is counted"
+check "tcp net01 -> net02:12345 passes" tcp_ok "$N1" "$N2" 192.168.100.2 12345
+check_match "an allowed connection drops nothing" "^drop_in_$G packets=0 bytes=0\$" "$(counters "$R")"
+check "ping net01 -> net02 is dropped (the group allows no icmp)" ping_fails "$N1" 192.168.100.2
+check_match "one echo request dropped: 1 packet, 84 bytes" "^drop_in_$G packets=1 bytes=84\$" "$(counters "$R")"
+check "tcp net01 -> net02:12346 is blocked" tcp_blocked "$N1" "$N2" 192.168.100.2 12346
+out=$(counters "$R")
+check_match "the blocked SYNs are counted too (2 packets or more)" "^drop_in_$G packets=([2-9]|[1-9][0-9]+) bytes=[0-9]+\$" "$out"
+check_eq "as nft lists them" \
+	"$(ip netns exec "$R" nft -j list counters table inet vrouter | jq -r '.nftables[] | select(.counter) | .counter | "\(.name) packets=\(.packets) bytes=\(.bytes)"' | sort)" \
+	"$(grep -v '^counters=' <<<"$out" | sort)"
 
 e2e_done
