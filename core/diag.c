@@ -809,6 +809,20 @@ static size_t flow_words(const struct kflow *f, const char *proto, char *buf, si
 	return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
 }
 
+/*
+ * Most time left first: of two entries of a flow, the later attempt (the
+ * timeouts of one protocol restart alike); on a tie the unreplied one, so a
+ * fresh failure is never hidden behind an old success.
+ */
+static int newest_first(const void *a, const void *b)
+{
+	const struct kflow *x = a, *y = b;
+
+	if (x->timeout != y->timeout)
+		return x->timeout > y->timeout ? -1 : 1;
+	return (int)x->seen_reply - (int)y->seen_reply;
+}
+
 /* This host's address on link ifindex in a's family (the same network first), for a next hop. */
 static bool my_addr_on(const struct dctx *d, int ifindex, const struct ipaddr *a,
                        struct ipaddr *out)
@@ -845,6 +859,7 @@ static void check_observed(struct dctx *d)
 	                         .dport = d->q->port};
 	struct kflow *fl = NULL;
 	size_t n = 0, replied = 0, at = 0;
+	bool latest_replied;
 	struct diag_suggestion *s;
 	int rc;
 
@@ -861,6 +876,9 @@ static void check_observed(struct dctx *d)
 		    strerror(-rc));
 		return;
 	}
+	/* Newest first: the one with the most time left is the latest attempt. */
+	qsort(fl, n, sizeof(*fl), newest_first);
+	latest_replied = n && fl[0].seen_reply;
 	for (size_t i = 0; i < n; i++) {
 		replied += fl[i].seen_reply;
 		if (i < DIAG_FLOWS_SHOWN) {
@@ -880,15 +898,16 @@ static void check_observed(struct dctx *d)
 		    "connection tracking is not active here");
 		return;
 	}
-	if (replied) {
-		say(h->detail, sizeof(h->detail), "%zu of %zu tracked connections saw replies",
-		    replied, n);
+	if (latest_replied) {
+		say(h->detail, sizeof(h->detail),
+		    "the latest tracked connection saw replies (%zu of %zu did)", replied, n);
 		return;
 	}
 	say(h->detail, sizeof(h->detail),
 	    "%zu connection%s from %s to %s went out through this host and nothing came back: "
 	    "%s probably has no route back to %s, or drops the replies",
-	    n, n == 1 ? "" : "s", d->q->source, d->q->destination, d->q->destination, d->q->source);
+	    n - replied, n - replied == 1 ? "" : "s", d->q->source, d->q->destination,
+	    d->q->destination, d->q->source);
 	s = fail(d, h, DIAG_NO_REPLY_OBSERVED, NULL);
 	if (s) {
 		struct ipaddr via;

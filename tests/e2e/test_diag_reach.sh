@@ -158,6 +158,14 @@ check_eq "route, groups and return path pass on the router" "pass pass pass" \
 check_match "conntrack saw it unreplied" 'icmp src=192\.168\.150\.2 dst=192\.168\.100\.2 type=8 code=0 .*\[UNREPLIED\]' "$(hop observation kernel)"
 check_match "the far host lacks a route back" '192\.168\.100\.2 probably has no route back to 192\.168\.150\.2' "$(e2e_jq .blocking.message)"
 check_eq "to be sent to the destination's daemon" destination "$(e2e_jq .suggestion.host)"
+SAVED=$(e2e_last_body)
+# The README's story: the article's message on tcp/12345 gets no answer either.
+check "tcp net01 -> net02:12345 gets no answer" tcp_blocked "$N1" "$N2" 192.168.100.2 12345
+reach "$R" 192.168.150.2 192.168.100.2 tcp 12345
+check_eq "tcp: the same code" NO_REPLY_OBSERVED "$(code)"
+check_match "tcp: conntrack saw the SYN unanswered" 'tcp src=192\.168\.150\.2 dst=192\.168\.100\.2 sport=[0-9]+ dport=12345 \[UNREPLIED\]' "$(hop observation kernel)"
+check_match "tcp: the README's sentence" '^1 connection from 192\.168\.150\.2 to 192\.168\.100\.2 went out through this host and nothing came back' "$(e2e_jq .blocking.message)"
+printf '%s' "$SAVED" >"$E2E_TMP/body"
 check_eq "the route back" "POST /v1/routes 192.168.150.0/24 via 192.168.100.3" \
 	"$(e2e_jq '"\(.suggestion.method) \(.suggestion.path) \(.suggestion.body.destination) via \(.suggestion.body.via)"')"
 suggest_run "$N2"
@@ -167,6 +175,9 @@ check "ping net01 -> net02 works" ping_ok "$N1" 192.168.100.2
 reach "$R" 192.168.150.2 192.168.100.2 icmp
 check_eq "reachable" true "$(e2e_jq .reachable)"
 check_eq "replies observed" pass "$(hop observation verdict)"
+check "tcp net01 -> net02:12345 passes now" tcp_ok "$N1" "$N2" 192.168.100.2 12345
+reach "$R" 192.168.150.2 192.168.100.2 tcp 12345
+check_eq "tcp: the latest connection saw replies" "true pass" "$(e2e_jq .reachable) $(hop observation verdict)"
 
 e2e_step "a blackhole route: BLACKHOLE_ROUTE naming it; after its DELETE, NO_ROUTE"
 api POST /v1/routes '{"destination":"10.9.0.0/16","type":"blackhole"}'
@@ -189,13 +200,13 @@ e2e_step "a reject route on the way back: NO_RETURN_ROUTE naming it"
 api POST /v1/routes '{"destination":"192.168.150.2/32","type":"unreachable"}'
 e2e_expect_status 201 "POST unreachable 192.168.150.2/32"
 UR=$ID
-reach "$R" 192.168.150.2 192.168.100.2 tcp 12345
+reach "$R" 192.168.150.2 192.168.100.2 icmp
 check_eq "code" NO_RETURN_ROUTE "$(code)"
 check_eq "the route is named" "$UR" "$(object)"
 check_eq "the way there is fine" pass "$(hop route verdict)"
 suggest_run "$R"
 e2e_expect_status 204 "the suggested DELETE"
-reach "$R" 192.168.150.2 192.168.100.2 tcp 12345
+reach "$R" 192.168.150.2 192.168.100.2 icmp
 check_eq "reachable again" true "$(e2e_jq .reachable)"
 
 e2e_step "a route whose gateway is on no connected network: ROUTE_NOT_APPLIED"

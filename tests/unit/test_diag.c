@@ -256,8 +256,8 @@ static bool has_id(const struct diag_hop *h, const char *id)
 	return false;
 }
 
-/* A flow net01 -> net02 seen by conntrack. */
-static void flow(uint8_t proto, uint16_t dport, bool replied)
+/* A flow net01 -> net02 seen by conntrack, with timeout seconds left. */
+static void flow_at(uint8_t proto, uint16_t dport, bool replied, uint32_t timeout)
 {
 	struct kflow *c = &fk.ct[fk.nct++];
 
@@ -269,6 +269,12 @@ static void flow(uint8_t proto, uint16_t dport, bool replied)
 	c->dport = dport;
 	c->seen_reply = replied;
 	c->packets_orig = 3;
+	c->timeout = timeout;
+}
+
+static void flow(uint8_t proto, uint16_t dport, bool replied)
+{
+	flow_at(proto, dport, replied, 30);
 }
 
 static void test_working_path(void **state)
@@ -517,10 +523,40 @@ static void test_no_reply_observed(void **state)
 	assert_string_equal(r->fix.path, "/v1/routes");
 	assert_string_equal(field(&r->fix, "destination")->s, "192.168.150.0/24");
 	assert_string_equal(field(&r->fix, "via")->s, "192.168.100.3");
+	assert_non_null(strstr(r->message, "2 connections from"));
 	/* A tcp question is not answered by icmp entries. */
 	r = ask(f, "192.168.150.2", "192.168.100.2", "tcp", 80);
 	assert_true(r->reachable);
 	assert_int_equal(hop(r, "observation")->verdict, DIAG_UNKNOWN);
+}
+
+/* The latest attempt decides: an old success does not hide a new failure, nor the reverse. */
+static void test_latest_flow_decides(void **state)
+{
+	struct fx *f = *state;
+	const struct diag_result *r;
+	const char *k, *semi, *un;
+
+	flow_at(IPPROTO_TCP, 12345, true, 40);   /* closed a while ago (TIME_WAIT) */
+	flow_at(IPPROTO_TCP, 12345, false, 118); /* a SYN just now, unanswered */
+	r = ask(f, "192.168.150.2", "192.168.100.2", "tcp", 12345);
+	assert_string_equal(diag_code_name(r->code), "NO_REPLY_OBSERVED");
+	assert_non_null(strstr(r->message, "1 connection from"));
+	/* The unreplied entry is quoted first. */
+	k = hop(r, "observation")->kernel;
+	semi = strchr(k, ';');
+	un = strstr(k, "[UNREPLIED]");
+	assert_non_null(semi);
+	assert_non_null(un);
+	assert_true(un < semi);
+
+	fk.nct = 0;
+	flow_at(IPPROTO_ICMP, 8 << 8, false, 12); /* before the fix */
+	flow_at(IPPROTO_ICMP, 8 << 8, true, 29);  /* after it */
+	r = ask(f, "192.168.150.2", "192.168.100.2", "icmp", 0);
+	assert_true(r->reachable);
+	assert_non_null(
+	    strstr(hop(r, "observation")->detail, "latest tracked connection saw replies"));
 }
 
 static void test_no_return_route(void **state)
@@ -624,6 +660,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_local_group_guards_only_this_host, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_no_reply_observed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_latest_flow_decides, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_return_route, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_first_failure_blocks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_missing_ops_unknown, setup, teardown),
