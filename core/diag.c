@@ -877,7 +877,8 @@ static void check_observed(struct dctx *d)
 		return;
 	}
 	/* Newest first: the one with the most time left is the latest attempt. */
-	qsort(fl, n, sizeof(*fl), newest_first);
+	if (n) /* an empty answer may be NULL, which qsort must not get */
+		qsort(fl, n, sizeof(*fl), newest_first);
 	latest_replied = n && fl[0].seen_reply;
 	for (size_t i = 0; i < n; i++) {
 		replied += fl[i].seen_reply;

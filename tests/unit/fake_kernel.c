@@ -281,6 +281,10 @@ static int fake_ct_find(void *ctx, const struct kflow_query *q, struct kflow **o
 		if (flow_match(&fk.ct[i], q))
 			v[(*n)++] = fk.ct[i];
 	pthread_mutex_unlock(&fk.lock);
+	if (!*n) { /* as the real adapter: nothing found is NULL */
+		free(v);
+		v = NULL;
+	}
 	*out = v;
 	return 0;
 }
