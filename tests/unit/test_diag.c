@@ -418,6 +418,42 @@ static void test_route_not_applied(void **state)
 	assert_true(has_id(hop(r, "route"), "rt-c1"));
 }
 
+/* Traffic from a subnet associated with another table: that table is the one checked. */
+static void test_associated_table(void **state)
+{
+	struct fx *f = *state;
+	struct subnet *sn = &f->subnets[f->nsubnets++];
+	struct vr_err e = {0};
+	const struct diag_result *r;
+	struct route *rt;
+
+	snprintf(sn->id, sizeof(sn->id), "subnet-a1");
+	snprintf(sn->name, sizeof(sn->name), "lan");
+	snprintf(sn->cidr_text, sizeof(sn->cidr_text), "192.168.150.0/24");
+	snprintf(sn->interface, sizeof(sn->interface), "eth0");
+	snprintf(sn->router_ip_text, sizeof(sn->router_ip_text), "192.168.150.3");
+	snprintf(sn->table_id, sizeof(sn->table_id), "rtb-a1");
+	if (model_subnet_validate(sn, &e))
+		fail_msg("fixture subnet: %s", e.msg);
+	sn->table = 10000;
+	r = ask(f, "192.168.150.2", "10.30.0.1", "tcp", 80);
+	assert_string_equal(diag_code_name(r->code), "NO_ROUTE");
+	assert_string_equal(r->object_id, "rtb-a1");
+	assert_string_equal(field(&r->fix, "route_table_id")->s, "rtb-a1");
+	assert_true(has_id(hop(r, "source"), "subnet-a1"));
+
+	/* A route of main does not count for it; one of its own table, not applied, does. */
+	route(f, "rt-d1", "10.30.0.0/16", "unicast", "10.0.0.1");
+	r = ask(f, "192.168.150.2", "10.30.0.1", "tcp", 80);
+	assert_string_equal(diag_code_name(r->code), "NO_ROUTE");
+	rt = route(f, "rt-d2", "10.30.0.0/16", "unicast", "10.0.0.1");
+	snprintf(rt->table_id, sizeof(rt->table_id), "rtb-a1");
+	rt->table = 10000;
+	r = ask(f, "192.168.150.2", "10.30.0.1", "tcp", 80);
+	assert_string_equal(diag_code_name(r->code), "ROUTE_NOT_APPLIED");
+	assert_string_equal(r->object_id, "rt-d2");
+}
+
 static void test_sg_ingress_then_suggestion(void **state)
 {
 	struct fx *f = *state;
@@ -655,6 +691,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unreachable_and_prohibit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_route, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_route_not_applied, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_associated_table, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sg_ingress_then_suggestion, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sg_egress_and_remote, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_local_group_guards_only_this_host, setup,
