@@ -48,6 +48,12 @@ struct dctx {
 	struct kcounter *ctr0; /* drop counters at the start */
 	size_t nctr0;
 	bool have_ctr0;
+	/* The groups guarding the two ends, for their drop counters before and after. */
+	struct {
+		const char *gid;
+		enum sg_direction dir;
+	} guards[DIAG_IDS_MAX * 2];
+	size_t nguards;
 	struct where src, dst;
 	bool forwarded; /* neither end is this host */
 	bool fwd_on;    /* the family's forwarding, when forwarded */
@@ -652,6 +658,10 @@ static void check_sg(struct dctx *d, enum sg_direction dir)
 			continue;
 		ncover++;
 		hop_id(h, g->id);
+		if (d->nguards < sizeof(d->guards) / sizeof(d->guards[0])) {
+			d->guards[d->nguards].gid = g->id;
+			d->guards[d->nguards++].dir = dir;
+		}
 		for (size_t j = 0; j < st->nrules; j++) {
 			const struct sg_rule *r = &st->rules[j];
 
@@ -810,6 +820,34 @@ static size_t flow_words(const struct kflow *f, const char *proto, char *buf, si
 }
 
 /*
+ * The drop counters of the groups guarding the two ends, read again now and
+ * shown beside their values at the start ("counter drop_in_sg-1 packets
+ * 3 -> 5"), after buf[0..at); returns the new length.
+ */
+static size_t counters_words(const struct dctx *d, char *buf, size_t len, size_t at)
+{
+	struct kcounter *now = NULL;
+	size_t n = 0;
+
+	if (!d->have_ctr0 || !d->nguards || d->k->nft_counters(d->k->nft, &now, &n))
+		return at;
+	for (size_t i = 0; i < d->nguards && at < len; i++) {
+		const struct kcounter *a =
+		    counter_of(d->ctr0, d->nctr0, d->guards[i].gid, d->guards[i].dir);
+		const struct kcounter *b = counter_of(now, n, d->guards[i].gid, d->guards[i].dir);
+		int w;
+
+		if (!a || !b)
+			continue;
+		w = snprintf(buf + at, len - at, "%scounter %s packets %" PRIu64 " -> %" PRIu64,
+		             at ? "; " : "", a->name, a->packets, b->packets);
+		at = w < 0 ? at : at + (size_t)w < len ? at + (size_t)w : len - 1;
+	}
+	free(now);
+	return at;
+}
+
+/*
  * Most time left first: of two entries of a flow, the later attempt (the
  * timeouts of one protocol restart alike); on a tie the unreplied one, so a
  * fresh failure is never hidden behind an old success.
@@ -892,6 +930,7 @@ static void check_observed(struct dctx *d)
 		}
 	}
 	free(fl);
+	at = counters_words(d, h->kernel, sizeof(h->kernel), at);
 	if (n == 0) {
 		h->verdict = DIAG_UNKNOWN;
 		say(h->detail, sizeof(h->detail),

@@ -122,6 +122,7 @@ check_eq "the group is named" "$GW" "$(object)"
 check_match "message" "group $GW \\(web\\).*port 12345" "$(e2e_jq .blocking.message)"
 check_eq "ingress hop fails" fail "$(hop security_group_ingress verdict)"
 check_match "the group's drop counter, as nft counts it" "^counter drop_in_$GW packets [1-9][0-9]* bytes " "$(hop security_group_ingress kernel)"
+check_match "observation: the counter at the start and at the end" "counter drop_in_$GW packets [1-9][0-9]* -> [1-9][0-9]*\$" "$(hop observation kernel)"
 check_eq "rule for exactly this flow" \
 	"$GW ingress tcp 12345 12345 192.168.150.2/32" \
 	"$(e2e_jq '.suggestion.body | "\(.security_group_id) \(.direction) \(.protocol) \(.port_from) \(.port_to) \(.cidr)"')"

@@ -472,6 +472,8 @@ static void test_sg_ingress_then_suggestion(void **state)
 	assert_string_equal(hop(r, "security_group_ingress")->kernel,
 	                    "counter drop_in_sg-e1 packets 4 bytes 240");
 	assert_int_equal(hop(r, "security_group_egress")->verdict, DIAG_PASS);
+	/* Observation: the guard's counter at the start of the question and at its end. */
+	assert_string_equal(hop(r, "observation")->kernel, "counter drop_in_sg-e1 packets 4 -> 4");
 	fix = r->fix;
 	assert_string_equal(fix.method, "POST");
 	assert_string_equal(fix.path, "/v1/security-group-rules");
