@@ -9,6 +9,12 @@
  *
  * "check" prints one line per check and exits 1 if any failed. "bench N"
  * times route_apply for N routes against `ip -batch` of the same routes.
+ * The diagnostics' kernel facts are printed for test_kernel_diag.sh to
+ * check, in whatever namespace it sets up (these change nothing):
+ *
+ *   kernel_probe route-get DST [SRC IIF]   route_get's answer, one line
+ *   kernel_probe ct PROTO SRC DST DPORT    ct_find's flows, "any" matches all
+ *   kernel_probe counters                  nft_counters, on a read-only handle
  */
 #include <errno.h>
 #include <linux/rtnetlink.h>
