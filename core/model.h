@@ -124,7 +124,10 @@ bool model_id_valid(const char *id, const char *prefix);
 bool model_rtb_id_valid(const char *id);
 /* True for a name the kernel accepts as an interface name (its dev_valid_name()). */
 bool model_ifname_valid(const char *name);
-/* Write a new random id "prefix" + ID_HEX_NEW hex digits into buf (>= ID_MAX). */
+/*
+ * Write a new id "prefix" + ID_HEX_NEW hex digits into buf (>= ID_MAX): ids
+ * made later compare greater (model.c says how they are made).
+ */
 void model_id_new(const char *prefix, char *buf);
 
 /*

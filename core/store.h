@@ -106,6 +106,17 @@ const char *store_kind_key(enum store_kind k);
  */
 int store_obj_create(struct store *s, enum store_kind k, void *obj, struct vr_err *e)
     __attribute__((warn_unused_result));
+/*
+ * Group commit: the writes made on s between store_group_begin and
+ * store_group_end (creates, replaces, deletes, settings, audit records) share
+ * one transaction and one fsync at the end. Each write stays all or nothing
+ * on its own (a savepoint): one that fails is undone alone and the others
+ * stand. store_group_end commits them all, or on failure (-1, e says why)
+ * none of them: the caller must then treat every write of the group as
+ * failed. Not for PUT /v1/config, which is a transaction of its own.
+ */
+int store_group_begin(struct store *s, struct vr_err *e) __attribute__((warn_unused_result));
+int store_group_end(struct store *s, struct vr_err *e) __attribute__((warn_unused_result));
 /* The stored object id into out (NOT_FOUND when there is none); free it with its model_*_clear. */
 int store_obj_get(struct store *s, enum store_kind k, const char *id, void *out, struct vr_err *e)
     __attribute__((warn_unused_result));
@@ -331,6 +342,8 @@ struct store_event {
  * (ev->id stays 0); neither do later writes once ev->id is set.
  */
 void store_audit_arm(struct store_event *ev);
+/* What the calling thread armed (NULL: nothing), to run its write on another thread. */
+struct store_event *store_audit_armed(void);
 /*
  * Record ev in a transaction of its own (a write that was refused or that
  * changed nothing: there is no change to share one with); sets ev->time and

@@ -18,6 +18,11 @@ void store_audit_arm(struct store_event *ev)
 	armed = ev;
 }
 
+struct store_event *store_audit_armed(void)
+{
+	return armed;
+}
+
 void store_audit_keep(struct store *s, int64_t keep)
 {
 	s->audit_keep = keep < 1 ? 1 : keep;

@@ -61,6 +61,9 @@ static const char *const st_sql[ST__N] = {
     [ST_BEGIN_READ] = "BEGIN",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT vr_write",
+    [ST_RELEASE] = "RELEASE vr_write",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO vr_write",
     [ST_REV_GET] = "SELECT value FROM meta WHERE key = 'revision'",
     [ST_REV_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value",
     KIND_SQL(RTB, RTB_COLS, "id", "route_tables"),
@@ -195,7 +198,12 @@ static int st_exec(struct store *s, enum st i, struct vr_err *e)
 
 int store_tx_begin(struct store *s, struct vr_err *e)
 {
-	return st_exec(s, ST_BEGIN, e);
+	if (!s->group)
+		return st_exec(s, ST_BEGIN, e);
+	if (st_exec(s, ST_SAVEPOINT, e) < 0)
+		return -1;
+	s->in_write = true;
+	return 0;
 }
 
 static int tx_begin_read(struct store *s, struct vr_err *e)
@@ -205,7 +213,13 @@ static int tx_begin_read(struct store *s, struct vr_err *e)
 
 int store_tx_commit(struct store *s, struct vr_err *e)
 {
-	return st_exec(s, ST_COMMIT, e);
+	if (!s->group)
+		return st_exec(s, ST_COMMIT, e);
+	/* Part of the group's transaction now: the group's COMMIT makes it durable. */
+	if (st_exec(s, ST_RELEASE, e) < 0)
+		return -1;
+	s->in_write = false;
+	return 0;
 }
 
 /* Undo whatever the open transaction did; a no-op once it committed. */
@@ -213,10 +227,49 @@ void store_tx_end(struct store *s)
 {
 	struct vr_err ignored;
 
+	if (s->group) {
+		if (!s->in_write)
+			return;
+		/* Only this write is undone; the group's other writes stand. */
+		if (st_exec(s, ST_ROLLBACK_TO, &ignored) < 0 ||
+		    st_exec(s, ST_RELEASE, &ignored) < 0)
+			log_error("%s", ignored.msg);
+		s->in_write = false;
+		return;
+	}
 	if (sqlite3_get_autocommit(s->db))
 		return;
 	if (st_exec(s, ST_ROLLBACK, &ignored) < 0)
 		log_error("%s", ignored.msg);
+}
+
+int store_group_begin(struct store *s, struct vr_err *e)
+{
+	if (s->group)
+		return err_set(e, VR_ERR_INTERNAL, NULL, "a write group is already open");
+	if (st_exec(s, ST_BEGIN, e) < 0)
+		return -1;
+	s->group = true;
+	s->in_write = false;
+	return 0;
+}
+
+int store_group_end(struct store *s, struct vr_err *e)
+{
+	int ret;
+
+	if (!s->group)
+		return err_set(e, VR_ERR_INTERNAL, NULL, "no write group is open");
+	s->group = false;
+	if (s->in_write) {
+		/* A write left open: the caller broke the contract; none of the group stands. */
+		s->in_write = false;
+		store_tx_end(s);
+		return err_set(e, VR_ERR_INTERNAL, NULL, "a write of the group was left open");
+	}
+	ret = st_exec(s, ST_COMMIT, e);
+	store_tx_end(s); /* after a failed COMMIT: the whole group is undone */
+	return ret;
 }
 /*
  * The first row of q, whose parameters the caller bound (bound false: that

@@ -51,6 +51,9 @@ enum st {
 	ST_BEGIN_READ,
 	ST_COMMIT,
 	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
 	ST_REV_GET,
 	ST_REV_BUMP,
 	ST_RTB_GET,
@@ -114,6 +117,12 @@ struct store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST__N];
 	int64_t audit_keep; /* events kept (store_audit_keep) */
+	/*
+	 * Inside store_group_begin/end: the group's transaction is open, and a
+	 * write's begin/commit/end are a savepoint's (in_write: one is open).
+	 */
+	bool group;
+	bool in_write;
 };
 
 /* ---- store_db.c: errors, transactions, lookups, the revision ---- */

@@ -1,5 +1,6 @@
 #include "app.h"
 
+#include "err.h"
 #include "store.h"
 
 #define APP_READER_CACHE_KIB 2048
@@ -85,4 +86,104 @@ void app_read_done(struct app *app, struct store *s)
 	app->idle[app->nidle++] = s;
 	pthread_cond_signal(&app->reader_free);
 	pthread_mutex_unlock(&app->reader_lock);
+}
+
+void app_init(struct app *app)
+{
+	pthread_mutex_init(&app->store_lock, NULL);
+	pthread_mutex_init(&app->write_lock, NULL);
+	pthread_cond_init(&app->write_done, NULL);
+	app->write_queue = NULL;
+	app->write_leader = false;
+}
+
+/* One write alone: its own transaction, as the store's calls make it. */
+static void run_one(struct app *app, struct app_write *w)
+{
+	w->rc = w->fn(app, w->arg, w->e);
+	if (w->rc >= 0 && w->committed)
+		w->committed(app, w->arg, w->rc);
+}
+
+/*
+ * Several writes in one transaction, each in a savepoint, each with its own
+ * audit event; the reconciler hears of them once they are durable.
+ */
+static void run_group(struct app *app, struct app_write *g)
+{
+	struct store_event *mine = store_audit_armed();
+	struct vr_err ge = {0};
+	struct app_write *w;
+
+	if (store_group_begin(app->store, &ge) < 0) {
+		for (w = g; w; w = w->next) {
+			*w->e = ge;
+			w->rc = -1;
+		}
+		return;
+	}
+	for (w = g; w; w = w->next) {
+		store_audit_arm(w->ev);
+		w->rc = w->fn(app, w->arg, w->e);
+	}
+	store_audit_arm(mine);
+	if (store_group_end(app->store, &ge) < 0) {
+		for (w = g; w; w = w->next) {
+			if (w->rc < 0)
+				continue;
+			*w->e = ge;
+			w->rc = -1;
+			if (w->ev)
+				w->ev->id =
+				    0; /* rolled back with the write: recorded as failed later */
+		}
+		return;
+	}
+	app->write_groups++;
+	for (w = g; w; w = w->next) {
+		app->writes_grouped++;
+		if (w->rc >= 0 && w->committed)
+			w->committed(app, w->arg, w->rc);
+	}
+}
+
+int app_write(struct app *app, int (*fn)(struct app *app, void *arg, struct vr_err *e),
+              void (*committed)(struct app *app, void *arg, int rc), void *arg, struct vr_err *e)
+{
+	struct app_write me = {
+	    .fn = fn, .committed = committed, .arg = arg, .ev = store_audit_armed(), .e = e};
+	struct app_write *g, **tail;
+
+	pthread_mutex_lock(&app->write_lock);
+	for (tail = &app->write_queue; *tail; tail = &(*tail)->next)
+		;
+	*tail = &me;
+	while (app->write_leader && !me.finished)
+		pthread_cond_wait(&app->write_done, &app->write_lock);
+	if (me.finished) {
+		pthread_mutex_unlock(&app->write_lock);
+		return me.rc;
+	}
+	/* Lead: take every write waiting now, this one among them. */
+	app->write_leader = true;
+	g = app->write_queue;
+	app->write_queue = NULL;
+	pthread_mutex_unlock(&app->write_lock);
+
+	pthread_mutex_lock(&app->store_lock);
+	if (!g->next)
+		run_one(app, g);
+	else
+		run_group(app, g);
+	pthread_mutex_unlock(&app->store_lock);
+
+	pthread_mutex_lock(&app->write_lock);
+	for (struct app_write *w = g, *next; w; w = next) {
+		next = w->next;
+		w->finished = true; /* the waiter may return (and its frame go) from here on */
+	}
+	app->write_leader = false;
+	pthread_cond_broadcast(&app->write_done);
+	pthread_mutex_unlock(&app->write_lock);
+	return me.rc;
 }

@@ -3,6 +3,7 @@
 #define VR_APP_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,6 +12,24 @@ struct recon;
 struct klink;
 struct kernel_ops;
 struct sgc_listen;
+struct app;
+struct store_event;
+struct vr_err;
+
+/*
+ * A write waiting to be run under store_lock (app_write): by the thread
+ * that asked, or by the one leading the group it joined.
+ */
+struct app_write {
+	int (*fn)(struct app *app, void *arg, struct vr_err *e); /* the write; < 0 failed */
+	void (*committed)(struct app *app, void *arg, int rc);   /* after it is durable */
+	void *arg;
+	struct store_event *ev; /* the asking thread's audit event (store_audit_armed) */
+	struct vr_err *e;
+	int rc;
+	bool finished;
+	struct app_write *next;
+};
 
 #include "token.h"
 
@@ -21,6 +40,15 @@ struct sgc_listen;
 struct app {
 	struct store *store; /* guarded by store_lock; every write goes through it */
 	pthread_mutex_t store_lock;
+	/*
+	 * Writes that arrive while another is being committed queue here and are
+	 * committed together, one transaction and one fsync (app_write).
+	 */
+	pthread_mutex_t write_lock;
+	pthread_cond_t write_done;
+	struct app_write *write_queue;
+	bool write_leader;                     /* a thread is running a group now */
+	uint64_t write_groups, writes_grouped; /* groups of 2+ committed so far, their writes */
 	/*
 	 * Reads take a handle of their own (WAL lets them run beside a write and
 	 * each other) instead of queueing on store_lock behind a write's fsync.
@@ -67,7 +95,19 @@ struct app {
 	void *query_ctx; /* handed to links_list, tables_in_use and kernel_query */
 };
 
-struct vr_err;
+/* Initialise app's locks (before any other app_* call). */
+void app_init(struct app *app);
+/*
+ * Run fn(app, arg, e) under store_lock as one write, and committed(app, arg,
+ * rc) once it is durable (kick the reconciler there); returns fn's rc, or -1
+ * with e set when the commit failed. Writes that arrive while one commits
+ * wait and are then run together by one of their threads, each in a
+ * savepoint of one transaction (store_group_begin): group commit. fn must do
+ * its work through the store's write calls and nothing that waits for
+ * another write; the calling thread's armed audit event goes with it.
+ */
+int app_write(struct app *app, int (*fn)(struct app *app, void *arg, struct vr_err *e),
+              void (*committed)(struct app *app, void *arg, int rc), void *arg, struct vr_err *e);
 
 /* Open n read handles on the database at path (after app->store opened and migrated it). */
 int app_readers_open(struct app *app, const char *path, size_t n, struct vr_err *e)

@@ -186,6 +186,63 @@ static int create_one(struct app *app, const struct crud_resource *rs, void *obj
 	return store_obj_create(app->store, rs->store_kind, obj, e);
 }
 
+/* One create, replace or delete of an object, as app_write runs it. */
+struct crud_write {
+	const struct crud_resource *rs;
+	void *obj;      /* create, replace: the object as the store fills it in */
+	const char *id; /* delete */
+	int64_t rev;    /* replace, delete: If-Match (0: none); delete: the revision made */
+};
+
+static int write_create(struct app *app, void *arg, struct vr_err *e)
+{
+	struct crud_write *w = arg;
+
+	return create_one(app, w->rs, w->obj, e);
+}
+
+static void created(struct app *app, void *arg, int rc)
+{
+	struct crud_write *w = arg;
+
+	if (rc == STORE_CREATED)
+		crud_kick(app, w->rs->rev(w->obj), w->rs->kind, w->rs->id(w->obj));
+}
+
+static int write_replace(struct app *app, void *arg, struct vr_err *e)
+{
+	struct crud_write *w = arg;
+
+	return store_obj_replace(app->store, w->rs->store_kind, w->obj, w->rev, e);
+}
+
+static void replaced(struct app *app, void *arg, int rc)
+{
+	struct crud_write *w = arg;
+
+	/* STORE_UNCHANGED: nothing was written, there is nothing to apply. */
+	if (rc == 0)
+		crud_kick(app, w->rs->rev(w->obj), w->rs->kind, w->rs->id(w->obj));
+}
+
+static int write_delete(struct app *app, void *arg, struct vr_err *e)
+{
+	struct crud_write *w = arg;
+
+	if (store_obj_delete(app->store, w->rs->store_kind, w->id, w->rev, e))
+		return -1;
+	w->rev = store_revision(app->store);
+	return 0;
+}
+
+static void deleted(struct app *app, void *arg, int rc)
+{
+	struct crud_write *w = arg;
+
+	(void)rc;
+	crud_kick(app, w->rev, w->rs->kind, w->id);
+}
+
 static int body_required(struct http_req *req, struct vr_err *e)
 {
 	if (!req->body)
@@ -210,11 +267,8 @@ void crud_create(struct http_req *req, struct http_resp *resp)
 		http_problem(resp, &e);
 		goto out;
 	}
-	pthread_mutex_lock(&req->app->store_lock);
-	rc = create_one(req->app, rs, obj, &e);
-	if (rc == STORE_CREATED)
-		crud_kick(req->app, rs->rev(obj), rs->kind, rs->id(obj));
-	pthread_mutex_unlock(&req->app->store_lock);
+	rc = app_write(req->app, write_create, created, &(struct crud_write){.rs = rs, .obj = obj},
+	               &e);
 	if (rc < 0) {
 		http_problem(resp, &e);
 		goto out;
@@ -303,11 +357,8 @@ void crud_replace(struct http_req *req, struct http_resp *resp)
 	json_object_set_new(req->body, "id", json_string(req->params[0]));
 	if (rs->from_json(req->body, obj, &e))
 		goto fail;
-	pthread_mutex_lock(&req->app->store_lock);
-	rc = store_obj_replace(req->app->store, rs->store_kind, obj, rev, &e);
-	if (rc == 0)
-		crud_kick(req->app, rs->rev(obj), rs->kind, rs->id(obj));
-	pthread_mutex_unlock(&req->app->store_lock);
+	rc = app_write(req->app, write_replace, replaced,
+	               &(struct crud_write){.rs = rs, .obj = obj, .rev = rev}, &e);
 	if (rc < 0)
 		goto fail;
 	/* STORE_UNCHANGED: nothing was written, there is nothing to apply. */
@@ -340,12 +391,12 @@ void crud_delete(struct http_req *req, struct http_resp *resp)
 		http_problem(resp, &e);
 		return;
 	}
-	pthread_mutex_lock(&app->store_lock);
-	rc = store_obj_delete(app->store, rs->store_kind, req->params[0], rev, &e);
-	rev = rc ? 0 : store_revision(app->store);
-	if (!rc)
-		crud_kick(app, rev, rs->kind, req->params[0]);
-	pthread_mutex_unlock(&app->store_lock);
+	{
+		struct crud_write w = {.rs = rs, .id = req->params[0], .rev = rev};
+
+		rc = app_write(app, write_delete, deleted, &w, &e);
+		rev = w.rev;
+	}
 	if (rc) {
 		http_problem(resp, &e);
 		return;

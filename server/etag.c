@@ -21,16 +21,16 @@ void etag_hash(const void *data, size_t len, char out[ETAG_HASH_LEN + 1])
 	snprintf(out, ETAG_HASH_LEN + 1, "%016llx", (unsigned long long)h);
 }
 
-/* The hash of body as the client receives it (compact, keys in order); "" without memory. */
-static void hash_json(const json_t *body, char out[ETAG_HASH_LEN + 1])
+/*
+ * The hash of the body as the client receives it, rendered once (its trailing
+ * newline not hashed); "" without memory.
+ */
+static void hash_body(struct http_resp *resp, char out[ETAG_HASH_LEN + 1])
 {
-	char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
-
 	out[0] = '\0';
-	if (!text)
+	if (http_render(resp) || !resp->raw || !resp->raw_len)
 		return;
-	etag_hash(text, strlen(text), out);
-	free(text);
+	etag_hash(resp->raw, resp->raw_len - 1, out);
 }
 
 bool etag_none_match(const char *v, const char *tag)
@@ -67,7 +67,7 @@ void etag_set_rev(struct http_resp *resp, int64_t rev)
 {
 	char h[ETAG_HASH_LEN + 1];
 
-	hash_json(resp->body, h);
+	hash_body(resp, h);
 	snprintf(resp->etag, sizeof(resp->etag), "\"%lld-%s\"", (long long)rev, h);
 }
 
@@ -78,7 +78,7 @@ void etag_conditional(const char *if_none_match, struct http_resp *resp)
 	if (!resp->etag[0] && resp->body && !resp->raw) {
 		char h[ETAG_HASH_LEN + 1];
 
-		hash_json(resp->body, h);
+		hash_body(resp, h);
 		if (h[0])
 			snprintf(resp->etag, sizeof(resp->etag), "\"%s\"", h);
 	}

@@ -332,12 +332,41 @@ static bool is_json_type(const char *ct)
 	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
 }
 
+int http_render(struct http_resp *r)
+{
+	char *text, *nl;
+	size_t len;
+
+	if (!r->body || r->raw)
+		return 0;
+	text = json_dumps(r->body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (!text)
+		return -ENOMEM;
+	len = strlen(text);
+	/* One trailing newline, so curl output ends cleanly in a terminal. */
+	nl = realloc(text, len + 2);
+	if (!nl) {
+		free(text);
+		return -ENOMEM;
+	}
+	nl[len] = '\n';
+	nl[len + 1] = '\0';
+	free(r->owned);
+	r->owned = nl;
+	r->raw = nl;
+	r->raw_len = len + 1;
+	json_decref(r->body);
+	r->body = NULL;
+	return 0;
+}
+
 static enum MHD_Result send_resp(struct MHD_Connection *c, struct http_resp *r)
 {
 	struct MHD_Response *mr;
 	enum MHD_Result ret;
-	char *text = NULL;
 
+	if (http_render(r))
+		return MHD_NO;
 	if (r->raw && r->owned == r->raw) {
 		mr = MHD_create_response_from_buffer(r->raw_len, r->owned, MHD_RESPMEM_MUST_FREE);
 		if (mr)
@@ -346,32 +375,11 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct http_resp *r)
 		/* PERSISTENT: MHD only reads it (its prototype lacks the const). */
 		mr = MHD_create_response_from_buffer(r->raw_len, (void *)(uintptr_t)r->raw,
 		                                     MHD_RESPMEM_PERSISTENT);
-	} else if (r->body) {
-		size_t len;
-		char *nl;
-
-		text = json_dumps(r->body, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		if (!text)
-			return MHD_NO;
-		len = strlen(text);
-		text[len] = '\0';
-		/* One trailing newline, so curl output ends cleanly in a terminal. */
-		nl = realloc(text, len + 2);
-		if (!nl) {
-			free(text);
-			return MHD_NO;
-		}
-		text = nl;
-		text[len] = '\n';
-		text[len + 1] = '\0';
-		mr = MHD_create_response_from_buffer(len + 1, text, MHD_RESPMEM_MUST_FREE);
 	} else {
 		mr = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	}
-	if (!mr) {
-		free(text);
+	if (!mr)
 		return MHD_NO;
-	}
 	if (r->body || r->raw)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
 		                        r->content_type ? r->content_type : "application/json");

@@ -107,6 +107,12 @@ void http_problemf(struct http_resp *resp, int status, const char *field, const 
 char *http_problem_response(int status, const char *detail, size_t *len);
 /* Set resp to status + JSON body (stolen). */
 void http_json(struct http_resp *resp, int status, json_t *body);
+/*
+ * Turn a JSON body into the bytes sent (compact, keys in order, one trailing
+ * newline) in resp->owned/raw, once: the ETag hashes them and send uses them.
+ * No-op without a body or with raw bytes already. 0 or -ENOMEM.
+ */
+int http_render(struct http_resp *resp);
 
 /*
  * Parse an If-Match value ("\"42\"", "42", "*", or an object's ETag

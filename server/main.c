@@ -402,7 +402,7 @@ int main(int argc, char **argv)
 	}
 	if (!mallopt(M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD))
 		log_warnx("mallopt(M_MMAP_THRESHOLD) refused; memory may be slow to return");
-	pthread_mutex_init(&app.store_lock, NULL);
+	app_init(&app);
 	pthread_rwlock_init(&app.token_lock, NULL);
 
 	rc = make_parent_dirs(db);

@@ -113,7 +113,7 @@ int http_fixture_setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->db, sizeof(f->db), "%s/v.db", f->dir);
 	assert_int_equal(store_open(f->db, &f->app.store, &e), 0);
-	pthread_mutex_init(&f->app.store_lock, NULL);
+	app_init(&f->app);
 	f->app.tokens.n = 1;
 	snprintf(f->app.tokens.v[0].name, sizeof(f->app.tokens.v[0].name), "test");
 	f->app.tokens.v[0].scope = TOKEN_WRITE;

@@ -169,6 +169,16 @@ static void test_collection_304(void **state)
 	assert_int_equal(r.status, 200);
 	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 1);
 	assert_string_not_equal(header(&r, "ETag", v, sizeof(v)), etag);
+	/* The tag is the hash of exactly the bytes sent (its trailing newline aside). */
+	{
+		char h[ETAG_HASH_LEN + 1], want[ETAG_HASH_LEN + 3];
+		size_t len = strlen(r.body);
+
+		assert_true(len > 1 && r.body[len - 1] == '\n');
+		etag_hash(r.body, len - 1, h);
+		snprintf(want, sizeof(want), "\"%s\"", h);
+		assert_string_equal(v, want);
+	}
 	reply_free(&r);
 
 	/* The ETag follows what the answer shows: another filter, another page. */

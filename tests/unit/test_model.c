@@ -130,11 +130,6 @@ static void test_id_valid(void **state)
 	assert_false(model_rtb_id_valid(NULL));
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp((const char *)a, (const char *)b);
-}
-
 static void test_id_new(void **state)
 {
 	enum { N = 2000 };
@@ -153,11 +148,19 @@ static void test_id_new(void **state)
 	}
 	for (i = 0; i < N; i++)
 		model_id_new("rt-", ids[i]);
-	/* 64 random bits: a collision among a few thousand means the source is broken. */
-	qsort(ids, N, ID_MAX, cmp_str);
+	/* Each id is greater than the one before (so none repeats): the store's index appends. */
 	for (i = 1; i < N; i++)
-		if (strcmp(ids[i - 1], ids[i]) == 0)
-			fail_msg("duplicate id %s", ids[i]);
+		if (strcmp(ids[i - 1], ids[i]) >= 0)
+			fail_msg("id %s made after %s does not sort after it", ids[i], ids[i - 1]);
+	/* Their high part is the time: milliseconds since 2020, now. */
+	{
+		unsigned long long v = strtoull(ids[N - 1] + 3, NULL, 16);
+		unsigned long long ms = v >> 24;
+		time_t t = (time_t)(ms / 1000) + 1577836800;
+		time_t now = time(NULL);
+
+		assert_true(t >= now - 5 && t <= now + 5);
+	}
 }
 
 struct ifname_case {

@@ -197,6 +197,72 @@ static void test_same_transaction(void **state)
 	free(v);
 }
 
+/*
+ * Group commit: three writes in one transaction, each in its own savepoint.
+ * The one that fails is undone alone (no event, no revision); the other two
+ * stand with their events once the group commits.
+ */
+static void test_group(void **state)
+{
+	struct fx *f = *state;
+	struct store_event a, b, c, *v = NULL;
+	struct route ra, rb, rc;
+	struct vr_err e = {0};
+	int64_t rev = store_revision(f->s);
+
+	mkroute(&ra, RTB_MAIN_ID, "10.4.0.0/16");
+	mkroute(&rb, "rtb-00000000000000ff", "10.5.0.0/16"); /* no such table */
+	mkroute(&rc, RTB_MAIN_ID, "10.6.0.0/16");
+	mkev(&a, "default", "POST", "/v1/routes", 201);
+	mkev(&b, "default", "POST", "/v1/routes", 201);
+	mkev(&c, "default", "POST", "/v1/routes", 201);
+	assert_int_equal(store_group_begin(f->s, &e), 0);
+	assert_int_equal(store_group_begin(f->s, &e), -1); /* not nested */
+	store_audit_arm(&a);
+	assert_int_equal(store_obj_create(f->s, STORE_ROUTE, &ra, &e), STORE_CREATED);
+	store_audit_arm(&b);
+	assert_int_equal(store_obj_create(f->s, STORE_ROUTE, &rb, &e), -1);
+	store_audit_arm(&c);
+	assert_int_equal(store_obj_create(f->s, STORE_ROUTE, &rc, &e), STORE_CREATED);
+	store_audit_arm(NULL);
+	/* Not durable yet: another handle sees none of it. */
+	{
+		struct store *other;
+		struct route *got = NULL;
+		size_t n = 9;
+		bool more;
+
+		assert_int_equal(store_open(f->t->path, &other, &e), 0);
+		assert_int_equal(store_revision(other), rev);
+		assert_int_equal(store_obj_list(other, STORE_ROUTE, NULL, NULL, 10, (void **)&got,
+		                                &n, &more, &e),
+		                 0);
+		assert_int_equal(n, 0);
+		store_objs_free(STORE_ROUTE, got, n);
+		store_close(other);
+	}
+	assert_int_equal(store_group_end(f->s, &e), 0);
+	assert_int_equal(store_group_end(f->s, &e), -1); /* none open any more */
+	assert_true(a.id > 0);
+	assert_int_equal(b.id, 0);
+	assert_true(c.id > a.id);
+	assert_int_equal(ra.rev, rev + 1);
+	assert_int_equal(rc.rev, rev + 2);
+	assert_int_equal(store_revision(f->s), rev + 2);
+	assert_int_equal(all_events(f->s, NULL, &v), 2);
+	assert_string_equal(v[0].object_id, rc.id);
+	assert_string_equal(v[1].object_id, ra.id);
+	/* Outside a group, writes commit one by one again. */
+	model_route_clear(&rb);
+	mkroute(&rb, RTB_MAIN_ID, "10.5.0.0/16");
+	assert_int_equal(store_obj_create(f->s, STORE_ROUTE, &rb, &e), STORE_CREATED);
+	assert_int_equal(store_revision(f->s), rev + 3);
+	model_route_clear(&ra);
+	model_route_clear(&rb);
+	model_route_clear(&rc);
+	free(v);
+}
+
 /* PUT /v1/config's event carries its plan's counts; the settings' event names "settings". */
 static void test_config_plan_and_settings(void **state)
 {
@@ -310,6 +376,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_writes_recorded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refused_write_no_event, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_transaction, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_group, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_config_plan_and_settings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_record_and_prune, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_paging_filters, setup, teardown),

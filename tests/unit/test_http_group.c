@@ -1,0 +1,163 @@
+/*
+ * Group commit (server/app.c app_write): writes that arrive while another
+ * commits are committed together, each still all or nothing on its own,
+ * each with its own audit event, against the in-process server of
+ * http_client.c.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http_client.h"
+
+#define WRITERS 8
+
+struct writer {
+	struct fixture *f;
+	char body[128];
+	struct reply r;
+};
+
+static void *post_one(void *arg)
+{
+	struct writer *w = arg;
+
+	call(w->f, "POST", "/v1/routes", w->body, &w->r);
+	return NULL;
+}
+
+static size_t queued(struct app *app)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&app->write_lock);
+	for (struct app_write *w = app->write_queue; w; w = w->next)
+		n++;
+	pthread_mutex_unlock(&app->write_lock);
+	return n;
+}
+
+/* Events of GET /v1/events with this status whose object_id is id. */
+static size_t events_for(struct fixture *f, const char *id, int status)
+{
+	struct reply r;
+	json_t *it;
+	size_t i, n = 0;
+
+	call(f, "GET", "/v1/events?limit=1000", NULL, &r);
+	assert_int_equal(r.status, 200);
+	json_array_foreach(json_object_get(r.json, "items"), i, it)
+	{
+		const char *oid = json_string_value(json_object_get(it, "object_id"));
+
+		if (oid && !strcmp(oid, id) &&
+		    json_integer_value(json_object_get(it, "status")) == status)
+			n++;
+	}
+	reply_free(&r);
+	return n;
+}
+
+/*
+ * Eight POSTs arrive while the store is busy: the first waits for the store
+ * alone, the seven behind it are committed as one group. One of them
+ * conflicts with a route that exists: it alone fails (409), the six others
+ * are created, each with its own revision and its own audit event.
+ */
+static void test_group_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct writer w[WRITERS];
+	pthread_t t[WRITERS];
+	char *dup_id = post_id(f, "/v1/routes",
+	                       "{\"destination\":\"10.77.0.0/24\",\"type\":\"blackhole\"}", 201);
+	json_int_t rev0 = status_revision(f);
+	uint64_t groups0 = f->app.write_groups, grouped0 = f->app.writes_grouped;
+	json_int_t revs[WRITERS];
+	struct timespec nap = {0, 2 * 1000 * 1000};
+	int waited = 0;
+
+	pthread_mutex_lock(&f->app.store_lock);
+	for (int i = 0; i < WRITERS; i++) {
+		w[i].f = f;
+		if (i == 5)
+			snprintf(w[i].body, sizeof(w[i].body),
+			         "{\"destination\":\"10.77.0.0/24\",\"type\":\"blackhole\"}");
+		else
+			snprintf(w[i].body, sizeof(w[i].body),
+			         "{\"destination\":\"10.78.%d.0/24\",\"type\":\"blackhole\"}", i);
+		assert_int_equal(pthread_create(&t[i], NULL, post_one, &w[i]), 0);
+	}
+	/* One leader waits for store_lock with its own write; the others queue behind it. */
+	while (queued(&f->app) < WRITERS - 1 && waited++ < 5000)
+		nanosleep(&nap, NULL);
+	assert_int_equal(queued(&f->app), WRITERS - 1);
+	pthread_mutex_unlock(&f->app.store_lock);
+	for (int i = 0; i < WRITERS; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+
+	assert_int_equal(f->app.write_groups - groups0, 1);
+	assert_int_equal(f->app.writes_grouped - grouped0, WRITERS - 1);
+	for (int i = 0; i < WRITERS; i++) {
+		const char *id;
+
+		if (i == 5) {
+			assert_int_equal(w[i].r.status, 409);
+			reply_free(&w[i].r);
+			continue;
+		}
+		assert_int_equal(w[i].r.status, 201);
+		id = jstr(w[i].r.json, "id", NULL);
+		assert_non_null(id);
+		/* Its revision is the first part of its ETag, "REV-HASH". */
+		{
+			const char *tag = strstr(w[i].r.headers, "ETag: \"");
+			long long rev = 0;
+
+			assert_non_null(tag);
+			assert_int_equal(sscanf(tag, "ETag: \"%lld-", &rev), 1);
+			assert_true(rev > rev0 && rev <= rev0 + WRITERS);
+			revs[i] = rev;
+		}
+		/* The object is stored as answered, and its write recorded once, as created. */
+		{
+			char path[128];
+			struct reply g;
+
+			snprintf(path, sizeof(path), "/v1/routes/%s", id);
+			call(f, "GET", path, NULL, &g);
+			assert_int_equal(g.status, 200);
+			assert_string_equal(jstr(g.json, "destination", NULL),
+			                    jstr(w[i].r.json, "destination", NULL));
+			reply_free(&g);
+		}
+		assert_int_equal(events_for(f, id, 201), 1);
+		reply_free(&w[i].r);
+	}
+	/* Seven creates, seven revisions: none taken by the failed one. */
+	assert_int_equal(status_revision(f), rev0 + WRITERS - 1);
+	for (int i = 0; i < WRITERS; i++)
+		for (int j = 0; j < i; j++)
+			if (i != 5 && j != 5)
+				assert_int_not_equal(revs[i], revs[j]);
+	assert_int_equal(count_items(f, "/v1/routes"), 1 + WRITERS - 1); /* dup_id's and 7 */
+	free(dup_id);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_group_commit),
+	};
+
+	return cmocka_run_group_tests(tests, http_fixture_setup, http_fixture_teardown);
+}
