@@ -196,6 +196,35 @@ const char *sgc_batch_msg_origin(const struct sgc_batch *b, size_t i);
 /* True when every message only adds or deletes set elements. */
 bool sgc_batch_elements_only(const struct sgc_batch *b);
 
+/*
+ * Diagnostics: what the compiled guard does with one new connection, asked
+ * of the groups and rules themselves so the answer can name the rule
+ * (sgc_match.c, on the predicates the compiler builds its sets with).
+ */
+struct sgc_flow {
+	struct ipaddr src, dst;
+	enum sg_protocol proto; /* tcp, udp, icmp or icmpv6 (never all) */
+	uint16_t dport;         /* tcp/udp */
+	bool src_local;         /* src is an address of this host */
+	bool dst_local;
+};
+
+/*
+ * Whether g guards the host at a: `local` when is_local (this host),
+ * otherwise a target containing a. A target CIDR holding this host's
+ * address guards the other hosts in it, never this host.
+ */
+bool sgc_covers(const struct security_group *g, const struct ipaddr *a, bool is_local);
+/*
+ * Whether rule r allows f in its direction (ingress: the peer is f->src,
+ * egress: f->dst): protocol, ports, and the peer inside its cidr or among
+ * the targets of its remote group (looked up in groups[0..ng)).
+ */
+bool sgc_rule_allows(const struct sg_rule *r, const struct security_group *groups, size_t ng,
+                     const struct sgc_flow *f);
+/* The name of the drop counter of group gid in direction d ("drop_in_sg-..."), SGC_NAME_MAX. */
+void sgc_drop_counter_name(const char *gid, enum sg_direction d, char *out);
+
 struct nftnl_chain_list;
 struct nftnl_rule_list;
 struct nftnl_set_list;

@@ -109,7 +109,7 @@ static size_t target_segs(const struct security_group *g, int fam, size_t tag, s
 	for (size_t t = 0; t < g->ntargets; t++) {
 		const struct sg_target *tg = &g->targets[t];
 
-		if (tg->local || tg->p.addr.family != fam)
+		if (!sgc_target_of(tg, fam))
 			continue;
 		sgc_prefix_span(&tg->p, &out[n].lo, &out[n].hi_excl);
 		out[n++].tag = tag;
@@ -131,16 +131,6 @@ static struct ir_rule *peer_rule(struct ir_chain *ch, enum rule_kind k, int fami
 		snprintf(r->a, sizeof(r->a), "%s", set);
 	}
 	return r;
-}
-
-/* The port range of a tcp/udp rule; all ports when it names none. */
-static struct prange rule_ports(const struct sg_rule *r)
-{
-	uint16_t a = r->port_from, b = r->port_to;
-
-	if (!r->has_ports)
-		return (struct prange){0, 65535};
-	return (struct prange){a < b ? a : b, a < b ? b : a};
 }
 
 /* The CIDR set <dir><4|6><kind>_<group> and the rule of ch that looks the peer up in it. */
@@ -182,13 +172,12 @@ static int compile_cidr(struct cctx *x, const struct gref *gr, enum sg_direction
 			boxes[nb].lo = lo;
 			boxes[nb].hi_excl = hi;
 			boxes[nb].proto = r->protocol == SG_PROTO_TCP ? IPPROTO_TCP : IPPROTO_UDP;
-			boxes[nb].ports = rule_ports(r);
+			boxes[nb].ports = sgc_rule_ports(r);
 			nb++;
 			break;
 		case SG_PROTO_ICMP:
 		case SG_PROTO_ICMPV6:
-			/* icmp with an IPv6 cidr (or the reverse) can never match. */
-			if ((r->protocol == SG_PROTO_ICMP) == (fam == AF_INET))
+			if (sgc_icmp_fits(r->protocol, fam))
 				icmp[ni++] = (struct seg){lo, hi, 0};
 			break;
 		case SG_PROTO_ALL: all[na++] = (struct seg){lo, hi, 0}; break;
@@ -243,7 +232,7 @@ static int compile_remote(struct cctx *x, const struct gref *gr, enum sg_directi
 		case SG_PROTO_TCP:
 		case SG_PROTO_UDP:
 			t = r->protocol == SG_PROTO_UDP;
-			pr[t][npr[t]++] = rule_ports(r);
+			pr[t][npr[t]++] = sgc_rule_ports(r);
 			break;
 		}
 	}
@@ -420,7 +409,7 @@ static int combo_chain(struct cctx *x, enum sg_direction d, const size_t *gi, si
 	}
 	r->counters = ctr;
 	for (size_t i = 0; i < n; i++) {
-		sgc_name(name, "drop_%s_%s", dn, x->g[gi[i]].g->id);
+		sgc_drop_counter_name(x->g[gi[i]].g->id, d, name);
 		if (sgc_counter_add(x->c, name, x->g[gi[i]].g->id))
 			return -ENOMEM;
 		assert(strlen(ctr) + 1 + strlen(name) < cap);

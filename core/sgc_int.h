@@ -204,6 +204,17 @@ struct box {
 	struct prange ports;
 };
 
+/*
+ * What a rule or target means, shared by the compiler and by sgc_match.c,
+ * which answers "does this rule allow this flow" with the same semantics.
+ */
+/* The port range of a tcp/udp rule; all ports when it names none. */
+struct prange sgc_rule_ports(const struct sg_rule *r);
+/* icmp rules match IPv4 only, icmpv6 rules IPv6 only; other protocols any family. */
+bool sgc_icmp_fits(enum sg_protocol p, int fam);
+/* True when target t is an address or CIDR of family fam (`local` is none). */
+bool sgc_target_of(const struct sg_target *t, int fam);
+
 /* The addresses of p as [lo, hi_excl). */
 void sgc_prefix_span(const struct prefix *p, struct num *lo, struct num *hi_excl);
 

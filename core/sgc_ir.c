@@ -93,6 +93,29 @@ int sgc_fam_nfproto(int family)
 	return family == AF_INET6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
 }
 
+struct prange sgc_rule_ports(const struct sg_rule *r)
+{
+	uint16_t a = r->port_from, b = r->port_to;
+
+	if (!r->has_ports)
+		return (struct prange){0, 65535};
+	return (struct prange){a < b ? a : b, a < b ? b : a};
+}
+
+bool sgc_icmp_fits(enum sg_protocol p, int fam)
+{
+	if (p == SG_PROTO_ICMP)
+		return fam == AF_INET;
+	if (p == SG_PROTO_ICMPV6)
+		return fam == AF_INET6;
+	return true;
+}
+
+bool sgc_target_of(const struct sg_target *t, int fam)
+{
+	return !t->local && t->p.addr.family == fam;
+}
+
 int sgc_fam_digit(int family)
 {
 	return family == AF_INET6 ? 6 : 4;

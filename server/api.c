@@ -161,6 +161,7 @@ const struct http_endpoint api_endpoints[] = {
 
     {"GET", "/v1/events", api_events_list, NULL, 0, 0},
 
+    {"POST", "/v1/diagnostics/reachability", api_diag_reachability, NULL, 0, 0},
     {"POST", "/v1/diagnostics/captures", api_capture_start, NULL, 0, 0},
     {"GET", "/v1/diagnostics/captures", api_capture_list, NULL, 0, 0},
     {"GET", "/v1/diagnostics/captures/{id}", api_capture_get, NULL, 0, 0},

@@ -37,6 +37,8 @@ void api_web_file(struct http_req *req, struct http_resp *resp);
 #define API_CONFIG_BODY_MAX (64u * 1024 * 1024)
 void api_config_get(struct http_req *req, struct http_resp *resp);
 void api_config_put(struct http_req *req, struct http_resp *resp);
+/* POST /v1/diagnostics/reachability: why can't A reach B? (api_diag.c). */
+void api_diag_reachability(struct http_req *req, struct http_resp *resp);
 /* GET /v1/events: the audit log, newest first (api_events.c). */
 void api_events_list(struct http_req *req, struct http_resp *resp);
 /*

@@ -136,16 +136,7 @@ static const struct crud_filter sgr_filters[] = {
 /* A port as written: any JSON integer (the model checks the range), absent = not given. */
 static int port_from_json(json_t *body, const char *key, bool *set, int64_t *dst, struct vr_err *e)
 {
-	json_t *v = jsonv_get(body, key);
-
-	*set = v != NULL;
-	if (!v)
-		return 0;
-	if (!json_is_integer(v))
-		return err_set(e, VR_ERR_INVALID, key, "%s must be an integer 1..%d", key,
-		               SG_PORT_MAX);
-	*dst = json_integer_value(v);
-	return 0;
+	return jsonv_int(body, key, "an integer 1..65535", set, dst, e);
 }
 
 /* A required enum field: 422 when absent or not one of its names. */

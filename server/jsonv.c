@@ -95,3 +95,17 @@ int jsonv_u32(json_t *body, const char *key, uint32_t *dst, bool *present, struc
 	*dst = (uint32_t)n;
 	return 0;
 }
+
+int jsonv_int(json_t *body, const char *key, const char *what, bool *present, int64_t *dst,
+              struct vr_err *e)
+{
+	json_t *v = jsonv_get(body, key);
+
+	*present = v != NULL;
+	if (!v)
+		return 0;
+	if (!json_is_integer(v))
+		return err_set(e, VR_ERR_INVALID, key, "%s must be %s", key, what);
+	*dst = json_integer_value(v);
+	return 0;
+}

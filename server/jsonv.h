@@ -32,4 +32,12 @@ int jsonv_strdup(json_t *body, const char *key, char **dst, size_t max, struct v
 int jsonv_u32(json_t *body, const char *key, uint32_t *dst, bool *present, struct vr_err *e)
     __attribute__((warn_unused_result));
 
+/*
+ * Any JSON integer field as written (the model checks its range). Absent:
+ * *present false. 422 naming the field for another type; what names the
+ * range in that message ("an integer 1..65535").
+ */
+int jsonv_int(json_t *body, const char *key, const char *what, bool *present, int64_t *dst,
+              struct vr_err *e) __attribute__((warn_unused_result));
+
 #endif

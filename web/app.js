@@ -4,6 +4,7 @@ import { h, clear, toast } from './dom.js';
 import { api, poll, auth, ApiError } from './api.js';
 import { overviewPage, routesPage, subnetsPage, groupsPage, interfacesPage, eventsPage, settingsPage, configPage, noteStatus } from './pages.js';
 import { topologyPage } from './topology.js';
+import { reachPage } from './reach.js';
 import { capturesPage } from './captures.js';
 
 const POLL_MS = 1000; // changes made elsewhere show within about a second
@@ -16,6 +17,7 @@ const PAGES = {
   'security-groups': ['Security groups', groupsPage],
   interfaces: ['Interfaces', interfacesPage],
   events: ['Events', eventsPage],
+  reach: ['Reachability', reachPage],
   captures: ['Captures', capturesPage],
   settings: ['Settings', settingsPage],
   config: ['Config', configPage],

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <linux/rtnetlink.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -106,7 +107,10 @@ static int fake_links_list(void *ctx, struct klink **out, size_t *n)
 
 	pthread_mutex_lock(&fk.lock);
 	for (int i = 0; i < 3; i++) {
+		static const char *const names[] = {"lo", "eth0", "eth1"};
+
 		l[i].ifindex = i + 1;
+		snprintf(l[i].name, sizeof(l[i].name), "%s", names[i]);
 		l[i].up = i != 2 || !fk.eth1_down;
 		l[i].addrs = calloc(2 * FAKE_MAX + 1, sizeof(*l[i].addrs));
 	}
@@ -232,6 +236,65 @@ static int fake_fwd_set(void *ctx, bool v4, bool v6)
 	return 0;
 }
 
+static int fake_route_get(void *ctx, const struct kroute_query *q, struct kroute_answer *a)
+{
+	const struct fake_rget *best = NULL;
+	int rc = -ENETUNREACH;
+
+	pthread_mutex_lock(&fk.lock);
+	if (fk.nrg_last < FAKE_MAX)
+		fk.rg_last[fk.nrg_last++] = *q;
+	for (size_t i = 0; i < fk.nrg; i++) {
+		const struct fake_rget *g = &fk.rg[i];
+
+		if ((g->iif == -1 || g->iif == q->iif) && cidr_contains(&g->dst, &q->dst) &&
+		    (!best || g->dst.len > best->dst.len ||
+		     (g->dst.len == best->dst.len && g->iif != -1)))
+			best = g;
+	}
+	memset(a, 0, sizeof(*a));
+	if (best) {
+		*a = best->a;
+		rc = best->rc;
+	}
+	pthread_mutex_unlock(&fk.lock);
+	return rc;
+}
+
+static bool flow_match(const struct kflow *f, const struct kflow_query *q)
+{
+	return (!q->l4proto || q->l4proto == f->l4proto) &&
+	       (!q->src.family || cidr_addr_equal(&q->src, &f->src)) &&
+	       (!q->dst.family || cidr_addr_equal(&q->dst, &f->dst)) &&
+	       (!q->dport || q->dport == f->dport);
+}
+
+static int fake_ct_find(void *ctx, const struct kflow_query *q, struct kflow **out, size_t *n)
+{
+	struct kflow *v = calloc(FAKE_MAX, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	*n = 0;
+	pthread_mutex_lock(&fk.lock);
+	for (size_t i = 0; i < fk.nct; i++)
+		if (flow_match(&fk.ct[i], q))
+			v[(*n)++] = fk.ct[i];
+	pthread_mutex_unlock(&fk.lock);
+	if (!*n) { /* as the real adapter: nothing found is NULL */
+		free(v);
+		v = NULL;
+	}
+	*out = v;
+	return 0;
+}
+
+int fake_nft_counters(void *nft, struct kcounter **out, size_t *n)
+{
+	*out = fake_copy(fk.ctr, fk.nctr, sizeof(*fk.ctr), n);
+	return 0;
+}
+
 const struct kernel_ops fake_ops = {
     .addr_dump = fake_addr_dump,
     .addr_apply = fake_addr_apply,
@@ -245,4 +308,6 @@ const struct kernel_ops fake_ops = {
     .links_list = fake_links_list,
     .events_fd = fake_events_fd,
     .events_drain = fake_events_drain,
+    .route_get = fake_route_get,
+    .ct_find = fake_ct_find,
 };

@@ -17,6 +17,18 @@
 #define FAKE_MAX 64
 #define FAKE_LOG_MAX 256
 
+/*
+ * What route_get answers for a destination inside dst (the longest such
+ * entry wins) asked with input interface iif (-1: any): rc, and a when rc is
+ * 0 or a names a reject route. No entry: -ENETUNREACH.
+ */
+struct fake_rget {
+	struct prefix dst;
+	int iif;
+	int rc;
+	struct kroute_answer a;
+};
+
 struct fake {
 	pthread_mutex_t lock;
 	struct kroute r[FAKE_MAX];
@@ -42,11 +54,22 @@ struct fake {
 	struct krule_op rllog[FAKE_LOG_MAX];
 	int rlres[FAKE_LOG_MAX];
 	size_t nrllog;
+	/* Diagnostics: route_get's answers and the last question, conntrack, counters. */
+	struct fake_rget rg[FAKE_MAX];
+	size_t nrg;
+	struct kroute_query rg_last[FAKE_MAX];
+	size_t nrg_last;
+	struct kflow ct[FAKE_MAX];
+	size_t nct;
+	struct kcounter ctr[FAKE_MAX];
+	size_t nctr;
 };
 
 /* The one fake; zero it, init its lock and give it an eventfd before use. */
 extern struct fake fk;
 /* Its kernel_ops (no nftables: security groups stay pending). */
 extern const struct kernel_ops fake_ops;
+/* The nft_counters of the fake (fake_ops has no nft: set .nft = &fk and this on a copy). */
+int fake_nft_counters(void *nft, struct kcounter **out, size_t *n);
 
 #endif

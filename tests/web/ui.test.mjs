@@ -725,6 +725,48 @@ async function main() {
     expect(!(await p1.evaluate(() => document.body.classList.contains('read-only'))), 'body still read-only');
   });
 
+  section('reachability');
+  await check('router: the reachability form names a group without a matching rule; its suggestion, sent from the page, makes the same flow reachable, naming the new rule (axe clean)', async () => {
+    const g = await curlApi(router, 'POST', '/v1/security-groups', { name: 'diag-web', targets: ['192.168.100.2'] });
+    expect(g.status === 201, `POST group: ${g.status}`);
+    const pr = br.page;
+    try {
+      await go(br, 'reach');
+      await pr.fill('input[name="source"]', '192.168.150.2');
+      await pr.fill('input[name="destination"]', '192.168.100.2');
+      await pr.selectOption('select[name="protocol"]', 'tcp');
+      await pr.fill('input[name="port"]', '12345');
+      await pr.click('form button[type=submit]');
+      const blocking = pr.locator('[data-result] .blocking[data-code="SG_INGRESS_NO_MATCH"]');
+      await blocking.waitFor();
+      expect((await blocking.textContent()).includes(g.data.id), 'the group is not named');
+      expect(await pr.locator('[data-result] [data-reachable="false"]').count() === 1, 'not shown as blocked');
+      const curl = await pr.locator('[data-suggestion] pre[data-export="curl"]').textContent();
+      expect(curl.includes('/v1/security-group-rules') && curl.includes('"port_from":12345'), curl);
+      await axeCheck(br, 'reach blocked');
+      await shot(br, 'router-reach-blocked-1280');
+      await pr.click('[data-suggestion] button[data-apply]');
+      await pr.locator('[data-result] [data-reachable="true"]').waitFor();
+      const rules = await curlApi(router, 'GET', `/v1/security-group-rules?security_group_id=${g.data.id}`);
+      expect(rules.data.items.length === 1, `rules: ${JSON.stringify(rules.data)}`);
+      const ing = pr.locator('[data-result] tr[data-check="security_group_ingress"]');
+      expect(await ing.getAttribute('data-verdict') === 'pass', 'ingress not passed');
+      expect((await ing.textContent()).includes(rules.data.items[0].id), 'the rule is not named');
+    } finally {
+      await curlApi(router, 'DELETE', `/v1/security-groups/${g.data.id}`);
+    }
+  });
+  await check('router: a port out of range is refused beside the port field (422 naming it)', async () => {
+    const pr = br.page;
+    expectHttpError(br, 422);
+    await pr.fill('input[name="port"]', '70000');
+    await pr.click('form button[type=submit]');
+    await pr.locator('input[name="port"][aria-invalid="true"]').waitFor();
+    const err = await pr.locator('.field .err:not([hidden])').textContent();
+    expect(err.includes('70000'), err);
+    expect(await pr.locator('[data-result]').isHidden(), 'a stale answer is still shown');
+  });
+
   section('console and network');
   for (const b of browsers) {
     await check(`${b.host.name}: no console errors but the HTTP errors the test provoked`, () => {
