@@ -96,7 +96,7 @@ GET_MS=$(ms_since "$t0")
 n=$(jq '.routes | length' "$BENCH_TMP/got.json")
 ((n == NROUTES)) || bench_fail "GET /v1/config lists $n routes, expected $NROUTES"
 sample get
-GET_PEAK_MB=$(mb "$PEAK_KB")
+GET_PEAK_MB=$(mb "$HWM_KB")
 
 bench_put_config "$NS" "$BENCH_TMP/got.json"
 [[ $PUT_CODE == 200 ]] || bench_fail "the no-op PUT /v1/config answered $PUT_CODE: $(head -c 300 "$BENCH_TMP/put.json")"
@@ -106,7 +106,7 @@ changed=$(jq -r .changed "$BENCH_TMP/put.json")
 bench_poll 60 bench_converged "$NS" || bench_fail "vrouterd did not converge after the no-op PUT"
 sample no-op
 
-PEAK_MB=$(mb "$HWM_KB")
+PEAK_MB=$(mb "$PEAK_KB")
 verdict=$(verdict_at_most "$PEAK_MB" "$GOAL_MB")
 bench_result "memory  ours: peak RSS (VmHWM) $PEAK_MB MB holding $NROUTES routes and $NRULES rules  (goal <= $GOAL_MB MB, $verdict)  VmRSS now $(mb "$(bench_vm "$PID" VmRSS)") MB"
 bench_result "  memory  VmHWM/VmRSS MB after each step: ${STEPS[*]}; load PUT $LOAD_MS ms ($(wc -c <"$BENCH_TMP/config.json") bytes), periodic resync $RESYNC_MS ms, GET /v1/config $GET_MS ms ($(wc -c <"$BENCH_TMP/got.json") bytes, peak during it $GET_PEAK_MB MB), no-op PUT $NOOP_MS ms (changed: $changed)"
