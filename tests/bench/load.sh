@@ -92,7 +92,7 @@ wrk_rc=0
 for p in "${WRK[@]}"; do wait "$p" || wrk_rc=$?; done
 wait "$SAMPLER" || true
 ((wrk_rc == 0)) || cant "wrk failed (exit $wrk_rc): $(cat "$BENCH_TMP"/wrk.* | tail -n 20)"
-bench__alive "$PID" || cant "vrouterd died under load: $(tail -n 20 "$(bench_daemon_dir "$D")/vrouterd.log")"
+harness_alive "$PID" || cant "vrouterd died under load: $(tail -n 20 "$(bench_daemon_dir "$D")/vrouterd.log")"
 
 # The wrk processes' LOAD lines, summed.
 sum() { grep -h '^LOAD ' "$BENCH_TMP"/wrk.* | sed -n "s/.* $1=\([0-9]*\).*/\1/p" | awk '{ s += $1 } END { print s + 0 }'; }

@@ -3,7 +3,7 @@
 #
 #   tests/fuzz/run.sh [NAME|all] [SECONDS]
 #
-#   NAME     cidr, model, config or http (default: all of them)
+#   NAME     cidr, model, config, http or privsep (default: all of them)
 #   SECONDS  how long each one runs (default 600)
 #
 # Installs clang and libclang-rt-14-dev when missing (apt-get, as root or through sudo),
