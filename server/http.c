@@ -420,6 +420,13 @@ static struct MHD_Response *stream_response(struct http_resp *r)
 	return mr;
 }
 
+/* HEAD of a streamed answer: MHD never asks for its body; if it did, there is none. */
+static ssize_t head_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)cls, (void)pos, (void)buf, (void)max;
+	return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
 static enum MHD_Result send_resp(struct MHD_Connection *c, struct http_resp *r)
 {
 	struct MHD_Response *mr;
@@ -428,7 +435,16 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct http_resp *r)
 
 	if (http_render(r))
 		return MHD_NO;
-	if (streamed) {
+	if (r->head_of_stream) {
+		/* A length unknown, as GET's; in the HTTP/1.0-compatible mode, since
+		 * 0.9.75 ends a chunked HEAD answer with a terminator it must not send. */
+		mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64, head_read, NULL, NULL);
+		if (mr && MHD_set_response_options(mr, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT,
+		                                   MHD_RO_END) != MHD_YES) {
+			MHD_destroy_response(mr);
+			mr = NULL;
+		}
+	} else if (streamed) {
 		mr = stream_response(r);
 	} else if (r->raw && r->owned == r->raw) {
 		mr = MHD_create_response_from_buffer(r->raw_len, r->owned, MHD_RESPMEM_MUST_FREE);
@@ -443,7 +459,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct http_resp *r)
 	}
 	if (!mr)
 		return MHD_NO;
-	if (r->body || r->raw || streamed)
+	if (r->body || r->raw || streamed || r->head_of_stream)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
 		                        r->content_type ? r->content_type : "application/json");
 	if (r->location[0])
@@ -814,6 +830,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		etag_conditional(
 		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
 		    &r);
+	if (!strcmp(method, "HEAD") && r.stream) {
+		http_resp_end_stream(&r);
+		r.head_of_stream = true;
+	}
 	if (!r.status)
 		http_problemf(&r, 500, NULL, "handler produced no response");
 	if (r.status >= 500)

@@ -66,6 +66,9 @@ struct http_resp {
 	ssize_t (*stream)(void *stream_cls, char *buf, size_t max);
 	void (*stream_free)(void *stream_cls);
 	void *stream_cls;
+	/* Set by http.c for HEAD of a streamed answer: the stream is dropped unread and
+	 * the head goes out alone (see send_resp). */
+	bool head_of_stream;
 };
 
 /* Free resp's stream, if it has one, and forget it (NULL-safe). */
