@@ -277,6 +277,17 @@ int store_config_walk(struct store *s,
     __attribute__((warn_unused_result));
 
 /*
+ * Open a read transaction on s and keep it open across calls: until
+ * store_snapshot_end, store_obj_list and the other reads see the one state
+ * whose settings and revision this gives (a WAL reader keeps it while
+ * writers go on), so a long document can be read page by page.
+ */
+int store_snapshot_begin(struct store *s, struct settings *set, int64_t *rev, struct vr_err *e)
+    __attribute__((warn_unused_result));
+/* End what store_snapshot_begin opened. */
+void store_snapshot_end(struct store *s);
+
+/*
  * Undo a write (?require_active=true): put back o, an object of kind k as
  * store_obj_get read it before the write, with its own rev, created_at and
  * updated_at, so its ETag is the one it had. Only while the stored object is

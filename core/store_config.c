@@ -904,6 +904,23 @@ void store_config_clear(struct store_config *c)
 
 /* ---- reading the whole desired state ---- */
 
+int store_snapshot_begin(struct store *s, struct settings *set, int64_t *rev, struct vr_err *e)
+{
+	if (store_read_begin(s, rev, e) < 0)
+		return -1;
+	if (store_settings_read(s, set, e) < 0) {
+		store_tx_end(s);
+		return -1;
+	}
+	return 0;
+}
+
+void store_snapshot_end(struct store *s)
+{
+	/* Only read: ending it by a rollback loses nothing. */
+	store_tx_end(s);
+}
+
 int store_config_walk(struct store *s, walk_fn fn, void *arg, struct settings *set, int64_t *rev,
                       struct vr_err *e)
 {

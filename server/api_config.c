@@ -8,9 +8,10 @@
  * Items are written as each collection's GET shows them, without the
  * server-computed keys (a PUT accepts and ignores those). A document of
  * 100,000 routes is some 15 MB of text but would be well over 100 MB as a
- * jansson tree, so neither direction holds one: GET writes item after item
- * into one buffer, PUT finds the extent of each item in the text and parses
- * items one at a time into the model structs.
+ * jansson tree, so neither direction holds one: GET streams the text as the
+ * client reads it, a page of items at a time from one read transaction (its
+ * memory does not grow with the table), PUT finds the extent of each item in
+ * the text and parses items one at a time into the model structs.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -28,10 +29,12 @@
 #include "recon.h"
 #include "store.h"
 
-/* The largest document GET writes; a state bigger than this answers 500. */
-#define CONFIG_TEXT_MAX (512u * 1024 * 1024)
+/* The most one page of GET's text may hold (a page is CONFIG_PAGE items). */
+#define CONFIG_TEXT_MAX (64u * 1024 * 1024)
 /* First allocation of the GET buffer; it doubles from there. */
 #define CONFIG_TEXT_FIRST (64u * 1024)
+/* Objects GET reads from the store at a time: its memory is bounded by a page. */
+#define CONFIG_PAGE 512
 /* Invalid items listed in one answer; the detail gives their total. */
 #define CONFIG_ERRORS_MAX 20
 /* The settings as a document part: its index after the collections. */
@@ -124,7 +127,7 @@ static int get_item(void *arg, enum store_kind kind, const void *obj, struct vr_
 	int rc;
 
 	if (open_part(w, (int)kind) < 0 || text_str(&w->t, w->items++ ? ",\n" : "\n") < 0)
-		return err_set(e, VR_ERR_INTERNAL, NULL, "the document exceeds %u bytes",
+		return err_set(e, VR_ERR_INTERNAL, NULL, "a page of the document exceeds %u bytes",
 		               CONFIG_TEXT_MAX);
 	o = part_rs[kind]->to_json(w->app, obj);
 	if (!o)
@@ -134,55 +137,137 @@ static int get_item(void *arg, enum store_kind kind, const void *obj, struct vr_
 	rc = json_dump_callback(o, text_dump_cb, &w->t, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	if (rc)
-		return err_set(e, VR_ERR_INTERNAL, NULL, "the document exceeds %u bytes",
+		return err_set(e, VR_ERR_INTERNAL, NULL, "a page of the document exceeds %u bytes",
 		               CONFIG_TEXT_MAX);
 	return 0;
+}
+
+/*
+ * The answer to a GET, written as the client reads it: a page of items at a
+ * time into w.t, handed out from w.t[sent..]. The reader handle s keeps one
+ * read transaction open from the handler to the last piece, so the document
+ * is one revision's state however long the client takes.
+ */
+struct get_stream {
+	struct get_walk w;
+	struct store *s;
+	size_t sent;        /* bytes of w.t handed out */
+	int kind;           /* the kind paged next; PART_SETTINGS: the tail; above: done */
+	char after[ID_MAX]; /* the last id written of kind ("": none yet) */
+	struct settings set;
+	int64_t rev;
+};
+
+/* Write the next page (or the tail) into w.t. 0, or -1 with e set. */
+static int get_page(struct get_stream *g, struct vr_err *e)
+{
+	const struct crud_resource *rs;
+	void *v = NULL;
+	size_t n = 0;
+	bool more = false;
+	char tail[128];
+	int rc = 0;
+
+	g->w.t.len = 0;
+	g->sent = 0;
+	if (g->kind == PART_SETTINGS) {
+		g->kind++;
+		if (open_part(&g->w, PART_SETTINGS) < 0)
+			return err_set(e, VR_ERR_INTERNAL, NULL, "out of memory");
+		/* Settings nobody set are the kernel's: a document carrying them would take them
+		 * over. */
+		if (g->set.managed)
+			snprintf(
+			    tail, sizeof(tail),
+			    ",\n\"settings\": {\"forwarding\": {\"ipv4\": %s, \"ipv6\": %s}}\n}\n",
+			    g->set.fwd_v4 ? "true" : "false", g->set.fwd_v6 ? "true" : "false");
+		else
+			snprintf(tail, sizeof(tail), "\n}\n");
+		return text_str(&g->w.t, tail) < 0
+		           ? err_set(e, VR_ERR_INTERNAL, NULL, "out of memory")
+		           : 0;
+	}
+	rs = part_rs[g->kind];
+	if (store_obj_list(g->s, (enum store_kind)g->kind, NULL, g->after[0] ? g->after : NULL,
+	                   CONFIG_PAGE, &v, &n, &more, e) < 0)
+		return -1;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = get_item(&g->w, (enum store_kind)g->kind, (const char *)v + i * rs->size, e);
+	if (rc == 0 && n)
+		snprintf(g->after, sizeof(g->after), "%s",
+		         rs->id((const char *)v + (n - 1) * rs->size));
+	store_objs_free((enum store_kind)g->kind, v, n);
+	if (rc == 0 && !more) {
+		g->kind++;
+		g->after[0] = '\0';
+	}
+	return rc ? -1 : 0;
+}
+
+static ssize_t get_read(void *cls, char *buf, size_t max)
+{
+	struct get_stream *g = cls;
+	struct vr_err e = {0};
+	size_t n;
+
+	/* Pages of an empty kind write nothing: go on to the next one. */
+	while (g->sent == g->w.t.len) {
+		if (g->kind > PART_SETTINGS)
+			return 0;
+		if (get_page(g, &e) < 0) {
+			log_error("GET /v1/config: the document is cut short at revision %lld: %s",
+			          (long long)g->rev, e.msg);
+			return -1;
+		}
+	}
+	n = g->w.t.len - g->sent;
+	if (n > max)
+		n = max;
+	memcpy(buf, g->w.t.p + g->sent, n);
+	g->sent += n;
+	return (ssize_t)n;
+}
+
+static void get_free(void *cls)
+{
+	struct get_stream *g = cls;
+
+	store_snapshot_end(g->s);
+	app_read_done(g->w.app, g->s);
+	free(g->w.t.p);
+	free(g);
 }
 
 void api_config_get(struct http_req *req, struct http_resp *resp)
 {
 	static const char *const no_params[] = {NULL};
-	struct get_walk w = {.app = req->app, .part = -1};
-	struct settings set = {0};
+	struct get_stream *g;
 	struct vr_err e = {0};
-	int64_t rev = 0;
-	char tail[128];
-	int rc;
 
 	if (http_req_check_query(req, no_params, &e)) {
 		http_problem(resp, &e);
 		return;
 	}
-	{
-		struct store *s = app_read_begin(req->app);
-
-		rc = store_config_walk(s, get_item, &w, &set, &rev, &e);
-		app_read_done(req->app, s);
+	g = calloc(1, sizeof(*g));
+	if (!g) {
+		http_problemf(resp, 500, NULL, "out of memory");
+		return;
 	}
-	if (rc == 0 && open_part(&w, PART_SETTINGS) < 0)
-		rc = err_set(&e, VR_ERR_INTERNAL, NULL, "the document exceeds %u bytes",
-		             CONFIG_TEXT_MAX);
-	/* Settings nobody set are the kernel's: a document carrying them would take them over. */
-	if (set.managed)
-		snprintf(tail, sizeof(tail),
-		         ",\n\"settings\": {\"forwarding\": {\"ipv4\": %s, \"ipv6\": %s}}\n}\n",
-		         set.fwd_v4 ? "true" : "false", set.fwd_v6 ? "true" : "false");
-	else
-		snprintf(tail, sizeof(tail), "\n}\n");
-	if (rc == 0 && text_str(&w.t, tail) < 0)
-		rc = err_set(&e, VR_ERR_INTERNAL, NULL, "the document exceeds %u bytes",
-		             CONFIG_TEXT_MAX);
-	if (rc) {
-		free(w.t.p);
+	g->w.app = req->app;
+	g->w.part = -1;
+	g->s = app_read_begin(req->app);
+	if (store_snapshot_begin(g->s, &g->set, &g->rev, &e) < 0) {
+		app_read_done(req->app, g->s);
+		free(g);
 		http_problem(resp, &e);
 		return;
 	}
 	resp->status = 200;
-	resp->owned = w.t.p;
-	resp->raw = w.t.p;
-	resp->raw_len = w.t.len;
 	resp->content_type = "application/json";
-	snprintf(resp->etag, sizeof(resp->etag), "\"%lld\"", (long long)rev);
+	snprintf(resp->etag, sizeof(resp->etag), "\"%lld\"", (long long)g->rev);
+	resp->stream = get_read;
+	resp->stream_free = get_free;
+	resp->stream_cls = g;
 }
 
 /* ---- PUT: finding the parts and items in the text ---- */

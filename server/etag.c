@@ -90,4 +90,5 @@ void etag_conditional(const char *if_none_match, struct http_resp *resp)
 	resp->body = NULL;
 	resp->raw = NULL;
 	resp->raw_len = 0;
+	http_resp_end_stream(resp);
 }

@@ -27,6 +27,8 @@
 /* MHD's own cap, above the guard's: connections the guard cut linger until MHD's thread sees it. */
 #define HTTP_MHD_CONN_LIMIT (2 * HTTP_CONN_LIMIT)
 #define HTTP_LISTEN_BACKLOG 128
+/* The most a stream writes in one piece (http_resp.stream). */
+#define HTTP_STREAM_BLOCK (64 * 1024)
 
 struct http_server {
 	struct MHD_Daemon *d;
@@ -360,14 +362,91 @@ int http_render(struct http_resp *r)
 	return 0;
 }
 
+void http_resp_end_stream(struct http_resp *r)
+{
+	if (r->stream && r->stream_free)
+		r->stream_free(r->stream_cls);
+	r->stream = NULL;
+	r->stream_free = NULL;
+	r->stream_cls = NULL;
+}
+
+/* A stream handed to libmicrohttpd, which calls these as the client reads. */
+struct stream {
+	ssize_t (*fn)(void *cls, char *buf, size_t max);
+	void (*free)(void *cls);
+	void *cls;
+};
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct stream *st = cls;
+	ssize_t n = st->fn(st->cls, buf, max);
+
+	(void)pos;
+	if (n > 0)
+		return n;
+	/* 0 would mean "nothing yet" to MHD: say which end this is. */
+	return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void stream_free(void *cls)
+{
+	struct stream *st = cls;
+
+	if (st->free)
+		st->free(st->cls);
+	free(st);
+}
+
+/* libmicrohttpd's response for r's stream, which it then owns; NULL on failure. */
+static struct MHD_Response *stream_response(struct http_resp *r)
+{
+	struct stream *st = malloc(sizeof(*st));
+	struct MHD_Response *mr;
+
+	if (!st)
+		return NULL;
+	*st = (struct stream){r->stream, r->stream_free, r->stream_cls};
+	mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_STREAM_BLOCK, stream_read, st,
+	                                       stream_free);
+	if (!mr) {
+		free(st);
+		return NULL;
+	}
+	r->stream = NULL;
+	r->stream_free = NULL;
+	r->stream_cls = NULL;
+	return mr;
+}
+
+/* HEAD of a streamed answer: MHD never asks for its body; if it did, there is none. */
+static ssize_t head_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)cls, (void)pos, (void)buf, (void)max;
+	return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
 static enum MHD_Result send_resp(struct MHD_Connection *c, struct http_resp *r)
 {
 	struct MHD_Response *mr;
 	enum MHD_Result ret;
+	bool streamed = r->stream != NULL;
 
 	if (http_render(r))
 		return MHD_NO;
-	if (r->raw && r->owned == r->raw) {
+	if (r->head_of_stream) {
+		/* A length unknown, as GET's; in the HTTP/1.0-compatible mode, since
+		 * 0.9.75 ends a chunked HEAD answer with a terminator it must not send. */
+		mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64, head_read, NULL, NULL);
+		if (mr && MHD_set_response_options(mr, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT,
+		                                   MHD_RO_END) != MHD_YES) {
+			MHD_destroy_response(mr);
+			mr = NULL;
+		}
+	} else if (streamed) {
+		mr = stream_response(r);
+	} else if (r->raw && r->owned == r->raw) {
 		mr = MHD_create_response_from_buffer(r->raw_len, r->owned, MHD_RESPMEM_MUST_FREE);
 		if (mr)
 			r->owned = NULL;
@@ -380,7 +459,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct http_resp *r)
 	}
 	if (!mr)
 		return MHD_NO;
-	if (r->body || r->raw)
+	if (r->body || r->raw || streamed || r->head_of_stream)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
 		                        r->content_type ? r->content_type : "application/json");
 	if (r->location[0])
@@ -417,6 +496,7 @@ static enum MHD_Result send_and_free(struct MHD_Connection *c, struct http_resp 
 	r->body = NULL;
 	free(r->owned);
 	r->owned = NULL;
+	http_resp_end_stream(r); /* not handed over: never sent */
 	return ret;
 }
 
@@ -750,6 +830,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		etag_conditional(
 		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
 		    &r);
+	if (!strcmp(method, "HEAD") && r.stream) {
+		http_resp_end_stream(&r);
+		r.head_of_stream = true;
+	}
 	if (!r.status)
 		http_problemf(&r, 500, NULL, "handler produced no response");
 	if (r.status >= 500)

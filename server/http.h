@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "err.h"
 
@@ -53,7 +54,25 @@ struct http_resp {
 	char etag[HTTP_HEADER_MAX];
 	char allow[HTTP_HEADER_MAX];
 	const char *const *headers; /* NULL, or extra name, value pairs ending in NULL */
+	/*
+	 * A body written in pieces while it is sent (instead of body or raw), for
+	 * documents too big to hold: stream(stream_cls, buf, max) writes up to
+	 * max bytes into buf and returns how many (> 0), 0 at the end, -1 when it
+	 * cannot go on (the status is sent already: the connection is closed and
+	 * the client sees a truncated body). stream_free(stream_cls) is called
+	 * once, after the last piece or when the body is not sent (304, HEAD, an
+	 * error); http_resp_end_stream does so early.
+	 */
+	ssize_t (*stream)(void *stream_cls, char *buf, size_t max);
+	void (*stream_free)(void *stream_cls);
+	void *stream_cls;
+	/* Set by http.c for HEAD of a streamed answer: the stream is dropped unread and
+	 * the head goes out alone (see send_resp). */
+	bool head_of_stream;
 };
+
+/* Free resp's stream, if it has one, and forget it (NULL-safe). */
+void http_resp_end_stream(struct http_resp *resp);
 
 typedef void (*http_handler)(struct http_req *req, struct http_resp *resp);
 

@@ -172,8 +172,8 @@ s_to_ms() { awk -v s="$1" -v d="${2:-0}" 'BEGIN { printf "%.*f\n", d, s * 1000 }
 #
 # The routers of these benchmarks: a namespace holding both ends of a veth pair (e0, e1,
 # both up), 172.31.255.1/24 on e0, so that routes via 172.31.255.2 resolve. The routes:
-# distinct IPv4 destinations, half of them 10.a.b.0/24 (a < 196 for 100,000), half
-# 10.200+.c.d/32, all via 172.31.255.2, never traffic.
+# distinct, non-overlapping IPv4 prefixes in an Internet-like mix of lengths (bench_gen_routes),
+# all via 172.31.255.2, never traffic.
 BENCH_RT_ADDR=172.31.255.1/24
 BENCH_RT_VIA=172.31.255.2
 
@@ -199,27 +199,62 @@ bench_ns_del() {
 # bench_gen_routes N FORMAT: N routes on stdout, as `ip -batch` lines (FORMAT ip: "route
 # add D via GW proto 245", vrouter's own protocol number) or as a /v1/config document
 # (FORMAT json: {"routes": [...]}); the same destinations in the same order either way.
+# Up to 1,000,000, deterministic, none overlapping another or the labs' networks (10/8,
+# 100/8, 127/8, 169/8, 172/8, 192/8 are left out): in every 1,000, 601 /24, 100 /23,
+# 130 /22, 50 /21, 60 /20, 25 /19, 15 /18, 10 /17, 9 /16 (an Internet table's mix),
+# and from 100,000 on also ten /8-/15.
 # FORMAT post N0: N objects for POST /v1/routes, one a line, with destinations of their
 # own (10.250+.x.y/32, starting at index N0), outside what the other two formats make.
 bench_gen_routes() {
-	awk -v n="$1" -v fmt="$2" -v n0="${3:-0}" -v via="$BENCH_RT_VIA" 'BEGIN {
-		if (n > 102400) { print "at most 102400 routes" > "/dev/stderr"; exit 1 }
-		if (fmt == "json") printf "{\"routes\": [\n"
-		for (i = 0; i < n; i++) {
-			j = int(i / 2)
-			if (fmt == "post") {
+	awk -v n="$1" -v fmt="$2" -v n0="${3:-0}" -v via="$BENCH_RT_VIA" '
+	function dotted(a, len) {
+		return sprintf("%d.%d.%d.%d/%d", int(a / 16777216), int(a / 65536) % 256,
+			int(a / 256) % 256, a % 256, len)
+	}
+	function emit(i, d) {
+		if (fmt == "ip")
+			printf "route add %s via %s proto 245\n", d, via
+		else
+			printf "%s{\"destination\":\"%s\",\"via\":\"%s\"}", (i ? ",\n" : ""), d, via
+	}
+	BEGIN {
+		if (n > 1000000) { print "at most 1000000 routes" > "/dev/stderr"; exit 1 }
+		if (fmt == "post") {
+			for (i = 0; i < n; i++) {
 				k = n0 + i
 				printf "{\"destination\":\"10.%d.%d.%d/32\",\"via\":\"%s\"}\n", 250 + int(k / 65536), int(k / 256) % 256, k % 256, via
-				continue
 			}
-			if (i % 2 == 0)
-				d = sprintf("10.%d.%d.0/24", int(j / 256), j % 256)
-			else
-				d = sprintf("10.%d.%d.%d/32", 200 + int(j / 65536), int(j / 256) % 256, j % 256)
-			if (fmt == "ip")
-				printf "route add %s via %s proto 245\n", d, via
-			else
-				printf "%s{\"destination\":\"%s\",\"via\":\"%s\"}", (i ? ",\n" : ""), d, via
+			exit 0
+		}
+		# One cycle: 1000 prefixes, lengths largest first so each is aligned, laid out
+		# in 2^21 addresses (2,054,400 used).
+		split("9 10 15 25 60 50 130 100 601", cnt, " ")
+		k = 0; off = 0
+		for (l = 16; l <= 24; l++)
+			for (c = 0; c < cnt[l - 15]; c++) {
+				clen[k] = l; coff[k] = off; off += 2 ^ (32 - l); k++
+			}
+		# The /8s used, in order: none that the labs or special ranges use.
+		split("10 100 127 169 172 192", skip, " ")
+		for (x in skip) skipped[skip[x]] = 1
+		for (o = 11; o < 224; o++) if (!(o in skipped)) eight[ne++] = o
+		if (fmt == "json") printf "{\"routes\": [\n"
+		i = 0
+		# From 100,000 on, a few short prefixes, in the first two of those /8s.
+		if (n >= 100000) {
+			split("8 10 12 12 14 14 15 15 15 15", big, " ")
+			a = eight[0] * 16777216
+			for (b = 1; b <= 10; b++) {
+				if (b == 2) a = eight[1] * 16777216
+				emit(i++, dotted(a, big[b])); a += 2 ^ (32 - big[b])
+			}
+		}
+		# Then cycles from the third /8 on (8 cycles a /8); in each, the order is a
+		# fixed permutation (7919 is prime to 1000), so any count has the mix.
+		for (j = 0; i < n; j++) {
+			cy = int(j / 1000); k = (j % 1000) * 7919 % 1000
+			a = eight[2 + int(cy / 8)] * 16777216 + (cy % 8) * 2097152 + coff[k]
+			emit(i++, dotted(a, clen[k]))
 		}
 		if (fmt == "json") printf "\n]}\n"
 	}'

@@ -10,9 +10,12 @@
 #   load      PUT /v1/config of BENCH_MEM_ROUTES (100,000) routes, one group with
 #             BENCH_MEM_RULES (10,000) ingress rules (sg-apply's), converged
 #   resync    a periodic full resync over (GET /v1/status applies went up)
-#   get       GET /v1/config (the whole document, 100,000 routes)
+#   get       GET /v1/config (the whole document, 100,000 routes); VmHWM is reset through
+#             /proc/PID/clear_refs just before, so this step's VmHWM is the peak during
+#             the GET (periodic resyncs, every 5 s here, may fall inside it; the peak of
+#             the whole life is the largest of the steps')
 #   no-op     PUT /v1/config of that same document back (changed: false), converged
-# Goal: VmHWM <= 100 MB at the end (it is the peak of the whole life).
+# Goal: VmHWM <= 100 MB over the whole life. BENCH_MEM_ROUTES goes up to 1,000,000.
 set -Eeuo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/bench/lib.sh
@@ -27,7 +30,7 @@ SG=sg-be7c4a9e10000002
 for t in curl jq nft; do
 	command -v "$t" >/dev/null || bench_fail "$t is not installed (run.sh installs it)"
 done
-((NROUTES >= 1 && NROUTES <= 102400)) || bench_fail "BENCH_MEM_ROUTES must be 1..102400"
+((NROUTES >= 1 && NROUTES <= 1000000)) || bench_fail "BENCH_MEM_ROUTES must be 1..1000000"
 ((NRULES >= 2 && NRULES <= 60000)) || bench_fail "BENCH_MEM_RULES must be 2..60000"
 
 bench_gen_sg_rules "$NRULES" >"$BENCH_TMP/rules.txt"
@@ -47,6 +50,7 @@ PID=${BENCH_DAEMON_PID[$NS]}
 
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 STEPS=()
+PEAK_KB=0
 # sample STEP: VmHWM and VmRSS now.
 sample() {
 	local hwm rss
@@ -54,6 +58,7 @@ sample() {
 	rss=$(bench_vm "$PID" VmRSS)
 	[[ -n $hwm && -n $rss ]] || bench_fail "cannot read /proc/$PID/status (vrouterd gone?)"
 	HWM_KB=$hwm
+	((hwm > PEAK_KB)) && PEAK_KB=$hwm
 	STEPS+=("$1 $(mb "$hwm")/$(mb "$rss")")
 	blog "$1: VmHWM $(mb "$hwm") MB, VmRSS $(mb "$rss") MB"
 }
@@ -83,6 +88,7 @@ bench_poll 30 bench_converged "$NS" || bench_fail "vrouterd not converged after 
 RESYNC_MS=$(bench_api "$NS" GET /v1/status | jq -r '.last_apply.duration_ms // 0' | awk '{ printf "%.0f", $1 }')
 sample resync
 
+echo 5 >"/proc/$PID/clear_refs" || bench_fail "cannot reset the peak memory of $PID"
 t0=$(now_ns)
 code=$(bench_in "$NS" curl -sS --max-time 120 -o "$BENCH_TMP/got.json" -w '%{http_code}' \
 	-H "Authorization: Bearer ${BENCH_TOKEN[$NS]}" "http://127.0.0.1:$BENCH_PORT/v1/config") || code=000
@@ -91,6 +97,7 @@ GET_MS=$(ms_since "$t0")
 n=$(jq '.routes | length' "$BENCH_TMP/got.json")
 ((n == NROUTES)) || bench_fail "GET /v1/config lists $n routes, expected $NROUTES"
 sample get
+GET_PEAK_MB=$(mb "$HWM_KB")
 
 bench_put_config "$NS" "$BENCH_TMP/got.json"
 [[ $PUT_CODE == 200 ]] || bench_fail "the no-op PUT /v1/config answered $PUT_CODE: $(head -c 300 "$BENCH_TMP/put.json")"
@@ -100,7 +107,7 @@ changed=$(jq -r .changed "$BENCH_TMP/put.json")
 bench_poll 60 bench_converged "$NS" || bench_fail "vrouterd did not converge after the no-op PUT"
 sample no-op
 
-PEAK_MB=$(mb "$HWM_KB")
+PEAK_MB=$(mb "$PEAK_KB")
 verdict=$(verdict_at_most "$PEAK_MB" "$GOAL_MB")
 bench_result "memory  ours: peak RSS (VmHWM) $PEAK_MB MB holding $NROUTES routes and $NRULES rules  (goal <= $GOAL_MB MB, $verdict)  VmRSS now $(mb "$(bench_vm "$PID" VmRSS)") MB"
-bench_result "  memory  VmHWM/VmRSS MB after each step: ${STEPS[*]}; load PUT $LOAD_MS ms ($(wc -c <"$BENCH_TMP/config.json") bytes), periodic resync $RESYNC_MS ms, GET /v1/config $GET_MS ms ($(wc -c <"$BENCH_TMP/got.json") bytes), no-op PUT $NOOP_MS ms (changed: $changed)"
+bench_result "  memory  VmHWM/VmRSS MB after each step: ${STEPS[*]}; load PUT $LOAD_MS ms ($(wc -c <"$BENCH_TMP/config.json") bytes), periodic resync $RESYNC_MS ms, GET /v1/config $GET_MS ms ($(wc -c <"$BENCH_TMP/got.json") bytes, peak during it $GET_PEAK_MB MB, resyncs included), no-op PUT $NOOP_MS ms (changed: $changed)"

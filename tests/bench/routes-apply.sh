@@ -66,7 +66,7 @@ split_median() {
 rate() { awk -v n="$1" -v ms="$2" 'BEGIN { if (ms > 0) printf "%.0f", n * 1000 / ms; else print "n/a" }'; }
 
 for n in $SIZES; do
-	((n >= 1 && n <= 102400)) || bench_fail "BENCH_ROUTES_SIZES: each size must be 1..102400"
+	((n >= 1 && n <= 1000000)) || bench_fail "BENCH_ROUTES_SIZES: each size must be 1..1000000"
 	bench_gen_routes "$n" ip >"$BENCH_TMP/routes-$n.ip"
 	bench_gen_routes "$n" json >"$BENCH_TMP/routes-$n.json"
 	rounds=$ROUNDS_SMALL

@@ -8,9 +8,11 @@
 #   ip-batch  `ip -batch` of the same N routes in another fresh namespace (the anchor), per route
 #   post      one more route POSTed, median of BENCH_SCALE_POSTS sequential requests
 #   page      GET /v1/routes?limit=100, median of as many requests (must stay O(page))
-#   config    GET /v1/config of the whole table, per route
-#   rss       the daemon's resident memory after all of the above (VmRSS, every process
-#             of the daemon), and its peak (VmHWM)
+#   rss       the daemon's resident memory after the above (VmRSS, every process of the
+#             daemon), and its peak so far (VmHWM)
+#   config    GET /v1/config of the whole table, per route, and the daemon's peak memory
+#             during it alone (VmHWM reset through /proc/PID/clear_refs just before)
+# Sizes go up to 1,000,000 (BENCH_SCALE_SIZES="1000 10000 100000 1000000").
 # Prints one line per size, writes results/scale.csv and draws results/scale.svg (time
 # per operation against N, both axes logarithmic) so that growth is visible at a glance.
 set -Eeuo pipefail
@@ -67,11 +69,19 @@ daemon_kb() {
 	echo "$sum"
 }
 
+# hwm_reset PID: start the daemon's peak (VmHWM) afresh from its resident memory now.
+hwm_reset() {
+	local p
+	for p in $1 $(pgrep -P "$1" || true); do
+		echo 5 >"/proc/$p/clear_refs" || bench_fail "cannot reset the peak memory of $p"
+	done
+}
+
 mkdir -p "$RESULTS"
 CSV=$RESULTS/scale.csv
-echo "n,put_us_per_route,ip_batch_us_per_route,post_ms,page_ms,config_us_per_route,rss_mb,hwm_mb" >"$CSV"
+echo "n,put_us_per_route,ip_batch_us_per_route,post_ms,page_ms,config_us_per_route,rss_mb,hwm_mb,config_hwm_mb" >"$CSV"
 for n in $SIZES; do
-	((n >= 1 && n <= 102400)) || bench_fail "sizes must be 1..102400 (bench_gen_routes)"
+	((n >= 1 && n <= 1000000)) || bench_fail "sizes must be 1..1000000 (bench_gen_routes)"
 	bench_gen_routes "$n" ip >"$BENCH_TMP/routes.ip"
 	bench_gen_routes "$n" json >"$BENCH_TMP/routes.json"
 
@@ -87,23 +97,25 @@ for n in $SIZES; do
 	((got == n)) || bench_fail "$got routes in the kernel after PUT of $n"
 	POST_MS=$(median_ms "$ns" POST /v1/routes post_body "$POSTS")
 	PAGE_MS=$(median_ms "$ns" GET "/v1/routes?limit=100" no_body "$POSTS")
-	out=$(timed_get "$ns" /v1/config)
-	[[ ${out%% *} == 200 ]] || bench_fail "GET /v1/config answered ${out%% *}"
-	CONFIG_MS=$(s_to_ms "${out#* }" 3)
 	pid=${BENCH_DAEMON_PID[$ns]}
 	RSS=$(daemon_kb "$pid" VmRSS)
 	HWM=$(daemon_kb "$pid" VmHWM)
+	hwm_reset "$pid"
+	out=$(timed_get "$ns" /v1/config)
+	[[ ${out%% *} == 200 ]] || bench_fail "GET /v1/config answered ${out%% *}"
+	CONFIG_MS=$(s_to_ms "${out#* }" 3)
+	CFG_HWM=$(daemon_kb "$pid" VmHWM)
 	bench_ns_del "$ns"
 
 	row=$(awk -v n="$n" -v put="$PUT_MS" -v ip="$IP_MS" -v post="$POST_MS" -v page="$PAGE_MS" \
-		-v cfg="$CONFIG_MS" -v rss="$RSS" -v hwm="$HWM" 'BEGIN {
-		printf "%d,%.2f,%.2f,%.3f,%.3f,%.2f,%.1f,%.1f", n, put * 1000 / n, ip * 1000 / n,
-			post, page, cfg * 1000 / n, rss / 1024, hwm / 1024 }')
+		-v cfg="$CONFIG_MS" -v rss="$RSS" -v hwm="$HWM" -v chwm="$CFG_HWM" 'BEGIN {
+		printf "%d,%.2f,%.2f,%.3f,%.3f,%.2f,%.1f,%.1f,%.1f", n, put * 1000 / n, ip * 1000 / n,
+			post, page, cfg * 1000 / n, rss / 1024, hwm / 1024, chwm / 1024 }')
 	echo "$row" >>"$CSV"
-	IFS=, read -r _ put_us ip_us post_ms page_ms cfg_us rss_mb hwm_mb <<<"$row"
-	bench_result "$(printf 'scale  %7d routes  put %6.2f us/route (ip-batch %5.2f, ratio %.2f)  post %6.3f ms  page %6.3f ms  config %5.2f us/route  rss %6.1f MB (peak %6.1f)' \
+	IFS=, read -r _ put_us ip_us post_ms page_ms cfg_us rss_mb hwm_mb cfg_hwm_mb <<<"$row"
+	bench_result "$(printf 'scale  %7d routes  put %6.2f us/route (ip-batch %5.2f, ratio %.2f)  post %6.3f ms  page %6.3f ms  config %5.2f us/route (peak during it %6.1f MB)  rss %6.1f MB (peak %6.1f)' \
 		"$n" "$put_us" "$ip_us" "$(awk -v a="$put_us" -v b="$ip_us" 'BEGIN { printf "%.2f", a / b }')" \
-		"$post_ms" "$page_ms" "$cfg_us" "$rss_mb" "$hwm_mb")"
+		"$post_ms" "$page_ms" "$cfg_us" "$cfg_hwm_mb" "$rss_mb" "$hwm_mb")"
 done
 
 # The plot: one line per measure, x = routes, y = time per operation (us), log-log.

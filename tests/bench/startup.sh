@@ -30,7 +30,7 @@ GOAL=1.5
 for t in curl jq ip; do
 	command -v "$t" >/dev/null || bench_fail "$t is not installed (run.sh installs it)"
 done
-((N >= 1 && N <= 102400)) || bench_fail "BENCH_START_ROUTES must be 1..102400"
+((N >= 1 && N <= 1000000)) || bench_fail "BENCH_START_ROUTES must be 1..1000000"
 
 bench_gen_routes "$N" ip >"$BENCH_TMP/routes.ip"
 bench_gen_routes "$N" json >"$BENCH_TMP/routes.json"

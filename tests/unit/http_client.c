@@ -24,6 +24,23 @@ void reply_free(struct reply *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* The body of a chunked answer (a streamed one), its chunks joined; cut short: what came. */
+static char *dechunk(const char *p)
+{
+	char *out = malloc(strlen(p) + 1), *end;
+	size_t len = 0;
+	unsigned long n;
+
+	while ((n = strtoul(p, &end, 16)) > 0 && (end = strstr(end, "\r\n")) &&
+	       strlen(end + 2) >= n + 2) {
+		memcpy(out + len, end + 2, n);
+		len += n;
+		p = end + 2 + n + 2;
+	}
+	out[len] = '\0';
+	return out;
+}
+
 void request(struct fixture *f, const char *method, const char *path, const char *auth,
              const char *ctype, const char *body, size_t body_len, const char *extra,
              struct reply *out)
@@ -77,7 +94,8 @@ void request(struct fixture *f, const char *method, const char *path, const char
 	sep = strstr(buf, "\r\n\r\n");
 	assert_non_null(sep);
 	snprintf(out->headers, sizeof(out->headers), "%.*s", (int)(sep - buf), buf);
-	out->body = strdup(sep + 4);
+	out->body = strcasestr(out->headers, "\r\nTransfer-Encoding: chunked") ? dechunk(sep + 4)
+	                                                                       : strdup(sep + 4);
 	out->json = json_loads(out->body, 0, NULL);
 	free(buf);
 }

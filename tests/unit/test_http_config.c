@@ -946,6 +946,77 @@ static void test_first_replace_defers_fks(void **state)
 	reply_free(&r);
 }
 
+/*
+ * A state of several pages (GET reads 512 objects at a time): the document is
+ * streamed (chunked), whole, in id order, the same twice, and its own PUT a
+ * no-op; its ETag answers If-None-Match with a 304 without a body, and HEAD
+ * with the headers alone.
+ */
+static void test_stream_pages(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 1300 };
+	size_t cap = N * 64 + 64, len = 0;
+	char *doc = malloc(cap), *text, *text2, etag[64], hdr[96];
+	const char *prev = "", *tag;
+	struct reply r;
+	json_t *routes;
+
+	len += (size_t)snprintf(doc + len, cap - len, "{\"routes\": [");
+	for (int i = 0; i < N; i++)
+		len += (size_t)snprintf(
+		    doc + len, cap - len,
+		    "%s{\"destination\": \"10.%d.%d.0/24\", \"type\": \"blackhole\"}",
+		    i ? ", " : "", i / 256, i % 256);
+	snprintf(doc + len, cap - len, "]}");
+	put(f, "/v1/config", doc, 200, &r);
+	reply_free(&r);
+	free(doc);
+
+	call(f, "GET", "/v1/config", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.headers, "Transfer-Encoding: chunked"));
+	tag = strstr(r.headers, "ETag: ");
+	assert_non_null(tag);
+	snprintf(etag, sizeof(etag), "%.*s", (int)strcspn(tag + 6, "\r"), tag + 6);
+	assert_non_null(r.json);
+	routes = part(r.json, "routes");
+	assert_int_equal(json_array_size(routes), N);
+	for (size_t i = 0; i < N; i++) {
+		const char *id = jstr(json_array_get(routes, i), "id", NULL);
+
+		assert_non_null(id);
+		assert_true(strcmp(prev, id) < 0);
+		prev = id;
+	}
+	assert_int_equal(json_array_size(part(r.json, "route_tables")), 1);
+	assert_int_equal(json_array_size(part(r.json, "subnets")), 0);
+	text = strdup(r.body);
+	reply_free(&r);
+	assert_true(strlen(text) > 5 && !strcmp(text + strlen(text) - 5, "[]\n}\n"));
+	text2 = get_config(f);
+	assert_string_equal(text, text2);
+	put(f, "/v1/config", text, 200, &r);
+	assert_true(plan_is_noop(&r));
+	reply_free(&r);
+
+	snprintf(hdr, sizeof(hdr), "If-None-Match: %s\r\n", etag);
+	request(f, "GET", "/v1/config", "Bearer " TOKEN, NULL, NULL, 0, hdr, &r);
+	assert_int_equal(r.status, 304);
+	assert_string_equal(r.body, "");
+	reply_free(&r);
+	request(f, "HEAD", "/v1/config", "Bearer " TOKEN, NULL, NULL, 0, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.headers, etag));
+	assert_string_equal(r.body, "");
+	reply_free(&r);
+	/* The snapshots ended: a write goes through. */
+	put(f, "/v1/config", "{\"routes\": []}", 200, &r);
+	reply_free(&r);
+	free(text);
+	free(text2);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, http_fixture_setup, http_fixture_teardown)
@@ -960,6 +1031,7 @@ int main(void)
 	    T(test_kernel_plan),
 	    T(test_first_replace_defers_fks),
 	    T(test_kernel_plan_assoc),
+	    T(test_stream_pages),
 	};
 #undef T
 	/* A 413 may close the connection while the client is still sending. */
