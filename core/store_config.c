@@ -909,7 +909,7 @@ int store_snapshot_begin(struct store *s, struct settings *set, int64_t *rev, st
 	if (store_read_begin(s, rev, e) < 0)
 		return -1;
 	if (store_settings_read(s, set, e) < 0) {
-		store_tx_end(s);
+		store_read_abort(s);
 		return -1;
 	}
 	return 0;
@@ -917,8 +917,7 @@ int store_snapshot_begin(struct store *s, struct settings *set, int64_t *rev, st
 
 void store_snapshot_end(struct store *s)
 {
-	/* Only read: ending it by a rollback loses nothing. */
-	store_tx_end(s);
+	store_read_abort(s);
 }
 
 int store_config_walk(struct store *s, walk_fn fn, void *arg, struct settings *set, int64_t *rev,

@@ -370,13 +370,18 @@ int store_rev_bump(struct store *s, int64_t *rev, struct vr_err *e)
 	return st_int(s, ST_REV_BUMP, rev, "bumping the revision", e);
 }
 
-/* A read transaction and the revision it sees: what is read until tx_end belongs to that one. */
+/*
+ * A read transaction and the revision it sees: what is read until
+ * store_read_end belongs to that one. Inside another read (a snapshot) it
+ * joins that one instead of beginning its own.
+ */
 int store_read_begin(struct store *s, int64_t *rev, struct vr_err *e)
 {
-	if (tx_begin_read(s, e) < 0)
+	if (!s->reads && tx_begin_read(s, e) < 0)
 		return -1;
+	s->reads++;
 	if (store_rev_read(s, rev, e) < 0) {
-		store_tx_end(s);
+		store_read_abort(s);
 		return -1;
 	}
 	return 0;
@@ -384,10 +389,19 @@ int store_read_begin(struct store *s, int64_t *rev, struct vr_err *e)
 
 int store_read_end(struct store *s, int ret, struct vr_err *e)
 {
+	if (--s->reads > 0)
+		return ret; /* the outer read goes on */
 	if (ret == 0 && store_tx_commit(s, e) < 0)
 		ret = -1;
 	store_tx_end(s);
 	return ret;
+}
+
+void store_read_abort(struct store *s)
+{
+	/* Only read: ending it by a rollback loses nothing. */
+	if (--s->reads == 0)
+		store_tx_end(s);
 }
 
 int64_t store_revision(struct store *s)
@@ -735,7 +749,7 @@ int store_probe(struct store *s, struct vr_err *e)
 		return err_set(e, VR_ERR_INTERNAL, "", "database %s cannot be read: %s", path,
 		               read_e.msg);
 	}
-	store_tx_end(s);
+	store_read_abort(s);
 	return 0;
 }
 

@@ -123,6 +123,12 @@ struct store {
 	 */
 	bool group;
 	bool in_write;
+	/*
+	 * Read transactions open (store_read_begin/end): the first begins one, the
+	 * ones inside it read the same state, and the last ends it, so a caller's
+	 * store_snapshot_begin makes the store's own read functions one snapshot.
+	 */
+	int reads;
 };
 
 /* ---- store_db.c: errors, transactions, lookups, the revision ---- */
@@ -153,6 +159,8 @@ int store_read_begin(struct store *s, int64_t *rev, struct vr_err *e)
  * they went well), and stays so unless the commit fails (-1).
  */
 int store_read_end(struct store *s, int ret, struct vr_err *e) __attribute__((warn_unused_result));
+/* End a read begun by store_read_begin whose outcome does not matter (an error path). */
+void store_read_abort(struct store *s);
 int store_rev_read(struct store *s, int64_t *rev, struct vr_err *e)
     __attribute__((warn_unused_result));
 /* Bump the revision inside the caller's write transaction and return the new value. */

@@ -58,6 +58,12 @@ static int load(struct app *app, struct loaded *l, struct vr_err *e)
 	int64_t rev;
 	int rc;
 
+	/* One snapshot: the routes, subnets and groups of one revision. */
+	rc = store_snapshot_begin(s, &set, &rev, e);
+	if (rc) {
+		app_read_done(app, s);
+		return rc;
+	}
 	rc = store_routes_each(s, keep_route, l, &rev, e);
 	if (rc > 0)
 		rc = err_set(e, VR_ERR_INTERNAL, NULL, "out of memory reading the routes");
@@ -65,6 +71,7 @@ static int load(struct app *app, struct loaded *l, struct vr_err *e)
 		rc = store_net_load(s, &l->subnets, &l->nsubnets, &set, &rev, e);
 	if (!rc)
 		rc = store_sg_load(s, &l->groups, &l->ngroups, &l->rules, &l->nrules, &rev, e);
+	store_snapshot_end(s);
 	app_read_done(app, s);
 	return rc;
 }

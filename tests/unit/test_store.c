@@ -827,6 +827,47 @@ static void test_if_match(void **state)
 	model_rtb_clear(&t);
 }
 
+static int count_route(void *arg, const struct route *r)
+{
+	(void)r;
+	++*(int *)arg;
+	return 0;
+}
+
+/*
+ * Inside store_snapshot_begin, the store's own read functions (which begin
+ * and end a read of their own) join the snapshot: a write by another handle
+ * in between is not seen until the snapshot ends.
+ */
+static void test_snapshot_joins_reads(void **state)
+{
+	struct fx *f = *state;
+	struct store *other = NULL;
+	struct settings set;
+	struct route r;
+	struct vr_err e = {0};
+	int64_t rev, rev2;
+	int n = 0;
+
+	mkroute(&r, NULL, NULL, "10.1.0.0/16", "192.0.2.1", NULL, 5);
+	add_route(f->s, &r);
+	model_route_clear(&r);
+	assert_int_equal(store_open(f->path, &other, &e), 0);
+	assert_int_equal(store_snapshot_begin(f->s, &set, &rev, &e), 0);
+	mkroute(&r, NULL, NULL, "10.2.0.0/16", "192.0.2.1", NULL, 5);
+	add_route(other, &r);
+	model_route_clear(&r);
+	assert_int_equal(store_routes_each(f->s, count_route, &n, &rev2, &e), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(rev2, rev);
+	store_snapshot_end(f->s);
+	n = 0;
+	assert_int_equal(store_routes_each(f->s, count_route, &n, &rev2, &e), 0);
+	assert_int_equal(n, 2);
+	assert_true(rev2 > rev);
+	store_close(other);
+}
+
 static void test_pagination(void **state)
 {
 	struct fx *f = *state;
@@ -2365,6 +2406,7 @@ int main(void)
 	    T(test_idempotent_create),
 	    T(test_if_match),
 	    T(test_pagination),
+	    T(test_snapshot_joins_reads),
 	    T(test_filter_by_table),
 	    T(test_failed_writes_change_nothing),
 	    T(test_routes_load),
