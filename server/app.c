@@ -94,6 +94,7 @@ void app_init(struct app *app)
 	pthread_mutex_init(&app->write_lock, NULL);
 	pthread_cond_init(&app->write_done, NULL);
 	app->write_queue = NULL;
+	app->write_tail = &app->write_queue;
 	app->write_leader = false;
 }
 
@@ -152,12 +153,11 @@ int app_write(struct app *app, int (*fn)(struct app *app, void *arg, struct vr_e
 {
 	struct app_write me = {
 	    .fn = fn, .committed = committed, .arg = arg, .ev = store_audit_armed(), .e = e};
-	struct app_write *g, **tail;
+	struct app_write *g;
 
 	pthread_mutex_lock(&app->write_lock);
-	for (tail = &app->write_queue; *tail; tail = &(*tail)->next)
-		;
-	*tail = &me;
+	*app->write_tail = &me; /* in arrival order */
+	app->write_tail = &me.next;
 	while (app->write_leader && !me.finished)
 		pthread_cond_wait(&app->write_done, &app->write_lock);
 	if (me.finished) {
@@ -168,6 +168,7 @@ int app_write(struct app *app, int (*fn)(struct app *app, void *arg, struct vr_e
 	app->write_leader = true;
 	g = app->write_queue;
 	app->write_queue = NULL;
+	app->write_tail = &app->write_queue;
 	pthread_mutex_unlock(&app->write_lock);
 
 	pthread_mutex_lock(&app->store_lock);

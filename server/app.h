@@ -48,6 +48,7 @@ struct app {
 	pthread_mutex_t write_lock;
 	pthread_cond_t write_done;
 	struct app_write *write_queue;
+	struct app_write **write_tail;         /* where the next write is appended */
 	bool write_leader;                     /* a thread is running a group now */
 	uint64_t write_groups, writes_grouped; /* groups of 2+ committed so far, their writes */
 	/*
