@@ -14,7 +14,8 @@
 #             during it alone (VmHWM reset through /proc/PID/clear_refs just before)
 # Sizes go up to 1,000,000 (BENCH_SCALE_SIZES="1000 10000 100000 1000000").
 # Prints one line per size, writes results/scale.csv and draws results/scale.svg (time
-# per operation against N, both axes logarithmic) so that growth is visible at a glance.
+# per operation and memory against N, both axes logarithmic) so that growth is visible at
+# a glance.
 set -Eeuo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/bench/lib.sh
@@ -118,49 +119,63 @@ for n in $SIZES; do
 		"$post_ms" "$page_ms" "$cfg_us" "$cfg_hwm_mb" "$rss_mb" "$hwm_mb")"
 done
 
-# The plot: one line per measure, x = routes, y = time per operation (us), log-log.
+# The plot, two panels over x = routes (log): time per operation (us, log) and the
+# daemon's memory (MB, log), one line per measure.
 awk -F, -v out="$RESULTS/scale.svg" 'NR == 1 { next }
 {
 	n[++rows] = $1
 	v[rows, 1] = $2; v[rows, 2] = $3; v[rows, 3] = $4 * 1000; v[rows, 4] = $5 * 1000; v[rows, 5] = $6
+	v[rows, 6] = $7; v[rows, 7] = $8; v[rows, 8] = $9
 }
-END {
-	split("PUT /v1/config, per route|ip -batch, per route (anchor)|POST one more route|GET a page of 100|GET /v1/config, per route", name, "|")
-	split("#1f77b4|#7f7f7f|#d62728|#2ca02c|#9467bd", color, "|")
-	W = 720; H = 420; L = 70; R = 250; T = 30; B = 50
-	xmin = log(n[1]) / log(10); xmax = log(n[rows]) / log(10); if (xmax == xmin) xmax = xmin + 1
+function lg(x) { return log(x) / log(10) }
+# Series k0..k1 in a panel whose plot area starts at y = top; unit "us" or "MB".
+function panel(top, title, k0, k1, unit,    d, i, k, x, y, ymin, ymax, pts, lab) {
 	ymin = 1e9; ymax = -1e9
-	for (i = 1; i <= rows; i++) for (k = 1; k <= 5; k++) if (v[i, k] > 0) {
-		y = log(v[i, k]) / log(10); if (y < ymin) ymin = y; if (y > ymax) ymax = y }
+	for (i = 1; i <= rows; i++) for (k = k0; k <= k1; k++) if (v[i, k] > 0) {
+		y = lg(v[i, k]); if (y < ymin) ymin = y; if (y > ymax) ymax = y }
+	if (ymax < ymin) { ymin = 0; ymax = 1 }
 	ymin = int(ymin - (ymin < 0)); ymax = int(ymax) + 1
-	printf "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"12\">\n", W, H > out
-	printf "<title>vrouter: time per operation against table size</title>\n" > out
-	printf "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", W, H > out
-	pw = W - L - R; ph = H - T - B
+	printf "<text x=\"%d\" y=\"%d\" font-weight=\"bold\">%s</text>\n", L, top - 10, title > out
 	for (d = ymin; d <= ymax; d++) {
-		y = T + ph - (d - ymin) / (ymax - ymin) * ph
+		y = top + ph - (d - ymin) / (ymax - ymin) * ph
+		if (unit == "us")
+			lab = d >= 6 ? 10 ^ (d - 6) " s" : d >= 3 ? 10 ^ (d - 3) " ms" : 10 ^ d " us"
+		else
+			lab = d >= 3 ? 10 ^ (d - 3) " GB" : 10 ^ d " MB"
 		printf "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", L, y, L + pw, y > out
-		printf "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n", L - 6, y + 4, (d >= 6 ? 10 ^ (d - 6) " s" : d >= 3 ? 10 ^ (d - 3) " ms" : 10 ^ d " us") > out
+		printf "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n", L - 6, y + 4, lab > out
 	}
 	for (i = 1; i <= rows; i++) {
-		x = L + (log(n[i]) / log(10) - xmin) / (xmax - xmin) * pw
-		printf "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ddd\"/>\n", x, T, x, T + ph > out
-		printf "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%d</text>\n", x, T + ph + 18, n[i] > out
+		x = L + (lg(n[i]) - xmin) / (xmax - xmin) * pw
+		printf "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ddd\"/>\n", x, top, x, top + ph > out
+		printf "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%d</text>\n", x, top + ph + 18, n[i] > out
 	}
-	printf "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">routes in the table</text>\n", L + pw / 2, H - 10 > out
-	for (k = 1; k <= 5; k++) {
+	printf "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">routes in the table</text>\n", L + pw / 2, top + ph + 36 > out
+	for (k = k0; k <= k1; k++) {
 		pts = ""
 		for (i = 1; i <= rows; i++) {
 			if (v[i, k] <= 0) continue
-			x = L + (log(n[i]) / log(10) - xmin) / (xmax - xmin) * pw
-			y = T + ph - (log(v[i, k]) / log(10) - ymin) / (ymax - ymin) * ph
+			x = L + (lg(n[i]) - xmin) / (xmax - xmin) * pw
+			y = top + ph - (lg(v[i, k]) - ymin) / (ymax - ymin) * ph
 			pts = pts sprintf("%.1f,%.1f ", x, y)
 			printf "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n", x, y, color[k] > out
 		}
 		printf "<polyline points=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\"/>\n", pts, color[k] > out
-		printf "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>\n", L + pw + 16, T + (k - 1) * 22, color[k] > out
-		printf "<text x=\"%d\" y=\"%d\">%s</text>\n", L + pw + 34, T + (k - 1) * 22 + 10, name[k] > out
+		printf "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>\n", L + pw + 16, top + (k - k0) * 22, color[k] > out
+		printf "<text x=\"%d\" y=\"%d\">%s</text>\n", L + pw + 34, top + (k - k0) * 22 + 10, name[k] > out
 	}
+}
+END {
+	split("PUT /v1/config, per route|ip -batch, per route (anchor)|POST one more route|GET a page of 100|GET /v1/config, per route|resident after the loads (VmRSS)|peak so far (VmHWM)|peak during GET /v1/config", name, "|")
+	split("#1f77b4|#7f7f7f|#d62728|#2ca02c|#9467bd|#1f77b4|#ff7f0e|#9467bd", color, "|")
+	W = 760; L = 70; R = 270; T = 40; ph = 300; gap = 100
+	H = T + 2 * ph + gap + 50; pw = W - L - R
+	xmin = lg(n[1]); xmax = lg(n[rows]); if (xmax == xmin) xmax = xmin + 1
+	printf "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"12\">\n", W, H > out
+	printf "<title>vrouter: time per operation and memory against table size</title>\n" > out
+	printf "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", W, H > out
+	panel(T, "time per operation", 1, 5, "us")
+	panel(T + ph + gap, "the daemon'"'"'s memory (every process)", 6, 8, "MB")
 	printf "</svg>\n" > out
 }' "$CSV"
 blog "wrote ${CSV#"$BENCH_SRC"/} and ${RESULTS#"$BENCH_SRC"/}/scale.svg"
