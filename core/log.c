@@ -15,7 +15,8 @@ void log_set_level(enum log_level l)
 	level = l;
 }
 
-static void vlog(enum log_level l, const char *tag, int err, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static void vlog(enum log_level l, const char *tag, int err,
+                                                       const char *fmt, va_list ap)
 {
 	struct timespec ts;
 	struct tm tm;

@@ -26,6 +26,18 @@
 #include "grow.h"
 #include "log.h"
 
+/*
+ * The attributes of nlh from offset off, as libmnl's mnl_attr_for_each walks
+ * them, without its casts that drop const (clang's -Wcast-qual sees them here).
+ */
+static int attr_room(const struct nlmsghdr *nlh, const struct nlattr *a)
+{
+	return (int)((const char *)mnl_nlmsg_get_payload_tail(nlh) - (const char *)a);
+}
+#define ATTR_EACH(a, nlh, off)                                                                     \
+	for ((a) = mnl_nlmsg_get_payload_offset((nlh), (off));                                     \
+	     mnl_attr_ok((a), attr_room((nlh), (a))); (a) = mnl_attr_next(a))
+
 #define RBUF_SIZE (64 * 1024)           /* one netlink read: a dump part or an ack */
 #define REQ_BUF_SIZE 4096               /* one GET request */
 #define REPLY_WAIT_MS 5000              /* a GET that gets no answer in this long failed */
@@ -187,7 +199,7 @@ static void extack(const struct nlmsghdr *nlh, char *out, size_t len)
 		off += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
 	if (off >= nlh->nlmsg_len - NLMSG_HDRLEN)
 		return;
-	mnl_attr_for_each(a, nlh, off)
+	ATTR_EACH(a, nlh, off)
 	{
 		if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG &&
 		    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0)
@@ -639,7 +651,7 @@ static struct nftnl_set *elem_set(const struct nlmsghdr *nlh, struct nftnl_set_l
 {
 	const struct nlattr *a;
 
-	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+	ATTR_EACH(a, nlh, sizeof(struct nfgenmsg))
 	{
 		if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_SET &&
 		    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0)
@@ -824,7 +836,7 @@ static const char *event_table(const struct nlmsghdr *nlh)
 
 	if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct nfgenmsg))
 		return NULL;
-	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+	ATTR_EACH(a, nlh, sizeof(struct nfgenmsg))
 	{
 		/* NFTA_TABLE_NAME, NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE,
 		 * NFTA_SET_ELEM_LIST_TABLE, NFTA_OBJ_TABLE, NFTA_FLOWTABLE_TABLE are all 1. */

@@ -114,7 +114,7 @@ static bool parse_addr(const struct nlmsghdr *h, struct addr_info *out)
 
 	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)))
 		return false;
-	ifa = NLMSG_DATA(h);
+	ifa = nl_data(h);
 	alen = cidr_addr_len(ifa->ifa_family);
 	if (!alen || ifa->ifa_prefixlen > alen * 8)
 		return false;

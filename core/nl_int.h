@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/netlink.h>
 #include <sys/types.h>
 
 #include "kernel.h"
@@ -30,6 +31,15 @@
 struct nl_msg;
 struct nlmsghdr;
 struct nlattr;
+
+/*
+ * The payload of netlink message h, as NLMSG_DATA finds it but keeping h's
+ * const (the macro casts it away, which -Wcast-qual rightly refuses).
+ */
+static inline const void *nl_data(const struct nlmsghdr *h)
+{
+	return (const char *)h + NLMSG_HDRLEN;
+}
 
 /* The largest request an object file builds: every batch has room for one. */
 #define NL_MSG_MAX 512

@@ -186,7 +186,7 @@ static int link_cb(struct nlmsghdr *h, void *arg)
 
 	if (h->nlmsg_type != RTM_NEWLINK || h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
 		return 0;
-	ifi = NLMSG_DATA(h);
+	ifi = nl_data(h);
 	if (nlmsg_parse(h, sizeof(*ifi), tb, IFLA_MAX, NULL) < 0)
 		return 0;
 	err = nl_xport_grow((void **)&acc->v, &acc->cap, acc->n, sizeof(*acc->v), NLLK_LINKS_MAX,
@@ -305,7 +305,7 @@ static bool netconf_resync(const struct nl_link *l, const struct nlmsghdr *h)
 
 	if (h->nlmsg_type != RTM_NEWNETCONF || h->nlmsg_len < NLMSG_LENGTH(sizeof(*ncm)))
 		return false;
-	ncm = NLMSG_DATA(h);
+	ncm = nl_data(h);
 	if (ncm->ncm_family == AF_INET)
 		f = 0;
 	else if (ncm->ncm_family == AF_INET6)

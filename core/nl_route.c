@@ -314,7 +314,7 @@ static int table_cb(struct nlmsghdr *h, void *arg)
 
 	if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)))
 		return 0;
-	rtm = NLMSG_DATA(h);
+	rtm = nl_data(h);
 	if (nlmsg_parse(h, sizeof(*rtm), tb, RTA_MAX, NULL) < 0)
 		return 0;
 	t = tb[RTA_TABLE] ? nla_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
@@ -359,7 +359,7 @@ static int answer_cb(struct nlmsghdr *h, void *arg)
 
 	if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)))
 		return 0;
-	rtm = NLMSG_DATA(h);
+	rtm = nl_data(h);
 	alen = cidr_addr_len(rtm->rtm_family);
 	if (!alen || rtm->rtm_dst_len > alen * 8 ||
 	    nl_xport_parse(h, sizeof(*rtm), tb, RTA_MAX) < 0)
@@ -443,7 +443,7 @@ static int reject_cb(struct nlmsghdr *h, void *arg)
 
 	if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)))
 		return 0;
-	rtm = NLMSG_DATA(h);
+	rtm = nl_data(h);
 	if (rtm->rtm_family != acc->dst->family || rtm->rtm_type != acc->type ||
 	    (rtm->rtm_flags & RTM_F_CLONED) || answer_cb(h, &a))
 		return 0;
@@ -509,7 +509,7 @@ static bool route_resync(const struct nlmsghdr *h, uint32_t port)
 
 	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)))
 		return true;
-	rtm = NLMSG_DATA(h);
+	rtm = nl_data(h);
 	if (rtm->rtm_flags & RTM_F_CLONED)
 		return false;
 	/* A foreign route that replaced something may have replaced one of ours. */

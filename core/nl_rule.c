@@ -47,7 +47,7 @@ static bool parse_rule(const struct nlmsghdr *h, struct rule_info *out)
 
 	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*frh)))
 		return false;
-	frh = NLMSG_DATA(h);
+	frh = nl_data(h);
 	alen = cidr_addr_len(frh->family);
 	if (!alen || frh->src_len > alen * 8)
 		return false;

@@ -333,14 +333,14 @@ static int exchange(struct nl_xport *x, struct nlmsghdr *req, const char *what, 
 				int derr = 0;
 
 				if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(int)))
-					memcpy(&derr, NLMSG_DATA(h), sizeof(derr));
+					memcpy(&derr, nl_data(h), sizeof(derr));
 				if (derr < 0)
 					log_warnx("netlink: %s dump failed: %s", what,
 					          strerror(-derr));
 				return derr < 0 ? derr : 0;
 			}
 			if (h->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *e = NLMSG_DATA(h);
+				const struct nlmsgerr *e = nl_data(h);
 
 				if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
 					return -EBADMSG;
@@ -418,7 +418,7 @@ static int append_msg(struct nl_xport *x, struct nl_msg *msg, size_t *off)
 /* The kernel's own words for a failed request, when it gave some (extended ack). */
 static const char *ack_text(const struct nlmsghdr *h, size_t len)
 {
-	const struct nlmsgerr *e = NLMSG_DATA(h);
+	const struct nlmsgerr *e = nl_data(h);
 	size_t off = NLMSG_LENGTH(sizeof(*e));
 
 	if (!(h->nlmsg_flags & NLM_F_ACK_TLVS) || len < off)
@@ -454,7 +454,7 @@ static void take_acks(struct nl_xport *x, const uint8_t *buf, size_t len, uint32
 		uint32_t pos = h->nlmsg_seq - base;
 
 		if (h->nlmsg_type == NLMSG_ERROR && pos < count && x->pending[pos] != SIZE_MAX) {
-			const struct nlmsgerr *e = NLMSG_DATA(h);
+			const struct nlmsgerr *e = nl_data(h);
 			size_t i = x->pending[pos];
 
 			b->res[i] = e->error > 0 ? -e->error : e->error;

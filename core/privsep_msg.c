@@ -286,7 +286,7 @@ int ps_check_nft_batch(const void *data, size_t len, uint64_t nmsgs, char *why, 
 		if (left < NLMSG_HDRLEN || nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(*g) ||
 		    nlh->nlmsg_len > left)
 			return bad(why, wlen, "nft_send: message %zu is truncated", i);
-		g = NLMSG_DATA(nlh);
+		g = (const void *)((const char *)nlh + NLMSG_HDRLEN); /* NLMSG_DATA drops const */
 		step = NLMSG_ALIGN(nlh->nlmsg_len);
 		if (step > left)
 			step = left;

@@ -43,7 +43,7 @@
 
 static int failures;
 
-static void check(bool ok, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void check(bool ok, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -57,7 +57,7 @@ static void check(bool ok, const char *fmt, ...)
 		failures++;
 }
 
-static int sh(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
 {
 	char cmd[1024];
 	va_list ap;
@@ -86,7 +86,8 @@ static int sh_lines(const char *cmd)
 }
 
 /* First line printed by a shell command, without its newline ("" if none). */
-static void sh_out(char *buf, size_t len, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void sh_out(char *buf, size_t len, const char *fmt,
+                                                         ...)
 {
 	char cmd[1024];
 	va_list ap;

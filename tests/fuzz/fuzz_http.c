@@ -76,7 +76,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	FUZZ_CHECK(mkdtemp(fx.dir), "mkdtemp %s: %s", fx.dir, strerror(errno));
 	snprintf(fx.db, sizeof(fx.db), "%s/v.db", fx.dir);
 	FUZZ_CHECK(store_open(fx.db, &fx.app.store, &e) == 0, "store_open: %s", e.msg);
-	pthread_mutex_init(&fx.app.store_lock, NULL);
+	app_init(&fx.app); /* its locks and the write queue */
 	pthread_rwlock_init(&fx.app.token_lock, NULL);
 	fx.app.tokens.n = 1;
 	snprintf(fx.app.tokens.v[0].name, sizeof(fx.app.tokens.v[0].name), "fuzz");

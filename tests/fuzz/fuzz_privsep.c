@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				           "message of %u bytes in %zu", m->nlmsg_len, left);
 				if (m->nlmsg_type != NFNL_MSG_BATCH_BEGIN &&
 				    m->nlmsg_type != NFNL_MSG_BATCH_END) {
-					const struct nfgenmsg *g = NLMSG_DATA(m);
+					const struct nfgenmsg *g = (const void *)(p + NLMSG_HDRLEN);
 
 					FUZZ_CHECK(NFNL_SUBSYS_ID(m->nlmsg_type) ==
 					               NFNL_SUBSYS_NFTABLES,
