@@ -276,6 +276,9 @@ static const struct http_endpoint *find_endpoint(const char *method, const char 
 
 	allow[0] = '\0';
 	for (ep = api_endpoints; ep->method; ep++) {
+		/* The pattern's literal start first: most patterns differ there, without a copy. */
+		if (strncmp(ep->pattern, url, strcspn(ep->pattern, "{")))
+			continue;
 		snprintf(path, HTTP_PATH_MAX, "%s", url);
 		if (!path_match(ep->pattern, path, params))
 			continue;
