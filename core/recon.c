@@ -625,6 +625,11 @@ void recon_status(struct recon *r, const char *id, struct obj_status *out)
 	pthread_mutex_unlock(&r->lock);
 }
 
+uint64_t recon_status_gen(struct recon *r)
+{
+	return __atomic_load_n(&r->status_gen, __ATOMIC_ACQUIRE);
+}
+
 void recon_stats(struct recon *r, struct recon_stats *out)
 {
 	pthread_mutex_lock(&r->lock);

@@ -74,6 +74,12 @@ void recon_kick(struct recon *r, int64_t rev, enum recon_obj kind, const char *i
 int recon_wait(struct recon *r, int64_t rev, int timeout_ms);
 /* The status of an object by id; OBJ_PENDING when not yet applied. */
 void recon_status(struct recon *r, const char *id, struct obj_status *out);
+/*
+ * A count that changes whenever any object's status may have changed: a
+ * status read by recon_status after the count was G is current while it
+ * stays G (server/http_cache.h keys rendered answers on it).
+ */
+uint64_t recon_status_gen(struct recon *r);
 void recon_stats(struct recon *r, struct recon_stats *out);
 
 struct recon_failure {

@@ -66,6 +66,12 @@ struct recon {
 	pthread_cond_t applied;
 	int wake_fd;
 
+	/*
+	 * Bumped (recon_status_changed) under lock by every change of an
+	 * object's status; read without it (recon_status_gen).
+	 */
+	uint64_t status_gen;
+
 	/* Guarded by lock. */
 	bool stop;
 	bool full_pending;
@@ -114,6 +120,9 @@ struct recon {
  * the passes check that they run there.
  */
 #define recon_assert_thread(r) assert(pthread_equal(pthread_self(), (r)->self))
+
+/* Say that statuses changed (recon_status_gen); call under r->lock, after the change. */
+#define recon_status_changed(r) __atomic_add_fetch(&(r)->status_gen, 1, __ATOMIC_RELEASE)
 
 /*
  * Subnets and settings, in two steps around the routes of a full pass:

@@ -354,6 +354,7 @@ static void net_record(struct recon *r, const struct net_pass *np, const struct 
 	r->stats.rules_owned = r->nrules_applied;
 	r->net_failed = rp->failed;
 	r->stats.objects_failed = r->net_failed + r->sg_failed;
+	recon_status_changed(r);
 	pthread_mutex_unlock(&r->lock);
 	metrics_owned(MK_ADDRESS, r->naddrs_applied);
 	metrics_owned(MK_RULE, r->nrules_applied);

@@ -336,6 +336,7 @@ static int routes_record(struct route_pass *rp, char *err, size_t errlen)
 	r->stats.routes_owned = r->ncopies_applied;
 	r->stats.routes_failed = 0;
 	idmap_each(r->routes, count_entry, &r->stats);
+	recon_status_changed(r);
 	pthread_mutex_unlock(&r->lock);
 	free(gone);
 	metrics_drift_repair(MK_ROUTE, rp->repairs);
@@ -413,6 +414,7 @@ static void route_one_record(struct recon *r, const char *id, const struct rentr
 		r->stats.routes_owned += (*ent)->in_kernel;
 		r->stats.routes_failed += (*ent)->state == OBJ_FAILED;
 	}
+	recon_status_changed(r);
 	pthread_mutex_unlock(&r->lock);
 }
 

@@ -213,6 +213,7 @@ static int sg_record(struct recon *r, struct sg_pass *sp)
 	r->stats.drift_repairs_nft += sp->repaired && rc == 0;
 	r->sg_failed = failed;
 	r->stats.objects_failed = r->net_failed + r->sg_failed;
+	recon_status_changed(r);
 	pthread_mutex_unlock(&r->lock);
 	metrics_owned(MK_NFTABLES, none ? 0 : sets + chains + counters + elems);
 	if (sp->repaired && rc == 0)

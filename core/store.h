@@ -63,6 +63,16 @@ int store_set_cache_kib(struct store *s, int kib, struct vr_err *e)
 
 /* The desired-state revision: bumped by every committed write; -1 if it cannot be read. */
 int64_t store_revision(struct store *s);
+/*
+ * The write generation: a process-wide count of the commits that wrote data,
+ * through any handle of this process, bumped once each such commit is
+ * visible to new read transactions and before the COMMIT returns to its
+ * writer. Something read in a transaction that began after the generation
+ * was G is current for as long as the generation stays G (server/http_cache.h
+ * keys rendered answers on it). 0: not tracked (a handle could not use WAL,
+ * whose commit hook this counts), so nothing may be keyed on it.
+ */
+uint64_t store_write_gen(void);
 
 /* The kinds of object, in the order a document lists them. */
 enum store_kind { STORE_RTB = 0, STORE_ROUTE, STORE_SUBNET, STORE_SG, STORE_SGR, STORE_KINDS };

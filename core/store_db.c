@@ -25,6 +25,8 @@
 #define STORE_BUSY_TIMEOUT_MS 5000
 /* Longest constant SQL line built here (the user_version pragma). */
 #define PRAGMA_SQL_MAX 64
+/* WAL pages after which a commit checkpoints: SQLite's own default, which wal_commit keeps. */
+#define STORE_WAL_AUTOCHECKPOINT 1000
 /* The integrity check at start; quotes at most its first 5 findings. */
 #define CHECK_SQL "PRAGMA quick_check(5)"
 
@@ -471,6 +473,32 @@ out:
 	return ret;
 }
 
+/* store_write_gen's count; write_gen_off once a handle runs without WAL. */
+static uint64_t write_gen = 1;
+static bool write_gen_off;
+
+uint64_t store_write_gen(void)
+{
+	if (__atomic_load_n(&write_gen_off, __ATOMIC_ACQUIRE))
+		return 0;
+	return __atomic_load_n(&write_gen, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * SQLite's WAL hook: called in the writer's thread after each commit that
+ * wrote pages, once it is visible and the write lock is released. It replaces
+ * SQLite's automatic checkpoint (a hook of its own), so it checkpoints as that
+ * one does.
+ */
+static int wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	(void)arg;
+	__atomic_add_fetch(&write_gen, 1, __ATOMIC_RELEASE);
+	if (pages >= STORE_WAL_AUTOCHECKPOINT)
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+}
+
 static int db_pragmas(struct store *s, const char *path, struct vr_err *e)
 {
 	char v[32];
@@ -483,8 +511,12 @@ static int db_pragmas(struct store *s, const char *path, struct vr_err *e)
 		return err_set(e, VR_ERR_INTERNAL, "", "cannot open database %s: %s", path,
 		               sqlite3_errmsg(s->db));
 	/* Still durable without WAL (rollback journal + FULL sync), only slower for readers. */
-	if (strcmp(v, "wal") != 0)
+	if (strcmp(v, "wal") != 0) {
 		log_warnx("database %s: journal mode is %s, not wal", path, v);
+		__atomic_store_n(&write_gen_off, true, __ATOMIC_RELEASE);
+	} else {
+		sqlite3_wal_hook(s->db, wal_commit, NULL);
+	}
 	/* FULL: a commit is on disk, WAL included, before it is acknowledged. */
 	if (store_db_exec(s, "PRAGMA synchronous = FULL", e) < 0)
 		return -1;

@@ -7,6 +7,7 @@
 
 #include "app.h"
 #include "etag.h"
+#include "http_cache.h"
 #include "jsonv.h"
 #include "log.h"
 #include "model.h"
@@ -294,21 +295,36 @@ void crud_get(struct http_req *req, struct http_resp *resp)
 {
 	const struct crud_resource *rs = res_of(req);
 	struct vr_err e = {0};
-	void *obj = calloc(1, rs->size);
-	int rc;
-
+	void *obj;
+	/*
+	 * The generations before the read: an answer rendered from it is kept
+	 * under them, and served while neither has moved (http_cache.h).
+	 */
+	struct http_cache_key key = {
+	    .kind = rs,
+	    .id = req->params[0],
+	    .wgen = store_write_gen(),
+	    .sgen = req->app->recon ? recon_status_gen(req->app->recon) : 0,
+	};
 	bool active; /* accepted on every request of an object, as clients send one query */
 
+	if (crud_query_require_active(req, &active, &e)) {
+		http_problem(resp, &e);
+		return;
+	}
+	if (http_cache_get(req->cache, &key, req->if_none_match, resp))
+		return;
+	obj = calloc(1, rs->size);
 	if (!obj) {
 		http_problemf(resp, 500, NULL, "out of memory");
 		return;
 	}
-	rc = crud_query_require_active(req, &active, &e) ||
-	     read_one(req->app, rs, req->params[0], obj, &e);
-	if (rc)
+	if (read_one(req->app, rs, req->params[0], obj, &e)) {
 		http_problem(resp, &e);
-	else
-		reply_obj(req, resp, 200, obj);
+	} else {
+		reply_obj(req, resp, 200, obj); /* rendered: the ETag hashes the bytes */
+		http_cache_put(req->cache, &key, resp);
+	}
 	rs->clear(obj);
 	free(obj);
 }

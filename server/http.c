@@ -16,6 +16,7 @@
 #include "app.h"
 #include "etag.h"
 #include "http_frame.h"
+#include "http_cache.h"
 #include "http_guard.h"
 #include "log.h"
 #include "metrics.h"
@@ -35,6 +36,7 @@ struct http_server {
 	struct http_guard *guard;
 	struct app *app;
 	struct tls *tls; /* served over TLS; NULL: plain HTTP */
+	struct http_cache *cache;
 	uint16_t port;
 };
 
@@ -274,6 +276,9 @@ static const struct http_endpoint *find_endpoint(const char *method, const char 
 
 	allow[0] = '\0';
 	for (ep = api_endpoints; ep->method; ep++) {
+		/* The pattern's literal start first: most patterns differ there, without a copy. */
+		if (strncmp(ep->pattern, url, strcspn(ep->pattern, "{")))
+			continue;
 		snprintf(path, HTTP_PATH_MAX, "%s", url);
 		if (!path_match(ep->pattern, path, params))
 			continue;
@@ -678,10 +683,13 @@ static void dispatch(struct http_server *srv, struct MHD_Connection *c, const ch
 	    .cls = ctx->ep->cls,
 	    .token_name = ctx->authed ? ctx->token_name : NULL,
 	    .token_write = ctx->authed && ctx->token_write,
+	    .cache = srv->cache,
 	};
 
 	memcpy(req.params, ctx->params, sizeof(req.params));
 	req.if_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);
+	req.if_none_match =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
 	if (ctx->authed && audited(method)) {
 		struct store_event ev;
 
@@ -1006,9 +1014,11 @@ int http_start_tls(struct app *app, const char *listen, struct tls *tls, struct 
 	}
 	s->app = app;
 	s->tls = tls;
+	s->cache = http_cache_new(); /* NULL: serve without */
 	fd = listen_socket(&ss, socklen, &s->port);
 	if (fd < 0) {
 		tls_unserve(tls);
+		http_cache_free(s->cache);
 		free(s);
 		err_set(e, VR_ERR_INTERNAL, "listen", "cannot listen on %s: %s", listen,
 		        strerror(-fd));
@@ -1018,6 +1028,7 @@ int http_start_tls(struct app *app, const char *listen, struct tls *tls, struct 
 	if (!s->guard) {
 		close(fd);
 		tls_unserve(tls);
+		http_cache_free(s->cache);
 		free(s);
 		return err_set(e, VR_ERR_INTERNAL, NULL, "out of memory"), -ENOMEM;
 	}
@@ -1034,6 +1045,7 @@ int http_start_tls(struct app *app, const char *listen, struct tls *tls, struct 
 			MHD_stop_daemon(s->d);
 		http_guard_free(s->guard);
 		tls_unserve(tls);
+		http_cache_free(s->cache);
 		free(s);
 		err_set(e, VR_ERR_INTERNAL, "listen", "cannot serve on %s: %s", listen,
 		        strerror(-rc));
@@ -1052,10 +1064,16 @@ void http_stop(struct http_server *s)
 	MHD_stop_daemon(s->d);
 	http_guard_free(s->guard);
 	tls_unserve(s->tls);
+	http_cache_free(s->cache);
 	free(s);
 }
 
 uint16_t http_port(const struct http_server *s)
 {
 	return s ? s->port : 0;
+}
+
+struct http_cache *http_server_cache(struct http_server *s)
+{
+	return s ? s->cache : NULL;
 }

@@ -15,6 +15,7 @@
 #include "err.h"
 
 struct app;
+struct http_cache;
 struct http_server;
 struct tls;
 
@@ -41,6 +42,8 @@ struct http_req {
 	/* The authenticated token (paths under /v1/): http_req_token_name, _write. */
 	const char *token_name;
 	bool token_write;
+	const char *if_none_match; /* If-None-Match header or NULL */
+	struct http_cache *cache;  /* the server's rendered answers (http_cache.h) */
 };
 
 struct http_resp {
@@ -156,6 +159,8 @@ int http_start_tls(struct app *app, const char *listen, struct tls *tls, struct 
 void http_stop(struct http_server *s);
 /* The port actually bound (useful when listening on port 0 in tests). */
 uint16_t http_port(const struct http_server *s);
+/* The server's cache of rendered answers (http_cache.h); NULL: none. */
+struct http_cache *http_server_cache(struct http_server *s);
 
 /* Split "host:port" / "[v6]:port" into a socket address. */
 int http_parse_listen(const char *listen, void *sockaddr_storage, unsigned *socklen,

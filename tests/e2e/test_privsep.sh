@@ -90,6 +90,32 @@ check_poll "the route is back (a notification crossed to the front end)" 10 \
 check "another process cannot change table inet vrouter (the privileged process owns it)" \
 	bash -c "! ip netns exec '$R' nft flush table inet vrouter 2>/dev/null"
 
+e2e_step "a GET answered again from the front end's cache is never stale (server/http_cache.h)"
+e2e_link "$R" eth1 "$H" eth1
+ip -n "$R" addr add 192.168.72.1/24 dev eth1
+e2e_api "$R" POST '/v1/routes?require_active=true' '{"id":"rt-0c","destination":"10.73.0.0/16","via":"192.168.72.2","description":"one"}' >/dev/null
+e2e_expect_status 201 "a route via eth1, applied"
+e2e_api "$R" GET /v1/routes/rt-0c >/dev/null
+TAG=$(e2e_header ETag)
+e2e_api "$R" GET /v1/routes/rt-0c >/dev/null
+check_eq "asked again: the same answer and ETag" "active $TAG" "$(e2e_jq .status.state) $(e2e_header ETag)"
+e2e_api "$R" GET /v1/routes/rt-0c '' -H "If-None-Match: $TAG" >/dev/null
+e2e_expect_status 304 "If-None-Match naming it: 304"
+e2e_api "$R" PUT /v1/routes/rt-0c '{"destination":"10.73.0.0/16","via":"192.168.72.2","description":"two"}' >/dev/null
+e2e_expect_status 200 "a write"
+e2e_api "$R" GET /v1/routes/rt-0c '' -H "If-None-Match: $TAG" >/dev/null
+check_eq "the old ETag no longer matches: the write is seen" "200 two" "$(e2e_last_status) $(e2e_jq .description)"
+TAG=$(e2e_header ETag)
+# No write: the kernel drops the route with its link, the repair fails, the reconciler records it.
+ip -n "$R" link set eth1 down
+check_poll "the status the reconciler records without a write is seen: failed" 10 \
+	eval '[[ $(e2e_api "$R" GET /v1/routes/rt-0c | jq -r .status.state) == failed ]]'
+check_not "with a new ETag" test "$(e2e_header ETag)" = "$TAG"
+e2e_api "$R" DELETE /v1/routes/rt-0c >/dev/null
+e2e_expect_status 204 "a delete"
+e2e_api "$R" GET /v1/routes/rt-0c >/dev/null
+e2e_expect_status 404 "then GET: 404"
+
 e2e_step "SIGTERM to the started process stops both"
 e2e_stop "$R"
 check_poll "the privileged process is gone" 5 gone "$PRIV"
