@@ -337,25 +337,60 @@ static int run_full(struct recon *r, bool check_nft)
 	return rc;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /*
- * Apply queued changes one by one; any that needs more than its own object
- * turns the rest into one full pass. Returns true when a full pass is needed.
+ * The route changes q[0..n) (all RECON_ROUTE) in one batch: each route once
+ * (its state now is what counts), one read, one kernel batch. Returns as
+ * recon_sync_routes.
+ */
+static int run_routes(struct recon *r, const struct change *q, size_t n)
+{
+	const char **ids = malloc(n * sizeof(*ids));
+	size_t m = 0;
+	int rc;
+
+	if (!ids)
+		return 2;
+	for (size_t i = 0; i < n; i++)
+		ids[i] = q[i].id;
+	qsort(ids, n, sizeof(*ids), cmp_str);
+	for (size_t i = 0; i < n; i++)
+		if (!m || strcmp(ids[m - 1], ids[i]))
+			ids[m++] = ids[i];
+	rc = recon_sync_routes(r, ids, m);
+	free(ids);
+	return rc;
+}
+
+/*
+ * Apply queued changes in order, a run of route changes as one batch; any
+ * that needs more than its own objects turns the rest into one full pass.
+ * Returns true when a full pass is needed.
  */
 static bool run_changes(struct recon *r, struct change *q, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		int64_t t0 = now_us();
+	for (size_t i = 0, j; i < n; i = j) {
+		int64_t t0 = now_us(), rev = q[i].rev;
 		int rc;
 
+		j = i + 1;
 		switch (q[i].kind) {
-		case RECON_ROUTE: rc = recon_sync_route(r, q[i].id); break;
+		case RECON_ROUTE:
+			while (j < n && q[j].kind == RECON_ROUTE)
+				j++;
+			rc = run_routes(r, q + i, j - i);
+			break;
 		case RECON_SG:
 		case RECON_SG_RULE: {
 			char err[REASON_MAX] = "";
-			int64_t rev = 0;
+			int64_t srev = 0;
 
 			/* Small enough to recompile whole; the kernel gets only the difference. */
-			rc = recon_sync_sg(r, false, &rev, err, sizeof(err));
+			rc = recon_sync_sg(r, false, &srev, err, sizeof(err));
 			if (rc < 0)
 				return true;
 			break;
@@ -366,7 +401,10 @@ static bool run_changes(struct recon *r, struct change *q, size_t n)
 		}
 		if (rc == 2)
 			return true;
-		record(r, rc, q[i].rev, (double)(now_us() - t0) / 1000.0, "");
+		for (size_t k = i + 1; k < j; k++)
+			if (q[k].rev > rev)
+				rev = q[k].rev;
+		record(r, rc, rev, (double)(now_us() - t0) / 1000.0, "");
 	}
 	return false;
 }

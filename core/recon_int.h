@@ -166,6 +166,12 @@ int recon_sync_full(struct recon *r, struct plan_assoc *as, int *copy_res, int64
  */
 int recon_sync_route(struct recon *r, const char *id);
 /*
+ * Several routes changed (ids: n distinct ids): one read of the store, one
+ * kernel batch, each route's status as recon_sync_route records it. Returns
+ * 0, 1 when one failed, or 2 when only a full pass can sort it out.
+ */
+int recon_sync_routes(struct recon *r, const char *const *ids, size_t n);
+/*
  * Step one of the subnets: load them and the settings, apply the router
  * addresses, read the links and plan the associations into np->as. No
  * revision: recon_net_rules gives it. On -1 np is to be freed.

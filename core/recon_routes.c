@@ -373,28 +373,6 @@ out:
 
 /* ---- one route ---- */
 
-/*
- * The ops that take the kernel from old (NULL: none) to ent (NULL: gone):
- * the old key goes unless the new route sits on the very same key. *add is
- * the index of the op that puts ent in, -1 when none.
- */
-static size_t route_one_plan(const struct rentry *old, const struct rentry *ent,
-                             struct kroute_op ops[2], int *add)
-{
-	bool same =
-	    old && old->in_kernel && ent && ent->resolved && plan_kroute_same_key(&old->k, &ent->k);
-	size_t n = 0;
-
-	*add = -1;
-	if (old && old->in_kernel && !same)
-		ops[n++] = (struct kroute_op){.kind = KOP_DELETE, .r = old->k};
-	if (ent && ent->resolved) {
-		*add = (int)n;
-		ops[n++] = (struct kroute_op){.kind = same ? KOP_REPLACE : KOP_ADD, .r = ent->k};
-	}
-	return n;
-}
-
 /* Swap old's entry for ent's (NULL: the route is gone) and fix the counts. */
 static void route_one_record(struct recon *r, const char *id, const struct rentry *old,
                              struct rentry **ent)
@@ -418,56 +396,135 @@ static void route_one_record(struct recon *r, const char *id, const struct rentr
 	pthread_mutex_unlock(&r->lock);
 }
 
-int recon_sync_route(struct recon *r, const char *id)
+/* What one route of a batch has: its entry before and after, and its add op. */
+struct route_one {
+	const char *id;
+	struct rentry *old, *ent;
+	int add; /* index of the op that puts ent in; -1: none */
+};
+
+/* Read the routes of b from one snapshot and make their new entries. 0, or 2 for a full pass. */
+static int routes_read(struct recon *r, struct route_one *b, size_t n)
 {
-	struct route rt = {0};
+	struct settings set;
 	struct vr_err e = {0};
-	struct rentry *old, *ent = NULL;
-	struct kroute_op ops[2];
-	int res[2] = {0, 0}, rc, add;
+	int64_t rev;
+	int ret = 0;
+
+	if (store_snapshot_begin(r->store, &set, &rev, &e)) {
+		log_warnx("reading routes: %s", e.msg);
+		return 2;
+	}
+	for (size_t i = 0; i < n && !ret; i++) {
+		struct route rt = {0};
+		int rc = store_obj_get(r->store, STORE_ROUTE, b[i].id, &rt, &e);
+
+		b[i].old = idmap_get(r->routes, b[i].id);
+		if (rc && e.code != VR_ERR_NOT_FOUND) {
+			log_warnx("reading route %s: %s", b[i].id, e.msg);
+			ret = 2;
+		} else if (b[i].old && b[i].old->in_kernel &&
+		           b[i].old->k.metric == PLAN_CONNECTED_METRIC &&
+		           recon_applied_has(r->copies, r->ncopies, sizeof(*r->copies),
+		                             &b[i].old->k, same_key)) {
+			/* It held the key of an association's copy, which must come back. */
+			ret = 2;
+		} else if (rc == 0) {
+			b[i].ent = recon_rentry_new(b[i].id);
+			if (b[i].ent)
+				rentry_from_route(r, b[i].ent, &rt);
+			else
+				ret = 2;
+		}
+		model_route_clear(&rt);
+	}
+	store_snapshot_end(r->store);
+	return ret;
+}
+
+/*
+ * The ops that take the kernel from each route's old entry to its new one,
+ * every delete before any add, so that a key one route leaves is free for
+ * another of the batch to take. Returns how many; ops has room for 2n.
+ */
+static size_t routes_plan_ops(struct route_one *b, size_t n, struct kroute_op *ops)
+{
+	size_t nops = 0;
+
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < n; i++) {
+			const struct rentry *old = b[i].old, *ent = b[i].ent;
+			bool same = old && old->in_kernel && ent && ent->resolved &&
+			            plan_kroute_same_key(&old->k, &ent->k);
+
+			if (pass == 0 && old && old->in_kernel && !same)
+				ops[nops++] = (struct kroute_op){.kind = KOP_DELETE, .r = old->k};
+			if (pass == 0)
+				continue;
+			b[i].add = -1;
+			if (ent && ent->resolved) {
+				b[i].add = (int)nops;
+				ops[nops++] = (struct kroute_op){
+				    .kind = same ? KOP_REPLACE : KOP_ADD, .r = ent->k};
+			}
+		}
+	return nops;
+}
+
+int recon_sync_routes(struct recon *r, const char *const *ids, size_t n)
+{
+	struct route_one *b = calloc(n ? n : 1, sizeof(*b));
+	struct kroute_op *ops = calloc(2 * n + 1, sizeof(*ops));
+	int *res = calloc(2 * n + 1, sizeof(*res));
 	size_t nops;
+	int ret = 2;
 
 	recon_assert_thread(r);
-	rc = store_obj_get(r->store, STORE_ROUTE, id, &rt, &e);
-	if (rc && e.code != VR_ERR_NOT_FOUND) {
-		log_warnx("reading route %s: %s", id, e.msg);
-		return 2;
-	}
-	old = idmap_get(r->routes, id);
-	/* It held the key of an association's copy, which must come back: a full pass. */
-	if (old && old->in_kernel && old->k.metric == PLAN_CONNECTED_METRIC &&
-	    recon_applied_has(r->copies, r->ncopies, sizeof(*r->copies), &old->k, same_key)) {
-		model_route_clear(&rt);
-		return 2;
-	}
-	if (rc == 0) {
-		ent = recon_rentry_new(id);
-		if (ent)
-			rentry_from_route(r, ent, &rt);
-	}
-	model_route_clear(&rt);
-	if (rc == 0 && !ent)
-		return 2;
-	nops = route_one_plan(old, ent, ops, &add);
-	if (nops && r->k.route_apply(r->k.ctx, ops, nops, res)) {
-		recon_rentry_free(ent);
-		return 2;
-	}
-	if (add >= 0) {
-		char why[REASON_MAX];
+	if (!b || !ops || !res)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		b[i].id = ids[i];
+	if (routes_read(r, b, n))
+		goto out;
+	nops = routes_plan_ops(b, n, ops);
+	if (nops && r->k.route_apply(r->k.ctx, ops, nops, res))
+		goto out;
+	ret = 0;
+	for (size_t i = 0; i < n; i++) {
+		int add = b[i].add;
 
-		if (res[add] == 0)
-			ent->in_kernel = true;
-		else
-			kernel_route_reason(&ent->k, res[add], why, sizeof(why));
-		recon_rentry_set(ent, res[add] ? OBJ_FAILED : OBJ_ACTIVE, res[add] ? why : NULL);
+		if (add >= 0) {
+			char why[REASON_MAX];
+
+			if (res[add] == 0)
+				b[i].ent->in_kernel = true;
+			else
+				kernel_route_reason(&b[i].ent->k, res[add], why, sizeof(why));
+			recon_rentry_set(b[i].ent, res[add] ? OBJ_FAILED : OBJ_ACTIVE,
+			                 res[add] ? why : NULL);
+		}
+		route_one_record(r, b[i].id, b[i].old, &b[i].ent);
+		b[i].old = NULL; /* freed by the record */
+		/*
+		 * EEXIST on an add: either a foreign route holds the key (the status says
+		 * so) or our own does and our picture was stale; a full pass tells which.
+		 */
+		if (add >= 0 && res[add] == -EEXIST)
+			ret = 2;
+		else if (ret == 0 && b[i].ent && b[i].ent->state == OBJ_FAILED)
+			ret = 1;
+		b[i].ent = NULL; /* the map's now */
 	}
-	route_one_record(r, id, old, &ent);
-	/*
-	 * EEXIST on an add: either a foreign route holds the key (the status says
-	 * so) or our own does and our picture was stale; a full pass tells which.
-	 */
-	if (add >= 0 && res[add] == -EEXIST)
-		return 2;
-	return ent && ent->state == OBJ_FAILED ? 1 : 0;
+out:
+	for (size_t i = 0; b && i < n; i++)
+		recon_rentry_free(b[i].ent);
+	free(b);
+	free(ops);
+	free(res);
+	return ret;
+}
+
+int recon_sync_route(struct recon *r, const char *id)
+{
+	return recon_sync_routes(r, &id, 1);
 }

@@ -54,6 +54,10 @@ static int fake_find(const struct kroute *k)
 static int fake_apply(void *ctx, const struct kroute_op *ops, size_t n, int *res)
 {
 	pthread_mutex_lock(&fk.lock);
+	fk.held = true;
+	while (fk.hold)
+		pthread_cond_wait(&fk.gate, &fk.lock);
+	fk.held = false;
 	fk.applies++;
 	for (size_t i = 0; i < n; i++) {
 		int at = fake_find(&ops[i].r);

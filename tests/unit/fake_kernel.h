@@ -43,7 +43,13 @@ struct fake {
 	bool fwd4, fwd6;
 	int efd;
 	unsigned applies; /* route_apply calls */
-	unsigned ops;     /* ops applied in total */
+	/*
+	 * While hold is set, route_apply waits on gate (held says one does), so a
+	 * test can queue changes behind a reconciler that is busy in the kernel.
+	 */
+	bool hold, held;
+	pthread_cond_t gate;
+	unsigned ops; /* ops applied in total */
 	/* Every op handed to route_apply, addr_apply and rule_apply, in order, with its result. */
 	struct kroute_op rlog[FAKE_LOG_MAX];
 	int rres[FAKE_LOG_MAX];

@@ -177,6 +177,92 @@ static void test_replace_delete(void **state)
 	assert_int_equal(fake_count(), 0);
 }
 
+/* Create (or with id set, replace) a route in the store without telling the reconciler. */
+static int64_t store_route(struct fixture *f, struct route *r, const char *dst)
+{
+	struct vr_err e = {0};
+
+	snprintf(r->table_id, sizeof(r->table_id), "rtb-main");
+	snprintf(r->destination, sizeof(r->destination), "%s", dst);
+	snprintf(r->via_text, sizeof(r->via_text), "192.168.150.3");
+	assert_int_equal(model_route_validate(r, &e), 0);
+	if (r->id[0])
+		assert_int_equal(store_obj_replace(f->s, STORE_ROUTE, r, 0, &e), 0);
+	else
+		assert_int_equal(store_obj_create(f->s, STORE_ROUTE, r, &e), STORE_CREATED);
+	return r->rev;
+}
+
+/*
+ * Route changes queued together are applied as one kernel batch, deletes
+ * first: route a leaves 10.50.0.0/16 for 10.51.0.0/16 while new route b
+ * takes 10.50.0.0/16, kicked b first, and b still goes in without a refusal.
+ */
+static void test_route_batch(void **state)
+{
+	struct fixture *f = *state;
+	struct route a = {0}, b = {0}, more[4];
+	struct obj_status st;
+	char id[ID_MAX], dst[32];
+	unsigned applies, ops;
+	int64_t last = 0;
+	bool held = false;
+
+	add_route(f, "10.50.0.0/16", "192.168.150.3", NULL, id);
+	assert_int_equal(fake_count(), 1);
+	snprintf(a.id, sizeof(a.id), "%s", id);
+	memset(more, 0, sizeof(more));
+	pthread_cond_init(&fk.gate, NULL);
+	pthread_mutex_lock(&fk.lock);
+	applies = fk.applies;
+	ops = fk.ops;
+	fk.hold = true;
+	pthread_mutex_unlock(&fk.lock);
+	/* The reconciler takes the first route and waits in route_apply... */
+	store_route(f, &more[0], "10.60.0.0/16");
+	recon_kick(f->r, more[0].rev, RECON_ROUTE, more[0].id);
+	for (int i = 0; i < WAIT_MS && !held; i++) {
+		usleep(1000);
+		pthread_mutex_lock(&fk.lock);
+		held = fk.held;
+		pthread_mutex_unlock(&fk.lock);
+	}
+	assert_true(held);
+	/* ... while these queue up behind it. */
+	store_route(f, &a, "10.51.0.0/16");
+	store_route(f, &b, "10.50.0.0/16");
+	recon_kick(f->r, b.rev, RECON_ROUTE, b.id);
+	recon_kick(f->r, a.rev, RECON_ROUTE, a.id);
+	for (int i = 1; i < 4; i++) {
+		snprintf(dst, sizeof(dst), "10.6%d.0.0/16", i);
+		last = store_route(f, &more[i], dst);
+		recon_kick(f->r, last, RECON_ROUTE, more[i].id);
+	}
+	/* a again: the batch takes each route once, as the store has it now. */
+	recon_kick(f->r, a.rev, RECON_ROUTE, a.id);
+	pthread_mutex_lock(&fk.lock);
+	fk.hold = false;
+	pthread_cond_broadcast(&fk.gate);
+	pthread_mutex_unlock(&fk.lock);
+	assert_int_equal(recon_wait(f->r, last, WAIT_MS), 0);
+	/* The first route alone, then the six changes of five routes in one batch. */
+	assert_int_equal(fk.applies - applies, 2);
+	/* more[0]: an add; then a: delete + add; b and three more: an add each. */
+	assert_int_equal(fk.ops - ops, 7);
+	assert_int_equal(fake_count(), 6);
+	recon_status(f->r, a.id, &st);
+	assert_int_equal(st.state, OBJ_ACTIVE);
+	recon_status(f->r, b.id, &st);
+	assert_int_equal(st.state, OBJ_ACTIVE);
+	for (int i = 0; i < 4; i++) {
+		recon_status(f->r, more[i].id, &st);
+		assert_int_equal(st.state, OBJ_ACTIVE);
+		model_route_clear(&more[i]);
+	}
+	model_route_clear(&a);
+	model_route_clear(&b);
+}
+
 static void test_drift_repair(void **state)
 {
 	struct fixture *f = *state;
@@ -707,6 +793,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_incremental_and_status, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replace_delete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_route_batch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_drift_repair, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_table_renumber, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_subnets_settings, setup, teardown),
