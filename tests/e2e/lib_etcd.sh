@@ -11,6 +11,8 @@
 #   ${ETCD_PIDS[i]}         # member i+1's pid (same order as the endpoints)
 #   etcd_leader             # prints the leader's index (1..3), from etcdctl endpoint status
 #   etcd_ctl ARGS...        # etcdctl against every member, from the bridge's namespace
+#   etcd_tls_member         # a fourth etcd, alone, HTTPS with client certificates
+#                           # ($ETCD_TLS_ENDPOINT; certificates in $ETCD_TLS_DIR)
 #
 # The members die with the test's namespaces (e2e_cleanup kills whatever runs in them),
 # also on failure or interruption. The addresses exist only inside those namespaces.
@@ -47,8 +49,9 @@ etcd_leader() {
 }
 
 etcd_cluster() {
-	command -v etcd >/dev/null && command -v etcdctl >/dev/null ||
+	if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
 		e2e_fatal "etcd and etcdctl missing (deploy/setup.sh installs etcd-server and etcd-client)"
+	fi
 	local i ns initial="" eps=()
 	e2e_ns etcdnet
 	ETCD_NET=$E2E_NS

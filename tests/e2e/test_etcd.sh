@@ -20,13 +20,13 @@ etcd_tls_member
 check_eq "etcd is 3.4 (the gateway's paths)" 3.4 "$(etcd --version | sed -n 's/^etcd Version: \(3\.[0-9]*\).*/\1/p')"
 
 e2e_step "etcd_probe"
-pids=$(
+pid_list=$(
 	IFS=,
 	echo "${ETCD_PIDS[*]}"
 )
 rc=0
 t0=$(date +%s%N)
-out=$(e2e_in "$ETCD_NET" env ETCD_ENDPOINTS="$ETCD_ENDPOINTS" ETCD_PIDS="$pids" \
+out=$(e2e_in "$ETCD_NET" env ETCD_ENDPOINTS="$ETCD_ENDPOINTS" ETCD_PIDS="$pid_list" \
 	ETCD_TLS_ENDPOINT="$ETCD_TLS_ENDPOINT" ETCD_TLS_DIR="$ETCD_TLS_DIR" "$probe" 2>&1) || rc=$?
 printf '%s\n' "$out" | sed 's/^/       /'
 if ((rc == 0)) && grep -q '^\[  PASSED  \] 10 test(s)' <<<"$out"; then
