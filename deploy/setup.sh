@@ -15,7 +15,8 @@ cd "$REPO_DIR"
 
 PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libnl-3-dev
 	libnl-route-3-dev libnftnl-dev libmnl-dev libsqlite3-dev libcmocka-dev nftables iproute2
-	iputils-ping netcat-openbsd curl jq procps sqlite3 libgnutls28-dev libpcap-dev)
+	iputils-ping netcat-openbsd curl jq procps sqlite3 libgnutls28-dev libpcap-dev
+	libcurl4-gnutls-dev etcd-server etcd-client)
 # `test` only: the browser tests (tests/web) drive Debian's chromium, never a downloaded
 # browser, through the npm package playwright-core; the OpenAPI checks (tests/api) run
 # redocly and ajv. Node and npm come from Debian where the commands are missing (a node

@@ -1,0 +1,143 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # ETCD_* globals are for the tests
+# A three-member etcd cluster for the end-to-end tests, in namespaces of the test's
+# own (source tests/e2e/lib.sh first, then this, after e2e_init):
+#
+#   etcd_cluster            # namespaces <prefix>-etcdnet (a bridge) and
+#                           # <prefix>-etcd1..3 (one member each, veth to the bridge),
+#                           # data dirs in $E2E_TMP; waits for a leader
+#   $ETCD_NET               # the bridge's namespace: it reaches every member
+#   $ETCD_ENDPOINTS         # http://10.77.0.1:2379,http://10.77.0.2:2379,...
+#   ${ETCD_PIDS[i]}         # member i+1's pid (same order as the endpoints)
+#   etcd_leader             # prints the leader's index (1..3), from etcdctl endpoint status
+#   etcd_ctl ARGS...        # etcdctl against every member, from the bridge's namespace
+#   etcd_tls_member         # a fourth etcd, alone, HTTPS with client certificates
+#                           # ($ETCD_TLS_ENDPOINT; certificates in $ETCD_TLS_DIR)
+#
+# The members die with the test's namespaces (e2e_cleanup kills whatever runs in them),
+# also on failure or interruption. The addresses exist only inside those namespaces.
+
+ETCD_NET=""
+ETCD_ENDPOINTS=""
+ETCD_PIDS=()
+ETCD_NS=()
+ETCD_MEMBERS=3
+ETCD_SUBNET=10.77.0
+ETCD_START_TIMEOUT=${ETCD_START_TIMEOUT:-30}
+
+etcd_ctl() {
+	ETCDCTL_API=3 ip netns exec "$ETCD_NET" etcdctl --endpoints="$ETCD_ENDPOINTS" \
+		--dial-timeout=2s --command-timeout=3s "$@"
+}
+
+# etcd_healthy: every member answers and agrees on one leader.
+etcd_healthy() {
+	local out
+	out=$(etcd_ctl endpoint status -w json 2>/dev/null) || return 1
+	jq -e --argjson n "$ETCD_MEMBERS" \
+		'length == $n and ([.[].Status.leader] | unique | length == 1 and .[0] != 0)' \
+		<<<"$out" >/dev/null
+}
+
+# etcd_leader: the leader's member index (1..3).
+etcd_leader() {
+	local out i
+	out=$(etcd_ctl endpoint status -w json) || return 1
+	i=$(jq -r '[.[] | .Status.header.member_id == .Status.leader] | index(true)' <<<"$out")
+	[[ $i =~ ^[0-9]+$ ]] || return 1
+	echo $((i + 1))
+}
+
+etcd_cluster() {
+	if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
+		e2e_fatal "etcd and etcdctl missing (deploy/setup.sh installs etcd-server and etcd-client)"
+	fi
+	local i ns initial="" eps=()
+	e2e_ns etcdnet
+	ETCD_NET=$E2E_NS
+	ip -n "$ETCD_NET" link add br0 type bridge
+	ip -n "$ETCD_NET" link set br0 up
+	ip -n "$ETCD_NET" addr add "$ETCD_SUBNET.254/24" dev br0
+	for ((i = 1; i <= ETCD_MEMBERS; i++)); do
+		initial+="${initial:+,}m$i=http://$ETCD_SUBNET.$i:2380"
+		eps+=("http://$ETCD_SUBNET.$i:2379")
+	done
+	ETCD_ENDPOINTS=$(
+		IFS=,
+		echo "${eps[*]}"
+	)
+	for ((i = 1; i <= ETCD_MEMBERS; i++)); do
+		e2e_ns "etcd$i"
+		ns=$E2E_NS
+		ETCD_NS+=("$ns")
+		e2e_link "$ns" eth0 "$ETCD_NET" "m$i"
+		ip -n "$ETCD_NET" link set "m$i" master br0
+		ip -n "$ns" addr add "$ETCD_SUBNET.$i/24" dev eth0
+		mkdir -p "$E2E_TMP/etcd$i"
+		e2e_bg "$ns" etcd --name "m$i" --data-dir "$E2E_TMP/etcd$i/data" \
+			--listen-peer-urls "http://$ETCD_SUBNET.$i:2380" \
+			--initial-advertise-peer-urls "http://$ETCD_SUBNET.$i:2380" \
+			--listen-client-urls "http://$ETCD_SUBNET.$i:2379" \
+			--advertise-client-urls "http://$ETCD_SUBNET.$i:2379" \
+			--initial-cluster "$initial" --initial-cluster-state new \
+			--initial-cluster-token "$E2E_PREFIX" --log-outputs stderr \
+			2>"$E2E_TMP/etcd$i/etcd.log"
+		ETCD_PIDS+=("$E2E_BG")
+	done
+	e2e_poll "$ETCD_START_TIMEOUT" etcd_healthy ||
+		e2e_fatal "etcd cluster: no leader within ${ETCD_START_TIMEOUT}s" \
+			"$(tail -n 5 "$E2E_TMP"/etcd*/etcd.log)"
+	e2e_log "--- [$E2E_NAME] etcd cluster up: $ETCD_ENDPOINTS, leader m$(etcd_leader)"
+}
+
+# etcd_tls_member: one more etcd, a cluster of its own, serving HTTPS only to clients
+# with a certificate from its CA (made here by openssl), in namespace <prefix>-etcdtls on
+# the same bridge. Sets ETCD_TLS_ENDPOINT and ETCD_TLS_DIR (ca.pem; client.pem and
+# client.key signed by that CA; other.pem and other.key, a client signed by another CA).
+ETCD_TLS_ENDPOINT=""
+ETCD_TLS_DIR=""
+etcd_tls_member() {
+	command -v openssl >/dev/null || e2e_fatal "openssl is missing (deploy/setup.sh installs it)"
+	local d=$E2E_TMP/etcdtls ip=$ETCD_SUBNET.9 ns
+	ETCD_TLS_DIR=$d/pki
+	mkdir -p "$ETCD_TLS_DIR"
+	local ca
+	for ca in ca otherca; do
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+			-subj "/CN=vrouter etcd test $ca" -keyout "$ETCD_TLS_DIR/$ca.key" \
+			-out "$ETCD_TLS_DIR/$ca.pem" 2>/dev/null
+	done
+	# serverAuth and clientAuth: its own gateway dials it with this certificate.
+	etcd__cert server ca "subjectAltName=IP:$ip
+extendedKeyUsage=serverAuth,clientAuth"
+	etcd__cert client ca "extendedKeyUsage=clientAuth"
+	etcd__cert other otherca "extendedKeyUsage=clientAuth"
+	e2e_ns etcdtls
+	ns=$E2E_NS
+	e2e_link "$ns" eth0 "$ETCD_NET" mtls
+	ip -n "$ETCD_NET" link set mtls master br0
+	ip -n "$ns" addr add "$ip/24" dev eth0
+	ETCD_TLS_ENDPOINT=https://$ip:2379
+	e2e_bg "$ns" etcd --name tls --data-dir "$d/data" \
+		--listen-peer-urls "http://127.0.0.1:2380" \
+		--initial-advertise-peer-urls "http://127.0.0.1:2380" \
+		--initial-cluster "tls=http://127.0.0.1:2380" --initial-cluster-state new \
+		--listen-client-urls "$ETCD_TLS_ENDPOINT" --advertise-client-urls "$ETCD_TLS_ENDPOINT" \
+		--cert-file "$ETCD_TLS_DIR/server.pem" --key-file "$ETCD_TLS_DIR/server.key" \
+		--client-cert-auth --trusted-ca-file "$ETCD_TLS_DIR/ca.pem" --log-outputs stderr \
+		2>"$d/etcd.log"
+	e2e_poll "$ETCD_START_TIMEOUT" ip netns exec "$ETCD_NET" curl -sf --cacert "$ETCD_TLS_DIR/ca.pem" \
+		--cert "$ETCD_TLS_DIR/client.pem" --key "$ETCD_TLS_DIR/client.key" \
+		-X POST -d '{}' "$ETCD_TLS_ENDPOINT/v3/maintenance/status" ||
+		e2e_fatal "etcd over TLS: no answer within ${ETCD_START_TIMEOUT}s" "$(tail -n 5 "$d/etcd.log")"
+}
+
+# etcd__cert NAME CA EXT: NAME.pem and NAME.key (P-256) signed by CA, with extensions EXT.
+etcd__cert() {
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$1" \
+		-keyout "$ETCD_TLS_DIR/$1.key" -out "$ETCD_TLS_DIR/$1.csr" 2>/dev/null
+	printf '%s\n' "$3" >"$ETCD_TLS_DIR/$1.ext"
+	openssl x509 -req -in "$ETCD_TLS_DIR/$1.csr" -CA "$ETCD_TLS_DIR/$2.pem" \
+		-CAkey "$ETCD_TLS_DIR/$2.key" -CAcreateserial -days 1 \
+		-extfile "$ETCD_TLS_DIR/$1.ext" -out "$ETCD_TLS_DIR/$1.pem" 2>/dev/null
+}
