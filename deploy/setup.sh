@@ -16,7 +16,7 @@ cd "$REPO_DIR"
 PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libnl-3-dev
 	libnl-route-3-dev libnftnl-dev libmnl-dev libsqlite3-dev libcmocka-dev nftables iproute2
 	iputils-ping netcat-openbsd curl jq procps sqlite3 libgnutls28-dev libpcap-dev
-	libcurl4-gnutls-dev etcd-server etcd-client)
+	libcurl4-gnutls-dev)
 # `test` only: the browser tests (tests/web) drive Debian's chromium, never a downloaded
 # browser, through the npm package playwright-core; the OpenAPI checks (tests/api) run
 # redocly and ajv. Node and npm come from Debian where the commands are missing (a node
@@ -24,6 +24,9 @@ PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libn
 # openssl makes test_tls's certificates, systemd-analyze rates the unit (test_service),
 # lintian checks the package (test_package), tcpdump reads the captures' files (test_capture).
 TEST_PACKAGES=(chromium openssl systemd lintian clang-format tcpdump)
+# The etcd tests run their own members in namespaces; Debian's etcd-server would also
+# start a system member on 127.0.0.1:2379 when installed: see ensure_etcd.
+ETCD_PACKAGES=(etcd-server etcd-client)
 NODE_TEST_DIRS=(tests/web tests/api)
 DB_DIR=/var/lib/vrouter
 LISTEN=127.0.0.1:8080
@@ -92,6 +95,28 @@ ensure_user() {
 	useradd --system --home-dir "$DB_DIR" --no-create-home --shell /usr/sbin/nologin vrouter
 }
 
+# etcd's binaries without the system member its package would start and enable: the
+# install runs under a policy-rc.d that refuses service starts (only when there is none
+# already), and a unit this run installed is disabled. An etcd installed before is left
+# as it was.
+ensure_etcd() {
+	local pkg need=0 policy=/usr/sbin/policy-rc.d ours=0
+	for pkg in "${ETCD_PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need=1
+	done
+	((need)) || return 0
+	if [[ ! -e $policy ]]; then
+		printf '#!/bin/sh\n# vrouter setup.sh: no service starts while etcd-server installs\nexit 101\n' >"$policy"
+		chmod 0755 "$policy"
+		ours=1
+	fi
+	ensure_packages "${ETCD_PACKAGES[@]}" || { ((ours)) && rm -f "$policy"; return 1; }
+	((ours)) && rm -f "$policy"
+	if command -v systemctl >/dev/null; then
+		systemctl disable etcd.service >/dev/null 2>&1 || true
+	fi
+}
+
 # What the tests need beyond PACKAGES: chromium, node and npm, and each Node test folder's
 # packages exactly as locked (npm ci), unless its node_modules already holds that lock.
 install_test_deps() {
@@ -99,6 +124,7 @@ install_test_deps() {
 	command -v node >/dev/null || pkgs+=(nodejs)
 	command -v npm >/dev/null || pkgs+=(npm)
 	ensure_packages "${pkgs[@]}"
+	ensure_etcd
 	for dir in "${NODE_TEST_DIRS[@]}"; do
 		stamp=$dir/node_modules/.vrouter-lock
 		cmp -s "$dir/package-lock.json" "$stamp" && continue
