@@ -37,6 +37,13 @@ struct app_write {
 #define TOKEN_MAX (TOKEN_MAX_LEN + 1) /* the token and its NUL */
 
 #define APP_READERS 8 /* read-only database handles shared by the HTTP threads */
+/*
+ * The page cache of the handle that writes (app.store), in KiB: what it
+ * keeps is mostly pages it appended (audit events, new rows), read again
+ * rarely; SQLite's default, 2 MB, filled in the first seconds of
+ * tests/bench/load.sh and stayed full (tests/bench/README.md, "load").
+ */
+#define APP_WRITER_CACHE_KIB 512
 
 struct app {
 	struct store *store; /* guarded by store_lock; every write goes through it */

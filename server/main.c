@@ -58,6 +58,14 @@
  * 100,000 routes would then leave tens of MB in the threads' arenas.
  */
 #define MALLOC_MMAP_THRESHOLD (128 * 1024)
+/*
+ * At most this many malloc arenas. glibc makes one per thread that
+ * allocates, up to 8 per CPU; with a thread per HTTP connection that was 16
+ * arenas on 2 CPUs, each keeping its own free space: 3.3 MB free of 15 MB
+ * under tests/bench/load.sh, 0.4 MB with 2 (tests/bench/README.md, "load").
+ * Small allocations come from each thread's cache without taking an arena.
+ */
+#define MALLOC_ARENA_MAX 2
 
 /*
  * A second kernel handle for the HTTP threads' read-only questions (links,
@@ -459,6 +467,8 @@ int main(int argc, char **argv)
 	}
 	if (!mallopt(M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD))
 		log_warnx("mallopt(M_MMAP_THRESHOLD) refused; memory may be slow to return");
+	if (!mallopt(M_ARENA_MAX, MALLOC_ARENA_MAX))
+		log_warnx("mallopt(M_ARENA_MAX) refused; each connection thread may get an arena");
 	app_init(&app);
 	pthread_rwlock_init(&app.token_lock, NULL);
 
@@ -498,6 +508,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	store_audit_keep(app.store, audit_keep);
+	if (store_set_cache_kib(app.store, APP_WRITER_CACHE_KIB, &e)) {
+		log_error("database %s: %s", db, e.msg);
+		goto out;
+	}
 	if (app_readers_open(&app, db, APP_READERS, &e)) {
 		log_error("database %s: %s", db, e.msg);
 		goto out;

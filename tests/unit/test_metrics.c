@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,10 +53,56 @@ static void test_render(void **state)
 	free(t);
 }
 
+/* The value of the gauge NAME in the text t; -1 when absent. */
+static long long gauge(const char *t, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = t; (p = strstr(p, name)); p += n)
+		if ((p == t || p[-1] == '\n') && p[n] == ' ')
+			return strtoll(p + n + 1, NULL, 10);
+	return -1;
+}
+
+/* SQLite's heap and page caches, as SQLite counts them, grow with a handle's use. */
+static void test_sqlite_memory(void **state)
+{
+	sqlite3 *db;
+	size_t len = 0;
+	char *t;
+	long long mem0, cache0, mem1, cache1;
+
+	t = metrics_render(&len);
+	assert_non_null(t);
+	mem0 = gauge(t, "vrouter_sqlite_memory_bytes");
+	cache0 = gauge(t, "vrouter_sqlite_cache_bytes");
+	free(t);
+	assert_true(mem0 >= 0);
+	assert_true(cache0 >= 0);
+	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+	/* 2,000 rows of 200 bytes: about 100 pages, more than a cache's first block. */
+	assert_int_equal(sqlite3_exec(db,
+	                              "CREATE TABLE t(x); WITH RECURSIVE n(i) AS (SELECT 1 UNION "
+	                              "ALL SELECT i + 1 FROM n WHERE i < 2000) INSERT INTO t "
+	                              "SELECT randomblob(200) FROM n;",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	t = metrics_render(&len);
+	assert_non_null(t);
+	mem1 = gauge(t, "vrouter_sqlite_memory_bytes");
+	cache1 = gauge(t, "vrouter_sqlite_cache_bytes");
+	free(t);
+	assert_int_equal(mem1, (long long)sqlite3_memory_used());
+	assert_true(cache1 >= cache0 + 50 * 4096);
+	assert_true(mem1 >= mem0 + (cache1 - cache0));
+	sqlite3_close(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_render),
+	    cmocka_unit_test(test_sqlite_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
