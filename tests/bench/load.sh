@@ -6,7 +6,7 @@
 #   - no 5xx answer and no socket error (connect, read, write, timeout)
 #   - the mix did its work: routes were created (201) and deleted (204), no 401
 #   - vrouterd's RSS grows less than 5 % from the first 10 s to the last 10 s (the mean
-#     of the 1 s samples in each)
+#     of the samples taken in each, by their time since wrk started)
 #   - at the end the kernel holds exactly the routes of the database (GET /v1/config
 #     against `ip route show table all proto vrouter`: destination, type and metric)
 #
@@ -69,16 +69,21 @@ for ((i = 0; i < CLIENTS; i++)); do
 done
 blog "vrouterd pid $PID; $CLIENTS wrk processes x $((CONNS / CLIENTS)) connections, ${DURATION}s"
 
-# RSS every second while wrk runs: "<second> <kB>" of PID, the front end (the process
-# that serves HTTP and holds the database: the criterion's); the privileged child's
-# the same way by a sampler of its own, reported, not judged (README.md, "load").
+# RSS twice a second while wrk runs: "<ms since wrk started> <kB>" of PID, the front end
+# (the process that serves HTTP and holds the database: the criterion's); the privileged
+# child's the same way by a sampler of its own, reported, not judged (README.md, "load").
+# The time is the clock's, not a count of samples: on a loaded machine `sleep` stretches,
+# and a count would put samples taken after wrk stopped into the last window.
+usec() { local t=${EPOCHREALTIME//[.,]/}; echo "$t"; }
 rss_sampler() { # PID
 	local t
-	for ((t = 0; t < DURATION; t++)); do
-		echo "$t $(bench_vm "$1" VmRSS)"
-		sleep 1
+	while :; do
+		t=$(usec)
+		echo "$(((t - T0) / 1000)) $(bench_vm "$1" VmRSS)"
+		sleep 0.5
 	done
 }
+T0=$(usec)
 rss_sampler "$PID" >"$BENCH_TMP/rss" &
 SAMPLER=$!
 BENCH_BG_PIDS+=("$SAMPLER")
@@ -99,8 +104,9 @@ for ((i = 0; i < CLIENTS; i++)); do
 done
 wrk_rc=0
 for p in "${WRK[@]}"; do wait "$p" || wrk_rc=$?; done
-wait "$SAMPLER" || true
-[[ -z $PRIV_SAMPLER ]] || wait "$PRIV_SAMPLER" || true
+kill "$SAMPLER" $PRIV_SAMPLER 2>/dev/null || true
+wait "$SAMPLER" 2>/dev/null || true
+[[ -z $PRIV_SAMPLER ]] || wait "$PRIV_SAMPLER" 2>/dev/null || true
 ((wrk_rc == 0)) || cant "wrk failed (exit $wrk_rc): $(cat "$BENCH_TMP"/wrk.* | tail -n 20)"
 harness_alive "$PID" || cant "vrouterd died under load: $(tail -n 20 "$(bench_daemon_dir "$D")/vrouterd.log")"
 
@@ -116,16 +122,17 @@ CODES=$(grep -h '^LOAD ' "$BENCH_TMP"/wrk.* | sed 's/.* codes=//' | tr ',' '\n' 
 	awk -F: '{ n[$1] += $2 } END { for (c in n) print c ":" n[c] }' | sort -n | paste -sd' ')
 RPS=$(awk -v r="$REQ" -v d="$DURATION" 'BEGIN { printf "%.0f", r / d }')
 
-# RSS: the mean of the first and of the last WINDOW seconds.
-read -r RSS_FIRST RSS_LAST < <(awk -v w="$WINDOW" -v d="$DURATION" '
-	$1 < w { a += $2; na++ } $1 >= d - w { b += $2; nb++ }
-	END { printf "%.0f %.0f\n", na ? a / na : 0, nb ? b / nb : 0 }' "$BENCH_TMP/rss")
-((RSS_FIRST > 0 && RSS_LAST > 0)) || cant "no RSS samples: $(cat "$BENCH_TMP/rss")"
+# RSS: the mean of the samples taken in the first and in the last WINDOW seconds of wrk's
+# DURATION (by their time; samples after it are not counted), and how many each had.
+WINDOWS='$1 < w * 1000 { a += $2; na++ } $1 >= (d - w) * 1000 && $1 < d * 1000 { b += $2; nb++ }'
+read -r RSS_FIRST RSS_LAST N_FIRST N_LAST < <(awk -v w="$WINDOW" -v d="$DURATION" "$WINDOWS"'
+	END { printf "%.0f %.0f %d %d\n", na ? a / na : 0, nb ? b / nb : 0, na, nb }' "$BENCH_TMP/rss")
+((N_FIRST >= WINDOW && N_LAST >= WINDOW)) ||
+	cant "too few RSS samples in a window (first $N_FIRST, last $N_LAST; wanted $WINDOW each): $(tr '\n' ' ' <"$BENCH_TMP/rss" | head -c 400)"
 GROWTH=$(awk -v a="$RSS_FIRST" -v b="$RSS_LAST" 'BEGIN { printf "%.2f", (b - a) * 100 / a }')
 PRIV_LINE="no privileged child found"
 if [[ -s $BENCH_TMP/rss.priv ]]; then
-	PRIV_LINE=$(awk -v w="$WINDOW" -v d="$DURATION" -v p="$PRIV" '
-		$1 < w { a += $2; na++ } $1 >= d - w { b += $2; nb++ }
+	PRIV_LINE=$(awk -v w="$WINDOW" -v d="$DURATION" -v p="$PRIV" "$WINDOWS"'
 		END { printf "privileged child (pid %s): first %ss mean %.0f kB, last %ss mean %.0f kB", p, w, na ? a / na : 0, w, nb ? b / nb : 0 }' "$BENCH_TMP/rss.priv")
 fi
 
@@ -155,7 +162,7 @@ bench_result "  load  responses by status: $CODES"
 verdict "$((S5 == 0))" "5xx answers: $S5"
 verdict "$((SOCK == 0))" "socket errors: $SOCK (connect $(sum connect), read $(sum read), write $(sum write), timeout $(sum timeout))"
 verdict "$(awk -v g="$GROWTH" -v m="$GROWTH_MAX" 'BEGIN { print (g < m) ? 1 : 0 }')" \
-	"RSS growth $GROWTH % (< $GROWTH_MAX %): first ${WINDOW}s mean $RSS_FIRST kB, last ${WINDOW}s mean $RSS_LAST kB"
+	"RSS growth $GROWTH % (< $GROWTH_MAX %): first ${WINDOW}s mean $RSS_FIRST kB ($N_FIRST samples), last ${WINDOW}s mean $RSS_LAST kB ($N_LAST samples)"
 bench_result "  load  info  $PRIV_LINE (not in the RSS criterion)"
 code_n() { tr ' ' '\n' <<<"$CODES" | awk -F: -v c="$1" '$1 == c { print $2 }' | grep . || echo 0; }
 verdict "$(($(code_n 401) == 0 && $(code_n 201) > 0 && $(code_n 204) > 0))" \
