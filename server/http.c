@@ -475,6 +475,8 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct http_resp *r)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, r->allow);
 	for (const char *const *h = r->headers; h && h[0] && h[1]; h += 2)
 		MHD_add_response_header(mr, h[0], h[1]);
+	if (http_guard_answered(http_guard_conn_of(c)))
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
 	if (r->status == 401)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		                        "Bearer realm=\"vrouter\"");

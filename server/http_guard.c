@@ -42,6 +42,7 @@ struct http_guard_conn {
 	int fd; /* MHD's; valid until CLOSED, which takes the guard's lock first */
 	uint8_t key[ADDR_KEY_LEN];
 	_Atomic uint64_t state;
+	unsigned answered; /* requests answered; only the connection's thread counts */
 };
 
 /* A connection the guard reads itself, until its first request head is whole. */
@@ -643,6 +644,11 @@ struct http_guard_conn *http_guard_conn_of(struct MHD_Connection *c)
 	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
 	return info ? info->socket_context : NULL;
+}
+
+bool http_guard_answered(struct http_guard_conn *gc)
+{
+	return gc && ++gc->answered >= HTTP_KEEPALIVE_REQUESTS;
 }
 
 bool http_guard_phase(struct http_guard_conn *gc, enum http_phase p, size_t expect)

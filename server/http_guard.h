@@ -27,6 +27,13 @@
 #define HTTP_IDLE_TIMEOUT_S 30          /* a kept-alive connection waiting for its next request */
 #define HTTP_BODY_TIMEOUT_S 30          /* a request body, plus its size at HTTP_BODY_MIN_RATE */
 #define HTTP_BODY_MIN_RATE (256 * 1024) /* bytes per second */
+/*
+ * Requests one kept-alive connection serves; the answer to the last says
+ * Connection: close (as nginx's keepalive_requests). A connection is a
+ * thread here, and a thread keeps what it freed in its own malloc cache
+ * until it ends: recycling bounds that, and the client simply reconnects.
+ */
+#define HTTP_KEEPALIVE_REQUESTS 1000
 
 struct http_guard;
 struct http_guard_conn;
@@ -70,5 +77,11 @@ struct http_guard_conn *http_guard_conn_of(struct MHD_Connection *c);
  * way): the request must not go on.
  */
 bool http_guard_phase(struct http_guard_conn *gc, enum http_phase p, size_t expect);
+/*
+ * Count an answer on gc (called by the connection's own thread, once per
+ * request): true when it is the connection's HTTP_KEEPALIVE_REQUESTS-th, so
+ * the connection closes after it. false for NULL.
+ */
+bool http_guard_answered(struct http_guard_conn *gc);
 
 #endif

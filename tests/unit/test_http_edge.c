@@ -447,6 +447,56 @@ static void test_per_address_cap(void **state)
 		close(fds[i]);
 }
 
+/*
+ * One connection answers HTTP_KEEPALIVE_REQUESTS requests, the last with
+ * Connection: close, then closes: requests sent after it get no answer.
+ */
+static void test_keepalive_requests(void **state)
+{
+	struct fixture *f = *state;
+	static const char one[] = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+	size_t n = HTTP_KEEPALIVE_REQUESTS + 2, len = n * (sizeof(one) - 1), off = 0, got = 0;
+	char *reqs = malloc(len), buf[65536], tail[32] = "";
+	int fd = dial(f), answers = 0, closes = 0;
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	assert_non_null(reqs);
+	for (size_t i = 0; i < n; i++)
+		memcpy(reqs + i * (sizeof(one) - 1), one, sizeof(one) - 1);
+	while (off < len) {
+		ssize_t k = write(fd, reqs + off, len - off);
+
+		assert_true(k > 0);
+		off += (size_t)k;
+	}
+	/* Count status lines and Connection: close as they stream by (a line may span reads). */
+	while (poll(&p, 1, 5000) == 1) {
+		char win[sizeof(tail) + sizeof(buf)];
+		ssize_t k = read(fd, buf, sizeof(buf));
+		size_t tl = strlen(tail);
+
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+		memcpy(win, tail, tl);
+		memcpy(win + tl, buf, (size_t)k);
+		win[tl + (size_t)k] = '\0';
+		for (char *q = win; (q = strstr(q, "HTTP/1.1 200")); q++)
+			answers +=
+			    q + 12 > win + tl; /* not one wholly in the tail: counted before */
+		for (char *q = win; (q = strstr(q, "Connection: close")); q++)
+			closes += q + 17 > win + tl;
+		tl = strlen(win) < sizeof(tail) - 1 ? strlen(win) : sizeof(tail) - 1;
+		memcpy(tail, win + strlen(win) - tl, tl);
+		tail[tl] = '\0';
+	}
+	close(fd);
+	free(reqs);
+	assert_true(got > 0);
+	assert_int_equal(answers, HTTP_KEEPALIVE_REQUESTS);
+	assert_int_equal(closes, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -461,6 +511,7 @@ int main(void)
 	    T(test_encoded_control_bytes),
 	    T(test_head),
 	    T(test_per_address_cap),
+	    T(test_keepalive_requests),
 #undef T
 	};
 
