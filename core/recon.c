@@ -388,6 +388,17 @@ struct recon_wakeup {
 	bool check_nft;      /* read the nftables table back on the next full pass */
 };
 
+/* A document is being committed beside its routes' apply (pre_hold): passes wait. */
+static bool on_hold(struct recon *r)
+{
+	bool hold;
+
+	pthread_mutex_lock(&r->lock);
+	hold = r->pre_hold && !r->pre_pending && !r->stop;
+	pthread_mutex_unlock(&r->lock);
+	return hold;
+}
+
 /* Sleep until a kick, a notification or a deadline, and take note of which. */
 static void wait_wakeup(struct recon *r, struct recon_wakeup *w)
 {
@@ -400,6 +411,9 @@ static void wait_wakeup(struct recon *r, struct recon_wakeup *w)
 	if (w->debounce_at >= 0 && w->debounce_at < deadline)
 		deadline = w->debounce_at;
 	timeout = deadline > now ? (int)(deadline - now) : 0;
+	/* Deadlines that pass on hold wait for its end, which wakes the thread. */
+	if (on_hold(r))
+		timeout = -1;
 	if (poll(pfd, 3, timeout) < 0 && errno != EINTR) {
 		log_warn("reconciler poll");
 		usleep(100 * 1000);
@@ -497,6 +511,8 @@ static void *recon_main(void *arg)
 
 		wait_wakeup(r, &w);
 		run_preapply(r);
+		if (on_hold(r))
+			continue; /* kicks stay queued, deadlines stay due */
 		if (!take_work(r, &q, &nq, &full, &ticket))
 			break;
 		now = now_ms();
@@ -648,12 +664,17 @@ void recon_preapply(struct recon *r, const struct route *routes, size_t n)
 	r->pre_routes = routes;
 	r->pre_n = n;
 	r->pre_pending = true;
+	r->pre_hold = true;
 	pthread_mutex_unlock(&r->lock);
 	wake(r);
 }
 
 void recon_preapply_wait(struct recon *r)
 {
+	pthread_mutex_lock(&r->lock);
+	r->pre_hold = false;
+	pthread_mutex_unlock(&r->lock);
+	wake(r); /* the passes held back run now */
 	pthread_mutex_lock(&r->lock);
 	/* The routes are borrowed: no timeout, the thread lets go of them when it stops. */
 	while ((r->pre_pending || r->pre_running) && !r->stop)

@@ -115,6 +115,12 @@ struct recon {
 	size_t pre_n;
 	bool pre_pending; /* handed over, not taken yet */
 	bool pre_running;
+	/*
+	 * From the hand-over until the caller's commit is over (recon_preapply_wait):
+	 * no full pass runs, since it would read the state before the commit and
+	 * take the document's routes out again.
+	 */
+	bool pre_hold;
 	/* Full passes asked for by kicks: taken so far, and the last one finished (recon_resync).
 	 */
 	uint64_t full_taken, full_done;

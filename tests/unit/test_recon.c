@@ -188,6 +188,44 @@ static void test_preapply_failed_commit(void **state)
 	store_config_clear(&c);
 }
 
+/*
+ * Until the caller's commit is over, no full pass runs: one would read the
+ * state before the commit and take the document's routes out again. A
+ * notification's pass waits for the end of the hold, then runs.
+ */
+static void test_preapply_hold(void **state)
+{
+	struct fixture *f = *state;
+	struct route doc = {0};
+	struct vr_err e = {0};
+	uint64_t one = 1;
+	char a[ID_MAX];
+
+	add_route(f, "10.1.0.0/16", NULL, "eth0", a);
+	snprintf(doc.id, ID_MAX, "rt-0b");
+	snprintf(doc.table_id, ID_MAX, "rtb-main");
+	snprintf(doc.destination, CIDR_STR_MAX, "10.2.0.0/16");
+	snprintf(doc.dev, IFNAME_MAX, "eth0");
+	assert_int_equal(model_route_validate(&doc, &e), 0);
+	doc.table = RTB_MAIN_TABLE;
+	recon_preapply(f->r, &doc, 1);
+	for (int i = 0; i < 200 && !fake_has(10, 2); i++)
+		usleep(10 * 1000);
+	assert_true(fake_has(10, 2));
+	/* A notification asks for a full pass (50 ms later, were it not held). */
+	assert_int_equal(write(fk.efd, &one, sizeof(one)), sizeof(one));
+	usleep(300 * 1000);
+	assert_true(fake_has(10, 2));
+	assert_false(fake_has(10, 1));
+	/* The commit failed, say: the hold ends and that pass puts the stored state back. */
+	recon_preapply_wait(f->r);
+	for (int i = 0; i < 200 && !fake_has(10, 1); i++)
+		usleep(10 * 1000);
+	assert_true(fake_has(10, 1));
+	assert_false(fake_has(10, 2));
+	model_route_clear(&doc);
+}
+
 static void test_incremental_and_status(void **state)
 {
 	struct fixture *f = *state;
@@ -808,6 +846,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_assoc_whole, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_renumber_not_drift, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_preapply_failed_commit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_preapply_hold, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
