@@ -50,6 +50,15 @@ static int64_t now_ms(void)
 	return now_us() / 1000;
 }
 
+/* Wake the thread up: a kick, a handed-over document, a stop. */
+static void wake(struct recon *r)
+{
+	uint64_t one = 1;
+
+	if (write(r->wake_fd, &one, sizeof(one)) < 0)
+		log_warn("reconciler wake");
+}
+
 /* ---- status entries ---- */
 
 void recon_rentry_free(struct rentry *e)
@@ -417,6 +426,17 @@ struct recon_wakeup {
 	bool check_nft;      /* read the nftables table back on the next full pass */
 };
 
+/* A document is being committed beside its routes' apply (pre_hold): passes wait. */
+static bool on_hold(struct recon *r)
+{
+	bool hold;
+
+	pthread_mutex_lock(&r->lock);
+	hold = r->pre_hold && !r->pre_pending && !r->stop;
+	pthread_mutex_unlock(&r->lock);
+	return hold;
+}
+
 /* Sleep until a kick, a notification or a deadline, and take note of which. */
 static void wait_wakeup(struct recon *r, struct recon_wakeup *w)
 {
@@ -429,6 +449,9 @@ static void wait_wakeup(struct recon *r, struct recon_wakeup *w)
 	if (w->debounce_at >= 0 && w->debounce_at < deadline)
 		deadline = w->debounce_at;
 	timeout = deadline > now ? (int)(deadline - now) : 0;
+	/* Deadlines that pass on hold wait for its end, which wakes the thread. */
+	if (on_hold(r))
+		timeout = -1;
 	if (poll(pfd, 3, timeout) < 0 && errno != EINTR) {
 		log_warn("reconciler poll");
 		usleep(100 * 1000);
@@ -449,8 +472,46 @@ static void wait_wakeup(struct recon *r, struct recon_wakeup *w)
 	}
 }
 
-/* Take the queued changes and the full-pass flag. False when the thread is to stop. */
-static bool take_work(struct recon *r, struct change **q, size_t *nq, bool *full)
+/*
+ * The routes of recon_preapply, when handed over: into the kernel now,
+ * recorded by the full pass that the caller's commit kicks.
+ */
+static void run_preapply(struct recon *r)
+{
+	char err[REASON_MAX] = "";
+	const struct route *routes;
+	int64_t t0 = now_us();
+	size_t n;
+
+	pthread_mutex_lock(&r->lock);
+	if (!r->pre_pending || r->stop) { /* a waiter let go at the stop */
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	routes = r->pre_routes;
+	n = r->pre_n;
+	r->pre_pending = false;
+	r->pre_running = true;
+	pthread_mutex_unlock(&r->lock);
+	if (recon_preapply_routes(r, routes, n, err, sizeof(err)))
+		log_warnx("applying a document's routes ahead of its commit: %s (the pass after "
+		          "the commit applies them)",
+		          err);
+	else
+		log_debug("applied a document's %zu routes ahead of its commit in %.2f ms", n,
+		          (double)(now_us() - t0) / 1000.0);
+	pthread_mutex_lock(&r->lock);
+	r->pre_running = false;
+	r->pre_routes = NULL;
+	pthread_cond_broadcast(&r->applied);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/*
+ * Take the queued changes and the full-pass flag (*ticket: the kicked full
+ * pass's number, 0 when none was kicked). False when the thread is to stop.
+ */
+static bool take_work(struct recon *r, struct change **q, size_t *nq, bool *full, uint64_t *ticket)
 {
 	pthread_mutex_lock(&r->lock);
 	if (r->stop) {
@@ -458,6 +519,7 @@ static bool take_work(struct recon *r, struct change **q, size_t *nq, bool *full
 		return false;
 	}
 	*full = r->full_pending;
+	*ticket = r->full_pending ? ++r->full_taken : 0;
 	r->full_pending = false;
 	*q = r->queue;
 	*nq = r->nqueue;
@@ -481,11 +543,15 @@ static void *recon_main(void *arg)
 	for (;;) {
 		struct change *q = NULL;
 		size_t nq = 0;
+		uint64_t ticket;
 		bool full;
 		int64_t now;
 
 		wait_wakeup(r, &w);
-		if (!take_work(r, &q, &nq, &full))
+		run_preapply(r);
+		if (on_hold(r))
+			continue; /* kicks stay queued, deadlines stay due */
+		if (!take_work(r, &q, &nq, &full, &ticket))
 			break;
 		now = now_ms();
 		if (now >= w.next_resync || (w.debounce_at >= 0 && now >= w.debounce_at))
@@ -505,6 +571,12 @@ static void *recon_main(void *arg)
 			rc = run_full(r, w.check_nft || periodic);
 			w.next_resync = now_ms() + (rc < 0 ? RECON_RETRY_MS : r->resync_ms);
 			w.check_nft = false;
+		}
+		if (ticket) {
+			pthread_mutex_lock(&r->lock);
+			r->full_done = ticket;
+			pthread_cond_broadcast(&r->applied);
+			pthread_mutex_unlock(&r->lock);
 		}
 	}
 	return NULL;
@@ -562,16 +634,14 @@ fail:
 
 void recon_stop(struct recon *r)
 {
-	uint64_t one = 1;
-
 	if (!r)
 		return;
 	if (r->started) {
 		pthread_mutex_lock(&r->lock);
 		r->stop = true;
+		pthread_cond_broadcast(&r->applied); /* recon_preapply_wait and recon_resync */
 		pthread_mutex_unlock(&r->lock);
-		if (write(r->wake_fd, &one, sizeof(one)) < 0)
-			log_warn("reconciler wake");
+		wake(r);
 		pthread_join(r->thread, NULL);
 	}
 	if (r->wake_fd >= 0)
@@ -593,8 +663,6 @@ void recon_stop(struct recon *r)
 
 void recon_kick(struct recon *r, int64_t rev, enum recon_obj kind, const char *id)
 {
-	uint64_t one = 1;
-
 	pthread_mutex_lock(&r->lock);
 	if (rev > r->stats.desired_rev)
 		r->stats.desired_rev = rev;
@@ -604,17 +672,73 @@ void recon_kick(struct recon *r, int64_t rev, enum recon_obj kind, const char *i
 		if (vr_grow((void **)&r->queue, &r->capqueue, r->nqueue + 1, sizeof(*r->queue),
 		            RECON_QUEUE_MAX)) {
 			r->full_pending = true;
-			goto wake;
+			goto out;
 		}
 		r->queue[r->nqueue].rev = rev;
 		r->queue[r->nqueue].kind = kind;
 		snprintf(r->queue[r->nqueue].id, ID_MAX, "%s", id);
 		r->nqueue++;
 	}
-wake:
+out:
 	pthread_mutex_unlock(&r->lock);
-	if (write(r->wake_fd, &one, sizeof(one)) < 0)
-		log_warn("reconciler wake");
+	wake(r);
+}
+
+/* The CLOCK_MONOTONIC time timeout_ms from now, for r->applied. */
+static void deadline_in(int timeout_ms, struct timespec *until)
+{
+	clock_gettime(CLOCK_MONOTONIC, until);
+	until->tv_sec += timeout_ms / 1000;
+	until->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until->tv_nsec >= 1000000000L) {
+		until->tv_sec++;
+		until->tv_nsec -= 1000000000L;
+	}
+}
+
+void recon_preapply(struct recon *r, const struct route *routes, size_t n)
+{
+	pthread_mutex_lock(&r->lock);
+	r->pre_routes = routes;
+	r->pre_n = n;
+	r->pre_pending = true;
+	r->pre_hold = true;
+	pthread_mutex_unlock(&r->lock);
+	wake(r);
+}
+
+void recon_preapply_wait(struct recon *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->pre_hold = false;
+	pthread_mutex_unlock(&r->lock);
+	wake(r); /* the passes held back run now */
+	pthread_mutex_lock(&r->lock);
+	/* The routes are borrowed: no timeout, the thread lets go of them when it stops. */
+	while ((r->pre_pending || r->pre_running) && !r->stop)
+		pthread_cond_wait(&r->applied, &r->lock);
+	pthread_mutex_unlock(&r->lock);
+}
+
+int recon_resync(struct recon *r, int timeout_ms)
+{
+	struct timespec until;
+	uint64_t ticket;
+	int rc = 0;
+
+	deadline_in(timeout_ms, &until);
+	pthread_mutex_lock(&r->lock);
+	/* The first full pass taken after this one: never one that had started already. */
+	ticket = r->full_taken + 1;
+	r->full_pending = true;
+	pthread_mutex_unlock(&r->lock);
+	wake(r);
+	pthread_mutex_lock(&r->lock);
+	while (r->full_done < ticket && !r->stop && rc == 0)
+		rc = pthread_cond_timedwait(&r->applied, &r->lock, &until);
+	rc = r->full_done >= ticket ? 0 : -ETIMEDOUT;
+	pthread_mutex_unlock(&r->lock);
+	return rc;
 }
 
 int recon_wait(struct recon *r, int64_t rev, int timeout_ms)
@@ -622,13 +746,7 @@ int recon_wait(struct recon *r, int64_t rev, int timeout_ms)
 	struct timespec until;
 	int rc = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	deadline_in(timeout_ms, &until);
 	pthread_mutex_lock(&r->lock);
 	while (r->stats.applied_rev < rev && rc == 0)
 		rc = pthread_cond_timedwait(&r->applied, &r->lock, &until);

@@ -72,6 +72,19 @@ enum recon_obj {
 void recon_kick(struct recon *r, int64_t rev, enum recon_obj kind, const char *id);
 /* Wait until revision rev is applied (attempted). 0, or -ETIMEDOUT. */
 int recon_wait(struct recon *r, int64_t rev, int timeout_ms);
+/*
+ * PUT /v1/config: start putting routes[0..n) (a document's, checked, table
+ * numbers filled) into the kernel while the caller stores them. routes stay
+ * the caller's and must stay valid and unchanged (but for their stamps)
+ * until recon_preapply_wait returns. The statuses are left to the full pass
+ * the caller kicks after its commit; if the commit fails, recon_resync puts
+ * the stored state back.
+ */
+void recon_preapply(struct recon *r, const struct route *routes, size_t n);
+/* Wait until the routes of recon_preapply are applied (or could not be). */
+void recon_preapply_wait(struct recon *r);
+/* Run a full pass now and wait for it to finish. 0, or -ETIMEDOUT. */
+int recon_resync(struct recon *r, int timeout_ms);
 /* The status of an object by id; OBJ_PENDING when not yet applied. */
 void recon_status(struct recon *r, const char *id, struct obj_status *out);
 /*

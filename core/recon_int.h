@@ -113,6 +113,23 @@ struct recon {
 	struct kroute *copies;
 	size_t ncopies;
 	bool starting; /* no full pass has run yet: log each removal */
+	/*
+	 * A document's routes to put in the kernel while they are being stored
+	 * (recon_preapply); guarded by lock. Borrowed until pre_running ends.
+	 */
+	const struct route *pre_routes;
+	size_t pre_n;
+	bool pre_pending; /* handed over, not taken yet */
+	bool pre_running;
+	/*
+	 * From the hand-over until the caller's commit is over (recon_preapply_wait):
+	 * no full pass runs, since it would read the state before the commit and
+	 * take the document's routes out again.
+	 */
+	bool pre_hold;
+	/* Full passes asked for by kicks: taken so far, and the last one finished (recon_resync).
+	 */
+	uint64_t full_taken, full_done;
 };
 
 /*
@@ -160,6 +177,15 @@ struct net_pass {
  */
 int recon_sync_full(struct recon *r, struct plan_assoc *as, int *copy_res, int64_t *rev_out,
                     char *err, size_t errlen);
+/*
+ * A document's routes[0..n) (checked, table numbers filled), with the
+ * copies of connected networks the last pass wanted, against every owned
+ * route in the kernel: the kernel is changed, nothing is recorded (the full
+ * pass after the commit records the statuses, and puts back what the
+ * document's failed commit took out). 0, or -1 with err.
+ */
+int recon_preapply_routes(struct recon *r, const struct route *routes, size_t n, char *err,
+                          size_t errlen);
 /*
  * One route changed: apply just that route (O(1) in the size of the state).
  * Returns 0/1, or 2 when only a full pass can sort it out.

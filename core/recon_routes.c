@@ -371,6 +371,42 @@ out:
 	return ret;
 }
 
+/* ---- a document's routes, ahead of its commit ---- */
+
+int recon_preapply_routes(struct recon *r, const struct route *routes, size_t n, char *err,
+                          size_t errlen)
+{
+	struct plan_assoc as = {0};
+	struct kroute *desired = malloc((n + r->ncopies + 1) * sizeof(*desired));
+	bool *ok = calloc(n + r->ncopies + 1, sizeof(*ok));
+	struct kroute_op *ops = NULL;
+	char why[REASON_MAX];
+	size_t nu = 0, nops = 0;
+	int *res = NULL, ret = -1;
+
+	recon_assert_thread(r);
+	if (!desired || !ok ||
+	    recon_keep_copy((void **)&as.routes, &as.nroutes, r->copies, r->ncopies,
+	                    sizeof(*r->copies))) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	/* A route whose device is missing fails in the pass after the commit, with its reason. */
+	for (size_t i = 0; i < n; i++)
+		nu += plan_kroute_of(&routes[i], &r->links, &desired[nu], why, sizeof(why)) == 0;
+	if (recon_diff(r, RECON_KROUTE, desired, plan_with_copies(desired, nu, &as), ok,
+	               (void **)&ops, &nops, err, errlen) == 0 &&
+	    recon_apply(r, RECON_KROUTE, ops, nops, &res, err, errlen) == 0)
+		ret = 0;
+out:
+	plan_assoc_free(&as);
+	free(desired);
+	free(ok);
+	free(ops);
+	free(res);
+	return ret;
+}
+
 /* ---- one route ---- */
 
 /* Swap old's entry for ent's (NULL: the route is gone) and fix the counts. */

@@ -218,6 +218,14 @@ struct store_config {
 	size_t nrules;
 	bool has_settings; /* false: the settings stay as they are */
 	bool fwd_v4, fwd_v6;
+	/*
+	 * Called by store_config_replace once the document is checked (route
+	 * and subnet table numbers filled) and changes something, before it is
+	 * written; never on a dry run. Only the stamps (rev, created_at,
+	 * updated_at) of the items change after it. NULL: none.
+	 */
+	void (*checked)(void *arg, const struct store_config *c);
+	void *checked_arg;
 };
 
 /* Ids listed per kind and change in a diff; the counts are always exact. */

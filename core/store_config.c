@@ -862,6 +862,8 @@ int store_config_replace(struct store *s, struct store_config *c, int64_t if_rev
 		ret = 0;
 		goto out;
 	}
+	if (!dry_run && c->checked)
+		c->checked(c->checked_arg, c);
 	if (store_rev_bump(s, &x.rev, e) < 0)
 		goto out;
 	model_now(x.now);

@@ -31,10 +31,10 @@ void api_web_file(struct http_req *req, struct http_resp *resp);
 
 /*
  * GET/PUT /v1/config (server/api_config.c): the whole desired state as one
- * document. PUT takes up to API_CONFIG_BODY_MAX bytes (100,000 routes and
- * more), every other endpoint HTTP_BODY_MAX_DEFAULT.
+ * document. PUT takes up to API_CONFIG_BODY_MAX bytes (1,000,000 routes are
+ * some 157 MB of JSON), every other endpoint HTTP_BODY_MAX_DEFAULT.
  */
-#define API_CONFIG_BODY_MAX (64u * 1024 * 1024)
+#define API_CONFIG_BODY_MAX (256u * 1024 * 1024)
 void api_config_get(struct http_req *req, struct http_resp *resp);
 void api_config_put(struct http_req *req, struct http_resp *resp);
 /* POST /v1/diagnostics/reachability: why can't A reach B? (api_diag.c). */

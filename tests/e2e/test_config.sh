@@ -195,6 +195,33 @@ check_eq "forwarding left as it was (the document has no settings)" "1" \
 check_eq "GET has the 3 routes of B" "rt-a1 rt-a3 rt-b1" \
 	"$(e2e_api "$NS" GET /v1/config | jq -r '[.routes[].id] | join(" ")')"
 
+# ---------------------------------------------------------------- (e2) a failed commit
+
+# The kernel takes a document's routes while its commit runs: a commit that fails (here
+# the audit log refuses the PUT's event, in the same transaction) must leave the kernel
+# as the database is when the client hears of it.
+e2e_step "(e2) a PUT whose commit fails leaves the kernel equal to the database"
+DB="$E2E_TMP/$NS/vrouter.db"
+D0=$(db_snap)
+K0=$(kernel_snap)
+sqlite3 -batch "$DB" "CREATE TRIGGER e2e_no_events BEFORE INSERT ON events
+	BEGIN SELECT RAISE(ABORT, 'audit log refused'); END"
+ip -n "$NS" monitor route >"$E2E_TMP/monitor" 2>&1 &
+MON=$!
+sleep 0.3
+put_config "$DOC_A"
+sleep 0.3
+kill "$MON"
+wait "$MON" || true
+sqlite3 -batch "$DB" "DROP TRIGGER e2e_no_events"
+check_eq "the PUT failed" "500" "$E2E_STATUS"
+check_match "the answer names the refusal" "audit log refused" "$(cat "$E2E_TMP/body")"
+check "the kernel took the document's blackhole route ahead of the commit" \
+	grep -q "^blackhole 10.2.0.0/16 table 100" "$E2E_TMP/monitor"
+check "and gave it back" grep -q "^Deleted blackhole 10.2.0.0/16 table 100" "$E2E_TMP/monitor"
+check_eq "database unchanged" "$D0" "$(db_snap)"
+check_eq "kernel equal to the database again" "$K0" "$(kernel_snap)"
+
 # ---------------------------------------------------------------- (f) PUT {}
 
 e2e_step "(f) PUT {} empties everything vrouter owns"

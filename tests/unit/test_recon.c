@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <linux/rtnetlink.h>
+#include <sqlite3.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,137 @@ static size_t fake_count(void)
 	n = fk.n;
 	pthread_mutex_unlock(&fk.lock);
 	return n;
+}
+
+/* store_config_replace's hook, as PUT /v1/config sets it: the routes go to the reconciler. */
+static void hand_over(void *arg, const struct store_config *c)
+{
+	struct fixture *f = arg;
+
+	recon_preapply(f->r, c->routes, c->nroutes);
+}
+
+static bool fake_has(uint8_t a0, uint8_t a1)
+{
+	bool has = false;
+
+	pthread_mutex_lock(&fk.lock);
+	for (size_t i = 0; i < fk.n; i++)
+		has = has || (fk.r[i].dst.addr.a[0] == a0 && fk.r[i].dst.addr.a[1] == a1);
+	pthread_mutex_unlock(&fk.lock);
+	return has;
+}
+
+static void db_exec(struct fixture *f, const char *sql)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/*
+ * A document's routes reach the kernel while its commit runs; a commit that
+ * fails after that (the audit log refuses the write's event) is undone in
+ * the kernel by recon_resync, and the statuses never saw the document.
+ */
+static void test_preapply_failed_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct store_config c = {.checked = hand_over, .checked_arg = f};
+	struct store_event ev = {.method = "PUT", .path = "/v1/config", .status = 200};
+	struct store_diff d = {0};
+	struct obj_status st;
+	struct vr_err e = {0};
+	char a[ID_MAX];
+	int64_t rev;
+
+	add_route(f, "10.1.0.0/16", NULL, "eth0", a);
+	assert_true(fake_has(10, 1));
+	rev = store_revision(f->s);
+	c.routes = calloc(1, sizeof(*c.routes));
+	c.nroutes = 1;
+	snprintf(c.routes[0].id, ID_MAX, "rt-0b");
+	snprintf(c.routes[0].table_id, ID_MAX, "rtb-main");
+	snprintf(c.routes[0].destination, CIDR_STR_MAX, "10.2.0.0/16");
+	snprintf(c.routes[0].dev, IFNAME_MAX, "eth0");
+	assert_int_equal(model_route_validate(&c.routes[0], &e), 0);
+
+	db_exec(f, "CREATE TRIGGER no_events BEFORE INSERT ON events "
+	           "BEGIN SELECT RAISE(ABORT, 'audit log refused'); END");
+	store_audit_arm(&ev);
+	assert_int_equal(store_config_replace(f->s, &c, 0, NULL, 0, false, &d, &e), -1);
+	store_audit_arm(NULL);
+	assert_non_null(strstr(e.msg, "audit log refused"));
+	assert_int_equal(store_revision(f->s), rev);
+	recon_preapply_wait(f->r);
+	/* The kernel took the document ahead of the commit; no status says so. */
+	assert_true(fake_has(10, 2));
+	assert_false(fake_has(10, 1));
+	recon_status(f->r, a, &st);
+	assert_int_equal(st.state, OBJ_ACTIVE);
+	recon_status(f->r, "rt-0b", &st);
+	assert_int_equal(st.state, OBJ_PENDING);
+	/* The stored state back in the kernel. */
+	assert_int_equal(recon_resync(f->r, WAIT_MS), 0);
+	assert_true(fake_has(10, 1));
+	assert_false(fake_has(10, 2));
+	assert_int_equal(fake_count(), 1);
+
+	/* The same document committed: applied and recorded by the pass its kick runs. */
+	db_exec(f, "DROP TRIGGER no_events");
+	assert_int_equal(store_config_replace(f->s, &c, 0, NULL, 0, false, &d, &e), 0);
+	assert_true(d.rev > rev);
+	recon_kick(f->r, d.rev, RECON_ALL, NULL);
+	recon_preapply_wait(f->r);
+	assert_int_equal(recon_wait(f->r, d.rev, WAIT_MS), 0);
+	assert_true(fake_has(10, 2));
+	assert_int_equal(fake_count(), 1);
+	recon_status(f->r, "rt-0b", &st);
+	assert_int_equal(st.state, OBJ_ACTIVE);
+	recon_status(f->r, a, &st);
+	assert_int_equal(st.state, OBJ_PENDING);
+	store_diff_free(&d);
+	store_config_clear(&c);
+}
+
+/*
+ * Until the caller's commit is over, no full pass runs: one would read the
+ * state before the commit and take the document's routes out again. A
+ * notification's pass waits for the end of the hold, then runs.
+ */
+static void test_preapply_hold(void **state)
+{
+	struct fixture *f = *state;
+	struct route doc = {0};
+	struct vr_err e = {0};
+	uint64_t one = 1;
+	char a[ID_MAX];
+
+	add_route(f, "10.1.0.0/16", NULL, "eth0", a);
+	snprintf(doc.id, ID_MAX, "rt-0b");
+	snprintf(doc.table_id, ID_MAX, "rtb-main");
+	snprintf(doc.destination, CIDR_STR_MAX, "10.2.0.0/16");
+	snprintf(doc.dev, IFNAME_MAX, "eth0");
+	assert_int_equal(model_route_validate(&doc, &e), 0);
+	doc.table = RTB_MAIN_TABLE;
+	recon_preapply(f->r, &doc, 1);
+	for (int i = 0; i < 200 && !fake_has(10, 2); i++)
+		usleep(10 * 1000);
+	assert_true(fake_has(10, 2));
+	/* A notification asks for a full pass (50 ms later, were it not held). */
+	assert_int_equal(write(fk.efd, &one, sizeof(one)), sizeof(one));
+	usleep(300 * 1000);
+	assert_true(fake_has(10, 2));
+	assert_false(fake_has(10, 1));
+	/* The commit failed, say: the hold ends and that pass puts the stored state back. */
+	recon_preapply_wait(f->r);
+	for (int i = 0; i < 200 && !fake_has(10, 1); i++)
+		usleep(10 * 1000);
+	assert_true(fake_has(10, 1));
+	assert_false(fake_has(10, 2));
+	model_route_clear(&doc);
 }
 
 static void test_incremental_and_status(void **state)
@@ -800,6 +932,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_assoc, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_assoc_whole, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_renumber_not_drift, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_preapply_failed_commit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_preapply_hold, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
