@@ -385,7 +385,16 @@ static int mon_membership(struct nft *n, int opt)
  */
 static bool mon_suspend(struct nft *n, uint32_t *gen)
 {
-	return n->mon && get_gen(n, gen) == 0 && mon_membership(n, NETLINK_DROP_MEMBERSHIP) == 0;
+	int rc;
+
+	if (!n->mon)
+		return false;
+	rc = get_gen(n, gen);
+	if (!rc)
+		rc = mon_membership(n, NETLINK_DROP_MEMBERSHIP);
+	if (rc)
+		log_debug("nftables notifications: staying in the group: %s", strerror(-rc));
+	return rc == 0;
 }
 
 /*
@@ -402,6 +411,8 @@ static void mon_resume(struct nft *n, uint32_t gen, bool committed)
 		log_warn("nftables notifications: rejoining the group");
 		n->missed = true;
 	} else if (get_gen(n, &now) || now != gen + (committed ? 1u : 0u)) {
+		log_debug("nftables notifications: generation %u before our batch, %u after", gen,
+		          now);
 		n->missed = true;
 	}
 	if (n->missed) {
