@@ -11,6 +11,7 @@
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
+#include <libnftnl/gen.h>
 #include <libnftnl/object.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
@@ -55,6 +56,7 @@ struct nft {
 	uint32_t seq;
 	int sndbuf, rcvbuf; /* what we last asked for on cmd */
 	char *rbuf;
+	bool missed; /* a change by someone else may have gone unnotified: say changed */
 };
 
 static int set_buf(struct mnl_socket *nl, int opt, int force_opt, int *cur, size_t want)
@@ -207,9 +209,18 @@ static void extack(const struct nlmsghdr *nlh, char *out, size_t len)
 	}
 }
 
-int nft_send_raw(struct nft *n, const void *data, size_t blen, size_t nm, size_t *failed, char *why,
-                 size_t len)
+static double mono_ms(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int send_batch(struct nft *n, const void *data, size_t blen, size_t nm, size_t *failed,
+                      char *why, size_t len)
+{
+	double t0 = mono_ms(), t1 = 0;
 	size_t got = 0, bad = 0;
 	struct nlmsghdr *nlh;
 	char *buf = NULL, ext[256] = "", bext[256] = "";
@@ -248,6 +259,7 @@ int nft_send_raw(struct nft *n, const void *data, size_t blen, size_t nm, size_t
 		snprintf(why, len, "sending %zu nftables message(s): %s", nm, strerror(errno));
 		goto out;
 	}
+	t1 = mono_ms();
 
 	while (got < nm) {
 		ssize_t r = recv(mnl_socket_get_fd(n->cmd), n->rbuf, RBUF_SIZE, MSG_DONTWAIT);
@@ -310,8 +322,116 @@ int nft_send_raw(struct nft *n, const void *data, size_t blen, size_t nm, size_t
 		snprintf(why, len, "%zu of %zu nftables acks %s: outcome unknown", nm - got, nm,
 		         lost ? "lost" : "missing");
 	}
+	log_debug("nftables batch: %zu messages, %zu bytes: sent in %.1f ms, %zu acks read in "
+	          "%.1f ms",
+	          nm, blen, t1 - t0, got, mono_ms() - t1);
 out:
 	free(buf);
+	return rc;
+}
+
+static int request(struct nft *n, struct nlmsghdr *nlh, mnl_cb_t cb, void *data);
+
+struct gen_answer {
+	uint32_t id;
+	bool got;
+};
+
+static int gen_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct gen_answer *a = data;
+	struct nftnl_gen *g = nftnl_gen_alloc();
+
+	if (!g)
+		return MNL_CB_ERROR;
+	if (nftnl_gen_nlmsg_parse(nlh, g) == 0 && nftnl_gen_is_set(g, NFTNL_GEN_ID)) {
+		a->id = nftnl_gen_get_u32(g, NFTNL_GEN_ID);
+		a->got = true;
+	}
+	nftnl_gen_free(g);
+	return MNL_CB_OK;
+}
+
+/* A GETGEN request in buf (REQ_BUF_SIZE); flags NLM_F_ACK or 0. */
+static struct nlmsghdr *gen_request(char *buf, uint16_t flags, uint32_t seq)
+{
+	return nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC, flags, seq);
+}
+
+/* The ruleset's generation (every committed transaction adds one). 0 or -errno. */
+static int get_gen(struct nft *n, uint32_t *gen)
+{
+	char buf[REQ_BUF_SIZE];
+	struct gen_answer a = {0};
+	int rc = request(n, gen_request(buf, NLM_F_ACK, n->seq++), gen_cb, &a);
+
+	*gen = a.id;
+	return rc ? rc : a.got ? 0 : -EBADMSG;
+}
+
+static int mon_membership(struct nft *n, int opt)
+{
+	int grp = NFNLGRP_NFTABLES;
+
+	return mnl_socket_setsockopt(n->mon, opt, &grp, sizeof(grp)) < 0 ? -errno : 0;
+}
+
+/*
+ * While a batch of ours runs, the notification socket leaves the group: with a
+ * listener the kernel writes a notification per object and element, which
+ * doubles the cost of a large batch, and ours are of no interest (and could
+ * overflow the socket, which reads as a change by someone else). Returns true
+ * when it left; *gen is the generation before.
+ */
+static bool mon_suspend(struct nft *n, uint32_t *gen)
+{
+	int rc;
+
+	if (!n->mon)
+		return false;
+	rc = get_gen(n, gen);
+	if (!rc)
+		rc = mon_membership(n, NETLINK_DROP_MEMBERSHIP);
+	if (rc)
+		log_debug("nftables notifications: staying in the group: %s", strerror(-rc));
+	return rc == 0;
+}
+
+/*
+ * Back in the group. A generation other than gen plus our own commit means
+ * someone else committed while we were not listening: the next drain says
+ * changed, and a GETGEN answered on the notification socket makes it readable.
+ */
+static void mon_resume(struct nft *n, uint32_t gen, bool committed)
+{
+	char buf[REQ_BUF_SIZE];
+	uint32_t now;
+
+	if (mon_membership(n, NETLINK_ADD_MEMBERSHIP)) {
+		log_warn("nftables notifications: rejoining the group");
+		n->missed = true;
+	} else if (get_gen(n, &now) || now != gen + (committed ? 1u : 0u)) {
+		log_debug("nftables notifications: generation %u before our batch, %u after", gen,
+		          now);
+		n->missed = true;
+	}
+	if (n->missed) {
+		struct nlmsghdr *nlh = gen_request(buf, 0, 0);
+
+		if (mnl_socket_sendto(n->mon, nlh, nlh->nlmsg_len) < 0)
+			log_warn("nftables notifications: waking the reader");
+	}
+}
+
+int nft_send_raw(struct nft *n, const void *data, size_t blen, size_t nm, size_t *failed, char *why,
+                 size_t len)
+{
+	uint32_t gen = 0;
+	bool quiet = nm && mon_suspend(n, &gen);
+	int rc = send_batch(n, data, blen, nm, failed, why, len);
+
+	if (quiet)
+		mon_resume(n, gen, rc == 0);
 	return rc;
 }
 
@@ -849,10 +969,11 @@ static const char *event_table(const struct nlmsghdr *nlh)
 bool nft_events_drain(struct nft *n)
 {
 	int fd = n->mon ? mnl_socket_get_fd(n->mon) : -1;
-	bool changed = false;
+	bool changed = n->missed;
 
 	if (fd < 0)
 		return false;
+	n->missed = false;
 
 	for (;;) {
 		ssize_t r = recv(fd, n->rbuf, RBUF_SIZE, MSG_DONTWAIT);

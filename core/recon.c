@@ -37,7 +37,7 @@ void recon_log_removed(const struct recon *r, const char *kind, const char *word
 		         words);
 }
 
-static int64_t now_us(void)
+int64_t recon_now_us(void)
 {
 	struct timespec ts;
 
@@ -47,7 +47,7 @@ static int64_t now_us(void)
 
 static int64_t now_ms(void)
 {
-	return now_us() / 1000;
+	return recon_now_us() / 1000;
 }
 
 /* Wake the thread up: a kick, a handed-over document, a stop. */
@@ -315,7 +315,7 @@ static void combine(int *rc, int64_t *rev, char *err, size_t len, int prc, int64
 static int run_full(struct recon *r, bool check_nft)
 {
 	char err[REASON_MAX] = "", perr[REASON_MAX] = "";
-	int64_t t0 = now_us(), rev = INT64_MAX, prev = 0;
+	int64_t t0 = recon_now_us(), rev = INT64_MAX, prev = 0;
 	struct net_pass np = {0};
 	int rc = 0, prc, nrc;
 
@@ -327,7 +327,7 @@ static int run_full(struct recon *r, bool check_nft)
 		if (!np.copy_res || recon_keep_copy((void **)&np.as.routes, &np.as.nroutes,
 		                                    r->copies, r->ncopies, sizeof(*r->copies))) {
 			recon_net_pass_free(&np);
-			record(r, -1, 0, (double)(now_us() - t0) / 1000.0, "out of memory");
+			record(r, -1, 0, (double)(recon_now_us() - t0) / 1000.0, "out of memory");
 			return -1;
 		}
 	}
@@ -340,7 +340,7 @@ static int run_full(struct recon *r, bool check_nft)
 	recon_net_pass_free(&np);
 	prc = recon_sync_sg(r, check_nft, &prev, perr, sizeof(perr));
 	combine(&rc, &rev, err, sizeof(err), prc, prev, perr);
-	record(r, rc, rc < 0 ? 0 : rev, (double)(now_us() - t0) / 1000.0, err);
+	record(r, rc, rc < 0 ? 0 : rev, (double)(recon_now_us() - t0) / 1000.0, err);
 	if (rc >= 0)
 		r->starting = false;
 	return rc;
@@ -383,7 +383,7 @@ static int run_routes(struct recon *r, const struct change *q, size_t n)
 static bool run_changes(struct recon *r, struct change *q, size_t n)
 {
 	for (size_t i = 0, j; i < n; i = j) {
-		int64_t t0 = now_us(), rev = q[i].rev;
+		int64_t t0 = recon_now_us(), rev = q[i].rev;
 		int rc;
 
 		j = i + 1;
@@ -413,7 +413,7 @@ static bool run_changes(struct recon *r, struct change *q, size_t n)
 		for (size_t k = i + 1; k < j; k++)
 			if (q[k].rev > rev)
 				rev = q[k].rev;
-		record(r, rc, rev, (double)(now_us() - t0) / 1000.0, "");
+		record(r, rc, rev, (double)(recon_now_us() - t0) / 1000.0, "");
 	}
 	return false;
 }
@@ -480,7 +480,7 @@ static void run_preapply(struct recon *r)
 {
 	char err[REASON_MAX] = "";
 	const struct route *routes;
-	int64_t t0 = now_us();
+	int64_t t0 = recon_now_us();
 	size_t n;
 
 	pthread_mutex_lock(&r->lock);
@@ -499,7 +499,7 @@ static void run_preapply(struct recon *r)
 		          err);
 	else
 		log_debug("applied a document's %zu routes ahead of its commit in %.2f ms", n,
-		          (double)(now_us() - t0) / 1000.0);
+		          (double)(recon_now_us() - t0) / 1000.0);
 	pthread_mutex_lock(&r->lock);
 	r->pre_running = false;
 	r->pre_routes = NULL;

@@ -216,6 +216,8 @@ int recon_sync_sg(struct recon *r, bool check_kernel, int64_t *rev_out, char *er
 
 /* ---- shared by the passes (recon.c) ---- */
 
+/* CLOCK_MONOTONIC in microseconds: the passes time their steps. */
+int64_t recon_now_us(void);
 /* What the first pass after a start removes is logged, one line per object. */
 void recon_log_removed(const struct recon *r, const char *kind, const char *words);
 /* Record a status in map m (NULL reason for active). 0 or -ENOMEM. */

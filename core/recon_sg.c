@@ -49,37 +49,75 @@ oom:
 	return NULL;
 }
 
+/* A security-group pass: the loaded state, the compiled one, and how sending it went. */
+struct sg_pass {
+	struct security_group *g;
+	struct sg_rule *rl;
+	size_t ng, nr;
+	int64_t rev;
+	struct sgc *c; /* compiled; moves to r->sg_applied once the kernel holds it */
+	int sent;      /* how making the kernel hold c went: 0 or -errno */
+	char why[REASON_MAX];
+	char origin[ID_MAX]; /* the group a refused message was for, "" when shared */
+	bool repaired;       /* the table was changed by someone else and is rebuilt */
+	/* Where the pass's time went (microseconds), for the debug line. */
+	int64_t t_load, t_compile, t_check, t_batch, t_send;
+	size_t bytes, nmsgs; /* of the last batch sent */
+};
+
+/* Add the time since *t0 to *acc; *t0 becomes now. */
+static void sg_lap(int64_t *acc, int64_t *t0)
+{
+	int64_t now = recon_now_us();
+
+	*acc += now - *t0;
+	*t0 = now;
+}
+
+static void sg_batch_size(struct sg_pass *sp, const struct sgc_batch *b)
+{
+	sgc_batch_data(b, &sp->bytes);
+	sp->nmsgs = sgc_batch_nmsgs(b);
+}
+
 /*
  * Send the batch that turns the kernel into c: the smallest update from what
  * was applied, or the full atomic replacement when the applied state is
  * unknown or the update was refused. Returns 0 or -errno with why, and origin
  * (the group the refused message was for, "" when shared).
  */
-static int sg_send(struct recon *r, const struct sgc *c, char *why, size_t len, char *origin,
-                   size_t olen)
+static int sg_send(struct recon *r, struct sg_pass *sp, const struct sgc *c, char *why, size_t len,
+                   char *origin, size_t olen)
 {
 	struct sgc_batch *b = NULL;
 	size_t failed = 0;
+	int64_t t0 = recon_now_us();
 	int rc;
 
 	origin[0] = '\0';
 	rc = r->sg_applied ? sgc_batch_update(r->sg_applied, c, &b) : sgc_batch_full(c, &b);
+	sg_lap(&sp->t_batch, &t0);
 	if (rc) {
 		snprintf(why, len, "building the nftables batch: %s", strerror(-rc));
 		return rc;
 	}
+	sg_batch_size(sp, b);
 	rc = r->k.nft_send(r->k.nft, b, &failed, why, len);
+	sg_lap(&sp->t_send, &t0);
 	if (rc && !sgc_batch_is_full(b)) {
 		/* The kernel was not what we thought: replace it whole, atomically. */
 		log_warnx("incremental nftables update refused (%s); replacing the table", why);
 		sgc_batch_free(b);
 		b = NULL;
 		rc = sgc_batch_full(c, &b);
+		sg_lap(&sp->t_batch, &t0);
 		if (rc) {
 			snprintf(why, len, "building the nftables batch: %s", strerror(-rc));
 			return rc;
 		}
+		sg_batch_size(sp, b);
 		rc = r->k.nft_send(r->k.nft, b, &failed, why, len);
+		sg_lap(&sp->t_send, &t0);
 	}
 	if (rc && failed)
 		snprintf(origin, olen, "%s", sgc_batch_msg_origin(b, failed));
@@ -99,19 +137,6 @@ static int sg_remove_table(struct recon *r, const struct sgc *empty, char *why, 
 		                  "table inet vrouter (no security group is desired)");
 	return rc;
 }
-
-/* A security-group pass: the loaded state, the compiled one, and how sending it went. */
-struct sg_pass {
-	struct security_group *g;
-	struct sg_rule *rl;
-	size_t ng, nr;
-	int64_t rev;
-	struct sgc *c; /* compiled; moves to r->sg_applied once the kernel holds it */
-	int sent;      /* how making the kernel hold c went: 0 or -errno */
-	char why[REASON_MAX];
-	char origin[ID_MAX]; /* the group a refused message was for, "" when shared */
-	bool repaired;       /* the table was changed by someone else and is rebuilt */
-};
 
 /* Read the table back: when it is not what we applied, forget what we applied. */
 static void sg_check(struct recon *r, struct sg_pass *sp)
@@ -147,8 +172,10 @@ static int sg_enforce(struct recon *r, struct sg_pass *sp, bool check_kernel, ch
 		                       .nrules = sp->nr,
 		                       .api = r->api,
 		                       .table_flags = r->nft_flags};
+		int64_t t0 = recon_now_us();
 		int rc = sgc_compile(&in, &sp->c, sp->why, sizeof(sp->why));
 
+		sg_lap(&sp->t_compile, &t0);
 		if (rc) {
 			snprintf(err, errlen, "compiling security groups: %s", sp->why);
 			return -1;
@@ -156,6 +183,7 @@ static int sg_enforce(struct recon *r, struct sg_pass *sp, bool check_kernel, ch
 		if (check_kernel)
 			sg_check(r, sp);
 		check_kernel = false;
+		sg_lap(&sp->t_check, &t0);
 		if (r->sg_applied && sgc_equal(r->sg_applied, sp->c))
 			rc = 0;
 		else if (sgc_empty(sp->c) && !r->sg_applied)
@@ -163,7 +191,7 @@ static int sg_enforce(struct recon *r, struct sg_pass *sp, bool check_kernel, ch
 			 * left it). When it is absent this changes nothing. */
 			rc = sg_remove_table(r, sp->c, sp->why, sizeof(sp->why));
 		else
-			rc = sg_send(r, sp->c, sp->why, sizeof(sp->why), sp->origin,
+			rc = sg_send(r, sp, sp->c, sp->why, sizeof(sp->why), sp->origin,
 			             sizeof(sp->origin));
 		sp->sent = rc;
 		if (rc != -EOPNOTSUPP || !r->nft_flags)
@@ -225,6 +253,7 @@ int recon_sync_sg(struct recon *r, bool check_kernel, int64_t *rev_out, char *er
 {
 	struct sg_pass sp = {0};
 	struct vr_err e = {0};
+	int64_t t0 = recon_now_us();
 	int ret = -1;
 
 	recon_assert_thread(r);
@@ -238,6 +267,7 @@ int recon_sync_sg(struct recon *r, bool check_kernel, int64_t *rev_out, char *er
 		ret = 0;
 		goto out;
 	}
+	sg_lap(&sp.t_load, &t0);
 	if (sg_enforce(r, &sp, check_kernel, err, errlen))
 		goto out;
 	if (sg_record(r, &sp)) {
@@ -246,6 +276,12 @@ int recon_sync_sg(struct recon *r, bool check_kernel, int64_t *rev_out, char *er
 	}
 	*rev_out = sp.rev;
 	ret = sp.sent == 0 ? 0 : 1;
+	log_debug("security groups: %zu group(s), %zu rule(s): load %.1f ms, compile %.1f ms, "
+	          "check %.1f ms, batch %.1f ms (%zu messages, %zu bytes), send %.1f ms, "
+	          "total %.1f ms",
+	          sp.ng, sp.nr, sp.t_load / 1e3, sp.t_compile / 1e3, sp.t_check / 1e3,
+	          sp.t_batch / 1e3, sp.nmsgs, sp.bytes, sp.t_send / 1e3,
+	          (recon_now_us() - t0) / 1e3);
 out:
 	sgc_free(sp.c);
 	model_sgs_free(sp.g, sp.ng);
