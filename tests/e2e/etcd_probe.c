@@ -19,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <dirent.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -902,6 +905,34 @@ static int setup(void **state)
 	return 0;
 }
 
+/*
+ * Whether this process runs in a namespace made by `ip netns add` (one of the
+ * files in /run/netns): the probe talks to the addresses of the test's namespaces,
+ * and from the machine's own namespace those would leave by its routes.
+ * (pid 1's namespace cannot be looked at from inside `ip netns exec`.)
+ */
+static bool in_named_netns(void)
+{
+	struct stat self, st;
+	struct dirent *d;
+	char path[PATH_MAX];
+	bool found = false;
+	DIR *dir;
+
+	if (stat("/proc/self/ns/net", &self))
+		return false;
+	dir = opendir("/run/netns");
+	if (!dir)
+		return false;
+	while (!found && (d = readdir(dir)))
+		if (d->d_name[0] != '.' &&
+		    snprintf(path, sizeof(path), "/run/netns/%s", d->d_name) < (int)sizeof(path) &&
+		    !stat(path, &st))
+			found = st.st_dev == self.st_dev && st.st_ino == self.st_ino;
+	closedir(dir);
+	return found;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -918,5 +949,10 @@ int main(void)
 	    cmocka_unit_test(test_unreachable),
 	};
 
+	if (!in_named_netns()) {
+		fprintf(stderr, "etcd_probe: refusing to run outside a namespace of `ip netns add` "
+		                "(run it with ip netns exec, as tests/e2e/test_etcd.sh does)\n");
+		return 2;
+	}
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
