@@ -42,7 +42,8 @@ struct http_guard_conn {
 	int fd; /* MHD's; valid until CLOSED, which takes the guard's lock first */
 	uint8_t key[ADDR_KEY_LEN];
 	_Atomic uint64_t state;
-	unsigned answered; /* requests answered; only the connection's thread counts */
+	unsigned answered;    /* requests answered; only the connection's thread counts */
+	_Atomic bool leaving; /* its last answer is queued: it closes after sending it */
 };
 
 /* A connection the guard reads itself, until its first request head is whole. */
@@ -220,7 +221,8 @@ static void count(struct http_guard *g, const uint8_t *key, size_t *same, size_t
 	}
 	pthread_mutex_lock(&g->lock);
 	for (struct http_guard_conn *c = g->live; c; c = c->next) {
-		if (phase_of(atomic_load(&c->state)) == PHASE_CUT)
+		/* One that closes after its last answer: its client may already reconnect. */
+		if (phase_of(atomic_load(&c->state)) == PHASE_CUT || atomic_load(&c->leaving))
 			continue;
 		(*all)++;
 		*same += !memcmp(c->key, key, ADDR_KEY_LEN);
@@ -648,7 +650,10 @@ struct http_guard_conn *http_guard_conn_of(struct MHD_Connection *c)
 
 bool http_guard_answered(struct http_guard_conn *gc)
 {
-	return gc && ++gc->answered >= HTTP_KEEPALIVE_REQUESTS;
+	if (!gc || ++gc->answered < HTTP_KEEPALIVE_REQUESTS)
+		return false;
+	atomic_store(&gc->leaving, true);
+	return true;
 }
 
 bool http_guard_phase(struct http_guard_conn *gc, enum http_phase p, size_t expect)

@@ -80,7 +80,9 @@ bool http_guard_phase(struct http_guard_conn *gc, enum http_phase p, size_t expe
 /*
  * Count an answer on gc (called by the connection's own thread, once per
  * request): true when it is the connection's HTTP_KEEPALIVE_REQUESTS-th, so
- * the connection closes after it. false for NULL.
+ * the connection closes after it; from then on it no longer counts against
+ * its address's or the server's limits (its client may reconnect before the
+ * close is done). false for NULL.
  */
 bool http_guard_answered(struct http_guard_conn *gc);
 
