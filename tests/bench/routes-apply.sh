@@ -11,7 +11,7 @@
 #           sent after the apply was attempted. Checked: the answer says converged, GET
 #           /v1/status converged, N routes of protocol 245 in the kernel.
 # Runs alternate (anchor, ours, anchor, ours, ...); medians, and the median of the
-# per-round ratios ours/anchor. Goal: <= 1.0.
+# per-round ratios ours/anchor. Goal: <= 0.8 (issue 15 goal 1).
 set -Eeuo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/bench/lib.sh
@@ -24,7 +24,7 @@ if [[ ${BENCH_QUICK:-0} == 1 ]]; then
 else
 	ROUNDS_SMALL=${BENCH_ROUNDS:-5} ROUNDS_BIG=${BENCH_ROUNDS:-3}
 fi
-GOAL=1.0
+GOAL=0.8 # issue 15 goal 1: PUT /v1/config <= 0.8x ip -batch of the same routes
 [[ -x $VROUTERD ]] || bench_fail "vrouterd not found at $VROUTERD"
 for t in curl jq ip; do
 	command -v "$t" >/dev/null || bench_fail "$t is not installed (run.sh installs it)"
