@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <sqlite3.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,16 @@ static size_t queued(struct app *app)
 		n++;
 	pthread_mutex_unlock(&app->write_lock);
 	return n;
+}
+
+static bool leading(struct app *app)
+{
+	bool on;
+
+	pthread_mutex_lock(&app->write_lock);
+	on = app->write_leader;
+	pthread_mutex_unlock(&app->write_lock);
+	return on;
 }
 
 /* Events of GET /v1/events with this status whose object_id is id. */
@@ -153,10 +164,84 @@ static void test_group_commit(void **state)
 	free(dup_id);
 }
 
+/*
+ * The group's COMMIT fails (a deferred foreign key, checked only at COMMIT,
+ * broken by a trigger on one route of the group): every write of the group
+ * is answered as failed and none is stored; the write before the group and
+ * the writes after it go through.
+ */
+static void test_group_commit_fails(void **state)
+{
+	struct fixture *f = *state;
+	struct writer w[WRITERS];
+	pthread_t t[WRITERS];
+	struct timespec nap = {0, 2 * 1000 * 1000};
+	json_int_t rev0 = status_revision(f);
+	size_t routes0 = count_items(f, "/v1/routes");
+	uint64_t groups0 = f->app.write_groups;
+	int waited = 0, created = 0, failed = 0;
+	sqlite3 *db = NULL;
+
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                              "CREATE TABLE t_parent(id INTEGER PRIMARY KEY);"
+	                              "CREATE TABLE t_child(p INTEGER REFERENCES t_parent(id) "
+	                              "  DEFERRABLE INITIALLY DEFERRED);"
+	                              "CREATE TRIGGER t_break AFTER INSERT ON routes "
+	                              "  WHEN NEW.destination = '10.79.3.0/24' "
+	                              "  BEGIN INSERT INTO t_child VALUES (42); END;",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
+
+	pthread_mutex_lock(&f->app.store_lock);
+	for (int i = 0; i < WRITERS; i++) {
+		w[i].f = f;
+		snprintf(w[i].body, sizeof(w[i].body),
+		         "{\"destination\":\"10.79.%d.0/24\",\"type\":\"blackhole\"}", i);
+	}
+	/* Writer 0 first: it leads, alone, and waits for the store... */
+	assert_int_equal(pthread_create(&t[0], NULL, post_one, &w[0]), 0);
+	while (!leading(&f->app) && waited++ < 5000)
+		nanosleep(&nap, NULL);
+	assert_true(leading(&f->app));
+	/* ... while the seven others, 10.79.3.0/24 among them, queue behind it as a group. */
+	for (int i = 1; i < WRITERS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, post_one, &w[i]), 0);
+	waited = 0;
+	while (queued(&f->app) < WRITERS - 1 && waited++ < 5000)
+		nanosleep(&nap, NULL);
+	assert_int_equal(queued(&f->app), WRITERS - 1);
+	pthread_mutex_unlock(&f->app.store_lock);
+	for (int i = 0; i < WRITERS; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+
+	/* The group was not committed; the leader's own write was. */
+	assert_int_equal(f->app.write_groups - groups0, 0);
+	for (int i = 0; i < WRITERS; i++) {
+		if (i == 0 && w[i].r.status == 201)
+			created++;
+		else if (i > 0 && w[i].r.status == 500 && strstr(w[i].r.body, "FOREIGN KEY"))
+			failed++;
+		else
+			fail_msg("POST %s -> %d %s", w[i].body, w[i].r.status, w[i].r.body);
+		reply_free(&w[i].r);
+	}
+	assert_int_equal(created, 1);
+	assert_int_equal(failed, WRITERS - 1);
+	assert_int_equal(count_items(f, "/v1/routes"), routes0 + (size_t)created);
+	assert_int_equal(status_revision(f), rev0 + created);
+	/* Nothing is wedged: the next write goes through. */
+	free(post_id(f, "/v1/routes", "{\"destination\":\"10.80.0.0/24\",\"type\":\"blackhole\"}",
+	             201));
+	assert_int_equal(status_revision(f), rev0 + created + 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_group_commit),
+	    cmocka_unit_test(test_group_commit_fails),
 	};
 
 	return cmocka_run_group_tests(tests, http_fixture_setup, http_fixture_teardown);
