@@ -47,6 +47,24 @@ static size_t queued(struct app *app)
 	return n;
 }
 
+/*
+ * With store_lock held by the caller and one leader waiting for it: wait
+ * until the other WRITERS - 1 writes queue behind it, then let the store go
+ * and wait for all WRITERS threads.
+ */
+static void release_group(struct fixture *f, pthread_t *t)
+{
+	struct timespec nap = {0, 2 * 1000 * 1000};
+	int waited = 0;
+
+	while (queued(&f->app) < WRITERS - 1 && waited++ < 5000)
+		nanosleep(&nap, NULL);
+	assert_int_equal(queued(&f->app), WRITERS - 1);
+	pthread_mutex_unlock(&f->app.store_lock);
+	for (int i = 0; i < WRITERS; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+}
+
 static bool leading(struct app *app)
 {
 	bool on;
@@ -94,8 +112,6 @@ static void test_group_commit(void **state)
 	json_int_t rev0 = status_revision(f);
 	uint64_t groups0 = f->app.write_groups, grouped0 = f->app.writes_grouped;
 	json_int_t revs[WRITERS];
-	struct timespec nap = {0, 2 * 1000 * 1000};
-	int waited = 0;
 
 	pthread_mutex_lock(&f->app.store_lock);
 	for (int i = 0; i < WRITERS; i++) {
@@ -109,12 +125,7 @@ static void test_group_commit(void **state)
 		assert_int_equal(pthread_create(&t[i], NULL, post_one, &w[i]), 0);
 	}
 	/* One leader waits for store_lock with its own write; the others queue behind it. */
-	while (queued(&f->app) < WRITERS - 1 && waited++ < 5000)
-		nanosleep(&nap, NULL);
-	assert_int_equal(queued(&f->app), WRITERS - 1);
-	pthread_mutex_unlock(&f->app.store_lock);
-	for (int i = 0; i < WRITERS; i++)
-		assert_int_equal(pthread_join(t[i], NULL), 0);
+	release_group(f, t);
 
 	assert_int_equal(f->app.write_groups - groups0, 1);
 	assert_int_equal(f->app.writes_grouped - grouped0, WRITERS - 1);
@@ -208,13 +219,7 @@ static void test_group_commit_fails(void **state)
 	/* ... while the seven others, 10.79.3.0/24 among them, queue behind it as a group. */
 	for (int i = 1; i < WRITERS; i++)
 		assert_int_equal(pthread_create(&t[i], NULL, post_one, &w[i]), 0);
-	waited = 0;
-	while (queued(&f->app) < WRITERS - 1 && waited++ < 5000)
-		nanosleep(&nap, NULL);
-	assert_int_equal(queued(&f->app), WRITERS - 1);
-	pthread_mutex_unlock(&f->app.store_lock);
-	for (int i = 0; i < WRITERS; i++)
-		assert_int_equal(pthread_join(t[i], NULL), 0);
+	release_group(f, t);
 
 	/* The group was not committed; the leader's own write was. */
 	assert_int_equal(f->app.write_groups - groups0, 0);
