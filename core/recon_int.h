@@ -187,14 +187,10 @@ int recon_sync_full(struct recon *r, struct plan_assoc *as, int *copy_res, int64
 int recon_preapply_routes(struct recon *r, const struct route *routes, size_t n, char *err,
                           size_t errlen);
 /*
- * One route changed: apply just that route (O(1) in the size of the state).
- * Returns 0/1, or 2 when only a full pass can sort it out.
- */
-int recon_sync_route(struct recon *r, const char *id);
-/*
- * Several routes changed (ids: n distinct ids): one read of the store, one
- * kernel batch, each route's status as recon_sync_route records it. Returns
- * 0, 1 when one failed, or 2 when only a full pass can sort it out.
+ * Some routes changed (ids: n distinct ids): apply just those (O(n) in the
+ * size of the state): one read of the store, one kernel batch, each route's
+ * status recorded. Returns 0, 1 when one failed, or 2 when only a full pass
+ * can sort it out.
  */
 int recon_sync_routes(struct recon *r, const char *const *ids, size_t n);
 /*

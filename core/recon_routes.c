@@ -559,8 +559,3 @@ out:
 	free(res);
 	return ret;
 }
-
-int recon_sync_route(struct recon *r, const char *id)
-{
-	return recon_sync_routes(r, &id, 1);
-}

@@ -20,35 +20,22 @@
 /* Desired routes one question reads: as many as the reconciler applies. */
 #define DIAG_ROUTES_MAX ((size_t)4 * 1024 * 1024)
 
+/* What one question reads: routes (without descriptions), subnets, groups, rules. */
 struct loaded {
-	struct route *routes;
-	size_t nroutes, cap;
-	struct subnet *subnets;
-	size_t nsubnets;
-	struct security_group *groups;
-	size_t ngroups;
-	struct sg_rule *rules;
-	size_t nrules;
+	struct store_config c;
+	size_t cap; /* of c.routes */
 };
 
 static int keep_route(void *arg, const struct route *r)
 {
 	struct loaded *l = arg;
 
-	if (vr_grow((void **)&l->routes, &l->cap, l->nroutes + 1, sizeof(*l->routes),
+	if (vr_grow((void **)&l->c.routes, &l->cap, l->c.nroutes + 1, sizeof(*l->c.routes),
 	            DIAG_ROUTES_MAX))
 		return 1; /* store_routes_each's own errors are negative */
-	l->routes[l->nroutes] = *r;
-	l->routes[l->nroutes++].description = NULL;
+	l->c.routes[l->c.nroutes] = *r;
+	l->c.routes[l->c.nroutes++].description = NULL;
 	return 0;
-}
-
-static void loaded_free(struct loaded *l)
-{
-	free(l->routes); /* copies without descriptions */
-	model_subnets_free(l->subnets, l->nsubnets);
-	model_sgs_free(l->groups, l->ngroups);
-	model_sg_rules_free(l->rules, l->nrules);
 }
 
 static int load(struct app *app, struct loaded *l, struct vr_err *e)
@@ -68,9 +55,10 @@ static int load(struct app *app, struct loaded *l, struct vr_err *e)
 	if (rc > 0)
 		rc = err_set(e, VR_ERR_INTERNAL, NULL, "out of memory reading the routes");
 	if (!rc)
-		rc = store_net_load(s, &l->subnets, &l->nsubnets, &set, &rev, e);
+		rc = store_net_load(s, &l->c.subnets, &l->c.nsubnets, &set, &rev, e);
 	if (!rc)
-		rc = store_sg_load(s, &l->groups, &l->ngroups, &l->rules, &l->nrules, &rev, e);
+		rc = store_sg_load(s, &l->c.groups, &l->c.ngroups, &l->c.rules, &l->c.nrules, &rev,
+		                   e);
 	store_snapshot_end(s);
 	app_read_done(app, s);
 	return rc;
@@ -210,14 +198,14 @@ void api_diag_reachability(struct http_req *req, struct http_resp *resp)
 		http_problem(resp, &e);
 		goto out;
 	}
-	st = (struct diag_state){.routes = l.routes,
-	                         .nroutes = l.nroutes,
-	                         .subnets = l.subnets,
-	                         .nsubnets = l.nsubnets,
-	                         .groups = l.groups,
-	                         .ngroups = l.ngroups,
-	                         .rules = l.rules,
-	                         .nrules = l.nrules,
+	st = (struct diag_state){.routes = l.c.routes,
+	                         .nroutes = l.c.nroutes,
+	                         .subnets = l.c.subnets,
+	                         .nsubnets = l.c.nsubnets,
+	                         .groups = l.c.groups,
+	                         .ngroups = l.c.ngroups,
+	                         .rules = l.c.rules,
+	                         .nrules = l.c.nrules,
 	                         .route_status = app->recon ? route_status : NULL,
 	                         .status_ctx = app->recon};
 	c = (struct diag_call){.st = &st, .q = &q, .res = res};
@@ -227,6 +215,6 @@ void api_diag_reachability(struct http_req *req, struct http_resp *resp)
 	}
 	http_json(resp, 200, result_json(&q, res));
 out:
-	loaded_free(&l);
+	store_config_clear(&l.c);
 	free(res);
 }
