@@ -71,7 +71,7 @@ static int net_load(struct recon *r, struct net_pass *np, char *err, size_t errl
 {
 	struct vr_err e = {0};
 
-	if (store_net_load(r->store, &np->subs, &np->n, &np->set, &np->rev, &e)) {
+	if (store_net_load_of(r->store, r->router, &np->subs, &np->n, &np->set, &np->rev, &e)) {
 		snprintf(err, errlen, "reading subnets: %s", e.msg);
 		return -1;
 	}

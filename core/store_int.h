@@ -43,7 +43,7 @@
 /* A database error's words about a kind: "listing security group rules". */
 #define NOUN_WHAT_MAX 64
 /* Most filter values one list statement binds (after ?1 after and ?2 limit). */
-#define LIST_BIND_MAX 2
+#define LIST_BIND_MAX 3
 
 /* Every statement the store runs, prepared once at open (their SQL: store_db.c). */
 enum st {
@@ -66,6 +66,8 @@ enum st {
 	ST_RTB_BY_NO,
 	ST_RTB_NOS_IN,
 	ST_RTB_USER,
+	ST_RTB_ENSURE,
+	ST_SET_ENSURE,
 	ST_RT_GET,
 	ST_RT_LIST,
 	ST_RT_LIST_TABLE,
@@ -450,15 +452,27 @@ uint32_t store_rtb_nos_free(const struct rtb_nos *u, uint32_t from);
 
 /* store_rtb.c: INVALID naming route_table_id, the table an object refers to does not exist. */
 int store_no_table(struct vr_err *e, const char *table_id);
-/* store_rtb.c: the kernel number of table table_id into *no; INVALID when it does not exist. */
-int store_table_no(struct store *s, const char *table_id, uint32_t *no, struct vr_err *e)
+/*
+ * store_rtb.c: the kernel number of table table_id into *no and its router
+ * into router (ROUTER_MAX; INVALID naming router when one given differs);
+ * INVALID when the table does not exist. A router's missing main table is
+ * made first (store_router_ensure_in).
+ */
+int store_table_of(struct store *s, const char *table_id, uint32_t *no, char *router,
+                   struct vr_err *e) __attribute__((warn_unused_result));
+/*
+ * store_rtb.c: inside the caller's write, router's main table and settings
+ * row when missing (nothing for local), stamped with the revision the write
+ * is about to make.
+ */
+int store_router_ensure_in(struct store *s, const char *router, struct vr_err *e)
     __attribute__((warn_unused_result));
 /* store_route.c: mirrors routes.metric_key: the kernel stores IPv6 metric 0 as 1024. */
 int64_t store_route_metric_key(const struct route *r);
 /* store_sg.c: words for what a rule allows: "ingress tcp ports 22-22 from 10.0.0.0/8". */
 void store_sgr_describe(const struct sg_rule *r, const char *cidr_key, char *buf, size_t size);
 /* store_settings.c: read the settings row; write set's flags, managed, updated_at and rev. */
-int store_settings_read(struct store *s, struct settings *out, struct vr_err *e)
+int store_settings_read(struct store *s, const char *router, struct settings *out, struct vr_err *e)
     __attribute__((warn_unused_result));
 int store_settings_write(struct store *s, const struct settings *set, struct vr_err *e)
     __attribute__((warn_unused_result));

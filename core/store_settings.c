@@ -1,21 +1,34 @@
-/* The settings: one row, always present, written by a put, an undo or a whole-state replace. */
+/*
+ * The settings: one row per router (local's always present, another's made
+ * with its main table or its first put), written by a put, an undo or a
+ * whole-state replace.
+ */
 #include "store_int.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <sqlite3.h>
 
-int store_settings_read(struct store *s, struct settings *out, struct vr_err *e)
+int store_settings_read(struct store *s, const char *router, struct settings *out, struct vr_err *e)
 {
 	sqlite3_stmt *q = st_get(s, ST_SET_GET);
 	int ret = -1;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = sqlite3_step(q);
+	router = model_router_or_local(router);
+	snprintf(out->router, sizeof(out->router), "%s", router);
+	rc = bind_text(q, 1, router, false) == SQLITE_OK ? sqlite3_step(q) : SQLITE_MISUSE;
+	if (rc == SQLITE_DONE && strcmp(router, ROUTER_LOCAL) != 0) {
+		/* A router no write has named yet: the defaults, with an ETag >= 1. */
+		out->rev = 1;
+		ret = 0;
+		goto out;
+	}
 	if (rc == SQLITE_DONE) {
-		/* Migration 003 inserts the row and nothing deletes it. */
+		/* Migrations 003 and 005 insert local's row and nothing deletes it. */
 		err_set(e, VR_ERR_INTERNAL, "", "database: the settings row is missing");
 		goto out;
 	}
@@ -39,7 +52,13 @@ out:
 
 int store_settings_get(struct store *s, struct settings *out, struct vr_err *e)
 {
-	return store_settings_read(s, out, e);
+	return store_settings_read(s, NULL, out, e);
+}
+
+int store_settings_get_of(struct store *s, const char *router, struct settings *out,
+                          struct vr_err *e)
+{
+	return store_settings_read(s, router, out, e);
 }
 
 /* Store set: its forwarding flags, whether they are managed, its updated_at and rev. */
@@ -52,7 +71,8 @@ int store_settings_write(struct store *s, const struct settings *set, struct vr_
 	    sqlite3_bind_int(q, 2, set->fwd_v6) != SQLITE_OK ||
 	    bind_text(q, 3, set->updated_at, false) != SQLITE_OK ||
 	    sqlite3_bind_int64(q, 4, set->rev) != SQLITE_OK ||
-	    sqlite3_bind_int(q, 5, set->managed) != SQLITE_OK) {
+	    sqlite3_bind_int(q, 5, set->managed) != SQLITE_OK ||
+	    bind_text(q, 6, model_router_or_local(set->router), false) != SQLITE_OK) {
 		store_db_err(s, e, "binding");
 		goto out;
 	}
@@ -80,7 +100,7 @@ static int settings_overwrite(struct store *s, struct settings *set, int64_t if_
 
 	if (store_tx_begin(s, e) < 0)
 		return -1;
-	if (store_settings_read(s, &old, e) < 0)
+	if (store_settings_read(s, set->router, &old, e) < 0)
 		goto out;
 	if (if_rev > 0 && if_rev != old.rev) {
 		err_set(e, VR_ERR_PRECONDITION, "",
@@ -94,7 +114,8 @@ static int settings_overwrite(struct store *s, struct settings *set, int64_t if_
 		ret = STORE_UNCHANGED;
 		goto out;
 	}
-	if (store_rev_bump(s, undo ? undo : &neu.rev, e) < 0)
+	if (store_router_ensure_in(s, set->router, e) < 0 ||
+	    store_rev_bump(s, undo ? undo : &neu.rev, e) < 0)
 		goto out;
 	if (!undo) {
 		neu.managed = true;

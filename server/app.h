@@ -16,6 +16,7 @@ struct capture_mgr;
 struct app;
 struct store_event;
 struct vr_err;
+struct fleet;
 
 /*
  * A write waiting to be run under store_lock (app_write): by the thread
@@ -104,6 +105,15 @@ struct app {
 	void *query_ctx; /* handed to links_list, tables_in_use and kernel_query */
 	/* Packet captures (api_capture.c); NULL when there is no kernel: 503. */
 	struct capture_mgr *captures;
+	/*
+	 * Fleet mode (issue 16; --etcd): fleet != NULL. Then route tables,
+	 * routes, subnets and settings carry a router, which a write without
+	 * one takes from router, the router this daemon serves (and its
+	 * kernel gets only that router's: recon_start_router). NULL: a single
+	 * router, whose answers show no router at all.
+	 */
+	const char *router;
+	struct fleet *fleet;
 };
 
 /* Initialise app's locks (before any other app_* call). */

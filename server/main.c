@@ -551,7 +551,8 @@ int main(int argc, char **argv)
 		log_error("packet captures: %s", strerror(-rc));
 		goto out;
 	}
-	if (recon_start(db, &k, (int)resync_s * 1000, &api, &app.recon, &e)) {
+	if (recon_start_router(db, app.fleet ? app.router : NULL, &k, (int)resync_s * 1000, &api,
+	                       &app.recon, &e)) {
 		log_error("reconciler: %s", e.msg);
 		goto out;
 	}
