@@ -146,7 +146,9 @@ static const char *const st_sql[ST__N] = {
     [ST_SN_UPDATE] = "UPDATE subnets SET name = ?2, cidr = ?3, cidr_key = ?4, family = ?5, "
                      "interface = ?6, router_ip = ?7, route_table_id = ?8, description = ?9, "
                      "updated_at = ?11, rev = ?12 WHERE id = ?1",
-    [ST_SN_BY_NAME] = "SELECT id FROM subnets WHERE name = ?1 AND id <> ?2",
+    /* Names are unique per router (?3). */
+    [ST_SN_BY_NAME] = "SELECT s.id FROM subnets s JOIN route_tables t ON t.id = "
+                      "s.route_table_id WHERE s.name = ?1 AND s.id <> ?2 AND t.router = ?3",
     /* Overlap matters within one router (?3) only. */
     [ST_SN_FAMILY] = "SELECT s.id, s.name, s.cidr FROM subnets s JOIN route_tables t ON t.id = "
                      "s.route_table_id WHERE s.family = ?1 AND s.id <> ?2 AND t.router = ?3 "

@@ -104,14 +104,36 @@ out:
 	return ret;
 }
 
-/* Resolve the table (INVALID when it does not exist); CONFLICT for a cidr overlapping another's. */
+/* CONFLICT naming the other subnet of sn's router that has sn's name. */
+static int sn_check_name(struct store *s, const struct subnet *sn, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, ST_SN_BY_NAME);
+	char other[ID_MAX];
+
+	if (store_first_row(s, q,
+	                    bind_text(q, 1, sn->name, false) == SQLITE_OK &&
+	                        bind_text(q, 2, sn->id, false) == SQLITE_OK &&
+	                        bind_text(q, 3, sn->router, false) == SQLITE_OK,
+	                    other, NULL, "looking for the conflicting subnet", e) < 0)
+		return -1;
+	if (other[0])
+		return err_set(e, VR_ERR_CONFLICT, "name",
+		               "a subnet named \"%s\" already exists (%s)", sn->name, other);
+	return 0;
+}
+
+/*
+ * Resolve the table (INVALID when it does not exist); CONFLICT for a cidr
+ * overlapping another's or a name another subnet of the router has.
+ */
 static int sn_prepare(struct store *s, void *o, const void *old, const void *arg, struct vr_err *e)
 {
 	struct subnet *sn = o;
 
-	if (store_table_of(s, sn->table_id, &sn->table, sn->router, e) < 0)
+	if (store_table_of(s, sn->table_id, &sn->table, sn->router, e) < 0 ||
+	    sn_check_overlap(s, sn, e) < 0)
 		return -1;
-	return sn_check_overlap(s, sn, e);
+	return sn_check_name(s, sn, e);
 }
 
 /* A failed write leaves the subnet's router as the caller gave it. */
@@ -127,18 +149,13 @@ static int sn_dangling(const void *o, struct vr_err *e)
 	return store_no_table(e, sn->table_id);
 }
 
-/* Name the other subnet holding sn's name; else it is the cidr_key index. */
+/* A unique index of subnets (none since migration 005: sn_prepare checks names and cidrs). */
 static int sn_unique(struct store *s, const void *o, const char *key, const char *dbmsg,
                      struct vr_err *e)
 {
 	const struct subnet *sn = o;
 
-	if (store_name_taken(s, STORE_SUBNET, ST_SN_BY_NAME, sn,
-	                     "looking for the conflicting subnet", e) < 0)
-		return -1;
-	/* sn_check_overlap normally answers first. */
-	return err_set(e, VR_ERR_CONFLICT, "cidr", "subnet %s: cidr %s is already used (%s)",
-	               sn->id, sn->cidr_text, dbmsg);
+	return err_set(e, VR_ERR_CONFLICT, "", "subnet %s: %s", sn->id, dbmsg);
 }
 
 /* One statement for every filter combination: NULL matches any. */

@@ -32,10 +32,34 @@ ALTER TABLE route_tables_005 RENAME TO route_tables;
 -- A router's tables in id order (lists and loads filtered by router).
 CREATE INDEX route_tables_by_router ON route_tables (router, id);
 
--- A subnet's router is its table's: overlap is refused only within one
--- router (core/store_subnet.c), so equal cidrs on two routers are fine.
-DROP INDEX subnets_key;
-CREATE INDEX subnets_by_cidr ON subnets (cidr_key);
+-- A subnet's router is its table's: its name must be unique and its cidr
+-- may not overlap another's only within one router (both checked by
+-- core/store_subnet.c), so "lan" 10.0.0.0/24 can be on two routers. The
+-- column UNIQUE on name goes with a rebuild; its indexes come back.
+CREATE TABLE subnets_005 (
+	id TEXT PRIMARY KEY NOT NULL,
+	name TEXT NOT NULL CHECK (name <> ''),
+	cidr TEXT NOT NULL,       -- as written by the client
+	cidr_key TEXT NOT NULL,   -- canonical prefix ("192.168.100.0/24")
+	family INTEGER NOT NULL CHECK (family IN (4, 6)),
+	-- The link need not exist yet: the subnet stays desired until it appears.
+	interface TEXT NOT NULL CHECK (interface <> ''),
+	router_ip TEXT NOT NULL,  -- as written; inside cidr
+	-- No ON DELETE CASCADE: deleting a table that a subnet still uses is refused.
+	route_table_id TEXT NOT NULL REFERENCES route_tables (id),
+	description TEXT NOT NULL DEFAULT '',
+	created_at TEXT NOT NULL,
+	updated_at TEXT NOT NULL,
+	rev INTEGER NOT NULL
+);
+INSERT INTO subnets_005 SELECT id, name, cidr, cidr_key, family, interface, router_ip,
+	route_table_id, description, created_at, updated_at, rev FROM subnets;
+DROP TABLE subnets;
+ALTER TABLE subnets_005 RENAME TO subnets;
+CREATE INDEX subnets_by_table ON subnets (route_table_id, id);
+CREATE INDEX subnets_by_interface ON subnets (interface, id);
+CREATE INDEX subnets_by_family ON subnets (family, id);
+CREATE INDEX subnets_by_name ON subnets (name);
 
 -- One settings row per router; a router without one has the defaults
 -- (unmanaged), and gets its row with its main table (store_router_ensure).

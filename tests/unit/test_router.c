@@ -184,7 +184,7 @@ static void test_migrate_old(void **state)
 	model_route_clear(&r);
 }
 
-/* Names, numbers and subnet overlaps are unique per router, not across the fleet. */
+/* Table names and numbers, subnet names and overlaps are unique per router, not in the fleet. */
 static void test_unique_per_router(void **state)
 {
 	struct fix *f = *state;
@@ -222,8 +222,13 @@ static void test_unique_per_router(void **state)
 	assert_string_equal(sn.table_id, "rtb-main-r1");
 	model_subnet_clear(&sn);
 	assert_int_equal(
-	    mk_subnet(f, "r2", RTB_MAIN_ID, "lan2", "10.0.0.0/24", "10.0.0.1", &sn, &e),
+	    mk_subnet(f, "r2", RTB_MAIN_ID, "lan1", "10.0.0.0/24", "10.0.0.1", &sn, &e),
 	    STORE_CREATED);
+	model_subnet_clear(&sn);
+	assert_int_equal(
+	    mk_subnet(f, "r1", RTB_MAIN_ID, "lan1", "10.7.0.0/24", "10.7.0.1", &sn, &e), -1);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
+	assert_string_equal(e.field, "name");
 	model_subnet_clear(&sn);
 	assert_int_equal(
 	    mk_subnet(f, "r1", RTB_MAIN_ID, "lan3", "10.0.0.0/16", "10.0.9.1", &sn, &e), -1);
