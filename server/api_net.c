@@ -92,6 +92,8 @@ const struct crud_resource api_subnets = {
     .id_valid = subnet_id_valid,
     .rev = subnet_rev,
     .filters = subnet_filters,
+    .router_off = offsetof(struct subnet, router),
+    .table_off = offsetof(struct subnet, table_id),
 };
 
 /* ---- settings ---- */
@@ -111,10 +113,46 @@ static json_t *settings_to_json(struct app *app, const struct settings *set)
 	json_object_set_new(o, "forwarding",
 	                    json_pack("{s:b, s:b}", "ipv4", set->fwd_v4, "ipv6", set->fwd_v6));
 	json_object_set_new(o, "managed", json_boolean(set->managed));
-	if (set->managed)
+	if (set->managed && app->fleet &&
+	    strcmp(model_router_or_local(set->router), model_router_or_local(app->router)) != 0)
+		json_object_set_new(o, "status",
+		                    json_pack("{s:s, s:s}", "state", "remote", "reason",
+		                              "applied by the router they belong to"));
+	else if (set->managed)
 		json_object_set_new(o, "status", crud_status_json(app, SETTINGS_ID));
 	json_object_set_new(o, "updated_at", json_string(set->updated_at));
+	if (app->fleet)
+		json_object_set_new(o, "router", json_string(model_router_or_local(set->router)));
 	return o;
+}
+
+/*
+ * Whose settings a request is about: ?router= in fleet mode (422 naming
+ * router for a bad one), else the router this daemon serves; a single router
+ * takes no ?router=. A body's "router" (fleet mode) must be that one, and is
+ * taken out before the body is read.
+ */
+static int settings_router(struct http_req *req, json_t *body, char *router, struct vr_err *e)
+{
+	const char *q = NULL;
+	json_t *v;
+
+	router[0] = '\0';
+	if (!req->app->fleet)
+		return 0;
+	if (crud_query_router(req, &q, e))
+		return -1;
+	snprintf(router, ROUTER_MAX, "%s", q ? q : model_router_or_local(req->app->router));
+	v = json_is_object(body) ? json_object_get(body, "router") : NULL;
+	if (!v)
+		return 0;
+	if (!json_is_string(v) || strcmp(json_string_value(v), router) != 0)
+		return err_set(e, VR_ERR_INVALID, "router",
+		               "router in the body must be \"%s\", the router these settings are "
+		               "of (?router=)",
+		               router);
+	json_object_del(body, "router");
+	return 0;
 }
 
 static void settings_reply(struct app *app, struct http_resp *resp, const struct settings *set)
@@ -188,12 +226,17 @@ void api_settings_get(struct http_req *req, struct http_resp *resp)
 {
 	struct settings set;
 	struct vr_err e = {0};
+	char router[ROUTER_MAX];
 	int rc;
 
+	if (settings_router(req, NULL, router, &e)) {
+		http_problem(resp, &e);
+		return;
+	}
 	{
 		struct store *s = app_read_begin(req->app);
 
-		rc = store_settings_get(s, &set, &e);
+		rc = store_settings_get_of(s, router, &set, &e);
 		app_read_done(req->app, s);
 	}
 	if (rc) {
@@ -238,7 +281,8 @@ void api_settings_put(struct http_req *req, struct http_resp *resp)
 	bool active;
 	int rc;
 
-	if (crud_query_require_active(req, &active, &e)) {
+	if (crud_query_options(req, app->fleet ? "router" : NULL, &active, &e) ||
+	    settings_router(req, req->body, set.router, &e)) {
 		http_problem(resp, &e);
 		return;
 	}
@@ -252,7 +296,7 @@ void api_settings_put(struct http_req *req, struct http_resp *resp)
 		return;
 	}
 	pthread_mutex_lock(&app->store_lock);
-	rc = store_settings_get(app->store, &old, &e);
+	rc = store_settings_get_of(app->store, set.router, &old, &e);
 	if (!rc)
 		rc = store_settings_put(app->store, &set, if_rev, &e);
 	if (!rc)
