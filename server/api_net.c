@@ -109,20 +109,18 @@ static const char *const forwarding_keys[] = {"ipv4", "ipv6", NULL};
 static json_t *settings_to_json(struct app *app, const struct settings *set)
 {
 	json_t *o = json_object();
+	const char *router = model_router_or_local(set->router);
 
 	json_object_set_new(o, "forwarding",
 	                    json_pack("{s:b, s:b}", "ipv4", set->fwd_v4, "ipv6", set->fwd_v6));
 	json_object_set_new(o, "managed", json_boolean(set->managed));
-	if (set->managed && app->fleet &&
-	    strcmp(model_router_or_local(set->router), model_router_or_local(app->router)) != 0)
-		json_object_set_new(o, "status",
-		                    json_pack("{s:s, s:s}", "state", "remote", "reason",
-		                              "applied by the router they belong to"));
+	if (set->managed && app->fleet && strcmp(router, model_router_or_local(app->router)) != 0)
+		json_object_set_new(o, "status", crud_remote_status(router));
 	else if (set->managed)
 		json_object_set_new(o, "status", crud_status_json(app, SETTINGS_ID));
 	json_object_set_new(o, "updated_at", json_string(set->updated_at));
 	if (app->fleet)
-		json_object_set_new(o, "router", json_string(model_router_or_local(set->router)));
+		json_object_set_new(o, "router", json_string(router));
 	return o;
 }
 

@@ -50,19 +50,23 @@ json_t *crud_status_json(struct app *app, const char *id)
 json_t *crud_to_json(struct app *app, const struct crud_resource *rs, const void *obj)
 {
 	json_t *o = rs->to_json(app, obj);
-	char reason[REASON_MAX];
 	const char *router;
 
 	if (!app->fleet || !rs->router_off || !o)
 		return o;
 	router = model_router_or_local((const char *)obj + rs->router_off);
 	json_object_set_new(o, "router", json_string(router));
-	if (json_object_get(o, "status") && strcmp(router, model_router_or_local(app->router))) {
-		snprintf(reason, sizeof(reason), "applied by router %s", router);
-		json_object_set_new(o, "status",
-		                    json_pack("{s:s, s:s}", "state", "remote", "reason", reason));
-	}
+	if (json_object_get(o, "status") && strcmp(router, model_router_or_local(app->router)))
+		json_object_set_new(o, "status", crud_remote_status(router));
 	return o;
+}
+
+json_t *crud_remote_status(const char *router)
+{
+	char reason[REASON_MAX];
+
+	snprintf(reason, sizeof(reason), "applied by router %s", router);
+	return json_pack("{s:s, s:s}", "state", "remote", "reason", reason);
 }
 
 int crud_query_router(struct http_req *req, const char **router, struct vr_err *e)

@@ -113,6 +113,8 @@ json_t *crud_status_json(struct app *app, const char *id);
  * gets it). A single router's answers are to_json's alone.
  */
 json_t *crud_to_json(struct app *app, const struct crud_resource *rs, const void *obj);
+/* The status of another router's object: {"state": "remote", "reason": "applied by router N"}. */
+json_t *crud_remote_status(const char *router);
 /*
  * Before rs->from_json in fleet mode: take "router" out of body into obj's
  * router (422 naming router for a value that is not a router name); without

@@ -161,6 +161,7 @@ static void test_fleet_settings(void **state)
 	       "{\"forwarding\":{\"ipv4\":true,\"ipv6\":false}}", 200, &r);
 	assert_string_equal(jstr(r.json, "router", NULL), "r2");
 	assert_string_equal(jstr(r.json, "status", "state"), "remote");
+	assert_string_equal(jstr(r.json, "status", "reason"), "applied by router r2");
 	reply_free(&r);
 	expect(f, "GET", "/v1/settings", NULL, 200, &r);
 	assert_string_equal(jstr(r.json, "router", NULL), "r1");
