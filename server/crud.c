@@ -88,6 +88,10 @@ int crud_router_take(struct app *app, const struct crud_resource *rs, json_t *bo
 
 	if (!app->fleet || !rs->router_off || !json_is_object(body))
 		return 0;
+	if (json_is_null(v)) { /* an explicit null is the default, as for every field */
+		json_object_del(body, "router");
+		v = NULL;
+	}
 	if (v) {
 		if (!json_is_string(v) || !model_router_valid(json_string_value(v)))
 			return err_set(

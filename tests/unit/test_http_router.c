@@ -99,6 +99,9 @@ static void test_fleet_objects(void **state)
 	        "name");
 	refused(f, "POST", "/v1/route-tables", "{\"name\":\"x\",\"router\":\"R!\"}", 422, "router");
 	refused(f, "POST", "/v1/route-tables", "{\"name\":\"x\",\"router\":7}", 422, "router");
+	expect(f, "POST", "/v1/route-tables", "{\"name\":\"x\",\"router\":null}", 201, &r);
+	assert_string_equal(jstr(r.json, "router", NULL), "r1");
+	reply_free(&r);
 
 	/* rtb-main with router r2 is r2's main table; the status is r2's to report. */
 	expect(f, "POST", "/v1/routes",
