@@ -589,7 +589,8 @@ static int conv_item(const struct doc *d, size_t i, size_t at, size_t end, void 
 		snprintf(ie.field, sizeof(ie.field), "%s[%zu]", key, i);
 		errs_add(pc->errs, &ie);
 	} else if ((pc->app && crud_router_take(pc->app, rs, v, obj, pc->router, &ie)) ||
-	           item_router(pc, obj, &ie) || rs->from_json(v, obj, &ie)) {
+	           item_router(pc, obj, &ie) || rs->from_json(v, obj, &ie) ||
+	           crud_single_ids(pc->app, rs, obj, &ie)) {
 		char field[ERR_FIELD_MAX];
 
 		if (ie.field[0])

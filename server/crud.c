@@ -69,6 +69,21 @@ json_t *crud_remote_status(const char *router)
 	return json_pack("{s:s, s:s}", "state", "remote", "reason", reason);
 }
 
+int crud_single_ids(struct app *app, const struct crud_resource *rs, const void *obj,
+                    struct vr_err *e)
+{
+	const char *field = rs->table_off ? "route_table_id" : "id";
+	const char *id = (const char *)obj + rs->table_off; /* a table's own id is first */
+
+	if ((app && app->fleet) || !rs->router_off || !model_rtb_main_router(id) ||
+	    !strcmp(id, RTB_MAIN_ID))
+		return 0;
+	return err_set(e, VR_ERR_INVALID, field,
+	               "%s \"%s\" is not a route table id (\"%s\", or \"rtb-\" and 1 to %d "
+	               "lowercase hex digits)",
+	               field, id, RTB_MAIN_ID, ID_HEX_MAX);
+}
+
 int crud_query_router(struct http_req *req, const char **router, struct vr_err *e)
 {
 	*router = http_req_query(req, "router");
@@ -334,7 +349,7 @@ void crud_create(struct http_req *req, struct http_resp *resp)
 	}
 	if (crud_query_require_active(req, &active, &e) || body_required(req, &e) ||
 	    crud_router_take(req->app, rs, req->body, obj, req->app->router, &e) ||
-	    rs->from_json(req->body, obj, &e)) {
+	    rs->from_json(req->body, obj, &e) || crud_single_ids(req->app, rs, obj, &e)) {
 		http_problem(resp, &e);
 		goto out;
 	}
@@ -444,7 +459,7 @@ void crud_replace(struct http_req *req, struct http_resp *resp)
 	/* Without a router, the object stays its router's: rtb-main is that router's main. */
 	if (crud_router_take(req->app, rs, req->body, obj,
 	                     rs->router_off ? (const char *)old + rs->router_off : NULL, &e) ||
-	    rs->from_json(req->body, obj, &e))
+	    rs->from_json(req->body, obj, &e) || crud_single_ids(req->app, rs, obj, &e))
 		goto fail;
 	rc = app_write(req->app, write_replace, replaced,
 	               &(struct crud_write){.rs = rs, .obj = obj, .rev = rev}, &e);

@@ -126,6 +126,13 @@ json_t *crud_remote_status(const char *router);
 int crud_router_take(struct app *app, const struct crud_resource *rs, json_t *body, void *obj,
                      const char *dflt, struct vr_err *e) __attribute__((warn_unused_result));
 /*
+ * After rs->from_json in single mode (app NULL or not a fleet): another
+ * router's main table id (rtb-main-N, as the route table's id or a
+ * route_table_id) is no id there, a 422 worded as before fleet mode.
+ */
+int crud_single_ids(struct app *app, const struct crud_resource *rs, const void *obj,
+                    struct vr_err *e) __attribute__((warn_unused_result));
+/*
  * A ?router= query value (fleet mode): NULL when absent, else it must be a
  * router name (422 naming router). 0 or -1 with e.
  */

@@ -77,6 +77,18 @@ static void test_single_mode(void **state)
 	call(f, "GET", "/v1/config?router=r1", NULL, &r);
 	assert_int_equal(r.status, 400);
 	reply_free(&r);
+	/* Another router's main table is no table id here, as before fleet mode. */
+	refused(f, "POST", "/v1/routes",
+	        "{\"destination\":\"10.2.0.0/16\",\"dev\":\"eth0\",\"route_table_id\":"
+	        "\"rtb-main-r2\"}",
+	        422, "route_table_id");
+	refused(f, "POST", "/v1/route-tables", "{\"id\":\"rtb-main-r2\",\"name\":\"main\"}", 422,
+	        "id");
+	refused(f, "PUT", "/v1/config",
+	        "{\"subnets\":[{\"name\":\"lan\",\"cidr\":\"10.9.0.0/24\",\"interface\":"
+	        "\"eth0\",\"router_ip\":\"10.9.0.1\",\"route_table_id\":\"rtb-main-r2\"}]}",
+	        422, "subnets[0].route_table_id");
+	assert_int_equal(count_items(f, "/v1/route-tables"), 2);
 }
 
 /* Writes take the serving router unless they name one; lists filter by ?router=. */
