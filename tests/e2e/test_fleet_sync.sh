@@ -143,6 +143,23 @@ live_read() {
 }
 check_poll "r2's reads are current again (no Vrouter-Stale-Since)" 15 live_read "$R2"
 
+e2e_step "PUT /v1/config through r1: one txn, read on r2; beyond etcd's txn limit: 413"
+e2e_api "$R1" GET /v1/config >/dev/null
+jq '.routes += [{"id": "rt-9a1", "destination": "10.93.1.0/24", "type": "blackhole"}]' \
+	"$E2E_TMP/body" >"$E2E_TMP/config.json"
+e2e_api "$R1" PUT /v1/config "@$E2E_TMP/config.json" >/dev/null
+e2e_expect_status 200 "PUT /v1/config on r1 adding rt-9a1"
+e2e_api "$R1" GET /v1/routes/rt-9a1 >/dev/null
+etag6=$(e2e_header ETag)
+check_poll "r2 reads rt-9a1 with r1's ETag" 10 route_etag_is "$R2" rt-9a1 "$etag6"
+jq '.routes += [range(1; 201) | {"id": "rt-7a\(.)", "destination": "10.92.\(.).0/24", "type": "blackhole"}]' \
+	"$E2E_TMP/config.json" >"$E2E_TMP/big.json"
+e2e_api "$R1" PUT /v1/config "@$E2E_TMP/big.json" >/dev/null
+e2e_expect_status 413 "PUT /v1/config of 200 more routes (over etcd's 128 ops a txn)"
+check_match "the problem names etcd's limit" 'max-txn-ops' "$(e2e_jq .detail)"
+e2e_api "$R1" GET /v1/routes/rt-7a1 >/dev/null
+e2e_expect_status 404 "and nothing of it was stored on r1"
+
 e2e_step "r2 restarted while r1 writes: it catches up"
 e2e_stop "$R2"
 for i in 1 2 3; do
