@@ -90,6 +90,18 @@ static double since_s(const struct timespec *t)
 	return mono_s() - ((double)t->tv_sec + (double)t->tv_nsec / 1e9);
 }
 
+/* The CLOCK_REALTIME time ms from now, for pthread_cond_timedwait. */
+static void deadline_in(int ms, struct timespec *until)
+{
+	clock_gettime(CLOCK_REALTIME, until);
+	until->tv_sec += ms / 1000;
+	until->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until->tv_nsec >= 1000000000L) {
+		until->tv_sec++;
+		until->tv_nsec -= 1000000000L;
+	}
+}
+
 static void rfc3339(time_t t, char *buf, size_t size)
 {
 	struct tm tm;
@@ -553,13 +565,7 @@ int fleet_catch_up(struct fleet *f, int64_t target, struct vr_err *e)
 	struct timespec until;
 	int rc = 0;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += FLEET_CATCHUP_MS / 1000;
-	until.tv_nsec += (long)(FLEET_CATCHUP_MS % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	deadline_in(FLEET_CATCHUP_MS, &until);
 	pthread_mutex_lock(&f->lock);
 	while (f->applied < target && !f->stop && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&f->cond, &f->lock, &until);
@@ -578,6 +584,26 @@ int fleet_catch_up(struct fleet *f, int64_t target, struct vr_err *e)
 static void kick_all(struct fleet *f, struct store *s)
 {
 	crud_kick(f->app, store_revision(s), RECON_ALL, NULL);
+}
+
+/*
+ * End a replica transaction: when ok, record the desired revision rev (> 0)
+ * and M = m (record), commit, and kick the reconciler; else (or when that
+ * fails: -1) roll it back.
+ */
+static int replica_close(struct fleet *f, struct store *s, bool ok, bool record, int64_t rev,
+                         int64_t m, struct vr_err *e)
+{
+	int ret = -1;
+
+	if (ok && (!record || ((rev <= 0 || store_replica_set_revision(s, rev, e) == 0) &&
+	                       store_meta_set(s, META_APPLIED, m, e) == 0 &&
+	                       store_meta_set(s, META_CURRENT_AT, time(NULL), e) == 0)))
+		ret = store_replica_commit(s, e) < 0 ? -1 : 0;
+	store_replica_end(s);
+	if (ret == 0)
+		kick_all(f, s);
+	return ret;
 }
 
 static void applied_now(struct fleet *f, int64_t m)
@@ -631,17 +657,10 @@ static int apply_revision(struct fleet *f, const struct etcd_event *ev, size_t n
 		                              : apply_delete(f, s, kv->key, e))
 			goto end;
 	}
-	if (rev > 0 && (store_replica_set_revision(s, rev, e) < 0 ||
-	                store_meta_set(s, META_APPLIED, x, e) < 0 ||
-	                store_meta_set(s, META_CURRENT_AT, time(NULL), e) < 0))
-		goto end;
-	if (store_replica_commit(s, e) < 0)
-		goto end;
-	ret = 0;
+	ret = replica_close(f, s, true, rev > 0, rev, x, e);
+	goto unlock;
 end:
-	store_replica_end(s);
-	if (ret == 0)
-		kick_all(f, s);
+	replica_close(f, s, false, false, 0, 0, e);
 unlock:
 	pthread_mutex_unlock(&app->store_lock);
 	if (ret == 0 && rev > 0)
@@ -768,15 +787,10 @@ static int resync(struct fleet *f, struct vr_err *e)
 			goto end;
 		nobj++;
 	}
-	if ((rev > 0 && store_replica_set_revision(s, rev, e) < 0) ||
-	    store_meta_set(s, META_APPLIED, m, e) < 0 ||
-	    store_meta_set(s, META_CURRENT_AT, time(NULL), e) < 0 || store_replica_commit(s, e) < 0)
-		goto end;
-	ret = 0;
+	ret = replica_close(f, s, true, true, rev, m, e);
+	goto unlock;
 end:
-	store_replica_end(s);
-	if (ret == 0)
-		kick_all(f, s);
+	replica_close(f, s, false, false, 0, 0, e);
 unlock:
 	pthread_mutex_unlock(&f->app->store_lock);
 	if (ret == 0) {
@@ -1068,12 +1082,7 @@ static void *fleet_thread(void *arg)
 			watch_start(f);
 		}
 		member_upkeep(f);
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += TICK_MS * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		deadline_in(TICK_MS, &until);
 		pthread_mutex_lock(&f->lock);
 		if (!f->stop && !f->need_resync)
 			pthread_cond_timedwait(&f->cond, &f->lock, &until);

@@ -12,6 +12,7 @@ set -Eeuo pipefail
 . "$(dirname "$0")/lib_etcd.sh"
 
 e2e_init fleet_sync
+# shellcheck disable=SC2034 # lib_etcd.sh reads it: one member is enough here
 ETCD_MEMBERS=1
 
 e2e_step "etcd, and two routers on its bridge"
@@ -80,36 +81,39 @@ e2e_expect_status 412 "the stale ETag $etag1 on r1 is refused"
 
 e2e_step "writes on both routers at once: the loser of etcd's compare catches up and runs again"
 retried() { grep -qh "lost etcd's compare" "$E2E_TMP/$R1/vrouterd.log" "$E2E_TMP/$R2/vrouterd.log"; }
-all_created=1
+# race_post DIR NS JSON: POST a route on NS keeping the request's files in DIR (two
+# requests at once must not share $E2E_TMP/body), its status in DIR/status.
+race_post() {
+	local E2E_TMP=$1
+	mkdir -p "$E2E_TMP"
+	e2e_api "$2" POST /v1/routes "$3" >/dev/null
+}
+all_created=1 rounds=0
 for ((i = 1; i <= 20; i++)); do
-	(e2e_api "$R1" POST /v1/routes "{\"id\": \"rt-b$i\", \"destination\": \"10.98.$i.0/24\", \"type\": \"blackhole\"}" >/dev/null
-		e2e_last_status >"$E2E_TMP/race1") &
+	race_post "$E2E_TMP/race1" "$R1" "{\"id\": \"rt-b$i\", \"destination\": \"10.98.$i.0/24\", \"type\": \"blackhole\"}" &
 	p1=$!
-	E2E_TMP_SAVE=$E2E_TMP
-	# The second request keeps its own files: two e2e_curl must not share $E2E_TMP/body.
-	mkdir -p "$E2E_TMP/r2req"
-	(E2E_TMP=$E2E_TMP_SAVE/r2req
-		e2e_api "$R2" POST /v1/routes "{\"id\": \"rt-c$i\", \"destination\": \"10.97.$i.0/24\", \"type\": \"blackhole\"}" >/dev/null
-		e2e_last_status >"$E2E_TMP_SAVE/race2") &
+	race_post "$E2E_TMP/race2" "$R2" "{\"id\": \"rt-c$i\", \"destination\": \"10.97.$i.0/24\", \"type\": \"blackhole\"}" &
 	p2=$!
 	wait "$p1" "$p2"
-	if [[ $(cat "$E2E_TMP/race1") != 201 || $(cat "$E2E_TMP/race2") != 201 ]]; then
+	s1=$(cat "$E2E_TMP/race1/status")
+	s2=$(cat "$E2E_TMP/race2/status")
+	if [[ $s1 != 201 || $s2 != 201 ]]; then
 		all_created=0
-		fail "race $i: r1 answered $(cat "$E2E_TMP/race1"), r2 $(cat "$E2E_TMP/race2")" \
-			"$(cat "$E2E_TMP/body" "$E2E_TMP/r2req/body")"
+		fail "race $i: r1 answered $s1, r2 $s2" "$(cat "$E2E_TMP/race1/body" "$E2E_TMP/race2/body")"
 		break
 	fi
+	rounds=$i
 	if ((i >= 5)) && retried; then
 		break
 	fi
 done
-((all_created)) && pass "every racing write answered 201 ($i rounds)"
+((all_created)) && pass "every racing write answered 201 ($rounds rounds)"
 check "a write lost the compare and went through on its next run" retried
 count_is() { # NS N: the routes NS lists
 	e2e_api "$1" GET "/v1/routes?limit=1000" >/dev/null
 	[[ $(e2e_jq '.items | length') == "$2" ]]
 }
-want=$((1 + 2 * i))
+want=$((1 + 2 * rounds))
 check_poll "r1 lists all $want routes" 10 count_is "$R1" "$want"
 check_poll "r2 lists all $want routes" 10 count_is "$R2" "$want"
 
