@@ -673,6 +673,7 @@ static void on_watch(void *arg, const struct etcd_watch_update *u)
 	struct fleet *f = arg;
 	struct vr_err e = {0};
 	size_t i = 0;
+	bool live;
 
 	if (u->rc == ETCD_ECOMPACTED || u->rc != ETCD_OK) {
 		pthread_mutex_lock(&f->lock);
@@ -708,8 +709,26 @@ static void on_watch(void *arg, const struct etcd_watch_update *u)
 		i = j;
 	}
 	pthread_mutex_lock(&f->lock);
-	if (!f->live)
-		log_info("fleet: watching etcd from revision %" PRId64, u->revision);
+	live = f->live;
+	pthread_mutex_unlock(&f->lock);
+	/*
+	 * Connected again, or catching up: live (reads current) once the copy
+	 * holds the fleet's last write as etcd shows it now.
+	 */
+	if (!live) {
+		int64_t m = fleet_rev_now(f);
+
+		pthread_mutex_lock(&f->lock);
+		live = m >= 0 && f->applied >= m;
+		if (live)
+			log_info("fleet: current with etcd (revision %" PRId64
+			         "), watching from %" PRId64,
+			         f->applied, u->revision);
+		pthread_mutex_unlock(&f->lock);
+		if (!live)
+			return;
+	}
+	pthread_mutex_lock(&f->lock);
 	f->live = true;
 	f->current_at = time(NULL);
 	pthread_cond_broadcast(&f->cond);
