@@ -131,6 +131,14 @@ stale_read() { # NS: a 200 read with Vrouter-Stale-Since
 check_poll "r2 reads 200 with Vrouter-Stale-Since" 15 stale_read "$R2"
 e2e_api "$R1" GET /v1/routes/rt-d1 >/dev/null
 e2e_expect_status 404 "the refused write left nothing on r1"
+e2e_restart "$R2"
+pass "r2 restarts with etcd down, from its copy"
+e2e_api "$R2" GET /v1/routes/rt-a1 >/dev/null
+e2e_expect_status 200 "r2 reads rt-a1 from its copy after the restart"
+check_match "with Vrouter-Stale-Since" '^20[0-9-]+T[0-9:]+Z$' "$(e2e_header Vrouter-Stale-Since)"
+e2e_api "$R2" DELETE /v1/routes/rt-a1 >/dev/null
+e2e_expect_status 503 "a write on r2 is refused until it has synchronised"
+check_match "naming etcd" '^etcd unreachable: ' "$(e2e_jq .detail)"
 
 e2e_step "etcd back: writes work again and r2 catches up"
 etcd_member_start 1
@@ -166,6 +174,7 @@ e2e_expect_status 404 "and nothing of it was stored on r1"
 
 e2e_step "r2 restarted while r1 writes: it catches up"
 e2e_stop "$R2"
+check_poll "r2 leaves r1's GET /v1/routers when it stops (its lease revoked)" 15 members_alive "$R1" 1
 for i in 1 2 3; do
 	e2e_api "$R1" POST /v1/routes "{\"id\": \"rt-e$i\", \"destination\": \"10.95.$i.0/24\", \"type\": \"blackhole\"}" >/dev/null
 	e2e_expect_status 201 "POST rt-e$i on r1 while r2 is down"
