@@ -382,6 +382,15 @@ void store_replica_end(struct store *s);
  */
 int store_replica_put(struct store *s, enum store_kind k, const void *obj, struct vr_err *e)
     __attribute__((warn_unused_result));
+/*
+ * Before the puts of one replica transaction, for each object about to be
+ * put: move the stored one out of the way of the others (a group's name is
+ * parked, any other kind's row is deleted, to be written again), so that
+ * names and keys may move between objects within the transaction, as a
+ * whole-state replace lets them. 0 also when it is not there.
+ */
+int store_replica_make_way(struct store *s, enum store_kind k, const char *id, struct vr_err *e)
+    __attribute__((warn_unused_result));
 /* Delete object id of kind k; 0 also when it is not there (a cascade took it). */
 int store_replica_delete(struct store *s, enum store_kind k, const char *id, struct vr_err *e)
     __attribute__((warn_unused_result));

@@ -176,14 +176,25 @@ void store_replica_end(struct store *s)
 int store_replica_put(struct store *s, enum store_kind k, const void *obj, struct vr_err *e)
 {
 	const struct kind *d = store_kinds[k];
-	union any_obj cur;
-	int rc = store_obj_read(s, k, obj, &cur, e);
+	struct vr_err ue = {0};
 
-	if (rc < 0)
+	/* Over the stored row (which may be parked: not read back), else a new one. */
+	if (store_obj_write(s, k, d->update, obj, &ue) == 0)
+		return 0;
+	if (ue.code != VR_ERR_NOT_FOUND) {
+		if (e)
+			*e = ue;
 		return -1;
-	if (rc > 0)
-		d->clear(&cur);
-	return store_obj_write(s, k, rc > 0 ? d->update : d->insert, obj, e);
+	}
+	return store_obj_write(s, k, d->insert, obj, e);
+}
+
+int store_replica_make_way(struct store *s, enum store_kind k, const char *id, struct vr_err *e)
+{
+	/* A group's targets and rules hang on its row: it stays, under a name no client writes. */
+	if (k == STORE_SG)
+		return store_run_id(s, ST_SG_PARK, id, "renaming a security group", e);
+	return store_row_delete(s, k, id, e);
 }
 
 int store_replica_delete(struct store *s, enum store_kind k, const char *id, struct vr_err *e)

@@ -337,6 +337,17 @@ static int apply_put(struct fleet *f, struct store *s, const struct etcd_kv *kv,
 	return rc;
 }
 
+/* Before the puts: the object of a put key steps aside (store_replica_make_way). */
+static int make_way(struct fleet *f, struct store *s, const char *key, struct vr_err *e)
+{
+	char id[ID_MAX];
+	int kind;
+
+	if (key_obj_parse(f, key, &kind, id) < 0 || kind == STORE_KIND_SETTINGS)
+		return 0;
+	return store_replica_make_way(s, (enum store_kind)kind, id, e);
+}
+
 static int apply_delete(struct fleet *f, struct store *s, const char *key, struct vr_err *e)
 {
 	char id[ID_MAX];
@@ -645,6 +656,9 @@ static int apply_revision(struct fleet *f, const struct etcd_event *ev, size_t n
 	}
 	if (store_replica_begin(s, e) < 0)
 		goto unlock;
+	for (size_t i = 0; i < n; i++)
+		if (ev[i].type == ETCD_EV_PUT && make_way(f, s, ev[i].kv.key, e) < 0)
+			goto end;
 	for (size_t i = 0; i < n; i++) {
 		const struct etcd_kv *kv = &ev[i].kv;
 
@@ -794,6 +808,9 @@ static int resync(struct fleet *f, struct vr_err *e)
 		}
 		free(ids);
 	}
+	for (size_t i = 0; i < kvs.n; i++)
+		if (make_way(f, s, kvs.kv[i].key, e) < 0)
+			goto end;
 	for (size_t i = 0; i < kvs.n; i++) {
 		if (!strcmp(kvs.kv[i].key, f->key_rev)) {
 			rev = parse_rev(&kvs.kv[i]);

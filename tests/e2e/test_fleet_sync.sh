@@ -164,6 +164,23 @@ e2e_expect_status 200 "PUT /v1/config on r1 adding rt-9a1"
 e2e_api "$R1" GET /v1/routes/rt-9a1 >/dev/null
 etag6=$(e2e_header ETag)
 check_poll "r2 reads rt-9a1 with r1's ETag" 10 route_etag_is "$R2" rt-9a1 "$etag6"
+e2e_api "$R1" POST /v1/security-groups '{"id": "sg-a1", "name": "x", "targets": ["10.91.0.1"]}' >/dev/null
+e2e_expect_status 201 "POST group sg-a1 (x) on r1"
+e2e_api "$R1" POST /v1/security-groups '{"id": "sg-b1", "name": "y", "targets": ["10.91.0.2"]}' >/dev/null
+e2e_expect_status 201 "POST group sg-b1 (y) on r1"
+e2e_api "$R1" GET /v1/config >/dev/null
+jq '(.security_groups[] | select(.id == "sg-a1") | .name) = "y" |
+	(.security_groups[] | select(.id == "sg-b1") | .name) = "x"' "$E2E_TMP/body" >"$E2E_TMP/swap.json"
+e2e_api "$R1" PUT /v1/config "@$E2E_TMP/swap.json" >/dev/null
+e2e_expect_status 200 "PUT /v1/config on r1 swapping the two groups' names"
+group_named() { # NS ID NAME
+	e2e_api "$1" GET "/v1/security-groups/$2" >/dev/null
+	[[ $(e2e_last_status) == 200 && $(e2e_jq .name) == "$3" ]]
+}
+check_poll "r2 has the swap: sg-a1 is y" 10 group_named "$R2" sg-a1 y
+check_poll "and sg-b1 is x" 10 group_named "$R2" sg-b1 x
+check_no_match "r2 applied it without a resync" 'could not be applied|resynced' "$(last_run "$R2")"
+cp "$E2E_TMP/swap.json" "$E2E_TMP/config.json"
 jq '.routes += [range(1; 201) | {"id": "rt-7a\(.)", "destination": "10.92.\(.).0/24", "type": "blackhole"}]' \
 	"$E2E_TMP/config.json" >"$E2E_TMP/big.json"
 e2e_api "$R1" PUT /v1/config "@$E2E_TMP/big.json" >/dev/null

@@ -427,6 +427,77 @@ static void test_replica_writes(void **state)
 	model_route_clear(&r);
 }
 
+/* Names and table numbers swapped in one replica transaction: they step aside first. */
+static void test_replica_swap(void **state)
+{
+	struct fx *f = *state;
+	struct security_group a, b, got = {0};
+	struct route_table p = {0}, q = {0}, t = {0};
+	struct sg_rule r;
+	struct vr_err e = {0};
+
+	mksg(&a, "sg-a", "x", NULL);
+	mksg(&b, "sg-b", "y", NULL);
+	assert_int_equal(store_obj_create(f->s, STORE_SG, &a, &e), STORE_CREATED);
+	assert_int_equal(store_obj_create(f->s, STORE_SG, &b, &e), STORE_CREATED);
+	mkrule(&r, "sgr-a", "sg-a", 443);
+	assert_int_equal(store_obj_create(f->s, STORE_SGR, &r, &e), STORE_CREATED);
+	snprintf(p.id, sizeof(p.id), "rtb-a");
+	snprintf(p.name, sizeof(p.name), "p");
+	p.table = 100;
+	snprintf(q.id, sizeof(q.id), "rtb-b");
+	snprintf(q.name, sizeof(q.name), "q");
+	q.table = 101;
+	assert_int_equal(store_obj_create(f->s, STORE_RTB, &p, &e), STORE_CREATED);
+	assert_int_equal(store_obj_create(f->s, STORE_RTB, &q, &e), STORE_CREATED);
+	snprintf(a.name, sizeof(a.name), "y");
+	snprintf(b.name, sizeof(b.name), "x");
+	snprintf(p.name, sizeof(p.name), "q");
+	p.table = 101;
+	snprintf(q.name, sizeof(q.name), "p");
+	q.table = 100;
+
+	/* Written over each other directly, the unique indexes refuse. */
+	assert_int_equal(store_replica_begin(f->s, &e), 0);
+	assert_int_equal(store_replica_put(f->s, STORE_SG, &a, &e), -1);
+	assert_int_equal(e.code, VR_ERR_CONFLICT);
+	store_replica_end(f->s);
+
+	assert_int_equal(store_replica_begin(f->s, &e), 0);
+	assert_int_equal(store_replica_make_way(f->s, STORE_SG, "sg-a", &e), 0);
+	assert_int_equal(store_replica_make_way(f->s, STORE_SG, "sg-b", &e), 0);
+	assert_int_equal(store_replica_make_way(f->s, STORE_RTB, "rtb-a", &e), 0);
+	assert_int_equal(store_replica_make_way(f->s, STORE_RTB, "rtb-b", &e), 0);
+	assert_int_equal(store_replica_make_way(f->s, STORE_RTB, "rtb-absent", &e), 0);
+	if (store_replica_put(f->s, STORE_SG, &a, &e))
+		fail_msg("%s", e.msg);
+	assert_int_equal(store_replica_put(f->s, STORE_SG, &b, &e), 0);
+	assert_int_equal(store_replica_put(f->s, STORE_RTB, &p, &e), 0);
+	assert_int_equal(store_replica_put(f->s, STORE_RTB, &q, &e), 0);
+	assert_int_equal(store_replica_commit(f->s, &e), 0);
+	store_replica_end(f->s);
+
+	assert_int_equal(store_obj_get(f->s, STORE_SG, "sg-a", &got, &e), 0);
+	assert_string_equal(got.name, "y");
+	model_sg_clear(&got);
+	assert_int_equal(store_obj_get(f->s, STORE_RTB, "rtb-b", &t, &e), 0);
+	assert_string_equal(t.name, "p");
+	assert_int_equal(t.table, 100);
+	model_rtb_clear(&t);
+	/* The group stayed (parked, not deleted): its rule is still there. */
+	{
+		struct sg_rule x = {0};
+
+		assert_int_equal(store_obj_get(f->s, STORE_SGR, "sgr-a", &x, &e), 0);
+		model_sg_rule_clear(&x);
+	}
+	model_sg_clear(&a);
+	model_sg_clear(&b);
+	model_sg_rule_clear(&r);
+	model_rtb_clear(&p);
+	model_rtb_clear(&q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -436,6 +507,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_hook_refuses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_group_savepoints, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replica_writes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replica_swap, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
