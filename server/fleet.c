@@ -29,6 +29,8 @@
 #define MEMBER_TTL_S 10
 #define MEMBER_KEEPALIVE_S 3
 #define MEMBER_PUT_MIN_S 1
+/* The pause after a resync that failed (a value etcd holds that this copy refuses). */
+#define RESYNC_PAUSE_S 2
 /* How often the fleet's thread looks at what it has to do. */
 #define TICK_MS 250
 /* The meta row holding M: the mod_revision of P/rev this copy has applied. */
@@ -72,7 +74,7 @@ struct fleet {
 	int64_t watch_from;
 	struct etcd_watch *watch;
 	int64_t lease;
-	struct timespec keepalive_at, member_put_at, grant_at;
+	struct timespec keepalive_at, member_put_at, grant_at, resync_failed_at;
 	pthread_t thread;
 	bool thread_on;
 };
@@ -1107,20 +1109,23 @@ static void *fleet_thread(void *arg)
 				snprintf(f->unsynced_why, sizeof(f->unsynced_why), "%s", e.msg);
 				pthread_mutex_unlock(&f->lock);
 			}
-		} else if (resync_now) {
+		} else if (resync_now && since_s(&f->resync_failed_at) >= RESYNC_PAUSE_S) {
 			etcd_watch_stop(f->watch);
 			f->watch = NULL;
-			if (resync(f, &e) == 0)
+			if (resync(f, &e) == 0) {
 				watch_start(f);
-			else
-				log_warnx("fleet: resync failed: %s; retrying", e.msg);
+			} else {
+				log_warnx("fleet: resync failed: %s; trying again in %d s", e.msg,
+				          RESYNC_PAUSE_S);
+				clock_gettime(CLOCK_MONOTONIC, &f->resync_failed_at);
+			}
 		} else if (!f->watch) {
 			watch_start(f);
 		}
 		member_upkeep(f);
 		deadline_in(TICK_MS, &until);
 		pthread_mutex_lock(&f->lock);
-		if (!f->stop && !f->need_resync)
+		if (!f->stop)
 			pthread_cond_timedwait(&f->cond, &f->lock, &until);
 		pthread_mutex_unlock(&f->lock);
 	}
