@@ -29,7 +29,10 @@
 #define MEMBER_TTL_S 10
 #define MEMBER_KEEPALIVE_S 3
 #define MEMBER_PUT_MIN_S 1
-/* The pause after a resync that failed (a value etcd holds that this copy refuses). */
+/*
+ * The pause after a first sync or a resync that failed (etcd unreachable, an
+ * import it refuses, a value it holds that this copy refuses).
+ */
 #define RESYNC_PAUSE_S 2
 /* How often the fleet's thread looks at what it has to do. */
 #define TICK_MS 250
@@ -1096,7 +1099,9 @@ static void *fleet_thread(void *arg)
 		resync_now = f->need_resync;
 		pthread_mutex_unlock(&f->lock);
 		if (!synced) {
-			if (sync_first(f, &e) == 0) {
+			if (since_s(&f->resync_failed_at) < RESYNC_PAUSE_S) {
+				/* paced: an import etcd refuses is not resent every tick */
+			} else if (sync_first(f, &e) == 0) {
 				log_info("fleet: synchronised with etcd");
 				watch_start(f);
 			} else {
@@ -1105,6 +1110,7 @@ static void *fleet_thread(void *arg)
 					    "fleet: etcd: %s; serving the local copy, retrying",
 					    e.msg);
 				said = true;
+				clock_gettime(CLOCK_MONOTONIC, &f->resync_failed_at);
 				pthread_mutex_lock(&f->lock);
 				snprintf(f->unsynced_why, sizeof(f->unsynced_why), "%s", e.msg);
 				pthread_mutex_unlock(&f->lock);
