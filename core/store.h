@@ -362,6 +362,85 @@ int store_routes_each_of(struct store *s, const char *router,
                          int (*fn)(void *arg, const struct route *r), void *arg, int64_t *rev,
                          struct vr_err *e) __attribute__((warn_unused_result));
 
+/* ---- change capture and replication (fleet mode; store_replica.c) ---- */
+
+/* The kind of a change to the settings (beside enum store_kind's kinds). */
+#define STORE_KIND_SETTINGS STORE_KINDS
+
+/*
+ * One object a write transaction changed: kind (an enum store_kind, or
+ * STORE_KIND_SETTINGS with id STORE_SETTINGS_ID), id, and whether the object
+ * is gone at commit (del) or stands (put: read it in the transaction). A
+ * change to a group's targets is its group's; rules a group's delete took
+ * along are listed as deleted.
+ */
+struct store_change {
+	int kind;
+	char id[ID_MAX];
+	bool del;
+};
+
+/*
+ * Called by the commit of every write transaction that changed objects,
+ * inside it (store_obj_get and the other reads see the new state), before
+ * the COMMIT (or a group write's RELEASE): changes[0..n) in kind, then id
+ * order. A return < 0 (with e filled) fails the write: the store verb returns
+ * -1 with e and nothing of it stays.
+ */
+typedef int (*store_commit_hook)(void *arg, struct store *s, const struct store_change *changes,
+                                 size_t n, struct vr_err *e);
+/*
+ * Capture changes on s from now on (TEMP triggers on every object table of
+ * this connection) and hand them to fn(arg, ...) at each commit; NULL fn
+ * stops calling (the triggers stay). Without it (single mode) nothing of
+ * this runs.
+ */
+int store_set_commit_hook(struct store *s, store_commit_hook fn, void *arg, struct vr_err *e)
+    __attribute__((warn_unused_result));
+
+/*
+ * A transaction of replicated changes (what etcd says): no commit hook,
+ * foreign keys checked at the commit (a revision's objects come in key
+ * order). end rolls back what was not committed.
+ */
+int store_replica_begin(struct store *s, struct vr_err *e) __attribute__((warn_unused_result));
+int store_replica_commit(struct store *s, struct vr_err *e) __attribute__((warn_unused_result));
+void store_replica_end(struct store *s);
+/*
+ * Inside a replica transaction: write obj (validated, kind k) as given,
+ * its id, rev, created_at and updated_at included, over the stored one or
+ * as a new row; none of a verb's checks, but the schema's (CONFLICT...).
+ */
+int store_replica_put(struct store *s, enum store_kind k, const void *obj, struct vr_err *e)
+    __attribute__((warn_unused_result));
+/*
+ * Before the puts of one replica transaction, for each object about to be
+ * put: move the stored one out of the way of the others (a group's name is
+ * parked, any other kind's row is deleted, to be written again), so that
+ * names and keys may move between objects within the transaction, as a
+ * whole-state replace lets them. 0 also when it is not there.
+ */
+int store_replica_make_way(struct store *s, enum store_kind k, const char *id, struct vr_err *e)
+    __attribute__((warn_unused_result));
+/* Delete object id of kind k; 0 also when it is not there (a cascade took it). */
+int store_replica_delete(struct store *s, enum store_kind k, const char *id, struct vr_err *e)
+    __attribute__((warn_unused_result));
+/* The settings as given (flags, managed, updated_at, rev). */
+int store_replica_settings(struct store *s, const struct settings *set, struct vr_err *e)
+    __attribute__((warn_unused_result));
+/* Every id of kind k in id order into *ids (malloc'd array of *n; free()). */
+int store_replica_ids(struct store *s, enum store_kind k, char (**ids)[ID_MAX], size_t *n,
+                      struct vr_err *e) __attribute__((warn_unused_result));
+/* Set the desired revision (what etcd's writes stamped); inside a write transaction. */
+int store_replica_set_revision(struct store *s, int64_t rev, struct vr_err *e)
+    __attribute__((warn_unused_result));
+/* A named counter of the meta table: *v = its value, 0 when absent. */
+int store_meta_get(struct store *s, const char *key, int64_t *v, struct vr_err *e)
+    __attribute__((warn_unused_result));
+/* Set it, inside the caller's write transaction (or alone). */
+int store_meta_set(struct store *s, const char *key, int64_t v, struct vr_err *e)
+    __attribute__((warn_unused_result));
+
 /* ---- the audit log (store_audit.c) ---- */
 
 /* How many events a handle keeps unless told otherwise (store_audit_keep). */

@@ -235,6 +235,9 @@ static int tx_begin_read(struct store *s, struct vr_err *e)
 
 int store_tx_commit(struct store *s, struct vr_err *e)
 {
+	/* The hook may refuse the write: the caller's store_tx_end then undoes it. */
+	if (s->hook && !s->hook_off && store_changes_flush(s, e) < 0)
+		return -1;
 	if (!s->group)
 		return st_exec(s, ST_COMMIT, e);
 	/* Part of the group's transaction now: the group's COMMIT makes it durable. */
@@ -865,6 +868,7 @@ void store_close(struct store *s)
 		return;
 	for (i = 0; i < ST__N; i++)
 		sqlite3_finalize(s->st[i]);
+	store_changes_close(s);
 	if (sqlite3_close(s->db) != SQLITE_OK)
 		log_error("database: close: %s", sqlite3_errmsg(s->db));
 	free(s);

@@ -131,6 +131,16 @@ struct store {
 	 * store_snapshot_begin makes the store's own read functions one snapshot.
 	 */
 	int reads;
+	/*
+	 * Change capture (store_replica.c): the hook store_tx_commit calls with
+	 * what the transaction changed (NULL: none, no triggers installed), and
+	 * the statements that read and clear the TEMP change table. hook_off: the
+	 * replication applier's own writes, which etcd has already.
+	 */
+	store_commit_hook hook;
+	void *hook_arg;
+	bool hook_off;
+	sqlite3_stmt *ch_list, *ch_clear;
 };
 
 /* ---- store_db.c: errors, transactions, lookups, the revision ---- */
@@ -139,6 +149,15 @@ struct store {
 int store_db_err(struct store *s, struct vr_err *e, const char *what);
 /* Run constant SQL (no rows) outside the cached statements. */
 int store_db_exec(struct store *s, const char *sql, struct vr_err *e);
+
+/*
+ * store_replica.c: before a commit (or a group write's RELEASE), hand what
+ * the transaction changed to the commit hook; 0 when there is no hook or no
+ * change, -1 with e when the hook refuses (the caller rolls back).
+ */
+int store_changes_flush(struct store *s, struct vr_err *e) __attribute__((warn_unused_result));
+/* Finalize the change capture's statements (store_close). */
+void store_changes_close(struct store *s);
 
 /* A write transaction (BEGIN IMMEDIATE) and its commit. */
 int store_tx_begin(struct store *s, struct vr_err *e) __attribute__((warn_unused_result));

@@ -215,6 +215,11 @@ static int settings_from_json(json_t *body, struct settings *set, struct vr_err 
 	return 0;
 }
 
+json_t *api_settings_json(struct app *app, const struct settings *set)
+{
+	return settings_to_json(app, set);
+}
+
 int api_settings_from_json(json_t *body, struct settings *set, struct vr_err *e)
 {
 	return settings_from_json(body, set, e);
@@ -295,8 +300,13 @@ void api_settings_put(struct http_req *req, struct http_resp *resp)
 	}
 	pthread_mutex_lock(&app->store_lock);
 	rc = store_settings_get_of(app->store, set.router, &old, &e);
-	if (!rc)
-		rc = store_settings_put(app->store, &set, if_rev, &e);
+	if (!rc) {
+		int run = 0;
+
+		do
+			rc = store_settings_put(app->store, &set, if_rev, &e);
+		while (rc < 0 && app_write_again(app, ++run, &e));
+	}
 	if (!rc)
 		crud_kick(app, set.rev, RECON_SETTINGS, SETTINGS_ID);
 	pthread_mutex_unlock(&app->store_lock);

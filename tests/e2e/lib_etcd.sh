@@ -11,6 +11,7 @@
 #   ${ETCD_PIDS[i]}         # member i+1's pid (same order as the endpoints)
 #   etcd_leader             # prints the leader's index (1..3), from etcdctl endpoint status
 #   etcd_ctl ARGS...        # etcdctl against every member, from the bridge's namespace
+#   etcd_member_stop I      # stop member I; etcd_member_start I starts it again
 #   etcd_tls_member         # a fourth etcd, alone, HTTPS with client certificates
 #                           # ($ETCD_TLS_ENDPOINT; certificates in $ETCD_TLS_DIR)
 #
@@ -74,20 +75,37 @@ etcd_cluster() {
 		ip -n "$ETCD_NET" link set "m$i" master br0
 		ip -n "$ns" addr add "$ETCD_SUBNET.$i/24" dev eth0
 		mkdir -p "$E2E_TMP/etcd$i"
-		e2e_bg "$ns" etcd --name "m$i" --data-dir "$E2E_TMP/etcd$i/data" \
-			--listen-peer-urls "http://$ETCD_SUBNET.$i:2380" \
-			--initial-advertise-peer-urls "http://$ETCD_SUBNET.$i:2380" \
-			--listen-client-urls "http://$ETCD_SUBNET.$i:2379" \
-			--advertise-client-urls "http://$ETCD_SUBNET.$i:2379" \
-			--initial-cluster "$initial" --initial-cluster-state new \
-			--initial-cluster-token "$E2E_PREFIX" --log-outputs stderr \
-			2>"$E2E_TMP/etcd$i/etcd.log"
-		ETCD_PIDS+=("$E2E_BG")
+		ETCD_INITIAL=$initial
+		etcd_member_start "$i"
 	done
 	e2e_poll "$ETCD_START_TIMEOUT" etcd_healthy ||
 		e2e_fatal "etcd cluster: no leader within ${ETCD_START_TIMEOUT}s" \
 			"$(tail -n 5 "$E2E_TMP"/etcd*/etcd.log)"
 	e2e_log "--- [$E2E_NAME] etcd cluster up: $ETCD_ENDPOINTS, leader m$(etcd_leader)"
+}
+
+# etcd_member_start I: start member I (1..ETCD_MEMBERS) in its namespace, on its data
+# dir (a restart after etcd_member_stop keeps its data); its pid in ${ETCD_PIDS[I-1]}.
+ETCD_INITIAL=""
+etcd_member_start() {
+	local i=$1
+	e2e_bg "${ETCD_NS[i - 1]}" etcd --name "m$i" --data-dir "$E2E_TMP/etcd$i/data" \
+		--listen-peer-urls "http://$ETCD_SUBNET.$i:2380" \
+		--initial-advertise-peer-urls "http://$ETCD_SUBNET.$i:2380" \
+		--listen-client-urls "http://$ETCD_SUBNET.$i:2379" \
+		--advertise-client-urls "http://$ETCD_SUBNET.$i:2379" \
+		--initial-cluster "$ETCD_INITIAL" --initial-cluster-state new \
+		--initial-cluster-token "$E2E_PREFIX" --log-outputs stderr \
+		2>>"$E2E_TMP/etcd$i/etcd.log"
+	ETCD_PIDS[i - 1]=$E2E_BG
+}
+
+# etcd_member_stop I: SIGTERM member I and wait (bounded) for it to end.
+etcd_member_stop() {
+	local pid=${ETCD_PIDS[$1 - 1]}
+	kill -TERM "$pid" 2>/dev/null || true
+	e2e_poll 10 eval "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
 }
 
 # etcd_tls_member: one more etcd, a cluster of its own, serving HTTPS only to clients
