@@ -24,6 +24,7 @@ ETCD_NS=()
 ETCD_MEMBERS=3
 ETCD_SUBNET=10.77.0
 ETCD_START_TIMEOUT=${ETCD_START_TIMEOUT:-30}
+ETCD_ARGS=() # more flags for every member of etcd_cluster (set before calling it)
 
 etcd_ctl() {
 	ETCDCTL_API=3 ip netns exec "$ETCD_NET" etcdctl --endpoints="$ETCD_ENDPOINTS" \
@@ -80,7 +81,7 @@ etcd_cluster() {
 			--listen-client-urls "http://$ETCD_SUBNET.$i:2379" \
 			--advertise-client-urls "http://$ETCD_SUBNET.$i:2379" \
 			--initial-cluster "$initial" --initial-cluster-state new \
-			--initial-cluster-token "$E2E_PREFIX" --log-outputs stderr \
+			--initial-cluster-token "$E2E_PREFIX" --log-outputs stderr "${ETCD_ARGS[@]}" \
 			2>"$E2E_TMP/etcd$i/etcd.log"
 		ETCD_PIDS+=("$E2E_BG")
 	done
