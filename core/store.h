@@ -192,6 +192,12 @@ int store_settings_get(struct store *s, struct settings *out, struct vr_err *e)
 /* store_settings_get of router's settings (NULL or "": local's). */
 int store_settings_get_of(struct store *s, const char *router, struct settings *out,
                           struct vr_err *e) __attribute__((warn_unused_result));
+/*
+ * Every router the desired state names (route tables, settings), sorted, into
+ * *out (*n of them; free(*out)). The built-in router local is among them.
+ */
+int store_routers(struct store *s, char (**out)[ROUTER_MAX], size_t *n, struct vr_err *e)
+    __attribute__((warn_unused_result));
 int store_settings_put(struct store *s, struct settings *set, int64_t if_rev, struct vr_err *e)
     __attribute__((warn_unused_result));
 

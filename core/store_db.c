@@ -153,6 +153,8 @@ static const char *const st_sql[ST__N] = {
     [ST_SN_FAMILY] = "SELECT s.id, s.name, s.cidr FROM subnets s JOIN route_tables t ON t.id = "
                      "s.route_table_id WHERE s.family = ?1 AND s.id <> ?2 AND t.router = ?3 "
                      "ORDER BY s.id",
+    /* Every router the desired state names (its tables; settings written for it). */
+    [ST_ROUTERS] = "SELECT router FROM route_tables UNION SELECT router FROM settings ORDER BY 1",
     [ST_SET_GET] = "SELECT managed, forward_v4, forward_v6, updated_at, rev FROM settings "
                    "WHERE router = ?1",
     /* A router without a row yet gets one. */

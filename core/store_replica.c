@@ -15,7 +15,8 @@
 /*
  * TEMP: per connection, gone with it, never in the file. A trigger records
  * (kind, id); whether the object stands is read at the commit, so an insert
- * then delete in one transaction is one delete. A group's targets are its
+ * then delete in one transaction is one delete. Settings are a router's: their
+ * id is the router's name. A group's targets are its
  * group's change; foreign-key cascades (a group's rules) fire the child
  * table's delete trigger too.
  */
@@ -27,8 +28,7 @@
 	            CAPTURE_TABLE("sg", "security_groups", "3", "NEW.id", "OLD.id")                \
 	                CAPTURE_TABLE("sgr", "security_group_rules", "4", "NEW.id", "OLD.id")      \
 	                    CAPTURE_TABLE("tg", "sg_targets", "3", "NEW.group_id", "OLD.group_id") \
-	                        CAPTURE_TABLE("set", "settings", "5", SETTINGS_SQL, SETTINGS_SQL)
-#define SETTINGS_SQL "'" STORE_SETTINGS_ID "'"
+	                        CAPTURE_TABLE("set", "settings", "5", "NEW.router", "OLD.router")
 /* The three triggers of one table: its kind number and what names the object. */
 #define CAPTURE_TABLE(n, table, kind, newv, oldv)                                                  \
 	CAPTURE_ONE(n "_i", "INSERT", table, kind, newv)                                           \

@@ -5,8 +5,12 @@
  */
 #include "store_int.h"
 
+#include "grow.h"
+
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sqlite3.h>
@@ -59,6 +63,41 @@ int store_settings_get_of(struct store *s, const char *router, struct settings *
                           struct vr_err *e)
 {
 	return store_settings_read(s, router, out, e);
+}
+
+int store_routers(struct store *s, char (**out)[ROUTER_MAX], size_t *n, struct vr_err *e)
+{
+	sqlite3_stmt *q = st_get(s, ST_ROUTERS);
+	char(*v)[ROUTER_MAX] = NULL;
+	size_t cap = 0;
+	int rc, ret = -1;
+
+	*out = NULL;
+	*n = 0;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (vr_grow((void **)&v, &cap, *n + 1, sizeof(*v), SIZE_MAX / sizeof(*v)) < 0) {
+			err_set(e, VR_ERR_INTERNAL, "", "out of memory");
+			goto out;
+		}
+		if (col_copy(q, 0, v[*n], sizeof(v[*n])) < 0) {
+			corrupt(e, "route_tables", "router");
+			goto out;
+		}
+		(*n)++;
+	}
+	if (rc != SQLITE_DONE) {
+		store_db_err(s, e, "listing the routers");
+		goto out;
+	}
+	*out = v;
+	v = NULL;
+	ret = 0;
+out:
+	if (ret < 0)
+		*n = 0;
+	free(v);
+	st_done(q);
+	return ret;
 }
 
 /* Store set: its forwarding flags, whether they are managed, its updated_at and rev. */

@@ -228,7 +228,7 @@ static char *stored_value(struct fleet *f, struct store *s, int kind, const char
 	if (kind == STORE_KIND_SETTINGS) {
 		struct settings set;
 
-		if (store_settings_get(s, &set, e) < 0)
+		if (store_settings_get_of(s, id, &set, e) < 0)
 			return NULL;
 		text = settings_value(f, &set);
 		if (!text)
@@ -280,6 +280,9 @@ static int obj_from_value(int kind, const char *val, size_t len, void *obj, stru
 		struct settings *set = obj;
 
 		memset(set, 0, sizeof(*set));
+		/* Whose: the key says it too; the body's field is not one settings_from_json takes. */
+		json_str_field(o, "router", set->router, sizeof(set->router));
+		json_object_del(o, "router");
 		if (api_settings_from_json(o, set, e))
 			goto out;
 		set->managed = json_is_true(json_object_get(o, "managed"));
@@ -335,8 +338,10 @@ static int apply_put(struct fleet *f, struct store *s, const struct etcd_kv *kv,
 		snprintf(msg, sizeof(msg), "%s", e->msg);
 		return err_set(e, VR_ERR_INVALID, "", "etcd key %s: %s", kv->key, msg);
 	}
-	if (kind == STORE_KIND_SETTINGS)
+	if (kind == STORE_KIND_SETTINGS) {
+		snprintf(obj.set.router, sizeof(obj.set.router), "%s", id); /* the key says whose */
 		return store_replica_settings(s, &obj.set, e);
+	}
 	rc = store_replica_put(s, (enum store_kind)kind, &obj, e);
 	kind_rs[kind]->clear(&obj);
 	return rc;
@@ -889,7 +894,7 @@ static int import(struct fleet *f, struct vr_err *e)
 	pthread_mutex_lock(&f->app->store_lock);
 	if (store_config_walk(s, import_obj, &im, &set, &rev, e) < 0)
 		goto out;
-	obj_key(f, STORE_KIND_SETTINGS, STORE_SETTINGS_ID, key, sizeof(key));
+	obj_key(f, STORE_KIND_SETTINGS, model_router_or_local(set.router), key, sizeof(key));
 	v = settings_value(f, &set);
 	if (!v || txn_add(&im.t, key, v, e) < 0 || txn_add_rev(f, &im.t, rev, e) < 0)
 		goto out;
