@@ -158,7 +158,7 @@ static int assoc_plan(struct recon *r, struct net_pass *np, char *err, size_t er
 	int rc;
 
 	for (size_t i = 0; i < np->n && !want_links; i++)
-		want_links = np->ready[i] && strcmp(np->subs[i].table_id, RTB_MAIN_ID);
+		want_links = np->ready[i] && !model_rtb_main_router(np->subs[i].table_id);
 	if (want_links && r->k.links_list) {
 		rc = r->k.links_list(r->k.ctx, &links, &nlinks);
 		if (rc) {

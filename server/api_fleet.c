@@ -57,8 +57,8 @@ static int add_absent(struct app *app, json_t *items, struct vr_err *e)
 		if (listed(items, names[i]) || !strcmp(names[i], ROUTER_LOCAL))
 			continue;
 		json_array_append_new(items, json_pack("{s:s, s:n, s:b, s:n, s:n, s:n}", "name",
-		                                       names[i], "api", "alive", 0, "applied_revision",
-		                                       "failed", "last_apply"));
+		                                       names[i], "api", "alive", 0,
+		                                       "applied_revision", "failed", "last_apply"));
 	}
 	free(names);
 	return rc;
@@ -112,5 +112,6 @@ void api_routers_list(struct http_req *req, struct http_resp *resp)
 	}
 	http_json(resp, 200,
 	          json_pack("{s:b, s:s, s:o}", "fleet", app->fleet != NULL, "self",
-	                    app->router ? app->router : FLEET_DEFAULT_ROUTER, "items", sorted(items)));
+	                    app->router ? app->router : FLEET_DEFAULT_ROUTER, "items",
+	                    sorted(items)));
 }

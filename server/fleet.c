@@ -280,7 +280,8 @@ static int obj_from_value(int kind, const char *val, size_t len, void *obj, stru
 		struct settings *set = obj;
 
 		memset(set, 0, sizeof(*set));
-		/* Whose: the key says it too; the body's field is not one settings_from_json takes. */
+		/* Whose: the key says it too; the body's field is not one settings_from_json takes.
+		 */
 		json_str_field(o, "router", set->router, sizeof(set->router));
 		json_object_del(o, "router");
 		if (api_settings_from_json(o, set, e))
@@ -366,7 +367,7 @@ static int apply_delete(struct fleet *f, struct store *s, const char *key, struc
 	if (key_obj_parse(f, key, &kind, id) < 0 || kind == STORE_KIND_SETTINGS)
 		return 0;
 	/* The built-in table stays: every copy has it, and every route may name it. */
-	if (kind == STORE_RTB && !strcmp(id, RTB_MAIN_ID))
+	if (kind == STORE_RTB && model_rtb_main_router(id))
 		return 0;
 	return store_replica_delete(s, (enum store_kind)kind, id, e);
 }

@@ -549,11 +549,6 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	store_audit_keep(app.store, audit_keep);
-	/* A fleet router has its own main table and settings from the start. */
-	if (app.fleet && store_router_ensure(app.store, app.router, &e)) {
-		log_error("database %s: %s", db, e.msg);
-		goto out;
-	}
 	if (store_set_cache_kib(app.store, APP_WRITER_CACHE_KIB, &e)) {
 		log_error("database %s: %s", db, e.msg);
 		goto out;
