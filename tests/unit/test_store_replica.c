@@ -206,9 +206,16 @@ static void test_capture_subnet_settings(void **state)
 	assert_int_equal(store_obj_delete(f->s, STORE_SUBNET, "subnet-1", 0, &e), 0);
 	expect_change(&f->rec, 0, STORE_SUBNET, "subnet-1", true);
 
+	/* Settings are a router's: the change names the router. */
 	assert_int_equal(store_settings_put(f->s, &set, 0, &e), 0);
 	assert_int_equal(f->rec.n, 1);
-	expect_change(&f->rec, 0, STORE_KIND_SETTINGS, STORE_SETTINGS_ID, false);
+	expect_change(&f->rec, 0, STORE_KIND_SETTINGS, ROUTER_LOCAL, false);
+	/* A router's first write makes its main table too: both go to etcd. */
+	snprintf(set.router, sizeof(set.router), "r2");
+	assert_int_equal(store_settings_put(f->s, &set, 0, &e), 0);
+	assert_int_equal(f->rec.n, 2);
+	expect_change(&f->rec, 0, STORE_RTB, "rtb-main-r2", false);
+	expect_change(&f->rec, 1, STORE_KIND_SETTINGS, "r2", false);
 	model_subnet_clear(&sn);
 }
 
