@@ -126,7 +126,88 @@ bool model_rtb_id_valid(const char *id)
 	if (!id)
 		return false;
 	/* "rtb-main" is not hex: the main table's id is fixed by the API, not generated. */
-	return strcmp(id, RTB_MAIN_ID) == 0 || model_id_valid(id, "rtb-");
+	return model_rtb_main_router(id) || model_id_valid(id, "rtb-");
+}
+
+bool model_router_valid(const char *name)
+{
+	size_t n;
+
+	if (!name || !((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9')))
+		return false;
+	n = strnlen(name, ROUTER_NAME_MAX + 1);
+	if (n > ROUTER_NAME_MAX)
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+		      name[i] == '-'))
+			return false;
+	return true;
+}
+
+const char *model_router_or_local(const char *router)
+{
+	return router && router[0] ? router : ROUTER_LOCAL;
+}
+
+void model_rtb_main_id(const char *router, char *id)
+{
+	router = model_router_or_local(router);
+	if (strcmp(router, ROUTER_LOCAL) == 0)
+		snprintf(id, ID_MAX, "%s", RTB_MAIN_ID);
+	else
+		snprintf(id, ID_MAX, "%s%s", RTB_MAIN_PREFIX, router);
+}
+
+const char *model_rtb_main_router(const char *id)
+{
+	if (!id)
+		return NULL;
+	if (strcmp(id, RTB_MAIN_ID) == 0)
+		return ROUTER_LOCAL;
+	if (strncmp(id, RTB_MAIN_PREFIX, strlen(RTB_MAIN_PREFIX)) == 0 &&
+	    strcmp(id + strlen(RTB_MAIN_PREFIX), ROUTER_LOCAL) != 0 &&
+	    model_router_valid(id + strlen(RTB_MAIN_PREFIX)))
+		return id + strlen(RTB_MAIN_PREFIX);
+	return NULL;
+}
+
+/* A router as written: "" (not given) or a router name. */
+static int check_router(const char *router, size_t size, struct vr_err *e)
+{
+	if (!terminated(router, size))
+		return invalid(e, "router", "router is longer than %d bytes", ROUTER_NAME_MAX);
+	if (router[0] && !model_router_valid(router))
+		return invalid(e, "router",
+		               "router \"%s\" is not a router name ([a-z0-9][a-z0-9-]{0,31})",
+		               router);
+	return 0;
+}
+
+/*
+ * A route's or subnet's router as written against its table: rtb-main with a
+ * router N means N's main table (table_id becomes its id); a main table of
+ * another router is INVALID naming router. Any other table's router is the
+ * store's to check.
+ */
+static int check_table_router(char *table_id, const char *router, size_t size, struct vr_err *e)
+{
+	const char *owner;
+
+	if (check_router(router, size, e) < 0)
+		return -EINVAL;
+	if (!router[0])
+		return 0;
+	if (strcmp(table_id, RTB_MAIN_ID) == 0) {
+		model_rtb_main_id(router, table_id);
+		return 0;
+	}
+	owner = model_rtb_main_router(table_id);
+	if (owner && strcmp(owner, router) != 0)
+		return invalid(e, "router",
+		               "router \"%s\" is not the router of route table %s (\"%s\")", router,
+		               table_id, owner);
+	return 0;
 }
 
 /*
@@ -399,6 +480,8 @@ int model_route_validate(struct route *r, struct vr_err *e)
 		               "route_table_id \"%s\" is not a route table id (\"%s\", or \"rtb-\" "
 		               "and 1 to %d lowercase hex digits)",
 		               r->table_id, RTB_MAIN_ID, ID_HEX_MAX);
+	if (check_table_router(r->table_id, r->router, sizeof(r->router), e) < 0)
+		return -EINVAL;
 	rc = route_check_destination(r, e);
 	if (rc < 0)
 		return rc;
@@ -446,6 +529,18 @@ int model_rtb_validate(struct route_table *t, struct vr_err *e)
 		               "lowercase hex digits)",
 		               t->id, RTB_MAIN_ID, ID_HEX_MAX);
 
+	if (check_router(t->router, sizeof(t->router), e) < 0)
+		return -EINVAL;
+	if (model_rtb_main_router(t->id)) {
+		/* A main table belongs to the router its id names. */
+		const char *owner = model_rtb_main_router(t->id);
+
+		if (t->router[0] && strcmp(t->router, owner) != 0)
+			return invalid(e, "router",
+			               "router \"%s\" is not the router of route table %s (\"%s\")",
+			               t->router, t->id, owner);
+		snprintf(t->router, sizeof(t->router), "%s", owner);
+	}
 	if (check_name(t->name, sizeof(t->name), e) < 0)
 		return -EINVAL;
 
@@ -462,17 +557,28 @@ static bool desc_same(const char *a, const char *b)
 	return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
+/*
+ * A route's or subnet's router as written: "" takes its table's, which the
+ * same table_id already compares; one given must be the other's.
+ */
+static bool router_same(const char *a, const char *b)
+{
+	return !a[0] || !b[0] || strcmp(a, b) == 0;
+}
+
 bool model_route_same(const struct route *a, const struct route *b)
 {
 	return strcmp(a->id, b->id) == 0 && strcmp(a->table_id, b->table_id) == 0 &&
-	       strcmp(a->destination, b->destination) == 0 && a->type == b->type &&
-	       strcmp(a->via_text, b->via_text) == 0 && strcmp(a->dev, b->dev) == 0 &&
-	       a->metric == b->metric && desc_same(a->description, b->description);
+	       router_same(a->router, b->router) && strcmp(a->destination, b->destination) == 0 &&
+	       a->type == b->type && strcmp(a->via_text, b->via_text) == 0 &&
+	       strcmp(a->dev, b->dev) == 0 && a->metric == b->metric &&
+	       desc_same(a->description, b->description);
 }
 
 bool model_rtb_same(const struct route_table *a, const struct route_table *b)
 {
 	return strcmp(a->id, b->id) == 0 && strcmp(a->name, b->name) == 0 && a->table == b->table &&
+	       strcmp(model_router_or_local(a->router), model_router_or_local(b->router)) == 0 &&
 	       desc_same(a->description, b->description);
 }
 
@@ -991,6 +1097,8 @@ int model_subnet_validate(struct subnet *s, struct vr_err *e)
 		               "route_table_id \"%s\" is not a route table id (\"%s\", or \"rtb-\" "
 		               "and 1 to %d lowercase hex digits)",
 		               s->table_id, RTB_MAIN_ID, ID_HEX_MAX);
+	if (check_table_router(s->table_id, s->router, sizeof(s->router), e) < 0)
+		return -EINVAL;
 	return check_description(s->description, e);
 }
 
@@ -999,7 +1107,8 @@ bool model_subnet_same(const struct subnet *a, const struct subnet *b)
 	return strcmp(a->id, b->id) == 0 && strcmp(a->name, b->name) == 0 &&
 	       strcmp(a->cidr_text, b->cidr_text) == 0 && strcmp(a->interface, b->interface) == 0 &&
 	       strcmp(a->router_ip_text, b->router_ip_text) == 0 &&
-	       strcmp(a->table_id, b->table_id) == 0 && desc_same(a->description, b->description);
+	       strcmp(a->table_id, b->table_id) == 0 && router_same(a->router, b->router) &&
+	       desc_same(a->description, b->description);
 }
 
 void model_subnet_clear(struct subnet *s)

@@ -22,6 +22,17 @@
 #define REASON_MAX 256
 
 #define RTB_MAIN_ID "rtb-main"
+/*
+ * A fleet (issue 16): route tables, and through them routes and subnets, and
+ * the settings belong to one router, named [a-z0-9][a-z0-9-]{0,31}. A single
+ * vrouterd's objects, and a database's from before, belong to router "local".
+ * Each router has its own main table (254): rtb-main is local's, and
+ * "rtb-main-" + N router N's.
+ */
+#define ROUTER_NAME_MAX 32
+#define ROUTER_MAX (ROUTER_NAME_MAX + 1)
+#define ROUTER_LOCAL "local"
+#define RTB_MAIN_PREFIX "rtb-main-"
 #define RTB_MAIN_TABLE 254u
 /* Kernel table numbers assigned by the server when a route table omits one. */
 #define RTB_AUTO_FIRST 10000u
@@ -38,6 +49,7 @@ struct obj_status {
 
 struct route_table {
 	char id[ID_MAX];
+	char router[ROUTER_MAX]; /* "" when not given: local (see ROUTER_LOCAL) */
 	char name[NAME_MAX_LEN + 1];
 	uint32_t table;    /* kernel table number; 0 = let the server assign one */
 	char *description; /* malloc'd, NULL means "" */
@@ -48,7 +60,12 @@ struct route_table {
 
 struct route {
 	char id[ID_MAX];
-	char table_id[ID_MAX];          /* default "rtb-main" */
+	char table_id[ID_MAX]; /* default "rtb-main" */
+	/*
+	 * Its table's router, which the store fills in; as written, "" or the
+	 * same (a route or subnet naming another router is INVALID, router).
+	 */
+	char router[ROUTER_MAX];
 	char destination[CIDR_STR_MAX]; /* as written by the client */
 	enum route_type type;           /* default unicast */
 	char via_text[CIDR_STR_MAX];    /* as written; "" = none */
@@ -122,6 +139,14 @@ const char *model_obj_state_name(enum obj_state s);
 bool model_id_valid(const char *id, const char *prefix);
 /* True for a route table id: model_id_valid(id, "rtb-") or exactly RTB_MAIN_ID. */
 bool model_rtb_id_valid(const char *id);
+/* True for a router name: [a-z0-9][a-z0-9-]{0,31}. */
+bool model_router_valid(const char *name);
+/* A router's name as stored: "" is ROUTER_LOCAL. */
+const char *model_router_or_local(const char *router);
+/* The id of router's main table into id (>= ID_MAX): rtb-main for "" and local. */
+void model_rtb_main_id(const char *router, char *id);
+/* The router whose main table id is ("rtb-main": local), or NULL when id is no main table. */
+const char *model_rtb_main_router(const char *id);
 /* True for a name the kernel accepts as an interface name (its dev_valid_name()). */
 bool model_ifname_valid(const char *name);
 /*
@@ -212,6 +237,7 @@ struct subnet {
 	char interface[IFNAME_MAX];
 	char router_ip_text[CIDR_STR_MAX]; /* "router_ip" as written */
 	char table_id[ID_MAX];             /* "route_table_id", default "rtb-main" */
+	char router[ROUTER_MAX];           /* its table's, as for struct route */
 	char *description;                 /* malloc'd, NULL means "" */
 	char created_at[TIME_MAX];
 	char updated_at[TIME_MAX];
@@ -232,6 +258,7 @@ struct subnet {
  * enforced; there is no way back to unmanaged short of a fresh database.
  */
 struct settings {
+	char router[ROUTER_MAX]; /* whose settings; "" is local */
 	bool managed;
 	bool fwd_v4, fwd_v6; /* net.ipv4.ip_forward, net.ipv6.conf.all.forwarding */
 	int64_t rev;         /* the ETag */

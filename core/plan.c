@@ -591,7 +591,7 @@ int plan_assoc(const struct subnet *subnets, size_t n, const bool *ready, const 
 		const struct subnet *sn = &subnets[i];
 		struct krule r = {.family = sn->cidr.addr.family, .src = sn->cidr};
 
-		if (!strcmp(sn->table_id, RTB_MAIN_ID) || !ready[i])
+		if (model_rtb_main_router(sn->table_id) || !ready[i])
 			continue;
 		r.table = sn->table;
 		r.priority = PLAN_PRIO_LOOKUP;

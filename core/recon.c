@@ -585,6 +585,13 @@ static void *recon_main(void *arg)
 int recon_start(const char *db_path, const struct kernel_ops *k, int resync_ms,
                 const struct sgc_listen *api, struct recon **out, struct vr_err *e)
 {
+	return recon_start_router(db_path, NULL, k, resync_ms, api, out, e);
+}
+
+int recon_start_router(const char *db_path, const char *router, const struct kernel_ops *k,
+                       int resync_ms, const struct sgc_listen *api, struct recon **out,
+                       struct vr_err *e)
+{
 	pthread_condattr_t ca;
 	struct recon *r;
 	int rc;
@@ -601,6 +608,10 @@ int recon_start(const char *db_path, const struct kernel_ops *k, int resync_ms,
 	r->k = *k;
 	r->links = (struct plan_links){.index = k->link_index, .ctx = k->ctx};
 	r->resync_ms = resync_ms > 0 ? resync_ms : 30000;
+	if (router) {
+		snprintf(r->router_buf, sizeof(r->router_buf), "%s", router);
+		r->router = r->router_buf;
+	}
 	r->routes = idmap_new_ref();
 	r->net = idmap_new();
 	r->sg = idmap_new();

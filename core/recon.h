@@ -50,6 +50,14 @@ struct recon_stats {
 int recon_start(const char *db_path, const struct kernel_ops *k, int resync_ms,
                 const struct sgc_listen *api, struct recon **out, struct vr_err *e)
     __attribute__((warn_unused_result));
+/*
+ * recon_start for router of a fleet (issue 16): only the routes, subnets and
+ * settings of router reach the kernel (security groups are the fleet's:
+ * all). NULL: every row, whatever its router (a single router).
+ */
+int recon_start_router(const char *db_path, const char *router, const struct kernel_ops *k,
+                       int resync_ms, const struct sgc_listen *api, struct recon **out,
+                       struct vr_err *e) __attribute__((warn_unused_result));
 /* Stop the thread. Owned kernel objects are left in place. NULL-safe. */
 void recon_stop(struct recon *r);
 

@@ -89,6 +89,12 @@ struct recon {
 	struct kernel_ops k;
 	struct plan_links links; /* k's link lookup, for the planner */
 	int resync_ms;
+	/*
+	 * The router whose route tables, routes, subnets and settings this
+	 * kernel gets (a fleet, issue 16); NULL: every row (a single router).
+	 */
+	const char *router;
+	char router_buf[ROUTER_MAX];
 	struct sgc_listen api;  /* the API's socket, kept open by `local` guards */
 	uint32_t nft_flags;     /* SGC_TABLE_FLAGS, or 0 once the kernel refused them */
 	struct sgc *sg_applied; /* what table inet vrouter holds; NULL = unknown */

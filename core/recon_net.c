@@ -71,7 +71,7 @@ static int net_load(struct recon *r, struct net_pass *np, char *err, size_t errl
 {
 	struct vr_err e = {0};
 
-	if (store_net_load(r->store, &np->subs, &np->n, &np->set, &np->rev, &e)) {
+	if (store_net_load_of(r->store, r->router, &np->subs, &np->n, &np->set, &np->rev, &e)) {
 		snprintf(err, errlen, "reading subnets: %s", e.msg);
 		return -1;
 	}
@@ -158,7 +158,7 @@ static int assoc_plan(struct recon *r, struct net_pass *np, char *err, size_t er
 	int rc;
 
 	for (size_t i = 0; i < np->n && !want_links; i++)
-		want_links = np->ready[i] && strcmp(np->subs[i].table_id, RTB_MAIN_ID);
+		want_links = np->ready[i] && !model_rtb_main_router(np->subs[i].table_id);
 	if (want_links && r->k.links_list) {
 		rc = r->k.links_list(r->k.ctx, &links, &nlinks);
 		if (rc) {

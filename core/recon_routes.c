@@ -123,7 +123,7 @@ static int routes_load(struct route_pass *rp, char *err, size_t errlen)
 	struct vr_err e = {0};
 	int rc;
 
-	rc = store_routes_each(r->store, collect_route, rp, &rp->rev, &e);
+	rc = store_routes_each_of(r->store, r->router, collect_route, rp, &rp->rev, &e);
 	if (rc == -ENOMEM)
 		snprintf(err, errlen, "out of memory");
 	else if (rc)
@@ -454,6 +454,8 @@ static int routes_read(struct recon *r, struct route_one *b, size_t n)
 	for (size_t i = 0; i < n && !ret; i++) {
 		struct route rt = {0};
 		int rc = store_obj_get(r->store, STORE_ROUTE, b[i].id, &rt, &e);
+		/* Another router's route is not this kernel's: as if there were none. */
+		bool mine = rc == 0 && (!r->router || strcmp(rt.router, r->router) == 0);
 
 		b[i].old = idmap_get(r->routes, b[i].id);
 		if (rc && e.code != VR_ERR_NOT_FOUND) {
@@ -465,7 +467,7 @@ static int routes_read(struct recon *r, struct route_one *b, size_t n)
 		                             &b[i].old->k, same_key)) {
 			/* It held the key of an association's copy, which must come back. */
 			ret = 2;
-		} else if (rc == 0) {
+		} else if (mine) {
 			b[i].ent = recon_rentry_new(b[i].id);
 			if (b[i].ent)
 				rentry_from_route(r, b[i].ent, &rt);

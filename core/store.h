@@ -137,11 +137,12 @@ int store_obj_delete(struct store *s, enum store_kind k, const char *id, int64_t
 
 /*
  * What a list keeps, each field NULL for any. A kind looks only at the
- * fields it has: routes and subnets table_id (route_table_id), subnets
- * interface, security group rules group_id (security_group_id) and
+ * fields it has: route tables, routes and subnets router, routes and subnets table_id
+ * (route_table_id), subnets interface, security group rules group_id (security_group_id) and
  * remote_id (remote_security_group_id; with it, an empty group_id is any).
  */
 struct store_filter {
+	const char *router; /* route tables, routes, subnets: of this router (their table's) */
 	const char *table_id;
 	const char *interface;
 	const char *group_id;
@@ -178,7 +179,9 @@ int store_sg_load(struct store *s, struct security_group **groups, size_t *ng,
     __attribute__((warn_unused_result));
 
 /*
- * Settings (one object, always present). get fills out; before the first put
+ * Settings (one object per router: get's local, get_of's router, NULL or ""
+ * for local; put's and restore's set->router, "" for local). A router without a stored row has the
+ * defaults, with rev 1. get fills out; before the first put
  * out->managed is false and the forwarding flags are false. put stores
  * fwd_v4/fwd_v6 from set, marks them managed, bumps the revision, and fills
  * set->managed/rev/updated_at; PRECONDITION when if_rev > 0 and != the stored rev.
@@ -186,17 +189,39 @@ int store_sg_load(struct store *s, struct security_group **groups, size_t *ng,
  */
 int store_settings_get(struct store *s, struct settings *out, struct vr_err *e)
     __attribute__((warn_unused_result));
+/* store_settings_get of router's settings (NULL or "": local's). */
+int store_settings_get_of(struct store *s, const char *router, struct settings *out,
+                          struct vr_err *e) __attribute__((warn_unused_result));
+/*
+ * Every router the desired state names (route tables, settings), sorted, into
+ * *out (*n of them; free(*out)). The built-in router local is among them.
+ */
+int store_routers(struct store *s, char (**out)[ROUTER_MAX], size_t *n, struct vr_err *e)
+    __attribute__((warn_unused_result));
 int store_settings_put(struct store *s, struct settings *set, int64_t if_rev, struct vr_err *e)
+    __attribute__((warn_unused_result));
+
+/*
+ * The main table and settings row of router (not local, which has them from
+ * the start) made when missing, in a write of its own: a router that serves
+ * a fleet at start has them before any write names it. 0, or -1 with e.
+ */
+int store_router_ensure(struct store *s, const char *router, struct vr_err *e)
     __attribute__((warn_unused_result));
 
 /*
  * What the reconciler needs for addresses, policy rules and forwarding, read
  * in one transaction with the revision they belong to: every subnet in id
  * order with cidr/router_ip parsed and table resolved (descriptions left
- * NULL), and the settings. Free subs with model_subnets_free; on error it is NULL.
+ * NULL), and the settings: store_net_load every subnet and local's settings
+ * (a single router's), store_net_load_of router's subnets and settings
+ * (NULL: as store_net_load). Free subs with model_subnets_free; on error it is NULL.
  */
 int store_net_load(struct store *s, struct subnet **subs, size_t *n, struct settings *set,
                    int64_t *rev, struct vr_err *e) __attribute__((warn_unused_result));
+int store_net_load_of(struct store *s, const char *router, struct subnet **subs, size_t *n,
+                      struct settings *set, int64_t *rev, struct vr_err *e)
+    __attribute__((warn_unused_result));
 
 /* ---- the whole desired state (GET/PUT /v1/config) ---- */
 
@@ -216,6 +241,14 @@ struct store_config {
 	size_t ngroups;
 	struct sg_rule *rules;
 	size_t nrules;
+	/*
+	 * The scope (a fleet, issue 16): NULL, everything (a single router);
+	 * else only this router's route tables, routes, subnets and settings,
+	 * with every security group and rule. Objects of other routers are
+	 * neither read nor changed; items must be the scope's (INVALID naming
+	 * router), and a table item without one becomes the scope's.
+	 */
+	const char *router;
 	bool has_settings; /* false: the settings stay as they are */
 	bool fwd_v4, fwd_v6;
 	/*
@@ -330,6 +363,89 @@ void store_config_clear(struct store_config *c);
  */
 int store_routes_each(struct store *s, int (*fn)(void *arg, const struct route *r), void *arg,
                       int64_t *rev, struct vr_err *e) __attribute__((warn_unused_result));
+/* store_routes_each of router's routes only (their table's router); NULL: every route. */
+int store_routes_each_of(struct store *s, const char *router,
+                         int (*fn)(void *arg, const struct route *r), void *arg, int64_t *rev,
+                         struct vr_err *e) __attribute__((warn_unused_result));
+
+/* ---- change capture and replication (fleet mode; store_replica.c) ---- */
+
+/* The kind of a change to the settings (beside enum store_kind's kinds). */
+#define STORE_KIND_SETTINGS STORE_KINDS
+
+/*
+ * One object a write transaction changed: kind (an enum store_kind, or
+ * STORE_KIND_SETTINGS with id STORE_SETTINGS_ID), id, and whether the object
+ * is gone at commit (del) or stands (put: read it in the transaction). A
+ * change to a group's targets is its group's; rules a group's delete took
+ * along are listed as deleted.
+ */
+struct store_change {
+	int kind;
+	char id[ID_MAX];
+	bool del;
+};
+
+/*
+ * Called by the commit of every write transaction that changed objects,
+ * inside it (store_obj_get and the other reads see the new state), before
+ * the COMMIT (or a group write's RELEASE): changes[0..n) in kind, then id
+ * order. A return < 0 (with e filled) fails the write: the store verb returns
+ * -1 with e and nothing of it stays.
+ */
+typedef int (*store_commit_hook)(void *arg, struct store *s, const struct store_change *changes,
+                                 size_t n, struct vr_err *e);
+/*
+ * Capture changes on s from now on (TEMP triggers on every object table of
+ * this connection) and hand them to fn(arg, ...) at each commit; NULL fn
+ * stops calling (the triggers stay). Without it (single mode) nothing of
+ * this runs.
+ */
+int store_set_commit_hook(struct store *s, store_commit_hook fn, void *arg, struct vr_err *e)
+    __attribute__((warn_unused_result));
+
+/*
+ * A transaction of replicated changes (what etcd says): no commit hook,
+ * foreign keys checked at the commit (a revision's objects come in key
+ * order). end rolls back what was not committed.
+ */
+int store_replica_begin(struct store *s, struct vr_err *e) __attribute__((warn_unused_result));
+int store_replica_commit(struct store *s, struct vr_err *e) __attribute__((warn_unused_result));
+void store_replica_end(struct store *s);
+/*
+ * Inside a replica transaction: write obj (validated, kind k) as given,
+ * its id, rev, created_at and updated_at included, over the stored one or
+ * as a new row; none of a verb's checks, but the schema's (CONFLICT...).
+ */
+int store_replica_put(struct store *s, enum store_kind k, const void *obj, struct vr_err *e)
+    __attribute__((warn_unused_result));
+/*
+ * Before the puts of one replica transaction, for each object about to be
+ * put: move the stored one out of the way of the others (a group's name is
+ * parked, any other kind's row is deleted, to be written again), so that
+ * names and keys may move between objects within the transaction, as a
+ * whole-state replace lets them. 0 also when it is not there.
+ */
+int store_replica_make_way(struct store *s, enum store_kind k, const char *id, struct vr_err *e)
+    __attribute__((warn_unused_result));
+/* Delete object id of kind k; 0 also when it is not there (a cascade took it). */
+int store_replica_delete(struct store *s, enum store_kind k, const char *id, struct vr_err *e)
+    __attribute__((warn_unused_result));
+/* The settings as given (flags, managed, updated_at, rev). */
+int store_replica_settings(struct store *s, const struct settings *set, struct vr_err *e)
+    __attribute__((warn_unused_result));
+/* Every id of kind k in id order into *ids (malloc'd array of *n; free()). */
+int store_replica_ids(struct store *s, enum store_kind k, char (**ids)[ID_MAX], size_t *n,
+                      struct vr_err *e) __attribute__((warn_unused_result));
+/* Set the desired revision (what etcd's writes stamped); inside a write transaction. */
+int store_replica_set_revision(struct store *s, int64_t rev, struct vr_err *e)
+    __attribute__((warn_unused_result));
+/* A named counter of the meta table: *v = its value, 0 when absent. */
+int store_meta_get(struct store *s, const char *key, int64_t *v, struct vr_err *e)
+    __attribute__((warn_unused_result));
+/* Set it, inside the caller's write transaction (or alone). */
+int store_meta_set(struct store *s, const char *key, int64_t v, struct vr_err *e)
+    __attribute__((warn_unused_result));
 
 /* ---- the audit log (store_audit.c) ---- */
 

@@ -33,7 +33,8 @@ struct cfg {
 	size_t ngone[STORE_KINDS], capgone[STORE_KINDS];
 	void *cur[STORE_KINDS]; /* the stored objects of each kind but routes, in id order */
 	size_t ncur[STORE_KINDS];
-	struct route_table main_cur; /* the stored rtb-main */
+	struct route_table main_cur; /* the stored main table of the scope (rtb-main) */
+	char main_id[ID_MAX];        /* its id */
 	struct idmap *tables;        /* every table after the replace: id -> struct route_table * */
 	ssize_t main_doc;            /* rtb-main's index in the document, -1 when absent */
 	int64_t rev;
@@ -241,6 +242,34 @@ static void obj_keep(const struct kind *d, void *item, const void *cur, bool sam
 	*(int64_t *)obj_field(item, d->rev) = obj_rev(d, cur);
 }
 
+/* Whether stored object cur of kind k is in the replace's scope (store_config.router). */
+static bool in_scope(const struct cfg *x, enum store_kind k, const void *cur)
+{
+	const char *router = NULL;
+
+	if (!x->c->router)
+		return true;
+	if (k == STORE_RTB)
+		router = ((const struct route_table *)cur)->router;
+	else if (k == STORE_ROUTE)
+		router = ((const struct route *)cur)->router;
+	else if (k == STORE_SUBNET)
+		router = ((const struct subnet *)cur)->router;
+	return !router || strcmp(router, x->c->router) == 0;
+}
+
+/* INVALID for item i of kind k naming a router other than the scope's. */
+static int item_router(const struct cfg *x, enum store_kind k, size_t i, const char *router,
+                       struct vr_err *e)
+{
+	if (!x->c->router || !router[0] || strcmp(router, x->c->router) == 0)
+		return 0;
+	return item_err(e, VR_ERR_INVALID, k, i, "router",
+	                "router \"%s\" is not the router this document is for (\"%s\"): another "
+	                "router's objects are replaced by a document for that router",
+	                router, x->c->router);
+}
+
 /* Classify every item of kind k and every stored object (from it) as same, new, changed, gone. */
 static int cfg_merge(struct cfg *x, enum store_kind k, struct cur_iter *it, struct vr_err *e)
 {
@@ -255,6 +284,11 @@ static int cfg_merge(struct cfg *x, enum store_kind k, struct cur_iter *it, stru
 		size_t i = j < x->n[k] ? x->ord[k][j] : 0;
 		int c;
 
+		/* Another router's: not this replace's to keep or drop. */
+		if (rc > 0 && !in_scope(x, k, cur)) {
+			rc = it->next(it, &cur, e);
+			continue;
+		}
 		if (rc <= 0)
 			c = 1;
 		else if (j == x->n[k])
@@ -262,8 +296,8 @@ static int cfg_merge(struct cfg *x, enum store_kind k, struct cur_iter *it, stru
 		else
 			c = strcmp((const char *)cur, item_id(x, k, i));
 		if (c < 0) {
-			/* Stored, not in the document: deleted, except the built-in main table. */
-			if (k == STORE_RTB && !strcmp(cur, RTB_MAIN_ID))
+			/* Stored, not in the document: deleted, except a built-in main table. */
+			if (k == STORE_RTB && model_rtb_main_router(cur))
 				d->unchanged[k]++;
 			else if (gone_note(x, k, cur, e) < 0)
 				return -1;
@@ -384,13 +418,20 @@ static int cfg_tables(struct cfg *x, const uint32_t *avoid, size_t navoid, struc
 		return -1;
 	cur = x->cur[STORE_RTB];
 	for (size_t i = 0; i < x->ncur[STORE_RTB]; i++)
-		if (!strcmp(cur[i].id, RTB_MAIN_ID))
+		if (!strcmp(cur[i].id, x->main_id))
 			x->main_cur = cur[i];
 	if (!x->main_cur.id[0])
-		return corrupt(e, "route table", RTB_MAIN_ID);
+		return corrupt(e, "route table", x->main_id);
+	for (size_t i = 0; i < x->n[STORE_RTB]; i++) {
+		if (item_router(x, STORE_RTB, i, t[i].router, e) < 0)
+			return -1;
+		if (!t[i].router[0])
+			snprintf(t[i].router, sizeof(t[i].router), "%s",
+			         model_router_or_local(x->c->router));
+	}
 	if (cfg_ids(x, STORE_RTB, e) < 0 || cfg_merge_array(x, STORE_RTB, e) < 0)
 		return -1;
-	x->main_doc = find_id(x, STORE_RTB, RTB_MAIN_ID);
+	x->main_doc = find_id(x, STORE_RTB, x->main_id);
 	if (x->main_doc >= 0) {
 		const struct route_table *m = &t[x->main_doc];
 
@@ -399,12 +440,12 @@ static int cfg_tables(struct cfg *x, const uint32_t *avoid, size_t navoid, struc
 			return item_err(e, VR_ERR_CONFLICT, STORE_RTB, (size_t)x->main_doc, "name",
 			                "the built-in main table %s cannot be renamed (name must "
 			                "stay \"%s\")",
-			                RTB_MAIN_ID, x->main_cur.name);
+			                x->main_id, x->main_cur.name);
 		if (m->table != RTB_MAIN_TABLE)
 			return item_err(e, VR_ERR_CONFLICT, STORE_RTB, (size_t)x->main_doc, "table",
 			                "the built-in main table %s cannot be renumbered (table "
 			                "must stay %u)",
-			                RTB_MAIN_ID, RTB_MAIN_TABLE);
+			                x->main_id, RTB_MAIN_TABLE);
 	} else {
 		/* rtb-main stays whatever the document says: nothing may take its name or number.
 		 */
@@ -412,11 +453,11 @@ static int cfg_tables(struct cfg *x, const uint32_t *avoid, size_t navoid, struc
 			if (!strcmp(t[i].name, x->main_cur.name))
 				return item_err(e, VR_ERR_CONFLICT, STORE_RTB, i, "name",
 				                "a route table named \"%s\" already exists (%s)",
-				                t[i].name, RTB_MAIN_ID);
+				                t[i].name, x->main_id);
 			if (t[i].table == RTB_MAIN_TABLE)
 				return item_err(e, VR_ERR_CONFLICT, STORE_RTB, i, "table",
 				                "table %u is already used by route table %s",
-				                t[i].table, RTB_MAIN_ID);
+				                t[i].table, x->main_id);
 		}
 	}
 	if (rtb_assign(x, avoid, navoid, e) < 0)
@@ -446,7 +487,7 @@ static int cfg_tables(struct cfg *x, const uint32_t *avoid, size_t navoid, struc
 			oom(e);
 			goto out;
 		}
-	if (x->main_doc < 0 && idmap_put(x->tables, RTB_MAIN_ID, &x->main_cur)) {
+	if (x->main_doc < 0 && idmap_put(x->tables, x->main_id, &x->main_cur)) {
 		oom(e);
 		goto out;
 	}
@@ -456,9 +497,12 @@ out:
 	return ret;
 }
 
-/* INVALID unless table_id is a table after the replace; fills *no with its number. */
+/*
+ * INVALID unless table_id is a table after the replace; fills *no with its
+ * number and router (ROUTER_MAX) with its router, which one given must be.
+ */
 static int table_ref(struct cfg *x, enum store_kind k, size_t i, const char *table_id, uint32_t *no,
-                     struct vr_err *e)
+                     char *router, struct vr_err *e)
 {
 	const struct route_table *t = idmap_get(x->tables, table_id);
 
@@ -466,7 +510,13 @@ static int table_ref(struct cfg *x, enum store_kind k, size_t i, const char *tab
 		return item_err(e, VR_ERR_INVALID, k, i, "route_table_id",
 		                "route table \"%s\" does not exist (it is not in route_tables)",
 		                table_id);
+	if (router[0] && strcmp(router, t->router) != 0)
+		return item_err(e, VR_ERR_INVALID, k, i, "router",
+		                "router \"%s\" is not the router of route table %s (\"%s\"): a "
+		                "route's or subnet's router is its table's",
+		                router, table_id, t->router);
 	*no = t->table;
+	memcpy(router, t->router, ROUTER_MAX);
 	return 0;
 }
 
@@ -511,7 +561,7 @@ static int cfg_routes(struct cfg *x, struct vr_err *e)
 	if (cfg_ids(x, STORE_ROUTE, e) < 0)
 		return -1;
 	for (size_t i = 0; i < x->n[STORE_ROUTE]; i++)
-		if (table_ref(x, STORE_ROUTE, i, r[i].table_id, &r[i].table, e) < 0)
+		if (table_ref(x, STORE_ROUTE, i, r[i].table_id, &r[i].table, r[i].router, e) < 0)
 			return -1;
 	v = sorted_idx(x, STORE_ROUTE, route_by_key);
 	if (!v)
@@ -564,7 +614,8 @@ static int cfg_subnets(struct cfg *x, struct vr_err *e)
 	if (cfg_ids(x, STORE_SUBNET, e) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
-		if (table_ref(x, STORE_SUBNET, i, sn[i].table_id, &sn[i].table, e) < 0)
+		if (table_ref(x, STORE_SUBNET, i, sn[i].table_id, &sn[i].table, sn[i].router, e) <
+		    0)
 			return -1;
 	v = sorted_idx(x, STORE_SUBNET, by_name);
 	if (!v)
@@ -762,6 +813,7 @@ static int cfg_write_settings(struct cfg *x, struct vr_err *e)
 {
 	struct settings set = {.managed = true, .fwd_v4 = x->c->fwd_v4, .fwd_v6 = x->c->fwd_v6};
 
+	snprintf(set.router, sizeof(set.router), "%s", model_router_or_local(x->c->router));
 	set.rev = x->rev;
 	memcpy(set.updated_at, x->now, TIME_MAX);
 	return store_settings_write(x->s, &set, e);
@@ -847,7 +899,10 @@ int store_config_replace(struct store *s, struct store_config *c, int64_t if_rev
 		        if_rev, cur_rev);
 		goto out;
 	}
-	if (store_settings_read(s, &d->settings_before, e) < 0)
+	model_rtb_main_id(c->router, x.main_id);
+	/* A router's first document makes its main table, as its first object would. */
+	if (store_router_ensure_in(s, c->router, e) < 0 ||
+	    store_settings_read(s, c->router, &d->settings_before, e) < 0)
 		goto out;
 	d->settings_changed = c->has_settings && (!d->settings_before.managed ||
 	                                          d->settings_before.fwd_v4 != c->fwd_v4 ||
@@ -910,7 +965,7 @@ int store_snapshot_begin(struct store *s, struct settings *set, int64_t *rev, st
 {
 	if (store_read_begin(s, rev, e) < 0)
 		return -1;
-	if (store_settings_read(s, set, e) < 0) {
+	if (store_settings_read(s, NULL, set, e) < 0) {
 		store_read_abort(s);
 		return -1;
 	}
@@ -930,7 +985,7 @@ int store_config_walk(struct store *s, walk_fn fn, void *arg, struct settings *s
 	/* One read transaction: every object of the one revision returned. */
 	if (store_read_begin(s, rev, e) < 0)
 		return -1;
-	ret = store_settings_read(s, set, e);
+	ret = store_settings_read(s, NULL, set, e);
 	for (int k = 0; ret == 0 && k < STORE_KINDS; k++)
 		if (store_walk_rows(s, (enum store_kind)k, true, fn, arg,
 		                    "reading the desired state", e))

@@ -32,9 +32,11 @@
 
 #define ROUTE_COLS                                                                                 \
 	"r.id, r.route_table_id, r.destination, r.type, r.via, r.dev, r.metric, r.description, "   \
-	"r.created_at, r.updated_at, r.rev, t.table_no FROM routes r JOIN route_tables t ON t.id " \
-	"= r.route_table_id"
-#define RTB_COLS "id, name, table_no, description, created_at, updated_at, rev FROM route_tables"
+	"r.created_at, r.updated_at, r.rev, t.table_no, t.router FROM routes r JOIN route_tables " \
+	"t "                                                                                       \
+	"ON t.id = r.route_table_id"
+#define RTB_COLS                                                                                   \
+	"id, name, table_no, description, created_at, updated_at, rev, router FROM route_tables"
 #define SG_COLS "id, name, description, created_at, updated_at, rev FROM security_groups"
 #define SGR_COLS                                                                                   \
 	"id, security_group_id, direction, protocol, port_from, port_to, cidr, "                   \
@@ -42,8 +44,9 @@
 	"security_group_rules"
 #define SN_COLS                                                                                    \
 	"s.id, s.name, s.cidr, s.interface, s.router_ip, s.route_table_id, s.description, "        \
-	"s.created_at, s.updated_at, s.rev, t.table_no FROM subnets s JOIN route_tables t ON "     \
-	"t.id = s.route_table_id"
+	"s.created_at, s.updated_at, s.rev, t.table_no, t.router FROM subnets s JOIN "             \
+	"route_tables "                                                                            \
+	"t ON t.id = s.route_table_id"
 /* A rule's identity for the uniqueness check, mirroring security_group_rules_key. */
 #define SGR_KEY_MATCH                                                                              \
 	"security_group_id = ?1 AND direction = ?2 AND protocol = ?3 AND IFNULL(port_from, 0) = "  \
@@ -69,18 +72,28 @@ static const char *const st_sql[ST__N] = {
     [ST_REV_GET] = "SELECT value FROM meta WHERE key = 'revision'",
     [ST_REV_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value",
     KIND_SQL(RTB, RTB_COLS, "id", "route_tables"),
-    [ST_RTB_LIST] = KIND_PAGE(RTB_COLS, "id", ""),
+    /* NULL matches any router. */
+    [ST_RTB_LIST] = KIND_PAGE(RTB_COLS, "id", "(?3 IS NULL OR router = ?3) AND "),
     [ST_RTB_INSERT] = "INSERT INTO route_tables (id, name, table_no, description, created_at, "
-                      "updated_at, rev) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                      "updated_at, rev, router) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [ST_RTB_UPDATE] = "UPDATE route_tables SET name = ?2, table_no = ?3, description = ?4, "
-                      "updated_at = ?6, rev = ?7 WHERE id = ?1",
-    [ST_RTB_BY_NAME] = "SELECT id FROM route_tables WHERE name = ?1 AND id <> ?2",
-    [ST_RTB_BY_NO] = "SELECT id FROM route_tables WHERE table_no = ?1 AND id <> ?2",
+                      "updated_at = ?6, rev = ?7 WHERE id = ?1 AND router = ?8",
+    /* Names and numbers are unique per router (?3). */
+    [ST_RTB_BY_NAME] = "SELECT id FROM route_tables WHERE name = ?1 AND id <> ?2 AND router = ?3",
+    [ST_RTB_BY_NO] = "SELECT id FROM route_tables WHERE table_no = ?1 AND id <> ?2 AND router = ?3",
+    /* A router's main table and settings row, made by its first write (store_router_ensure). */
+    [ST_RTB_ENSURE] = "INSERT INTO route_tables (id, router, name, table_no, description, "
+                      "created_at, updated_at, rev) VALUES (?1, ?2, 'main', 254, '', ?3, ?3, ?4) "
+                      "ON CONFLICT DO NOTHING",
+    [ST_SET_ENSURE] = "INSERT INTO settings (router, managed, forward_v4, forward_v6, "
+                      "updated_at, rev) VALUES (?1, 0, 0, 0, ?2, ?3) ON CONFLICT DO NOTHING",
     [ST_RTB_NOS_IN] = "SELECT table_no FROM route_tables WHERE table_no BETWEEN ?1 AND ?2",
     [ST_RTB_USER] = "SELECT id FROM routes WHERE route_table_id = ?1 ORDER BY id LIMIT 1",
     KIND_SQL(RT, ROUTE_COLS, "r.id", "routes"),
-    [ST_RT_LIST] = KIND_PAGE(ROUTE_COLS, "r.id", ""),
-    [ST_RT_LIST_TABLE] = KIND_PAGE(ROUTE_COLS, "r.id", "r.route_table_id = ?3 AND "),
+    /* NULL matches any router. */
+    [ST_RT_LIST] = KIND_PAGE(ROUTE_COLS, "r.id", "(?3 IS NULL OR t.router = ?3) AND "),
+    [ST_RT_LIST_TABLE] = KIND_PAGE(ROUTE_COLS, "r.id",
+                                   "r.route_table_id = ?3 AND (?4 IS NULL OR t.router = ?4) AND "),
     [ST_RT_INSERT] = "INSERT INTO routes (id, route_table_id, destination, dst_key, family, "
                      "type, via, dev, metric, description, created_at, updated_at, rev) "
                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -125,20 +138,29 @@ static const char *const st_sql[ST__N] = {
     /* One statement for every filter combination: NULL matches any. */
     [ST_SN_LIST] = KIND_PAGE(SN_COLS, "s.id",
                              "(?3 IS NULL OR s.route_table_id = ?3) AND "
-                             "(?4 IS NULL OR s.interface = ?4) AND "),
+                             "(?4 IS NULL OR s.interface = ?4) AND "
+                             "(?5 IS NULL OR t.router = ?5) AND "),
     [ST_SN_INSERT] = "INSERT INTO subnets (id, name, cidr, cidr_key, family, interface, "
                      "router_ip, route_table_id, description, created_at, updated_at, rev) "
                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [ST_SN_UPDATE] = "UPDATE subnets SET name = ?2, cidr = ?3, cidr_key = ?4, family = ?5, "
                      "interface = ?6, router_ip = ?7, route_table_id = ?8, description = ?9, "
                      "updated_at = ?11, rev = ?12 WHERE id = ?1",
-    [ST_SN_BY_NAME] = "SELECT id FROM subnets WHERE name = ?1 AND id <> ?2",
-    [ST_SN_FAMILY] = "SELECT id, name, cidr FROM subnets WHERE family = ?1 AND id <> ?2 "
-                     "ORDER BY id",
+    /* Names are unique per router (?3). */
+    [ST_SN_BY_NAME] = "SELECT s.id FROM subnets s JOIN route_tables t ON t.id = "
+                      "s.route_table_id WHERE s.name = ?1 AND s.id <> ?2 AND t.router = ?3",
+    /* Overlap matters within one router (?3) only. */
+    [ST_SN_FAMILY] = "SELECT s.id, s.name, s.cidr FROM subnets s JOIN route_tables t ON t.id = "
+                     "s.route_table_id WHERE s.family = ?1 AND s.id <> ?2 AND t.router = ?3 "
+                     "ORDER BY s.id",
+    /* Every router the desired state names (its tables; settings written for it). */
+    [ST_ROUTERS] = "SELECT router FROM route_tables UNION SELECT router FROM settings ORDER BY 1",
     [ST_SET_GET] = "SELECT managed, forward_v4, forward_v6, updated_at, rev FROM settings "
-                   "WHERE id = 1",
-    [ST_SET_PUT] = "UPDATE settings SET managed = ?5, forward_v4 = ?1, forward_v6 = ?2, "
-                   "updated_at = ?3, rev = ?4 WHERE id = 1",
+                   "WHERE router = ?1",
+    /* A router without a row yet gets one. */
+    [ST_SET_PUT] = "INSERT INTO settings (router, managed, forward_v4, forward_v6, updated_at, "
+                   "rev) VALUES (?6, ?5, ?1, ?2, ?3, ?4) ON CONFLICT (router) DO UPDATE SET "
+                   "managed = ?5, forward_v4 = ?1, forward_v6 = ?2, updated_at = ?3, rev = ?4",
     /* A whole-state replace checks references at its commit: the order of its writes is free. */
     /*
      * Park a group under a name no client can write (names are printable), so
@@ -215,6 +237,9 @@ static int tx_begin_read(struct store *s, struct vr_err *e)
 
 int store_tx_commit(struct store *s, struct vr_err *e)
 {
+	/* The hook may refuse the write: the caller's store_tx_end then undoes it. */
+	if (s->hook && !s->hook_off && store_changes_flush(s, e) < 0)
+		return -1;
 	if (!s->group)
 		return st_exec(s, ST_COMMIT, e);
 	/* Part of the group's transaction now: the group's COMMIT makes it durable. */
@@ -542,11 +567,37 @@ static int db_user_version(struct store *s, int64_t *v, struct vr_err *e)
 	return 0;
 }
 
+/* The table of the first row PRAGMA foreign_key_check finds into buf; "" when none. */
+static int db_fk_check(struct store *s, char *buf, size_t size, struct vr_err *e)
+{
+	sqlite3_stmt *q = NULL;
+	int ret = -1;
+	int rc;
+
+	buf[0] = '\0';
+	if (sqlite3_prepare_v2(s->db, "PRAGMA foreign_key_check", -1, &q, NULL) != SQLITE_OK) {
+		store_db_err(s, e, "PRAGMA foreign_key_check");
+		goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_db_err(s, e, "PRAGMA foreign_key_check");
+		goto out;
+	}
+	if (rc == SQLITE_ROW && col_copy(q, 0, buf, size) < 0)
+		snprintf(buf, size, "(unnamed)");
+	ret = 0;
+out:
+	sqlite3_finalize(q);
+	return ret;
+}
+
 /* Apply migration i (schema version i + 1) in one transaction with its user_version. */
 static int db_migrate_one(struct store *s, size_t i, struct vr_err *e)
 {
 	const struct embedded_file *m = &embedded_migrations[i];
 	char sql[PRAGMA_SQL_MAX];
+	char fk[NAME_MAX_LEN] = "";
 	char *msg = NULL;
 	int64_t v;
 	int ret = -1;
@@ -556,8 +607,15 @@ static int db_migrate_one(struct store *s, size_t i, struct vr_err *e)
 		return err_set(e, VR_ERR_INTERNAL, "",
 		               "migration %s is out of sequence: expected number %03zu", m->name,
 		               i + 1);
-	if (store_db_exec(s, "BEGIN IMMEDIATE", e) < 0)
+	/*
+	 * A migration that rebuilds a table others refer to (005) drops it first:
+	 * SQLite's procedure for that runs with foreign keys off (a no-op inside
+	 * a transaction, hence here) and checks them all before the commit.
+	 */
+	if (store_db_exec(s, "PRAGMA foreign_keys = OFF", e) < 0)
 		return -1;
+	if (store_db_exec(s, "BEGIN IMMEDIATE", e) < 0)
+		goto out;
 	/* Another process may have migrated while this one waited for the lock. */
 	if (db_user_version(s, &v, e) < 0)
 		goto out;
@@ -568,6 +626,14 @@ static int db_migrate_one(struct store *s, size_t i, struct vr_err *e)
 	if (sqlite3_exec(s->db, m->text, NULL, NULL, &msg) != SQLITE_OK) {
 		err_set(e, VR_ERR_INTERNAL, "", "database: migration %s failed: %s", m->name,
 		        msg ? msg : sqlite3_errmsg(s->db));
+		goto out;
+	}
+	if (db_fk_check(s, fk, sizeof(fk), e) < 0)
+		goto out;
+	if (fk[0]) {
+		err_set(e, VR_ERR_INTERNAL, "",
+		        "database: migration %s leaves a reference to a missing row in table %s",
+		        m->name, fk);
 		goto out;
 	}
 	/* PRAGMA takes no bound parameters; the number is our own counter, not input. */
@@ -582,6 +648,8 @@ out:
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	sqlite3_free(msg);
+	if (store_db_exec(s, "PRAGMA foreign_keys = ON", ret < 0 ? &(struct vr_err){0} : e) < 0)
+		ret = -1;
 	return ret;
 }
 
@@ -802,6 +870,7 @@ void store_close(struct store *s)
 		return;
 	for (i = 0; i < ST__N; i++)
 		sqlite3_finalize(s->st[i]);
+	store_changes_close(s);
 	if (sqlite3_close(s->db) != SQLITE_OK)
 		log_error("database: close: %s", sqlite3_errmsg(s->db));
 	free(s);

@@ -43,7 +43,7 @@
 /* A database error's words about a kind: "listing security group rules". */
 #define NOUN_WHAT_MAX 64
 /* Most filter values one list statement binds (after ?1 after and ?2 limit). */
-#define LIST_BIND_MAX 2
+#define LIST_BIND_MAX 3
 
 /* Every statement the store runs, prepared once at open (their SQL: store_db.c). */
 enum st {
@@ -66,6 +66,8 @@ enum st {
 	ST_RTB_BY_NO,
 	ST_RTB_NOS_IN,
 	ST_RTB_USER,
+	ST_RTB_ENSURE,
+	ST_SET_ENSURE,
 	ST_RT_GET,
 	ST_RT_LIST,
 	ST_RT_LIST_TABLE,
@@ -106,6 +108,7 @@ enum st {
 	ST_SN_FAMILY,
 	ST_SET_GET,
 	ST_SET_PUT,
+	ST_ROUTERS,
 	ST_SG_PARK,
 	ST_EV_INSERT,
 	ST_EV_PRUNE,
@@ -129,6 +132,16 @@ struct store {
 	 * store_snapshot_begin makes the store's own read functions one snapshot.
 	 */
 	int reads;
+	/*
+	 * Change capture (store_replica.c): the hook store_tx_commit calls with
+	 * what the transaction changed (NULL: none, no triggers installed), and
+	 * the statements that read and clear the TEMP change table. hook_off: the
+	 * replication applier's own writes, which etcd has already.
+	 */
+	store_commit_hook hook;
+	void *hook_arg;
+	bool hook_off;
+	sqlite3_stmt *ch_list, *ch_clear;
 };
 
 /* ---- store_db.c: errors, transactions, lookups, the revision ---- */
@@ -137,6 +150,15 @@ struct store {
 int store_db_err(struct store *s, struct vr_err *e, const char *what);
 /* Run constant SQL (no rows) outside the cached statements. */
 int store_db_exec(struct store *s, const char *sql, struct vr_err *e);
+
+/*
+ * store_replica.c: before a commit (or a group write's RELEASE), hand what
+ * the transaction changed to the commit hook; 0 when there is no hook or no
+ * change, -1 with e when the hook refuses (the caller rolls back).
+ */
+int store_changes_flush(struct store *s, struct vr_err *e) __attribute__((warn_unused_result));
+/* Finalize the change capture's statements (store_close). */
+void store_changes_close(struct store *s);
 
 /* A write transaction (BEGIN IMMEDIATE) and its commit. */
 int store_tx_begin(struct store *s, struct vr_err *e) __attribute__((warn_unused_result));
@@ -450,15 +472,27 @@ uint32_t store_rtb_nos_free(const struct rtb_nos *u, uint32_t from);
 
 /* store_rtb.c: INVALID naming route_table_id, the table an object refers to does not exist. */
 int store_no_table(struct vr_err *e, const char *table_id);
-/* store_rtb.c: the kernel number of table table_id into *no; INVALID when it does not exist. */
-int store_table_no(struct store *s, const char *table_id, uint32_t *no, struct vr_err *e)
+/*
+ * store_rtb.c: the kernel number of table table_id into *no and its router
+ * into router (ROUTER_MAX; INVALID naming router when one given differs);
+ * INVALID when the table does not exist. A router's missing main table is
+ * made first (store_router_ensure_in).
+ */
+int store_table_of(struct store *s, const char *table_id, uint32_t *no, char *router,
+                   struct vr_err *e) __attribute__((warn_unused_result));
+/*
+ * store_rtb.c: inside the caller's write, router's main table and settings
+ * row when missing (nothing for local), stamped with the revision the write
+ * is about to make.
+ */
+int store_router_ensure_in(struct store *s, const char *router, struct vr_err *e)
     __attribute__((warn_unused_result));
 /* store_route.c: mirrors routes.metric_key: the kernel stores IPv6 metric 0 as 1024. */
 int64_t store_route_metric_key(const struct route *r);
 /* store_sg.c: words for what a rule allows: "ingress tcp ports 22-22 from 10.0.0.0/8". */
 void store_sgr_describe(const struct sg_rule *r, const char *cidr_key, char *buf, size_t size);
 /* store_settings.c: read the settings row; write set's flags, managed, updated_at and rev. */
-int store_settings_read(struct store *s, struct settings *out, struct vr_err *e)
+int store_settings_read(struct store *s, const char *router, struct settings *out, struct vr_err *e)
     __attribute__((warn_unused_result));
 int store_settings_write(struct store *s, const struct settings *set, struct vr_err *e)
     __attribute__((warn_unused_result));

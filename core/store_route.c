@@ -34,7 +34,8 @@ static int route_from_row(struct store *s, sqlite3_stmt *q, void *o, bool with_d
 	    col_copy(q, 4, r->via_text, sizeof(r->via_text)) < 0 ||
 	    col_copy(q, 5, r->dev, sizeof(r->dev)) < 0 ||
 	    col_copy(q, 8, r->created_at, sizeof(r->created_at)) < 0 ||
-	    col_copy(q, 9, r->updated_at, sizeof(r->updated_at)) < 0)
+	    col_copy(q, 9, r->updated_at, sizeof(r->updated_at)) < 0 ||
+	    col_copy(q, 12, r->router, sizeof(r->router)) < 0)
 		return corrupt(e, "route", r->id);
 	t = model_route_type_parse(type);
 	if (t < 0 || metric < 0 || metric > UINT32_MAX || no <= 0 || no > UINT32_MAX)
@@ -80,13 +81,22 @@ static int route_bind(sqlite3_stmt *q, const void *o, const char *key)
 	return 0;
 }
 
-/* Fill r->table with the kernel number of r->table_id (INVALID when it does not exist). */
+/*
+ * Fill r->table with the kernel number of r->table_id and r->router with its
+ * router (INVALID when it does not exist, or is another router's than r's).
+ */
 static int route_prepare(struct store *s, void *o, const void *old, const void *arg,
                          struct vr_err *e)
 {
 	struct route *r = o;
 
-	return store_table_no(s, r->table_id, &r->table, e);
+	return store_table_of(s, r->table_id, &r->table, r->router, e);
+}
+
+/* A failed write leaves r's router as the caller gave it. */
+static void route_unfill(void *o, const void *asked)
+{
+	memcpy(((struct route *)o)->router, ((const struct route *)asked)->router, ROUTER_MAX);
 }
 
 static int route_dangling(const void *o, struct vr_err *e)
@@ -140,7 +150,10 @@ out:
 static enum st route_list_by(const struct store_filter *f, const char *bind[LIST_BIND_MAX],
                              size_t *n)
 {
-	return list_by_one(f->table_id, ST_RT_LIST_TABLE, ST_RT_LIST, bind, n);
+	enum st which = list_by_one(f->table_id, ST_RT_LIST_TABLE, ST_RT_LIST, bind, n);
+
+	bind[(*n)++] = f->router;
+	return which;
 }
 
 KIND_MODEL_FNS(route)
@@ -151,13 +164,15 @@ const struct kind store_kind_route = {
     .index_key = route_key,
     .bind = route_bind,
     .prepare = route_prepare,
+    .unfill = route_unfill,
     .dangling = route_dangling,
     .unique = route_unique,
     .list_by = route_list_by,
 };
 
-/* Hands store_walk_rows' routes to the callback of store_routes_each. */
+/* Hands store_walk_rows' routes (of router, unless NULL) to the callback of store_routes_each. */
 struct each_route {
+	const char *router;
 	int (*fn)(void *arg, const struct route *r);
 	void *arg;
 };
@@ -165,14 +180,24 @@ struct each_route {
 static int each_route(void *arg, enum store_kind k, const void *obj, struct vr_err *e)
 {
 	const struct each_route *er = arg;
+	const struct route *r = obj;
 
-	return er->fn(er->arg, obj);
+	if (er->router && strcmp(er->router, r->router) != 0)
+		return 0;
+	return er->fn(er->arg, r);
 }
 
 int store_routes_each(struct store *s, int (*fn)(void *arg, const struct route *r), void *arg,
                       int64_t *rev, struct vr_err *e)
 {
-	struct each_route er = {fn, arg};
+	return store_routes_each_of(s, NULL, fn, arg, rev, e);
+}
+
+int store_routes_each_of(struct store *s, const char *router,
+                         int (*fn)(void *arg, const struct route *r), void *arg, int64_t *rev,
+                         struct vr_err *e)
+{
+	struct each_route er = {router, fn, arg};
 
 	if (store_read_begin(s, rev, e) < 0)
 		return -1;

@@ -4,6 +4,9 @@
 #   deploy/lab.sh up       build the namespaces and start the daemons
 #   deploy/lab.sh up2      the two-router lab instead: net01 -- r1 -- r2 -- net02, bare
 #                          routers, a vrouterd in each router (deploy/lab2-topology.sh)
+#   deploy/lab.sh fleet    the fleet lab instead: a three-member etcd cluster and three
+#                          routers r1 r2 r3 in fleet mode (--etcd) on a management
+#                          network, hosts h1 h2 h3 behind them (deploy/lab-fleet-topology.sh)
 #   deploy/lab.sh status   what is there
 #   deploy/lab.sh down     stop the daemons, delete the namespaces and the state dir
 #
@@ -26,6 +29,8 @@ REPO_DIR=$(cd "$SCRIPT_DIR/.." && pwd)
 . "$SCRIPT_DIR/lab-topology.sh"
 # shellcheck source=deploy/lab2-topology.sh
 . "$SCRIPT_DIR/lab2-topology.sh"
+# shellcheck source=deploy/lab-fleet-topology.sh
+. "$SCRIPT_DIR/lab-fleet-topology.sh"
 
 VRLAB=${VRLAB:-vrlab}
 DIR=${VRLAB_DIR:-/run/vrlab}
@@ -33,13 +38,20 @@ VROUTERD=${VROUTERD:-$REPO_DIR/build/vrouterd}
 PORT=8080
 HOSTS=(router net01 net02)
 HOSTS2=(r1 r2 net01 net02) # up2; only r1 and r2 run a vrouterd
-ALL_HOSTS=(router r1 r2 net01 net02)
+HOSTS3=(core r1 r2 r3 h1 h2 h3 etcd1 etcd2 etcd3) # fleet; r1 r2 r3 run a vrouterd each
+ALL_HOSTS=(router r1 r2 r3 net01 net02 core h1 h2 h3 etcd1 etcd2 etcd3)
 HEALTH_TIMEOUT=10 # seconds, per daemon
 MGMT=mgmt             # the management namespace is ${VRLAB}-mgmt (up --mgmt, up2 --mgmt)
 MGMT_NET=10.99.0      # its /24: the bridge is .1, each daemon's host has its own address
 MGMT_BRIDGE_ADDR=$MGMT_NET.1
 declare -A MGMT_ADDR=([router]=$MGMT_NET.10 [net01]=$MGMT_NET.11 [net02]=$MGMT_NET.12
-	[r1]=$MGMT_NET.21 [r2]=$MGMT_NET.22)
+	[r1]=$MGMT_NET.21 [r2]=$MGMT_NET.22 [r3]=$MGMT_NET.23
+	[etcd1]=$MGMT_NET.31 [etcd2]=$MGMT_NET.32 [etcd3]=$MGMT_NET.33)
+ETCD_TIMEOUT=30 # seconds for the etcd cluster to elect a leader
+# etcd's request bounds, raised so that one PUT /v1/config (one etcd transaction) can
+# carry a large configuration: a transaction's operations and a request's bytes.
+ETCD_MAX_TXN_OPS=200000
+ETCD_MAX_REQUEST_BYTES=$((128 << 20))
 
 die() {
 	echo "lab.sh: $*" >&2
@@ -48,7 +60,7 @@ die() {
 
 usage() {
 	cat <<EOF
-usage: deploy/lab.sh up|up2 [--mgmt] | down | status
+usage: deploy/lab.sh up|up2 [--mgmt] | fleet | down | status
 
   up      create namespaces ${VRLAB}-router, ${VRLAB}-net01, ${VRLAB}-net02 (the article's
           lab: net01 192.168.150.2 -- router -- 192.168.100.2 net02), start a vrouterd in
@@ -61,6 +73,12 @@ usage: deploy/lab.sh up|up2 [--mgmt] | down | status
           net01 ${MGMT_ADDR[net01]}, net02 ${MGMT_ADDR[net02]}, r1 ${MGMT_ADDR[r1]}, r2 ${MGMT_ADDR[r2]}), and every
           vrouterd listening on its management address, port ${PORT}: run Terraform there
           (ip netns exec ${VRLAB}-${MGMT} terraform ...)
+  fleet   the fleet lab: a three-member etcd cluster (${VRLAB}-etcd1..3) and three routers
+          ${VRLAB}-r1..3 on the management network ${VRLAB}-${MGMT} (bridge ${MGMT_BRIDGE_ADDR}/24; r1
+          ${MGMT_ADDR[r1]}, r2 ${MGMT_ADDR[r2]}, r3 ${MGMT_ADDR[r3]}, etcd ${MGMT_ADDR[etcd1]}-${MGMT_ADDR[etcd3]##*.}), each vrouterd
+          in fleet mode (--etcd, --router rN) on its management address, port ${PORT},
+          all with one token (${DIR}/auth); routers linked by a bridge ${VRLAB}-core,
+          hosts ${VRLAB}-h1..3 (192.168.N.2) behind them (README, "A fleet of routers")
   status  show namespaces, daemons, addresses and routes
   down    stop the daemons, delete the namespaces and ${DIR} (idempotent)
 
@@ -129,7 +147,7 @@ cmd_down() {
 		done
 		ip netns del "$ns" || echo "lab.sh: could not delete namespace $ns" >&2
 	fi
-	rm -f -- "$DIR/.vrlab"
+	rm -f -- "$DIR/.vrlab" "$DIR/auth" "$DIR/etcd-endpoints"
 	if [[ -d $DIR ]]; then
 		rmdir -- "$DIR" 2>/dev/null || echo "lab.sh: $DIR not removed: it holds files that are not the lab's" >&2
 	fi
@@ -157,14 +175,15 @@ wait_healthy() { # wait_healthy HOST: bounded wait for /healthz in its namespace
 	return 1
 }
 
-start_daemon() { # start_daemon HOST ADDR: vrouterd listening on ADDR:PORT
+start_daemon() { # start_daemon HOST ADDR [vrouterd args...]: vrouterd listening on ADDR:PORT
 	local h=$1 addr=$2 ns pid
+	shift 2
 	ns=$(ns_of "$h")
 	echo "http://$addr:$PORT" >"$DIR/$h/url"
 	# setsid: the daemon outlives this script and the terminal it was started from.
 	# No fork happens in between, so $! is the daemon's pid.
 	setsid ip netns exec "$ns" "$VROUTERD" --listen "$addr:$PORT" \
-		--db "$DIR/$h/vrouter.db" --token-file "$DIR/$h/token" \
+		--db "$DIR/$h/vrouter.db" --token-file "$DIR/$h/token" "$@" \
 		</dev/null >>"$DIR/$h/vrouterd.log" 2>&1 &
 	pid=$!
 	echo "$pid" >"$DIR/$h/pid"
@@ -264,16 +283,21 @@ print_help2() {
 mgmt_topology() {
 	local m h
 	m=$(ns_of "$MGMT")
+	mgmt_bridge
+	for h in "$@"; do
+		fleet_mgmt_link "$m" "$(ns_of "$h")" "m-$h" "${MGMT_ADDR[$h]}/24"
+	done
+}
+
+# mgmt_bridge: the management namespace and its bridge br0 (MGMT_BRIDGE_ADDR/24).
+mgmt_bridge() {
+	local m
+	m=$(ns_of "$MGMT")
 	ip netns add "$m"
 	lab_ns_prepare "$m"
 	ip -n "$m" link add br0 type bridge
 	ip -n "$m" link set br0 up
 	ip -n "$m" addr add "$MGMT_BRIDGE_ADDR/24" dev br0
-	for h in "$@"; do
-		lab_veth "$(ns_of "$h")" mgmt0 "$m" "m-$h"
-		ip -n "$m" link set "m-$h" master br0
-		ip -n "$(ns_of "$h")" addr add "${MGMT_ADDR[$h]}/24" dev mgmt0
-	done
 }
 
 cmd_up() { # cmd_up up|up2 [--mgmt]
@@ -332,11 +356,133 @@ cmd_up() { # cmd_up up|up2 [--mgmt]
 	if [[ $mode == up2 ]]; then print_help2; else print_help; fi
 }
 
+# etcd_member_start N ENDPOINT_LIST: member N of the lab's etcd cluster in ${VRLAB}-etcdN,
+# on the management network; its data and log in $DIR/etcdN/.
+etcd_member_start() {
+	local i=$1 initial=$2 ns a
+	ns=$(ns_of "etcd$i")
+	a=${MGMT_ADDR[etcd$i]}
+	setsid ip netns exec "$ns" etcd --name "m$i" --data-dir "$DIR/etcd$i/data" \
+		--listen-peer-urls "http://$a:2380" --initial-advertise-peer-urls "http://$a:2380" \
+		--listen-client-urls "http://$a:2379" --advertise-client-urls "http://$a:2379" \
+		--initial-cluster "$initial" --initial-cluster-state new \
+		--initial-cluster-token "$VRLAB" --max-txn-ops "$ETCD_MAX_TXN_OPS" \
+		--max-request-bytes "$ETCD_MAX_REQUEST_BYTES" --log-outputs stderr \
+		</dev/null >>"$DIR/etcd$i/etcd.log" 2>&1 &
+	echo "$!" >"$DIR/etcd$i/pid"
+}
+
+# etcd_wait_leader ENDPOINTS: bounded wait until every member agrees on a leader.
+etcd_wait_leader() {
+	local eps=$1 deadline out
+	deadline=$((SECONDS + ETCD_TIMEOUT))
+	while ((SECONDS < deadline)); do
+		out=$(ETCDCTL_API=3 ip netns exec "$(ns_of "$MGMT")" etcdctl --endpoints="$eps" \
+			--dial-timeout=1s --command-timeout=2s endpoint status -w json 2>/dev/null) || out=""
+		if [[ -n $out ]] && jq -e 'length == 3 and ([.[].Status.leader] | unique |
+			length == 1 and .[0] != 0)' <<<"$out" >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.5
+	done
+	echo "lab.sh: the etcd cluster elected no leader within ${ETCD_TIMEOUT}s; member 1's log:" >&2
+	tail -n 20 "$DIR/etcd1/etcd.log" >&2 || true
+	return 1
+}
+
+# fleet_token: one token for the whole fleet (any router's API writes the whole fleet),
+# in each router's token file and, as a curl header, in $DIR/auth.
+fleet_token() {
+	local token h
+	token=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	for h in r1 r2 r3; do
+		(
+			umask 077
+			printf '%s\n' "$token" >"$DIR/$h/token"
+		)
+		! id -u vrouter >/dev/null 2>&1 || chown vrouter: "$DIR/$h/token"
+	done
+	(
+		umask 077
+		printf 'Authorization: Bearer %s\n' "$token" >"$DIR/auth"
+	)
+}
+
+cmd_fleet() {
+	(($# == 0)) || die "fleet: unknown option $1"
+	need_root fleet
+	check_names
+	[[ -x $VROUTERD ]] || die "vrouterd not built ($VROUTERD): run 'cmake -S . -B build && cmake --build build' in $REPO_DIR first (or deploy/setup.sh run)"
+	local tool h i eps="" initial=""
+	for tool in ip curl setsid sysctl etcd etcdctl jq; do
+		command -v "$tool" >/dev/null || die "$tool not found (deploy/setup.sh installs what the lab needs; etcd: apt-get install etcd-server etcd-client)"
+	done
+	for h in "${HOSTS3[@]}" "$MGMT"; do
+		! ns_exists "$(ns_of "$h")" || die "namespace $(ns_of "$h") exists already: run '$0 down' first (or pick another VRLAB=)"
+	done
+	trap 'rc=$?; if ((rc != 0)); then echo "lab.sh: fleet failed, cleaning up" >&2; cmd_down >/dev/null || true; fi' EXIT
+
+	mkdir -p -- "$DIR"
+	chmod 711 "$DIR"
+	: >"$DIR/.vrlab"
+	for h in "${HOSTS3[@]}"; do
+		rm -rf -- "${DIR:?}/$h"
+		mkdir -m 700 -- "$DIR/$h"
+		! id -u vrouter >/dev/null 2>&1 || [[ $h != r* ]] || chown vrouter: "$DIR/$h"
+		ip netns add "$(ns_of "$h")"
+	done
+	fleet_topology "$(ns_of core)" "$(ns_of r1)" "$(ns_of r2)" "$(ns_of r3)" \
+		"$(ns_of h1)" "$(ns_of h2)" "$(ns_of h3)"
+	mgmt_bridge
+	for i in 1 2 3; do
+		lab_ns_prepare "$(ns_of "etcd$i")"
+		fleet_mgmt_link "$(ns_of "$MGMT")" "$(ns_of "etcd$i")" "m-etcd$i" "${MGMT_ADDR[etcd$i]}/24"
+		fleet_mgmt_link "$(ns_of "$MGMT")" "$(ns_of "r$i")" "m-r$i" "${MGMT_ADDR[r$i]}/24"
+		initial+="${initial:+,}m$i=http://${MGMT_ADDR[etcd$i]}:2380"
+		eps+="${eps:+,}http://${MGMT_ADDR[etcd$i]}:2379"
+	done
+	for i in 1 2 3; do
+		etcd_member_start "$i" "$initial"
+	done
+	etcd_wait_leader "$eps"
+	echo "$eps" >"$DIR/etcd-endpoints"
+	fleet_token
+	for i in 1 2 3; do
+		start_daemon "r$i" "${MGMT_ADDR[r$i]}" --etcd "$eps" --router "r$i"
+	done
+	for i in 1 2 3; do
+		wait_healthy "r$i"
+		cp "$DIR/auth" "$DIR/r$i/auth"
+	done
+	trap - EXIT
+	print_help_fleet "$eps"
+}
+
+print_help_fleet() {
+	local eps=$1 m
+	m="ip netns exec $(ns_of "$MGMT")"
+	echo
+	echo "fleet lab ${VRLAB} is up (state in $DIR):"
+	echo
+	echo "  etcd: $eps (namespaces ${VRLAB}-etcd1..3)"
+	echo "  routers (fleet mode): r1 $(<"$DIR/r1/url")  r2 $(<"$DIR/r2/url")  r3 $(<"$DIR/r3/url")"
+	echo "  data plane: ${VRLAB}-core bridges r1..r3's enp0s1; hN 192.168.N.2/24 behind rN's enp0s2"
+	echo
+	echo "Every router's API reads and writes the whole fleet, with one token:"
+	echo "  $m curl -sS -H @$DIR/auth $(<"$DIR/r1/url")/v1/routers"
+	echo "The routers have links only: give them addresses, forwarding and routes through"
+	echo "any router's API (README, \"A fleet of routers\")."
+	echo
+	echo "try:      ip netns exec $(ns_of h1) ping -c1 192.168.2.2   # fails until the fleet is set up"
+	echo "tear down: $0 down"
+}
+
 cmd_status() {
 	check_names
 	local h ns pid state
 	local -a hosts=("${HOSTS[@]}")
 	! ns_exists "$(ns_of r1)" || hosts=("${HOSTS2[@]}") # the two-router lab is up
+	! ns_exists "$(ns_of r3)" || hosts=("${HOSTS3[@]}") # the fleet lab is up
 	for h in "${hosts[@]}"; do
 		ns=$(ns_of "$h")
 		if ! ns_exists "$ns"; then
@@ -369,6 +515,10 @@ cmd_status() {
 
 case ${1:-} in
 up | up2) cmd_up "$@" ;;
+fleet)
+	shift
+	cmd_fleet "$@"
+	;;
 down) cmd_down ;;
 status) cmd_status ;;
 -h | --help | help) usage ;;

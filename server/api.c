@@ -119,6 +119,7 @@ const struct http_endpoint api_endpoints[] = {
     {"GET", "/metrics", metrics, NULL, 0, 0},
     {"GET", "/v1/status", status, NULL, 0, 0},
     {"GET", "/v1/whoami", whoami, NULL, 0, 0},
+    {"GET", "/v1/routers", api_routers_list, NULL, 0, 0},
 
     {"POST", "/v1/route-tables", crud_create, &api_route_tables, 0, 0},
     {"GET", "/v1/route-tables", crud_list, &api_route_tables, 0, 0},

@@ -21,6 +21,11 @@ void api_interfaces_list(struct http_req *req, struct http_resp *resp);
 /* {"forwarding": {...}} as PUT /v1/settings takes it; errors name "forwarding.ipv4". */
 int api_settings_from_json(json_t *body, struct settings *set, struct vr_err *e)
     __attribute__((warn_unused_result));
+/* The settings as GET /v1/settings shows them. */
+json_t *api_settings_json(struct app *app, const struct settings *set);
+
+/* GET /v1/routers: the fleet's members (server/api_fleet.c); single mode: this daemon. */
+void api_routers_list(struct http_req *req, struct http_resp *resp);
 
 /*
  * GET / and GET /ui/{file}, the web UI, and GET /openapi.yaml

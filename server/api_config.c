@@ -129,7 +129,7 @@ static int get_item(void *arg, enum store_kind kind, const void *obj, struct vr_
 	if (open_part(w, (int)kind) < 0 || text_str(&w->t, w->items++ ? ",\n" : "\n") < 0)
 		return err_set(e, VR_ERR_INTERNAL, NULL, "a page of the document exceeds %u bytes",
 		               CONFIG_TEXT_MAX);
-	o = part_rs[kind]->to_json(w->app, obj);
+	o = crud_to_json(w->app, part_rs[kind], obj);
 	if (!o)
 		return err_set(e, VR_ERR_INTERNAL, NULL, "out of memory");
 	for (const char *const *k = computed_keys; *k; k++)
@@ -139,6 +139,22 @@ static int get_item(void *arg, enum store_kind kind, const void *obj, struct vr_
 	if (rc)
 		return err_set(e, VR_ERR_INTERNAL, NULL, "a page of the document exceeds %u bytes",
 		               CONFIG_TEXT_MAX);
+	return 0;
+}
+
+/*
+ * Fleet mode: the router a document is for, ?router= or the one this daemon
+ * serves (*router stays NULL in single mode: the whole state).
+ */
+static int config_router(struct http_req *req, const char **router, struct vr_err *e)
+{
+	*router = NULL;
+	if (!req->app->fleet)
+		return 0;
+	if (crud_query_router(req, router, e))
+		return -1;
+	if (!*router)
+		*router = model_router_or_local(req->app->router);
 	return 0;
 }
 
@@ -154,6 +170,9 @@ struct get_stream {
 	size_t sent;        /* bytes of w.t handed out */
 	int kind;           /* the kind paged next; PART_SETTINGS: the tail; above: done */
 	char after[ID_MAX]; /* the last id written of kind ("": none yet) */
+	/* Fleet mode: whose objects (and the fleet's groups); NULL: all. */
+	const char *router;
+	char router_buf[ROUTER_MAX];
 	struct settings set;
 	int64_t rev;
 };
@@ -188,8 +207,9 @@ static int get_page(struct get_stream *g, struct vr_err *e)
 		           : 0;
 	}
 	rs = part_rs[g->kind];
-	if (store_obj_list(g->s, (enum store_kind)g->kind, NULL, g->after[0] ? g->after : NULL,
-	                   CONFIG_PAGE, &v, &n, &more, e) < 0)
+	if (store_obj_list(g->s, (enum store_kind)g->kind,
+	                   &(struct store_filter){.router = g->router},
+	                   g->after[0] ? g->after : NULL, CONFIG_PAGE, &v, &n, &more, e) < 0)
 		return -1;
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		rc = get_item(&g->w, (enum store_kind)g->kind, (const char *)v + i * rs->size, e);
@@ -240,11 +260,12 @@ static void get_free(void *cls)
 
 void api_config_get(struct http_req *req, struct http_resp *resp)
 {
-	static const char *const no_params[] = {NULL};
+	const char *const params[] = {req->app->fleet ? "router" : NULL, NULL};
+	const char *router = NULL;
 	struct get_stream *g;
 	struct vr_err e = {0};
 
-	if (http_req_check_query(req, no_params, &e)) {
+	if (http_req_check_query(req, params, &e) || config_router(req, &router, &e)) {
 		http_problem(resp, &e);
 		return;
 	}
@@ -255,8 +276,20 @@ void api_config_get(struct http_req *req, struct http_resp *resp)
 	}
 	g->w.app = req->app;
 	g->w.part = -1;
+	if (router) {
+		snprintf(g->router_buf, sizeof(g->router_buf), "%s", router);
+		g->router = g->router_buf;
+	}
 	g->s = app_read_begin(req->app);
 	if (store_snapshot_begin(g->s, &g->set, &g->rev, &e) < 0) {
+		app_read_done(req->app, g->s);
+		free(g);
+		http_problem(resp, &e);
+		return;
+	}
+	/* The scope's settings, read in the snapshot just begun. */
+	if (router && store_settings_get_of(g->s, router, &g->set, &e) < 0) {
+		store_snapshot_end(g->s);
 		app_read_done(req->app, g->s);
 		free(g);
 		http_problem(resp, &e);
@@ -508,11 +541,31 @@ static void desc_trim(enum store_kind k, void *obj)
 }
 
 struct part_conv {
+	struct app *app;    /* NULL: a single router's document */
+	const char *router; /* fleet mode: the router the document is for */
 	enum store_kind kind;
 	char *items; /* zeroed array of the kind's structs */
 	size_t n;    /* its length: the items the counting pass found */
 	struct errs *errs;
 };
+
+/*
+ * INVALID naming router for an item of a fleet's document that names a
+ * router other than the document's: another router's objects are replaced
+ * by a document for that router (?router=).
+ */
+static int item_router(const struct part_conv *pc, const void *obj, struct vr_err *e)
+{
+	const struct crud_resource *rs = part_rs[pc->kind];
+	const char *router = rs->router_off ? (const char *)obj + rs->router_off : "";
+
+	if (!pc->router || !router[0] || !strcmp(router, pc->router))
+		return 0;
+	return err_set(e, VR_ERR_INVALID, "router",
+	               "router \"%s\" is not the router this document is for (\"%s\"): give "
+	               "?router=%s to replace that router's objects",
+	               router, pc->router, router);
+}
 
 /* Item i of a part: parse it alone, translate it, free its tree. */
 static int conv_item(const struct doc *d, size_t i, size_t at, size_t end, void *arg,
@@ -535,7 +588,9 @@ static int conv_item(const struct doc *d, size_t i, size_t at, size_t end, void 
 		err_set(&ie, VR_ERR_INVALID, "", "%s[%zu] must be an object", key, i);
 		snprintf(ie.field, sizeof(ie.field), "%s[%zu]", key, i);
 		errs_add(pc->errs, &ie);
-	} else if (rs->from_json(v, obj, &ie)) {
+	} else if ((pc->app && crud_router_take(pc->app, rs, v, obj, pc->router, &ie)) ||
+	           item_router(pc, obj, &ie) || rs->from_json(v, obj, &ie) ||
+	           crud_single_ids(pc->app, rs, obj, &ie)) {
 		char field[ERR_FIELD_MAX];
 
 		if (ie.field[0])
@@ -552,10 +607,10 @@ static int conv_item(const struct doc *d, size_t i, size_t at, size_t end, void 
 }
 
 /* Translate the items of part k into *items (calloc'd, *n of them, even when some fail). */
-static int doc_part(const struct doc *d, enum store_kind k, void **items, size_t *n,
-                    struct errs *errs, struct vr_err *e)
+static int doc_part(const struct doc *d, struct app *app, const char *router, enum store_kind k,
+                    void **items, size_t *n, struct errs *errs, struct vr_err *e)
 {
-	struct part_conv pc = {.kind = k, .errs = errs};
+	struct part_conv pc = {.app = app, .router = router, .kind = k, .errs = errs};
 	const char *key = store_kind_key(k);
 	ssize_t count;
 
@@ -610,10 +665,11 @@ static int doc_settings(const struct doc *d, struct store_config *c, struct errs
 
 /*
  * The document text -> c. Malformed JSON stops at once; invalid items are
- * collected (errs) so one answer names as many as it can.
+ * collected (errs) so one answer names as many as it can. app (NULL: none,
+ * a single router's) in fleet mode: the items are c->router's.
  */
-static int doc_parse(const char *text, size_t len, struct store_config *c, struct errs *errs,
-                     struct vr_err *e)
+static int doc_parse(struct app *app, const char *text, size_t len, struct store_config *c,
+                     struct errs *errs, struct vr_err *e)
 {
 	struct doc d = {.t = text, .len = len};
 	void **items[STORE_KINDS] = {(void **)&c->tables, (void **)&c->routes, (void **)&c->subnets,
@@ -624,7 +680,7 @@ static int doc_parse(const char *text, size_t len, struct store_config *c, struc
 		return -1;
 	for (int k = 0; k < STORE_KINDS; k++)
 		if (d.at[k] != SIZE_MAX &&
-		    doc_part(&d, (enum store_kind)k, items[k], ns[k], errs, e) < 0)
+		    doc_part(&d, app, c->router, (enum store_kind)k, items[k], ns[k], errs, e) < 0)
 			return -1;
 	if (d.at[PART_SETTINGS] != SIZE_MAX && doc_settings(&d, c, errs, e) < 0)
 		return -1;
@@ -634,7 +690,7 @@ static int doc_parse(const char *text, size_t len, struct store_config *c, struc
 int api_config_parse(const char *text, size_t len, struct store_config *c, struct vr_err *e)
 {
 	struct errs errs = {0};
-	int rc = doc_parse(text, len, c, &errs, e);
+	int rc = doc_parse(NULL, text, len, c, &errs, e);
 
 	if (rc == 0 && errs.n) {
 		*e = errs.first;
@@ -857,9 +913,9 @@ static void put_checked(void *arg, const struct store_config *c)
 
 void api_config_put(struct http_req *req, struct http_resp *resp)
 {
-	static const char *const params[] = {"dry_run", NULL};
-	const char *dry_arg = http_req_query(req, "dry_run");
 	struct app *app = req->app;
+	const char *const params[] = {"dry_run", app->fleet ? "router" : NULL, NULL};
+	const char *dry_arg = http_req_query(req, "dry_run");
 	struct store_config c = {0};
 	struct store_diff d = {0};
 	struct errs errs = {0};
@@ -869,7 +925,7 @@ void api_config_put(struct http_req *req, struct http_resp *resp)
 	size_t ngnow = 0, nrnow = 0, navoid = 0;
 	uint32_t *avoid = NULL;
 	int64_t if_rev = http_if_match_rev(req->if_match), sg_rev;
-	bool dry = false, have_now = false;
+	bool dry = false, have_now = false, mine;
 	json_t *plan, *kernel;
 	struct put_pre pre = {.app = app};
 	struct timespec t0;
@@ -879,8 +935,10 @@ void api_config_put(struct http_req *req, struct http_resp *resp)
 	int rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (http_req_check_query(req, params, &e))
+	if (http_req_check_query(req, params, &e) || config_router(req, &c.router, &e))
 		goto fail;
+	/* Another router's document never reaches this kernel: no preapply, no kernel plan. */
+	mine = !c.router || !strcmp(c.router, model_router_or_local(app->router));
 	if (dry_arg) {
 		if (!strcmp(dry_arg, "true") || !strcmp(dry_arg, "1")) {
 			dry = true;
@@ -900,7 +958,7 @@ void api_config_put(struct http_req *req, struct http_resp *resp)
 		        "a JSON object body is required ({} empties the desired state)");
 		goto fail;
 	}
-	if (doc_parse(req->raw, req->raw_len, &c, &errs, &e))
+	if (doc_parse(app, req->raw, req->raw_len, &c, &errs, &e))
 		goto fail;
 	if (errs.n) {
 		errs_reply(resp, &errs);
@@ -915,7 +973,7 @@ void api_config_put(struct http_req *req, struct http_resp *resp)
 	    app->tables_in_use(app->query_ctx, &avoid, &navoid))
 		navoid = 0;
 
-	if (!dry && app->recon) {
+	if (!dry && app->recon && mine) {
 		c.checked = put_checked;
 		c.checked_arg = &pre;
 	}
@@ -924,7 +982,7 @@ void api_config_put(struct http_req *req, struct http_resp *resp)
 	if (rc == 0 && !dry && d.any)
 		crud_kick(app, d.rev, RECON_ALL, NULL);
 	/* The dry run's nftables part compares with the state stored now (unchanged by it). */
-	if (rc == 0 && dry && app->kernel_query)
+	if (rc == 0 && dry && app->kernel_query && mine)
 		have_now =
 		    store_sg_load(app->store, &gnow, &ngnow, &rnow, &nrnow, &sg_rev, &e) == 0;
 	pthread_mutex_unlock(&app->store_lock);
@@ -965,7 +1023,7 @@ void api_config_put(struct http_req *req, struct http_resp *resp)
 		                    "dry_run", false, "changed", d.any, "plan", plan, "apply",
 		                    apply_json(app, d.rev)));
 	} else {
-		if (!app->kernel_query)
+		if (!app->kernel_query || !mine)
 			kernel = json_null();
 		else if (!have_now)
 			kernel = json_pack("{s:s}", "error", e.msg);

@@ -41,6 +41,8 @@ static int keep_route(void *arg, const struct route *r)
 static int load(struct app *app, struct loaded *l, struct vr_err *e)
 {
 	struct store *s = app_read_begin(app);
+	/* In a fleet, this router's own: the routes and subnets its kernel has. */
+	const char *router = app->fleet ? app->router : NULL;
 	struct settings set;
 	int64_t rev;
 	int rc;
@@ -51,11 +53,11 @@ static int load(struct app *app, struct loaded *l, struct vr_err *e)
 		app_read_done(app, s);
 		return rc;
 	}
-	rc = store_routes_each(s, keep_route, l, &rev, e);
+	rc = store_routes_each_of(s, router, keep_route, l, &rev, e);
 	if (rc > 0)
 		rc = err_set(e, VR_ERR_INTERNAL, NULL, "out of memory reading the routes");
 	if (!rc)
-		rc = store_net_load(s, &l->c.subnets, &l->c.nsubnets, &set, &rev, e);
+		rc = store_net_load_of(s, router, &l->c.subnets, &l->c.nsubnets, &set, &rev, e);
 	if (!rc)
 		rc = store_sg_load(s, &l->c.groups, &l->c.ngroups, &l->c.rules, &l->c.nrules, &rev,
 		                   e);

@@ -92,6 +92,8 @@ const struct crud_resource api_subnets = {
     .id_valid = subnet_id_valid,
     .rev = subnet_rev,
     .filters = subnet_filters,
+    .router_off = offsetof(struct subnet, router),
+    .table_off = offsetof(struct subnet, table_id),
 };
 
 /* ---- settings ---- */
@@ -107,14 +109,48 @@ static const char *const forwarding_keys[] = {"ipv4", "ipv6", NULL};
 static json_t *settings_to_json(struct app *app, const struct settings *set)
 {
 	json_t *o = json_object();
+	const char *router = model_router_or_local(set->router);
 
 	json_object_set_new(o, "forwarding",
 	                    json_pack("{s:b, s:b}", "ipv4", set->fwd_v4, "ipv6", set->fwd_v6));
 	json_object_set_new(o, "managed", json_boolean(set->managed));
-	if (set->managed)
+	if (set->managed && app->fleet && strcmp(router, model_router_or_local(app->router)) != 0)
+		json_object_set_new(o, "status", crud_remote_status(router));
+	else if (set->managed)
 		json_object_set_new(o, "status", crud_status_json(app, SETTINGS_ID));
 	json_object_set_new(o, "updated_at", json_string(set->updated_at));
+	if (app->fleet)
+		json_object_set_new(o, "router", json_string(router));
 	return o;
+}
+
+/*
+ * Whose settings a request is about: ?router= in fleet mode (422 naming
+ * router for a bad one), else the router this daemon serves; a single router
+ * takes no ?router=. A body's "router" (fleet mode) must be that one, and is
+ * taken out before the body is read.
+ */
+static int settings_router(struct http_req *req, json_t *body, char *router, struct vr_err *e)
+{
+	const char *q = NULL;
+	json_t *v;
+
+	router[0] = '\0';
+	if (!req->app->fleet)
+		return 0;
+	if (crud_query_router(req, &q, e))
+		return -1;
+	snprintf(router, ROUTER_MAX, "%s", q ? q : model_router_or_local(req->app->router));
+	v = json_is_object(body) ? json_object_get(body, "router") : NULL;
+	if (!v)
+		return 0;
+	if (!json_is_string(v) || strcmp(json_string_value(v), router) != 0)
+		return err_set(e, VR_ERR_INVALID, "router",
+		               "router in the body must be \"%s\", the router these settings are "
+		               "of (?router=)",
+		               router);
+	json_object_del(body, "router");
+	return 0;
 }
 
 static void settings_reply(struct app *app, struct http_resp *resp, const struct settings *set)
@@ -179,6 +215,11 @@ static int settings_from_json(json_t *body, struct settings *set, struct vr_err 
 	return 0;
 }
 
+json_t *api_settings_json(struct app *app, const struct settings *set)
+{
+	return settings_to_json(app, set);
+}
+
 int api_settings_from_json(json_t *body, struct settings *set, struct vr_err *e)
 {
 	return settings_from_json(body, set, e);
@@ -188,12 +229,17 @@ void api_settings_get(struct http_req *req, struct http_resp *resp)
 {
 	struct settings set;
 	struct vr_err e = {0};
+	char router[ROUTER_MAX];
 	int rc;
 
+	if (settings_router(req, NULL, router, &e)) {
+		http_problem(resp, &e);
+		return;
+	}
 	{
 		struct store *s = app_read_begin(req->app);
 
-		rc = store_settings_get(s, &set, &e);
+		rc = store_settings_get_of(s, router, &set, &e);
 		app_read_done(req->app, s);
 	}
 	if (rc) {
@@ -238,7 +284,8 @@ void api_settings_put(struct http_req *req, struct http_resp *resp)
 	bool active;
 	int rc;
 
-	if (crud_query_require_active(req, &active, &e)) {
+	if (crud_query_options(req, app->fleet ? "router" : NULL, &active, &e) ||
+	    settings_router(req, req->body, set.router, &e)) {
 		http_problem(resp, &e);
 		return;
 	}
@@ -252,9 +299,14 @@ void api_settings_put(struct http_req *req, struct http_resp *resp)
 		return;
 	}
 	pthread_mutex_lock(&app->store_lock);
-	rc = store_settings_get(app->store, &old, &e);
-	if (!rc)
-		rc = store_settings_put(app->store, &set, if_rev, &e);
+	rc = store_settings_get_of(app->store, set.router, &old, &e);
+	if (!rc) {
+		int run = 0;
+
+		do
+			rc = store_settings_put(app->store, &set, if_rev, &e);
+		while (rc < 0 && app_write_again(app, ++run, &e));
+	}
 	if (!rc)
 		crud_kick(app, set.rev, RECON_SETTINGS, SETTINGS_ID);
 	pthread_mutex_unlock(&app->store_lock);

@@ -86,6 +86,7 @@ const struct crud_resource api_route_tables = {
     .id_valid = rtb_id_valid,
     .rev = rtb_rev,
     .create = rtb_create,
+    .router_off = offsetof(struct route_table, router),
 };
 
 /* ---- routes ---- */
@@ -176,4 +177,6 @@ const struct crud_resource api_routes = {
     .id_valid = route_id_valid,
     .rev = route_rev,
     .filters = route_filters,
+    .router_off = offsetof(struct route, router),
+    .table_off = offsetof(struct route, table_id),
 };

@@ -1,6 +1,8 @@
 #include "app.h"
 
 #include "err.h"
+#include "fleet.h"
+#include "log.h"
 #include "store.h"
 
 #define APP_READER_CACHE_KIB 2048
@@ -98,10 +100,32 @@ void app_init(struct app *app)
 	app->write_leader = false;
 }
 
-/* One write alone: its own transaction, as the store's calls make it. */
+bool app_write_again(struct app *app, int run, struct vr_err *e)
+{
+	int64_t target;
+	int rc;
+
+	if (!app->fleet || !fleet_lost_compare(app->fleet, run, &target))
+		return false;
+	pthread_mutex_unlock(&app->store_lock);
+	rc = fleet_catch_up(app->fleet, target, e);
+	pthread_mutex_lock(&app->store_lock);
+	if (rc == 0)
+		log_info("fleet: a write lost etcd's compare to another router's (etcd revision "
+		         "%lld); caught up, running it again (run %d)",
+		         (long long)target, run + 1);
+	return rc == 0;
+}
+
+/* One write alone: its own transaction, as the store's calls make it (again after a lost compare).
+ */
 static void run_one(struct app *app, struct app_write *w)
 {
-	w->rc = w->fn(app, w->arg, w->e);
+	int run = 0;
+
+	do
+		w->rc = w->fn(app, w->arg, w->e);
+	while (w->rc < 0 && app_write_again(app, ++run, w->e));
 	if (w->rc >= 0 && w->committed)
 		w->committed(app, w->arg, w->rc);
 }
@@ -172,10 +196,25 @@ int app_write(struct app *app, int (*fn)(struct app *app, void *arg, struct vr_e
 	pthread_mutex_unlock(&app->write_lock);
 
 	pthread_mutex_lock(&app->store_lock);
-	if (!g->next)
+	if (app->fleet) {
+		/*
+		 * Fleet mode: no group commit. Each write is its own etcd txn
+		 * (compare on the fleet's revision), committed locally before the
+		 * next runs, so every txn compares with the revision the previous
+		 * one made.
+		 */
+		struct store_event *mine = store_audit_armed();
+
+		for (struct app_write *w = g; w; w = w->next) {
+			store_audit_arm(w->ev);
+			run_one(app, w);
+		}
+		store_audit_arm(mine);
+	} else if (!g->next) {
 		run_one(app, g);
-	else
+	} else {
 		run_group(app, g);
+	}
 	pthread_mutex_unlock(&app->store_lock);
 
 	pthread_mutex_lock(&app->write_lock);

@@ -16,6 +16,7 @@ struct capture_mgr;
 struct app;
 struct store_event;
 struct vr_err;
+struct fleet;
 
 /*
  * A write waiting to be run under store_lock (app_write): by the thread
@@ -104,6 +105,17 @@ struct app {
 	void *query_ctx; /* handed to links_list, tables_in_use and kernel_query */
 	/* Packet captures (api_capture.c); NULL when there is no kernel: 503. */
 	struct capture_mgr *captures;
+	/*
+	 * Fleet mode (issue 16; --etcd): fleet != NULL (server/fleet.h). Then
+	 * route tables, routes, subnets and settings carry a router, which a
+	 * write without one takes from router, the router this daemon serves
+	 * (--router, default "local"; its kernel gets only that router's:
+	 * recon_start_router). NULL: a single router, whose answers show no
+	 * router at all. listen: the API address given, for GET /v1/routers.
+	 */
+	const char *router;
+	struct fleet *fleet;
+	const char *listen;
 };
 
 /* Initialise app's locks (before any other app_* call). */
@@ -119,6 +131,15 @@ void app_init(struct app *app);
  */
 int app_write(struct app *app, int (*fn)(struct app *app, void *arg, struct vr_err *e),
               void (*committed)(struct app *app, void *arg, int rc), void *arg, struct vr_err *e);
+
+/*
+ * A write that failed (rc < 0) with the store lock held: true when it should
+ * run again because, in fleet mode, it lost etcd's compare to another
+ * router's write and this copy has caught up since (waited for with the lock
+ * released, at most FLEET_CATCHUP_MS; FLEET_WRITE_RUNS runs in all). run: the
+ * runs so far. False in single mode.
+ */
+bool app_write_again(struct app *app, int run, struct vr_err *e);
 
 /* Open n read handles on the database at path (after app->store opened and migrated it). */
 int app_readers_open(struct app *app, const char *path, size_t n, struct vr_err *e)

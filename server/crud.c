@@ -47,9 +47,93 @@ json_t *crud_status_json(struct app *app, const char *id)
 	                 st.reason);
 }
 
+json_t *crud_to_json(struct app *app, const struct crud_resource *rs, const void *obj)
+{
+	json_t *o = rs->to_json(app, obj);
+	const char *router;
+
+	if (!app->fleet || !rs->router_off || !o)
+		return o;
+	router = model_router_or_local((const char *)obj + rs->router_off);
+	json_object_set_new(o, "router", json_string(router));
+	if (json_object_get(o, "status") && strcmp(router, model_router_or_local(app->router)))
+		json_object_set_new(o, "status", crud_remote_status(router));
+	return o;
+}
+
+json_t *crud_remote_status(const char *router)
+{
+	char reason[REASON_MAX];
+
+	snprintf(reason, sizeof(reason), "applied by router %s", router);
+	return json_pack("{s:s, s:s}", "state", "remote", "reason", reason);
+}
+
+int crud_single_ids(struct app *app, const struct crud_resource *rs, const void *obj,
+                    struct vr_err *e)
+{
+	const char *field = rs->table_off ? "route_table_id" : "id";
+	const char *id = (const char *)obj + rs->table_off; /* a table's own id is first */
+
+	if ((app && app->fleet) || !rs->router_off || !model_rtb_main_router(id) ||
+	    !strcmp(id, RTB_MAIN_ID))
+		return 0;
+	return err_set(e, VR_ERR_INVALID, field,
+	               "%s \"%s\" is not a route table id (\"%s\", or \"rtb-\" and 1 to %d "
+	               "lowercase hex digits)",
+	               field, id, RTB_MAIN_ID, ID_HEX_MAX);
+}
+
+int crud_query_router(struct http_req *req, const char **router, struct vr_err *e)
+{
+	*router = http_req_query(req, "router");
+	if (*router && !model_router_valid(*router))
+		return err_set(e, VR_ERR_INVALID, "router",
+		               "router \"%s\" is not a router name ([a-z0-9][a-z0-9-]{0,31})",
+		               *router);
+	return 0;
+}
+
+int crud_router_take(struct app *app, const struct crud_resource *rs, json_t *body, void *obj,
+                     const char *dflt, struct vr_err *e)
+{
+	char *router = (char *)obj + rs->router_off;
+	json_t *v = json_object_get(body, "router");
+	json_t *table;
+
+	if (!app->fleet || !rs->router_off || !json_is_object(body))
+		return 0;
+	if (json_is_null(v)) { /* an explicit null is the default, as for every field */
+		json_object_del(body, "router");
+		v = NULL;
+	}
+	if (v) {
+		if (!json_is_string(v) || !model_router_valid(json_string_value(v)))
+			return err_set(
+			    e, VR_ERR_INVALID, "router",
+			    "router %s%s%s is not a router name ([a-z0-9][a-z0-9-]{0,31})",
+			    json_is_string(v) ? "\"" : "",
+			    json_is_string(v) ? json_string_value(v) : "(not a string)",
+			    json_is_string(v) ? "\"" : "");
+		snprintf(router, ROUTER_MAX, "%s", json_string_value(v));
+		json_object_del(body, "router");
+		return 0;
+	}
+	table = rs->table_off ? json_object_get(body, "route_table_id") : NULL;
+	if (dflt && (!rs->table_off || !table ||
+	             (json_is_string(table) && !strcmp(json_string_value(table), RTB_MAIN_ID))))
+		snprintf(router, ROUTER_MAX, "%s", dflt);
+	return 0;
+}
+
 int crud_query_require_active(struct http_req *req, bool *on, struct vr_err *e)
 {
-	static const char *const params[] = {"require_active", NULL};
+	return crud_query_options(req, NULL, on, e);
+}
+
+int crud_query_options(struct http_req *req, const char *extra, bool *on, struct vr_err *e)
+{
+	const char *const params[] = {"require_active", extra, NULL};
 	const char *v = http_req_query(req, "require_active");
 
 	*on = false;
@@ -162,7 +246,7 @@ static void reply_obj(struct http_req *req, struct http_resp *resp, int status, 
 {
 	const struct crud_resource *rs = res_of(req);
 
-	http_json(resp, status, rs->to_json(req->app, obj));
+	http_json(resp, status, crud_to_json(req->app, rs, obj));
 	etag_set_rev(resp, rs->rev(obj));
 	if (status == 201)
 		snprintf(resp->location, sizeof(resp->location), "%s/%s", rs->collection,
@@ -264,7 +348,8 @@ void crud_create(struct http_req *req, struct http_resp *resp)
 		return;
 	}
 	if (crud_query_require_active(req, &active, &e) || body_required(req, &e) ||
-	    rs->from_json(req->body, obj, &e)) {
+	    crud_router_take(req->app, rs, req->body, obj, req->app->router, &e) ||
+	    rs->from_json(req->body, obj, &e) || crud_single_ids(req->app, rs, obj, &e)) {
 		http_problem(resp, &e);
 		goto out;
 	}
@@ -371,7 +456,10 @@ void crud_replace(struct http_req *req, struct http_resp *resp)
 	}
 	/* The path names the object; the body carries the same id (or none). */
 	json_object_set_new(req->body, "id", json_string(req->params[0]));
-	if (rs->from_json(req->body, obj, &e))
+	/* Without a router, the object stays its router's: rtb-main is that router's main. */
+	if (crud_router_take(req->app, rs, req->body, obj,
+	                     rs->router_off ? (const char *)old + rs->router_off : NULL, &e) ||
+	    rs->from_json(req->body, obj, &e) || crud_single_ids(req->app, rs, obj, &e))
 		goto fail;
 	rc = app_write(req->app, write_replace, replaced,
 	               &(struct crud_write){.rs = rs, .obj = obj, .rev = rev}, &e);
@@ -442,7 +530,7 @@ int crud_query_limit(struct http_req *req, size_t *limit, struct vr_err *e)
 void crud_list(struct http_req *req, struct http_resp *resp)
 {
 	const struct crud_resource *rs = res_of(req);
-	const char *allowed[CRUD_FILTERS_MAX + 3] = {"limit", "after"};
+	const char *allowed[CRUD_FILTERS_MAX + 4] = {"limit", "after"}; /* and router, NULL */
 	struct store_filter f = {0};
 	const char *after = http_req_query(req, "after");
 	struct vr_err e = {0};
@@ -457,7 +545,11 @@ void crud_list(struct http_req *req, struct http_resp *resp)
 		*(const char **)((char *)&f + rs->filters[nf].field) =
 		    http_req_query(req, rs->filters[nf].name);
 	}
-	if (http_req_check_query(req, allowed, &e)) {
+	/* A fleet's lists of a router's objects: ?router=. */
+	if (req->app->fleet && rs->router_off)
+		allowed[2 + nf] = "router";
+	if (http_req_check_query(req, allowed, &e) ||
+	    (req->app->fleet && rs->router_off && crud_query_router(req, &f.router, &e))) {
 		http_problem(resp, &e);
 		return;
 	}
@@ -491,7 +583,8 @@ void crud_list(struct http_req *req, struct http_resp *resp)
 	}
 	arr = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, rs->to_json(req->app, (char *)items + i * rs->size));
+		json_array_append_new(arr,
+		                      crud_to_json(req->app, rs, (char *)items + i * rs->size));
 	crud_page(resp, arr, more && n ? rs->id((char *)items + (n - 1) * rs->size) : NULL);
 	store_objs_free(rs->store_kind, items, n);
 }

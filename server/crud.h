@@ -51,6 +51,12 @@ struct crud_resource {
 	int (*create)(struct app *app, void *obj, struct vr_err *e);
 	/* Reference fields accepted as query filters, ended by a NULL name. */
 	const struct crud_filter *filters;
+	/*
+	 * Offsets in the model struct of its router (0: the kind has none:
+	 * security groups and rules are the fleet's) and of its route_table_id
+	 * (0: none; a route table's router is its own).
+	 */
+	size_t router_off, table_off;
 };
 
 void crud_create(struct http_req *req, struct http_resp *resp);
@@ -77,6 +83,9 @@ void crud_wait(struct app *app, int64_t rev);
  */
 int crud_query_require_active(struct http_req *req, bool *on, struct vr_err *e)
     __attribute__((warn_unused_result));
+/* crud_query_require_active where query parameter extra (NULL: none) is allowed too. */
+int crud_query_options(struct http_req *req, const char *extra, bool *on, struct vr_err *e)
+    __attribute__((warn_unused_result));
 /*
  * After a write with ?require_active=true was applied: 0 when object id is
  * active; else -1 with e a 422 carrying the kernel's reason (503 when the
@@ -96,5 +105,38 @@ void crud_undone(struct app *app, int64_t rev, const struct vr_err *ue, const ch
 
 /* The object's status as JSON {"state","reason"}. */
 json_t *crud_status_json(struct app *app, const char *id);
+
+/*
+ * An object as its answers show it: rs->to_json, and in fleet mode (app->fleet)
+ * its "router", with the status of another router's object {"state":
+ * "remote", "reason": "applied by router N"} (this daemon's kernel never
+ * gets it). A single router's answers are to_json's alone.
+ */
+json_t *crud_to_json(struct app *app, const struct crud_resource *rs, const void *obj);
+/* The status of another router's object: {"state": "remote", "reason": "applied by router N"}. */
+json_t *crud_remote_status(const char *router);
+/*
+ * Before rs->from_json in fleet mode: take "router" out of body into obj's
+ * router (422 naming router for a value that is not a router name); without
+ * one, dflt (a router name; NULL: none) is a route table's router, and a
+ * route's or subnet's when its route_table_id is absent or "rtb-main" (which
+ * then means dflt's main table); otherwise the store takes the table's.
+ * In single mode nothing: a "router" key stays for from_json to refuse.
+ */
+int crud_router_take(struct app *app, const struct crud_resource *rs, json_t *body, void *obj,
+                     const char *dflt, struct vr_err *e) __attribute__((warn_unused_result));
+/*
+ * After rs->from_json in single mode (app NULL or not a fleet): another
+ * router's main table id (rtb-main-N, as the route table's id or a
+ * route_table_id) is no id there, a 422 worded as before fleet mode.
+ */
+int crud_single_ids(struct app *app, const struct crud_resource *rs, const void *obj,
+                    struct vr_err *e) __attribute__((warn_unused_result));
+/*
+ * A ?router= query value (fleet mode): NULL when absent, else it must be a
+ * router name (422 naming router). 0 or -1 with e.
+ */
+int crud_query_router(struct http_req *req, const char **router, struct vr_err *e)
+    __attribute__((warn_unused_result));
 
 #endif

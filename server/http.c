@@ -16,6 +16,7 @@
 #include "app.h"
 #include "etag.h"
 #include "http_frame.h"
+#include "fleet.h"
 #include "http_cache.h"
 #include "http_guard.h"
 #include "log.h"
@@ -475,6 +476,8 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct http_resp *r)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, r->allow);
 	for (const char *const *h = r->headers; h && h[0] && h[1]; h += 2)
 		MHD_add_response_header(mr, h[0], h[1]);
+	for (size_t i = 0; i < r->nxhdr; i++)
+		MHD_add_response_header(mr, r->xhdr[i][0], r->xhdr[i][1]);
 	if (http_guard_answered(http_guard_conn_of(c)))
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
 	if (r->status == 401)
@@ -483,6 +486,34 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct http_resp *r)
 	ret = MHD_queue_response(c, r->status, mr);
 	MHD_destroy_response(mr);
 	return ret;
+}
+
+static void xhdr_add(struct http_resp *r, const char *name, const char *value)
+{
+	if (r->nxhdr == HTTP_XHDR_MAX)
+		return;
+	snprintf(r->xhdr[r->nxhdr][0], HTTP_XHDR_LEN, "%s", name);
+	snprintf(r->xhdr[r->nxhdr][1], HTTP_XHDR_LEN, "%s", value);
+	r->nxhdr++;
+}
+
+/*
+ * Fleet mode: every answer says which etcd revision this router's copy holds
+ * and, while its watch is not live, since when it may be stale; a 503 says
+ * when to try again.
+ */
+static void fleet_answer(struct app *app, struct http_resp *r)
+{
+	char rev[32], stale[40];
+
+	if (!app || !app->fleet)
+		return;
+	fleet_headers(app->fleet, rev, sizeof(rev), stale, sizeof(stale));
+	xhdr_add(r, "Vrouter-Etcd-Revision", rev);
+	if (stale[0])
+		xhdr_add(r, "Vrouter-Stale-Since", stale);
+	if (r->status == 503)
+		xhdr_add(r, "Retry-After", FLEET_RETRY_AFTER);
 }
 
 static void observe(const struct req_ctx *ctx, const char *method, int status)
@@ -851,6 +882,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	else
 		log_debug("%s %s -> %d", method, url, r.status);
 	observe(ctx, method, r.status);
+	fleet_answer(srv->app, &r);
 	return send_and_free(c, &r);
 }
 

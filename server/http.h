@@ -46,6 +46,9 @@ struct http_req {
 	struct http_cache *cache;  /* the server's rendered answers (http_cache.h) */
 };
 
+#define HTTP_XHDR_MAX 3
+#define HTTP_XHDR_LEN 48
+
 struct http_resp {
 	int status;
 	json_t *body;             /* owned: freed after sending */
@@ -57,6 +60,10 @@ struct http_resp {
 	char etag[HTTP_HEADER_MAX];
 	char allow[HTTP_HEADER_MAX];
 	const char *const *headers; /* NULL, or extra name, value pairs ending in NULL */
+	/* Headers held by value (fleet mode's Vrouter-Etcd-Revision...): nxhdr name, value pairs.
+	 */
+	char xhdr[HTTP_XHDR_MAX][2][HTTP_XHDR_LEN];
+	size_t nxhdr;
 	/*
 	 * A body written in pieces while it is sent (instead of body or raw), for
 	 * documents too big to hold: stream(stream_cls, buf, max) writes up to

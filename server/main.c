@@ -25,6 +25,7 @@
 #include "adopt.h"
 #include "api.h"
 #include "app.h"
+#include "fleet.h"
 #include "http.h"
 #include "instance.h"
 #include "kernel.h"
@@ -154,6 +155,16 @@ static void usage(FILE *f)
 	    "                          it, and the database and the token file are given\n"
 	    "                          to it. Not started as root, the front end only drops\n"
 	    "                          its capabilities\n"
+	    "  --etcd URL[,URL...]     fleet mode: etcd (v3, its JSON gateway; http:// or\n"
+	    "                          https://) holds the desired state and this database\n"
+	    "                          is the router's local copy (docs/etcd.md). Without\n"
+	    "                          it, nothing of the fleet runs\n"
+	    "  --etcd-prefix P         the fleet's keys in etcd (default %s)\n"
+	    "  --router NAME           this router's name in the fleet: 1 to %d of a-z, 0-9\n"
+	    "                          and '-', not starting with '-' (default %s)\n"
+	    "  --etcd-ca FILE          TLS to etcd: the CA bundle to verify it with\n"
+	    "  --etcd-cert FILE        and the client certificate (PEM) ...\n"
+	    "  --etcd-key FILE         ... and its key, when etcd asks for one\n"
 	    "  --log-level LEVEL       error, warn, info or debug (default info)\n"
 	    "  --help                  this text\n"
 	    "  --version               print the version\n\n"
@@ -161,7 +172,8 @@ static void usage(FILE *f)
 	    "TLS certificate or key, owned objects and no desired state) exits with\n"
 	    "status %d.\n",
 	    DEFAULT_LISTEN, DEFAULT_DB, TOKEN_MIN_LEN, TOKEN_MAX_LEN, DEFAULT_RESYNC_S,
-	    STORE_AUDIT_KEEP_DEFAULT, PRIVDROP_DEFAULT_USER, EXIT_REFUSED);
+	    STORE_AUDIT_KEEP_DEFAULT, PRIVDROP_DEFAULT_USER, FLEET_DEFAULT_PREFIX, FLEET_ROUTER_MAX,
+	    FLEET_DEFAULT_ROUTER, EXIT_REFUSED);
 }
 
 /* mkdir -p for the database's directory; new directories are private. */
@@ -288,6 +300,12 @@ int main(int argc, char **argv)
 	    {"import-owned", no_argument, NULL, 'I'},
 	    {"audit-keep", required_argument, NULL, 'A'},
 	    {"user", required_argument, NULL, 'U'},
+	    {"etcd", required_argument, NULL, 'E'},
+	    {"etcd-prefix", required_argument, NULL, 'P'},
+	    {"router", required_argument, NULL, 'R'},
+	    {"etcd-ca", required_argument, NULL, '1'},
+	    {"etcd-cert", required_argument, NULL, '2'},
+	    {"etcd-key", required_argument, NULL, '3'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -310,6 +328,7 @@ int main(int argc, char **argv)
 	bool k_open = false, qk_open = false;
 	struct sgc_listen api = {0};
 	struct http_server *http = NULL;
+	struct fleet_opts fo = {.prefix = FLEET_DEFAULT_PREFIX, .router = FLEET_DEFAULT_ROUTER};
 	struct vr_err e = {0};
 	sigset_t sigs;
 	int c, sig, rc, status = 1;
@@ -321,6 +340,12 @@ int main(int argc, char **argv)
 		case 'K': tls_key = optarg; break;
 		case 'd': db = optarg; break;
 		case 'U': user = optarg; break;
+		case 'E': fo.endpoints = optarg; break;
+		case 'P': fo.prefix = optarg; break;
+		case 'R': fo.router = optarg; break;
+		case '1': fo.ca_file = optarg; break;
+		case '2': fo.cert_file = optarg; break;
+		case '3': fo.key_file = optarg; break;
 		case 't': token_file = optarg; break;
 		case 'r': {
 			char *end;
@@ -385,6 +410,22 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (fleet_router_valid(fo.router, &e) || fleet_prefix_valid(fo.prefix, &e)) {
+		fprintf(stderr, "vrouterd: --%s: %s\n", e.field, e.msg);
+		return 2;
+	}
+	if (!fo.endpoints && (fo.ca_file || fo.cert_file || fo.key_file)) {
+		fprintf(stderr, "vrouterd: --etcd-ca, --etcd-cert and --etcd-key need --etcd\n");
+		return 2;
+	}
+	if (!fo.cert_file != !fo.key_file) {
+		fprintf(stderr,
+		        "vrouterd: --etcd-cert and --etcd-key go together (%s is missing)\n",
+		        fo.cert_file ? "--etcd-key" : "--etcd-cert");
+		return 2;
+	}
+	app.router = fo.router;
+	app.listen = fo.api = listen;
 	if (!tls_cert != !tls_key) {
 		fprintf(stderr, "vrouterd: --tls-cert and --tls-key go together (%s is missing)\n",
 		        tls_cert ? "--tls-key" : "--tls-cert");
@@ -527,6 +568,12 @@ int main(int argc, char **argv)
 		log_error("nftables: %s", why);
 		goto out;
 	}
+	/* Fleet mode: the copy catches up with etcd (or imports into an empty fleet) first. */
+	if (fo.endpoints && fleet_open(&app, &fo, &app.fleet, &e)) {
+		log_error("refusing to start: fleet: %s", e.msg);
+		status = EXIT_REFUSED;
+		goto out;
+	}
 	/* A new or empty database must not wipe what vrouter owns here (never fail open). */
 	rc = adopt_at_start(app.store, &k, db, adopt, why, sizeof(why));
 	if (rc) {
@@ -551,8 +598,13 @@ int main(int argc, char **argv)
 		log_error("packet captures: %s", strerror(-rc));
 		goto out;
 	}
-	if (recon_start(db, &k, (int)resync_s * 1000, &api, &app.recon, &e)) {
+	if (recon_start_router(db, app.fleet ? app.router : NULL, &k, (int)resync_s * 1000, &api,
+	                       &app.recon, &e)) {
 		log_error("reconciler: %s", e.msg);
+		goto out;
+	}
+	if (app.fleet && fleet_run(app.fleet, &e)) {
+		log_error("%s", e.msg);
 		goto out;
 	}
 	if (http_start_tls(&app, listen, tls, &http, &e)) {
@@ -568,6 +620,7 @@ int main(int argc, char **argv)
 	}
 out:
 	http_stop(http);
+	fleet_close(app.fleet);
 	tls_close(tls);
 	api_captures_close(&app);
 	recon_stop(app.recon);

@@ -54,20 +54,22 @@ export async function api(method, path, body, opts = {}) {
   return { status: res.status, data, etag: res.headers.get('ETag') };
 }
 
-// A GET that costs a 304 when nothing changed: { data, etag, changed }.
+// A GET that costs a 304 when nothing changed: { data, etag, changed, stale }.
 export async function poll(path) {
   const prev = cache.get(path);
   const res = await fetch(path, {
     headers: headers(auth.token, prev ? { 'If-None-Match': prev.etag } : {}),
     cache: 'no-store',
   });
-  if (res.status === 304 && prev) return { data: prev.data, etag: prev.etag, changed: false };
+  // Fleet mode: set while etcd cannot be reached (the answer is this router's copy).
+  const stale = res.headers.get('Vrouter-Stale-Since');
+  if (res.status === 304 && prev) return { data: prev.data, etag: prev.etag, changed: false, stale };
   const data = await readBody(res);
   if (res.status === 401) window.dispatchEvent(new CustomEvent('vr-unauthorized'));
   if (!res.ok) throw new ApiError(res.status, data, path);
   const etag = res.headers.get('ETag');
   if (etag) cache.set(path, { etag, data });
-  return { data, etag, changed: true };
+  return { data, etag, changed: true, stale };
 }
 
 // Every item of a collection (following `next`), for pickers and the topology.

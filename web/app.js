@@ -2,7 +2,8 @@
 
 import { h, clear, toast } from './dom.js';
 import { api, poll, auth, ApiError } from './api.js';
-import { overviewPage, routesPage, subnetsPage, groupsPage, interfacesPage, eventsPage, settingsPage, configPage, noteStatus } from './pages.js';
+import { overviewPage, routesPage, subnetsPage, groupsPage, interfacesPage, eventsPage, settingsPage, configPage, routersPage, noteStatus } from './pages.js';
+import { fleet, learnFleet } from './fleet.js';
 import { topologyPage } from './topology.js';
 import { reachPage } from './reach.js';
 import { capturesPage } from './captures.js';
@@ -19,6 +20,7 @@ const PAGES = {
   events: ['Events', eventsPage],
   reach: ['Reachability', reachPage],
   captures: ['Captures', capturesPage],
+  routers: ['Routers', routersPage],
   settings: ['Settings', settingsPage],
   config: ['Config', configPage],
 };
@@ -31,6 +33,7 @@ const scopeBadge = document.getElementById('scope');
 
 let page = null;
 let status = null;
+let stale = null; // fleet mode: Vrouter-Stale-Since of the last status answer
 let timer = null;
 let busy = false;
 
@@ -40,12 +43,14 @@ function route() {
   return { name: name || '', params: Object.fromEntries(new URLSearchParams(query || '')) };
 }
 
-function showPulse(st) {
+function showPulse(st, staleSince) {
   clear(pulse);
   if (!st) return;
   const drift = Object.values(st.drift_repairs).reduce((a, b) => a + b, 0);
   const failed = st.failed.routes + st.failed.other;
   pulse.append(h('span', {},
+    fleet.on ? [h('a', { href: '#/routers' }, `router ${fleet.self}`), ' · '] : null,
+    staleSince ? [h('span', { class: 'badge failed', title: `etcd cannot be reached: this page shows this router's own copy, current as of ${staleSince}; writes are refused (503) until etcd answers again` }, 'etcd unreachable'), ' '] : null,
     h('span', { class: `badge ${st.converged ? 'active' : 'pending'}` }, st.converged ? 'converged' : 'applying'),
     ` applied revision ${st.applied_revision} of ${st.desired_revision}`,
     failed ? [' · ', h('a', { href: '#/', class: 'bad' }, `${failed} failed`)] : null,
@@ -57,10 +62,11 @@ async function tick() {
   busy = true;
   try {
     const r = await poll('/v1/status');
-    if (r.changed) {
-      noteStatus(status, r.data);
+    if (r.changed || r.stale !== stale) {
+      if (r.changed) noteStatus(status, r.data);
       status = r.data;
-      showPulse(status);
+      stale = r.stale;
+      showPulse(status, stale);
     }
     if (page) await page.refresh(status, r.changed);
   } catch (e) {
@@ -114,7 +120,7 @@ function signIn(message) {
     try {
       await api('GET', '/v1/status', undefined, { token });
       auth.set(token);
-      started();
+      await started();
       if (!location.hash) location.hash = '#/';
       render();
     } catch (e) {
@@ -147,10 +153,12 @@ async function learnScope() {
   }
 }
 
-function started() {
+async function started() {
   nav.hidden = false;
   signout.hidden = false;
   learnScope();
+  await learnFleet();
+  nav.querySelector('a[href="#/routers"]').parentElement.hidden = !fleet.on;
   if (!timer) timer = setInterval(tick, POLL_MS);
 }
 
@@ -174,5 +182,5 @@ window.addEventListener('vr-unauthorized', () => {
 window.addEventListener('hashchange', () => { if (auth.token) render(); });
 document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') tick(); });
 
-if (auth.token) { started(); render(); } else signIn();
+if (auth.token) started().then(render); else signIn();
 performance.mark('vr-first-render'); // the page is usable from here (tests/web measure it)

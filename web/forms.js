@@ -5,8 +5,10 @@
 import { h, clear, nextId, toast, copyText } from './dom.js';
 import { api, all, ApiError } from './api.js';
 import { KINDS, toBody, toValues, curlFor, tfResource, tfModule, tfName } from './kinds.js';
+import { fleet } from './fleet.js';
 
-async function refOptions(ref) {
+export async function refOptions(ref) {
+  if (ref === 'router') return fleet.routers.map((r) => [r, r === fleet.self ? `${r} (this router)` : r]);
   if (ref === 'iface') {
     const items = await all('/v1/interfaces');
     return items.map((i) => [i.name, `${i.name} (${i.state})`]);
@@ -131,6 +133,9 @@ export async function openEditor({ kind, obj, etag, preset, onDone }) {
     if (f.type === 'select') {
       input = h('select', common, f.options.map((o) => h('option', { value: o }, o)));
       input.value = values[f.name] || f.def || f.options[0];
+    } else if (f.type === 'router') {
+      input = h('select', common);
+      fillSelect(input, await refOptions('router'), values[f.name] || fleet.self);
     } else if (f.type === 'ref') {
       input = h('select', common);
       fillSelect(input, [], values[f.name], f.optional);

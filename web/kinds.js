@@ -1,24 +1,36 @@
 // What the UI knows about each resource: its path, its writable fields (named exactly
 // as in the API), their defaults, and how a write looks as curl and as Terraform.
 
+import { fleet, visible } from './fleet.js';
+
 export const TF_MODULES = '../vrouter/deploy/terraform/modules'; // relative to your configuration
 
 const CIDR_HINT = 'IPv4 or IPv6 CIDR, no host bits: 192.168.100.0/24, fd00:100::/64';
+
+// Fleet mode: the router an object belongs to; the one serving this page by default.
+const routerField = (one) => ({
+  name: 'router', type: 'router', fleetOnly: true,
+  get def() { return fleet.self; },
+  hint: `the router this ${one} belongs to: any router's API writes every router's objects`,
+});
+const routerFilter = { name: 'router', ref: 'router', all: 'all routers', fleetOnly: true };
 
 export const KINDS = {
   route_table: {
     path: '/v1/route-tables', title: 'Route tables', one: 'route table', module: 'route_table',
     fields: [
+      routerField('route table'),
       { name: 'name', required: true, hint: 'a label, e.g. isolated', placeholder: 'isolated' },
       { name: 'table', type: 'int', min: 1, max: 4294967295, hint: 'kernel table number (ip route show table N); empty: the server picks one in 10000–19999' },
       { name: 'description', def: '', hint: 'free text' },
     ],
     label: (o) => o.name,
-    filters: [],
+    filters: [routerFilter],
   },
   route: {
     path: '/v1/routes', title: 'Routes', one: 'route', module: 'route',
     fields: [
+      routerField('route'),
       { name: 'destination', required: true, hint: `where to: ${CIDR_HINT}, or default`, placeholder: '192.168.100.0/24' },
       { name: 'type', type: 'select', options: ['unicast', 'blackhole', 'unreachable', 'prohibit'], def: 'unicast', hint: 'unicast forwards; the others drop (silently, with ICMP unreachable, with ICMP prohibited)' },
       { name: 'via', hint: 'next-hop address (ip route … via), on a connected network', placeholder: '192.168.150.3', when: (v) => v.type === 'unicast' },
@@ -28,11 +40,12 @@ export const KINDS = {
       { name: 'description', def: '', hint: 'free text' },
     ],
     label: (o) => o.destination,
-    filters: [{ name: 'route_table_id', ref: 'route_table', all: 'all route tables' }],
+    filters: [routerFilter, { name: 'route_table_id', ref: 'route_table', all: 'all route tables' }],
   },
   subnet: {
     path: '/v1/subnets', title: 'Subnets', one: 'subnet', module: 'subnet',
     fields: [
+      routerField('subnet'),
       { name: 'name', required: true, hint: 'a label, e.g. net01', placeholder: 'net01' },
       { name: 'cidr', required: true, hint: `the network: ${CIDR_HINT}`, placeholder: '192.168.150.0/24' },
       { name: 'interface', type: 'iface', required: true, hint: 'the link the router address goes on' },
@@ -42,6 +55,7 @@ export const KINDS = {
     ],
     label: (o) => o.name,
     filters: [
+      routerFilter,
       { name: 'route_table_id', ref: 'route_table', all: 'all route tables' },
       { name: 'interface', ref: 'iface', all: 'all interfaces' },
     ],
@@ -75,6 +89,13 @@ export const KINDS = {
     ],
   },
 };
+
+// What a page shows of a kind: its fleet-only fields and filters in fleet mode only.
+for (const k of Object.values(KINDS)) {
+  const { fields, filters } = k;
+  Object.defineProperty(k, 'fields', { get: () => visible(fields) });
+  Object.defineProperty(k, 'filters', { get: () => visible(filters) });
+}
 
 // Form values (strings, as typed) -> the JSON body the API takes. Optional fields
 // that are empty or hold the server's default are left out: the same request, and
@@ -196,12 +217,14 @@ export function tfModule(kind, body) {
   ].join('\n');
 }
 
-export function tfSettingsResource(body) {
+// router: fleet mode, whose settings (every request carries ?router=); null otherwise.
+export function tfSettingsResource(body, router) {
   return [
     'resource "restapi_object" "settings" {',
     hclAssign({
       path: '/v1/settings', object_id: 'settings', create_method: 'PUT', create_path: '/v1/settings',
       read_path: '/v1/settings', update_path: '/v1/settings', update_method: 'PUT',
+      ...(router ? { query_string: `router=${router}` } : {}),
     }, '  '),
     '  data = jsonencode({',
     hclAssign(body, '    '),

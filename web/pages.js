@@ -4,7 +4,8 @@
 import { h, clear, nextId, badge, code, hrefFor, toast } from './dom.js';
 import { api, poll, all, ApiError } from './api.js';
 import { KINDS } from './kinds.js';
-import { openEditor, openDelete, exportPanel } from './forms.js';
+import { openEditor, openDelete, exportPanel, refOptions } from './forms.js';
+import { fleet, visible } from './fleet.js';
 import { tfSettingsResource, tfSettingsModule, curlFor } from './kinds.js';
 
 // ---------------------------------------------------------------- activity
@@ -55,6 +56,20 @@ function fmtTime(iso) {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+// Fleet mode: a select of the fleet's routers (this one first chosen); nothing otherwise.
+// { el, value() }; onChange runs when another router is chosen.
+function routerPicker(id, hint, onChange) {
+  if (!fleet.on) return { el: null, value: () => '' };
+  const sel = h('select', { id, name: 'router', 'aria-describedby': `${id}-hint` },
+    fleet.routers.map((r) => h('option', { value: r }, r === fleet.self ? `${r} (this router)` : r)));
+  sel.value = fleet.self;
+  sel.addEventListener('change', (ev) => { ev.stopPropagation(); onChange(); });
+  return {
+    el: h('div', { class: 'field' }, h('label', { for: id }, code('router')), sel, h('p', { class: 'hint', id: `${id}-hint` }, hint)),
+    value: () => sel.value,
+  };
 }
 
 function problemBox(e) {
@@ -110,7 +125,7 @@ export function listView(opts) {
     reload();
   });
 
-  const cols = opts.columns;
+  const cols = visible(opts.columns);
   const table = h('table', { class: 'list', 'aria-labelledby': headId },
     h('thead', {}, h('tr', {}, cols.map((c) => h('th', { scope: 'col' }, c.label)), opts.noStatus ? null : h('th', { scope: 'col' }, 'status'), h('th', { scope: 'col' }, h('span', { class: 'sr' }, 'actions')))),
     tbody);
@@ -182,11 +197,11 @@ export function listView(opts) {
     for (const fs of filterSelects) {
       const { f, sel } = fs;
       try {
-        const items = await all(f.ref === 'iface' ? '/v1/interfaces' : KINDS[f.ref].path);
-        const sig = JSON.stringify(items.map((o) => [o.id || o.name, o.name]));
+        const opts2 = f.ref === 'iface' || f.ref === 'router' ? await refOptions(f.ref)
+          : (await all(KINDS[f.ref].path)).map((o) => [o.id, `${KINDS[f.ref].label(o)} (${o.id})`]);
+        const sig = JSON.stringify(opts2);
         if (sig === fs.sig) continue;
         fs.sig = sig;
-        const opts2 = f.ref === 'iface' ? items.map((i) => [i.name, i.name]) : items.map((o) => [o.id, `${KINDS[f.ref].label(o)} (${o.id})`]);
         const keep = state.filters[f.name] || '';
         clear(sel);
         sel.append(h('option', { value: '' }, f.all));
@@ -278,6 +293,7 @@ export function routesPage(main, params) {
     kind: 'route', params: { ...params, route_table_id: params.table },
     preset: (f) => (f.route_table_id ? { route_table_id: f.route_table_id } : {}),
     columns: [
+      { label: 'router', render: (o) => code(o.router), fleetOnly: true },
       { label: 'destination', render: (o) => code(o.destination) },
       { label: 'type', render: (o) => o.type },
       { label: 'next hop', render: (o) => (o.type !== 'unicast' ? '—' : [o.via ? ['via ', code(o.via)] : null, o.dev ? [' dev ', code(o.dev)] : null]) },
@@ -289,6 +305,7 @@ export function routesPage(main, params) {
   const tables = listView({
     kind: 'route_table', params: { id: params.table }, noStatus: true,
     columns: [
+      { label: 'router', render: (o) => code(o.router), fleetOnly: true },
       { label: 'name', render: (o) => o.name },
       { label: 'table', render: (o) => String(o.table) },
       { label: 'id', render: (o) => code(o.id) },
@@ -305,6 +322,7 @@ export function subnetsPage(main, params) {
   const list = listView({
     kind: 'subnet', params,
     columns: [
+      { label: 'router', render: (o) => code(o.router), fleetOnly: true },
       { label: 'name', render: (o) => o.name },
       { label: 'cidr', render: (o) => code(o.cidr) },
       { label: 'interface', render: (o) => code(o.interface) },
@@ -345,6 +363,35 @@ export function groupsPage(main, params) {
   });
   main.append(groups.el, rules.el);
   return { refresh: async () => { await groups.refresh(); await rules.refresh(); } };
+}
+
+// ---------------------------------------------------------------- routers
+
+// Fleet mode: the routers sharing this desired state (GET /v1/routers), each with how
+// far it has applied it. Single mode: this router alone.
+export function routersPage(main) {
+  main.append(...pageHead('Routers', 'The routers that share this desired state through etcd. Each applies its own route tables, routes, subnets and settings, and every security group; a router that stops renewing its etcd lease shows as not alive within about ten seconds.'));
+  const tbody = h('tbody');
+  const cols = ['name', 'alive', 'applied revision', 'failed objects', 'last apply', 'api'];
+  main.append(h('section', { class: 'panel', 'aria-labelledby': 'rt-h', dataset: { list: 'routers' } }, h('h2', { id: 'rt-h' }, 'Members'),
+    h('div', { class: 'tablewrap' }, h('table', { class: 'list', 'aria-labelledby': 'rt-h' },
+      h('thead', {}, h('tr', {}, cols.map((c) => h('th', { scope: 'col' }, c)))), tbody))));
+  return {
+    async refresh() {
+      const r = await poll('/v1/routers');
+      if (!r.changed && tbody.firstChild) return;
+      clear(tbody);
+      for (const m of r.data.items) {
+        tbody.append(h('tr', { dataset: { name: m.name }, class: m.name === fleet.self ? 'hl' : undefined },
+          h('td', { 'data-label': 'name' }, code(m.name), m.name === fleet.self ? ' (this router)' : null),
+          h('td', { 'data-label': 'alive' }, h('span', { class: `badge ${m.alive ? 'active' : 'failed'}` }, m.alive ? 'alive' : 'not alive')),
+          h('td', { 'data-label': 'applied revision' }, dash(m.applied_revision)),
+          h('td', { 'data-label': 'failed objects' }, m.failed ? h('span', { class: 'bad' }, String(m.failed)) : '0'),
+          h('td', { 'data-label': 'last apply' }, fmtTime(m.last_apply)),
+          h('td', { 'data-label': 'api' }, m.api ? code(m.api) : '—')));
+      }
+    },
+  };
 }
 
 // ---------------------------------------------------------------- interfaces
@@ -456,10 +503,14 @@ export function settingsPage(main) {
   const exp = exportPanel('');
   let etag = null;
   let dirty = false;
+  const who = routerPicker('set-router', 'whose settings these are (fleet mode)', () => { dirty = false; refresh(true); });
+  const path = () => (fleet.on ? `/v1/settings?router=${encodeURIComponent(who.value())}` : '/v1/settings');
   const body = () => ({ forwarding: { ipv4: v4.checked, ipv6: v6.checked } });
-  const update = () => exp.update({ curl: curlFor('PUT', '/v1/settings', body(), etag), resource: tfSettingsResource(body()), module: tfSettingsModule(body()) });
+  const tfBody = () => (fleet.on ? { router: who.value(), ...body() } : body());
+  const update = () => exp.update({ curl: curlFor('PUT', path(), body(), etag), resource: tfSettingsResource(body(), fleet.on ? who.value() : null), module: tfSettingsModule(tfBody()) });
   const form = h('form', { class: 'panel narrow', 'aria-labelledby': 'fwd-h' },
     h('h2', { id: 'fwd-h' }, 'Forwarding'),
+    who.el,
     general,
     h('div', { class: 'check' }, v4, h('label', { for: 'fwd-v4' }, code('forwarding.ipv4')), h('p', { class: 'hint', id: 'fwd-v4-hint' }, 'route IPv4 packets between interfaces')),
     h('div', { class: 'check' }, v6, h('label', { for: 'fwd-v6' }, code('forwarding.ipv6')), h('p', { class: 'hint', id: 'fwd-v6-hint' }, 'route IPv6 packets between interfaces')),
@@ -470,7 +521,7 @@ export function settingsPage(main) {
     ev.preventDefault();
     general.hidden = true;
     try {
-      const r = await api('PUT', '/v1/settings', body(), { ifMatch: etag && !etag.startsWith('"0') ? etag : undefined });
+      const r = await api('PUT', path(), body(), { ifMatch: etag && !etag.startsWith('"0') ? etag : undefined });
       dirty = false;
       etag = r.etag;
       toast(`Saved settings: ${r.data.status ? r.data.status.state : 'stored'}`);
@@ -492,7 +543,7 @@ export function settingsPage(main) {
     update();
   }
   async function refresh(force) {
-    const r = await poll('/v1/settings');
+    const r = await poll(path());
     if (!r.changed && !force) return;
     etag = r.etag;
     show(r.data);
@@ -544,15 +595,17 @@ export function configPage(main) {
     general.hidden = false;
     general.focus();
   };
+  const who = routerPicker('cfg-router', 'the scope: this router\'s route tables, routes, subnets and settings, and the fleet\'s security groups', () => load().catch(fail));
+  const scoped = (p) => (fleet.on ? `${p}${p.includes('?') ? '&' : '?'}router=${encodeURIComponent(who.value())}` : p);
   async function load() {
     general.hidden = true;
-    const r = await api('GET', '/v1/config');
+    const r = await api('GET', scoped('/v1/config'));
     etag = r.etag;
     ta.value = JSON.stringify(r.data, null, 2);
     rev.textContent = etag;
     const q = (x) => `'${x}'`;
     exp.update({
-      curl: `curl -sS -H "Authorization: Bearer $TOKEN" ${q(`${location.origin}/v1/config`)} > vrouter-config.json\n# edit vrouter-config.json, then see what it would do:\n${curlFor('PUT', '/v1/config?dry_run=true', undefined, etag).replace(' -X PUT', ' -X PUT --json @vrouter-config.json')}\n# and apply it:\n${curlFor('PUT', '/v1/config', undefined, etag).replace(' -X PUT', ' -X PUT --json @vrouter-config.json')}`,
+      curl: `curl -sS -H "Authorization: Bearer $TOKEN" ${q(`${location.origin}${scoped('/v1/config')}`)} > vrouter-config.json\n# edit vrouter-config.json, then see what it would do:\n${curlFor('PUT', scoped('/v1/config?dry_run=true'), undefined, etag).replace(' -X PUT', ' -X PUT --json @vrouter-config.json')}\n# and apply it:\n${curlFor('PUT', scoped('/v1/config'), undefined, etag).replace(' -X PUT', ' -X PUT --json @vrouter-config.json')}`,
       resource: '# /v1/config is the whole desired state at once; Terraform manages objects one by one:\n# each form of this UI shows its restapi_object block.',
       module: '# each form of this UI shows its module call (deploy/terraform/modules/<kind>).',
     });
@@ -568,7 +621,7 @@ export function configPage(main) {
     const doc = parse();
     if (!doc) return;
     try {
-      const r = await api('PUT', '/v1/config?dry_run=true', doc, { ifMatch: etag });
+      const r = await api('PUT', scoped('/v1/config?dry_run=true'), doc, { ifMatch: etag });
       planned = ta.value;
       applyBtn.disabled = false;
       clear(plan).append(h('h2', { id: 'cfg-plan-h' }, r.data.changed ? 'Plan' : 'Plan: nothing would change'),
@@ -583,7 +636,7 @@ export function configPage(main) {
     if (!doc) return;
     applyBtn.disabled = true;
     try {
-      const r = await api('PUT', '/v1/config', doc, { ifMatch: etag });
+      const r = await api('PUT', scoped('/v1/config'), doc, { ifMatch: etag });
       toast(`Applied: revision ${r.data.revision}${r.data.apply && !r.data.apply.converged ? ' (still applying)' : ''}`);
       await load();
     } catch (e) { fail(e); }
@@ -591,6 +644,7 @@ export function configPage(main) {
   ta.addEventListener('input', () => { applyBtn.disabled = ta.value !== planned; });
   main.append(h('section', { class: 'panel', 'aria-labelledby': 'cfg-h' },
     h('h2', { id: 'cfg-h' }, 'Document ', h('small', {}, 'ETag ', rev)),
+    who.el,
     general,
     h('label', { for: 'cfg-doc' }, code('PUT /v1/config'), ' body'),
     ta,

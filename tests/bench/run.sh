@@ -4,7 +4,7 @@
 #   sudo tests/bench/run.sh [--quick] [--no-build] [name...]
 #
 #   name        sg-connrate, api-rps, post-rate, routes-apply, post-latency, sg-apply, memory,
-#               startup, scale (default: all)
+#               startup, scale, fleet (default: all)
 #   --quick     shorter runs (2 s, one round, fewer POSTs): a smoke run, rougher figures
 #   --no-build  use build/vrouterd as it is (do not run cmake --build)
 #
@@ -25,7 +25,7 @@ set -Eeuo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$HERE/../.." && pwd)
-ALL=(sg-connrate api-rps post-rate routes-apply post-latency sg-apply memory startup scale)
+ALL=(sg-connrate api-rps post-rate routes-apply post-latency sg-apply memory startup scale fleet)
 PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libnl-3-dev
 	libnl-route-3-dev libnftnl-dev libmnl-dev libsqlite3-dev libcmocka-dev nftables iproute2
 	curl jq procps sqlite3 wrk libgnutls28-dev)

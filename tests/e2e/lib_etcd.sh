@@ -1,20 +1,22 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034 # ETCD_* globals are for the tests
-# A three-member etcd cluster for the end-to-end tests, in namespaces of the test's
-# own (source tests/e2e/lib.sh first, then this, after e2e_init):
+# A three-member etcd cluster for the end-to-end tests and the benchmarks, in
+# namespaces of the run's own (source tests/e2e/lib.sh or tests/bench/lib.sh first,
+# then this, after e2e_init or bench_init; etcd_tls_member is the tests' alone):
 #
 #   etcd_cluster            # namespaces <prefix>-etcdnet (a bridge) and
 #                           # <prefix>-etcd1..3 (one member each, veth to the bridge),
-#                           # data dirs in $E2E_TMP; waits for a leader
+#                           # data dirs in the run's temp dir; waits for a leader
 #   $ETCD_NET               # the bridge's namespace: it reaches every member
 #   $ETCD_ENDPOINTS         # http://10.77.0.1:2379,http://10.77.0.2:2379,...
 #   ${ETCD_PIDS[i]}         # member i+1's pid (same order as the endpoints)
 #   etcd_leader             # prints the leader's index (1..3), from etcdctl endpoint status
 #   etcd_ctl ARGS...        # etcdctl against every member, from the bridge's namespace
+#   etcd_member_stop I      # stop member I; etcd_member_start I starts it again
 #   etcd_tls_member         # a fourth etcd, alone, HTTPS with client certificates
 #                           # ($ETCD_TLS_ENDPOINT; certificates in $ETCD_TLS_DIR)
 #
-# The members die with the test's namespaces (e2e_cleanup kills whatever runs in them),
+# The members die with the run's namespaces (the cleanup kills whatever runs in them),
 # also on failure or interruption. The addresses exist only inside those namespaces.
 
 ETCD_NET=""
@@ -24,6 +26,7 @@ ETCD_NS=()
 ETCD_MEMBERS=3
 ETCD_SUBNET=10.77.0
 ETCD_START_TIMEOUT=${ETCD_START_TIMEOUT:-30}
+ETCD_ARGS=() # more flags for every member of etcd_cluster (set before calling it)
 
 etcd_ctl() {
 	ETCDCTL_API=3 ip netns exec "$ETCD_NET" etcdctl --endpoints="$ETCD_ENDPOINTS" \
@@ -48,13 +51,34 @@ etcd_leader() {
 	echo $((i + 1))
 }
 
+# What etcd_cluster needs of its caller's harness (tests/harness.sh, whose record
+# HARNESS_REC names the caller's variables: E2E_* or BENCH_*).
+etcd__ns() { # etcd__ns NAME: harness_ns, the namespace's name in ETCD__NS
+	harness_ns "$1"
+	local -n last=${HARNESS_REC}_NS
+	ETCD__NS=$last
+}
+etcd__bg() { # etcd__bg NS CMD...: harness_bg, the pid in ETCD__BG
+	harness_bg "$@"
+	local -n last=${HARNESS_REC}_BG
+	ETCD__BG=$last
+}
+etcd__tmp() {
+	local -n tmp=${HARNESS_REC}_TMP
+	echo "$tmp"
+}
+etcd__fatal() { # the tests' e2e_fatal, the benchmarks' bench_fail
+	if declare -F e2e_fatal >/dev/null; then e2e_fatal "$@"; else bench_fail "$*"; fi
+}
+
 etcd_cluster() {
 	if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
-		e2e_fatal "etcd and etcdctl missing (deploy/setup.sh installs etcd-server and etcd-client)"
+		etcd__fatal "etcd and etcdctl missing (deploy/setup.sh installs etcd-server and etcd-client)"
 	fi
-	local i ns initial="" eps=()
-	e2e_ns etcdnet
-	ETCD_NET=$E2E_NS
+	local i ns initial="" eps=() tmp
+	tmp=$(etcd__tmp)
+	etcd__ns etcdnet
+	ETCD_NET=$ETCD__NS
 	ip -n "$ETCD_NET" link add br0 type bridge
 	ip -n "$ETCD_NET" link set br0 up
 	ip -n "$ETCD_NET" addr add "$ETCD_SUBNET.254/24" dev br0
@@ -67,27 +91,46 @@ etcd_cluster() {
 		echo "${eps[*]}"
 	)
 	for ((i = 1; i <= ETCD_MEMBERS; i++)); do
-		e2e_ns "etcd$i"
-		ns=$E2E_NS
+		etcd__ns "etcd$i"
+		ns=$ETCD__NS
 		ETCD_NS+=("$ns")
-		e2e_link "$ns" eth0 "$ETCD_NET" "m$i"
+		harness_link "$ns" eth0 "$ETCD_NET" "m$i"
 		ip -n "$ETCD_NET" link set "m$i" master br0
 		ip -n "$ns" addr add "$ETCD_SUBNET.$i/24" dev eth0
-		mkdir -p "$E2E_TMP/etcd$i"
-		e2e_bg "$ns" etcd --name "m$i" --data-dir "$E2E_TMP/etcd$i/data" \
-			--listen-peer-urls "http://$ETCD_SUBNET.$i:2380" \
-			--initial-advertise-peer-urls "http://$ETCD_SUBNET.$i:2380" \
-			--listen-client-urls "http://$ETCD_SUBNET.$i:2379" \
-			--advertise-client-urls "http://$ETCD_SUBNET.$i:2379" \
-			--initial-cluster "$initial" --initial-cluster-state new \
-			--initial-cluster-token "$E2E_PREFIX" --log-outputs stderr \
-			2>"$E2E_TMP/etcd$i/etcd.log"
-		ETCD_PIDS+=("$E2E_BG")
+		mkdir -p "$tmp/etcd$i"
+		ETCD_INITIAL=$initial
+		etcd_member_start "$i"
 	done
-	e2e_poll "$ETCD_START_TIMEOUT" etcd_healthy ||
-		e2e_fatal "etcd cluster: no leader within ${ETCD_START_TIMEOUT}s" \
-			"$(tail -n 5 "$E2E_TMP"/etcd*/etcd.log)"
-	e2e_log "--- [$E2E_NAME] etcd cluster up: $ETCD_ENDPOINTS, leader m$(etcd_leader)"
+	harness_poll "$ETCD_START_TIMEOUT" 0.1 etcd_healthy ||
+		etcd__fatal "etcd cluster: no leader within ${ETCD_START_TIMEOUT}s" \
+			"$(tail -n 5 "$tmp"/etcd*/etcd.log)"
+	echo "--- etcd cluster up: $ETCD_ENDPOINTS, leader m$(etcd_leader)" >&2
+}
+
+# etcd_member_start I: start member I (1..ETCD_MEMBERS) in its namespace, on its data
+# dir (a restart after etcd_member_stop keeps its data); its pid in ${ETCD_PIDS[I-1]}.
+ETCD_INITIAL=""
+etcd_member_start() {
+	local i=$1 tmp
+	tmp=$(etcd__tmp)
+	local -n token=${HARNESS_REC}_PREFIX
+	etcd__bg "${ETCD_NS[i - 1]}" etcd --name "m$i" --data-dir "$tmp/etcd$i/data" \
+		--listen-peer-urls "http://$ETCD_SUBNET.$i:2380" \
+		--initial-advertise-peer-urls "http://$ETCD_SUBNET.$i:2380" \
+		--listen-client-urls "http://$ETCD_SUBNET.$i:2379" \
+		--advertise-client-urls "http://$ETCD_SUBNET.$i:2379" \
+		--initial-cluster "$ETCD_INITIAL" --initial-cluster-state new \
+		--initial-cluster-token "$token" --log-outputs stderr "${ETCD_ARGS[@]}" \
+		2>>"$tmp/etcd$i/etcd.log"
+	ETCD_PIDS[i - 1]=$ETCD__BG
+}
+
+# etcd_member_stop I: SIGTERM member I and wait (bounded) for it to end.
+etcd_member_stop() {
+	local pid=${ETCD_PIDS[$1 - 1]}
+	kill -TERM "$pid" 2>/dev/null || true
+	harness_poll 10 0.1 eval "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
 }
 
 # etcd_tls_member: one more etcd, a cluster of its own, serving HTTPS only to clients

@@ -315,3 +315,24 @@ const struct kernel_ops fake_ops = {
     .route_get = fake_route_get,
     .ct_find = fake_ct_find,
 };
+
+bool fake_has(uint8_t a0, uint8_t a1)
+{
+	bool has = false;
+
+	pthread_mutex_lock(&fk.lock);
+	for (size_t i = 0; i < fk.n; i++)
+		has = has || (fk.r[i].dst.addr.a[0] == a0 && fk.r[i].dst.addr.a[1] == a1);
+	pthread_mutex_unlock(&fk.lock);
+	return has;
+}
+
+size_t fake_count(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&fk.lock);
+	n = fk.n;
+	pthread_mutex_unlock(&fk.lock);
+	return n;
+}

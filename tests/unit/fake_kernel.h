@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kernel.h"
 
@@ -73,6 +74,10 @@ struct fake {
 
 /* The one fake; zero it, init its lock and give it an eventfd before use. */
 extern struct fake fk;
+/* Whether a route whose destination starts a0.a1 is in the fake (under fk.lock). */
+bool fake_has(uint8_t a0, uint8_t a1);
+/* How many routes the fake holds (under fk.lock). */
+size_t fake_count(void);
 /* Its kernel_ops (no nftables: security groups stay pending). */
 extern const struct kernel_ops fake_ops;
 /* The nft_counters of the fake (fake_ops has no nft: set .nft = &fk and this on a copy). */

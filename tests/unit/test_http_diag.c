@@ -3,7 +3,8 @@
  * kernel questions answered by the fake kernel set up as the seed lab's
  * router: bad questions are 422 naming the field and the value, no kernel
  * is 503, and a suggestion sent back to the API as it stands makes the same
- * question reachable, naming the rule it created.
+ * question reachable, naming the rule it created; in fleet mode only the
+ * serving router's routes count.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -231,10 +232,42 @@ static void test_forwarding_suggestion_is_settings_put(void **state)
 	reply_free(&r);
 }
 
+/*
+ * Fleet mode (issue 16): a question to r1 reasons about r1's own desired
+ * routes. r2's route that r1's kernel lacks is not a route r1 failed to
+ * apply; r1's own is.
+ */
+static void test_fleet_own_routes(void **state)
+{
+	struct fixture *f = *state;
+	const char *q = "{\"source\":\"192.168.150.2\",\"destination\":\"192.168.100.2\","
+	                "\"protocol\":\"icmp\"}";
+	struct reply r;
+
+	f->app.fleet = (struct fleet *)&f->app;
+	f->app.router = "r1";
+	free(post_id(f, "/v1/routes",
+	             "{\"destination\":\"192.168.100.0/25\",\"dev\":\"eth1\",\"router\":\"r2\"}",
+	             201));
+	call(f, "POST", PATH, q, &r);
+	assert_int_equal(r.status, 200);
+	assert_true(json_is_true(json_object_get(r.json, "reachable")));
+	reply_free(&r);
+
+	free(post_id(f, "/v1/routes", "{\"destination\":\"192.168.100.0/25\",\"dev\":\"eth1\"}",
+	             201));
+	call(f, "POST", PATH, q, &r);
+	assert_int_equal(r.status, 200);
+	assert_true(json_is_false(json_object_get(r.json, "reachable")));
+	assert_string_equal(jstr(r.json, "blocking", "code"), "ROUTE_NOT_APPLIED");
+	reply_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_bad_questions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fleet_own_routes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_kernel, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_suggestion_makes_it_reachable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_forwarding_suggestion_is_settings_put, setup,

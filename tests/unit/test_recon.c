@@ -85,33 +85,12 @@ static void add_route(struct fixture *f, const char *dst, const char *via, const
 	model_route_clear(&r);
 }
 
-static size_t fake_count(void)
-{
-	size_t n;
-
-	pthread_mutex_lock(&fk.lock);
-	n = fk.n;
-	pthread_mutex_unlock(&fk.lock);
-	return n;
-}
-
 /* store_config_replace's hook, as PUT /v1/config sets it: the routes go to the reconciler. */
 static void hand_over(void *arg, const struct store_config *c)
 {
 	struct fixture *f = arg;
 
 	recon_preapply(f->r, c->routes, c->nroutes);
-}
-
-static bool fake_has(uint8_t a0, uint8_t a1)
-{
-	bool has = false;
-
-	pthread_mutex_lock(&fk.lock);
-	for (size_t i = 0; i < fk.n; i++)
-		has = has || (fk.r[i].dst.addr.a[0] == a0 && fk.r[i].dst.addr.a[1] == a1);
-	pthread_mutex_unlock(&fk.lock);
-	return has;
 }
 
 static void db_exec(struct fixture *f, const char *sql)

@@ -5,6 +5,7 @@ locals {
   # leaves it out of its answers.
   body = { for k, v in {
     id             = var.id
+    router         = var.router
     route_table_id = var.route_table_id
     destination    = var.destination
     type           = var.type

@@ -3,6 +3,7 @@ locals {
   # sent; a table number left to the daemon is not sent, and not compared.
   body = { for k, v in {
     id          = var.id
+    router      = var.router
     name        = var.name
     table       = var.table
     description = var.description

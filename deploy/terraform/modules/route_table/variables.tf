@@ -48,3 +48,13 @@ variable "require_active" {
   default     = true
   nullable    = false
 }
+
+variable "router" {
+  description = "Fleet mode (vrouterd --etcd): the router this route table belongs to, whichever router's API Terraform talks to; null: the router that serves the request. Leave it null for a single router (without --etcd the API takes no router field)."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.router == null || can(regex("^[a-z0-9][a-z0-9-]{0,31}$", coalesce(var.router, "-")))
+    error_message = "The router must be 1 to 32 of a-z, 0-9 and '-', starting with a letter or digit."
+  }
+}

@@ -1,6 +1,14 @@
 # The settings always exist and cannot be deleted: creating this resource is a PUT,
 # and destroying it only forgets them (a GET): vrouter keeps enforcing the last values,
 # as the API has no way to hand forwarding back to whoever set it before.
+locals {
+  # Fleet mode: ?router= names whose settings these are (every request: read, write).
+  query = join("&", compact([
+    var.router == null ? "" : "router=${var.router}",
+    var.require_active ? "require_active=true" : "",
+  ]))
+}
+
 resource "restapi_object" "this" {
   path              = "/v1/settings"
   object_id         = "settings"
@@ -11,6 +19,6 @@ resource "restapi_object" "this" {
   destroy_path      = "/v1/settings"
   destroy_method    = "GET"
   data              = jsonencode({ forwarding = var.forwarding })
-  query_string      = var.require_active ? "require_active=true" : null
+  query_string      = local.query == "" ? null : local.query
   ignore_changes_to = ["managed", "status", "updated_at"]
 }

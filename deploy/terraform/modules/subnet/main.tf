@@ -2,6 +2,7 @@ locals {
   # Every writable field, defaults included: the daemon's answer equals what was sent.
   body = { for k, v in {
     id             = var.id
+    router         = var.router
     name           = var.name
     cidr           = var.cidr
     interface      = var.interface

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# fleet: what the fleet mode (issue 16) costs, against a single router measured in the
+# same run (tests/bench/README.md, "fleet"). Run through tests/bench/run.sh.
+#
+# A three-member etcd cluster (tests/e2e/lib_etcd.sh) in namespaces of its own, three
+# vrouterd --etcd ... --router rN (r1 r2 r3), each in a namespace with a link onto the
+# cluster's bridge, and one vrouterd without --etcd (single). One security group
+# targeting 192.168.100.2 on both sides (nothing is sent to it: the rules are only
+# loaded).
+#
+#   sg        BENCH_FLEET_CHANGES (default 200, --quick 40) rule creates, one after the
+#             other, each a new tcp port: fleet through r1, single on its own daemon, in
+#             alternating pairs. Each router's kernel is watched by `nft monitor`: the
+#             time from the request to the rule's element in table inet vrouter, for
+#             the fleet the last of the three routers. Medians and p99; the ratio of the
+#             medians, fleet / single (what the fleet adds to a change; no goal set by
+#             the issue: it asks for the figures side by side).
+#   bulk      BENCH_FLEET_ROUTES (default 100000, --quick 10000) routes for r2 through
+#             r1's API (PUT /v1/config?router=r2, one etcd transaction) against the same
+#             routes PUT to the single daemon: time from the request to the routes in
+#             the kernel (r2's, the single's). Ratio fleet / single.
+set -Eeuo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/bench/lib.sh
+source "$HERE/lib.sh"
+# shellcheck source=tests/e2e/lib_etcd.sh
+source "$HERE/../e2e/lib_etcd.sh"
+bench_init fleet
+
+if [[ ${BENCH_QUICK:-0} == 1 ]]; then
+	CHANGES=${BENCH_FLEET_CHANGES:-40}
+	ROUTES=${BENCH_FLEET_ROUTES:-10000}
+else
+	CHANGES=${BENCH_FLEET_CHANGES:-200}
+	ROUTES=${BENCH_FLEET_ROUTES:-100000}
+fi
+SG=sg-f1ee7000000000b1
+TARGET=192.168.100.2
+[[ -x $VROUTERD ]] || bench_fail "vrouterd not found at $VROUTERD"
+for t in nft curl jq stdbuf; do
+	command -v "$t" >/dev/null || bench_fail "$t is not installed (run.sh installs it)"
+done
+for t in etcd etcdctl; do
+	command -v "$t" >/dev/null || bench_fail "$t is not installed (deploy/setup.sh test installs etcd-server and etcd-client without starting their service)"
+done
+
+# ---------------------------------------------------------------- set-up
+
+# etcd's bounds raised for one transaction of ROUTES routes (ops and bytes).
+ETCD_ARGS=(--max-txn-ops $((ROUTES + 1000)) --max-request-bytes $((256 << 20))
+	--quota-backend-bytes $((8 << 30)))
+etcd_cluster
+declare -a R
+for i in 1 2 3; do
+	bench_router_ns "r$i"
+	R[i]=$BENCH_NS
+	bench_link "${R[i]}" mgmt0 "$ETCD_NET" "mr$i"
+	ip -n "$ETCD_NET" link set "mr$i" master br0
+	ip -n "${R[i]}" addr add "$ETCD_SUBNET.2$i/24" dev mgmt0
+	bench_daemon "${R[i]}" --etcd "$ETCD_ENDPOINTS" --router "r$i" || bench_fail "$BENCH_ERR"
+done
+bench_router_ns single
+S=$BENCH_NS
+bench_daemon "$S" || bench_fail "$BENCH_ERR"
+
+# The group, on both sides.
+for ns in "${R[1]}" "$S"; do
+	bench_api "$ns" POST /v1/security-groups "{\"id\":\"$SG\",\"name\":\"bench\",\"targets\":[\"$TARGET\"]}" >/dev/null
+	[[ $(bench_status) == 201 ]] || bench_fail "creating the group answered $(bench_status): $(head -c 300 "$BENCH_TMP/body")"
+done
+
+# monitor NS FILE: every line nft monitor prints for NS's ruleset, after the time it was
+# read (seconds since the epoch, microseconds: bash's EPOCHREALTIME, no fork a line).
+monitor() {
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	bench_bg "$1" bash -c 'stdbuf -oL nft monitor 2>/dev/null |
+		while IFS= read -r l; do printf "%s %s\n" "$EPOCHREALTIME" "$l"; done >"$1"' _ "$2"
+}
+for i in 1 2 3; do
+	monitor "${R[i]}" "$BENCH_TMP/mon-r$i"
+done
+monitor "$S" "$BENCH_TMP/mon-single"
+sleep 0.5 # the monitors are listening
+
+# seen_at FILE PORT: when FILE's monitor saw an element for PORT added (empty: not yet).
+seen_at() {
+	grep -E "^[0-9.]+ add element .*\. $2( |,|\})" "$1" 2>/dev/null | head -n 1 | cut -d' ' -f1
+}
+
+# all_seen PORT FILE...: every monitor saw it.
+all_seen() {
+	local port=$1 f
+	shift
+	for f in "$@"; do
+		[[ -n $(seen_at "$f" "$port") ]] || return 1
+	done
+}
+
+# rule NS PORT: create a rule for PORT; prints the request's start time (EPOCHREALTIME).
+rule() {
+	local ns=$1 port=$2 t0
+	t0=$EPOCHREALTIME
+	bench_api "$ns" POST /v1/security-group-rules "{\"security_group_id\":\"$SG\",\"direction\":\"ingress\",\"protocol\":\"tcp\",\"port_from\":$port,\"port_to\":$port,\"cidr\":\"10.0.0.0/8\"}" >/dev/null
+	[[ $(bench_status) == 201 ]] || bench_fail "a rule for port $port answered $(bench_status): $(head -c 300 "$BENCH_TMP/body")"
+	echo "$t0"
+}
+
+# ms_between T0 T1: milliseconds from T0 to T1 (seconds, as EPOCHREALTIME).
+ms_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", (b - a) * 1000 }'; }
+
+# p99 N...: the 99th percentile (nearest rank).
+p99() {
+	printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR) { r = int(NR * 0.99 + 0.999); if (r < 1) r = 1; print a[r] } }'
+}
+
+# ---------------------------------------------------------------- sg
+
+fleet_ms=()
+single_ms=()
+mons=("$BENCH_TMP/mon-r1" "$BENCH_TMP/mon-r2" "$BENCH_TMP/mon-r3")
+for ((k = 0; k < CHANGES; k++)); do
+	port=$((20000 + k))
+	t0=$(rule "${R[1]}" "$port")
+	bench_poll 20 all_seen "$port" "${mons[@]}" || bench_fail "port $port: not in every router's kernel within 20 s"
+	last=0
+	for f in "${mons[@]}"; do
+		t=$(seen_at "$f" "$port")
+		last=$(awk -v a="$last" -v b="$t" 'BEGIN { print (b > a ? b : a) }')
+	done
+	fleet_ms+=("$(ms_between "$t0" "$last")")
+	t0=$(rule "$S" "$port")
+	bench_poll 20 all_seen "$port" "$BENCH_TMP/mon-single" || bench_fail "port $port: not in the single router's kernel within 20 s"
+	single_ms+=("$(ms_between "$t0" "$(seen_at "$BENCH_TMP/mon-single" "$port")")")
+done
+fm=$(median "${fleet_ms[@]}")
+sm=$(median "${single_ms[@]}")
+blog "sg: fleet median $fm ms p99 $(p99 "${fleet_ms[@]}") ms; single median $sm ms p99 $(p99 "${single_ms[@]}") ms"
+bench_result "$(printf 'fleet-sg     %d rule changes: all 3 routers enforcing after %s ms median, %s ms p99; a single router %s ms median, %s ms p99; fleet/single %s' \
+	"$CHANGES" "$fm" "$(p99 "${fleet_ms[@]}")" "$sm" "$(p99 "${single_ms[@]}")" "$(ratio "$fm" "$sm")")"
+
+# ---------------------------------------------------------------- bulk
+
+bench_gen_routes "$ROUTES" json >"$BENCH_TMP/routes.json"
+# The same document for r2, its routes named as r2's.
+sed 's/{"destination"/{"router":"r2","destination"/' "$BENCH_TMP/routes.json" >"$BENCH_TMP/routes-r2.json"
+# Each PUT replaces its scope: keep the group in both documents.
+for f in routes routes-r2; do
+	jq --slurpfile sg <(bench_api "$S" GET /v1/config) '.security_groups = $sg[0].security_groups | .security_group_rules = $sg[0].security_group_rules' \
+		"$BENCH_TMP/$f.json" >"$BENCH_TMP/$f.doc"
+done
+has_routes() { (($(bench_kernel_routes "$1") >= ROUTES)); }
+
+t0=$(now_ns)
+bench_put_config "${R[1]}" "$BENCH_TMP/routes-r2.doc" router=r2
+[[ $PUT_CODE == 200 ]] || bench_fail "PUT /v1/config?router=r2 of $ROUTES routes through r1 answered $PUT_CODE: $(head -c 300 "$BENCH_TMP/put.json")"
+ack_fleet=$(ms_since "$t0")
+bench_poll 300 has_routes "${R[2]}" || bench_fail "r2's kernel has $(bench_kernel_routes "${R[2]}") of $ROUTES routes after 300 s"
+fleet_bulk=$(ms_since "$t0")
+t0=$(now_ns)
+bench_put_config "$S" "$BENCH_TMP/routes.doc"
+[[ $PUT_CODE == 200 ]] || bench_fail "PUT /v1/config of $ROUTES routes answered $PUT_CODE: $(head -c 300 "$BENCH_TMP/put.json")"
+bench_poll 300 has_routes "$S" || bench_fail "the single router's kernel has $(bench_kernel_routes "$S") of $ROUTES routes after 300 s"
+single_bulk=$(ms_since "$t0")
+blog "bulk: fleet answered in $ack_fleet ms, r2's kernel full after $fleet_bulk ms; single $single_bulk ms"
+bench_result "$(printf 'fleet-bulk   %d routes for r2 through r1: in r2'"'"'s kernel after %d ms (answered after %d ms); a single router %d ms; fleet/single %s' \
+	"$ROUTES" "$fleet_bulk" "$ack_fleet" "$single_bulk" "$(ratio "$fleet_bulk" "$single_bulk")")"
