@@ -37,6 +37,11 @@ FRONT=${E2E_DAEMON_PID[$R]}
 PRIV=$(children "$FRONT")
 check_eq "the started process has one child" 1 "$(wc -w <<<"$PRIV")"
 check_eq "both are vrouterd" "vrouterd vrouterd" "$(cat "/proc/$FRONT/comm") $(cat "/proc/$PRIV/comm")"
+# vrouterd starts itself again with glibc's per-thread malloc caches off (server/main.c,
+# malloc_tunables); /proc/PID/environ is what a process was started with.
+tunables() { tr '\0' '\n' <"/proc/$1/environ" | sed -n 's/^GLIBC_TUNABLES=//p'; }
+check_eq "both run with glibc's per-thread malloc caches off" \
+	"glibc.malloc.tcache_count=0 glibc.malloc.tcache_count=0" "$(tunables "$FRONT") $(tunables "$PRIV")"
 check_match "the front end owns the listening socket" '127\.0\.0\.1:' "$(listening "$FRONT")"
 check_eq "the privileged process owns none" "" "$(listening "$PRIV")"
 st=$(status_of "$FRONT")
