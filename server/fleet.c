@@ -383,8 +383,8 @@ static int64_t parse_rev(const struct etcd_kv *kv)
 static int write_failed(int rc, size_t nops, const char *msg, struct vr_err *e)
 {
 	switch (rc) {
-	case ETCD_EUNREACHABLE:
-		return err_set(e, VR_ERR_UNAVAILABLE, "", "etcd unreachable: %s", msg);
+	case ETCD_EUNREACHABLE: /* msg says "etcd unreachable: " and the last endpoint's words */
+		return err_set(e, VR_ERR_UNAVAILABLE, "", "%s", msg);
 	case ETCD_EUNKNOWN:
 		return err_set(
 		    e, VR_ERR_UNAVAILABLE, "",
@@ -1046,7 +1046,7 @@ json_t *fleet_members(struct fleet *f, struct vr_err *e)
 		char msg[ERR_MSG_MAX];
 
 		snprintf(msg, sizeof(msg), "%s", e->msg);
-		err_set(e, VR_ERR_UNAVAILABLE, "", "etcd unreachable: %s", msg);
+		err_set(e, VR_ERR_UNAVAILABLE, "", "%s", msg);
 		etcd_kvs_free(&kvs);
 		return NULL;
 	}
