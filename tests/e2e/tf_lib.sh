@@ -135,12 +135,13 @@ tf_lab_down() {
 	VRLAB=$LAB VRLAB_DIR=$LAB_DIR "$E2E_SRC/deploy/lab.sh" down >/dev/null 2>&1 || fail "deploy/lab.sh down failed"
 }
 
-# tf_workdir VERSION: a copy of deploy/terraform with the provider pinned to VERSION and
-# a CLI configuration pointing at the mirror; the example's copy is $TF_DIR.
+# tf_workdir VERSION [EXAMPLE]: a copy of deploy/terraform with the provider pinned to
+# VERSION and a CLI configuration pointing at the mirror; the example's copy (default
+# classic-lab, which gets the modules it does not use added) is $TF_DIR.
 tf_workdir() {
-	local version=$1
+	local version=$1 example=${2:-classic-lab}
 	cp -r "$E2E_SRC/deploy/terraform" "$TF_TMP/terraform"
-	TF_DIR="$TF_TMP/terraform/examples/classic-lab"
+	TF_DIR="$TF_TMP/terraform/examples/$example"
 	rm -rf "$TF_DIR/.terraform" "$TF_DIR"/*.tfstate* "$TF_DIR/.terraform.lock.hcl"
 	cat >"$TF_DIR/versions_override.tf" <<-EOF
 		terraform {
@@ -152,6 +153,7 @@ tf_workdir() {
 		  }
 		}
 	EOF
+	[[ $example == classic-lab ]] || { tf__cli_config && return 0; }
 	# The modules the classic lab does not use, on the router: a route table the daemon
 	# numbers, a subnet associated with it, and a route in it.
 	cat >"$TF_DIR/router_extra.tf" <<-'EOF'
@@ -180,6 +182,11 @@ tf_workdir() {
 		  value = module.router_table.table
 		}
 	EOF
+	tf__cli_config
+}
+
+# tf__cli_config: the CLI configuration (the mirror) and the environment terraform runs in.
+tf__cli_config() {
 	cat >"$TF_TMP/cli.tfrc" <<-EOF
 		provider_installation {
 		  filesystem_mirror {
