@@ -25,6 +25,7 @@
 /* Idle easy handles kept for reuse (and their open connections). */
 #define POOL_MAX 8
 #define DEFAULT_TIMEOUT_MS 3000
+#define TIMEOUT_PER_MIB_MS 1000 /* more time for a request, per MiB of its body */
 #define DEFAULT_CONNECT_TIMEOUT_MS 1000
 /* A watch's pause between reconnects grows from the first to the last. */
 #define WATCH_BACKOFF_MIN_MS 100
@@ -424,11 +425,8 @@ static CURL *handle_get(struct etcd *e)
 	if (e->nidle > 0)
 		c = e->idle[--e->nidle];
 	pthread_mutex_unlock(&e->mu);
-	if (!c) {
-		c = handle_new(e);
-		if (c)
-			curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, e->timeout_ms);
-	}
+	if (!c)
+		c = handle_new(e); /* post() sets the timeout of each request */
 	return c;
 }
 
@@ -449,9 +447,13 @@ enum retry {
 	RETRY_UNSENT, /* only when nothing was sent; after that: ETCD_EUNKNOWN */
 };
 
-/* One POST of one endpoint: 0 with *http set, or the curl error (*sent: bytes left). */
-static CURLcode post(CURL *c, const char *ep, const char *path, const char *body, struct buf *b,
-                     long *http, bool *sent)
+/*
+ * One POST of one endpoint: 0 with *http set, or the curl error (*sent: bytes left).
+ * The time it may take grows with the body, TIMEOUT_PER_MIB a MiB over timeout_ms:
+ * etcd answers a transaction of 100,000 objects (40 MB) only once raft has it.
+ */
+static CURLcode post(CURL *c, long timeout_ms, const char *ep, const char *path, const char *body,
+                     struct buf *b, long *http, bool *sent)
 {
 	char url[1024];
 	curl_off_t up = 0;
@@ -461,6 +463,8 @@ static CURLcode post(CURL *c, const char *ep, const char *path, const char *body
 	snprintf(url, sizeof(url), "%s%s", ep, path);
 	b->len = 0;
 	b->over = false;
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+	                 timeout_ms + (long)(strlen(body) >> 20) * TIMEOUT_PER_MIB_MS);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
@@ -507,7 +511,7 @@ static int request(struct etcd *e, const char *only_ep, const char *path, json_t
 		int64_t code;
 		long http;
 		bool sent;
-		CURLcode cc = post(c, ep, path, text, &b, &http, &sent);
+		CURLcode cc = post(c, e->timeout_ms, ep, path, text, &b, &http, &sent);
 
 		if (cc != CURLE_OK) {
 			if (b.over) {

@@ -53,11 +53,11 @@ enum etcd_rc {
 const char *etcd_rc_str(int rc);
 
 struct etcd_opts {
-	const char *endpoints;  /* "http://10.0.0.1:2379,https://..." (required) */
-	const char *ca_file;    /* TLS: CA bundle to verify the server with; NULL: system's */
-	const char *cert_file;  /* TLS client certificate (PEM); NULL: none */
-	const char *key_file;   /* its key (PEM) */
-	int timeout_ms;         /* one request on one endpoint; 0: 3000 */
+	const char *endpoints; /* "http://10.0.0.1:2379,https://..." (required) */
+	const char *ca_file;   /* TLS: CA bundle to verify the server with; NULL: system's */
+	const char *cert_file; /* TLS client certificate (PEM); NULL: none */
+	const char *key_file;  /* its key (PEM) */
+	int timeout_ms; /* one request on one endpoint; 0: 3000 (and 1 s more a MiB of body) */
 	int connect_timeout_ms; /* the TCP (and TLS) connect on one endpoint; 0: 1000 */
 };
 

@@ -415,7 +415,7 @@ cmd_fleet() {
 	[[ -x $VROUTERD ]] || die "vrouterd not built ($VROUTERD): run 'cmake -S . -B build && cmake --build build' in $REPO_DIR first (or deploy/setup.sh run)"
 	local tool h i eps="" initial=""
 	for tool in ip curl setsid sysctl etcd etcdctl jq; do
-		command -v "$tool" >/dev/null || die "$tool not found (deploy/setup.sh installs what the lab needs; etcd: apt-get install etcd-server etcd-client)"
+		command -v "$tool" >/dev/null || die "$tool not found (deploy/setup.sh test installs etcd-server and etcd-client without starting their service; or apt-get install them)"
 	done
 	for h in "${HOSTS3[@]}" "$MGMT"; do
 		! ns_exists "$(ns_of "$h")" || die "namespace $(ns_of "$h") exists already: run '$0 down' first (or pick another VRLAB=)"
