@@ -15,5 +15,5 @@ resource "restapi_object" "this" {
   id_attribute      = "id"
   data              = jsonencode(local.body)
   query_string      = var.require_active ? "require_active=true" : null
-  ignore_changes_to = concat(["id", "status", "created_at", "updated_at"], var.table == null ? ["table"] : [])
+  ignore_changes_to = concat(["id", "status", "created_at", "updated_at"], var.table == null ? ["table"] : [], var.router == null ? ["router"] : [])
 }

@@ -10,15 +10,16 @@ locals {
 }
 
 resource "restapi_object" "this" {
-  path              = "/v1/settings"
-  object_id         = "settings"
-  create_method     = "PUT"
-  create_path       = "/v1/settings"
-  read_path         = "/v1/settings"
-  update_path       = "/v1/settings"
-  destroy_path      = "/v1/settings"
-  destroy_method    = "GET"
-  data              = jsonencode({ forwarding = var.forwarding })
+  path           = "/v1/settings"
+  object_id      = "settings"
+  create_method  = "PUT"
+  create_path    = "/v1/settings"
+  read_path      = "/v1/settings"
+  update_path    = "/v1/settings"
+  destroy_path   = "/v1/settings"
+  destroy_method = "GET"
+  # Fleet mode: the daemon answers with router; sent when given, ignored when not.
+  data              = jsonencode(merge({ forwarding = var.forwarding }, var.router == null ? {} : { router = var.router }))
   query_string      = local.query == "" ? null : local.query
-  ignore_changes_to = ["managed", "status", "updated_at"]
+  ignore_changes_to = concat(["managed", "status", "updated_at"], var.router == null ? ["router"] : [])
 }

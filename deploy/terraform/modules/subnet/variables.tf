@@ -55,8 +55,8 @@ variable "route_table_id" {
   default     = "rtb-main"
   nullable    = false
   validation {
-    condition     = can(regex("^(rtb-main|rtb-[0-9a-f]{1,40})$", var.route_table_id))
-    error_message = "The route_table_id must be rtb-main or rtb- followed by 1 to 40 lowercase hex digits."
+    condition     = can(regex("^(rtb-main|rtb-main-[a-z0-9][a-z0-9-]{0,31}|rtb-[0-9a-f]{1,40})$", var.route_table_id))
+    error_message = "The route_table_id must be rtb-main, rtb-main-<router> (fleet mode) or rtb- followed by 1 to 40 lowercase hex digits."
   }
 }
 
