@@ -1146,6 +1146,33 @@ static void *fleet_thread(void *arg)
 
 /* ---- open, run, close ---- */
 
+/*
+ * A database a single vrouterd kept (never in a fleet) holds router local's desired
+ * state: started as another router, that router's reconciler would take it for another
+ * router's and remove it from this kernel, and an import would hand it to local.
+ * Refused, saying what to do; -1 with e, else 0.
+ */
+static int single_copy_of_other(struct fleet *f, struct vr_err *e)
+{
+	bool empty = true;
+	int rc;
+
+	if (f->applied != 0 || !strcmp(f->router, ROUTER_LOCAL))
+		return 0;
+	pthread_mutex_lock(&f->app->store_lock);
+	rc = store_desired_empty(f->app->store, &empty, e);
+	pthread_mutex_unlock(&f->app->store_lock);
+	if (rc < 0 || empty)
+		return rc;
+	return err_set(
+	    e, VR_ERR_CONFLICT, "router",
+	    "the database holds the desired state of a single vrouterd (router %s) and "
+	    "was never in a fleet: start it with --router %s to bring that state into an "
+	    "empty fleet as router %s, or give router %s a new --db (its state then comes "
+	    "from etcd)",
+	    ROUTER_LOCAL, ROUTER_LOCAL, ROUTER_LOCAL, f->router);
+}
+
 int fleet_open(struct app *app, const struct fleet_opts *o, struct fleet **out, struct vr_err *e)
 {
 	struct etcd_opts eo = {
@@ -1192,6 +1219,8 @@ int fleet_open(struct app *app, const struct fleet_opts *o, struct fleet **out, 
 		f->current_at = (time_t)at;
 	}
 	pthread_mutex_unlock(&app->store_lock);
+	if (single_copy_of_other(f, e) < 0)
+		goto fail;
 	if (sync_first(f, &se) < 0) {
 		log_warnx("fleet: etcd %s: %s; starting from the local copy (etcd revision %" PRId64
 		          "), reads only until etcd answers",

@@ -234,4 +234,19 @@ ids1=$(e2e_jq '[.items[].id] | join(" ")')
 e2e_api "$R2" GET "/v1/routes?limit=1000" >/dev/null
 check_eq "r1 and r2 list the same routes" "$ids1" "$(e2e_jq '[.items[].id] | join(" ")')"
 
+e2e_step "a single vrouterd's database started as another router is refused"
+e2e_ns solo
+SOLO=$E2E_NS
+e2e_link "$SOLO" eth0 "$ETCD_NET" vsolo
+ip -n "$ETCD_NET" link set vsolo master br0
+ip -n "$SOLO" addr add "$ETCD_SUBNET.19/24" dev eth0
+e2e_daemon "$SOLO"
+e2e_api "$SOLO" POST /v1/routes '{"destination": "10.91.0.0/24", "type": "blackhole"}' >/dev/null
+e2e_expect_status 201 "a single router's route"
+e2e_stop "$SOLO"
+e2e_daemon_fails "$SOLO" --etcd "$ETCD_ENDPOINTS" --router r9
+check_eq "started as r9 in fleet mode it refuses (exit status 78)" 78 "$E2E_EXIT"
+check_match "... saying to start it as router local" 'start it with --router local' "$E2E_OUT"
+check "... and its route is still in its kernel" eval "ip -n $SOLO route show 10.91.0.0/24 | grep -q blackhole"
+
 e2e_done
