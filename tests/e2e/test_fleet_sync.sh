@@ -7,6 +7,7 @@
 # etcd stopped: writes 503 problem+json with Retry-After, reads 200 with
 # Vrouter-Stale-Since; etcd back: writes work and r2 catches up; r2 restarted while r1
 # writes catches up; r2 down across a compaction resyncs. Every wait is bounded.
+# shellcheck disable=SC2317 # helpers run through check_poll
 set -Eeuo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_etcd.sh"
