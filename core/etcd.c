@@ -25,7 +25,7 @@
 /* Idle easy handles kept for reuse (and their open connections). */
 #define POOL_MAX 8
 #define DEFAULT_TIMEOUT_MS 3000
-#define TIMEOUT_PER_MIB_MS 1000 /* more time for a request, per MiB of its body */
+#define TIMEOUT_PER_MIB_MS 4000 /* more time for a request, per MiB of its body */
 #define DEFAULT_CONNECT_TIMEOUT_MS 1000
 /* A watch's pause between reconnects grows from the first to the last. */
 #define WATCH_BACKOFF_MIN_MS 100

@@ -57,7 +57,7 @@ struct etcd_opts {
 	const char *ca_file;   /* TLS: CA bundle to verify the server with; NULL: system's */
 	const char *cert_file; /* TLS client certificate (PEM); NULL: none */
 	const char *key_file;  /* its key (PEM) */
-	int timeout_ms; /* one request on one endpoint; 0: 3000 (and 1 s more a MiB of body) */
+	int timeout_ms; /* one request on one endpoint; 0: 3000 (and 4 s more a MiB of body) */
 	int connect_timeout_ms; /* the TCP (and TLS) connect on one endpoint; 0: 1000 */
 };
 

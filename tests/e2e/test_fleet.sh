@@ -11,7 +11,7 @@
 # the failures: the etcd leader killed while writes go on (no acknowledged write
 # lost, writes resume after the election); r3 cut off from etcd (it keeps enforcing,
 # answers reads saying how stale, refuses writes with 503, and catches up once the
-# cut heals); r2 killed with SIGKILL while it applies 20,000 routes and started again
+# cut heals); r2 killed with SIGKILL while it applies 10,000 routes and started again
 # (its kernel then holds exactly its desired routes).
 # shellcheck disable=SC2317 # helpers run through check
 set -Eeuo pipefail
@@ -27,7 +27,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 e2e_init fleet
 T0=$SECONDS
-BULK=20000 # routes in the kill -9 mid-apply step
+BULK=10000 # routes in the kill -9 mid-apply step
 
 # ---------------------------------------------------------------- helpers
 
