@@ -870,7 +870,7 @@ static int import_obj(void *arg, enum store_kind kind, const void *obj, struct v
 
 	if (!v)
 		return err_set(e, VR_ERR_INTERNAL, "", "out of memory");
-	obj_key(im->f, kind, obj, key, sizeof(key));
+	obj_key(im->f, kind, kind_rs[kind]->id(obj), key, sizeof(key));
 	return txn_add(&im->t, key, v, e);
 }
 

@@ -94,7 +94,7 @@ race_post() {
 	e2e_api "$2" POST /v1/routes "$3" >/dev/null
 }
 all_created=1 rounds=0
-for ((i = 1; i <= 20; i++)); do
+for ((i = 1; i <= 60; i++)); do
 	race_post "$E2E_TMP/race1" "$R1" "{\"id\": \"rt-b$i\", \"router\": \"r2\", \"destination\": \"10.98.$i.0/24\", \"type\": \"blackhole\"}" &
 	p1=$!
 	race_post "$E2E_TMP/race2" "$R2" "{\"id\": \"rt-c$i\", \"destination\": \"10.97.$i.0/24\", \"type\": \"blackhole\"}" &
