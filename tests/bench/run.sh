@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The benchmarks, in one command (tests/bench/README.md):
 #
-#   sudo tests/bench/run.sh [--quick] [--no-build] [name...]
+#   sudo tests/bench/run.sh [--quick | --full] [--no-build] [name...]
 #
 #   name        sg-connrate, api-rps, post-rate, routes-apply, post-latency, sg-apply, memory,
 #               startup, scale, fleet (default: all)
 #   --quick     shorter runs (2 s, one round, fewer POSTs): a smoke run, rougher figures
+#   --full      also at 1,000,000 routes (issue 15's full-table sizes): routes-apply,
+#               post-latency, memory, startup and scale (about 25 minutes more)
 #   --no-build  use build/vrouterd as it is (do not run cmake --build)
 #
 # Installs the Debian packages it needs (apt-get, as deploy/setup.sh does), builds
@@ -31,16 +33,18 @@ PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libn
 	curl jq procps sqlite3 wrk libgnutls28-dev)
 
 usage() {
-	sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-2}"
 }
 
 QUICK=0
+FULL=0
 BUILD=1
 NAMES=()
 for arg in "$@"; do
 	case $arg in
 	--quick) QUICK=1 ;;
+	--full) FULL=1 ;;
 	--no-build) BUILD=0 ;;
 	-h | --help) usage 0 ;;
 	-*) echo "run.sh: unknown option $arg" >&2 && usage ;;
@@ -51,6 +55,7 @@ for arg in "$@"; do
 	esac
 done
 ((${#NAMES[@]})) || NAMES=("${ALL[@]}")
+((QUICK && FULL)) && echo "run.sh: --quick and --full exclude each other" >&2 && usage
 
 if [[ $(id -u) -ne 0 ]]; then
 	command -v sudo >/dev/null || { echo "run.sh: must be root (network namespaces), and sudo is not installed" >&2 && exit 1; }
@@ -129,18 +134,34 @@ mkdir -p "$RESULTS_DIR"
 OUT=$(mktemp "${TMPDIR:-/tmp}/vrbench-results.XXXXXX")
 trap 'rm -f "$OUT"' EXIT
 {
-	echo "vrouter benchmarks, $(date -u '+%F %T UTC'), $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO_DIR" diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')$( ((QUICK)) && echo ', --quick')"
+	echo "vrouter benchmarks, $(date -u '+%F %T UTC'), $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO_DIR" diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')$( ((QUICK)) && echo ', --quick')$( ((FULL)) && echo ', --full')"
 	machine
 	echo "vrouterd: $VROUTERD ($(date -r "$VROUTERD" '+%F %T'))${BUILD_NOTE:+; $BUILD_NOTE}"
 } >"$OUT"
 cat "$OUT"
 
 export BENCH_OUT=$OUT BENCH_QUICK=$QUICK BENCH_SRC=$REPO_DIR
+# --full: issue 15 goal 2's sizes. A size set in the environment stands. memory and
+# startup take one size a run: they run at their default first, then at 1,000,000.
+if ((FULL)); then
+	export BENCH_ROUTES_SIZES=${BENCH_ROUTES_SIZES:-10000 100000 1000000}
+	export BENCH_SCALE_SIZES=${BENCH_SCALE_SIZES:-1000 10000 100000 1000000}
+	export BENCH_POST_BIG=${BENCH_POST_BIG:-1000000}
+fi
+run_one() { # NAME [VAR=VALUE...]: rc in $rc
+	rc=0
+	env "${@:2}" bash "$HERE/$1.sh" || rc=$?
+}
 failed=()
 for name in "${NAMES[@]}"; do
 	step "benchmark $name"
-	rc=0
-	bash "$HERE/$name.sh" || rc=$?
+	run_one "$name"
+	if ((FULL && rc == 0)); then
+		case $name in
+		memory) step "benchmark $name at 1,000,000 routes" && run_one "$name" BENCH_MEM_ROUTES=1000000 ;;
+		startup) step "benchmark $name at 1,000,000 routes" && run_one "$name" BENCH_START_ROUTES=1000000 ;;
+		esac
+	fi
 	if ((rc == 130 || rc == 143)); then
 		echo "run.sh: interrupted; results/latest.txt left as it was" >&2
 		exit "$rc"
