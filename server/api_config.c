@@ -1017,7 +1017,7 @@ void api_config_put(struct http_req *req, struct http_resp *resp)
 	size_t ngnow = 0, nrnow = 0, navoid = 0;
 	uint32_t *avoid = NULL;
 	int64_t if_rev = http_if_match_rev(req->if_match), sg_rev;
-	bool dry = false, have_now = false, mine;
+	bool dry = false, have_now = false, mine, held = false;
 	json_t *plan, *kernel;
 	struct put_pre pre = {.app = app};
 	struct timespec t0;
@@ -1049,6 +1049,11 @@ void api_config_put(struct http_req *req, struct http_resp *resp)
 		err_set(&e, VR_ERR_MALFORMED, NULL,
 		        "a JSON object body is required ({} empties the desired state)");
 		goto fail;
+	}
+	/* Until the document's items are freed, full passes that are not kicked wait. */
+	if (app->recon) {
+		recon_hold(app->recon);
+		held = true;
 	}
 	/* The body is ours and freed below: its pages go back as its items are parsed. */
 	if (doc_parse(app, req->raw, req->raw_len, true, &c, &errs, &e))
@@ -1099,6 +1104,10 @@ void api_config_put(struct http_req *req, struct http_resp *resp)
 	if (!dry) {
 		/* Nothing of the document is needed while the kernel catches up. */
 		store_config_clear(&c);
+		if (held) {
+			recon_release(app->recon);
+			held = false;
+		}
 		if (d.any)
 			crud_wait(app, d.rev);
 		if (pre.started)
@@ -1138,6 +1147,8 @@ out:
 	json_decref(errs.list);
 	store_diff_free(&d);
 	store_config_clear(&c);
+	if (held)
+		recon_release(app->recon);
 	model_sgs_free(gnow, ngnow);
 	model_sg_rules_free(rnow, nrnow);
 	free(avoid);
