@@ -437,6 +437,17 @@ static bool on_hold(struct recon *r)
 	return hold;
 }
 
+/* A document is being parsed and stored (recon_hold): periodic and debounced passes wait. */
+static bool doc_held(struct recon *r)
+{
+	bool held;
+
+	pthread_mutex_lock(&r->lock);
+	held = r->doc_holds > 0 && !r->stop;
+	pthread_mutex_unlock(&r->lock);
+	return held;
+}
+
 /* Sleep until a kick, a notification or a deadline, and take note of which. */
 static void wait_wakeup(struct recon *r, struct recon_wakeup *w)
 {
@@ -450,7 +461,7 @@ static void wait_wakeup(struct recon *r, struct recon_wakeup *w)
 		deadline = w->debounce_at;
 	timeout = deadline > now ? (int)(deadline - now) : 0;
 	/* Deadlines that pass on hold wait for its end, which wakes the thread. */
-	if (on_hold(r))
+	if (on_hold(r) || doc_held(r))
 		timeout = -1;
 	if (poll(pfd, 3, timeout) < 0 && errno != EINTR) {
 		log_warn("reconciler poll");
@@ -554,7 +565,9 @@ static void *recon_main(void *arg)
 		if (!take_work(r, &q, &nq, &full, &ticket))
 			break;
 		now = now_ms();
-		if (now >= w.next_resync || (w.debounce_at >= 0 && now >= w.debounce_at))
+		/* Held, they stay due: recon_release wakes the thread. */
+		if ((now >= w.next_resync || (w.debounce_at >= 0 && now >= w.debounce_at)) &&
+		    !doc_held(r))
 			full = true;
 		if (!full && nq)
 			full = run_changes(r, q, nq);
@@ -729,6 +742,21 @@ void recon_preapply_wait(struct recon *r)
 	while ((r->pre_pending || r->pre_running) && !r->stop)
 		pthread_cond_wait(&r->applied, &r->lock);
 	pthread_mutex_unlock(&r->lock);
+}
+
+void recon_hold(struct recon *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->doc_holds++;
+	pthread_mutex_unlock(&r->lock);
+}
+
+void recon_release(struct recon *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->doc_holds--;
+	pthread_mutex_unlock(&r->lock);
+	wake(r); /* a pass that fell due meanwhile runs now */
 }
 
 int recon_resync(struct recon *r, int timeout_ms)

@@ -91,6 +91,14 @@ int recon_wait(struct recon *r, int64_t rev, int timeout_ms);
 void recon_preapply(struct recon *r, const struct route *routes, size_t n);
 /* Wait until the routes of recon_preapply are applied (or could not be). */
 void recon_preapply_wait(struct recon *r);
+/*
+ * A large document is being parsed and stored (PUT /v1/config): the periodic
+ * and the debounced full passes wait until recon_release, so that their
+ * memory does not add to the document's. Passes that are kicked still run.
+ * Every recon_hold has its recon_release.
+ */
+void recon_hold(struct recon *r);
+void recon_release(struct recon *r);
 /* Run a full pass now and wait for it to finish. 0, or -ETIMEDOUT. */
 int recon_resync(struct recon *r, int timeout_ms);
 /* The status of an object by id; OBJ_PENDING when not yet applied. */

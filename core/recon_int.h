@@ -133,6 +133,13 @@ struct recon {
 	 * take the document's routes out again.
 	 */
 	bool pre_hold;
+	/*
+	 * Documents being parsed and stored (recon_hold); guarded by lock. The
+	 * periodic and the debounced full passes wait for them: a full pass's
+	 * arrays (some 30 MB at 100,000 routes) would otherwise add to the
+	 * document's (its items, 45 MB). Kicked passes run.
+	 */
+	unsigned doc_holds;
 	/* Full passes asked for by kicks: taken so far, and the last one finished (recon_resync).
 	 */
 	uint64_t full_taken, full_done;

@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api.h"
 #include "app.h"
@@ -311,6 +313,16 @@ struct doc {
 	size_t len;
 	size_t at[STORE_KINDS + 1];
 	size_t end[STORE_KINDS + 1];
+	/*
+	 * Whether the pages of a part's text may go back to the system once its
+	 * items are parsed (doc_release): the text is the caller's to free and
+	 * nothing reads it afterwards. [gone_at, gone_end) of each part is what
+	 * went back, with its newlines and the characters after the last of them
+	 * (SIZE_MAX: it has none), so that bad_json still counts lines right.
+	 */
+	bool release;
+	size_t gone_at[STORE_KINDS], gone_end[STORE_KINDS];
+	size_t gone_lines[STORE_KINDS], gone_tail[STORE_KINDS];
 };
 
 /* Invalid items, reported together: the first in full, up to CONFIG_ERRORS_MAX listed. */
@@ -331,21 +343,98 @@ static void errs_add(struct errs *x, const struct vr_err *e)
 		    x->list, json_pack("{s:s, s:s}", "field", e->field, "message", e->msg));
 }
 
+/* The text's released part k, when it lies in [from, to): -1 when none does. */
+static int gone_in(const struct doc *d, size_t from, size_t to)
+{
+	int first = -1;
+
+	for (int k = 0; k < STORE_KINDS; k++)
+		if (d->gone_end[k] > d->gone_at[k] && d->gone_at[k] >= from &&
+		    d->gone_end[k] <= to && (first < 0 || d->gone_at[k] < d->gone_at[first]))
+			first = k;
+	return first;
+}
+
 /* 400 for malformed JSON at byte pos: line and column as jansson counts them. */
 static int bad_json(const struct doc *d, size_t pos, const char *what, struct vr_err *e)
 {
-	size_t line = 1, col = 0;
+	size_t line = 1, col = 0, i = 0, end = pos < d->len ? pos : d->len;
 
-	for (size_t i = 0; i < pos && i < d->len; i++) {
-		if (d->t[i] == '\n') {
-			line++;
-			col = 0;
-		} else {
-			col++;
+	for (;;) {
+		/* The text given back is not read: its count of lines was kept. */
+		int k = gone_in(d, i, end);
+		size_t stop = k < 0 ? end : d->gone_at[k];
+
+		for (; i < stop; i++) {
+			if (d->t[i] == '\n') {
+				line++;
+				col = 0;
+			} else {
+				col++;
+			}
 		}
+		if (k < 0)
+			break;
+		line += d->gone_lines[k];
+		col = d->gone_tail[k] == SIZE_MAX ? col + (d->gone_end[k] - d->gone_at[k])
+		                                  : d->gone_tail[k];
+		i = d->gone_end[k];
 	}
 	return err_set(e, VR_ERR_MALFORMED, NULL, "malformed JSON at line %zu column %zu: %s", line,
 	               col + 1, what);
+}
+
+/* Text is given back in steps of at least this much: one madvise per step. */
+#define DOC_RELEASE_STEP ((size_t)1 << 20)
+
+/*
+ * Part p's items are parsed up to byte upto: its whole pages before that go
+ * back to the system (a 100,000-route document is 7 to 17 MB, held beside
+ * the items parsed from it otherwise). Their newlines are counted first, for
+ * bad_json. A failed madvise only keeps the pages.
+ */
+static void doc_release(struct doc *d, int p, size_t upto)
+{
+	static size_t page;
+	uintptr_t base = (uintptr_t)d->t, from, to;
+	size_t lines, tail;
+
+	if (!d->release || p >= STORE_KINDS)
+		return;
+	if (!page) {
+		long ps = sysconf(_SC_PAGESIZE);
+
+		page = ps > 0 ? (size_t)ps : 4096;
+	}
+	if (d->gone_end[p] == d->gone_at[p]) {
+		from = (base + d->at[p] + page - 1) & ~(uintptr_t)(page - 1);
+		d->gone_at[p] = d->gone_end[p] = from - base;
+		d->gone_tail[p] = SIZE_MAX;
+	}
+	from = base + d->gone_end[p];
+	to = (base + upto) & ~(uintptr_t)(page - 1);
+	if (to <= from || to - from < DOC_RELEASE_STEP)
+		return;
+	lines = d->gone_lines[p];
+	tail = d->gone_tail[p];
+	for (const char *c = (const char *)from, *stop = (const char *)to;;) {
+		const char *nl = memchr(c, '\n', (size_t)(stop - c));
+
+		if (!nl) {
+			if (tail != SIZE_MAX)
+				tail += (size_t)(stop - c);
+			break;
+		}
+		lines++;
+		tail = 0;
+		c = nl + 1;
+	}
+	/* The text is the request's own buffer (api_config_put): writable, freed after. */
+	if (madvise((void *)from, to - from, MADV_DONTNEED) < 0)
+		return;
+	d->gone_end[p] = to - base;
+	d->gone_lines[p] = lines;
+	d->gone_tail[p] = tail;
 }
 
 static size_t skip_ws(const struct doc *d, size_t i)
@@ -495,7 +584,7 @@ static int doc_scan(struct doc *d, struct vr_err *e)
  * order. Returns the number of items, or -1 (e filled) when the array is
  * malformed or fn fails.
  */
-static ssize_t each_item(const struct doc *d, int p,
+static ssize_t each_item(struct doc *d, int p,
                          int (*fn)(const struct doc *d, size_t i, size_t at, size_t end, void *arg,
                                    struct vr_err *e),
                          void *arg, struct vr_err *e)
@@ -510,6 +599,8 @@ static ssize_t each_item(const struct doc *d, int p,
 			return bad_json(d, i, "a value expected", e);
 		if (fn && fn(d, n, i, end, arg, e) < 0)
 			return -1;
+		if (fn)
+			doc_release(d, p, end);
 		n++;
 		i = skip_ws(d, end);
 		if (i < d->len && d->t[i] == ',') {
@@ -607,7 +698,7 @@ static int conv_item(const struct doc *d, size_t i, size_t at, size_t end, void 
 }
 
 /* Translate the items of part k into *items (calloc'd, *n of them, even when some fail). */
-static int doc_part(const struct doc *d, struct app *app, const char *router, enum store_kind k,
+static int doc_part(struct doc *d, struct app *app, const char *router, enum store_kind k,
                     void **items, size_t *n, struct errs *errs, struct vr_err *e)
 {
 	struct part_conv pc = {.app = app, .router = router, .kind = k, .errs = errs};
@@ -666,12 +757,13 @@ static int doc_settings(const struct doc *d, struct store_config *c, struct errs
 /*
  * The document text -> c. Malformed JSON stops at once; invalid items are
  * collected (errs) so one answer names as many as it can. app (NULL: none,
- * a single router's) in fleet mode: the items are c->router's.
+ * a single router's) in fleet mode: the items are c->router's. release: the
+ * text is not read once parsed (struct doc).
  */
-static int doc_parse(struct app *app, const char *text, size_t len, struct store_config *c,
-                     struct errs *errs, struct vr_err *e)
+static int doc_parse(struct app *app, const char *text, size_t len, bool release,
+                     struct store_config *c, struct errs *errs, struct vr_err *e)
 {
-	struct doc d = {.t = text, .len = len};
+	struct doc d = {.t = text, .len = len, .release = release};
 	void **items[STORE_KINDS] = {(void **)&c->tables, (void **)&c->routes, (void **)&c->subnets,
 	                             (void **)&c->groups, (void **)&c->rules};
 	size_t *ns[STORE_KINDS] = {&c->ntables, &c->nroutes, &c->nsubnets, &c->ngroups, &c->nrules};
@@ -690,7 +782,7 @@ static int doc_parse(struct app *app, const char *text, size_t len, struct store
 int api_config_parse(const char *text, size_t len, struct store_config *c, struct vr_err *e)
 {
 	struct errs errs = {0};
-	int rc = doc_parse(NULL, text, len, c, &errs, e);
+	int rc = doc_parse(NULL, text, len, false, c, &errs, e);
 
 	if (rc == 0 && errs.n) {
 		*e = errs.first;
@@ -925,7 +1017,7 @@ void api_config_put(struct http_req *req, struct http_resp *resp)
 	size_t ngnow = 0, nrnow = 0, navoid = 0;
 	uint32_t *avoid = NULL;
 	int64_t if_rev = http_if_match_rev(req->if_match), sg_rev;
-	bool dry = false, have_now = false, mine;
+	bool dry = false, have_now = false, mine, held = false;
 	json_t *plan, *kernel;
 	struct put_pre pre = {.app = app};
 	struct timespec t0;
@@ -958,7 +1050,13 @@ void api_config_put(struct http_req *req, struct http_resp *resp)
 		        "a JSON object body is required ({} empties the desired state)");
 		goto fail;
 	}
-	if (doc_parse(app, req->raw, req->raw_len, &c, &errs, &e))
+	/* Until the document's items are freed, full passes that are not kicked wait. */
+	if (app->recon) {
+		recon_hold(app->recon);
+		held = true;
+	}
+	/* The body is ours and freed below: its pages go back as its items are parsed. */
+	if (doc_parse(app, req->raw, req->raw_len, true, &c, &errs, &e))
 		goto fail;
 	if (errs.n) {
 		errs_reply(resp, &errs);
@@ -1006,6 +1104,10 @@ void api_config_put(struct http_req *req, struct http_resp *resp)
 	if (!dry) {
 		/* Nothing of the document is needed while the kernel catches up. */
 		store_config_clear(&c);
+		if (held) {
+			recon_release(app->recon);
+			held = false;
+		}
 		if (d.any)
 			crud_wait(app, d.rev);
 		if (pre.started)
@@ -1045,6 +1147,8 @@ out:
 	json_decref(errs.list);
 	store_diff_free(&d);
 	store_config_clear(&c);
+	if (held)
+		recon_release(app->recon);
 	model_sgs_free(gnow, ngnow);
 	model_sg_rules_free(rnow, nrnow);
 	free(avoid);

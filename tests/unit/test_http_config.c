@@ -649,6 +649,47 @@ static void test_body_limit(void **state)
 }
 
 /*
+ * A PUT gives the pages of its text back as its items are parsed: a
+ * malformed item past them (in the routes, or in a later part) is still
+ * named at the line and column of the whole text, as api_config_parse (which
+ * keeps its text) counts them.
+ */
+static void test_released_text(void **state)
+{
+	static const char *const tails[] = {
+	    "], \"security_group_rules\": [{\"direction\": \"ingress\",}]}",
+	    ",\n{\"destination\": \"10.0.0.0/8\" \"type\"}]}",
+	    ",  {\"destination\": ]}",
+	};
+	struct fixture *f = *state;
+
+	for (size_t t = 0; t < sizeof(tails) / sizeof(tails[0]); t++) {
+		size_t len, tl = strlen(tails[t]);
+		char *doc = routes_doc(40000, false, &len), *text;
+		struct store_config c = {0};
+		struct vr_err e = {0};
+		struct reply r;
+
+		/* Far more than the 1 MiB given back at a time. */
+		assert_true(len > 2 * 1024 * 1024);
+		len -= 2; /* the closing "]}" */
+		text = realloc(doc, len + tl + 1);
+		assert_non_null(text);
+		memcpy(text + len, tails[t], tl + 1);
+		len += tl;
+		assert_int_equal(api_config_parse(text, len, &c, &e), -1);
+		store_config_clear(&c);
+		assert_non_null(strstr(e.msg, "malformed JSON at line 4000"));
+		request(f, "PUT", "/v1/config", "Bearer " TOKEN, "application/json", text, len,
+		        NULL, &r);
+		assert_int_equal(r.status, 400);
+		assert_string_equal(jstr(r.json, "detail", NULL), e.msg);
+		reply_free(&r);
+		free(text);
+	}
+}
+
+/*
  * A PUT announcing one byte more than 256 MiB is refused before its body
  * is read (the bound README.md and openapi.yaml give; 1,000,000 routes are
  * some 157 MB).
@@ -1064,6 +1105,7 @@ int main(void)
 	    T(test_ids_and_changes),
 	    T(test_settings_and_main),
 	    T(test_body_limit),
+	    T(test_released_text),
 	    T(test_body_bound),
 	    T(test_kernel_plan),
 	    T(test_first_replace_defers_fks),

@@ -398,6 +398,38 @@ static void test_drift_repair(void **state)
 	assert_int_equal(stats.drift_repairs_routes, 1);
 }
 
+/*
+ * While a document is held (recon_hold: PUT /v1/config parsing and storing
+ * it), the debounced full pass a notification asks for waits, so that its
+ * memory does not add to the document's; a kicked change still applies.
+ * recon_release runs the pass that fell due.
+ */
+static void test_doc_hold(void **state)
+{
+	struct fixture *f = *state;
+	char a[ID_MAX], b[ID_MAX];
+	uint64_t one = 1;
+
+	add_route(f, "10.1.0.0/16", NULL, "eth0", a);
+	recon_hold(f->r);
+	pthread_mutex_lock(&fk.lock);
+	fk.n = 0; /* deleted by hand */
+	pthread_mutex_unlock(&fk.lock);
+	assert_int_equal(write(fk.efd, &one, sizeof(one)), sizeof(one));
+	/* Well past the debounce (50 ms): no full pass put it back. */
+	usleep(300 * 1000);
+	assert_false(fake_has(10, 1));
+	/* A kicked change is not held. */
+	add_route(f, "10.2.0.0/16", NULL, "eth0", b);
+	assert_true(fake_has(10, 2));
+	assert_false(fake_has(10, 1));
+	recon_release(f->r);
+	for (int i = 0; i < 200 && !fake_has(10, 1); i++)
+		usleep(10 * 1000);
+	assert_true(fake_has(10, 1));
+	assert_int_equal(fake_count(), 2);
+}
+
 static void test_table_renumber(void **state)
 {
 	struct fixture *f = *state;
@@ -906,6 +938,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_replace_delete, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_route_batch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_drift_repair, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_doc_hold, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_table_renumber, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_subnets_settings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_assoc, setup, teardown),
