@@ -81,15 +81,29 @@ void recon_kick(struct recon *r, int64_t rev, enum recon_obj kind, const char *i
 /* Wait until revision rev is applied (attempted). 0, or -ETIMEDOUT. */
 int recon_wait(struct recon *r, int64_t rev, int timeout_ms);
 /*
- * PUT /v1/config: start putting routes[0..n) (a document's, checked, table
- * numbers filled) into the kernel while the caller stores them. routes stay
- * the caller's and must stay valid and unchanged (but for their stamps)
- * until recon_preapply_wait returns. The statuses are left to the full pass
- * the caller kicks after its commit; if the commit fails, recon_resync puts
- * the stored state back.
+ * A document's whole desired state as PUT /v1/config hands it over
+ * (recon_preapply): its routes (checked, table numbers filled), and every
+ * security group and rule (a document replaces them all, in a fleet too).
  */
-void recon_preapply(struct recon *r, const struct route *routes, size_t n);
-/* Wait until the routes of recon_preapply are applied (or could not be). */
+struct recon_doc {
+	const struct route *routes;
+	size_t nroutes;
+	const struct security_group *groups;
+	size_t ngroups;
+	const struct sg_rule *rules;
+	size_t nrules;
+};
+
+/*
+ * PUT /v1/config: start putting doc's routes, groups and rules into the
+ * kernel while the caller stores them. doc (copied) points at arrays that
+ * stay the caller's and must stay valid and unchanged (but for their
+ * stamps) until recon_preapply_wait returns. The statuses are left to the
+ * full pass the caller kicks after its commit, which finds the kernel done;
+ * if the commit fails, recon_resync puts the stored state back.
+ */
+void recon_preapply(struct recon *r, const struct recon_doc *doc);
+/* Wait until the document of recon_preapply is applied (or could not be). */
 void recon_preapply_wait(struct recon *r);
 /* Run a full pass now and wait for it to finish. 0, or -ETIMEDOUT. */
 int recon_resync(struct recon *r, int timeout_ms);

@@ -51,8 +51,8 @@ oom:
 
 /* A security-group pass: the loaded state, the compiled one, and how sending it went. */
 struct sg_pass {
-	struct security_group *g;
-	struct sg_rule *rl;
+	const struct security_group *g;
+	const struct sg_rule *rl;
 	size_t ng, nr;
 	int64_t rev;
 	struct sgc *c; /* compiled; moves to r->sg_applied once the kernel holds it */
@@ -252,15 +252,19 @@ static int sg_record(struct recon *r, struct sg_pass *sp)
 int recon_sync_sg(struct recon *r, bool check_kernel, int64_t *rev_out, char *err, size_t errlen)
 {
 	struct sg_pass sp = {0};
+	struct security_group *g = NULL;
+	struct sg_rule *rl = NULL;
 	struct vr_err e = {0};
 	int64_t t0 = recon_now_us();
 	int ret = -1;
 
 	recon_assert_thread(r);
-	if (store_sg_load(r->store, &sp.g, &sp.ng, &sp.rl, &sp.nr, &sp.rev, &e)) {
+	if (store_sg_load(r->store, &g, &sp.ng, &rl, &sp.nr, &sp.rev, &e)) {
 		snprintf(err, errlen, "reading security groups: %s", e.msg);
 		goto out;
 	}
+	sp.g = g;
+	sp.rl = rl;
 	if (!r->k.nft_send) {
 		/* No nftables here (unit tests with a fake kernel): objects stay pending. */
 		*rev_out = sp.rev;
@@ -284,7 +288,41 @@ int recon_sync_sg(struct recon *r, bool check_kernel, int64_t *rev_out, char *er
 	          (recon_now_us() - t0) / 1e3);
 out:
 	sgc_free(sp.c);
-	model_sgs_free(sp.g, sp.ng);
-	model_sg_rules_free(sp.rl, sp.nr);
+	model_sgs_free(g, sp.ng);
+	model_sg_rules_free(rl, sp.nr);
+	return ret;
+}
+
+/* ---- a document's groups and rules, ahead of its commit ---- */
+
+int recon_preapply_sg(struct recon *r, const struct security_group *g, size_t ng,
+                      const struct sg_rule *rl, size_t nr, char *err, size_t errlen)
+{
+	struct sg_pass sp = {.g = g, .ng = ng, .rl = rl, .nr = nr};
+	int64_t t0 = recon_now_us();
+	int ret = -1;
+
+	recon_assert_thread(r);
+	if (!r->k.nft_send)
+		return 0; /* no nftables here (unit tests with a fake kernel) */
+	if (sg_enforce(r, &sp, false, err, errlen))
+		goto out;
+	if (sp.sent) {
+		/* The table may be half-way ("outcome unknown"): the next pass replaces it. */
+		snprintf(err, errlen, "nftables refused the change: %s", sp.why);
+		sgc_free(r->sg_applied);
+		r->sg_applied = NULL;
+		goto out;
+	}
+	sgc_free(r->sg_applied);
+	r->sg_applied = sp.c;
+	sp.c = NULL;
+	ret = 0;
+	log_debug("a document's security groups: %zu group(s), %zu rule(s): compile %.1f ms, "
+	          "batch %.1f ms (%zu messages, %zu bytes), send %.1f ms, total %.1f ms",
+	          ng, nr, sp.t_compile / 1e3, sp.t_batch / 1e3, sp.nmsgs, sp.bytes, sp.t_send / 1e3,
+	          (recon_now_us() - t0) / 1e3);
+out:
+	sgc_free(sp.c);
 	return ret;
 }

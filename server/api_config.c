@@ -907,7 +907,14 @@ static void put_checked(void *arg, const struct store_config *c)
 {
 	struct put_pre *pre = arg;
 
-	recon_preapply(pre->app->recon, c->routes, c->nroutes);
+	struct recon_doc doc = {.routes = c->routes,
+	                        .nroutes = c->nroutes,
+	                        .groups = c->groups,
+	                        .ngroups = c->ngroups,
+	                        .rules = c->rules,
+	                        .nrules = c->nrules};
+
+	recon_preapply(pre->app->recon, &doc);
 	pre->started = true;
 }
 
