@@ -716,15 +716,17 @@ void recon_preapply(struct recon *r, const struct recon_doc *doc)
 {
 	pthread_mutex_lock(&r->lock);
 	r->pre = *doc;
+	r->pre_rev = 0;
 	r->pre_pending = true;
 	r->pre_hold = true;
 	pthread_mutex_unlock(&r->lock);
 	wake(r);
 }
 
-void recon_preapply_wait(struct recon *r)
+void recon_preapply_wait(struct recon *r, int64_t rev)
 {
 	pthread_mutex_lock(&r->lock);
+	r->pre_rev = rev; /* before the hold ends: every pass after it sees rev */
 	r->pre_hold = false;
 	pthread_mutex_unlock(&r->lock);
 	wake(r); /* the passes held back run now */

@@ -103,8 +103,13 @@ struct recon_doc {
  * if the commit fails, recon_resync puts the stored state back.
  */
 void recon_preapply(struct recon *r, const struct recon_doc *doc);
-/* Wait until the document of recon_preapply is applied (or could not be). */
-void recon_preapply_wait(struct recon *r);
+/*
+ * The caller's commit is over: wait until the document of recon_preapply is
+ * applied (or could not be). rev: the revision the document was stored as,
+ * 0 when the commit failed. The pass that reads rev then takes the groups
+ * compiled from the document as they are, without compiling them again.
+ */
+void recon_preapply_wait(struct recon *r, int64_t rev);
 /* Run a full pass now and wait for it to finish. 0, or -ETIMEDOUT. */
 int recon_resync(struct recon *r, int timeout_ms);
 /* The status of an object by id; OBJ_PENDING when not yet applied. */

@@ -132,6 +132,15 @@ struct recon {
 	 * take the document's routes out again.
 	 */
 	bool pre_hold;
+	/*
+	 * The revision the document was stored as (recon_preapply_wait), 0 when
+	 * its commit failed; guarded by lock. sg_pre_ok (the thread's own):
+	 * r->sg_applied was compiled from that document (recon_preapply_sg), so
+	 * a pass that reads that revision reads what sg_applied was compiled
+	 * from. The first security-group pass after a preapply clears sg_pre_ok.
+	 */
+	int64_t pre_rev;
+	bool sg_pre_ok;
 	/* Full passes asked for by kicks: taken so far, and the last one finished (recon_resync).
 	 */
 	uint64_t full_taken, full_done;

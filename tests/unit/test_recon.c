@@ -138,7 +138,7 @@ static void test_preapply_failed_commit(void **state)
 	store_audit_arm(NULL);
 	assert_non_null(strstr(e.msg, "audit log refused"));
 	assert_int_equal(store_revision(f->s), rev);
-	recon_preapply_wait(f->r);
+	recon_preapply_wait(f->r, 0);
 	/* The kernel took the document ahead of the commit; no status says so. */
 	assert_true(fake_has(10, 2));
 	assert_false(fake_has(10, 1));
@@ -157,7 +157,7 @@ static void test_preapply_failed_commit(void **state)
 	assert_int_equal(store_config_replace(f->s, &c, 0, NULL, 0, false, &d, &e), 0);
 	assert_true(d.rev > rev);
 	recon_kick(f->r, d.rev, RECON_ALL, NULL);
-	recon_preapply_wait(f->r);
+	recon_preapply_wait(f->r, d.rev);
 	assert_int_equal(recon_wait(f->r, d.rev, WAIT_MS), 0);
 	assert_true(fake_has(10, 2));
 	assert_int_equal(fake_count(), 1);
@@ -199,7 +199,7 @@ static void test_preapply_hold(void **state)
 	assert_true(fake_has(10, 2));
 	assert_false(fake_has(10, 1));
 	/* The commit failed, say: the hold ends and that pass puts the stored state back. */
-	recon_preapply_wait(f->r);
+	recon_preapply_wait(f->r, 0);
 	for (int i = 0; i < 200 && !fake_has(10, 1); i++)
 		usleep(10 * 1000);
 	assert_true(fake_has(10, 1));
