@@ -723,6 +723,18 @@ void recon_preapply(struct recon *r, const struct recon_doc *doc)
 	wake(r);
 }
 
+void recon_preapply_config(struct recon *r, const struct store_config *c)
+{
+	struct recon_doc doc = {.routes = c->routes,
+	                        .nroutes = c->nroutes,
+	                        .groups = c->groups,
+	                        .ngroups = c->ngroups,
+	                        .rules = c->rules,
+	                        .nrules = c->nrules};
+
+	recon_preapply(r, &doc);
+}
+
 void recon_preapply_wait(struct recon *r, int64_t rev)
 {
 	pthread_mutex_lock(&r->lock);

@@ -103,6 +103,9 @@ struct recon_doc {
  * if the commit fails, recon_resync puts the stored state back.
  */
 void recon_preapply(struct recon *r, const struct recon_doc *doc);
+struct store_config;
+/* recon_preapply of the routes, groups and rules of c (store_config_replace's hook). */
+void recon_preapply_config(struct recon *r, const struct store_config *c);
 /*
  * The caller's commit is over: wait until the document of recon_preapply is
  * applied (or could not be). rev: the revision the document was stored as,

@@ -907,14 +907,7 @@ static void put_checked(void *arg, const struct store_config *c)
 {
 	struct put_pre *pre = arg;
 
-	struct recon_doc doc = {.routes = c->routes,
-	                        .nroutes = c->nroutes,
-	                        .groups = c->groups,
-	                        .ngroups = c->ngroups,
-	                        .rules = c->rules,
-	                        .nrules = c->nrules};
-
-	recon_preapply(pre->app->recon, &doc);
+	recon_preapply_config(pre->app->recon, c);
 	pre->started = true;
 }
 
