@@ -484,36 +484,41 @@ static void wait_wakeup(struct recon *r, struct recon_wakeup *w)
 }
 
 /*
- * The routes of recon_preapply, when handed over: into the kernel now,
- * recorded by the full pass that the caller's commit kicks.
+ * The document of recon_preapply, when handed over: its routes and security
+ * groups into the kernel now, recorded by the full pass that the caller's
+ * commit kicks.
  */
 static void run_preapply(struct recon *r)
 {
 	char err[REASON_MAX] = "";
-	const struct route *routes;
-	int64_t t0 = recon_now_us();
-	size_t n;
+	struct recon_doc doc;
+	int64_t t0 = recon_now_us(), t1;
 
 	pthread_mutex_lock(&r->lock);
 	if (!r->pre_pending || r->stop) { /* a waiter let go at the stop */
 		pthread_mutex_unlock(&r->lock);
 		return;
 	}
-	routes = r->pre_routes;
-	n = r->pre_n;
+	doc = r->pre;
 	r->pre_pending = false;
 	r->pre_running = true;
 	pthread_mutex_unlock(&r->lock);
-	if (recon_preapply_routes(r, routes, n, err, sizeof(err)))
+	if (recon_preapply_routes(r, doc.routes, doc.nroutes, err, sizeof(err)))
 		log_warnx("applying a document's routes ahead of its commit: %s (the pass after "
 		          "the commit applies them)",
 		          err);
-	else
-		log_debug("applied a document's %zu routes ahead of its commit in %.2f ms", n,
-		          (double)(recon_now_us() - t0) / 1000.0);
+	t1 = recon_now_us();
+	if (recon_preapply_sg(r, doc.groups, doc.ngroups, doc.rules, doc.nrules, err, sizeof(err)))
+		log_warnx("applying a document's security groups ahead of its commit: %s (the "
+		          "pass after the commit applies them)",
+		          err);
+	log_debug("applied a document's %zu routes in %.2f ms and %zu groups with %zu rules in "
+	          "%.2f ms ahead of its commit",
+	          doc.nroutes, (double)(t1 - t0) / 1000.0, doc.ngroups, doc.nrules,
+	          (double)(recon_now_us() - t1) / 1000.0);
 	pthread_mutex_lock(&r->lock);
 	r->pre_running = false;
-	r->pre_routes = NULL;
+	memset(&r->pre, 0, sizeof(r->pre));
 	pthread_cond_broadcast(&r->applied);
 	pthread_mutex_unlock(&r->lock);
 }
@@ -720,25 +725,38 @@ static void deadline_in(int timeout_ms, struct timespec *until)
 	}
 }
 
-void recon_preapply(struct recon *r, const struct route *routes, size_t n)
+void recon_preapply(struct recon *r, const struct recon_doc *doc)
 {
 	pthread_mutex_lock(&r->lock);
-	r->pre_routes = routes;
-	r->pre_n = n;
+	r->pre = *doc;
+	r->pre_rev = 0;
 	r->pre_pending = true;
 	r->pre_hold = true;
 	pthread_mutex_unlock(&r->lock);
 	wake(r);
 }
 
-void recon_preapply_wait(struct recon *r)
+void recon_preapply_config(struct recon *r, const struct store_config *c)
+{
+	struct recon_doc doc = {.routes = c->routes,
+	                        .nroutes = c->nroutes,
+	                        .groups = c->groups,
+	                        .ngroups = c->ngroups,
+	                        .rules = c->rules,
+	                        .nrules = c->nrules};
+
+	recon_preapply(r, &doc);
+}
+
+void recon_preapply_wait(struct recon *r, int64_t rev)
 {
 	pthread_mutex_lock(&r->lock);
+	r->pre_rev = rev; /* before the hold ends: every pass after it sees rev */
 	r->pre_hold = false;
 	pthread_mutex_unlock(&r->lock);
 	wake(r); /* the passes held back run now */
 	pthread_mutex_lock(&r->lock);
-	/* The routes are borrowed: no timeout, the thread lets go of them when it stops. */
+	/* The document is borrowed: no timeout, the thread lets go of it when it stops. */
 	while ((r->pre_pending || r->pre_running) && !r->stop)
 		pthread_cond_wait(&r->applied, &r->lock);
 	pthread_mutex_unlock(&r->lock);

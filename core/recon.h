@@ -81,16 +81,38 @@ void recon_kick(struct recon *r, int64_t rev, enum recon_obj kind, const char *i
 /* Wait until revision rev is applied (attempted). 0, or -ETIMEDOUT. */
 int recon_wait(struct recon *r, int64_t rev, int timeout_ms);
 /*
- * PUT /v1/config: start putting routes[0..n) (a document's, checked, table
- * numbers filled) into the kernel while the caller stores them. routes stay
- * the caller's and must stay valid and unchanged (but for their stamps)
- * until recon_preapply_wait returns. The statuses are left to the full pass
- * the caller kicks after its commit; if the commit fails, recon_resync puts
- * the stored state back.
+ * A document's whole desired state as PUT /v1/config hands it over
+ * (recon_preapply): its routes (checked, table numbers filled), and every
+ * security group and rule (a document replaces them all, in a fleet too).
  */
-void recon_preapply(struct recon *r, const struct route *routes, size_t n);
-/* Wait until the routes of recon_preapply are applied (or could not be). */
-void recon_preapply_wait(struct recon *r);
+struct recon_doc {
+	const struct route *routes;
+	size_t nroutes;
+	const struct security_group *groups;
+	size_t ngroups;
+	const struct sg_rule *rules;
+	size_t nrules;
+};
+
+/*
+ * PUT /v1/config: start putting doc's routes, groups and rules into the
+ * kernel while the caller stores them. doc (copied) points at arrays that
+ * stay the caller's and must stay valid and unchanged (but for their
+ * stamps) until recon_preapply_wait returns. The statuses are left to the
+ * full pass the caller kicks after its commit, which finds the kernel done;
+ * if the commit fails, recon_resync puts the stored state back.
+ */
+void recon_preapply(struct recon *r, const struct recon_doc *doc);
+struct store_config;
+/* recon_preapply of the routes, groups and rules of c (store_config_replace's hook). */
+void recon_preapply_config(struct recon *r, const struct store_config *c);
+/*
+ * The caller's commit is over: wait until the document of recon_preapply is
+ * applied (or could not be). rev: the revision the document was stored as,
+ * 0 when the commit failed. The pass that reads rev then takes the groups
+ * compiled from the document as they are, without compiling them again.
+ */
+void recon_preapply_wait(struct recon *r, int64_t rev);
 /*
  * A large document is being parsed and stored (PUT /v1/config): the periodic
  * and the debounced full passes wait until recon_release, so that their

@@ -120,11 +120,10 @@ struct recon {
 	size_t ncopies;
 	bool starting; /* no full pass has run yet: log each removal */
 	/*
-	 * A document's routes to put in the kernel while they are being stored
+	 * A document to put in the kernel while it is being stored
 	 * (recon_preapply); guarded by lock. Borrowed until pre_running ends.
 	 */
-	const struct route *pre_routes;
-	size_t pre_n;
+	struct recon_doc pre;
 	bool pre_pending; /* handed over, not taken yet */
 	bool pre_running;
 	/*
@@ -140,6 +139,15 @@ struct recon {
 	 * document's (its items, 45 MB). Kicked passes run.
 	 */
 	unsigned doc_holds;
+	/*
+	 * The revision the document was stored as (recon_preapply_wait), 0 when
+	 * its commit failed; guarded by lock. sg_pre_ok (the thread's own):
+	 * r->sg_applied was compiled from that document (recon_preapply_sg), so
+	 * a pass that reads that revision reads what sg_applied was compiled
+	 * from. The first security-group pass after a preapply clears sg_pre_ok.
+	 */
+	int64_t pre_rev;
+	bool sg_pre_ok;
 	/* Full passes asked for by kicks: taken so far, and the last one finished (recon_resync).
 	 */
 	uint64_t full_taken, full_done;
@@ -199,6 +207,17 @@ int recon_sync_full(struct recon *r, struct plan_assoc *as, int *copy_res, int64
  */
 int recon_preapply_routes(struct recon *r, const struct route *routes, size_t n, char *err,
                           size_t errlen);
+/*
+ * A document's groups g[0..ng) and rules rl[0..nr) (the whole desired set)
+ * into table inet vrouter: compiled and sent as the difference from what
+ * the table holds, which they then are (r->sg_applied), so that the full
+ * pass after the commit finds nothing to send. Nothing is recorded (that
+ * pass records the statuses, and puts back what a failed commit took out).
+ * 0, or -1 with err (what the table holds is then unknown, and that pass
+ * replaces it whole).
+ */
+int recon_preapply_sg(struct recon *r, const struct security_group *g, size_t ng,
+                      const struct sg_rule *rl, size_t nr, char *err, size_t errlen);
 /*
  * Some routes changed (ids: n distinct ids): apply just those (O(n) in the
  * size of the state): one read of the store, one kernel batch, each route's

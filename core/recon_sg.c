@@ -51,8 +51,8 @@ oom:
 
 /* A security-group pass: the loaded state, the compiled one, and how sending it went. */
 struct sg_pass {
-	struct security_group *g;
-	struct sg_rule *rl;
+	const struct security_group *g;
+	const struct sg_rule *rl;
 	size_t ng, nr;
 	int64_t rev;
 	struct sgc *c; /* compiled; moves to r->sg_applied once the kernel holds it */
@@ -159,12 +159,23 @@ static void sg_check(struct recon *r, struct sg_pass *sp)
 
 /*
  * Plan and apply: compile, and make the kernel hold it. sp->sent gets
- * nftables' answer (sp->why, sp->origin say why it refused). Returns 0, or
- * -1 when compiling failed (err says why).
+ * nftables' answer (sp->why, sp->origin say why it refused). compiled: the
+ * loaded state is what r->sg_applied was compiled from, which the kernel
+ * holds unless check_kernel finds otherwise (sp->c stays NULL: nothing to
+ * compile or send). Returns 0, or -1 when compiling failed (err says why).
  */
-static int sg_enforce(struct recon *r, struct sg_pass *sp, bool check_kernel, char *err,
-                      size_t errlen)
+static int sg_enforce(struct recon *r, struct sg_pass *sp, bool check_kernel, bool compiled,
+                      char *err, size_t errlen)
 {
+	if (compiled && r->sg_applied) {
+		if (check_kernel)
+			sg_check(r, sp);
+		check_kernel = false;
+		if (r->sg_applied) {
+			sp->sent = 0;
+			return 0;
+		}
+	}
 	for (;;) {
 		struct sgc_input in = {.groups = sp->g,
 		                       .ngroups = sp->ng,
@@ -215,9 +226,11 @@ static int sg_record(struct recon *r, struct sg_pass *sp)
 	bool none;
 
 	if (rc == 0) {
-		sgc_free(r->sg_applied);
-		r->sg_applied = sp->c;
-		sp->c = NULL;
+		if (sp->c) { /* else r->sg_applied is what the kernel holds (sg_enforce) */
+			sgc_free(r->sg_applied);
+			r->sg_applied = sp->c;
+			sp->c = NULL;
+		}
 		st = sg_statuses(sp->g, sp->ng, sp->rl, sp->nr, NULL, NULL, false);
 	} else {
 		/* nftables transactions are all-or-nothing: the old guard is still in place. */
@@ -252,15 +265,20 @@ static int sg_record(struct recon *r, struct sg_pass *sp)
 int recon_sync_sg(struct recon *r, bool check_kernel, int64_t *rev_out, char *err, size_t errlen)
 {
 	struct sg_pass sp = {0};
+	struct security_group *g = NULL;
+	struct sg_rule *rl = NULL;
 	struct vr_err e = {0};
-	int64_t t0 = recon_now_us();
+	int64_t start = recon_now_us(), t0 = start;
 	int ret = -1;
+	bool compiled;
 
 	recon_assert_thread(r);
-	if (store_sg_load(r->store, &sp.g, &sp.ng, &sp.rl, &sp.nr, &sp.rev, &e)) {
+	if (store_sg_load(r->store, &g, &sp.ng, &rl, &sp.nr, &sp.rev, &e)) {
 		snprintf(err, errlen, "reading security groups: %s", e.msg);
 		goto out;
 	}
+	sp.g = g;
+	sp.rl = rl;
 	if (!r->k.nft_send) {
 		/* No nftables here (unit tests with a fake kernel): objects stay pending. */
 		*rev_out = sp.rev;
@@ -268,7 +286,12 @@ int recon_sync_sg(struct recon *r, bool check_kernel, int64_t *rev_out, char *er
 		goto out;
 	}
 	sg_lap(&sp.t_load, &t0);
-	if (sg_enforce(r, &sp, check_kernel, err, errlen))
+	/* The first pass after a document's preapply: is it reading that document? */
+	pthread_mutex_lock(&r->lock);
+	compiled = r->sg_pre_ok && r->pre_rev > 0 && sp.rev == r->pre_rev;
+	pthread_mutex_unlock(&r->lock);
+	r->sg_pre_ok = false;
+	if (sg_enforce(r, &sp, check_kernel, compiled, err, errlen))
 		goto out;
 	if (sg_record(r, &sp)) {
 		snprintf(err, errlen, "out of memory");
@@ -281,10 +304,46 @@ int recon_sync_sg(struct recon *r, bool check_kernel, int64_t *rev_out, char *er
 	          "total %.1f ms",
 	          sp.ng, sp.nr, sp.t_load / 1e3, sp.t_compile / 1e3, sp.t_check / 1e3,
 	          sp.t_batch / 1e3, sp.nmsgs, sp.bytes, sp.t_send / 1e3,
+	          (recon_now_us() - start) / 1e3);
+out:
+	sgc_free(sp.c);
+	model_sgs_free(g, sp.ng);
+	model_sg_rules_free(rl, sp.nr);
+	return ret;
+}
+
+/* ---- a document's groups and rules, ahead of its commit ---- */
+
+int recon_preapply_sg(struct recon *r, const struct security_group *g, size_t ng,
+                      const struct sg_rule *rl, size_t nr, char *err, size_t errlen)
+{
+	struct sg_pass sp = {.g = g, .ng = ng, .rl = rl, .nr = nr};
+	int64_t t0 = recon_now_us();
+	int ret = -1;
+
+	recon_assert_thread(r);
+	r->sg_pre_ok = false;
+	if (!r->k.nft_send)
+		return 0; /* no nftables here (unit tests with a fake kernel) */
+	if (sg_enforce(r, &sp, false, false, err, errlen))
+		goto out;
+	if (sp.sent) {
+		/* The table may be half-way ("outcome unknown"): the next pass replaces it. */
+		snprintf(err, errlen, "nftables refused the change: %s", sp.why);
+		sgc_free(r->sg_applied);
+		r->sg_applied = NULL;
+		goto out;
+	}
+	sgc_free(r->sg_applied);
+	r->sg_applied = sp.c;
+	sp.c = NULL;
+	r->sg_pre_ok = true;
+	ret = 0;
+	log_debug("a document's security groups: %zu group(s), %zu rule(s): compile %.1f ms, "
+	          "batch %.1f ms (%zu messages, %zu bytes), send %.1f ms, total %.1f ms",
+	          ng, nr, sp.t_compile / 1e3, sp.t_batch / 1e3, sp.nmsgs, sp.bytes, sp.t_send / 1e3,
 	          (recon_now_us() - t0) / 1e3);
 out:
 	sgc_free(sp.c);
-	model_sgs_free(sp.g, sp.ng);
-	model_sg_rules_free(sp.rl, sp.nr);
 	return ret;
 }

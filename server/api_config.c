@@ -999,7 +999,7 @@ static void put_checked(void *arg, const struct store_config *c)
 {
 	struct put_pre *pre = arg;
 
-	recon_preapply(pre->app->recon, c->routes, c->nroutes);
+	recon_preapply_config(pre->app->recon, c);
 	pre->started = true;
 }
 
@@ -1087,7 +1087,7 @@ void api_config_put(struct http_req *req, struct http_resp *resp)
 	store_ms = ms_since(&t0) - parse_ms;
 	if (pre.started) {
 		/* The routes are the document's (c): they are borrowed until this returns. */
-		recon_preapply_wait(app->recon);
+		recon_preapply_wait(app->recon, rc ? 0 : d.rev);
 		pre_ms = ms_since(&t0) - parse_ms - store_ms;
 		/* Not stored, but the kernel took the document: the stored state goes back first.
 		 */

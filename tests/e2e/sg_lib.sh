@@ -102,3 +102,24 @@ foreign() { ip netns exec "$1" nft list table inet foreign; }
 udp_to() { ip netns exec "$1" timeout 5 bash -c 'exec 3<>"/dev/udp/$0/$1"; echo a >&3; sleep 0.5; echo b >&3' "$2" "$3" 2>&1 || true; }
 udp_refused() { udp_to "$@" | grep 'Connection refused'; }
 udp_silent() { [[ -z $(udp_to "$@") ]]; }
+
+# monitor_start NS NAME: `nft monitor` in NS into $E2E_TMP/NAME.mon, confirmed to be
+# listening (a marker table of our own is seen) before it returns; its pid in MON_PID.
+monitor_start() {
+	local f="$E2E_TMP/$2.mon" marker="marker_$2"
+	e2e_bg "$1" sh -c 'exec nft monitor >"$1" 2>&1' sh "$f"
+	MON_PID=$E2E_BG
+	e2e_poll 5 sh -c 'ip netns exec "$1" nft add table inet "$2"; ip netns exec "$1" nft delete table inet "$2"; grep -q "delete table inet $2" "$3"' \
+		sh "$1" "$marker" "$f" || e2e_fatal "nft monitor did not start"
+}
+monitor_stop() { kill "$MON_PID" 2>/dev/null || true; }
+# vrouter_events NAME: the monitor's lines about our table.
+vrouter_events() { grep -E 'inet vrouter( |$)' "$E2E_TMP/$1.mon" || true; }
+# vrouter_transactions NAME: how many nft transactions (ended by "# new generation"
+# lines) the monitor saw touch our table.
+vrouter_transactions() {
+	awk '
+		/inet vrouter( |$)/ { ours = 1; next }
+		/^# new generation/ { n += ours; ours = 0 }
+		END { print n + 0 }' "$E2E_TMP/$1.mon"
+}

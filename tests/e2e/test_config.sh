@@ -10,6 +10,8 @@ set -Eeuo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/e2e/lib.sh
 . "$HERE/lib.sh"
+# shellcheck source=tests/e2e/sg_lib.sh
+. "$HERE/sg_lib.sh"
 
 e2e_init config
 
@@ -96,7 +98,9 @@ EOF
 # ---------------------------------------------------------------- (a) apply a document
 
 e2e_step "(a) PUT a whole document"
+monitor_start "$NS" put-a
 put_config "$DOC_A"
+monitor_stop
 e2e_expect_status 200 "PUT /v1/config"
 check_eq "the answer is not a dry run" "false" "$(e2e_jq .dry_run)"
 check_eq "3 routes added" "3" "$(e2e_jq .plan.database.routes.added)"
@@ -110,6 +114,10 @@ check "router address 192.168.150.3/24" has ip -n "$NS" addr show dev eth0 to 19
 check "router address 192.168.160.1/24" has ip -n "$NS" addr show dev eth0 to 192.168.160.1/24
 check "policy rule from 192.168.160.0/24 lookup 100" has vroute rule show from 192.168.160.0/24 lookup 100
 check "table inet vrouter with the group's port" sh -c "ip netns exec '$NS' nft list table inet vrouter | grep -q 80"
+# The group went to nftables beside the store; the pass after the commit found it there.
+check_eq "one nftables transaction made the table" "1" "$(vrouter_transactions put-a)"
+check_eq "the group active" "active" "$(e2e_api "$NS" GET /v1/security-groups/sg-a1 | jq -r .status.state)"
+check_eq "the rule active" "active" "$(e2e_api "$NS" GET /v1/security-group-rules/sgr-a1 | jq -r .status.state)"
 check_eq "IPv4 forwarding on" "1" "$(ip netns exec "$NS" sysctl -n net.ipv4.ip_forward)"
 
 # ---------------------------------------------------------------- (b) GET -> PUT is a no-op
@@ -208,17 +216,22 @@ sqlite3 -batch "$DB" "CREATE TRIGGER e2e_no_events BEFORE INSERT ON events
 	BEGIN SELECT RAISE(ABORT, 'audit log refused'); END"
 ip -n "$NS" monitor route >"$E2E_TMP/monitor" 2>&1 &
 MON=$!
+monitor_start "$NS" put-failed
 sleep 0.3
 put_config "$DOC_A"
 sleep 0.3
 kill "$MON"
 wait "$MON" || true
+monitor_stop
 sqlite3 -batch "$DB" "DROP TRIGGER e2e_no_events"
 check_eq "the PUT failed" "500" "$E2E_STATUS"
 check_match "the answer names the refusal" "audit log refused" "$(cat "$E2E_TMP/body")"
 check "the kernel took the document's blackhole route ahead of the commit" \
 	grep -q "^blackhole 10.2.0.0/16 table 100" "$E2E_TMP/monitor"
 check "and gave it back" grep -q "^Deleted blackhole 10.2.0.0/16 table 100" "$E2E_TMP/monitor"
+check "the kernel took the document's security group ahead of the commit" \
+	grep -q "^add table inet vrouter" "$E2E_TMP/put-failed.mon"
+check "and took it out again" grep -q "^delete table inet vrouter" "$E2E_TMP/put-failed.mon"
 check_eq "database unchanged" "$D0" "$(db_snap)"
 check_eq "kernel equal to the database again" "$K0" "$(kernel_snap)"
 

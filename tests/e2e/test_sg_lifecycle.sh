@@ -40,18 +40,6 @@ api() { # api METHOD PATH [JSON]: a call to the router's daemon; the answer's id
 	ID=$(e2e_jq '.id // empty')
 }
 
-# monitor_start NAME: `nft monitor` in the router's namespace into $E2E_TMP/NAME.mon,
-# confirmed to be listening (a marker table of our own is seen) before it returns.
-monitor_start() {
-	local f="$E2E_TMP/$1.mon" marker="marker_$1"
-	e2e_bg "$R" sh -c 'exec nft monitor >"$1" 2>&1' sh "$f"
-	MON_PID=$E2E_BG
-	e2e_poll 5 sh -c 'ip netns exec "$1" nft add table inet "$2"; ip netns exec "$1" nft delete table inet "$2"; grep -q "delete table inet $2" "$3"' \
-		sh "$R" "$marker" "$f" || e2e_fatal "nft monitor did not start"
-}
-monitor_stop() { kill "$MON_PID" 2>/dev/null || true; }
-# vrouter_events NAME: the monitor's lines about our table.
-vrouter_events() { grep -E 'inet vrouter( |$)' "$E2E_TMP/$1.mon" || true; }
 # unsafe_deletes NAME: nft transactions (between "# new generation" lines) that delete
 # table inet vrouter without creating it again afterwards, as "generation: lines".
 unsafe_deletes() {
@@ -87,7 +75,7 @@ e2e_step "build the lab; routes by hand on net01 and net02"
 sg_lab -4
 
 e2e_step "(i) a daemon with no groups never creates the table"
-monitor_start empty
+monitor_start "$R" empty
 e2e_daemon "$R" --resync-interval 1
 sleep 2.5 # two full resyncs
 e2e_restart "$R"
@@ -143,7 +131,7 @@ guard_holds "after kill -9"
 check_eq "foreign table untouched after kill -9" "$FOREIGN" "$(foreign "$R")"
 
 e2e_step "(e) restart after kill -9: the table is replaced atomically, same rules"
-monitor_start restart
+monitor_start "$R" restart
 stop="$E2E_TMP/hammer.stop"
 hammer="$E2E_TMP/hammer.out"
 e2e_bg "$R" timeout 60 sh -c 'while [ ! -e "$1" ]; do if nft list tables | grep -x "table inet vrouter" >/dev/null; then echo present; else echo MISSING; fi; done >"$2"' sh "$stop" "$hammer"
@@ -201,7 +189,7 @@ check "ping net02 -> router passes" ping_ok "$N2" 192.168.100.3
 check_eq "foreign table untouched" "$FOREIGN" "$(foreign "$R")"
 
 e2e_step "(i) with nothing left, restarts create nothing"
-monitor_start after
+monitor_start "$R" after
 e2e_restart "$R"
 sleep 1.5
 e2e_kill9 "$R"

@@ -35,7 +35,8 @@ struct fixture {
 	struct recon *r;
 };
 
-static int setup(void **state)
+/* The reconciler on kernel k (fake_ops, or a copy with a fake nftables). */
+static int setup_with(void **state, const struct kernel_ops *k)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct vr_err e = {0};
@@ -47,9 +48,49 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->db, sizeof(f->db), "%s/v.db", f->dir);
 	assert_int_equal(store_open(f->db, &f->s, &e), 0);
-	assert_int_equal(recon_start(f->db, &fake_ops, 60000, NULL, &f->r, &e), 0);
+	assert_int_equal(recon_start(f->db, k, 60000, NULL, &f->r, &e), 0);
 	*state = f;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_with(state, &fake_ops);
+}
+
+/* A fake nftables for the security-group passes: it takes every batch and counts them. */
+static unsigned nft_sends;
+
+static int nft_send_ok(void *nft, const struct sgc_batch *b, size_t *failed, char *why, size_t len)
+{
+	(void)nft, (void)b, (void)failed, (void)why, (void)len;
+	__atomic_add_fetch(&nft_sends, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* The table read back is always what was sent. */
+static int nft_check_same(void *nft, const struct sgc *c, char *why, size_t len)
+{
+	(void)nft, (void)c, (void)why, (void)len;
+	return 0;
+}
+
+static int nft_delete_ok(void *nft, char *why, size_t len)
+{
+	(void)nft, (void)why, (void)len;
+	return 0;
+}
+
+static int setup_nft(void **state)
+{
+	struct kernel_ops k = fake_ops;
+
+	k.nft = &fk;
+	k.nft_send = nft_send_ok;
+	k.nft_check = nft_check_same;
+	k.nft_delete = nft_delete_ok;
+	__atomic_store_n(&nft_sends, 0, __ATOMIC_RELAXED);
+	return setup_with(state, &k);
 }
 
 static int teardown(void **state)
@@ -90,7 +131,7 @@ static void hand_over(void *arg, const struct store_config *c)
 {
 	struct fixture *f = arg;
 
-	recon_preapply(f->r, c->routes, c->nroutes);
+	recon_preapply_config(f->r, c);
 }
 
 static void db_exec(struct fixture *f, const char *sql)
@@ -102,6 +143,24 @@ static void db_exec(struct fixture *f, const char *sql)
 	sqlite3_close(db);
 }
 
+/* store_config_replace of c, whose commit fails: the audit log refuses the write's event. */
+static void replace_refused(struct fixture *f, struct store_config *c)
+{
+	struct store_event ev = {.method = "PUT", .path = "/v1/config", .status = 200};
+	struct store_diff d = {0};
+	struct vr_err e = {0};
+	int64_t rev = store_revision(f->s);
+
+	db_exec(f, "CREATE TRIGGER no_events BEFORE INSERT ON events "
+	           "BEGIN SELECT RAISE(ABORT, 'audit log refused'); END");
+	store_audit_arm(&ev);
+	assert_int_equal(store_config_replace(f->s, c, 0, NULL, 0, false, &d, &e), -1);
+	store_audit_arm(NULL);
+	db_exec(f, "DROP TRIGGER no_events");
+	assert_non_null(strstr(e.msg, "audit log refused"));
+	assert_int_equal(store_revision(f->s), rev);
+}
+
 /*
  * A document's routes reach the kernel while its commit runs; a commit that
  * fails after that (the audit log refuses the write's event) is undone in
@@ -111,7 +170,6 @@ static void test_preapply_failed_commit(void **state)
 {
 	struct fixture *f = *state;
 	struct store_config c = {.checked = hand_over, .checked_arg = f};
-	struct store_event ev = {.method = "PUT", .path = "/v1/config", .status = 200};
 	struct store_diff d = {0};
 	struct obj_status st;
 	struct vr_err e = {0};
@@ -129,14 +187,8 @@ static void test_preapply_failed_commit(void **state)
 	snprintf(c.routes[0].dev, IFNAME_MAX, "eth0");
 	assert_int_equal(model_route_validate(&c.routes[0], &e), 0);
 
-	db_exec(f, "CREATE TRIGGER no_events BEFORE INSERT ON events "
-	           "BEGIN SELECT RAISE(ABORT, 'audit log refused'); END");
-	store_audit_arm(&ev);
-	assert_int_equal(store_config_replace(f->s, &c, 0, NULL, 0, false, &d, &e), -1);
-	store_audit_arm(NULL);
-	assert_non_null(strstr(e.msg, "audit log refused"));
-	assert_int_equal(store_revision(f->s), rev);
-	recon_preapply_wait(f->r);
+	replace_refused(f, &c);
+	recon_preapply_wait(f->r, 0);
 	/* The kernel took the document ahead of the commit; no status says so. */
 	assert_true(fake_has(10, 2));
 	assert_false(fake_has(10, 1));
@@ -151,11 +203,10 @@ static void test_preapply_failed_commit(void **state)
 	assert_int_equal(fake_count(), 1);
 
 	/* The same document committed: applied and recorded by the pass its kick runs. */
-	db_exec(f, "DROP TRIGGER no_events");
 	assert_int_equal(store_config_replace(f->s, &c, 0, NULL, 0, false, &d, &e), 0);
 	assert_true(d.rev > rev);
 	recon_kick(f->r, d.rev, RECON_ALL, NULL);
-	recon_preapply_wait(f->r);
+	recon_preapply_wait(f->r, d.rev);
 	assert_int_equal(recon_wait(f->r, d.rev, WAIT_MS), 0);
 	assert_true(fake_has(10, 2));
 	assert_int_equal(fake_count(), 1);
@@ -163,6 +214,68 @@ static void test_preapply_failed_commit(void **state)
 	assert_int_equal(st.state, OBJ_ACTIVE);
 	recon_status(f->r, a, &st);
 	assert_int_equal(st.state, OBJ_PENDING);
+	store_diff_free(&d);
+	store_config_clear(&c);
+}
+
+/*
+ * A document's security group reaches nftables while its commit runs: a
+ * failed commit's resync takes it out again; a commit that succeeds leaves
+ * the pass after it nothing to send, and that pass records the statuses.
+ */
+static void test_preapply_sg(void **state)
+{
+	struct fixture *f = *state;
+	struct store_config c = {.checked = hand_over, .checked_arg = f};
+	struct store_diff d = {0};
+	struct obj_status st;
+	struct vr_err e = {0};
+
+	c.groups = calloc(1, sizeof(*c.groups));
+	c.ngroups = 1;
+	snprintf(c.groups[0].id, ID_MAX, "sg-0a");
+	snprintf(c.groups[0].name, sizeof(c.groups[0].name), "web");
+	c.groups[0].targets = calloc(1, sizeof(*c.groups[0].targets));
+	c.groups[0].ntargets = 1;
+	snprintf(c.groups[0].targets[0].text, CIDR_STR_MAX, "192.168.100.2");
+	assert_int_equal(model_sg_validate(&c.groups[0], &e), 0);
+	c.rules = calloc(1, sizeof(*c.rules));
+	c.nrules = 1;
+	snprintf(c.rules[0].id, ID_MAX, "sgr-0a");
+	snprintf(c.rules[0].group_id, ID_MAX, "sg-0a");
+	c.rules[0].direction = SG_INGRESS;
+	c.rules[0].protocol = SG_PROTO_TCP;
+	c.rules[0].port_from_set = c.rules[0].port_to_set = true;
+	c.rules[0].port_from_in = c.rules[0].port_to_in = 80;
+	snprintf(c.rules[0].cidr_text, CIDR_STR_MAX, "10.0.0.0/8");
+	assert_int_equal(model_sg_rule_validate(&c.rules[0], &e), 0);
+	/* The first pass is over: no group, nothing sent. */
+	assert_int_equal(recon_resync(f->r, WAIT_MS), 0);
+	assert_int_equal(__atomic_load_n(&nft_sends, __ATOMIC_RELAXED), 0);
+
+	replace_refused(f, &c);
+	recon_preapply_wait(f->r, 0);
+	/* The group went to nftables ahead of the commit; no status says so. */
+	assert_int_equal(__atomic_load_n(&nft_sends, __ATOMIC_RELAXED), 1);
+	recon_status(f->r, "sg-0a", &st);
+	assert_int_equal(st.state, OBJ_PENDING);
+	/* The stored state (no group) back: one more batch. */
+	assert_int_equal(recon_resync(f->r, WAIT_MS), 0);
+	assert_int_equal(__atomic_load_n(&nft_sends, __ATOMIC_RELAXED), 2);
+
+	/* Committed: the preapply's batch is the only one, the pass after it records. */
+	assert_int_equal(store_config_replace(f->s, &c, 0, NULL, 0, false, &d, &e), 0);
+	recon_kick(f->r, d.rev, RECON_ALL, NULL);
+	recon_preapply_wait(f->r, d.rev);
+	assert_int_equal(recon_wait(f->r, d.rev, WAIT_MS), 0);
+	assert_int_equal(__atomic_load_n(&nft_sends, __ATOMIC_RELAXED), 3);
+	recon_status(f->r, "sg-0a", &st);
+	assert_int_equal(st.state, OBJ_ACTIVE);
+	recon_status(f->r, "sgr-0a", &st);
+	assert_int_equal(st.state, OBJ_ACTIVE);
+	/* The next pass compiles again (the preapply's compile is spent) and sends nothing. */
+	assert_int_equal(recon_resync(f->r, WAIT_MS), 0);
+	assert_int_equal(__atomic_load_n(&nft_sends, __ATOMIC_RELAXED), 3);
 	store_diff_free(&d);
 	store_config_clear(&c);
 }
@@ -187,7 +300,7 @@ static void test_preapply_hold(void **state)
 	snprintf(doc.dev, IFNAME_MAX, "eth0");
 	assert_int_equal(model_route_validate(&doc, &e), 0);
 	doc.table = RTB_MAIN_TABLE;
-	recon_preapply(f->r, &doc, 1);
+	recon_preapply(f->r, &(struct recon_doc){.routes = &doc, .nroutes = 1});
 	for (int i = 0; i < 200 && !fake_has(10, 2); i++)
 		usleep(10 * 1000);
 	assert_true(fake_has(10, 2));
@@ -197,7 +310,7 @@ static void test_preapply_hold(void **state)
 	assert_true(fake_has(10, 2));
 	assert_false(fake_has(10, 1));
 	/* The commit failed, say: the hold ends and that pass puts the stored state back. */
-	recon_preapply_wait(f->r);
+	recon_preapply_wait(f->r, 0);
 	for (int i = 0; i < 200 && !fake_has(10, 1); i++)
 		usleep(10 * 1000);
 	assert_true(fake_has(10, 1));
@@ -946,6 +1059,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_renumber_not_drift, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_preapply_failed_commit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_preapply_hold, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_preapply_sg, setup_nft, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
