@@ -1,8 +1,11 @@
 #include "app.h"
 
+#include <errno.h>
+
 #include "err.h"
 #include "fleet.h"
 #include "log.h"
+#include "metrics.h"
 #include "store.h"
 
 #define APP_READER_CACHE_KIB 2048
@@ -94,7 +97,6 @@ void app_init(struct app *app)
 {
 	pthread_mutex_init(&app->store_lock, NULL);
 	pthread_mutex_init(&app->write_lock, NULL);
-	pthread_cond_init(&app->write_done, NULL);
 	app->write_queue = NULL;
 	app->write_tail = &app->write_queue;
 	app->write_leader = false;
@@ -126,6 +128,8 @@ static void run_one(struct app *app, struct app_write *w)
 	do
 		w->rc = w->fn(app, w->arg, w->e);
 	while (w->rc < 0 && app_write_again(app, ++run, w->e));
+	if (w->rc >= 0)
+		metrics_write_commit(1);
 	if (w->rc >= 0 && w->committed)
 		w->committed(app, w->arg, w->rc);
 }
@@ -139,6 +143,7 @@ static void run_group(struct app *app, struct app_write *g)
 	struct store_event *mine = store_audit_armed();
 	struct vr_err ge = {0};
 	struct app_write *w;
+	uint64_t n = 0;
 
 	if (store_group_begin(app->store, &ge) < 0) {
 		for (w = g; w; w = w->next) {
@@ -165,6 +170,9 @@ static void run_group(struct app *app, struct app_write *g)
 		return;
 	}
 	app->write_groups++;
+	for (w = g; w; w = w->next)
+		n += w->rc >= 0;
+	metrics_write_commit(n);
 	for (w = g; w; w = w->next) {
 		app->writes_grouped++;
 		if (w->rc >= 0 && w->committed)
@@ -172,21 +180,33 @@ static void run_group(struct app *app, struct app_write *g)
 	}
 }
 
+/* Sleep until w->wake is posted. */
+static void write_sleep(struct app_write *w)
+{
+	while (sem_wait(&w->wake) < 0 && errno == EINTR)
+		;
+}
+
 int app_write(struct app *app, int (*fn)(struct app *app, void *arg, struct vr_err *e),
               void (*committed)(struct app *app, void *arg, int rc), void *arg, struct vr_err *e)
 {
 	struct app_write me = {
 	    .fn = fn, .committed = committed, .arg = arg, .ev = store_audit_armed(), .e = e};
-	struct app_write *g;
+	struct app_write *g, *lead;
 
+	sem_init(&me.wake, 0, 0);
 	pthread_mutex_lock(&app->write_lock);
 	*app->write_tail = &me; /* in arrival order */
 	app->write_tail = &me.next;
-	while (app->write_leader && !me.finished)
-		pthread_cond_wait(&app->write_done, &app->write_lock);
-	if (me.finished) {
+	if (app->write_leader) {
+		/* One commits now: this write is run by it or a later leader, or leads. */
 		pthread_mutex_unlock(&app->write_lock);
-		return me.rc;
+		write_sleep(&me);
+		if (me.finished) {
+			sem_destroy(&me.wake);
+			return me.rc;
+		}
+		pthread_mutex_lock(&app->write_lock); /* handed the lead: write_leader stays set */
 	}
 	/* Lead: take every write waiting now, this one among them. */
 	app->write_leader = true;
@@ -217,13 +237,20 @@ int app_write(struct app *app, int (*fn)(struct app *app, void *arg, struct vr_e
 	}
 	pthread_mutex_unlock(&app->store_lock);
 
+	/* The first write that queued meanwhile leads the next group. */
 	pthread_mutex_lock(&app->write_lock);
+	lead = app->write_queue;
+	app->write_leader = lead != NULL;
+	pthread_mutex_unlock(&app->write_lock);
+	if (lead)
+		sem_post(&lead->wake); /* first: its fsync overlaps the wake-ups below */
 	for (struct app_write *w = g, *next; w; w = next) {
 		next = w->next;
-		w->finished = true; /* the waiter may return (and its frame go) from here on */
+		if (w == &me)
+			continue;
+		w->finished = true;
+		sem_post(&w->wake); /* its thread may return (and its frame go) from here on */
 	}
-	app->write_leader = false;
-	pthread_cond_broadcast(&app->write_done);
-	pthread_mutex_unlock(&app->write_lock);
+	sem_destroy(&me.wake);
 	return me.rc;
 }

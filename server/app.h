@@ -3,6 +3,7 @@
 #define VR_APP_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,7 +30,15 @@ struct app_write {
 	struct store_event *ev; /* the asking thread's audit event (store_audit_armed) */
 	struct vr_err *e;
 	int rc;
-	bool finished;
+	bool finished; /* run (rc is its outcome); false when woken to lead instead */
+	/*
+	 * Posted once: the write is finished, or its thread is to lead the next
+	 * group. A semaphore of its own, so that the leader wakes exactly the
+	 * threads it has business with: a condition variable broadcast woke
+	 * every waiting writer, which then queued on write_lock (issue 15,
+	 * tests/bench/README.md "post-rate").
+	 */
+	sem_t wake;
 	struct app_write *next;
 };
 
@@ -54,7 +63,6 @@ struct app {
 	 * committed together, one transaction and one fsync (app_write).
 	 */
 	pthread_mutex_t write_lock;
-	pthread_cond_t write_done;
 	struct app_write *write_queue;
 	struct app_write **write_tail;         /* where the next write is appended */
 	bool write_leader;                     /* a thread is running a group now */
