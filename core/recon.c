@@ -268,7 +268,7 @@ static void wake_waiters(struct recon *r)
 		}
 		*p = w->next;
 		w->woken = true;
-		sem_post(&w->sem); /* w's thread may return (and w go) once lock is let go */
+		sem_post(w->sem); /* w's thread may return (and w go) once lock is let go */
 	}
 }
 
@@ -768,36 +768,57 @@ int recon_resync(struct recon *r, int timeout_ms)
 	return rc;
 }
 
+void recon_wait_post(struct recon *r, struct recon_waiter *w)
+{
+	w->woken = false;
+	pthread_mutex_lock(&r->lock);
+	if (r->stats.applied_rev >= w->rev) {
+		w->woken = true;
+		sem_post(w->sem);
+	} else {
+		w->next = r->waiters;
+		r->waiters = w;
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+bool recon_wait_cancel(struct recon *r, struct recon_waiter *w)
+{
+	bool woken;
+
+	pthread_mutex_lock(&r->lock);
+	woken = w->woken;
+	if (!woken)
+		for (struct recon_waiter **p = &r->waiters; *p; p = &(*p)->next)
+			if (*p == w) {
+				*p = w->next;
+				break;
+			}
+	pthread_mutex_unlock(&r->lock);
+	return woken;
+}
+
 int recon_wait(struct recon *r, int64_t rev, int timeout_ms)
 {
-	struct recon_waiter w = {.rev = rev};
+	sem_t sem;
+	struct recon_waiter w = {.rev = rev, .sem = &sem};
 	struct timespec until;
 	int rc;
 
 	deadline_in(timeout_ms, &until);
 	pthread_mutex_lock(&r->lock);
-	if (r->stats.applied_rev >= rev) {
-		pthread_mutex_unlock(&r->lock);
-		return 0;
-	}
-	sem_init(&w.sem, 0, 0);
-	w.next = r->waiters;
-	r->waiters = &w;
+	rc = r->stats.applied_rev >= rev;
 	pthread_mutex_unlock(&r->lock);
-	while ((rc = sem_clockwait(&w.sem, CLOCK_MONOTONIC, &until)) < 0 && errno == EINTR)
+	if (rc)
+		return 0;
+	sem_init(&sem, 0, 0);
+	recon_wait_post(r, &w);
+	while ((rc = sem_clockwait(&sem, CLOCK_MONOTONIC, &until)) < 0 && errno == EINTR)
 		;
-	if (rc < 0) { /* the time is up; the post may have come since */
-		pthread_mutex_lock(&r->lock);
-		if (!w.woken)
-			for (struct recon_waiter **p = &r->waiters; *p; p = &(*p)->next)
-				if (*p == &w) {
-					*p = w.next;
-					break;
-				}
-		pthread_mutex_unlock(&r->lock);
-	}
-	sem_destroy(&w.sem);
-	return w.woken ? 0 : -ETIMEDOUT;
+	if (rc < 0 && recon_wait_cancel(r, &w)) /* the post came after the time was up */
+		rc = 0;
+	sem_destroy(&sem);
+	return rc < 0 ? -ETIMEDOUT : 0;
 }
 
 void recon_status(struct recon *r, const char *id, struct obj_status *out)

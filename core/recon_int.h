@@ -19,7 +19,6 @@
 
 #include <assert.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -60,24 +59,13 @@ struct change {
 	char id[ID_MAX];
 };
 
-/*
- * A thread in recon_wait: posted (and taken off the list, woken set) once
- * the revision it waits for is applied.
- */
-struct recon_waiter {
-	int64_t rev;
-	sem_t sem;
-	bool woken;
-	struct recon_waiter *next;
-};
-
 struct recon {
 	pthread_t thread;
 	bool started;
 	pthread_mutex_t lock;
 	pthread_cond_t applied;
 	/*
-	 * recon_wait's threads (under lock). Each is woken alone, when its
+	 * recon_wait_post's waiters (under lock). Each is woken alone, when its
 	 * revision is applied: a broadcast of applied woke every writer's
 	 * thread at each pass, also the ones whose revision it had not reached,
 	 * and they queued on lock (issue 15, tests/bench/README.md "post-rate").
