@@ -182,6 +182,12 @@ int http_fixture_teardown_recon(void **state)
 
 	http_stop(f->srv);
 	f->srv = NULL;
+	/* A test that failed with the fake kernel held must not leave the reconciler stuck in it.
+	 */
+	pthread_mutex_lock(&fk.lock);
+	fk.hold = false;
+	pthread_cond_broadcast(&fk.gate);
+	pthread_mutex_unlock(&fk.lock);
 	recon_stop(f->app.recon);
 	close(fk.efd);
 	return http_fixture_teardown(state);

@@ -23,7 +23,7 @@
 #include "recon.h"
 
 #define WRITERS 8
-#define APPLY_MS 300 /* apply_timeout_ms with the reconciler */
+#define APPLY_MS 500 /* apply_timeout_ms with the reconciler */
 
 struct writer {
 	struct fixture *f;
