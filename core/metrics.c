@@ -47,6 +47,7 @@ struct http_duration {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct histo apply_h;
 static uint64_t applies, apply_failures, sqlite_errors;
+static uint64_t write_commits, writes_committed; /* atomic */
 static uint64_t repairs[MK_COUNT], owned[MK_COUNT];
 static struct http_series http[HTTP_SERIES_MAX];
 static size_t nhttp;
@@ -97,6 +98,12 @@ void metrics_owned(enum metrics_kind k, uint64_t n)
 	pthread_mutex_lock(&lock);
 	owned[k] = n;
 	pthread_mutex_unlock(&lock);
+}
+
+void metrics_write_commit(uint64_t writes)
+{
+	__atomic_add_fetch(&write_commits, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&writes_committed, writes, __ATOMIC_RELAXED);
 }
 
 void metrics_sqlite_error(void)
@@ -171,6 +178,8 @@ void metrics_reset(void)
 	pthread_mutex_lock(&lock);
 	memset(&apply_h, 0, sizeof(apply_h));
 	applies = apply_failures = sqlite_errors = 0;
+	__atomic_store_n(&write_commits, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&writes_committed, 0, __ATOMIC_RELAXED);
 	memset(repairs, 0, sizeof(repairs));
 	memset(owned, 0, sizeof(owned));
 	nhttp = nhttp_dur = 0;
@@ -286,6 +295,16 @@ char *metrics_render(size_t *len)
 	    "# HELP vrouter_sqlite_errors_total SQLite errors other than constraint conflicts.\n"
 	    "# TYPE vrouter_sqlite_errors_total counter\nvrouter_sqlite_errors_total %llu\n",
 	    (unsigned long long)sqlite_errors);
+	bprintf(
+	    &b,
+	    "# HELP vrouter_write_commits_total Transactions the API's writes were committed in "
+	    "(one fsync each; writes that arrive together share one).\n"
+	    "# TYPE vrouter_write_commits_total counter\nvrouter_write_commits_total %llu\n"
+	    "# HELP vrouter_writes_committed_total Writes committed in those transactions.\n"
+	    "# TYPE vrouter_writes_committed_total counter\nvrouter_writes_committed_total "
+	    "%llu\n",
+	    (unsigned long long)__atomic_load_n(&write_commits, __ATOMIC_RELAXED),
+	    (unsigned long long)__atomic_load_n(&writes_committed, __ATOMIC_RELAXED));
 	sqlite_render(&b);
 	bprintf(&b, "# HELP vrouter_http_requests_total HTTP requests by endpoint, method and "
 	            "status.\n# TYPE vrouter_http_requests_total counter\n");

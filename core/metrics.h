@@ -18,6 +18,8 @@ void metrics_apply(double seconds, int failed);
 void metrics_drift_repair(enum metrics_kind k, uint64_t n);
 void metrics_owned(enum metrics_kind k, uint64_t n);
 void metrics_sqlite_error(void);
+/* One transaction of the API's writes committed (one fsync), with writes of them in it. */
+void metrics_write_commit(uint64_t writes);
 /* One HTTP request: the endpoint's pattern ("/v1/routes/{id}", or "unmatched"). */
 void metrics_http(const char *pattern, const char *method, int status, double seconds);
 

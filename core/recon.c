@@ -258,6 +258,20 @@ int recon_apply(struct recon *r, enum recon_kobj kind, const void *ops, size_t n
 
 /* ---- passes ---- */
 
+/* Under lock: wake the recon_wait threads whose revision is applied now. */
+static void wake_waiters(struct recon *r)
+{
+	for (struct recon_waiter **p = &r->waiters, *w; (w = *p);) {
+		if (w->rev > r->stats.applied_rev) {
+			p = &w->next;
+			continue;
+		}
+		*p = w->next;
+		w->woken = true;
+		sem_post(w->sem); /* w's thread may return (and w go) once lock is let go */
+	}
+}
+
 /* Record a pass's outcome. rc as recon_sync_full; rev the revision it reached (0 = unchanged). */
 static void record(struct recon *r, int rc, int64_t rev, double ms, const char *err)
 {
@@ -277,8 +291,10 @@ static void record(struct recon *r, int rc, int64_t rev, double ms, const char *
 	} else {
 		r->stats.last_error[0] = '\0';
 	}
-	if (rc >= 0 && rev > r->stats.applied_rev)
+	if (rc >= 0 && rev > r->stats.applied_rev) {
 		r->stats.applied_rev = rev;
+		wake_waiters(r);
+	}
 	metrics_owned(MK_ROUTE, r->stats.routes_owned);
 	pthread_cond_broadcast(&r->applied);
 	pthread_mutex_unlock(&r->lock);
@@ -798,18 +814,57 @@ int recon_resync(struct recon *r, int timeout_ms)
 	return rc;
 }
 
+void recon_wait_post(struct recon *r, struct recon_waiter *w)
+{
+	w->woken = false;
+	pthread_mutex_lock(&r->lock);
+	if (r->stats.applied_rev >= w->rev) {
+		w->woken = true;
+		sem_post(w->sem);
+	} else {
+		w->next = r->waiters;
+		r->waiters = w;
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+bool recon_wait_cancel(struct recon *r, struct recon_waiter *w)
+{
+	bool woken;
+
+	pthread_mutex_lock(&r->lock);
+	woken = w->woken;
+	if (!woken)
+		for (struct recon_waiter **p = &r->waiters; *p; p = &(*p)->next)
+			if (*p == w) {
+				*p = w->next;
+				break;
+			}
+	pthread_mutex_unlock(&r->lock);
+	return woken;
+}
+
 int recon_wait(struct recon *r, int64_t rev, int timeout_ms)
 {
+	sem_t sem;
+	struct recon_waiter w = {.rev = rev, .sem = &sem};
 	struct timespec until;
-	int rc = 0;
+	int rc;
 
 	deadline_in(timeout_ms, &until);
 	pthread_mutex_lock(&r->lock);
-	while (r->stats.applied_rev < rev && rc == 0)
-		rc = pthread_cond_timedwait(&r->applied, &r->lock, &until);
-	rc = r->stats.applied_rev >= rev ? 0 : -ETIMEDOUT;
+	rc = r->stats.applied_rev >= rev;
 	pthread_mutex_unlock(&r->lock);
-	return rc;
+	if (rc)
+		return 0;
+	sem_init(&sem, 0, 0);
+	recon_wait_post(r, &w);
+	while ((rc = sem_clockwait(&sem, CLOCK_MONOTONIC, &until)) < 0 && errno == EINTR)
+		;
+	if (rc < 0 && recon_wait_cancel(r, &w)) /* the post came after the time was up */
+		rc = 0;
+	sem_destroy(&sem);
+	return rc < 0 ? -ETIMEDOUT : 0;
 }
 
 void recon_status(struct recon *r, const char *id, struct obj_status *out)

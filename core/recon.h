@@ -7,6 +7,7 @@
 #ifndef VR_RECON_H
 #define VR_RECON_H
 
+#include <semaphore.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -80,6 +81,24 @@ enum recon_obj {
 void recon_kick(struct recon *r, int64_t rev, enum recon_obj kind, const char *id);
 /* Wait until revision rev is applied (attempted). 0, or -ETIMEDOUT. */
 int recon_wait(struct recon *r, int64_t rev, int timeout_ms);
+/*
+ * The same without a thread of its own waiting: w->sem is posted once, when
+ * revision w->rev is applied (at once when it is already), with w->woken
+ * set under the reconciler's lock. w stays the reconciler's until then or
+ * until recon_wait_cancel.
+ */
+struct recon_waiter {
+	int64_t rev;
+	sem_t *sem;
+	bool woken;
+	struct recon_waiter *next;
+};
+void recon_wait_post(struct recon *r, struct recon_waiter *w);
+/*
+ * Take w back: true when it was posted already (the post is over), false when
+ * it was not and never will be.
+ */
+bool recon_wait_cancel(struct recon *r, struct recon_waiter *w);
 /*
  * A document's whole desired state as PUT /v1/config hands it over
  * (recon_preapply): its routes (checked, table numbers filled), and every

@@ -64,6 +64,13 @@ struct recon {
 	bool started;
 	pthread_mutex_t lock;
 	pthread_cond_t applied;
+	/*
+	 * recon_wait_post's waiters (under lock). Each is woken alone, when its
+	 * revision is applied: a broadcast of applied woke every writer's
+	 * thread at each pass, also the ones whose revision it had not reached,
+	 * and they queued on lock (issue 15, tests/bench/README.md "post-rate").
+	 */
+	struct recon_waiter *waiters;
 	int wake_fd;
 
 	/*

@@ -1,8 +1,12 @@
 #include "app.h"
 
+#include <errno.h>
+
 #include "err.h"
 #include "fleet.h"
 #include "log.h"
+#include "metrics.h"
+#include "recon.h"
 #include "store.h"
 
 #define APP_READER_CACHE_KIB 2048
@@ -94,7 +98,6 @@ void app_init(struct app *app)
 {
 	pthread_mutex_init(&app->store_lock, NULL);
 	pthread_mutex_init(&app->write_lock, NULL);
-	pthread_cond_init(&app->write_done, NULL);
 	app->write_queue = NULL;
 	app->write_tail = &app->write_queue;
 	app->write_leader = false;
@@ -126,8 +129,10 @@ static void run_one(struct app *app, struct app_write *w)
 	do
 		w->rc = w->fn(app, w->arg, w->e);
 	while (w->rc < 0 && app_write_again(app, ++run, w->e));
+	if (w->rc >= 0)
+		metrics_write_commit(1);
 	if (w->rc >= 0 && w->committed)
-		w->committed(app, w->arg, w->rc);
+		w->apply_rev = w->committed(app, w->arg, w->rc);
 }
 
 /*
@@ -139,6 +144,7 @@ static void run_group(struct app *app, struct app_write *g)
 	struct store_event *mine = store_audit_armed();
 	struct vr_err ge = {0};
 	struct app_write *w;
+	uint64_t n = 0;
 
 	if (store_group_begin(app->store, &ge) < 0) {
 		for (w = g; w; w = w->next) {
@@ -165,28 +171,130 @@ static void run_group(struct app *app, struct app_write *g)
 		return;
 	}
 	app->write_groups++;
+	for (w = g; w; w = w->next)
+		n += w->rc >= 0;
+	metrics_write_commit(n);
 	for (w = g; w; w = w->next) {
 		app->writes_grouped++;
 		if (w->rc >= 0 && w->committed)
-			w->committed(app, w->arg, w->rc);
+			w->apply_rev = w->committed(app, w->arg, w->rc);
 	}
 }
 
+void app_wait_applied(struct app *app, int64_t rev)
+{
+	if (!app->recon || rev <= 0)
+		return;
+	if (recon_wait(app->recon, rev, app->apply_timeout_ms))
+		log_warnx(
+		    "revision %lld not applied within %d ms; answering with its status so far",
+		    (long long)rev, app->apply_timeout_ms);
+}
+
+/* The CLOCK_MONOTONIC time ms from now. */
+static struct timespec ms_from_now(int ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+static bool passed(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+}
+
+/*
+ * Sleep until w->wake is posted: w finished (its revision applied, if it
+ * waits for one), or its thread leads. A commit has no time limit; the
+ * apply has, from the moment the leader handed w to the reconciler.
+ */
+static void write_sleep(struct app *app, struct app_write *w)
+{
+	struct timespec until = ms_from_now(app->apply_timeout_ms);
+	bool in_apply;
+
+	for (;;) {
+		if (sem_clockwait(&w->wake, CLOCK_MONOTONIC, &until) == 0)
+			return;
+		if (errno == EINTR)
+			continue;
+		pthread_mutex_lock(&app->write_lock);
+		in_apply = w->in_apply;
+		pthread_mutex_unlock(&app->write_lock);
+		if (!in_apply) { /* still queued or being run */
+			until = ms_from_now(app->apply_timeout_ms);
+			continue;
+		}
+		until = w->apply_until;
+		if (!passed(&until))
+			continue;
+		if (!recon_wait_cancel(app->recon, &w->applied))
+			log_warnx("revision %lld not applied within %d ms; answering with its "
+			          "status so far",
+			          (long long)w->apply_rev, app->apply_timeout_ms);
+		return;
+	}
+}
+
+/*
+ * After a commit, under write_lock: the writes of g that wait for their
+ * revision go to the reconciler, which wakes each once it is applied; the
+ * others are returned, to be woken now. me is left out: its thread is this one.
+ */
+static struct app_write *hand_over(struct app *app, struct app_write *g, struct app_write *me)
+{
+	struct app_write *wake = NULL, *next;
+	struct timespec until = ms_from_now(app->apply_timeout_ms);
+
+	for (struct app_write *w = g; w; w = next) {
+		next = w->next; /* a write handed over may be woken, and gone, at once */
+		if (w == me)
+			continue;
+		w->finished = true;
+		if (w->rc >= 0 && w->apply_rev > 0 && app->recon) {
+			w->in_apply = true;
+			w->apply_until = until;
+			w->applied = (struct recon_waiter){.rev = w->apply_rev, .sem = &w->wake};
+			recon_wait_post(app->recon, &w->applied);
+		} else {
+			w->next = wake;
+			wake = w;
+		}
+	}
+	return wake;
+}
+
 int app_write(struct app *app, int (*fn)(struct app *app, void *arg, struct vr_err *e),
-              void (*committed)(struct app *app, void *arg, int rc), void *arg, struct vr_err *e)
+              int64_t (*committed)(struct app *app, void *arg, int rc), void *arg, struct vr_err *e)
 {
 	struct app_write me = {
 	    .fn = fn, .committed = committed, .arg = arg, .ev = store_audit_armed(), .e = e};
-	struct app_write *g;
+	struct app_write *g, *lead, *wake;
 
+	sem_init(&me.wake, 0, 0);
 	pthread_mutex_lock(&app->write_lock);
 	*app->write_tail = &me; /* in arrival order */
 	app->write_tail = &me.next;
-	while (app->write_leader && !me.finished)
-		pthread_cond_wait(&app->write_done, &app->write_lock);
-	if (me.finished) {
+	if (app->write_leader) {
+		/* One commits now: this write is run by it or a later leader, or leads. */
 		pthread_mutex_unlock(&app->write_lock);
-		return me.rc;
+		write_sleep(app, &me);
+		if (me.finished) {
+			sem_destroy(&me.wake);
+			return me.rc;
+		}
+		pthread_mutex_lock(&app->write_lock); /* handed the lead: write_leader stays set */
 	}
 	/* Lead: take every write waiting now, this one among them. */
 	app->write_leader = true;
@@ -217,13 +325,20 @@ int app_write(struct app *app, int (*fn)(struct app *app, void *arg, struct vr_e
 	}
 	pthread_mutex_unlock(&app->store_lock);
 
+	/* The first write that queued meanwhile leads the next group. */
 	pthread_mutex_lock(&app->write_lock);
-	for (struct app_write *w = g, *next; w; w = next) {
-		next = w->next;
-		w->finished = true; /* the waiter may return (and its frame go) from here on */
-	}
-	app->write_leader = false;
-	pthread_cond_broadcast(&app->write_done);
+	lead = app->write_queue;
+	app->write_leader = lead != NULL;
+	wake = hand_over(app, g, &me);
 	pthread_mutex_unlock(&app->write_lock);
+	if (lead)
+		sem_post(&lead->wake); /* first: its fsync overlaps the wake-ups below */
+	for (struct app_write *w = wake, *next; w; w = next) {
+		next = w->next;
+		sem_post(&w->wake); /* its thread may return (and its frame go) from here on */
+	}
+	sem_destroy(&me.wake);
+	if (me.rc >= 0)
+		app_wait_applied(app, me.apply_rev);
 	return me.rc;
 }

@@ -3,9 +3,13 @@
 #define VR_APP_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
+
+#include "recon.h"
 
 struct store;
 struct recon;
@@ -24,12 +28,32 @@ struct fleet;
  */
 struct app_write {
 	int (*fn)(struct app *app, void *arg, struct vr_err *e); /* the write; < 0 failed */
-	void (*committed)(struct app *app, void *arg, int rc);   /* after it is durable */
+	/* After it is durable: kick the reconciler; returns the revision to wait for (0: none). */
+	int64_t (*committed)(struct app *app, void *arg, int rc);
 	void *arg;
 	struct store_event *ev; /* the asking thread's audit event (store_audit_armed) */
 	struct vr_err *e;
 	int rc;
-	bool finished;
+	bool finished; /* run (rc is its outcome); false when woken to lead instead */
+	/*
+	 * Posted once: the write is finished (and its revision applied, when it
+	 * waits for one), or its thread is to lead the next group. A semaphore
+	 * of its own, so that the leader wakes exactly the threads it has
+	 * business with: a condition variable broadcast woke every waiting
+	 * writer, which then queued on write_lock (issue 15,
+	 * tests/bench/README.md "post-rate").
+	 */
+	sem_t wake;
+	/*
+	 * The revision committed returned; the leader hands the sleeping thread
+	 * to the reconciler (in_apply, under write_lock), which posts wake once
+	 * it is applied: the thread wakes once, not once for the commit and
+	 * again for the apply. It gives up at apply_until (CLOCK_MONOTONIC).
+	 */
+	int64_t apply_rev;
+	bool in_apply;
+	struct timespec apply_until;
+	struct recon_waiter applied;
 	struct app_write *next;
 };
 
@@ -54,7 +78,6 @@ struct app {
 	 * committed together, one transaction and one fsync (app_write).
 	 */
 	pthread_mutex_t write_lock;
-	pthread_cond_t write_done;
 	struct app_write *write_queue;
 	struct app_write **write_tail;         /* where the next write is appended */
 	bool write_leader;                     /* a thread is running a group now */
@@ -123,14 +146,24 @@ void app_init(struct app *app);
 /*
  * Run fn(app, arg, e) under store_lock as one write, and committed(app, arg,
  * rc) once it is durable (kick the reconciler there); returns fn's rc, or -1
- * with e set when the commit failed. Writes that arrive while one commits
- * wait and are then run together by one of their threads, each in a
- * savepoint of one transaction (store_group_begin): group commit. fn must do
- * its work through the store's write calls and nothing that waits for
- * another write; the calling thread's armed audit event goes with it.
+ * with e set when the commit failed. When committed returns a revision > 0,
+ * app_write returns once the reconciler has applied it, or after
+ * apply_timeout_ms (logged): the caller answers with the kernel's state.
+ * Writes that arrive while one commits wait and are then run together by
+ * one of their threads, each in a savepoint of one transaction
+ * (store_group_begin): group commit. fn must do its work through the
+ * store's write calls and nothing that waits for another write; the calling
+ * thread's armed audit event goes with it.
  */
 int app_write(struct app *app, int (*fn)(struct app *app, void *arg, struct vr_err *e),
-              void (*committed)(struct app *app, void *arg, int rc), void *arg, struct vr_err *e);
+              int64_t (*committed)(struct app *app, void *arg, int rc), void *arg,
+              struct vr_err *e);
+/*
+ * Wait until revision rev is applied, at most apply_timeout_ms (then log it
+ * and return: the answer shows the status so far). No reconciler, rev <= 0:
+ * returns at once.
+ */
+void app_wait_applied(struct app *app, int64_t rev);
 
 /*
  * A write that failed (rc < 0) with the store lock held: true when it should

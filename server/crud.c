@@ -29,12 +29,7 @@ void crud_kick(struct app *app, int64_t rev, enum recon_obj kind, const char *id
 
 void crud_wait(struct app *app, int64_t rev)
 {
-	if (!app->recon || rev <= 0)
-		return;
-	if (recon_wait(app->recon, rev, app->apply_timeout_ms))
-		log_warnx(
-		    "revision %lld not applied within %d ms; answering with its status so far",
-		    (long long)rev, app->apply_timeout_ms);
+	app_wait_applied(app, rev);
 }
 
 json_t *crud_status_json(struct app *app, const char *id)
@@ -286,12 +281,15 @@ static int write_create(struct app *app, void *arg, struct vr_err *e)
 	return create_one(app, w->rs, w->obj, e);
 }
 
-static void created(struct app *app, void *arg, int rc)
+/* The committed callbacks return the revision the answer waits to see applied (app_write). */
+static int64_t created(struct app *app, void *arg, int rc)
 {
 	struct crud_write *w = arg;
 
-	if (rc == STORE_CREATED)
-		crud_kick(app, w->rs->rev(w->obj), w->rs->kind, w->rs->id(w->obj));
+	if (rc != STORE_CREATED)
+		return 0;
+	crud_kick(app, w->rs->rev(w->obj), w->rs->kind, w->rs->id(w->obj));
+	return w->rs->rev(w->obj);
 }
 
 static int write_replace(struct app *app, void *arg, struct vr_err *e)
@@ -301,13 +299,15 @@ static int write_replace(struct app *app, void *arg, struct vr_err *e)
 	return store_obj_replace(app->store, w->rs->store_kind, w->obj, w->rev, e);
 }
 
-static void replaced(struct app *app, void *arg, int rc)
+static int64_t replaced(struct app *app, void *arg, int rc)
 {
 	struct crud_write *w = arg;
 
 	/* STORE_UNCHANGED: nothing was written, there is nothing to apply. */
-	if (rc == 0)
-		crud_kick(app, w->rs->rev(w->obj), w->rs->kind, w->rs->id(w->obj));
+	if (rc != 0)
+		return 0;
+	crud_kick(app, w->rs->rev(w->obj), w->rs->kind, w->rs->id(w->obj));
+	return w->rs->rev(w->obj);
 }
 
 static int write_delete(struct app *app, void *arg, struct vr_err *e)
@@ -320,12 +320,13 @@ static int write_delete(struct app *app, void *arg, struct vr_err *e)
 	return 0;
 }
 
-static void deleted(struct app *app, void *arg, int rc)
+static int64_t deleted(struct app *app, void *arg, int rc)
 {
 	struct crud_write *w = arg;
 
 	(void)rc;
 	crud_kick(app, w->rev, w->rs->kind, w->id);
+	return w->rev;
 }
 
 static int body_required(struct http_req *req, struct vr_err *e)
@@ -355,12 +356,10 @@ void crud_create(struct http_req *req, struct http_resp *resp)
 	}
 	rc = app_write(req->app, write_create, created, &(struct crud_write){.rs = rs, .obj = obj},
 	               &e);
-	if (rc < 0) {
+	if (rc < 0) { /* else applied, when it was created (app_write waited) */
 		http_problem(resp, &e);
 		goto out;
 	}
-	if (rc == STORE_CREATED)
-		crud_wait(req->app, rs->rev(obj));
 	if (active && create_active(req->app, rs, obj, rc, &e)) {
 		http_problem(resp, &e);
 		goto out;
@@ -463,11 +462,8 @@ void crud_replace(struct http_req *req, struct http_resp *resp)
 		goto fail;
 	rc = app_write(req->app, write_replace, replaced,
 	               &(struct crud_write){.rs = rs, .obj = obj, .rev = rev}, &e);
-	if (rc < 0)
+	if (rc < 0) /* else applied, when it changed anything (app_write waited) */
 		goto fail;
-	/* STORE_UNCHANGED: nothing was written, there is nothing to apply. */
-	if (rc == 0)
-		crud_wait(req->app, rs->rev(obj));
 	if (active && replace_active(req->app, rs, obj, old, &e))
 		goto fail;
 	/* As for a create: the version this request wrote, not a read-back. */
@@ -505,8 +501,7 @@ void crud_delete(struct http_req *req, struct http_resp *resp)
 		http_problem(resp, &e);
 		return;
 	}
-	crud_wait(app, rev);
-	resp->status = 204;
+	resp->status = 204; /* applied: app_write waited */
 }
 
 int crud_query_limit(struct http_req *req, size_t *limit, struct vr_err *e)

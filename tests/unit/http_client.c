@@ -10,11 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fake_kernel.h"
 #include "http.h"
 #include "http_client.h"
+#include "recon.h"
 #include "store.h"
 
 void reply_free(struct reply *r)
@@ -155,6 +158,39 @@ int http_fixture_teardown(void **state)
 	assert_int_equal(system(cmd), 0);
 	free(f);
 	return 0;
+}
+
+int http_fixture_setup_recon(void **state, int apply_timeout_ms)
+{
+	struct fixture *f;
+	struct vr_err e = {0};
+
+	memset(&fk, 0, sizeof(fk));
+	pthread_mutex_init(&fk.lock, NULL);
+	pthread_cond_init(&fk.gate, NULL);
+	fk.efd = eventfd(0, EFD_NONBLOCK);
+	http_fixture_setup(state);
+	f = *state;
+	f->app.apply_timeout_ms = apply_timeout_ms;
+	assert_int_equal(recon_start(f->db, &fake_ops, 60000, NULL, &f->app.recon, &e), 0);
+	return 0;
+}
+
+int http_fixture_teardown_recon(void **state)
+{
+	struct fixture *f = *state;
+
+	http_stop(f->srv);
+	f->srv = NULL;
+	/* A test that failed with the fake kernel held must not leave the reconciler stuck in it.
+	 */
+	pthread_mutex_lock(&fk.lock);
+	fk.hold = false;
+	pthread_cond_broadcast(&fk.gate);
+	pthread_mutex_unlock(&fk.lock);
+	recon_stop(f->app.recon);
+	close(fk.efd);
+	return http_fixture_teardown(state);
 }
 
 /* The number of items a GET of path lists (all of them: path has no limit yet). */

@@ -34,6 +34,12 @@ struct reply {
 /* cmocka group setup/teardown: *state is a struct fixture with the server running. */
 int http_fixture_setup(void **state);
 int http_fixture_teardown(void **state);
+/*
+ * The same with a reconciler on the fake kernel (fk, zeroed first), writes
+ * waiting at most apply_timeout_ms for their apply.
+ */
+int http_fixture_setup_recon(void **state, int apply_timeout_ms);
+int http_fixture_teardown_recon(void **state);
 
 void reply_free(struct reply *r);
 /*

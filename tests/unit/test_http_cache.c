@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "fake_kernel.h"
@@ -260,28 +259,7 @@ static void test_never_stale(void **state)
 /* The fixture with a reconciler on the fake kernel: objects get a status. */
 static int setup_recon(void **state)
 {
-	struct fixture *f;
-	struct vr_err e = {0};
-
-	memset(&fk, 0, sizeof(fk));
-	pthread_mutex_init(&fk.lock, NULL);
-	fk.efd = eventfd(0, EFD_NONBLOCK);
-	http_fixture_setup(state);
-	f = *state;
-	f->app.apply_timeout_ms = WAIT_MS;
-	assert_int_equal(recon_start(f->db, &fake_ops, 60000, NULL, &f->app.recon, &e), 0);
-	return 0;
-}
-
-static int teardown_recon(void **state)
-{
-	struct fixture *f = *state;
-
-	http_stop(f->srv);
-	f->srv = NULL;
-	recon_stop(f->app.recon);
-	close(fk.efd);
-	return http_fixture_teardown(state);
+	return http_fixture_setup_recon(state, WAIT_MS);
 }
 
 /*
@@ -360,7 +338,8 @@ int main(void)
 	    T(test_write_gen),
 	    T(test_never_stale),
 #undef T
-	    cmocka_unit_test_setup_teardown(test_status_change, setup_recon, teardown_recon),
+	    cmocka_unit_test_setup_teardown(test_status_change, setup_recon,
+	                                    http_fixture_teardown_recon),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

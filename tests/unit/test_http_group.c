@@ -18,9 +18,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "fake_kernel.h"
 #include "http_client.h"
+#include "recon.h"
 
 #define WRITERS 8
+#define APPLY_MS 500 /* apply_timeout_ms with the reconciler */
 
 struct writer {
 	struct fixture *f;
@@ -242,12 +245,94 @@ static void test_group_commit_fails(void **state)
 	assert_int_equal(status_revision(f), rev0 + created + 1);
 }
 
+static int setup_recon(void **state)
+{
+	return http_fixture_setup_recon(state, APPLY_MS);
+}
+
+static void set_hold(bool on)
+{
+	pthread_mutex_lock(&fk.lock);
+	fk.hold = on;
+	pthread_cond_broadcast(&fk.gate);
+	pthread_mutex_unlock(&fk.lock);
+}
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1000.0 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/*
+ * A group's writes, each answered once its route is in the kernel: the
+ * leader hands the others' threads to the reconciler, which wakes each when
+ * its revision is applied. With the kernel stuck, each is answered (still
+ * pending) after apply_timeout_ms, once: not after a second wait.
+ */
+static void test_group_waits_for_apply(void **state)
+{
+	struct fixture *f = *state;
+	struct writer w[WRITERS];
+	pthread_t t[WRITERS];
+	struct timespec t0;
+	struct reply r;
+	char path[128];
+	double ms;
+
+	for (int round = 0; round < 2; round++) {
+		bool stuck = round == 1;
+
+		set_hold(stuck);
+		pthread_mutex_lock(&f->app.store_lock);
+		for (int i = 0; i < WRITERS; i++) {
+			w[i].f = f;
+			snprintf(w[i].body, sizeof(w[i].body),
+			         "{\"destination\":\"10.%d.%d.0/24\",\"via\":\"192.168.150.3\"}",
+			         81 + round, i);
+			assert_int_equal(pthread_create(&t[i], NULL, post_one, &w[i]), 0);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		release_group(f, t);
+		ms = ms_since(&t0);
+		for (int i = 0; i < WRITERS; i++) {
+			assert_int_equal(w[i].r.status, 201);
+			assert_string_equal(jstr(w[i].r.json, "status", "state"),
+			                    stuck ? "pending" : "active");
+		}
+		if (stuck) {
+			assert_true(ms >= APPLY_MS);
+			assert_true(ms < 2 * APPLY_MS);
+			set_hold(false);
+			/* The kernel is back: the last write's apply comes, and with it the rest.
+			 */
+			assert_int_equal(recon_wait(f->app.recon, status_revision(f), 5000), 0);
+			for (int i = 0; i < WRITERS; i++) {
+				snprintf(path, sizeof(path), "/v1/routes/%s",
+				         jstr(w[i].r.json, "id", NULL));
+				call(f, "GET", path, NULL, &r);
+				assert_string_equal(jstr(r.json, "status", "state"), "active");
+				reply_free(&r);
+			}
+		}
+		for (int i = 0; i < WRITERS; i++)
+			reply_free(&w[i].r);
+	}
+	assert_int_equal(fake_count(), 2 * WRITERS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_group_commit),
-	    cmocka_unit_test(test_group_commit_fails),
+	    cmocka_unit_test_setup_teardown(test_group_commit, http_fixture_setup,
+	                                    http_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_group_commit_fails, http_fixture_setup,
+	                                    http_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_group_waits_for_apply, setup_recon,
+	                                    http_fixture_teardown_recon),
 	};
 
-	return cmocka_run_group_tests(tests, http_fixture_setup, http_fixture_teardown);
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }

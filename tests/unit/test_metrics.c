@@ -22,6 +22,8 @@ static void test_render(void **state)
 	metrics_drift_repair(MK_ROUTE, 3);
 	metrics_owned(MK_ROUTE, 7);
 	metrics_sqlite_error();
+	metrics_write_commit(1);
+	metrics_write_commit(13); /* a group commit of 13 writes */
 	metrics_http("/v1/routes/{id}", "GET", 200, 0.0004);
 	metrics_http("/v1/routes/{id}", "GET", 200, 0.002);
 	metrics_http("/v1/routes/{id}", "GET", 404, 0.001);
@@ -39,6 +41,8 @@ static void test_render(void **state)
 	assert_non_null(strstr(t, "vrouter_drift_repairs_total{kind=\"route\"} 3\n"));
 	assert_non_null(strstr(t, "vrouter_owned_objects{kind=\"route\"} 7\n"));
 	assert_non_null(strstr(t, "vrouter_sqlite_errors_total 1\n"));
+	assert_non_null(strstr(t, "vrouter_write_commits_total 2\n"));
+	assert_non_null(strstr(t, "vrouter_writes_committed_total 14\n"));
 	assert_non_null(strstr(t, "vrouter_http_requests_total{route=\"/v1/routes/"
 	                          "{id}\",method=\"GET\",code=\"200\"} 2\n"));
 	assert_non_null(strstr(t, "vrouter_http_requests_total{route=\"/v1/routes/"
