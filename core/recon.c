@@ -491,6 +491,7 @@ static void run_preapply(struct recon *r)
 {
 	char err[REASON_MAX] = "";
 	const struct route *routes;
+	const struct route_pack *pack;
 	int64_t t0 = recon_now_us();
 	size_t n;
 
@@ -500,11 +501,12 @@ static void run_preapply(struct recon *r)
 		return;
 	}
 	routes = r->pre_routes;
+	pack = r->pre_pack;
 	n = r->pre_n;
 	r->pre_pending = false;
 	r->pre_running = true;
 	pthread_mutex_unlock(&r->lock);
-	if (recon_preapply_routes(r, routes, n, err, sizeof(err)))
+	if (recon_preapply_routes(r, routes, pack, n, err, sizeof(err)))
 		log_warnx("applying a document's routes ahead of its commit: %s (the pass after "
 		          "the commit applies them)",
 		          err);
@@ -514,6 +516,7 @@ static void run_preapply(struct recon *r)
 	pthread_mutex_lock(&r->lock);
 	r->pre_running = false;
 	r->pre_routes = NULL;
+	r->pre_pack = NULL;
 	pthread_cond_broadcast(&r->applied);
 	pthread_mutex_unlock(&r->lock);
 }
@@ -720,10 +723,12 @@ static void deadline_in(int timeout_ms, struct timespec *until)
 	}
 }
 
-void recon_preapply(struct recon *r, const struct route *routes, size_t n)
+void recon_preapply(struct recon *r, const struct route *routes, const struct route_pack *pack,
+                    size_t n)
 {
 	pthread_mutex_lock(&r->lock);
 	r->pre_routes = routes;
+	r->pre_pack = pack;
 	r->pre_n = n;
 	r->pre_pending = true;
 	r->pre_hold = true;

@@ -81,14 +81,15 @@ void recon_kick(struct recon *r, int64_t rev, enum recon_obj kind, const char *i
 /* Wait until revision rev is applied (attempted). 0, or -ETIMEDOUT. */
 int recon_wait(struct recon *r, int64_t rev, int timeout_ms);
 /*
- * PUT /v1/config: start putting routes[0..n) (a document's, checked, table
- * numbers filled) into the kernel while the caller stores them. routes stay
- * the caller's and must stay valid and unchanged (but for their stamps)
- * until recon_preapply_wait returns. The statuses are left to the full pass
- * the caller kicks after its commit; if the commit fails, recon_resync puts
- * the stored state back.
+ * PUT /v1/config: start putting routes[0..n) (or pack's n routes, when pack
+ * is set: a document's, checked, table numbers filled) into the kernel while
+ * the caller stores them. They stay the caller's and must stay valid and
+ * unchanged (but for their stamps) until recon_preapply_wait returns. The statuses are left to the
+ * full pass the caller kicks after its commit; if the commit fails, recon_resync puts the stored
+ * state back.
  */
-void recon_preapply(struct recon *r, const struct route *routes, size_t n);
+void recon_preapply(struct recon *r, const struct route *routes, const struct route_pack *pack,
+                    size_t n);
 /* Wait until the routes of recon_preapply are applied (or could not be). */
 void recon_preapply_wait(struct recon *r);
 /*

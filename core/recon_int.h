@@ -124,6 +124,7 @@ struct recon {
 	 * (recon_preapply); guarded by lock. Borrowed until pre_running ends.
 	 */
 	const struct route *pre_routes;
+	const struct route_pack *pre_pack; /* or these, when set */
 	size_t pre_n;
 	bool pre_pending; /* handed over, not taken yet */
 	bool pre_running;
@@ -197,8 +198,8 @@ int recon_sync_full(struct recon *r, struct plan_assoc *as, int *copy_res, int64
  * pass after the commit records the statuses, and puts back what the
  * document's failed commit took out). 0, or -1 with err.
  */
-int recon_preapply_routes(struct recon *r, const struct route *routes, size_t n, char *err,
-                          size_t errlen);
+int recon_preapply_routes(struct recon *r, const struct route *routes,
+                          const struct route_pack *pack, size_t n, char *err, size_t errlen);
 /*
  * Some routes changed (ids: n distinct ids): apply just those (O(n) in the
  * size of the state): one read of the store, one kernel batch, each route's

@@ -373,8 +373,8 @@ out:
 
 /* ---- a document's routes, ahead of its commit ---- */
 
-int recon_preapply_routes(struct recon *r, const struct route *routes, size_t n, char *err,
-                          size_t errlen)
+int recon_preapply_routes(struct recon *r, const struct route *routes,
+                          const struct route_pack *pack, size_t n, char *err, size_t errlen)
 {
 	struct plan_assoc as = {0};
 	struct kroute *desired = malloc((n + r->ncopies + 1) * sizeof(*desired));
@@ -392,8 +392,14 @@ int recon_preapply_routes(struct recon *r, const struct route *routes, size_t n,
 		goto out;
 	}
 	/* A route whose device is missing fails in the pass after the commit, with its reason. */
-	for (size_t i = 0; i < n; i++)
-		nu += plan_kroute_of(&routes[i], &r->links, &desired[nu], why, sizeof(why)) == 0;
+	for (size_t i = 0; i < n; i++) {
+		struct route tmp;
+
+		if (pack)
+			route_pack_get_parsed(pack, i, &tmp);
+		nu += plan_kroute_of(pack ? &tmp : &routes[i], &r->links, &desired[nu], why,
+		                     sizeof(why)) == 0;
+	}
 	if (recon_diff(r, RECON_KROUTE, desired, plan_with_copies(desired, nu, &as), ok,
 	               (void **)&ops, &nops, err, errlen) == 0 &&
 	    recon_apply(r, RECON_KROUTE, ops, nops, &res, err, errlen) == 0)

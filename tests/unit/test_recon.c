@@ -90,7 +90,7 @@ static void hand_over(void *arg, const struct store_config *c)
 {
 	struct fixture *f = arg;
 
-	recon_preapply(f->r, c->routes, c->nroutes);
+	recon_preapply(f->r, c->routes, c->pack, c->nroutes);
 }
 
 static void db_exec(struct fixture *f, const char *sql)
@@ -187,7 +187,7 @@ static void test_preapply_hold(void **state)
 	snprintf(doc.dev, IFNAME_MAX, "eth0");
 	assert_int_equal(model_route_validate(&doc, &e), 0);
 	doc.table = RTB_MAIN_TABLE;
-	recon_preapply(f->r, &doc, 1);
+	recon_preapply(f->r, &doc, NULL, 1);
 	for (int i = 0; i < 200 && !fake_has(10, 2); i++)
 		usleep(10 * 1000);
 	assert_true(fake_has(10, 2));
