@@ -101,19 +101,18 @@ static int collect_route(void *arg, const struct route *rt)
 	int err;
 
 	recon_assert_thread(rp->r);
-	err = vr_grow((void **)&rp->v, &rp->cap, rp->n + 1, sizeof(*rp->v), RECON_ROUTES_MAX);
+	/* Each slot is written whole below. */
+	err = vr_grow_raw((void **)&rp->v, &rp->cap, rp->n + 1, sizeof(*rp->v), RECON_ROUTES_MAX);
 	if (err)
 		return err;
 	rentry_from_route(rp->r, &tmp, rt);
 	d = &rp->v[rp->n++];
+	*d = (struct dslot){.rev = tmp.rev,
+	                    .k = tmp.k,
+	                    .resolved = tmp.resolved,
+	                    .state = tmp.state,
+	                    .reason = tmp.reason}; /* reason moved */
 	snprintf(d->id, sizeof(d->id), "%s", rt->id);
-	d->rev = tmp.rev;
-	d->k = tmp.k;
-	d->resolved = tmp.resolved;
-	d->in_kernel = false;
-	d->drifted = false;
-	d->state = tmp.state;
-	d->reason = tmp.reason; /* moved */
 	return 0;
 }
 
