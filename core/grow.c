@@ -1,11 +1,13 @@
 #include "grow.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-int vr_grow(void **v, size_t *cap, size_t need, size_t elem, size_t max)
+/* vr_grow and vr_grow_raw: zero says whether the new elements are zeroed. */
+static int grow(void **v, size_t *cap, size_t need, size_t elem, size_t max, bool zero)
 {
 	size_t limit = elem ? SIZE_MAX / elem : SIZE_MAX;
 	size_t ncap;
@@ -27,8 +29,19 @@ int vr_grow(void **v, size_t *cap, size_t need, size_t elem, size_t max)
 	nv = realloc(*v, ncap * elem);
 	if (!nv)
 		return -ENOMEM;
-	memset((char *)nv + *cap * elem, 0, (ncap - *cap) * elem);
+	if (zero)
+		memset((char *)nv + *cap * elem, 0, (ncap - *cap) * elem);
 	*v = nv;
 	*cap = ncap;
 	return 0;
+}
+
+int vr_grow(void **v, size_t *cap, size_t need, size_t elem, size_t max)
+{
+	return grow(v, cap, need, elem, max, true);
+}
+
+int vr_grow_raw(void **v, size_t *cap, size_t need, size_t elem, size_t max)
+{
+	return grow(v, cap, need, elem, max, false);
 }

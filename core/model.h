@@ -179,6 +179,33 @@ void model_route_clear(struct route *r);
 void model_rtb_clear(struct route_table *t);
 /* Free an array of n routes / tables and their contents. NULL-safe. */
 void model_routes_free(struct route *v, size_t n);
+
+/*
+ * A document's routes held compact (route_pack.c): some 160 bytes an item
+ * where a struct route is 416. put stores r into item i (taking its
+ * description; -1 when out of memory), get fills *r from item i (its
+ * description borrowed: not to be freed), id is item i's id, in place.
+ */
+struct route_pack;
+struct route_pack *route_pack_new(size_t n);
+void route_pack_free(struct route_pack *p);
+size_t route_pack_len(const struct route_pack *p);
+int route_pack_put(struct route_pack *p, size_t i, struct route *r);
+void route_pack_get(const struct route_pack *p, size_t i, struct route *r);
+/*
+ * The same but for the text of destination and via (left ""): enough for a
+ * route's kernel form and its table, without printing the addresses.
+ */
+void route_pack_get_parsed(const struct route_pack *p, size_t i, struct route *r);
+/* Item i's table number and router (what the store resolves), without a full put. */
+int route_pack_set_table(struct route_pack *p, size_t i, uint32_t table, const char *router);
+char *route_pack_id(struct route_pack *p, size_t i);
+/* Route i of routes v, or when p is set of p, filled into *tmp. */
+const struct route *route_pack_at(const struct route *v, const struct route_pack *p, size_t i,
+                                  struct route *tmp);
+/* What the routes table keeps unique, without a full get: table, destination, metric. */
+void route_pack_key(const struct route_pack *p, size_t i, uint32_t *table,
+                    const struct prefix **dst, uint32_t *metric);
 void model_rtbs_free(struct route_table *v, size_t n);
 
 /* "ingress" <-> SG_INGRESS, "tcp" <-> SG_PROTO_TCP ... parse returns -1 for an unknown name. */

@@ -150,6 +150,9 @@ bool nl_xport_reason(int err, char *buf, size_t len);
  */
 int nl_xport_grow(void **v, size_t *cap, size_t n, size_t size, size_t max, const char *what)
     __attribute__((warn_unused_result));
+/* The same, the new elements not zeroed (vr_grow_raw): each is written whole. */
+int nl_xport_grow_raw(void **v, size_t *cap, size_t n, size_t size, size_t max, const char *what)
+    __attribute__((warn_unused_result));
 
 /*
  * ---- the objects ----

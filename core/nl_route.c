@@ -122,8 +122,9 @@ static int route_dump_cb(struct nlmsghdr *h, void *arg)
 
 	if (h->nlmsg_type != RTM_NEWROUTE || !parse_route(h, &r))
 		return 0;
-	err = nl_xport_grow((void **)&acc->v, &acc->cap, acc->n, sizeof(*acc->v), NLR_ROUTES_MAX,
-	                    "owned routes");
+	/* Written whole below: a dump's unused tail takes no memory. */
+	err = nl_xport_grow_raw((void **)&acc->v, &acc->cap, acc->n, sizeof(*acc->v),
+	                        NLR_ROUTES_MAX, "owned routes");
 	if (err)
 		return err;
 	acc->v[acc->n++] = r;

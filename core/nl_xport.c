@@ -102,13 +102,22 @@ bool nl_xport_reason(int err, char *buf, size_t len)
 	}
 }
 
-int nl_xport_grow(void **v, size_t *cap, size_t n, size_t size, size_t max, const char *what)
+/* A growth's result, the refusal logged. */
+static int grow_logged(int err, size_t max, const char *what)
 {
-	int err = vr_grow(v, cap, n + 1, size, max);
-
 	if (err == -E2BIG)
 		log_warnx("netlink: more than %zu %s, dump refused", max, what);
 	return err;
+}
+
+int nl_xport_grow(void **v, size_t *cap, size_t n, size_t size, size_t max, const char *what)
+{
+	return grow_logged(vr_grow(v, cap, n + 1, size, max), max, what);
+}
+
+int nl_xport_grow_raw(void **v, size_t *cap, size_t n, size_t size, size_t max, const char *what)
+{
+	return grow_logged(vr_grow_raw(v, cap, n + 1, size, max), max, what);
 }
 
 /* Ask for a buffer size, forcing past the sysctl limit when we may; returns what we got. */

@@ -736,27 +736,37 @@ int plan_kaddr_of(const struct subnet *sn, const struct plan_links *lk, struct k
 	return -ENODEV;
 }
 
-/* plan_kroute_of and plan_kaddr_of with the types the loop below takes. */
-static int kroute_of_v(const void *obj, const struct plan_links *lk, void *out, char *why,
+/* plan_kroute_of and plan_kaddr_of of input i, with the types the loop below takes. */
+static int kroute_of_v(const void *in, size_t i, const struct plan_links *lk, void *out, char *why,
                        size_t len)
 {
-	return plan_kroute_of(obj, lk, out, why, len);
+	return plan_kroute_of(&((const struct route *)in)[i], lk, out, why, len);
 }
 
-static int kaddr_of_v(const void *obj, const struct plan_links *lk, void *out, char *why,
+/* The same for a pack's route, filled one at a time. */
+static int kroute_of_pack(const void *in, size_t i, const struct plan_links *lk, void *out,
+                          char *why, size_t len)
+{
+	struct route tmp;
+
+	route_pack_get_parsed(in, i, &tmp);
+	return plan_kroute_of(&tmp, lk, out, why, len);
+}
+
+static int kaddr_of_v(const void *in, size_t i, const struct plan_links *lk, void *out, char *why,
                       size_t len)
 {
-	return plan_kaddr_of(obj, lk, out, why, len);
+	return plan_kaddr_of(&((const struct subnet *)in)[i], lk, out, why, len);
 }
 
 /*
- * of(in[i]) into out[k] (elements of insize and outsize bytes) for every
- * input that has a kernel form, with of[k] = i; fail(arg, i, why) for the
- * others. Returns k.
+ * of(in, i) into out[k] (elements of outsize bytes) for every input i that
+ * has a kernel form, with of[k] = i; fail(arg, i, why) for the others.
+ * Returns k.
  */
-static size_t kernel_forms(const void *in, size_t n, size_t insize, const struct plan_links *lk,
-                           int (*of_one)(const void *, const struct plan_links *, void *, char *,
-                                         size_t),
+static size_t kernel_forms(const void *in, size_t n, const struct plan_links *lk,
+                           int (*of_one)(const void *, size_t, const struct plan_links *, void *,
+                                         char *, size_t),
                            void *out, size_t outsize, size_t *of,
                            void (*fail)(void *arg, size_t i, const char *why), void *arg)
 {
@@ -764,8 +774,7 @@ static size_t kernel_forms(const void *in, size_t n, size_t insize, const struct
 	size_t k = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (of_one((const char *)in + i * insize, lk, (char *)out + k * outsize, why,
-		           sizeof(why))) {
+		if (of_one(in, i, lk, (char *)out + k * outsize, why, sizeof(why))) {
 			if (fail)
 				fail(arg, i, why);
 			continue;
@@ -775,20 +784,20 @@ static size_t kernel_forms(const void *in, size_t n, size_t insize, const struct
 	return k;
 }
 
-size_t plan_kroutes_of(const struct route *routes, size_t n, const struct plan_links *lk,
-                       struct kroute *out, size_t *of,
+size_t plan_kroutes_of(const struct route *routes, const struct route_pack *pack, size_t n,
+                       const struct plan_links *lk, struct kroute *out, size_t *of,
                        void (*fail)(void *arg, size_t i, const char *why), void *arg)
 {
-	return kernel_forms(routes, n, sizeof(*routes), lk, kroute_of_v, out, sizeof(*out), of,
-	                    fail, arg);
+	if (pack)
+		return kernel_forms(pack, n, lk, kroute_of_pack, out, sizeof(*out), of, fail, arg);
+	return kernel_forms(routes, n, lk, kroute_of_v, out, sizeof(*out), of, fail, arg);
 }
 
 size_t plan_kaddrs_of(const struct subnet *subnets, size_t n, const struct plan_links *lk,
                       struct kaddr *out, size_t *of,
                       void (*fail)(void *arg, size_t i, const char *why), void *arg)
 {
-	return kernel_forms(subnets, n, sizeof(*subnets), lk, kaddr_of_v, out, sizeof(*out), of,
-	                    fail, arg);
+	return kernel_forms(subnets, n, lk, kaddr_of_v, out, sizeof(*out), of, fail, arg);
 }
 
 size_t plan_with_copies(struct kroute *desired, size_t nu, struct plan_assoc *as)

@@ -179,13 +179,13 @@ int plan_kaddr_of(const struct subnet *sn, const struct plan_links *lk, struct k
                   char *why, size_t len) __attribute__((warn_unused_result));
 
 /*
- * The same over routes[0..n) / subnets[0..n): out[k] and of[k] (its index in
- * the input) for each object that has a kernel form, in input order;
- * fail(arg, i, why) (fail may be NULL) for each other, with the reason.
- * out and of hold n. Returns the count.
+ * The same over routes[0..n) (or pack's n routes when pack is set) /
+ * subnets[0..n): out[k] and of[k] (its index in the input) for each object
+ * that has a kernel form, in input order; fail(arg, i, why) (fail may be
+ * NULL) for each other, with the reason. out and of hold n. Returns the count.
  */
-size_t plan_kroutes_of(const struct route *routes, size_t n, const struct plan_links *lk,
-                       struct kroute *out, size_t *of,
+size_t plan_kroutes_of(const struct route *routes, const struct route_pack *pack, size_t n,
+                       const struct plan_links *lk, struct kroute *out, size_t *of,
                        void (*fail)(void *arg, size_t i, const char *why), void *arg);
 size_t plan_kaddrs_of(const struct subnet *subnets, size_t n, const struct plan_links *lk,
                       struct kaddr *out, size_t *of,

@@ -104,7 +104,8 @@ struct fail_note {
 static void route_fail(void *arg, size_t i, const char *why)
 {
 	const struct fail_note *fn = arg;
-	const struct route *rt = &fn->in->routes[i];
+	struct route tmp;
+	const struct route *rt = route_pack_at(fn->in->routes, fn->in->pack, i, &tmp);
 	char what[PREVIEW_WHAT_MAX];
 
 	snprintf(what, sizeof(what), "%s: %s", rt->destination, why);
@@ -131,7 +132,7 @@ static int preview_routes(const struct kernel_ops *k, const struct preview_input
 	map = calloc(in->nroutes + 1, sizeof(*map));
 	if (!desired || !map)
 		goto oom;
-	nu = plan_kroutes_of(in->routes, in->nroutes, &lk, desired, map, route_fail, &fn);
+	nu = plan_kroutes_of(in->routes, in->pack, in->nroutes, &lk, desired, map, route_fail, &fn);
 	nd = plan_with_copies(desired, nu, as);
 	ret = k->route_dump(k->ctx, &observed, &no);
 	if (ret) {
@@ -147,10 +148,12 @@ static int preview_routes(const struct kernel_ops *k, const struct preview_input
 	desired = observed = NULL;
 	for (size_t i = 0; i < nops; i++) {
 		const char *id = NULL;
+		struct route tmp;
 
 		if (ops[i].kind != KOP_DELETE)
-			id = ops[i].tag < nu ? in->routes[map[ops[i].tag]].id
-			                     : copy_owner(in, as, &ops[i].r);
+			id = ops[i].tag < nu
+			         ? route_pack_at(in->routes, in->pack, map[ops[i].tag], &tmp)->id
+			         : copy_owner(in, as, &ops[i].r);
 		preview_route_words(&ops[i].r, what, sizeof(what));
 		note(l, op_of(ops[i].kind), id, what);
 	}

@@ -61,7 +61,8 @@ struct preview {
 };
 
 struct preview_input {
-	const struct route *routes; /* the new state, table numbers resolved */
+	const struct route *routes;    /* the new state, table numbers resolved */
+	const struct route_pack *pack; /* or these (a PUT's document), when set */
 	size_t nroutes;
 	const struct subnet *subnets; /* the same */
 	size_t nsubnets;

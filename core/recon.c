@@ -519,7 +519,7 @@ static void run_preapply(struct recon *r)
 	r->pre_pending = false;
 	r->pre_running = true;
 	pthread_mutex_unlock(&r->lock);
-	if (recon_preapply_routes(r, doc.routes, doc.nroutes, err, sizeof(err)))
+	if (recon_preapply_routes(r, doc.routes, doc.pack, doc.nroutes, err, sizeof(err)))
 		log_warnx("applying a document's routes ahead of its commit: %s (the pass after "
 		          "the commit applies them)",
 		          err);
@@ -755,6 +755,7 @@ void recon_preapply(struct recon *r, const struct recon_doc *doc)
 void recon_preapply_config(struct recon *r, const struct store_config *c)
 {
 	struct recon_doc doc = {.routes = c->routes,
+	                        .pack = c->pack,
 	                        .nroutes = c->nroutes,
 	                        .groups = c->groups,
 	                        .ngroups = c->ngroups,

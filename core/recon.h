@@ -104,8 +104,10 @@ bool recon_wait_cancel(struct recon *r, struct recon_waiter *w);
  * (recon_preapply): its routes (checked, table numbers filled), and every
  * security group and rule (a document replaces them all, in a fleet too).
  */
+struct route_pack;
 struct recon_doc {
 	const struct route *routes;
+	const struct route_pack *pack; /* or the routes are these, when set */
 	size_t nroutes;
 	const struct security_group *groups;
 	size_t ngroups;

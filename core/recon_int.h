@@ -212,8 +212,8 @@ int recon_sync_full(struct recon *r, struct plan_assoc *as, int *copy_res, int64
  * pass after the commit records the statuses, and puts back what the
  * document's failed commit took out). 0, or -1 with err.
  */
-int recon_preapply_routes(struct recon *r, const struct route *routes, size_t n, char *err,
-                          size_t errlen);
+int recon_preapply_routes(struct recon *r, const struct route *routes,
+                          const struct route_pack *pack, size_t n, char *err, size_t errlen);
 /*
  * A document's groups g[0..ng) and rules rl[0..nr) (the whole desired set)
  * into table inet vrouter: compiled and sent as the difference from what

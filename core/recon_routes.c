@@ -101,19 +101,18 @@ static int collect_route(void *arg, const struct route *rt)
 	int err;
 
 	recon_assert_thread(rp->r);
-	err = vr_grow((void **)&rp->v, &rp->cap, rp->n + 1, sizeof(*rp->v), RECON_ROUTES_MAX);
+	/* Each slot is written whole below. */
+	err = vr_grow_raw((void **)&rp->v, &rp->cap, rp->n + 1, sizeof(*rp->v), RECON_ROUTES_MAX);
 	if (err)
 		return err;
 	rentry_from_route(rp->r, &tmp, rt);
 	d = &rp->v[rp->n++];
+	*d = (struct dslot){.rev = tmp.rev,
+	                    .k = tmp.k,
+	                    .resolved = tmp.resolved,
+	                    .state = tmp.state,
+	                    .reason = tmp.reason}; /* reason moved */
 	snprintf(d->id, sizeof(d->id), "%s", rt->id);
-	d->rev = tmp.rev;
-	d->k = tmp.k;
-	d->resolved = tmp.resolved;
-	d->in_kernel = false;
-	d->drifted = false;
-	d->state = tmp.state;
-	d->reason = tmp.reason; /* moved */
 	return 0;
 }
 
@@ -373,8 +372,8 @@ out:
 
 /* ---- a document's routes, ahead of its commit ---- */
 
-int recon_preapply_routes(struct recon *r, const struct route *routes, size_t n, char *err,
-                          size_t errlen)
+int recon_preapply_routes(struct recon *r, const struct route *routes,
+                          const struct route_pack *pack, size_t n, char *err, size_t errlen)
 {
 	struct plan_assoc as = {0};
 	struct kroute *desired = malloc((n + r->ncopies + 1) * sizeof(*desired));
@@ -392,8 +391,14 @@ int recon_preapply_routes(struct recon *r, const struct route *routes, size_t n,
 		goto out;
 	}
 	/* A route whose device is missing fails in the pass after the commit, with its reason. */
-	for (size_t i = 0; i < n; i++)
-		nu += plan_kroute_of(&routes[i], &r->links, &desired[nu], why, sizeof(why)) == 0;
+	for (size_t i = 0; i < n; i++) {
+		struct route tmp;
+
+		if (pack)
+			route_pack_get_parsed(pack, i, &tmp);
+		nu += plan_kroute_of(pack ? &tmp : &routes[i], &r->links, &desired[nu], why,
+		                     sizeof(why)) == 0;
+	}
 	if (recon_diff(r, RECON_KROUTE, desired, plan_with_copies(desired, nu, &as), ok,
 	               (void **)&ops, &nops, err, errlen) == 0 &&
 	    recon_apply(r, RECON_KROUTE, ops, nops, &res, err, errlen) == 0)

@@ -233,8 +233,13 @@ int store_net_load_of(struct store *s, const char *router, struct subnet **subs,
 struct store_config {
 	struct route_table *tables;
 	size_t ntables;
+	/*
+	 * The routes: routes[0..nroutes), or, when pack is set (a PUT's
+	 * document), pack's nroutes items (route_pack_at reads either).
+	 */
 	struct route *routes;
 	size_t nroutes;
+	struct route_pack *pack;
 	struct subnet *subnets;
 	size_t nsubnets;
 	struct security_group *groups;

@@ -48,6 +48,18 @@ static void *item_at(const struct cfg *x, enum store_kind k, size_t i)
 
 static char *item_id(const struct cfg *x, enum store_kind k, size_t i)
 {
+	if (k == STORE_ROUTE && x->c->pack)
+		return route_pack_id(x->c->pack, i);
+	return item_at(x, k, i);
+}
+
+/* Item i of kind k in full: in place, or for a pack's route filled into *tmp. */
+static void *item_full(const struct cfg *x, enum store_kind k, size_t i, struct route *tmp)
+{
+	if (k == STORE_ROUTE && x->c->pack) {
+		route_pack_get(x->c->pack, i, tmp);
+		return tmp;
+	}
 	return item_at(x, k, i);
 }
 
@@ -276,7 +288,9 @@ static int cfg_merge(struct cfg *x, enum store_kind k, struct cur_iter *it, stru
 	const struct kind *kd = store_kinds[k];
 	struct store_diff *d = x->d;
 	const void *cur = NULL;
+	struct route tmp;
 	size_t j = 0;
+	void *o;
 	int rc;
 
 	rc = it->next(it, &cur, e);
@@ -311,9 +325,10 @@ static int cfg_merge(struct cfg *x, enum store_kind k, struct cur_iter *it, stru
 			j++;
 			continue;
 		}
+		o = item_full(x, k, i, &tmp);
 		if (kd->inherit)
-			kd->inherit(item_at(x, k, i), cur);
-		if (kd->same(cur, item_at(x, k, i))) {
+			kd->inherit(o, cur);
+		if (kd->same(cur, o)) {
 			x->op[k][i] = CFG_SAME;
 			d->unchanged[k]++;
 		} else {
@@ -321,7 +336,11 @@ static int cfg_merge(struct cfg *x, enum store_kind k, struct cur_iter *it, stru
 			if (diff_note(&d->changed[k], item_id(x, k, i), e) < 0)
 				return -1;
 		}
-		obj_keep(kd, item_at(x, k, i), cur, x->op[k][i] == CFG_SAME);
+		obj_keep(kd, o, cur, x->op[k][i] == CFG_SAME);
+		/* A pack keeps what the write needs: a changed route's created_at. */
+		if (o == &tmp && x->op[k][i] == CFG_CHANGED &&
+		    route_pack_put(x->c->pack, i, &tmp) < 0)
+			return oom(e);
 		j++;
 		rc = it->next(it, &cur, e);
 	}
@@ -533,18 +552,38 @@ static int prefix_cmp(const struct prefix *a, const struct prefix *b)
 	return memcmp(a->addr.a, b->addr.a, len);
 }
 
+/* Route i's key: its table, destination and metric as the kernel counts it. */
+static void route_key_of(const struct cfg *x, size_t i, uint32_t *table, const struct prefix **dst,
+                         int64_t *metric)
+{
+	const struct route *r;
+	uint32_t m;
+
+	if (x->c->pack) {
+		route_pack_key(x->c->pack, i, table, dst, &m);
+		*metric = store_metric_key((*dst)->addr.family, m);
+		return;
+	}
+	r = item_at(x, STORE_ROUTE, i);
+	*table = r->table;
+	*dst = &r->dst;
+	*metric = store_route_metric_key(r);
+}
+
 /* The key the routes table holds unique: table, canonical destination, kernel metric. */
 static int route_by_key(const void *a, const void *b, void *arg)
 {
 	const struct sort_ctx *sc = arg;
-	const struct route *ra = item_at(sc->x, STORE_ROUTE, *(const uint32_t *)a);
-	const struct route *rb = item_at(sc->x, STORE_ROUTE, *(const uint32_t *)b);
-	int64_t ma = store_route_metric_key(ra), mb = store_route_metric_key(rb);
+	const struct prefix *da, *db;
+	uint32_t ta, tb;
+	int64_t ma, mb;
 	int c;
 
-	if (ra->table != rb->table)
-		return (ra->table > rb->table) - (ra->table < rb->table);
-	c = prefix_cmp(&ra->dst, &rb->dst);
+	route_key_of(sc->x, *(const uint32_t *)a, &ta, &da, &ma);
+	route_key_of(sc->x, *(const uint32_t *)b, &tb, &db, &mb);
+	if (ta != tb)
+		return (ta > tb) - (ta < tb);
+	c = prefix_cmp(da, db);
 	if (c)
 		return c;
 	return (ma > mb) - (ma < mb);
@@ -552,28 +591,38 @@ static int route_by_key(const void *a, const void *b, void *arg)
 
 static int cfg_routes(struct cfg *x, struct vr_err *e)
 {
-	struct route *r = x->items[STORE_ROUTE];
 	struct cur_iter it = {.next = routes_next, .s = x->s, .q = st_get(x->s, ST_RT_LOAD)};
+	struct route tmp, tmp_lo;
+	const struct route *rh, *rl;
 	char key[CIDR_STR_MAX];
 	uint32_t *v = NULL, lo, hi;
 	int ret = -1;
 
 	if (cfg_ids(x, STORE_ROUTE, e) < 0)
 		return -1;
-	for (size_t i = 0; i < x->n[STORE_ROUTE]; i++)
-		if (table_ref(x, STORE_ROUTE, i, r[i].table_id, &r[i].table, r[i].router, e) < 0)
+	for (size_t i = 0; i < x->n[STORE_ROUTE]; i++) {
+		struct route *r = x->c->pack ? &tmp : item_at(x, STORE_ROUTE, i);
+
+		if (r == &tmp) /* table_id and router are all table_ref reads */
+			route_pack_get_parsed(x->c->pack, i, &tmp);
+		if (table_ref(x, STORE_ROUTE, i, r->table_id, &r->table, r->router, e) < 0)
 			return -1;
+		if (r == &tmp && route_pack_set_table(x->c->pack, i, r->table, r->router) < 0)
+			return oom(e);
+	}
 	v = sorted_idx(x, STORE_ROUTE, route_by_key);
 	if (!v)
 		return oom(e);
 	if (first_dup(x, STORE_ROUTE, v, route_by_key, &lo, &hi)) {
-		store_kind_route.index_key(&r[hi], key);
+		rh = item_full(x, STORE_ROUTE, hi, &tmp);
+		rl = item_full(x, STORE_ROUTE, lo, &tmp_lo);
+		store_kind_route.index_key(rh, key);
 		item_err(e, VR_ERR_CONFLICT, STORE_ROUTE, hi, "destination",
 		         "a route to %s with metric %u in table %s is also routes[%u] "
 		         "(%s)%s; " NO_MULTIPATH,
-		         key, r[hi].metric, r[hi].table_id, lo, r[lo].id,
-		         r[hi].metric != r[lo].metric ? "; the kernel counts IPv6 metric 0 as 1024"
-		                                      : "");
+		         key, rh->metric, rh->table_id, lo, rl->id,
+		         rh->metric != rl->metric ? "; the kernel counts IPv6 metric 0 as 1024"
+		                                  : "");
 		goto out;
 	}
 	/* One pass over the stored routes in id order: no copy of them in memory. */
@@ -745,10 +794,9 @@ static bool cfg_changed(const struct cfg *x)
 }
 
 /* Stamp item i of kind k for its write: this revision, now, created now unless it existed. */
-static void stamp(struct cfg *x, enum store_kind k, size_t i)
+static void stamp(struct cfg *x, enum store_kind k, size_t i, void *o)
 {
 	const struct kind *d = store_kinds[k];
-	void *o = item_at(x, k, i);
 
 	if (x->op[k][i] == CFG_NEW)
 		memcpy(obj_field(o, d->created_at), x->now, TIME_MAX);
@@ -798,12 +846,15 @@ static int cfg_write_kind(struct cfg *x, enum store_kind k, struct vr_err *e)
 	/* In id order: the primary key index grows at its end, page after page. */
 	for (size_t j = 0; j < x->n[k]; j++) {
 		size_t i = x->ord[k][j];
+		struct route tmp;
+		void *o;
 
 		if (x->op[k][i] == CFG_SAME)
 			continue;
-		stamp(x, k, i);
-		if (store_obj_write(x->s, k, cfg_in_place(x, k, i) ? d->update : d->insert,
-		                    item_at(x, k, i), e) < 0)
+		o = item_full(x, k, i, &tmp);
+		stamp(x, k, i, o);
+		if (store_obj_write(x->s, k, cfg_in_place(x, k, i) ? d->update : d->insert, o, e) <
+		    0)
 			return item_wrap(e, k, i, item_id(x, k, i));
 	}
 	return 0;
@@ -952,7 +1003,10 @@ void store_config_clear(struct store_config *c)
 	if (!c)
 		return;
 	model_rtbs_free(c->tables, c->ntables);
-	model_routes_free(c->routes, c->nroutes);
+	if (c->pack)
+		route_pack_free(c->pack);
+	else
+		model_routes_free(c->routes, c->nroutes);
 	model_subnets_free(c->subnets, c->nsubnets);
 	model_sgs_free(c->groups, c->ngroups);
 	model_sg_rules_free(c->rules, c->nrules);

@@ -489,6 +489,8 @@ int store_router_ensure_in(struct store *s, const char *router, struct vr_err *e
     __attribute__((warn_unused_result));
 /* store_route.c: mirrors routes.metric_key: the kernel stores IPv6 metric 0 as 1024. */
 int64_t store_route_metric_key(const struct route *r);
+/* The same from a route's family and metric alone. */
+int64_t store_metric_key(int family, uint32_t metric);
 /* store_sg.c: words for what a rule allows: "ingress tcp ports 22-22 from 10.0.0.0/8". */
 void store_sgr_describe(const struct sg_rule *r, const char *cidr_key, char *buf, size_t size);
 /* store_settings.c: read the settings row; write set's flags, managed, updated_at and rev. */

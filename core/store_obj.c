@@ -350,14 +350,18 @@ out:
 /* ---- lists ---- */
 
 /* Make room for one more element of size elem in *v holding n of *cap, at most max. */
-int store_array_grow(void **v, size_t *cap, size_t n, size_t elem, size_t max, struct vr_err *e)
+/* A growth's result in the store's words. */
+static int grown(int err, size_t max, struct vr_err *e)
 {
-	int err = vr_grow(v, cap, n + 1, elem, max);
-
 	if (err == -E2BIG)
 		return err_set(e, VR_ERR_INTERNAL, "", "database: a list of more than %zu rows",
 		               max);
 	return err ? oom(e) : 0;
+}
+
+int store_array_grow(void **v, size_t *cap, size_t n, size_t elem, size_t max, struct vr_err *e)
+{
+	return grown(vr_grow(v, cap, n + 1, elem, max), max, e);
 }
 
 /* LIMIT for a page of limit rows plus one more, which tells whether there is a next page. */
@@ -392,8 +396,14 @@ static int obj_collect(struct store *s, enum store_kind k, sqlite3_stmt *q, size
 			*more = true;
 			break;
 		}
-		if (store_array_grow((void **)&v, &cap, cnt, d->size, max, e) < 0)
+		/*
+		 * Each element is zeroed just before its row fills it, not the
+		 * whole new capacity as it doubles: a large list's unused tail then
+		 * takes no memory (10,000 rules: 16,384 elements).
+		 */
+		if (grown(vr_grow_raw((void **)&v, &cap, cnt + 1, d->size, max), max, e) < 0)
 			goto out;
+		memset(v + cnt * d->size, 0, d->size);
 		if (d->from_row(s, q, v + cnt * d->size, with_desc, e) < 0)
 			goto out;
 		cnt++;

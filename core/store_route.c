@@ -10,11 +10,16 @@
 #include <sqlite3.h>
 
 /* Mirrors routes.metric_key in schema/001_init.sql: the kernel stores IPv6 metric 0 as 1024. */
+int64_t store_metric_key(int family, uint32_t metric)
+{
+	if (family == AF_INET6 && metric == 0)
+		return 1024;
+	return metric;
+}
+
 int64_t store_route_metric_key(const struct route *r)
 {
-	if (r->dst.addr.family == AF_INET6 && r->metric == 0)
-		return 1024;
-	return r->metric;
+	return store_metric_key(r->dst.addr.family, r->metric);
 }
 
 static int route_from_row(struct store *s, sqlite3_stmt *q, void *o, bool with_desc,

@@ -635,8 +635,9 @@ struct part_conv {
 	struct app *app;    /* NULL: a single router's document */
 	const char *router; /* fleet mode: the router the document is for */
 	enum store_kind kind;
-	char *items; /* zeroed array of the kind's structs */
-	size_t n;    /* its length: the items the counting pass found */
+	char *items;             /* zeroed array of the kind's structs */
+	struct route_pack *pack; /* or, for routes, where they go: compact */
+	size_t n;                /* its length: the items the counting pass found */
 	struct errs *errs;
 };
 
@@ -664,7 +665,8 @@ static int conv_item(const struct doc *d, size_t i, size_t at, size_t end, void 
 {
 	struct part_conv *pc = arg;
 	const struct crud_resource *rs = part_rs[pc->kind];
-	void *obj = pc->items + i * rs->size;
+	struct route route = {0};
+	void *obj = pc->pack ? (void *)&route : pc->items + i * rs->size;
 	const char *key = store_kind_key(pc->kind);
 	struct vr_err ie = {0};
 	json_t *v;
@@ -694,12 +696,20 @@ static int conv_item(const struct doc *d, size_t i, size_t at, size_t end, void 
 		desc_trim(pc->kind, obj);
 	}
 	json_decref(v);
+	if (pc->pack && route_pack_put(pc->pack, i, &route) < 0) {
+		model_route_clear(&route);
+		return err_set(e, VR_ERR_INTERNAL, NULL, "out of memory");
+	}
 	return 0;
 }
 
-/* Translate the items of part k into *items (calloc'd, *n of them, even when some fail). */
+/*
+ * Translate the items of part k into *items (calloc'd, *n of them, even when
+ * some fail); routes into *pack instead, when pack is not NULL.
+ */
 static int doc_part(struct doc *d, struct app *app, const char *router, enum store_kind k,
-                    void **items, size_t *n, struct errs *errs, struct vr_err *e)
+                    void **items, struct route_pack **pack, size_t *n, struct errs *errs,
+                    struct vr_err *e)
 {
 	struct part_conv pc = {.app = app, .router = router, .kind = k, .errs = errs};
 	const char *key = store_kind_key(k);
@@ -717,10 +727,16 @@ static int doc_part(struct doc *d, struct app *app, const char *router, enum sto
 	count = each_item(d, k, NULL, NULL, e);
 	if (count < 0)
 		return -1;
-	pc.items = calloc(count ? (size_t)count : 1, part_rs[k]->size);
-	if (!pc.items)
-		return err_set(e, VR_ERR_INTERNAL, NULL, "out of memory");
-	*items = pc.items;
+	if (pack) {
+		pc.pack = *pack = route_pack_new((size_t)count);
+		if (!pc.pack)
+			return err_set(e, VR_ERR_INTERNAL, NULL, "out of memory");
+	} else {
+		pc.items = calloc(count ? (size_t)count : 1, part_rs[k]->size);
+		if (!pc.items)
+			return err_set(e, VR_ERR_INTERNAL, NULL, "out of memory");
+		*items = pc.items;
+	}
 	*n = pc.n = (size_t)count;
 	return each_item(d, k, conv_item, &pc, e) < 0 ? -1 : 0;
 }
@@ -772,7 +788,8 @@ static int doc_parse(struct app *app, const char *text, size_t len, bool release
 		return -1;
 	for (int k = 0; k < STORE_KINDS; k++)
 		if (d.at[k] != SIZE_MAX &&
-		    doc_part(&d, app, c->router, (enum store_kind)k, items[k], ns[k], errs, e) < 0)
+		    doc_part(&d, app, c->router, (enum store_kind)k, items[k],
+		             k == STORE_ROUTE ? &c->pack : NULL, ns[k], errs, e) < 0)
 			return -1;
 	if (d.at[PART_SETTINGS] != SIZE_MAX && doc_settings(&d, c, errs, e) < 0)
 		return -1;
@@ -912,6 +929,7 @@ static json_t *kernel_plan(struct app *app, const struct store_config *c,
 {
 	struct preview_input in = {
 	    .routes = c->routes,
+	    .pack = c->pack,
 	    .nroutes = c->nroutes,
 	    .subnets = c->subnets,
 	    .nsubnets = c->nsubnets,

@@ -4,7 +4,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -436,6 +438,35 @@ static const struct mask_case mask_cases[] = {
     {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/65", "ffff:ffff:ffff:ffff:8000::/65"},
 };
 
+/* IPv4 text is written without inet_ntop: the same bytes for every octet and length. */
+static void test_format_v4_as_inet_ntop(void **state)
+{
+	struct prefix p = {.addr.family = AF_INET};
+	char got[CIDR_STR_MAX], want[CIDR_STR_MAX], addr[INET_ADDRSTRLEN];
+
+	(void)state;
+	for (unsigned v = 0; v < 256; v++) {
+		const uint8_t q[4] = {(uint8_t)v, (uint8_t)(255 - v), (uint8_t)(v * 7),
+		                      (uint8_t)(v / 3)};
+
+		memcpy(p.addr.a, q, sizeof(q));
+		assert_non_null(inet_ntop(AF_INET, q, addr, sizeof(addr)));
+		cidr_format_addr(&p.addr, got, sizeof(got));
+		assert_string_equal(got, addr);
+		for (unsigned len = 0; len <= 32; len++) {
+			p.len = (uint8_t)len;
+			snprintf(want, sizeof(want), "%s/%u", addr, len);
+			cidr_format_prefix(&p, got, sizeof(got));
+			assert_string_equal(got, want);
+		}
+	}
+	/* A short buffer still gets snprintf's truncation. */
+	p.len = 32;
+	memset(p.addr.a, 255, 4);
+	cidr_format_prefix(&p, got, 8);
+	assert_string_equal(got, "255.255");
+}
+
 static void test_mask(void **state)
 {
 	size_t i;
@@ -472,6 +503,7 @@ int main(void)
 	    cmocka_unit_test(test_contains),
 	    cmocka_unit_test(test_overlaps),
 	    cmocka_unit_test(test_mask),
+	    cmocka_unit_test(test_format_v4_as_inet_ntop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

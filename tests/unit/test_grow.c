@@ -47,6 +47,27 @@ static void test_growth(void **state)
 	free(v);
 }
 
+/* vr_grow_raw grows alike, keeps what was written, and honours the bound. */
+static void test_growth_raw(void **state)
+{
+	int *v = NULL;
+	size_t cap = 0;
+
+	(void)state;
+	for (size_t n = 0; n < 1000; n++) {
+		assert_int_equal(vr_grow_raw((void **)&v, &cap, n + 1, sizeof(*v), 4096), 0);
+		assert_true(cap >= n + 1 && cap <= 2 * (n + 1) + VR_GROW_FIRST);
+		v[n] = (int)n + 1;
+	}
+	assert_int_equal(cap, 1024);
+	for (size_t n = 0; n < 1000; n++)
+		assert_int_equal(v[n], (int)n + 1);
+	assert_int_equal(vr_grow_raw((void **)&v, &cap, 4097, sizeof(*v), 4096), -E2BIG);
+	assert_int_equal(cap, 1024);
+	assert_int_equal(v[999], 1000);
+	free(v);
+}
+
 /* The capacity stops at max; a need beyond it is -E2BIG and changes nothing. */
 static void test_bound(void **state)
 {
@@ -100,6 +121,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_growth),
+	    cmocka_unit_test(test_growth_raw),
 	    cmocka_unit_test(test_bound),
 	    cmocka_unit_test(test_overflow),
 	};

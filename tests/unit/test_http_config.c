@@ -357,6 +357,18 @@ static void test_invalid(void **state)
 	        "{\"routes\": [{\"destination\":\"2001:db8::/32\",\"type\":\"blackhole\"},"
 	        "{\"destination\":\"2001:db8::/32\",\"type\":\"blackhole\",\"metric\":1024}]}",
 	        409, "routes[1].destination");
+	/* The words name both items, as the document wrote them (compact items, route_pack.c). */
+	put(f, "/v1/config",
+	    "{\"routes\": [{\"id\":\"rt-d0\",\"destination\":\"2001:DB8::/32\",\"type\":"
+	    "\"blackhole\"},{\"destination\":\"2001:db8:0::/32\",\"type\":\"blackhole\","
+	    "\"metric\":1024}]}",
+	    409, &r);
+	assert_string_equal(err_field(&r), "routes[1].destination");
+	assert_non_null(strstr(r.body,
+	                       "a route to 2001:db8::/32 with metric 1024 in table rtb-main "
+	                       "is also routes[0] (rt-d0); the kernel counts IPv6 metric 0 "
+	                       "as 1024"));
+	reply_free(&r);
 	refused(f,
 	        "{\"routes\": [{\"id\":\"rt-aa\",\"destination\":\"10.1.0.0/16\",\"type\":"
 	        "\"blackhole\"},{\"id\":\"rt-aa\",\"destination\":\"10.2.0.0/16\",\"type\":"

@@ -1544,6 +1544,67 @@ static void test_subnet_same(void **state)
 	assert_false(model_subnet_same(&a, &b));
 }
 
+/* A pack gives back every route as put: as-written text, numbers, stamps, description. */
+static void test_route_pack_round_trip(void **state)
+{
+	static const char *const dst[] = {"10.1.0.0/16", "default", "2001:DB8::/32", "10.2.0.0/16"};
+	static const char *const via[] = {"192.168.1.1", "", "2001:db8::1", "192.168.001.1"};
+	struct route_pack *p = route_pack_new(4);
+	struct vr_err e = {0};
+	struct route r, got;
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(route_pack_len(p), 4);
+	for (size_t i = 0; i < 4; i++) {
+		memset(&r, 0, sizeof(r));
+		snprintf(r.id, sizeof(r.id), "rt-%zu", i);
+		snprintf(r.table_id, sizeof(r.table_id), "rtb-main");
+		snprintf(r.destination, sizeof(r.destination), "%s", dst[i]);
+		snprintf(r.via_text, sizeof(r.via_text), "%s", via[i]);
+		if (i == 1)
+			snprintf(r.dev, sizeof(r.dev), "eth0");
+		r.metric = (uint32_t)i * 10;
+		r.description = i == 2 ? strdup("two") : NULL;
+		if (model_route_validate(&r, &e) && i != 3)
+			fail_msg("%s", e.msg);
+		r.table = 254;
+		r.rev = (int64_t)i;
+		assert_int_equal(route_pack_put(p, i, &r), 0);
+		assert_null(r.description); /* taken */
+	}
+	for (size_t i = 0; i < 4; i++) {
+		route_pack_get(p, i, &got);
+		assert_string_equal(got.destination, dst[i]);
+		assert_string_equal(got.via_text, via[i]);
+		assert_string_equal(got.table_id, "rtb-main");
+		assert_string_equal(got.dev, i == 1 ? "eth0" : "");
+		assert_int_equal(got.metric, i * 10);
+		assert_int_equal(got.table, 254);
+		assert_int_equal(got.rev, i);
+		assert_string_equal(got.created_at, "");
+		if (i == 2)
+			assert_string_equal(got.description, "two");
+		else
+			assert_null(got.description);
+		assert_string_equal(route_pack_id(p, i), got.id);
+	}
+	/* A get put back keeps the description; the table and router set alone. */
+	route_pack_get(p, 2, &got);
+	snprintf(got.created_at, sizeof(got.created_at), "2026-12-08T00:00:00.000Z");
+	assert_int_equal(route_pack_put(p, 2, &got), 0);
+	assert_int_equal(route_pack_set_table(p, 2, 7, "r2"), 0);
+	route_pack_get_parsed(p, 2, &r);
+	assert_string_equal(r.destination, "");
+	assert_string_equal(r.router, "r2");
+	assert_int_equal(r.table, 7);
+	assert_string_equal(r.created_at, "2026-12-08T00:00:00.000Z");
+	assert_string_equal(r.description, "two");
+	assert_ptr_equal(route_pack_at(NULL, p, 2, &got), &got);
+	assert_string_equal(got.destination, "2001:DB8::/32");
+	route_pack_free(p);
+}
+
 static void test_subnet_clear_free(void **state)
 {
 	struct subnet s = {0}, *v;
@@ -1596,6 +1657,7 @@ int main(void)
 	    cmocka_unit_test(test_subnet_validate_limits),
 	    cmocka_unit_test(test_subnet_same),
 	    cmocka_unit_test(test_subnet_clear_free),
+	    cmocka_unit_test(test_route_pack_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
