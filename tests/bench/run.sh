@@ -7,7 +7,7 @@
 #               startup, scale, fleet (default: all)
 #   --quick     shorter runs (2 s, one round, fewer POSTs): a smoke run, rougher figures
 #   --full      also at 1,000,000 routes (issue 15's full-table sizes): routes-apply,
-#               post-latency, memory, startup and scale (about 25 minutes more)
+#               post-latency, memory, startup and scale (about 10 minutes in all, quiet)
 #   --no-build  use build/vrouterd as it is (do not run cmake --build)
 #
 # Installs the Debian packages it needs (apt-get, as deploy/setup.sh does), builds
