@@ -142,6 +142,13 @@ check_no_match() {
 # e2e_poll SECONDS CMD...: run CMD every 0.1 s until it succeeds (0) or time is up (1).
 e2e_poll() { harness_poll "$1" 0.1 "${@:2}"; }
 
+# e2e_addrs_settled NS [SECONDS]: wait (default 10 s) until no IPv6 address in NS is
+# still tentative. Duplicate address detection ends a second or so after a link comes
+# up, and its address events make a browser running in NS drop the requests it has in
+# flight (net::ERR_NETWORK_CHANGED): a page that loads then stays blank. 1 on timeout.
+e2e_addrs_settled() { e2e_poll "${2:-10}" e2e__no_tentative "$1"; }
+e2e__no_tentative() { [[ -z $(ip -n "$1" -6 addr show tentative) ]]; }
+
 # check_poll MESSAGE SECONDS CMD...: CMD succeeds within SECONDS.
 check_poll() {
 	local msg=$1 secs=$2 out rc=0

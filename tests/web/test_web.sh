@@ -46,6 +46,10 @@ rm -rf -- "$ART"
 mkdir -p "$ART"
 
 e2e_step "browser"
+# chromium runs in these namespaces: their links' addresses must be settled first.
+for ns in "$R" "$N1" "$N2"; do
+	e2e_addrs_settled "$ns" || e2e_fatal "$ns still has tentative IPv6 addresses after 10 s"
+done
 result=$E2E_TMP/web-result.json
 rc=0
 ip netns exec "$B" env VR_WEB_RESULT="$result" VR_WEB_ARTIFACTS="$ART" \

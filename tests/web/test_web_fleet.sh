@@ -49,6 +49,10 @@ ART=${VR_WEB_ARTIFACTS:-$E2E_TMP/artifacts}
 mkdir -p "$ART"
 
 e2e_step "browser"
+# chromium runs in r1's namespace: its links' addresses must be settled first.
+for r in r1 r2; do
+	e2e_addrs_settled "${RNS[$r]}" || e2e_fatal "$r's namespace still has tentative IPv6 addresses after 10 s"
+done
 e2e_ns browser # node runs here: no link but lo, so the test itself can reach nothing
 B=$E2E_NS
 result=$E2E_TMP/web-result.json
