@@ -349,7 +349,6 @@ out:
 
 /* ---- lists ---- */
 
-/* Make room for one more element of size elem in *v holding n of *cap, at most max. */
 /* A growth's result in the store's words. */
 static int grown(int err, size_t max, struct vr_err *e)
 {
@@ -359,6 +358,7 @@ static int grown(int err, size_t max, struct vr_err *e)
 	return err ? oom(e) : 0;
 }
 
+/* Make room for one more element of size elem in *v holding n of *cap, at most max. */
 int store_array_grow(void **v, size_t *cap, size_t n, size_t elem, size_t max, struct vr_err *e)
 {
 	return grown(vr_grow(v, cap, n + 1, elem, max), max, e);

@@ -181,14 +181,19 @@ static void run_group(struct app *app, struct app_write *g)
 	}
 }
 
+/* A write's revision was not applied within the time an answer waits for it. */
+static void applied_late(const struct app *app, int64_t rev)
+{
+	log_warnx("revision %lld not applied within %d ms; answering with its status so far",
+	          (long long)rev, app->apply_timeout_ms);
+}
+
 void app_wait_applied(struct app *app, int64_t rev)
 {
 	if (!app->recon || rev <= 0)
 		return;
 	if (recon_wait(app->recon, rev, app->apply_timeout_ms))
-		log_warnx(
-		    "revision %lld not applied within %d ms; answering with its status so far",
-		    (long long)rev, app->apply_timeout_ms);
+		applied_late(app, rev);
 }
 
 /* The CLOCK_MONOTONIC time ms from now. */
@@ -240,9 +245,7 @@ static void write_sleep(struct app *app, struct app_write *w)
 		if (!passed(&until))
 			continue;
 		if (!recon_wait_cancel(app->recon, &w->applied))
-			log_warnx("revision %lld not applied within %d ms; answering with its "
-			          "status so far",
-			          (long long)w->apply_rev, app->apply_timeout_ms);
+			applied_late(app, w->apply_rev);
 		return;
 	}
 }

@@ -54,9 +54,7 @@ declare -a R
 for i in 1 2 3; do
 	bench_router_ns "r$i"
 	R[i]=$BENCH_NS
-	bench_link "${R[i]}" mgmt0 "$ETCD_NET" "mr$i"
-	ip -n "$ETCD_NET" link set "mr$i" master br0
-	ip -n "${R[i]}" addr add "$ETCD_SUBNET.2$i/24" dev mgmt0
+	etcd_join "${R[i]}" mgmt0 "mr$i" "2$i"
 	bench_daemon "${R[i]}" --etcd "$ETCD_ENDPOINTS" --router "r$i" || bench_fail "$BENCH_ERR"
 done
 bench_router_ns single

@@ -67,6 +67,14 @@ etcd__tmp() {
 	local -n tmp=${HARNESS_REC}_TMP
 	echo "$tmp"
 }
+# etcd_join NS IFNAME PORT HOST: NS on the etcd bridge: a veth pair, IFNAME in NS with
+# $ETCD_SUBNET.HOST/24, its peer PORT a port of br0 in $ETCD_NET.
+etcd_join() {
+	harness_link "$1" "$2" "$ETCD_NET" "$3"
+	ip -n "$ETCD_NET" link set "$3" master br0
+	ip -n "$1" addr add "$ETCD_SUBNET.$4/24" dev "$2"
+}
+
 etcd__fatal() { # the tests' e2e_fatal, the benchmarks' bench_fail
 	if declare -F e2e_fatal >/dev/null; then e2e_fatal "$@"; else bench_fail "$*"; fi
 }
@@ -94,9 +102,7 @@ etcd_cluster() {
 		etcd__ns "etcd$i"
 		ns=$ETCD__NS
 		ETCD_NS+=("$ns")
-		harness_link "$ns" eth0 "$ETCD_NET" "m$i"
-		ip -n "$ETCD_NET" link set "m$i" master br0
-		ip -n "$ns" addr add "$ETCD_SUBNET.$i/24" dev eth0
+		etcd_join "$ns" eth0 "m$i" "$i"
 		mkdir -p "$tmp/etcd$i"
 		ETCD_INITIAL=$initial
 		etcd_member_start "$i"
@@ -157,9 +163,7 @@ extendedKeyUsage=serverAuth,clientAuth"
 	etcd__cert other otherca "extendedKeyUsage=clientAuth"
 	e2e_ns etcdtls
 	ns=$E2E_NS
-	e2e_link "$ns" eth0 "$ETCD_NET" mtls
-	ip -n "$ETCD_NET" link set mtls master br0
-	ip -n "$ns" addr add "$ip/24" dev eth0
+	etcd_join "$ns" eth0 mtls "${ip##*.}"
 	ETCD_TLS_ENDPOINT=https://$ip:2379
 	e2e_bg "$ns" etcd --name tls --data-dir "$d/data" \
 		--listen-peer-urls "http://127.0.0.1:2380" \

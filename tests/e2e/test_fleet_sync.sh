@@ -24,9 +24,7 @@ for r in r1 r2; do
 	e2e_ns "$r"
 	RNS[$r]=$E2E_NS
 	n=$((n + 1))
-	e2e_link "$E2E_NS" eth0 "$ETCD_NET" "v$r"
-	ip -n "$ETCD_NET" link set "v$r" master br0
-	ip -n "$E2E_NS" addr add "$ETCD_SUBNET.$n/24" dev eth0
+	etcd_join "$E2E_NS" eth0 "v$r" "$n"
 done
 R1=${RNS[r1]}
 R2=${RNS[r2]}
@@ -238,9 +236,7 @@ check_eq "r1 and r2 list the same routes" "$ids1" "$(e2e_jq '[.items[].id] | joi
 e2e_step "a single vrouterd's database started as another router is refused"
 e2e_ns solo
 SOLO=$E2E_NS
-e2e_link "$SOLO" eth0 "$ETCD_NET" vsolo
-ip -n "$ETCD_NET" link set vsolo master br0
-ip -n "$SOLO" addr add "$ETCD_SUBNET.19/24" dev eth0
+etcd_join "$SOLO" eth0 vsolo 19
 e2e_daemon "$SOLO"
 e2e_api "$SOLO" POST /v1/routes '{"destination": "10.91.0.0/24", "type": "blackhole"}' >/dev/null
 e2e_expect_status 201 "a single router's route"

@@ -3,12 +3,12 @@
 // which starts etcd and the routers r1 and r2 and passes them in the environment.
 // Prints "ok"/"FAIL" per check and writes {passed, failed} to VR_WEB_RESULT.
 
-import { chromium } from 'playwright-core';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { launchIn } from './browser.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ORIGIN = 'http://127.0.0.1:8080';
@@ -60,15 +60,7 @@ async function axeCheck(page) {
 
 async function main() {
   section('sign in on r1');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vrweb-chromium-'));
-  const ctx = await chromium.launchPersistentContext(dir, {
-    executablePath: path.join(HERE, 'chromium-netns'),
-    env: { ...process.env, VR_WEB_NETNS: R1.ns },
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--no-first-run', '--disable-gpu', '--disable-quic'],
-    viewport: { width: 1280, height: 900 },
-    timeout: 60000,
-  });
+  const { ctx, dir } = await launchIn(R1.ns);
   const errors = [];
   try {
     const page = ctx.pages()[0] || await ctx.newPage();

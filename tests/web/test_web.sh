@@ -14,15 +14,14 @@ set -Eeuo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/e2e/lib.sh
 . "$HERE/../e2e/lib.sh"
+# shellcheck source=tests/web/lib_web.sh
+. "$HERE/lib_web.sh"
 # shellcheck source=deploy/lab-topology.sh
 . "${VR_SRC:-$HERE/../..}/deploy/lab-topology.sh"
 
 e2e_init web_ui
 
-[[ -x /usr/bin/chromium ]] || e2e_fatal "/usr/bin/chromium is missing: apt-get install chromium (deploy/setup.sh test installs it)"
-command -v node >/dev/null || e2e_fatal "node is missing: apt-get install nodejs (deploy/setup.sh test installs it)"
-[[ -f $HERE/node_modules/playwright-core/package.json && -f $HERE/node_modules/axe-core/axe.min.js ]] ||
-	e2e_fatal "tests/web/node_modules is missing: run (cd tests/web && npm ci), as deploy/setup.sh test does"
+web_requirements
 
 e2e_step "lab"
 e2e_lab
@@ -46,23 +45,10 @@ rm -rf -- "$ART"
 mkdir -p "$ART"
 
 e2e_step "browser"
-# chromium runs in these namespaces: their links' addresses must be settled first.
-for ns in "$R" "$N1" "$N2"; do
-	e2e_addrs_settled "$ns" || e2e_fatal "$ns still has tentative IPv6 addresses after 10 s"
-done
-result=$E2E_TMP/web-result.json
-rc=0
-ip netns exec "$B" env VR_WEB_RESULT="$result" VR_WEB_ARTIFACTS="$ART" \
+web_settled "$R" "$N1" "$N2" # chromium runs in these
+web_run "$B" ui.test.mjs "$ART" \
 	VR_WEB_NS_ROUTER="$R" VR_WEB_TOKEN_ROUTER="$(e2e_token "$R")" \
 	VR_WEB_NS_NET01="$N1" VR_WEB_TOKEN_NET01="$(e2e_token "$N1")" VR_WEB_READ_TOKEN_NET01="$READ_TOKEN" \
-	VR_WEB_NS_NET02="$N2" VR_WEB_TOKEN_NET02="$(e2e_token "$N2")" \
-	TMPDIR="$E2E_TMP" node "$HERE/ui.test.mjs" </dev/null || rc=$?
-if [[ -s $result ]]; then
-	E2E_PASSED=$((E2E_PASSED + $(jq -r .passed "$result")))
-	E2E_FAILED=$((E2E_FAILED + $(jq -r .failed "$result")))
-fi
-if ((rc != 0)) && [[ ! -s $result ]]; then
-	fail "the browser test exited with status $rc before it counted its checks"
-fi
+	VR_WEB_NS_NET02="$N2" VR_WEB_TOKEN_NET02="$(e2e_token "$N2")"
 e2e_log "screenshots of every page: $ART"
 e2e_done

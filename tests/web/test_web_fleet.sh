@@ -14,15 +14,14 @@ set -Eeuo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/e2e/lib.sh
 . "$HERE/../e2e/lib.sh"
+# shellcheck source=tests/web/lib_web.sh
+. "$HERE/lib_web.sh"
 # shellcheck source=tests/e2e/lib_etcd.sh
 . "$HERE/../e2e/lib_etcd.sh"
 
 e2e_init web_fleet
 
-[[ -x /usr/bin/chromium ]] || e2e_fatal "/usr/bin/chromium is missing: apt-get install chromium (deploy/setup.sh test installs it)"
-command -v node >/dev/null || e2e_fatal "node is missing: apt-get install nodejs (deploy/setup.sh test installs it)"
-[[ -f $HERE/node_modules/playwright-core/package.json && -f $HERE/node_modules/axe-core/axe.min.js ]] ||
-	e2e_fatal "tests/web/node_modules is missing: run (cd tests/web && npm ci), as deploy/setup.sh test does"
+web_requirements
 
 e2e_step "etcd and two fleet routers"
 # shellcheck disable=SC2034 # lib_etcd.sh reads it
@@ -34,9 +33,7 @@ for r in r1 r2; do
 	e2e_ns "$r"
 	RNS[$r]=$E2E_NS
 	n=$((n + 1))
-	e2e_link "$E2E_NS" eth0 "$ETCD_NET" "w$r"
-	ip -n "$ETCD_NET" link set "w$r" master br0
-	ip -n "$E2E_NS" addr add "$ETCD_SUBNET.$n/24" dev eth0
+	etcd_join "$E2E_NS" eth0 "w$r" "$n"
 	# A link for routes to go through (10.20.0.0/24 on both, no traffic).
 	ip -n "$E2E_NS" link add e0 type veth peer name e1
 	ip -n "$E2E_NS" link set e0 up
@@ -49,23 +46,9 @@ ART=${VR_WEB_ARTIFACTS:-$E2E_TMP/artifacts}
 mkdir -p "$ART"
 
 e2e_step "browser"
-# chromium runs in r1's namespace: its links' addresses must be settled first.
-for r in r1 r2; do
-	e2e_addrs_settled "${RNS[$r]}" || e2e_fatal "$r's namespace still has tentative IPv6 addresses after 10 s"
-done
+web_settled "${RNS[r1]}" "${RNS[r2]}" # chromium runs in r1's
 e2e_ns browser # node runs here: no link but lo, so the test itself can reach nothing
-B=$E2E_NS
-result=$E2E_TMP/web-result.json
-rc=0
-ip netns exec "$B" env VR_WEB_R1_NS="${RNS[r1]}" VR_WEB_R1_TOKEN="$(e2e_token "${RNS[r1]}")" \
-	VR_WEB_R2_NS="${RNS[r2]}" VR_WEB_R2_TOKEN="$(e2e_token "${RNS[r2]}")" \
-	VR_WEB_RESULT="$result" VR_WEB_ARTIFACTS="$ART" TMPDIR="$E2E_TMP" \
-	node "$HERE/fleet.test.mjs" </dev/null || rc=$?
-if [[ -s $result ]]; then
-	E2E_PASSED=$((E2E_PASSED + $(jq -r .passed "$result")))
-	E2E_FAILED=$((E2E_FAILED + $(jq -r .failed "$result")))
-fi
-if ((rc != 0)) && [[ ! -s $result ]]; then
-	fail "the browser test exited with status $rc before it counted its checks"
-fi
+web_run "$E2E_NS" fleet.test.mjs "$ART" \
+	VR_WEB_R1_NS="${RNS[r1]}" VR_WEB_R1_TOKEN="$(e2e_token "${RNS[r1]}")" \
+	VR_WEB_R2_NS="${RNS[r2]}" VR_WEB_R2_TOKEN="$(e2e_token "${RNS[r2]}")"
 e2e_done

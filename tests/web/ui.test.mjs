@@ -4,12 +4,13 @@
 // Run by test_web.sh, which builds the lab and passes the hosts in the environment.
 // Prints "ok"/"FAIL" per check and writes {passed, failed} to VR_WEB_RESULT.
 
-import { chromium } from 'playwright-core';
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { launchIn } from './browser.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SRC = path.resolve(HERE, '../..');
@@ -122,15 +123,7 @@ async function tcpMessage(from, to, addr, port) {
 const browsers = [];
 
 async function openBrowser(host) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vrweb-chromium-'));
-  const ctx = await chromium.launchPersistentContext(dir, {
-    executablePath: path.join(HERE, 'chromium-netns'),
-    env: { ...process.env, VR_WEB_NETNS: host.ns },
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--no-first-run', '--disable-gpu', '--disable-quic'],
-    viewport: { width: 1280, height: 900 },
-    timeout: 60000,
-  });
+  const { ctx, dir } = await launchIn(host.ns);
   await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: ORIGIN });
   const page = ctx.pages()[0] || await ctx.newPage();
   page.setDefaultTimeout(10000);
